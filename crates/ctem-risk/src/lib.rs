@@ -1,0 +1,7 @@
+//! Prioritization for ctem (essay to be written).
+
+pub mod cvss;
+pub mod error;
+
+pub use cvss::{Cvss, CvssScore, Severity, Version, score};
+pub use error::{Error, Result};

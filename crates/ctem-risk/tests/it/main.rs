@@ -1,0 +1,4 @@
+//! Integration tests of ctem-risk, one binary.
+
+mod cvss_api;
+mod cvss_vectors;
