@@ -38,4 +38,4 @@ pub use exposure::{
     StatusChange,
 };
 pub use record::{AssetKey, Record, RecordIssue};
-pub use scan::{ImportSummary, Scan};
+pub use scan::{AssetCounts, ExposureCounts, ImportSummary, Scan};

@@ -1,0 +1,170 @@
+//! # ctem-ingest: scanner reports and inventories in, model records out
+//!
+//! Every report a team already produces (nmap, Nessus, Trivy, SARIF, ...) is read by a
+//! *parser* into the records of [`ctem_model`]: assets with their identifiers, services, and
+//! exposures. This crate holds only parsers: no database, no files, no network. The store
+//! (`ctem-store`) decides identity, dedup and lifecycle; the binary opens files.
+//!
+//! ## The key type: [`Format`]
+//! A format is a registered parser: its snake_case `name` (the `--format` value, the module
+//! name and the fixture folder), its [`FormatKind`], a content `probe` used by `--format auto`,
+//! and a `parse` function. [`REGISTRY`] is the one explicit list; [`detect`] asks every probe
+//! and takes the most confident answer, [`by_name`] looks one up.
+//!
+//! ## Design choices
+//! - **Streaming.** `parse` reads from a [`std::io::BufRead`] and *emits* [`Record`]s through a
+//!   callback as it goes, so a multi-gigabyte report never has to fit in memory and the store
+//!   can write while the parser reads. Small formats may read their whole input first.
+//! - **Pure.** A parser sees only the bytes it is given; the same bytes always give the same
+//!   records. That makes golden tests and fuzzing straightforward.
+//! - **Per-record issues, not failure.** A record that cannot be used (no package name, a port
+//!   that is not a number) becomes a [`RecordIssue`] naming where it is, and parsing goes on. A
+//!   file that cannot be read at all is one [`Error`] naming the place (byte offset, line and
+//!   column, or why it was refused).
+//! - **Safe XML.** XML is read with quick-xml through [`xml`]: DTDs with entity declarations
+//!   and external DTDs are refused, so XXE and entity-expansion bombs cannot work.
+//! - **Content detection.** Probes look at the first 64 KiB only (root element, top-level JSON
+//!   keys), never at the file name alone, so a renamed file still imports.
+
+pub mod error;
+pub mod nessus;
+pub mod nmap;
+pub mod sarif;
+pub mod trivy;
+pub mod xml;
+
+mod jsonutil;
+
+use std::io::BufRead;
+
+pub use ctem_model::{Record, RecordIssue};
+pub use error::{Error, Result};
+
+/// What a format carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormatKind {
+    /// Vulnerability and configuration scanner reports.
+    Scanner,
+    /// Network discovery and asset inventories.
+    Inventory,
+    /// Static analysis results.
+    Code,
+}
+
+/// The callback a parser emits records through. Returning `Err` stops the parser, which then
+/// returns that error.
+pub type Emit<'a> = dyn FnMut(Record) -> Result<()> + 'a;
+
+/// A registered input format.
+pub struct Format {
+    pub name: &'static str,
+    pub kind: FormatKind,
+    pub description: &'static str,
+    /// How sure this parser is that it can read a file that starts with `head` (0 = not at
+    /// all, 100 = certain). `file_name` is a tie-breaker only.
+    pub probe: fn(head: &[u8], file_name: &str) -> u8,
+    pub parse: fn(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()>,
+}
+
+impl std::fmt::Debug for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Format").field("name", &self.name).finish()
+    }
+}
+
+/// Every parser, in one explicit list.
+pub static REGISTRY: &[&Format] = &[
+    &nmap::FORMAT,
+    &nessus::FORMAT,
+    &trivy::FORMAT,
+    &sarif::FORMAT,
+];
+
+/// How much of a file the probes look at.
+pub const PROBE_BYTES: usize = 64 * 1024;
+
+/// The registered format called `name`.
+pub fn by_name(name: &str) -> Result<&'static Format> {
+    REGISTRY
+        .iter()
+        .copied()
+        .find(|f| f.name == name)
+        .ok_or_else(|| Error::UnknownFormat(name.to_string()))
+}
+
+/// The format whose probe is most confident about `head`, if any is.
+pub fn detect(head: &[u8], file_name: &str) -> Result<&'static Format> {
+    let head = &head[..head.len().min(PROBE_BYTES)];
+    let best = REGISTRY
+        .iter()
+        .map(|f| ((f.probe)(head, file_name), *f))
+        .filter(|(s, _)| *s > 0)
+        .max_by_key(|(s, _)| *s);
+    match best {
+        Some((_, f)) => Ok(f),
+        None => Err(Error::Undetected(describe_head(head))),
+    }
+}
+
+/// A short description of what a file looks like, for the "not recognised" error.
+fn describe_head(head: &[u8]) -> String {
+    let t = trim_ascii_bom(head);
+    if t.is_empty() {
+        "the file is empty".into()
+    } else if t.starts_with(b"<") {
+        match xml::root_element(t) {
+            Some(r) if r.eq_ignore_ascii_case("html") => "an HTML page".into(),
+            Some(r) => format!("XML with root element <{r}>"),
+            None => "XML-like text".into(),
+        }
+    } else if t.starts_with(b"{") || t.starts_with(b"[") {
+        "JSON of an unknown shape".into()
+    } else {
+        "text of an unknown shape".into()
+    }
+}
+
+pub(crate) fn trim_ascii_bom(b: &[u8]) -> &[u8] {
+    let b = b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(b);
+    b.trim_ascii_start()
+}
+
+/// Parses a whole report held in memory and collects its records (tests, small files).
+pub fn parse_bytes(format: &Format, bytes: &[u8]) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    let mut input = bytes;
+    (format.parse)(&mut input, &mut |r| {
+        out.push(r);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_snake_case() {
+        let mut names: Vec<_> = REGISTRY.iter().map(|f| f.name).collect();
+        for n in &names {
+            assert!(
+                n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+            );
+        }
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), REGISTRY.len());
+    }
+
+    #[test]
+    fn undetected_input_says_what_it_looks_like() {
+        let e = detect(b"<html><body>hi</body></html>", "x.html").unwrap_err();
+        assert!(e.to_string().contains("HTML page"), "{e}");
+        let e = detect(b"", "x.json").unwrap_err();
+        assert!(e.to_string().contains("empty"), "{e}");
+        assert!(matches!(by_name("nope"), Err(Error::UnknownFormat(_))));
+    }
+}
