@@ -2,3 +2,4 @@
 
 mod cvss_api;
 mod cvss_vectors;
+mod ssvc;
