@@ -1,0 +1,443 @@
+//! Compiles a typed [`Rule`](crate::rule::Rule) into matchers and evaluates them on events.
+
+use std::collections::HashMap;
+
+use regex::RegexBuilder;
+
+use crate::condition::Cond;
+use crate::error::{Error, Result};
+use crate::event::{Event, FieldValue};
+use crate::rule::{FieldItem, Modifier, Rule, Scalar};
+use crate::value::{
+    Cmp, Piece, RefKind, StrMatch, Text, TimePart, ValueMatcher, base64, base64_offsets,
+    parse_cidr, parse_sigma_string, utf16, windash_variants,
+};
+
+/// Options used while compiling: the values of `%placeholder%`s for `|expand`.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// Placeholder name (without `%`) -> its values.
+    pub placeholders: HashMap<String, Vec<String>>,
+}
+
+/// One compiled `field|mods: values` item.
+#[derive(Debug, Clone)]
+pub struct FieldMatcher {
+    /// `None` for keyword searches.
+    pub field: Option<String>,
+    pub matchers: Vec<ValueMatcher>,
+    /// `|all`: every value must match.
+    pub all: bool,
+    /// `|neq`: the field must differ from every value.
+    pub neq: bool,
+}
+
+/// A compiled search: OR of ANDed field matchers.
+#[derive(Debug, Clone)]
+pub struct CompiledSearch {
+    pub alternatives: Vec<Vec<FieldMatcher>>,
+}
+
+/// A compiled condition over search indexes.
+#[derive(Debug, Clone)]
+pub enum CCond {
+    Search(usize),
+    And(Vec<CCond>),
+    Or(Vec<CCond>),
+    Not(Box<CCond>),
+    AtLeast(usize, Vec<usize>),
+    All(Vec<usize>),
+}
+
+/// The compiled detection of one rule.
+#[derive(Debug, Clone)]
+pub struct CompiledDetection {
+    pub searches: Vec<CompiledSearch>,
+    /// Any condition matching makes the rule match.
+    pub conditions: Vec<CCond>,
+}
+
+fn unsupported(rule: &str, message: impl Into<String>) -> Error {
+    Error::Unsupported {
+        rule: rule.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Compiles a rule's detection.
+pub fn compile_detection(rule: &Rule, opts: &CompileOptions) -> Result<CompiledDetection> {
+    let label = rule.id.clone().unwrap_or_else(|| rule.title.clone());
+    let names: Vec<&String> = rule.detection.searches.keys().collect();
+    let mut searches = Vec::with_capacity(names.len());
+    for s in rule.detection.searches.values() {
+        let mut alternatives = Vec::with_capacity(s.alternatives.len());
+        for alt in &s.alternatives {
+            let items = alt
+                .iter()
+                .map(|i| compile_item(i, opts, &label))
+                .collect::<Result<Vec<_>>>()?;
+            alternatives.push(items);
+        }
+        searches.push(CompiledSearch { alternatives });
+    }
+    let idx = |n: &str| {
+        names
+            .iter()
+            .position(|x| x.as_str() == n)
+            .unwrap_or(usize::MAX)
+    };
+    fn conv(c: &Cond, idx: &dyn Fn(&str) -> usize) -> CCond {
+        match c {
+            Cond::Search(n) => CCond::Search(idx(n)),
+            Cond::And(v) => CCond::And(v.iter().map(|c| conv(c, idx)).collect()),
+            Cond::Or(v) => CCond::Or(v.iter().map(|c| conv(c, idx)).collect()),
+            Cond::Not(c) => CCond::Not(Box::new(conv(c, idx))),
+            Cond::AtLeast(n, v) => CCond::AtLeast(*n, v.iter().map(|s| idx(s)).collect()),
+            Cond::All(v) => CCond::All(v.iter().map(|s| idx(s)).collect()),
+        }
+    }
+    let conditions = rule
+        .detection
+        .conditions
+        .iter()
+        .map(|c| conv(c, &idx))
+        .collect();
+    Ok(CompiledDetection {
+        searches,
+        conditions,
+    })
+}
+
+fn has(mods: &[Modifier], m: Modifier) -> bool {
+    mods.contains(&m)
+}
+
+/// Compiles one detection item.
+pub fn compile_item(item: &FieldItem, opts: &CompileOptions, rule: &str) -> Result<FieldMatcher> {
+    use Modifier::*;
+    let mods = &item.modifiers;
+    let mut matchers = Vec::new();
+    for v in &item.values {
+        compile_value(v, mods, opts, rule, &mut matchers)?;
+    }
+    if has(mods, FieldRef) && item.field.is_none() {
+        return Err(unsupported(rule, "fieldref needs a field"));
+    }
+    Ok(FieldMatcher {
+        field: item.field.clone(),
+        matchers,
+        all: has(mods, All),
+        neq: has(mods, Neq),
+    })
+}
+
+fn compile_value(
+    v: &Scalar,
+    mods: &[Modifier],
+    opts: &CompileOptions,
+    rule: &str,
+    out: &mut Vec<ValueMatcher>,
+) -> Result<()> {
+    use Modifier::*;
+    if has(mods, Exists) {
+        let want = match v {
+            Scalar::Bool(b) => *b,
+            Scalar::Str(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+                s.eq_ignore_ascii_case("true")
+            }
+            _ => return Err(unsupported(rule, "exists needs a boolean")),
+        };
+        out.push(ValueMatcher::Exists(want));
+        return Ok(());
+    }
+    if matches!(v, Scalar::Null) {
+        out.push(ValueMatcher::Null);
+        return Ok(());
+    }
+    let text = v.as_sigma_str().unwrap_or_default();
+    let cmp = [
+        (Lt, Cmp::Lt),
+        (Lte, Cmp::Lte),
+        (Gt, Cmp::Gt),
+        (Gte, Cmp::Gte),
+    ]
+    .into_iter()
+    .find(|(m, _)| has(mods, *m));
+    if let Some((_, c)) = cmp {
+        let n = crate::event::parse_number(&text)
+            .ok_or_else(|| unsupported(rule, format!("{text:?} is not a number")))?;
+        out.push(ValueMatcher::Num(c, n));
+        return Ok(());
+    }
+    let time = [
+        (Minute, TimePart::Minute),
+        (Hour, TimePart::Hour),
+        (Day, TimePart::Day),
+        (Week, TimePart::Week),
+        (Month, TimePart::Month),
+        (Year, TimePart::Year),
+    ]
+    .into_iter()
+    .find(|(m, _)| has(mods, *m));
+    if let Some((_, p)) = time {
+        let n = text
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| unsupported(rule, format!("{text:?} is not a date part")))?;
+        out.push(ValueMatcher::Time(p, n));
+        return Ok(());
+    }
+    if has(mods, Cidr) {
+        let (ip, bits) =
+            parse_cidr(&text).ok_or_else(|| unsupported(rule, format!("bad cidr {text:?}")))?;
+        out.push(ValueMatcher::Cidr(ip, bits));
+        return Ok(());
+    }
+    let cased = has(mods, Cased);
+    if has(mods, FieldRef) {
+        let kind = if has(mods, Contains) {
+            RefKind::Contains
+        } else if has(mods, StartsWith) {
+            RefKind::StartsWith
+        } else if has(mods, EndsWith) {
+            RefKind::EndsWith
+        } else {
+            RefKind::Equal
+        };
+        out.push(ValueMatcher::FieldRef {
+            other: text,
+            kind,
+            cased,
+        });
+        return Ok(());
+    }
+    if has(mods, Re) {
+        let re = RegexBuilder::new(&text)
+            .case_insensitive(has(mods, ReI))
+            .multi_line(has(mods, ReM))
+            .dot_matches_new_line(has(mods, ReS))
+            .size_limit(1 << 22)
+            .build()
+            .map_err(|e| {
+                unsupported(
+                    rule,
+                    format!("regex {text:?}: {}", first_line(&e.to_string())),
+                )
+            })?;
+        out.push(ValueMatcher::Str(StrMatch {
+            pat: crate::value::StrPat::Regex(re),
+            cased: true,
+        }));
+        return Ok(());
+    }
+    // plain strings: placeholders, encodings, windash, then the match type
+    let texts = if has(mods, Expand) {
+        expand(&text, opts, rule)?
+    } else {
+        vec![text]
+    };
+    let encoded = [Base64, Base64Offset, Utf16Le, Utf16Be, Utf16]
+        .iter()
+        .any(|m| has(mods, *m));
+    let mut variants: Vec<Vec<Piece>> = Vec::new();
+    for t in texts {
+        if encoded {
+            let raw = unescape(&t);
+            let bytes = if has(mods, Utf16Le) {
+                utf16(&raw, false, false)
+            } else if has(mods, Utf16Be) {
+                utf16(&raw, true, false)
+            } else if has(mods, Utf16) {
+                utf16(&raw, false, true)
+            } else {
+                raw.into_bytes()
+            };
+            let strs = if has(mods, Base64Offset) {
+                base64_offsets(&bytes)
+            } else if has(mods, Base64) {
+                vec![base64(&bytes)]
+            } else {
+                vec![String::from_utf8_lossy(&bytes).into_owned()]
+            };
+            variants.extend(strs.into_iter().map(|s| vec![Piece::Lit(s)]));
+        } else {
+            let pieces = parse_sigma_string(&t);
+            if has(mods, Windash) {
+                variants.extend(windash_variants(&pieces));
+            } else {
+                variants.push(pieces);
+            }
+        }
+    }
+    let lead = has(mods, Contains) || has(mods, EndsWith);
+    let trail = has(mods, Contains) || has(mods, StartsWith);
+    for p in variants {
+        let m = StrMatch::from_pieces(p, lead, trail, cased).map_err(|e| unsupported(rule, e))?;
+        out.push(ValueMatcher::Str(m));
+    }
+    Ok(())
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().last().unwrap_or_default().trim().to_string()
+}
+
+/// The literal text of a Sigma string (escapes removed, wildcards kept as characters).
+fn unescape(s: &str) -> String {
+    parse_sigma_string(s)
+        .into_iter()
+        .map(|p| match p {
+            Piece::Lit(l) => l,
+            Piece::Star => "*".into(),
+            Piece::One => "?".into(),
+        })
+        .collect()
+}
+
+/// Replaces `%name%` placeholders with each configured value (cartesian over several).
+fn expand(text: &str, opts: &CompileOptions, rule: &str) -> Result<Vec<String>> {
+    let mut out = vec![String::new()];
+    let mut rest = text;
+    while let Some(start) = rest.find('%') {
+        let Some(len) = rest[start + 1..].find('%') else {
+            break;
+        };
+        let name = &rest[start + 1..start + 1 + len];
+        let values = opts
+            .placeholders
+            .get(name)
+            .ok_or_else(|| unsupported(rule, format!("placeholder %{name}% has no value")))?;
+        let prefix = &rest[..start];
+        out = out
+            .iter()
+            .flat_map(|o| values.iter().map(move |v| format!("{o}{prefix}{v}")))
+            .collect();
+        rest = &rest[start + len + 2..];
+    }
+    for o in &mut out {
+        o.push_str(rest);
+    }
+    Ok(out)
+}
+
+impl FieldMatcher {
+    /// Tests the matcher on an event.
+    pub fn matches<E: Event + ?Sized>(&self, ev: &E) -> bool {
+        let Some(name) = &self.field else {
+            return self.keywords(ev);
+        };
+        let value = ev.field(name);
+        let Some(value) = value else {
+            return !self.neq
+                && if self.all {
+                    self.matchers.iter().all(absent_ok)
+                } else {
+                    self.matchers.iter().any(absent_ok)
+                };
+        };
+        let one = |m: &ValueMatcher| {
+            let other = match m {
+                ValueMatcher::FieldRef { other, .. } => ev.field(other),
+                _ => None,
+            };
+            if let ValueMatcher::FieldRef { .. } = m
+                && other.is_none()
+            {
+                return false;
+            }
+            test_value(m, &value, other.as_ref())
+        };
+        let hit = if self.all {
+            self.matchers.iter().all(one)
+        } else {
+            self.matchers.iter().any(one)
+        };
+        hit != self.neq
+    }
+
+    fn keywords<E: Event + ?Sized>(&self, ev: &E) -> bool {
+        let test = |m: &ValueMatcher| {
+            ev.keywords(&mut |s| match m {
+                ValueMatcher::Str(sm) => sm.is_match(&Text::new(s)),
+                other => other.test_scalar(&FieldValue::Str(s.into()), None),
+            })
+        };
+        let hit = if self.all {
+            self.matchers.iter().all(test)
+        } else {
+            self.matchers.iter().any(test)
+        };
+        hit != self.neq
+    }
+}
+
+fn absent_ok(m: &ValueMatcher) -> bool {
+    matches!(m, ValueMatcher::Null | ValueMatcher::Exists(false))
+}
+
+fn test_value(m: &ValueMatcher, v: &FieldValue<'_>, other: Option<&FieldValue<'_>>) -> bool {
+    match (m, v) {
+        (ValueMatcher::Exists(want), _) => *want,
+        (_, FieldValue::List(items)) => items.iter().any(|i| test_value(m, i, other)),
+        _ => m.test_scalar(v, other),
+    }
+}
+
+impl CompiledDetection {
+    /// True when any condition holds on the event.
+    pub fn matches<E: Event + ?Sized>(&self, ev: &E) -> bool {
+        let mut memo: Vec<Option<bool>> = vec![None; self.searches.len()];
+        self.conditions.iter().any(|c| self.eval(c, ev, &mut memo))
+    }
+
+    fn search<E: Event + ?Sized>(&self, i: usize, ev: &E, memo: &mut [Option<bool>]) -> bool {
+        let Some(slot) = memo.get(i) else {
+            return false;
+        };
+        if let Some(b) = slot {
+            return *b;
+        }
+        let s = &self.searches[i];
+        let r = s
+            .alternatives
+            .iter()
+            .any(|alt| alt.iter().all(|fm| fm.matches(ev)));
+        memo[i] = Some(r);
+        r
+    }
+
+    fn eval<E: Event + ?Sized>(&self, c: &CCond, ev: &E, memo: &mut [Option<bool>]) -> bool {
+        match c {
+            CCond::Search(i) => self.search(*i, ev, memo),
+            CCond::And(v) => v.iter().all(|c| self.eval(c, ev, memo)),
+            CCond::Or(v) => v.iter().any(|c| self.eval(c, ev, memo)),
+            CCond::Not(c) => !self.eval(c, ev, memo),
+            CCond::AtLeast(n, v) => {
+                let mut k = 0;
+                for i in v {
+                    if self.search(*i, ev, memo) {
+                        k += 1;
+                        if k >= *n {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+            CCond::All(v) => v.iter().all(|i| self.search(*i, ev, memo)),
+        }
+    }
+
+    /// Every field name the detection reads (for prefiltering and field extraction).
+    pub fn fields(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .searches
+            .iter()
+            .flat_map(|s| s.alternatives.iter().flatten())
+            .filter_map(|f| f.field.as_deref())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}

@@ -1,0 +1,343 @@
+//! The engine: events in, alerts out. Rules are bucketed by logsource so each event tests
+//! a logsource condition once and only runs the rules of the buckets it belongs to.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::correlation::{CorrelationState, HitInput};
+use crate::event::Event;
+use crate::mapping::{MappedEvent, Mappings};
+use crate::ruleset::{CompiledRule, LoadedCorrelation, RuleMeta, RuleSet};
+
+/// A detection alert, serialised exactly as `ctem detect --json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub rule_id: String,
+    pub title: String,
+    pub level: String,
+    pub tags: Vec<String>,
+    pub timestamp: Option<String>,
+    pub source: Option<String>,
+    pub record: Option<u64>,
+    pub event: Value,
+}
+
+/// One decoded event with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// File name or stream label.
+    pub source: Option<String>,
+    /// Record number in the source (EVTX record id, line number).
+    pub record: Option<u64>,
+    pub event: Value,
+}
+
+impl Record {
+    /// A record without origin.
+    pub fn new(event: Value) -> Self {
+        Record {
+            source: None,
+            record: None,
+            event,
+        }
+    }
+}
+
+/// Anything that turns a record into alerts: the Sigma engine, source-raised alerts, and
+/// (later) an IOC matcher. Detectors are `Sync` so the engine can run them on many threads.
+pub trait Detector: Send + Sync {
+    /// A short snake_case name (`sigma`, `source_alerts`, `ioc`).
+    fn name(&self) -> &str;
+    /// Appends the alerts `record` raises.
+    fn detect(&self, record: &Record, out: &mut Vec<Alert>);
+}
+
+/// The Sigma engine plus any extra detectors.
+pub struct Engine {
+    rules: Vec<CompiledRule>,
+    mappings: Mappings,
+    /// (logsource entry or none, rule indexes)
+    buckets: Vec<(Option<usize>, Vec<usize>)>,
+    /// Rules that only feed correlations (`generate: false`).
+    silent: Vec<bool>,
+    /// For each rule, the correlations that reference it.
+    corr_of_rule: Vec<Vec<usize>>,
+    correlations: Vec<LoadedCorrelation>,
+    /// For each correlation, the correlations that reference it (chaining).
+    corr_of_corr: Vec<Vec<usize>>,
+    state: Mutex<(CorrelationState, i64)>,
+    detectors: Vec<Box<dyn Detector>>,
+}
+
+fn names_of(m: &RuleMeta) -> Vec<&str> {
+    let mut v = vec![m.id.as_str(), m.title.as_str()];
+    if let Some(n) = &m.name {
+        v.push(n);
+    }
+    v
+}
+
+impl Engine {
+    /// Builds an engine over compiled rules and field mappings.
+    pub fn new(ruleset: RuleSet, mappings: Mappings) -> Self {
+        let RuleSet {
+            rules,
+            correlations,
+            ..
+        } = ruleset;
+        let mut by_ls: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
+        for (i, r) in rules.iter().enumerate() {
+            by_ls
+                .entry(mappings.logsource_index(&r.logsource))
+                .or_default()
+                .push(i);
+        }
+        let mut buckets: Vec<_> = by_ls.into_iter().collect();
+        buckets.sort_by_key(|(k, _)| *k);
+        let refs = |names: &[&str]| -> Vec<usize> {
+            correlations
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.rule.slot(names).is_some())
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let corr_of_rule: Vec<Vec<usize>> =
+            rules.iter().map(|r| refs(&names_of(&r.meta))).collect();
+        let corr_of_corr: Vec<Vec<usize>> = correlations
+            .iter()
+            .map(|c| refs(&names_of(&c.meta)))
+            .collect();
+        let silent = corr_of_rule
+            .iter()
+            .map(|cs| !cs.is_empty() && cs.iter().all(|&c| !correlations[c].rule.generate))
+            .collect();
+        Engine {
+            rules,
+            mappings,
+            buckets,
+            silent,
+            corr_of_rule,
+            correlations,
+            corr_of_corr,
+            state: Mutex::new((CorrelationState::default(), 0)),
+            detectors: Vec::new(),
+        }
+    }
+
+    /// Adds a detector that runs beside the Sigma rules (source alerts, IOC matching).
+    pub fn add_detector(&mut self, d: Box<dyn Detector>) {
+        self.detectors.push(d);
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    /// The mappings in use.
+    pub fn mappings(&self) -> &Mappings {
+        &self.mappings
+    }
+
+    /// Indexes of the rules whose detection matches the event (any shape, any `Event`).
+    pub fn matching_rules<E: Event + ?Sized>(&self, ev: &E) -> Vec<usize> {
+        let view = self.mappings.view(ev);
+        let mut out = Vec::new();
+        for (ls, idx) in &self.buckets {
+            if let Some(l) = ls {
+                let entry = &self.mappings.logsources[*l];
+                if !entry
+                    .when
+                    .iter()
+                    .any(|alt| alt.iter().all(|f| f.matches(&view)))
+                {
+                    continue;
+                }
+            }
+            out.extend(
+                idx.iter()
+                    .copied()
+                    .filter(|&i| self.rules[i].detection.matches(&view)),
+            );
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// All alerts for one JSON event (no origin).
+    pub fn process(&self, event: &Value) -> Vec<Alert> {
+        self.process_record(&Record::new(event.clone()))
+    }
+
+    /// All alerts for one record: Sigma rules, correlations, then extra detectors.
+    pub fn process_record(&self, rec: &Record) -> Vec<Alert> {
+        let hits = self.matching_rules(&rec.event);
+        let mut out = Vec::new();
+        self.emit(rec, &hits, &mut out);
+        for d in &self.detectors {
+            d.detect(rec, &mut out);
+        }
+        out
+    }
+
+    fn alert(&self, meta: &RuleMeta, rec: &Record, view: &MappedEvent<'_, Value>) -> Alert {
+        Alert {
+            rule_id: meta.id.clone(),
+            title: meta.title.clone(),
+            level: meta.level.clone(),
+            tags: meta.tags.clone(),
+            timestamp: view.first_text(&view.shape.timestamp),
+            source: rec.source.clone(),
+            record: rec.record.or_else(|| {
+                view.first_text(&view.shape.record)
+                    .and_then(|t| t.parse().ok())
+            }),
+            event: rec.event.clone(),
+        }
+    }
+
+    /// Turns rule hits into alerts and feeds correlations (sequential part).
+    fn emit(&self, rec: &Record, hits: &[usize], out: &mut Vec<Alert>) {
+        if hits.is_empty() {
+            return;
+        }
+        let view = self.mappings.view(&rec.event);
+        for &i in hits {
+            if !self.silent[i] {
+                out.push(self.alert(&self.rules[i].meta, rec, &view));
+            }
+        }
+        if self.correlations.is_empty() {
+            return;
+        }
+        let ts = view
+            .first_text(&view.shape.timestamp)
+            .and_then(|t| epoch_secs(&t));
+        let Ok(mut guard) = self.state.lock() else {
+            return;
+        };
+        let (state, last) = &mut *guard;
+        let ts = ts.unwrap_or(*last);
+        *last = ts;
+        let field = |n: &str| {
+            view.field(n)
+                .and_then(|v| v.as_text().map(|t| t.into_owned()))
+        };
+        let mut queue: Vec<(Vec<&str>, &[usize])> = hits
+            .iter()
+            .map(|&i| {
+                (
+                    names_of(&self.rules[i].meta),
+                    self.corr_of_rule[i].as_slice(),
+                )
+            })
+            .collect();
+        let mut depth = 0;
+        while let Some((names, corrs)) = queue.pop() {
+            for &ci in corrs {
+                let c = &self.correlations[ci];
+                let input = HitInput {
+                    names: &names,
+                    ts,
+                    field: &field,
+                };
+                if state.feed(ci, &c.rule, &input) {
+                    out.push(self.alert(&c.meta, rec, &view));
+                    depth += 1;
+                    if depth < 64 {
+                        queue.push((names_of(&c.meta), self.corr_of_corr[ci].as_slice()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs over a stream of records on `threads` threads, calling `sink` with every alert in
+    /// input order. Matching runs in parallel; correlation state is fed in order.
+    pub fn run<I, F>(&self, records: I, threads: usize, mut sink: F) -> RunStats
+    where
+        I: IntoIterator<Item = Record>,
+        F: FnMut(Alert),
+    {
+        let threads = threads.max(1);
+        let chunk = 256 * threads;
+        let mut stats = RunStats::default();
+        let mut it = records.into_iter();
+        loop {
+            let batch: Vec<Record> = it.by_ref().take(chunk).collect();
+            if batch.is_empty() {
+                break;
+            }
+            stats.events += batch.len() as u64;
+            let per = batch.len().div_ceil(threads);
+            let results: Vec<Vec<(Vec<usize>, Vec<Alert>)>> = if threads == 1 {
+                vec![batch.iter().map(|r| self.match_one(r)).collect()]
+            } else {
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = batch
+                        .chunks(per)
+                        .map(|part| {
+                            s.spawn(move || {
+                                part.iter().map(|r| self.match_one(r)).collect::<Vec<_>>()
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_default())
+                        .collect()
+                })
+            };
+            for (rec, (hits, extra)) in batch.iter().zip(results.into_iter().flatten()) {
+                let mut out = Vec::new();
+                self.emit(rec, &hits, &mut out);
+                out.extend(extra);
+                stats.alerts += out.len() as u64;
+                out.into_iter().for_each(&mut sink);
+            }
+        }
+        stats
+    }
+
+    fn match_one(&self, r: &Record) -> (Vec<usize>, Vec<Alert>) {
+        let mut extra = Vec::new();
+        for d in &self.detectors {
+            d.detect(r, &mut extra);
+        }
+        (self.matching_rules(&r.event), extra)
+    }
+}
+
+impl Detector for Engine {
+    fn name(&self) -> &str {
+        "sigma"
+    }
+    fn detect(&self, record: &Record, out: &mut Vec<Alert>) {
+        out.extend(self.process_record(record));
+    }
+}
+
+/// Counts of a [`Engine::run`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    pub events: u64,
+    pub alerts: u64,
+}
+
+/// Seconds since the epoch of an RFC 3339 or `YYYY-MM-DD HH:MM:SS` timestamp, or epoch number.
+pub fn epoch_secs(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(d.timestamp());
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Some(d.and_utc().timestamp());
+        }
+    }
+    s.parse::<f64>().ok().map(|f| f as i64)
+}

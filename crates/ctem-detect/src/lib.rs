@@ -1,0 +1,86 @@
+//! # ctem-detect: the Sigma detection engine of ctem
+//!
+//! This crate turns Sigma rules into compiled matchers and runs them over events of any
+//! shape. It is the `detect` stage of the ctem pipeline.
+//!
+//! ## The pipeline inside the crate
+//!
+//! 1. **YAML -> typed AST** ([`rule`], [`condition`], [`correlation`]): a rule file (one or
+//!    several `---` documents) is read with `serde-saphyr` into a generic value once and
+//!    immediately converted into [`Rule`] / [`CorrelationRule`]. Modifiers become the
+//!    [`Modifier`] enum, conditions a [`condition::Cond`] tree with `1 of` / `all of`
+//!    patterns already expanded. Nothing after this step sees YAML.
+//! 2. **AST -> matchers** ([`compile`], [`value`]): each value with its modifiers becomes
+//!    [`value::ValueMatcher`]s. Wildcards and escapes are resolved once; plain patterns
+//!    become exact / prefix / suffix / substring tests on lower-cased text (memchr), only
+//!    patterns with inner wildcards become a regex. Encodings (`base64`, `base64offset`,
+//!    `utf16*`), `windash` and `expand` produce their variants at compile time.
+//! 3. **Events through a trait** ([`Event`]): the matcher reads fields by name through
+//!    [`Event::field`] and keyword searches through [`Event::keywords`]; it never sees a
+//!    concrete record type. `serde_json::Value` implements it with dotted paths.
+//! 4. **Mappings as data** ([`mapping`], `mappings/*.yml`): event shapes (Windows nested
+//!    `Event.System`/`Event.EventData`, Winlogbeat ECS, flat) and the logsource table
+//!    (product/category/service -> Channel/EventID) are YAML files embedded with
+//!    `include_str!`, so one rule runs unchanged on every shape and new shapes need no code.
+//! 5. **Engine** ([`Engine`]): rules are bucketed by logsource; an event tests each bucket's
+//!    logsource condition once, then only that bucket's rules. Matching is pure and runs on
+//!    several threads ([`Engine::run`]); correlation state is fed in input order afterwards
+//!    so results do not depend on the thread count.
+//!
+//! ## Public API (what the CLI wires)
+//!
+//! ```no_run
+//! use ctem_detect::{Engine, Mappings, Record, RuleSet, rules_check};
+//! # fn main() -> Result<(), ctem_detect::Error> {
+//! let report = rules_check(&["rules/"])?;              // `ctem rules check --json`
+//! println!("{}", serde_json::to_string(&report).unwrap_or_default());
+//! let rules = RuleSet::load_dirs(&["rules/"])?;          // compile once
+//! let engine = Engine::new(rules, Mappings::builtin()?);
+//! let records = ctem_detect::decode::open("events.jsonl.gz", ctem_detect::decode::Format::Auto)?;
+//! engine.run(records.filter_map(Result::ok), 2, |alert| {
+//!     println!("{}", serde_json::to_string(&alert).unwrap_or_default());
+//! });
+//! # Ok(()) }
+//! ```
+//!
+//! * [`RuleSet::load_dirs`] / [`RuleSet::load_dirs_with`] (placeholder values for `expand`)
+//! * [`rules_check`] -> [`RulesReport`] (`{"rules", "compiled", "unsupported": [{path, reason}]}`)
+//! * [`Engine::new`], [`Engine::process`] (one JSON event), [`Engine::process_record`],
+//!   [`Engine::run`] (stream, `threads`), [`Engine::matching_rules`] (any [`Event`])
+//! * [`Alert`]: serialises to exactly the `ctem detect --json` alert line
+//! * [`decode`]: JSON lines / arrays, EVTX, Suricata EVE, Zeek JSON, syslog (3164, 5424, CEF),
+//!   gzip detected by magic bytes
+//! * [`Detector`]: the role trait of anything that raises alerts from records. The Sigma
+//!   [`Engine`] is one; [`decode::SourceAlerts`] (Suricata `alert`, Wazuh alerts) another; an
+//!   IOC matcher plugs in with [`Engine::add_detector`].
+//!
+//! ## Design choices
+//!
+//! * Case-insensitive matching lower-cases the pattern at compile time and each field value
+//!   at most once per test ([`value::Text`]), not once per pattern.
+//! * Unsupported features are not errors of the whole set: a rule that does not compile is
+//!   named in [`RulesReport::unsupported`] with a reason and the others run.
+//! * Correlation rules referenced with `generate: false` (the default) silence their base
+//!   rules, as the spec says; windows are per group-by key and clear after firing.
+//! * `neq` is "present and different from every value"; an absent field never matches `neq`.
+
+pub mod compile;
+pub mod condition;
+pub mod correlation;
+pub mod decode;
+mod engine;
+mod error;
+pub mod event;
+pub mod mapping;
+pub mod rule;
+mod ruleset;
+pub mod value;
+
+pub use compile::CompileOptions;
+pub use correlation::CorrelationRule;
+pub use engine::{Alert, Detector, Engine, Record, RunStats, epoch_secs};
+pub use error::{Error, Result};
+pub use event::{Event, FieldValue};
+pub use mapping::Mappings;
+pub use rule::{Modifier, Rule};
+pub use ruleset::{CompiledRule, RuleMeta, RuleSet, RulesReport, Unsupported, rules_check};

@@ -1,0 +1,323 @@
+//! Field mappings and log sources, loaded from data files (`mappings/*.yml`, embedded).
+//!
+//! A [`Shape`] says where a Sigma field lives in one event layout (Windows nested
+//! `Event.System` / `Event.EventData`, Winlogbeat ECS, flat). [`Mappings::view`] picks the
+//! shape of an event and wraps it in a [`MappedEvent`] that resolves Sigma names, so a rule
+//! runs unchanged on every shape. The logsource table turns `product/category/service` into
+//! event conditions (Channel, EventID).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use serde_json::Value;
+
+use crate::compile::{CompileOptions, FieldMatcher, compile_item};
+use crate::error::{Error, Result};
+use crate::event::{Event, FieldValue};
+use crate::rule::{FieldItem, LogSource, Scalar};
+
+const WINDOWS: &str = include_str!("../mappings/windows.yml");
+const LOGSOURCES: &str = include_str!("../mappings/logsources.yml");
+
+/// Where Sigma fields live in one event layout.
+#[derive(Debug)]
+pub struct Shape {
+    pub name: String,
+    /// A path whose presence identifies the shape; `None` = fallback shape.
+    pub probe: Option<String>,
+    pub timestamp: Vec<String>,
+    pub record: Vec<String>,
+    pub fields: HashMap<String, Vec<String>>,
+    pub prefixes: Vec<String>,
+    resolved: RwLock<HashMap<String, std::sync::Arc<[String]>>>,
+}
+
+impl Shape {
+    /// The candidate paths of a Sigma field, computed once per name.
+    pub fn paths(&self, name: &str) -> std::sync::Arc<[String]> {
+        if let Ok(r) = self.resolved.read()
+            && let Some(p) = r.get(name)
+        {
+            return p.clone();
+        }
+        let paths: std::sync::Arc<[String]> = match self.fields.get(name) {
+            Some(p) => p.clone().into(),
+            None => self.prefixes.iter().map(|p| format!("{p}{name}")).collect(),
+        };
+        if let Ok(mut w) = self.resolved.write() {
+            w.insert(name.to_string(), paths.clone());
+        }
+        paths
+    }
+}
+
+/// One logsource entry: the conditions that select its events.
+#[derive(Debug)]
+pub struct LogSourceEntry {
+    pub logsource: LogSource,
+    /// Alternatives (OR) of ANDed field tests.
+    pub when: Vec<Vec<FieldMatcher>>,
+}
+
+/// Event shapes plus the logsource table.
+#[derive(Debug)]
+pub struct Mappings {
+    pub shapes: Vec<Shape>,
+    pub logsources: Vec<LogSourceEntry>,
+}
+
+fn merr(name: &str, message: impl Into<String>) -> Error {
+    Error::Mapping {
+        name: name.to_string(),
+        message: message.into(),
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn to_scalar(v: &Value) -> Scalar {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .map(Scalar::Int)
+            .unwrap_or_else(|| Scalar::Str(n.to_string())),
+        Value::Bool(b) => Scalar::Bool(*b),
+        Value::Null => Scalar::Null,
+        other => Scalar::Str(
+            other
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| other.to_string()),
+        ),
+    }
+}
+
+impl Mappings {
+    /// The built-in Windows shapes (nested, ECS, flat) and logsource table.
+    pub fn builtin() -> Result<Self> {
+        Self::from_yaml(WINDOWS, LOGSOURCES)
+    }
+
+    /// Mappings from a shapes file and a logsources file (same schema as the built-in ones).
+    pub fn from_yaml(shapes_yaml: &str, logsources_yaml: &str) -> Result<Self> {
+        let shapes_v: Value =
+            serde_saphyr::from_str(shapes_yaml).map_err(|e| merr("shapes", e.to_string()))?;
+        let ls_v: Value = serde_saphyr::from_str(logsources_yaml)
+            .map_err(|e| merr("logsources", e.to_string()))?;
+        let mut shapes = Vec::new();
+        for s in shapes_v
+            .get("shapes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = s
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| merr("shapes", "shape without name"))?;
+            let fields = s
+                .get("fields")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), strings(Some(v))))
+                        .collect()
+                })
+                .unwrap_or_default();
+            shapes.push(Shape {
+                name: name.to_string(),
+                probe: s.get("probe").and_then(Value::as_str).map(str::to_string),
+                timestamp: strings(s.get("timestamp")),
+                record: strings(s.get("record")),
+                fields,
+                prefixes: strings(s.get("prefixes")),
+                resolved: RwLock::new(HashMap::new()),
+            });
+        }
+        if shapes.is_empty() {
+            return Err(merr("shapes", "no shapes"));
+        }
+        let mut logsources = Vec::new();
+        let opts = CompileOptions::default();
+        for e in ls_v
+            .get("logsources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let get = |k: &str| {
+                e.get(k)
+                    .and_then(Value::as_str)
+                    .map(|s| s.to_ascii_lowercase())
+            };
+            let logsource = LogSource {
+                product: get("product"),
+                category: get("category"),
+                service: get("service"),
+            };
+            let mut when = Vec::new();
+            for alt in e
+                .get("when")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let obj = alt
+                    .as_object()
+                    .ok_or_else(|| merr("logsources", "`when` entry is not a map"))?;
+                let mut items = Vec::new();
+                for (field, v) in obj {
+                    let values = match v {
+                        Value::Array(a) => a.iter().map(to_scalar).collect(),
+                        other => vec![to_scalar(other)],
+                    };
+                    let item = FieldItem {
+                        field: Some(field.clone()),
+                        modifiers: Vec::new(),
+                        values,
+                    };
+                    items.push(compile_item(&item, &opts, "logsources")?);
+                }
+                when.push(items);
+            }
+            logsources.push(LogSourceEntry { logsource, when });
+        }
+        Ok(Mappings { shapes, logsources })
+    }
+
+    /// The index of the logsource entry for a rule's logsource, if any.
+    pub fn logsource_index(&self, ls: &LogSource) -> Option<usize> {
+        let eq = |a: &Option<String>, b: &Option<String>| a == b;
+        self.logsources
+            .iter()
+            .position(|e| {
+                eq(&e.logsource.product, &ls.product)
+                    && eq(&e.logsource.category, &ls.category)
+                    && eq(&e.logsource.service, &ls.service)
+            })
+            .or_else(|| {
+                // a rule naming both category and service: use the category entry
+                self.logsources.iter().position(|e| {
+                    ls.category.is_some()
+                        && e.logsource.service.is_none()
+                        && eq(&e.logsource.category, &ls.category)
+                        && eq(&e.logsource.product, &ls.product)
+                })
+            })
+    }
+
+    /// The shape an event has: the first whose probe exists, else the last.
+    pub fn shape_of<E: Event + ?Sized>(&self, ev: &E) -> &Shape {
+        self.shapes
+            .iter()
+            .find(|s| s.probe.as_deref().is_none_or(|p| ev.field(p).is_some()))
+            .unwrap_or(&self.shapes[self.shapes.len() - 1])
+    }
+
+    /// Wraps an event so Sigma field names resolve through its shape.
+    pub fn view<'e, E: Event + ?Sized>(&'e self, ev: &'e E) -> MappedEvent<'e, E> {
+        MappedEvent {
+            inner: ev,
+            shape: self.shape_of(ev),
+        }
+    }
+}
+
+/// An event seen through a [`Shape`].
+pub struct MappedEvent<'e, E: ?Sized> {
+    pub inner: &'e E,
+    pub shape: &'e Shape,
+}
+
+impl<E: Event + ?Sized> MappedEvent<'_, E> {
+    /// The first present value among `paths`, as text.
+    pub fn first_text(&self, paths: &[String]) -> Option<String> {
+        paths.iter().find_map(|p| {
+            self.inner
+                .field(p)
+                .and_then(|v| v.as_text().map(|t| t.into_owned()))
+        })
+    }
+}
+
+impl<E: Event + ?Sized> Event for MappedEvent<'_, E> {
+    fn field(&self, name: &str) -> Option<FieldValue<'_>> {
+        self.shape
+            .paths(name)
+            .iter()
+            .find_map(|p| self.inner.field(p))
+    }
+    fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.inner.keywords(visit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn one_name_resolves_on_every_shape() {
+        let m = Mappings::builtin().expect("builtin mappings");
+        let nested = json!({"Event": {"System": {"EventID": 1, "Channel": "C",
+            "Provider": {"#attributes": {"Name": "P"}}}, "EventData": {"Image": "x.exe"}}});
+        let ecs = json!({"winlog": {"event_id": "1", "channel": "C", "provider_name": "P",
+            "event_data": {"Image": "x.exe"}}});
+        let flat = json!({"EventID": 1, "Channel": "C", "SourceName": "P", "Image": "x.exe"});
+        for ev in [&nested, &ecs, &flat] {
+            let v = m.view(ev);
+            assert_eq!(
+                v.field("Image")
+                    .and_then(|x| x.as_text().map(|t| t.into_owned()))
+                    .as_deref(),
+                Some("x.exe")
+            );
+            assert_eq!(v.field("EventID").and_then(|x| x.as_number()), Some(1.0));
+            assert_eq!(
+                v.field("Provider_Name")
+                    .and_then(|x| x.as_text().map(|t| t.into_owned()))
+                    .as_deref(),
+                Some("P")
+            );
+        }
+        assert_eq!(m.shape_of(&nested).name, "windows_nested");
+        assert_eq!(m.shape_of(&ecs).name, "windows_ecs");
+        assert_eq!(m.shape_of(&flat).name, "windows_flat");
+    }
+
+    #[test]
+    fn logsource_table_finds_categories() {
+        let m = Mappings::builtin().expect("builtin mappings");
+        let ls = LogSource {
+            product: Some("windows".into()),
+            category: Some("process_creation".into()),
+            service: None,
+        };
+        let i = m.logsource_index(&ls).expect("entry");
+        let e = &m.logsources[i];
+        let ev = json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1});
+        let view = m.view(&ev);
+        assert!(
+            e.when
+                .iter()
+                .any(|alt| alt.iter().all(|f| f.matches(&view)))
+        );
+        let ev2 = json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 3});
+        let view2 = m.view(&ev2);
+        assert!(
+            !e.when
+                .iter()
+                .any(|alt| alt.iter().all(|f| f.matches(&view2)))
+        );
+    }
+}

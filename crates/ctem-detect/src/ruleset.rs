@@ -1,0 +1,220 @@
+//! Loading rule folders into a compiled [`RuleSet`], and the `rules check` report.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::compile::{CompileOptions, CompiledDetection, compile_detection};
+use crate::correlation::CorrelationRule;
+use crate::error::{Error, Result};
+use crate::rule::{Document, LogSource, Rule, parse_yaml};
+
+/// Metadata an alert needs about the rule that fired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleMeta {
+    pub id: String,
+    pub name: Option<String>,
+    pub title: String,
+    pub level: String,
+    pub tags: Vec<String>,
+    pub path: String,
+}
+
+/// A compiled detection rule.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub meta: RuleMeta,
+    pub logsource: LogSource,
+    pub detection: CompiledDetection,
+}
+
+/// A correlation rule with its origin.
+#[derive(Debug, Clone)]
+pub struct LoadedCorrelation {
+    pub meta: RuleMeta,
+    pub rule: CorrelationRule,
+}
+
+/// One rule that could not be compiled, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unsupported {
+    pub path: String,
+    pub reason: String,
+}
+
+/// The `ctem rules check --json` report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RulesReport {
+    /// Rule documents seen (detection and correlation).
+    pub rules: usize,
+    /// Rule documents compiled.
+    pub compiled: usize,
+    pub unsupported: Vec<Unsupported>,
+}
+
+/// Compiled rules and correlations, ready for an [`Engine`](crate::Engine).
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    pub rules: Vec<CompiledRule>,
+    pub correlations: Vec<LoadedCorrelation>,
+    pub report: RulesReport,
+}
+
+fn meta_of(
+    id: Option<&str>,
+    name: Option<&str>,
+    title: &str,
+    level: Option<&str>,
+    tags: &[String],
+    path: &str,
+) -> RuleMeta {
+    RuleMeta {
+        id: id.unwrap_or(title).to_string(),
+        name: name.map(str::to_string),
+        title: title.to_string(),
+        level: level.unwrap_or("medium").to_string(),
+        tags: tags.to_vec(),
+        path: path.to_string(),
+    }
+}
+
+fn reason(e: &Error) -> String {
+    match e {
+        Error::Unsupported { message, .. }
+        | Error::Rule { message, .. }
+        | Error::Condition { message, .. }
+        | Error::Yaml { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl RuleSet {
+    /// Loads every `.yml` / `.yaml` file under the folders (recursively) with default options.
+    /// Rules that do not compile are listed in `report.unsupported`; only unreadable folders
+    /// are errors.
+    pub fn load_dirs<P: AsRef<Path>>(dirs: &[P]) -> Result<Self> {
+        Self::load_dirs_with(dirs, &CompileOptions::default())
+    }
+
+    /// Like [`RuleSet::load_dirs`] with compile options (placeholder values).
+    pub fn load_dirs_with<P: AsRef<Path>>(dirs: &[P], opts: &CompileOptions) -> Result<Self> {
+        let mut files = Vec::new();
+        for d in dirs {
+            collect(d.as_ref(), &mut files)?;
+        }
+        files.sort();
+        let mut set = RuleSet::default();
+        for f in files {
+            let text = std::fs::read(&f).map_err(|source| Error::Io {
+                path: f.clone(),
+                source,
+            })?;
+            let text = String::from_utf8_lossy(&text);
+            set.add_yaml(&text, &f.display().to_string(), opts);
+        }
+        Ok(set)
+    }
+
+    /// Adds the documents of one YAML text; problems go to the report.
+    pub fn add_yaml(&mut self, text: &str, origin: &str, opts: &CompileOptions) {
+        match parse_yaml(text, origin) {
+            Err(e) => {
+                self.report.rules += 1;
+                self.report.unsupported.push(Unsupported {
+                    path: origin.to_string(),
+                    reason: reason(&e),
+                });
+            }
+            Ok(docs) => {
+                for d in docs {
+                    match d {
+                        Document::Rule(r) => {
+                            self.report.rules += 1;
+                            match self.add_rule(&r, origin, opts) {
+                                Ok(()) => self.report.compiled += 1,
+                                Err(e) => self.report.unsupported.push(Unsupported {
+                                    path: origin.to_string(),
+                                    reason: reason(&e),
+                                }),
+                            }
+                        }
+                        Document::Correlation(c) => {
+                            self.report.rules += 1;
+                            self.report.compiled += 1;
+                            let meta = meta_of(
+                                c.id.as_deref(),
+                                c.name.as_deref(),
+                                &c.title,
+                                c.level.as_deref(),
+                                &c.tags,
+                                origin,
+                            );
+                            self.correlations.push(LoadedCorrelation { meta, rule: *c });
+                        }
+                        Document::Other => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compiles and adds one parsed rule.
+    pub fn add_rule(&mut self, r: &Rule, origin: &str, opts: &CompileOptions) -> Result<()> {
+        let detection = compile_detection(r, opts)?;
+        self.rules.push(CompiledRule {
+            meta: meta_of(
+                r.id.as_deref(),
+                r.name.as_deref(),
+                &r.title,
+                r.level.as_deref(),
+                &r.tags,
+                origin,
+            ),
+            logsource: r.logsource.clone(),
+            detection,
+        });
+        Ok(())
+    }
+
+    /// A rule set from one YAML text (tests, embedded rules).
+    pub fn from_yaml(text: &str) -> Result<Self> {
+        let mut s = RuleSet::default();
+        s.add_yaml(text, "<inline>", &CompileOptions::default());
+        if let Some(u) = s.report.unsupported.first() {
+            return Err(Error::Rule {
+                rule: u.path.clone(),
+                message: u.reason.clone(),
+            });
+        }
+        Ok(s)
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let meta = std::fs::metadata(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if meta.is_file() {
+        out.push(dir.to_path_buf());
+        return Ok(());
+    }
+    let rd = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in rd.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            collect(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Parses and compiles every rule under `dirs` and reports what is unsupported and why.
+pub fn rules_check<P: AsRef<Path>>(dirs: &[P]) -> Result<RulesReport> {
+    Ok(RuleSet::load_dirs(dirs)?.report)
+}

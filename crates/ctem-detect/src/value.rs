@@ -1,0 +1,499 @@
+//! Value matchers: a Sigma value plus its modifiers compiled into something that tests a
+//! [`FieldValue`](crate::FieldValue). Wildcards, escaping, encodings and windash are resolved
+//! here, once, into plain string tests or a regex.
+
+use std::net::IpAddr;
+
+use regex::Regex;
+
+use crate::event::FieldValue;
+
+/// A piece of a Sigma string after escape processing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Lit(String),
+    /// `*`: any run of characters.
+    Star,
+    /// `?`: exactly one character.
+    One,
+}
+
+/// Splits a Sigma string into literals and wildcards. `\*`, `\?` and `\\` are escapes; any other
+/// backslash is a literal backslash (Sigma spec, "Escaping").
+pub fn parse_sigma_string(s: &str) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut lit = String::new();
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '\\' => match it.peek() {
+                Some(&n @ ('*' | '?' | '\\')) => {
+                    lit.push(n);
+                    it.next();
+                }
+                _ => lit.push('\\'),
+            },
+            '*' | '?' => {
+                if !lit.is_empty() {
+                    out.push(Piece::Lit(std::mem::take(&mut lit)));
+                }
+                out.push(if c == '*' { Piece::Star } else { Piece::One });
+            }
+            c => lit.push(c),
+        }
+    }
+    if !lit.is_empty() {
+        out.push(Piece::Lit(lit));
+    }
+    out
+}
+
+/// A compiled string test.
+#[derive(Debug, Clone)]
+pub enum StrPat {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Contains(String),
+    /// `*` alone: any string.
+    Any,
+    Regex(Regex),
+}
+
+/// A string test with its case handling. Case-insensitive patterns are stored lower case and
+/// compared with the lower-cased value.
+#[derive(Debug, Clone)]
+pub struct StrMatch {
+    pub pat: StrPat,
+    pub cased: bool,
+}
+
+/// The text of a value, lower-cased lazily at most once per value.
+pub struct Text<'t> {
+    raw: &'t str,
+    lower: std::cell::OnceCell<String>,
+}
+
+impl<'t> Text<'t> {
+    pub fn new(raw: &'t str) -> Self {
+        Text {
+            raw,
+            lower: std::cell::OnceCell::new(),
+        }
+    }
+    pub fn raw(&self) -> &'t str {
+        self.raw
+    }
+    pub fn lower(&self) -> &str {
+        self.lower.get_or_init(|| lowercase(self.raw))
+    }
+}
+
+/// Lower-cases with an ASCII fast path.
+pub fn lowercase(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
+    }
+}
+
+impl StrMatch {
+    /// Builds the test for pieces, wrapping `*` as the match type asks.
+    pub fn from_pieces(
+        mut pieces: Vec<Piece>,
+        lead: bool,
+        trail: bool,
+        cased: bool,
+    ) -> Result<Self, String> {
+        if lead && pieces.first() != Some(&Piece::Star) {
+            pieces.insert(0, Piece::Star);
+        }
+        if trail && pieces.last() != Some(&Piece::Star) {
+            pieces.push(Piece::Star);
+        }
+        let norm = |s: &str| if cased { s.to_string() } else { lowercase(s) };
+        let pat = match pieces.as_slice() {
+            [] => StrPat::Exact(String::new()),
+            [Piece::Star] => StrPat::Any,
+            [Piece::Lit(a)] => StrPat::Exact(norm(a)),
+            [Piece::Lit(a), Piece::Star] => StrPat::Prefix(norm(a)),
+            [Piece::Star, Piece::Lit(a)] => StrPat::Suffix(norm(a)),
+            [Piece::Star, Piece::Lit(a), Piece::Star] => StrPat::Contains(norm(a)),
+            _ => {
+                let mut re = String::from(if cased { "(?s)^" } else { "(?si)^" });
+                for p in &pieces {
+                    match p {
+                        Piece::Lit(s) => re.push_str(&regex::escape(s)),
+                        Piece::Star => re.push_str(".*"),
+                        Piece::One => re.push('.'),
+                    }
+                }
+                re.push('$');
+                StrPat::Regex(Regex::new(&re).map_err(|e| e.to_string())?)
+            }
+        };
+        Ok(StrMatch { pat, cased })
+    }
+
+    /// Tests one value's text.
+    pub fn is_match(&self, t: &Text<'_>) -> bool {
+        let s = |m: &Self| if m.cased { t.raw() } else { t.lower() };
+        match &self.pat {
+            StrPat::Any => true,
+            StrPat::Exact(p) => s(self) == p,
+            StrPat::Prefix(p) => s(self).starts_with(p.as_str()),
+            StrPat::Suffix(p) => s(self).ends_with(p.as_str()),
+            StrPat::Contains(p) => memchr::memmem::find(s(self).as_bytes(), p.as_bytes()).is_some(),
+            StrPat::Regex(r) => r.is_match(t.raw()),
+        }
+    }
+}
+
+/// Numeric comparison of `lt`, `lte`, `gt`, `gte`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+/// A date part of the time modifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimePart {
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+/// How a field reference compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefKind {
+    Equal,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// One compiled value test.
+#[derive(Debug, Clone)]
+pub enum ValueMatcher {
+    Str(StrMatch),
+    /// `field: null`: absent or null.
+    Null,
+    Num(Cmp, f64),
+    /// `field|exists: bool`.
+    Exists(bool),
+    Cidr(IpAddr, u8),
+    FieldRef {
+        other: String,
+        kind: RefKind,
+        cased: bool,
+    },
+    Time(TimePart, i64),
+}
+
+impl ValueMatcher {
+    /// Tests a present scalar (lists are handled by the caller).
+    pub fn test_scalar(&self, v: &FieldValue<'_>, other: Option<&FieldValue<'_>>) -> bool {
+        match self {
+            ValueMatcher::Str(m) => v.as_text().is_some_and(|t| m.is_match(&Text::new(&t))),
+            ValueMatcher::Null => matches!(v, FieldValue::Null),
+            ValueMatcher::Exists(want) => *want,
+            ValueMatcher::Num(cmp, n) => v.as_number().is_some_and(|x| match cmp {
+                Cmp::Lt => x < *n,
+                Cmp::Lte => x <= *n,
+                Cmp::Gt => x > *n,
+                Cmp::Gte => x >= *n,
+            }),
+            ValueMatcher::Cidr(net, bits) => v
+                .as_text()
+                .and_then(|t| t.trim().parse::<IpAddr>().ok())
+                .is_some_and(|ip| in_cidr(ip, *net, *bits)),
+            ValueMatcher::FieldRef { kind, cased, .. } => {
+                let (Some(a), Some(b)) = (v.as_text(), other.and_then(|o| o.as_text())) else {
+                    return false;
+                };
+                let (a, b) = if *cased {
+                    (a.into_owned(), b.into_owned())
+                } else {
+                    (lowercase(&a), lowercase(&b))
+                };
+                match kind {
+                    RefKind::Equal => a == b,
+                    RefKind::Contains => a.contains(&b),
+                    RefKind::StartsWith => a.starts_with(&b),
+                    RefKind::EndsWith => a.ends_with(&b),
+                }
+            }
+            ValueMatcher::Time(part, want) => {
+                v.as_text().and_then(|t| time_part(&t, *part)) == Some(*want)
+            }
+        }
+    }
+}
+
+/// Parses `a.b.c.d/n` or an IPv6 network.
+pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+    let (ip, bits) = match s.split_once('/') {
+        Some((a, b)) => (
+            a.trim().parse::<IpAddr>().ok()?,
+            b.trim().parse::<u8>().ok()?,
+        ),
+        None => {
+            let ip = s.trim().parse::<IpAddr>().ok()?;
+            (ip, if ip.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some((ip, bits))
+}
+
+fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(bits))
+            };
+            (u32::from(a) & mask) == (u32::from(n) & mask)
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(bits))
+            };
+            (u128::from(a) & mask) == (u128::from(n) & mask)
+        }
+        _ => false,
+    }
+}
+
+/// Extracts a date part from a timestamp string (RFC 3339 or `YYYY-MM-DD HH:MM:SS[.f]`).
+pub fn time_part(s: &str, part: TimePart) -> Option<i64> {
+    use chrono::{Datelike, NaiveDateTime, Timelike};
+    let s = s.trim();
+    let dt = chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.naive_utc())
+        .ok()
+        .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").ok())
+        .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok())?;
+    Some(match part {
+        TimePart::Minute => i64::from(dt.minute()),
+        TimePart::Hour => i64::from(dt.hour()),
+        TimePart::Day => i64::from(dt.day()),
+        TimePart::Week => i64::from(dt.iso_week().week()),
+        TimePart::Month => i64::from(dt.month()),
+        TimePart::Year => i64::from(dt.year()),
+    })
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub fn base64(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The three shifted base64 forms of `data` that appear inside any longer encoded string.
+pub fn base64_offsets(data: &[u8]) -> Vec<String> {
+    const START: [usize; 3] = [0, 2, 3];
+    const END: [usize; 3] = [0, 3, 2];
+    (0..3)
+        .filter_map(|i| {
+            let mut buf = vec![b' '; i];
+            buf.extend_from_slice(data);
+            let enc = base64(&buf);
+            let end = enc.len().checked_sub(END[(data.len() + i) % 3])?;
+            enc.get(START[i]..end).map(str::to_string)
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// UTF-16 encodings of the `utf16le` / `utf16be` / `utf16` modifiers.
+pub fn utf16(s: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len() * 2 + 2);
+    if bom {
+        out.extend_from_slice(&[0xFF, 0xFE]);
+    }
+    for u in s.encode_utf16() {
+        let b = if big_endian {
+            u.to_be_bytes()
+        } else {
+            u.to_le_bytes()
+        };
+        out.extend_from_slice(&b);
+    }
+    out
+}
+
+/// The `windash` variants: every dash or slash that starts a word (`\B[-/]\b`) is replaced by
+/// each of `-`, `/`, en dash, em dash and horizontal bar, in all combinations (capped at 625).
+pub fn windash_variants(pieces: &[Piece]) -> Vec<Vec<Piece>> {
+    const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    // split literals into chars and remember which positions are eligible
+    let mut chars: Vec<Vec<char>> = Vec::new();
+    let mut spots: Vec<(usize, usize)> = Vec::new();
+    let mut prev: Option<char> = None;
+    for (pi, p) in pieces.iter().enumerate() {
+        let cs: Vec<char> = match p {
+            Piece::Lit(s) => s.chars().collect(),
+            _ => Vec::new(),
+        };
+        for (ci, &c) in cs.iter().enumerate() {
+            let before_ok = !prev.is_some_and(is_word);
+            let after_ok = cs.get(ci + 1).is_some_and(|&n| is_word(n));
+            if (c == '-' || c == '/') && before_ok && after_ok {
+                spots.push((pi, ci));
+            }
+            prev = Some(c);
+        }
+        if !matches!(p, Piece::Lit(_)) {
+            prev = Some('*');
+        }
+        chars.push(cs);
+    }
+    if spots.is_empty() {
+        return vec![pieces.to_vec()];
+    }
+    let spots = &spots[..spots.len().min(4)];
+    let total = DASHES.len().pow(spots.len() as u32);
+    let mut out = Vec::with_capacity(total);
+    for combo in 0..total {
+        let mut cs = chars.clone();
+        let mut k = combo;
+        for &(pi, ci) in spots {
+            cs[pi][ci] = DASHES[k % DASHES.len()];
+            k /= DASHES.len();
+        }
+        out.push(
+            pieces
+                .iter()
+                .zip(cs)
+                .map(|(p, c)| match p {
+                    Piece::Lit(_) => Piece::Lit(c.into_iter().collect()),
+                    other => other.clone(),
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str, lead: bool, trail: bool, cased: bool) -> StrMatch {
+        StrMatch::from_pieces(parse_sigma_string(s), lead, trail, cased).expect("compiles")
+    }
+    fn t(m: &StrMatch, s: &str) -> bool {
+        m.is_match(&Text::new(s))
+    }
+
+    #[test]
+    fn escaping_follows_spec() {
+        assert_eq!(parse_sigma_string(r"a\*b"), vec![Piece::Lit("a*b".into())]);
+        assert_eq!(
+            parse_sigma_string(r"C:\Windows\"),
+            vec![Piece::Lit(r"C:\Windows\".into())]
+        );
+        assert_eq!(
+            parse_sigma_string(r"a\\*"),
+            vec![Piece::Lit(r"a\".into()), Piece::Star]
+        );
+        assert_eq!(
+            parse_sigma_string("a?"),
+            vec![Piece::Lit("a".into()), Piece::One]
+        );
+    }
+
+    #[test]
+    fn wildcards_and_case() {
+        let e = m("cmd.exe", false, false, false);
+        assert!(t(&e, "CMD.EXE") && !t(&e, "xcmd.exe"));
+        let g = m("c*d?.exe", false, false, false);
+        assert!(t(&g, "CxxdZ.EXE") && !t(&g, "cd.exe"));
+        let c = m("Cmd", true, true, true);
+        assert!(t(&c, "aCmdb") && !t(&c, "acmdb"));
+        let lit = m(r"a\*b", false, false, false);
+        assert!(t(&lit, "a*b") && !t(&lit, "axxb"));
+        assert!(t(&m("*", false, false, false), "anything"));
+        assert!(t(&m("", false, false, false), "") && !t(&m("", false, false, false), "x"));
+    }
+
+    #[test]
+    fn base64_forms() {
+        assert_eq!(base64(b"cmd"), "Y21k");
+        assert_eq!(base64(b"ab"), "YWI=");
+        let offs = base64_offsets(b"/c powershell");
+        for pre in ["", "x", "xy"] {
+            let enc = base64(format!("{pre}/c powershell and more").as_bytes());
+            assert!(
+                offs.iter().any(|o| enc.contains(o.as_str())),
+                "{pre:?} {enc} {offs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn utf16_forms() {
+        assert_eq!(utf16("cmd", false, false), b"c\0m\0d\0");
+        assert_eq!(utf16("cmd", true, false), b"\0c\0m\0d");
+        assert_eq!(utf16("c", false, true), b"\xFF\xFEc\0");
+    }
+
+    #[test]
+    fn windash_makes_variants() {
+        let v = windash_variants(&parse_sigma_string(" -enc "));
+        assert_eq!(v.len(), 5);
+        assert_eq!(windash_variants(&parse_sigma_string(" -a -b")).len(), 25);
+        assert_eq!(
+            windash_variants(&parse_sigma_string("a-b")).len(),
+            1,
+            "mid-word dash stays"
+        );
+        assert!(v.contains(&vec![Piece::Lit(" /enc ".into())]));
+        assert!(v.contains(&vec![Piece::Lit(" \u{2013}enc ".into())]));
+    }
+
+    #[test]
+    fn cidr_and_time() {
+        let (n, b) = parse_cidr("10.0.0.0/8").expect("cidr");
+        let cm = ValueMatcher::Cidr(n, b);
+        assert!(cm.test_scalar(&FieldValue::Str("10.1.2.3".into()), None));
+        assert!(!cm.test_scalar(&FieldValue::Str("11.1.2.3".into()), None));
+        let (n6, b6) = parse_cidr("fe80::/10").expect("cidr6");
+        assert!(ValueMatcher::Cidr(n6, b6).test_scalar(&FieldValue::Str("fe80::1".into()), None));
+        assert_eq!(time_part("2024-05-01T10:20:30Z", TimePart::Hour), Some(10));
+        assert_eq!(
+            time_part("2024-05-01 10:20:30.123", TimePart::Minute),
+            Some(20)
+        );
+        assert_eq!(time_part("2024-05-01T10:20:30Z", TimePart::Week), Some(18));
+    }
+}

@@ -1,0 +1,2 @@
+mod modifiers;
+mod regression;
