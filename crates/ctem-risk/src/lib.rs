@@ -1,8 +1,12 @@
 //! Prioritization for ctem (essay to be written).
 
+pub mod config;
 pub mod cvss;
 pub mod error;
+pub mod model;
 pub mod ssvc;
 
+pub use config::{Policy, RiskConfig};
 pub use cvss::{Cvss, CvssScore, Severity, Version, score};
 pub use error::{Error, Result};
+pub use model::{Factor, NetworkZone, Priority, RiskInput, RiskModel, RiskScore};

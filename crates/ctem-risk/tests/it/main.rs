@@ -2,4 +2,5 @@
 
 mod cvss_api;
 mod cvss_vectors;
+mod model;
 mod ssvc;
