@@ -51,13 +51,23 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             "SARIF version {v} is not supported (2.1.0 is)"
         )));
     }
-    let mut tools = Vec::new();
+    let mut tools: Vec<String> = Vec::new();
+    for run in runs {
+        let tool = run["tool"]["driver"]["name"].as_str().unwrap_or("sarif");
+        if !tools.iter().any(|t| t == tool) {
+            tools.push(tool.to_string());
+        }
+    }
+    // the tool comes first: the store keys lifecycle and fingerprints by it
+    let joined = tools.join("+");
+    emit(Record::ScanInfo {
+        tool: (!joined.is_empty()).then_some(joined),
+        started_at: None,
+        finished_at: None,
+    })?;
     for (ri, run) in runs.iter().enumerate() {
         let driver = &run["tool"]["driver"];
         let tool = driver["name"].as_str().unwrap_or("sarif").to_string();
-        if !tools.contains(&tool) {
-            tools.push(tool.clone());
-        }
         let asset = run_asset(run, &tool);
         let key = ri as u32;
         emit(Record::Asset { key, asset })?;
@@ -78,12 +88,7 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             }
         }
     }
-    let tool = tools.join("+");
-    emit(Record::ScanInfo {
-        tool: (!tool.is_empty()).then_some(tool),
-        started_at: None,
-        finished_at: None,
-    })
+    Ok(())
 }
 
 fn run_asset(run: &Value, tool: &str) -> Asset {

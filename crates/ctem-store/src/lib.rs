@@ -1,1 +1,145 @@
-//! ctem-store
+//! # ctem-store: where every stage's data lives
+//!
+//! One [`Store`] trait, implemented by an embedded SQLite backend ([`sqlite::SqliteStore`],
+//! the zero-set-up default: `./ctem.db`, `$CTEM_DB` or `--db`) and, later, a PostgreSQL
+//! backend on the same schema. [`open`] picks the backend from the URL scheme.
+//!
+//! ## The import contract
+//! An import is a session ([`ImportSession`]) fed with the [`Record`]s a parser emits. The
+//! session runs inside one database transaction: nothing is visible, and nothing already
+//! stored is changed, unless [`ImportSession::commit`] succeeds. Dropping a session rolls it
+//! back, so a parser error half-way through a file leaves the store exactly as it was.
+//!
+//! Inside the session the store decides:
+//! - **asset identity**: an asset record is matched against stored assets of the same kind by
+//!   its identifiers, strongest first (cloud id, image digest, repo URL, MAC, FQDN, image ref,
+//!   IP, short host name, name); the first identifier that names a stored asset wins and the
+//!   new identifiers are added to it. So nmap's `10.0.0.5 / web01.corp` and Nessus's
+//!   `web01.corp / 00:11:22:..` become one asset.
+//! - **dedup**: an exposure is keyed by `(asset, fingerprint)` where the fingerprint recipe
+//!   depends on its kind ([`ctem_model::Exposure::fingerprint`]).
+//! - **lifecycle**: each exposure remembers which `(tool, scope)` pairs currently report it
+//!   (its *sources*). When a scan commits, the sources of the same tool and scope that the
+//!   scan did not report are closed, and an exposure with no open source left becomes
+//!   `fixed`. Without an explicit scope a scan only speaks for the assets it reported; with
+//!   `--scope` it speaks for the whole scope. Exposures of other tools or scopes are never
+//!   touched. A fixed exposure reported again is `reopened`. Every change is kept in its
+//!   status history.
+//!
+//! ## Design choices
+//! - **Synchronous trait.** The CLI is synchronous and SQLite is in-process; the server wraps
+//!   calls in `spawn_blocking`. Bulk imports measured faster with rusqlite's prepared
+//!   statements than through an async driver.
+//! - **Columns for what is filtered, JSON for the rest.** Severity, status, ids and package
+//!   columns are indexed for queries; the full exposure detail (CVSS list, references,
+//!   evidence) is one JSON column, so new detail needs no migration.
+//! - **Versioned migrations** in [`sqlite::migrations`]; a store newer than the binary is
+//!   refused rather than misread.
+//! - **One conformance suite** ([`testsuite`]) that every backend runs.
+
+pub mod error;
+pub mod sqlite;
+pub mod testsuite;
+
+use chrono::{DateTime, Utc};
+use ctem_model::{Asset, Exposure, ExposureStatus, ImportSummary, Record, Scan, Service, Severity};
+
+pub use error::{Error, Result};
+
+/// What the caller knows about an import before reading it.
+#[derive(Debug, Clone)]
+pub struct ScanMeta {
+    /// The tool; a parser's `ScanInfo` record may refine it (SARIF drivers).
+    pub tool: String,
+    pub format: String,
+    /// `--scope`; `None` means the default scope, limited to the assets the scan reports.
+    pub scope: Option<String>,
+    pub file: String,
+    pub sha256: String,
+    pub imported_at: DateTime<Utc>,
+}
+
+/// Filters for [`Store::exposures`]. Empty means everything.
+#[derive(Debug, Clone, Default)]
+pub struct ExposureFilter {
+    /// Minimum severity.
+    pub min_severity: Option<Severity>,
+    /// Statuses to include; empty means all.
+    pub statuses: Vec<ExposureStatus>,
+    /// Asset id, name or identifier value.
+    pub asset: Option<String>,
+    pub cve: Option<String>,
+    /// Only exposures a source of this tool reports or reported.
+    pub tool: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// Filters for [`Store::assets`].
+#[derive(Debug, Clone, Default)]
+pub struct AssetFilter {
+    pub kind: Option<ctem_model::AssetKind>,
+    /// Substring of the name or of any identifier.
+    pub search: Option<String>,
+    pub tag: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// An asset with its counts, as listings show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AssetRow {
+    #[serde(flatten)]
+    pub asset: Asset,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub services: u64,
+    pub open_exposures: u64,
+}
+
+/// A source of an exposure: a tool and scope that report it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExposureSource {
+    pub tool: String,
+    pub scope: String,
+    pub active: bool,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub last_scan_id: i64,
+}
+
+/// One import in progress. Feed it records, then commit; dropping it rolls back.
+pub trait ImportSession {
+    fn record(&mut self, record: Record) -> Result<()>;
+    /// Applies the lifecycle rules, writes the scan, commits.
+    fn commit(self: Box<Self>) -> Result<ImportSummary>;
+}
+
+/// The store every stage reads and writes.
+pub trait Store {
+    fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;
+    fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;
+    fn asset(&self, id: i64) -> Result<Option<Asset>>;
+    fn services(&self, asset_id: i64) -> Result<Vec<Service>>;
+    fn exposures(&self, filter: &ExposureFilter) -> Result<Vec<Exposure>>;
+    /// One exposure with its full status history.
+    fn exposure(&self, id: i64) -> Result<Option<Exposure>>;
+    fn exposure_sources(&self, id: i64) -> Result<Vec<ExposureSource>>;
+    fn scans(&self) -> Result<Vec<Scan>>;
+    /// Changes an exposure's status by hand (accepted, false_positive, ...), with a reason.
+    fn set_status(&mut self, id: i64, status: ExposureStatus, reason: &str) -> Result<()>;
+}
+
+/// Opens the store named by `url`: a path, `sqlite://PATH`, or (later) `postgres://`.
+pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return Ok(Box::new(sqlite::SqliteStore::open(path)?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(Error::UnsupportedUrl(format!(
+            "{url} (the PostgreSQL backend is not built yet)"
+        )));
+    }
+    if url.contains("://") {
+        return Err(Error::UnsupportedUrl(url.to_string()));
+    }
+    Ok(Box::new(sqlite::SqliteStore::open(url)?))
+}

@@ -1,0 +1,540 @@
+//! One import session: a transaction fed with parser records.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use ctem_model::{
+    Asset, AssetKey, Exposure, ExposureStatus, ImportSummary, Record, RecordIssue, Service,
+};
+use rusqlite::{OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+
+use super::SqliteStore;
+use crate::{Error, ImportSession, Result, ScanMeta, Store};
+
+pub(crate) struct SqliteImport<'c> {
+    tx: Transaction<'c>,
+    meta: ScanMeta,
+    scan_id: i64,
+    now: i64,
+    tool_override: Option<String>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    assets: HashMap<AssetKey, i64>,
+    created_assets: HashSet<i64>,
+    merged_assets: HashSet<i64>,
+    seen: HashSet<i64>,
+    summary: ImportSummary,
+    fixed_first_records: bool,
+}
+
+impl SqliteStore {
+    pub(crate) fn begin(&mut self, meta: ScanMeta) -> Result<SqliteImport<'_>> {
+        let tx = self.conn.transaction()?;
+        let now = meta.imported_at.timestamp();
+        // The scan row is written first so sources can name it; its summary is filled at
+        // commit. A rollback removes it with everything else.
+        tx.execute(
+            "INSERT INTO scans(tool, format, scope, explicit_scope, file, sha256, imported_at,
+                               summary)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '{}')",
+            params![
+                meta.tool,
+                meta.format,
+                meta.scope.as_deref().unwrap_or("default"),
+                meta.scope.is_some(),
+                meta.file,
+                meta.sha256,
+                now
+            ],
+        )?;
+        let scan_id = tx.last_insert_rowid();
+        let summary = ImportSummary {
+            file: meta.file.clone(),
+            format: meta.format.clone(),
+            scan_id: Some(scan_id),
+            ..ImportSummary::default()
+        };
+        Ok(SqliteImport {
+            tx,
+            meta,
+            scan_id,
+            now,
+            tool_override: None,
+            started_at: None,
+            finished_at: None,
+            assets: HashMap::new(),
+            created_assets: HashSet::new(),
+            merged_assets: HashSet::new(),
+            seen: HashSet::new(),
+            summary,
+            fixed_first_records: false,
+        })
+    }
+}
+
+/// A hash of the details that make an exposure "updated" when they change between scans.
+fn content_hash(e: &Exposure) -> [u8; 8] {
+    let mut h = Sha256::new();
+    h.update(e.title.as_bytes());
+    h.update([0, e.severity as u8]);
+    if let Some(p) = &e.package {
+        h.update(p.version.as_deref().unwrap_or("").as_bytes());
+        h.update([0]);
+        h.update(p.fixed_version.as_deref().unwrap_or("").as_bytes());
+    }
+    h.update([0]);
+    h.update(e.description.as_deref().unwrap_or("").as_bytes());
+    for c in &e.cvss {
+        h.update([0]);
+        h.update(c.vector.as_deref().unwrap_or("").as_bytes());
+        h.update(c.score.unwrap_or(-1.0).to_le_bytes());
+    }
+    let d = h.finalize();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&d[..8]);
+    out
+}
+
+/// The JSON detail column: the exposure without the fields that have columns of their own.
+pub(crate) fn detail_json(e: &Exposure) -> Result<String> {
+    let mut d = e.clone();
+    d.id = None;
+    d.asset_id = None;
+    d.first_seen = None;
+    d.last_seen = None;
+    d.fixed_at = None;
+    d.history = Vec::new();
+    d.status = ExposureStatus::Open;
+    serde_json::to_string(&d).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+impl SqliteImport<'_> {
+    fn tool(&self) -> &str {
+        self.tool_override.as_deref().unwrap_or(&self.meta.tool)
+    }
+
+    fn scope(&self) -> &str {
+        self.meta.scope.as_deref().unwrap_or("default")
+    }
+
+    fn history(
+        &self,
+        exposure_id: i64,
+        from: Option<ExposureStatus>,
+        to: ExposureStatus,
+        reason: &str,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO exposure_history(exposure_id, at, from_status, to_status, scan_id,
+                                              reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                exposure_id,
+                self.now,
+                from.map(ExposureStatus::as_str),
+                to.as_str(),
+                self.scan_id,
+                reason
+            ])?;
+        Ok(())
+    }
+
+    fn asset(&mut self, key: AssetKey, asset: Asset) -> Result<()> {
+        let kind = asset.kind.as_str();
+        let mut found: Option<i64> = None;
+        for id in asset.identifiers_by_strength() {
+            let hit: Option<i64> = self
+                .tx
+                .prepare_cached(
+                    "SELECT i.asset_id FROM asset_identifiers i JOIN assets a ON a.id = i.asset_id
+                     WHERE i.kind = ?1 AND i.value = ?2 AND a.kind = ?3
+                     ORDER BY i.asset_id LIMIT 1",
+                )?
+                .query_row(params![id.kind.as_str(), id.value, kind], |r| r.get(0))
+                .optional()?;
+            if hit.is_some() {
+                found = hit;
+                break;
+            }
+        }
+        let asset_id = match found {
+            Some(id) => {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE assets SET last_seen = max(last_seen, ?2), os = coalesce(os, ?3)
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, self.now, asset.os])?;
+                if !self.created_assets.contains(&id) && self.merged_assets.insert(id) {
+                    self.summary.assets.merged += 1;
+                }
+                id
+            }
+            None => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO assets(kind, name, tags, owner_team, criticality,
+                                            internet_facing, zone, os, first_seen, last_seen)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                    )?
+                    .execute(params![
+                        kind,
+                        asset.name,
+                        serde_json::to_string(&asset.tags).unwrap_or_else(|_| "[]".into()),
+                        asset.owner_team,
+                        asset.criticality,
+                        asset.internet_facing,
+                        asset.zone,
+                        asset.os,
+                        self.now
+                    ])?;
+                let id = self.tx.last_insert_rowid();
+                self.created_assets.insert(id);
+                self.summary.assets.new += 1;
+                id
+            }
+        };
+        for i in &asset.identifiers {
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO asset_identifiers(asset_id, kind, value)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![asset_id, i.kind.as_str(), i.value])?;
+        }
+        if !asset.tags.is_empty() && found.is_some() {
+            let tags: String =
+                self.tx
+                    .query_row("SELECT tags FROM assets WHERE id = ?1", [asset_id], |r| {
+                        r.get(0)
+                    })?;
+            let mut old: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+            let before = old.len();
+            for t in asset.tags {
+                if !old.contains(&t) {
+                    old.push(t);
+                }
+            }
+            if old.len() != before {
+                self.tx.execute(
+                    "UPDATE assets SET tags = ?2 WHERE id = ?1",
+                    params![asset_id, serde_json::to_string(&old).unwrap_or_default()],
+                )?;
+            }
+        }
+        self.assets.insert(key, asset_id);
+        Ok(())
+    }
+
+    fn service(&mut self, asset_id: i64, s: Service) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO services(asset_id, protocol, port, state, name, product, version,
+                                      cpe, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+                 ON CONFLICT(asset_id, protocol, port) DO UPDATE SET
+                    state = excluded.state,
+                    name = coalesce(excluded.name, name),
+                    product = coalesce(excluded.product, product),
+                    version = coalesce(excluded.version, version),
+                    cpe = CASE WHEN excluded.cpe = '[]' THEN cpe ELSE excluded.cpe END,
+                    last_seen = excluded.last_seen",
+            )?
+            .execute(params![
+                asset_id,
+                s.protocol,
+                s.port,
+                s.state,
+                s.name,
+                s.product,
+                s.version,
+                serde_json::to_string(&s.cpe).unwrap_or_else(|_| "[]".into()),
+                self.now
+            ])?;
+        self.summary.services += 1;
+        Ok(())
+    }
+
+    fn exposure(&mut self, asset_id: i64, e: Exposure) -> Result<()> {
+        let fp = e.fingerprint(self.tool());
+        let hash = content_hash(&e);
+        let existing: Option<(i64, String, Vec<u8>)> = self
+            .tx
+            .prepare_cached(
+                "SELECT id, status, content_hash FROM exposures
+                 WHERE asset_id = ?1 AND fingerprint = ?2",
+            )?
+            .query_row(params![asset_id, &fp.0[..]], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let pkg = e.package.as_ref();
+        let id = match existing {
+            None => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO exposures(asset_id, fingerprint, kind, title, severity, cve,
+                            rule_id, pkg_name, pkg_version, fixed_version, port, status,
+                            first_seen, last_seen, content_hash, data)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?12,
+                                 ?13, ?14)",
+                    )?
+                    .execute(params![
+                        asset_id,
+                        &fp.0[..],
+                        e.kind.as_str(),
+                        e.title,
+                        e.severity as i64,
+                        e.cves.first(),
+                        e.rule_id,
+                        pkg.map(|p| &p.name),
+                        pkg.and_then(|p| p.version.as_ref()),
+                        pkg.and_then(|p| p.fixed_version.as_ref()),
+                        e.port,
+                        self.now,
+                        &hash[..],
+                        detail_json(&e)?
+                    ])?;
+                let id = self.tx.last_insert_rowid();
+                self.history(id, None, ExposureStatus::Open, "first seen")?;
+                self.summary.exposures.new += 1;
+                id
+            }
+            Some((id, status, old_hash)) => {
+                if !self.seen.insert(id) {
+                    // the same exposure twice in one report: already counted
+                    return Ok(());
+                }
+                let status = ExposureStatus::parse(&status).ok_or_else(|| Error::Corrupt {
+                    table: "exposures",
+                    message: format!("status {status:?} of exposure {id}"),
+                })?;
+                let changed = old_hash != hash;
+                if status == ExposureStatus::Fixed {
+                    self.tx
+                        .prepare_cached(
+                            "UPDATE exposures SET status = 'reopened', fixed_at = NULL
+                             WHERE id = ?1",
+                        )?
+                        .execute([id])?;
+                    self.history(
+                        id,
+                        Some(status),
+                        ExposureStatus::Reopened,
+                        &format!("reported again by {}", self.tool()),
+                    )?;
+                    self.summary.exposures.reopened += 1;
+                } else if changed {
+                    self.summary.exposures.updated += 1;
+                } else {
+                    self.summary.exposures.unchanged += 1;
+                }
+                if changed {
+                    self.tx
+                        .prepare_cached(
+                            "UPDATE exposures SET title = ?2, severity = ?3, pkg_version = ?4,
+                                fixed_version = ?5, content_hash = ?6, data = ?7, last_seen = ?8
+                             WHERE id = ?1",
+                        )?
+                        .execute(params![
+                            id,
+                            e.title,
+                            e.severity as i64,
+                            pkg.and_then(|p| p.version.as_ref()),
+                            pkg.and_then(|p| p.fixed_version.as_ref()),
+                            &hash[..],
+                            detail_json(&e)?,
+                            self.now
+                        ])?;
+                } else {
+                    self.tx
+                        .prepare_cached("UPDATE exposures SET last_seen = ?2 WHERE id = ?1")?
+                        .execute(params![id, self.now])?;
+                }
+                id
+            }
+        };
+        self.seen.insert(id);
+        let (tool, scope) = (self.tool().to_string(), self.scope().to_string());
+        self.tx
+            .prepare_cached(
+                "INSERT INTO exposure_sources(exposure_id, tool, scope, asset_id, active,
+                    first_seen, last_seen, last_scan_id)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6)
+                 ON CONFLICT(exposure_id, tool, scope) DO UPDATE SET
+                    active = 1, last_seen = excluded.last_seen,
+                    last_scan_id = excluded.last_scan_id",
+            )?
+            .execute(params![id, tool, scope, asset_id, self.now, self.scan_id])?;
+        Ok(())
+    }
+
+    /// Closes the sources of this tool and scope that this scan did not report, and marks
+    /// exposures left with no active source fixed.
+    fn close_missing(&mut self) -> Result<()> {
+        let explicit = self.meta.scope.is_some();
+        self.tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS import_assets(id INTEGER PRIMARY KEY);
+             DELETE FROM temp.import_assets;",
+        )?;
+        {
+            let mut ins = self
+                .tx
+                .prepare_cached("INSERT OR IGNORE INTO temp.import_assets(id) VALUES (?1)")?;
+            for id in self.assets.values() {
+                ins.execute([id])?;
+            }
+        }
+        let closed: Vec<i64> = {
+            let mut st = self.tx.prepare(
+                "UPDATE exposure_sources SET active = 0
+                 WHERE tool = ?1 AND scope = ?2 AND active = 1 AND last_scan_id <> ?3
+                   AND (?4 OR asset_id IN (SELECT id FROM temp.import_assets))
+                 RETURNING exposure_id",
+            )?;
+            let tool = self.tool().to_string();
+            let rows = st.query_map(params![tool, self.scope(), self.scan_id, explicit], |r| {
+                r.get(0)
+            })?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        let reason = format!(
+            "not reported by {} in scope {} (scan {})",
+            self.tool(),
+            self.scope(),
+            self.scan_id
+        );
+        for id in closed {
+            let n = self
+                .tx
+                .prepare_cached(
+                    "UPDATE exposures SET status = 'fixed', fixed_at = ?2
+                     WHERE id = ?1 AND status IN ('open', 'reopened')
+                       AND NOT EXISTS (SELECT 1 FROM exposure_sources s
+                                       WHERE s.exposure_id = ?1 AND s.active = 1)
+                     RETURNING status",
+                )?
+                .query_map(params![id, self.now], |r| r.get::<_, String>(0))?
+                .count();
+            if n > 0 {
+                let from: String = self.tx.query_row(
+                    "SELECT coalesce((SELECT to_status FROM exposure_history WHERE exposure_id = ?1
+                                      ORDER BY rowid DESC LIMIT 1), 'open')",
+                    [id],
+                    |r| r.get(0),
+                )?;
+                self.history(
+                    id,
+                    ExposureStatus::parse(&from),
+                    ExposureStatus::Fixed,
+                    &reason,
+                )?;
+                self.summary.exposures.fixed += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ImportSession for SqliteImport<'_> {
+    fn record(&mut self, record: Record) -> Result<()> {
+        match record {
+            Record::ScanInfo {
+                tool,
+                started_at,
+                finished_at,
+            } => {
+                if self.fixed_first_records && tool.is_some() && tool != self.tool_override {
+                    return Err(Error::Invalid(
+                        "the report named its tool after its findings".into(),
+                    ));
+                }
+                if tool.is_some() {
+                    self.tool_override = tool;
+                }
+                self.started_at = started_at.or(self.started_at);
+                self.finished_at = finished_at.or(self.finished_at);
+            }
+            Record::Asset { key, asset } => self.asset(key, asset)?,
+            Record::Service { asset, service } => match self.assets.get(&asset) {
+                Some(&id) => self.service(id, service)?,
+                None => self.summary.issues.push(RecordIssue::new(
+                    format!("service {}/{}", service.port, service.protocol),
+                    format!("refers to unknown asset key {asset}"),
+                )),
+            },
+            Record::Exposure { asset, exposure } => {
+                self.fixed_first_records = true;
+                match self.assets.get(&asset) {
+                    Some(&id) => self.exposure(id, *exposure)?,
+                    None => self.summary.issues.push(RecordIssue::new(
+                        exposure.title.clone(),
+                        format!("refers to unknown asset key {asset}"),
+                    )),
+                }
+            }
+            Record::Issue(i) => self.summary.issues.push(i),
+        }
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<ImportSummary> {
+        self.close_missing()?;
+        let summary_json =
+            serde_json::to_string(&self.summary).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.tx.execute(
+            "UPDATE scans SET tool = ?2, started_at = ?3, finished_at = ?4, summary = ?5
+             WHERE id = ?1",
+            params![
+                self.scan_id,
+                self.tool(),
+                self.started_at.map(|t| t.timestamp()),
+                self.finished_at.map(|t| t.timestamp()),
+                summary_json
+            ],
+        )?;
+        let this = *self;
+        this.tx.commit()?;
+        Ok(this.summary)
+    }
+}
+
+impl Store for SqliteStore {
+    fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>> {
+        Ok(Box::new(self.begin(meta)?))
+    }
+
+    fn assets(&self, filter: &crate::AssetFilter) -> Result<Vec<crate::AssetRow>> {
+        self.query_assets(filter)
+    }
+
+    fn asset(&self, id: i64) -> Result<Option<Asset>> {
+        self.query_asset(id)
+    }
+
+    fn services(&self, asset_id: i64) -> Result<Vec<Service>> {
+        self.query_services(asset_id)
+    }
+
+    fn exposures(&self, filter: &crate::ExposureFilter) -> Result<Vec<Exposure>> {
+        self.query_exposures(filter)
+    }
+
+    fn exposure(&self, id: i64) -> Result<Option<Exposure>> {
+        self.query_exposure(id)
+    }
+
+    fn exposure_sources(&self, id: i64) -> Result<Vec<crate::ExposureSource>> {
+        self.query_sources(id)
+    }
+
+    fn scans(&self) -> Result<Vec<ctem_model::Scan>> {
+        self.query_scans()
+    }
+
+    fn set_status(&mut self, id: i64, status: ExposureStatus, reason: &str) -> Result<()> {
+        self.update_status(id, status, reason)
+    }
+}

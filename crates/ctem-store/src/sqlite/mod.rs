@@ -1,0 +1,106 @@
+//! The embedded SQLite backend: the default store, zero set-up.
+
+mod import;
+pub mod migrations;
+mod query;
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::{Error, Result};
+
+/// A store in one SQLite file (WAL mode), or in memory for tests.
+pub struct SqliteStore {
+    pub(crate) conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.exists()
+        {
+            return Err(Error::Open {
+                url: path.display().to_string(),
+                message: format!("folder {} does not exist", dir.display()),
+            });
+        }
+        let conn = Connection::open(path).map_err(|e| Error::Open {
+            url: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::init(conn, true)
+    }
+
+    /// A private in-memory store (tests, benchmarks).
+    pub fn in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?, false)
+    }
+
+    fn init(conn: Connection, wal: bool) -> Result<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        if wal {
+            let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        }
+        conn.execute_batch(
+            "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;
+             PRAGMA temp_store=MEMORY;",
+        )?;
+        let mut s = SqliteStore { conn };
+        s.migrate()?;
+        Ok(s)
+    }
+
+    /// The schema version this store is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })?
+            .unwrap_or(0))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )?;
+        let current = self.schema_version()?;
+        let latest = migrations::MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+        if current > latest {
+            return Err(Error::SchemaTooNew {
+                found: current,
+                supported: latest,
+            });
+        }
+        for (version, sql) in migrations::MIGRATIONS {
+            if *version <= current {
+                continue;
+            }
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations(version, applied_at) VALUES (?1, ?2)",
+                (version, chrono::Utc::now().timestamp()),
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Whether any row exists in `table` (used by tests and `demo`).
+    pub fn count(&self, table: &str) -> Result<i64> {
+        if !table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(Error::Invalid(format!("table name {table:?}")));
+        }
+        Ok(self
+            .conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+}

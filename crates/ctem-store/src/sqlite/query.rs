@@ -1,0 +1,359 @@
+//! Read queries and manual status changes.
+
+use chrono::{DateTime, Utc};
+use ctem_model::{
+    Asset, AssetKind, Exposure, ExposureStatus, Identifier, IdentifierKind, ImportSummary, Scan,
+    Service, StatusChange,
+};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+
+use super::SqliteStore;
+use crate::{AssetFilter, AssetRow, Error, ExposureFilter, ExposureSource, Result};
+
+fn ts(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(t, 0).unwrap_or_default()
+}
+
+fn corrupt(table: &'static str, message: String) -> Error {
+    Error::Corrupt { table, message }
+}
+
+const EXPOSURE_COLUMNS: &str = "e.id, e.asset_id, e.status, e.first_seen, e.last_seen, \
+                                e.fixed_at, e.data";
+
+fn exposure_from_row(
+    r: &Row<'_>,
+) -> rusqlite::Result<(i64, i64, String, i64, i64, Option<i64>, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+type ExposureRow = (i64, i64, String, i64, i64, Option<i64>, String);
+
+fn build_exposure(row: ExposureRow) -> Result<Exposure> {
+    let (id, asset_id, status, first, last, fixed, data) = row;
+    let mut e: Exposure =
+        serde_json::from_str(&data).map_err(|err| corrupt("exposures", format!("{id}: {err}")))?;
+    e.id = Some(id);
+    e.asset_id = Some(asset_id);
+    e.status = ExposureStatus::parse(&status)
+        .ok_or_else(|| corrupt("exposures", format!("{id}: status {status:?}")))?;
+    e.first_seen = Some(ts(first));
+    e.last_seen = Some(ts(last));
+    e.fixed_at = fixed.map(ts);
+    Ok(e)
+}
+
+impl SqliteStore {
+    fn identifiers(&self, asset_id: i64) -> Result<Vec<Identifier>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT kind, value FROM asset_identifiers WHERE asset_id = ?1 ORDER BY kind, value",
+        )?;
+        let rows = st.query_map([asset_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (k, v) = row?;
+            let kind = IdentifierKind::parse(&k)
+                .ok_or_else(|| corrupt("asset_identifiers", format!("kind {k:?}")))?;
+            out.push(Identifier { kind, value: v });
+        }
+        Ok(out)
+    }
+
+    fn asset_from_row(&self, r: &Row<'_>) -> Result<(Asset, i64, i64)> {
+        let id: i64 = r.get(0)?;
+        let kind: String = r.get(1)?;
+        let tags: String = r.get(3)?;
+        let asset = Asset {
+            id: Some(id),
+            kind: AssetKind::parse(&kind)
+                .ok_or_else(|| corrupt("assets", format!("{id}: kind {kind:?}")))?,
+            name: r.get(2)?,
+            identifiers: self.identifiers(id)?,
+            tags: serde_json::from_str(&tags).unwrap_or_default(),
+            owner_team: r.get(4)?,
+            criticality: r.get(5)?,
+            internet_facing: r.get(6)?,
+            zone: r.get(7)?,
+            os: r.get(8)?,
+        };
+        Ok((asset, r.get(9)?, r.get(10)?))
+    }
+
+    pub(crate) fn query_assets(&self, f: &AssetFilter) -> Result<Vec<AssetRow>> {
+        let mut sql = String::from(
+            "SELECT a.id, a.kind, a.name, a.tags, a.owner_team, a.criticality, a.internet_facing,
+                    a.zone, a.os, a.first_seen, a.last_seen,
+                    (SELECT count(*) FROM services s WHERE s.asset_id = a.id AND s.state = 'open'),
+                    (SELECT count(*) FROM exposures e WHERE e.asset_id = a.id
+                       AND e.status IN ('open', 'reopened'))
+             FROM assets a WHERE 1=1",
+        );
+        let mut args: Vec<SqlValue> = Vec::new();
+        if let Some(k) = f.kind {
+            sql.push_str(" AND a.kind = ?");
+            args.push(k.as_str().to_string().into());
+        }
+        if let Some(s) = &f.search {
+            sql.push_str(
+                " AND (a.name LIKE ? OR EXISTS (SELECT 1 FROM asset_identifiers i
+                        WHERE i.asset_id = a.id AND i.value LIKE ?))",
+            );
+            let pat = format!("%{s}%");
+            args.push(pat.clone().into());
+            args.push(pat.into());
+        }
+        if let Some(t) = &f.tag {
+            sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value = ?)");
+            args.push(t.clone().into());
+        }
+        sql.push_str(" ORDER BY a.id");
+        if let Some(l) = f.limit {
+            sql.push_str(&format!(" LIMIT {l}"));
+        }
+        let mut st = self.conn.prepare(&sql)?;
+        let mut rows = st.query(params_from_iter(args))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let (asset, first, last) = self.asset_from_row(r)?;
+            out.push(AssetRow {
+                asset,
+                first_seen: ts(first),
+                last_seen: ts(last),
+                services: r.get::<_, i64>(11)? as u64,
+                open_exposures: r.get::<_, i64>(12)? as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn query_asset(&self, id: i64) -> Result<Option<Asset>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, kind, name, tags, owner_team, criticality, internet_facing, zone, os,
+                    first_seen, last_seen FROM assets WHERE id = ?1",
+        )?;
+        let mut rows = st.query([id])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(self.asset_from_row(r)?.0)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn query_services(&self, asset_id: i64) -> Result<Vec<Service>> {
+        let mut st = self.conn.prepare(
+            "SELECT protocol, port, state, name, product, version, cpe FROM services
+             WHERE asset_id = ?1 ORDER BY protocol, port",
+        )?;
+        let rows = st.query_map([asset_id], |r| {
+            let cpe: String = r.get(6)?;
+            Ok(Service {
+                protocol: r.get(0)?,
+                port: r.get(1)?,
+                state: r.get(2)?,
+                name: r.get(3)?,
+                product: r.get(4)?,
+                version: r.get(5)?,
+                cpe: serde_json::from_str(&cpe).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub(crate) fn query_exposures(&self, f: &ExposureFilter) -> Result<Vec<Exposure>> {
+        let mut sql = format!("SELECT {EXPOSURE_COLUMNS} FROM exposures e WHERE 1=1");
+        let mut args: Vec<SqlValue> = Vec::new();
+        if let Some(s) = f.min_severity {
+            sql.push_str(" AND e.severity >= ?");
+            args.push((s as i64).into());
+        }
+        if !f.statuses.is_empty() {
+            let marks = vec!["?"; f.statuses.len()].join(",");
+            sql.push_str(&format!(" AND e.status IN ({marks})"));
+            for s in &f.statuses {
+                args.push(s.as_str().to_string().into());
+            }
+        }
+        if let Some(a) = &f.asset {
+            match a.parse::<i64>() {
+                Ok(id) => {
+                    sql.push_str(" AND e.asset_id = ?");
+                    args.push(id.into());
+                }
+                Err(_) => {
+                    sql.push_str(
+                        " AND e.asset_id IN (SELECT id FROM assets WHERE name = ?
+                           UNION SELECT asset_id FROM asset_identifiers WHERE value = ?)",
+                    );
+                    args.push(a.clone().into());
+                    args.push(a.to_ascii_lowercase().into());
+                }
+            }
+        }
+        if let Some(c) = &f.cve {
+            sql.push_str(
+                " AND (e.cve = ? OR EXISTS (SELECT 1 FROM json_each(e.data, '$.cves')
+                        WHERE value = ?))",
+            );
+            let c = c.to_ascii_uppercase();
+            args.push(c.clone().into());
+            args.push(c.into());
+        }
+        if let Some(t) = &f.tool {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM exposure_sources s WHERE s.exposure_id = e.id
+                    AND s.tool = ?)",
+            );
+            args.push(t.clone().into());
+        }
+        sql.push_str(" ORDER BY e.severity DESC, e.id");
+        if let Some(l) = f.limit {
+            sql.push_str(&format!(" LIMIT {l}"));
+        }
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map(params_from_iter(args), exposure_from_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(build_exposure(row?)?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn query_exposure(&self, id: i64) -> Result<Option<Exposure>> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {EXPOSURE_COLUMNS} FROM exposures e WHERE e.id = ?1"),
+                [id],
+                exposure_from_row,
+            )
+            .optional()?;
+        let Some(row) = row else { return Ok(None) };
+        let mut e = build_exposure(row)?;
+        let mut st = self.conn.prepare(
+            "SELECT at, from_status, to_status, scan_id, reason FROM exposure_history
+             WHERE exposure_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = st.query_map([id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (at, from, to, scan_id, reason) = row?;
+            e.history.push(StatusChange {
+                at: ts(at),
+                from: from.as_deref().and_then(ExposureStatus::parse),
+                to: ExposureStatus::parse(&to)
+                    .ok_or_else(|| corrupt("exposure_history", format!("status {to:?}")))?,
+                scan_id,
+                reason,
+            });
+        }
+        Ok(Some(e))
+    }
+
+    pub(crate) fn query_sources(&self, id: i64) -> Result<Vec<ExposureSource>> {
+        let mut st = self.conn.prepare(
+            "SELECT tool, scope, active, first_seen, last_seen, last_scan_id
+             FROM exposure_sources WHERE exposure_id = ?1 ORDER BY tool, scope",
+        )?;
+        let rows = st.query_map([id], |r| {
+            Ok(ExposureSource {
+                tool: r.get(0)?,
+                scope: r.get(1)?,
+                active: r.get(2)?,
+                first_seen: ts(r.get(3)?),
+                last_seen: ts(r.get(4)?),
+                last_scan_id: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub(crate) fn query_scans(&self) -> Result<Vec<Scan>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, tool, format, scope, explicit_scope, file, sha256, started_at,
+                    finished_at, imported_at, summary FROM scans ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, bool>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<i64>>(7)?,
+                r.get::<_, Option<i64>>(8)?,
+                r.get::<_, i64>(9)?,
+                r.get::<_, String>(10)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, tool, format, scope, explicit, file, sha, started, finished, imported, sum) =
+                row?;
+            let summary: ImportSummary = serde_json::from_str(&sum)
+                .map_err(|e| corrupt("scans", format!("{id}: summary: {e}")))?;
+            out.push(Scan {
+                id: Some(id),
+                tool,
+                format,
+                scope,
+                explicit_scope: explicit,
+                file,
+                sha256: sha,
+                started_at: started.map(ts),
+                finished_at: finished.map(ts),
+                imported_at: ts(imported),
+                summary,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn update_status(
+        &mut self,
+        id: i64,
+        status: ExposureStatus,
+        reason: &str,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let old: Option<String> = tx
+            .query_row("SELECT status FROM exposures WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(old) = old else {
+            return Err(Error::NotFound(format!("exposure {id}")));
+        };
+        let now = Utc::now().timestamp();
+        let fixed_at = (status == ExposureStatus::Fixed).then_some(now);
+        tx.execute(
+            "UPDATE exposures SET status = ?2, fixed_at = ?3 WHERE id = ?1",
+            params![id, status.as_str(), fixed_at],
+        )?;
+        tx.execute(
+            "INSERT INTO exposure_history(exposure_id, at, from_status, to_status, scan_id, reason)
+             VALUES (?1, ?2, ?3, ?4, NULL, ?5)",
+            params![id, now, old, status.as_str(), reason],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}

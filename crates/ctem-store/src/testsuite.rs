@@ -1,0 +1,426 @@
+//! The conformance suite every backend runs: the import semantics (transactions, dedup,
+//! lifecycle, asset identity) written once against the [`Store`] trait. A backend's tests call
+//! [`run_all`] with a function that makes a fresh, empty store.
+//!
+//! Each case panics with a message on failure (it is test code).
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use ctem_model::{
+    Asset, AssetKind, Exposure, ExposureKind, ExposureStatus, Identifier, IdentifierKind,
+    ImportSummary, Package, Record, Severity,
+};
+
+use crate::{ExposureFilter, ScanMeta, Store};
+
+type Case = (&'static str, fn(&mut dyn Store));
+
+/// Every case, by name.
+pub const CASES: &[Case] = &[
+    ("reimport_is_unchanged", reimport_is_unchanged),
+    ("failed_import_writes_nothing", failed_import_writes_nothing),
+    (
+        "dedup_within_and_across_reports",
+        dedup_within_and_across_reports,
+    ),
+    ("lifecycle_fixed_and_reopened", lifecycle_fixed_and_reopened),
+    (
+        "other_tools_and_scopes_untouched",
+        other_tools_and_scopes_untouched,
+    ),
+    (
+        "default_scope_only_speaks_for_reported_assets",
+        default_scope_only_speaks_for_reported_assets,
+    ),
+    (
+        "explicit_scope_closes_absent_assets",
+        explicit_scope_closes_absent_assets,
+    ),
+    (
+        "same_host_from_two_tools_is_one_asset",
+        same_host_from_two_tools_is_one_asset,
+    ),
+    (
+        "manual_status_is_kept_by_reimport",
+        manual_status_is_kept_by_reimport,
+    ),
+];
+
+/// Runs every case on a fresh store from `make`.
+pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Store>) {
+    for (name, case) in CASES {
+        let mut store = make();
+        eprintln!("conformance: {name}");
+        case(store.as_mut());
+    }
+}
+
+fn t(day: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+        + Duration::days(day)
+}
+
+fn meta(tool: &str, scope: Option<&str>, day: i64) -> ScanMeta {
+    ScanMeta {
+        tool: tool.into(),
+        format: tool.into(),
+        scope: scope.map(str::to_string),
+        file: format!("{tool}-{day}.report"),
+        sha256: format!("{tool}{day}"),
+        imported_at: t(day),
+    }
+}
+
+fn host(ip: &str, extra: &[Identifier]) -> Asset {
+    let mut a =
+        Asset::new(AssetKind::Host, ip).with_identifier(Identifier::new(IdentifierKind::Ipv4, ip));
+    for i in extra {
+        a.add_identifier(i.clone());
+    }
+    a
+}
+
+fn vuln(cve: &str, pkg: &str) -> Exposure {
+    let mut e = Exposure::new(
+        ExposureKind::Vulnerability,
+        format!("{cve} in {pkg}"),
+        Severity::High,
+    );
+    e.add_vuln_id(cve);
+    e.package = Some(Package {
+        name: pkg.into(),
+        version: Some("1.0".into()),
+        ..Package::default()
+    });
+    e
+}
+
+/// Imports `records` as one scan and returns the summary.
+pub fn import(store: &mut dyn Store, m: ScanMeta, records: Vec<Record>) -> ImportSummary {
+    let mut s = store.begin_import(m).expect("begin import");
+    for r in records {
+        s.record(r).expect("record");
+    }
+    s.commit().expect("commit")
+}
+
+fn report(assets: &[(Asset, Vec<Exposure>)]) -> Vec<Record> {
+    let mut out = Vec::new();
+    for (k, (a, es)) in assets.iter().enumerate() {
+        out.push(Record::Asset {
+            key: k as u32,
+            asset: a.clone(),
+        });
+        for e in es {
+            out.push(Record::Exposure {
+                asset: k as u32,
+                exposure: Box::new(e.clone()),
+            });
+        }
+    }
+    out
+}
+
+fn all_exposures(store: &dyn Store) -> Vec<Exposure> {
+    store
+        .exposures(&ExposureFilter::default())
+        .expect("exposures")
+}
+
+fn status_of(store: &dyn Store, cve: &str) -> Vec<ExposureStatus> {
+    store
+        .exposures(&ExposureFilter {
+            cve: Some(cve.into()),
+            ..ExposureFilter::default()
+        })
+        .expect("exposures")
+        .iter()
+        .map(|e| e.status)
+        .collect()
+}
+
+fn reimport_is_unchanged(store: &mut dyn Store) {
+    let rep = report(&[(
+        host("10.0.0.1", &[]),
+        vec![vuln("CVE-2024-0001", "a"), vuln("CVE-2024-0002", "b")],
+    )]);
+    let first = import(store, meta("trivy", None, 0), rep.clone());
+    assert_eq!(first.exposures.new, 2);
+    assert_eq!(first.assets.new, 1);
+    let before = all_exposures(store);
+    let second = import(store, meta("trivy", None, 1), rep);
+    assert_eq!(second.exposures.new, 0);
+    assert_eq!(second.exposures.unchanged, 2);
+    assert_eq!(
+        second.exposures.fixed + second.exposures.reopened + second.exposures.updated,
+        0
+    );
+    assert_eq!((second.assets.new, second.assets.merged), (0, 1));
+    let after = all_exposures(store);
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(
+            (b.id, b.status, b.first_seen),
+            (a.id, a.status, a.first_seen)
+        );
+        assert_eq!(b.title, a.title);
+    }
+}
+
+fn failed_import_writes_nothing(store: &mut dyn Store) {
+    import(
+        store,
+        meta("trivy", None, 0),
+        report(&[(host("10.0.0.1", &[]), vec![vuln("CVE-2024-0001", "a")])]),
+    );
+    let scans_before = store.scans().expect("scans").len();
+    {
+        let mut s = store.begin_import(meta("trivy", None, 1)).expect("begin");
+        for r in report(&[(host("10.0.0.2", &[]), vec![vuln("CVE-2024-0009", "z")])]) {
+            s.record(r).expect("record");
+        }
+        // the parser fails here: the session is dropped without commit
+    }
+    assert_eq!(store.scans().expect("scans").len(), scans_before);
+    let ex = all_exposures(store);
+    assert_eq!(ex.len(), 1, "nothing of the failed import is stored");
+    assert_eq!(ex[0].status, ExposureStatus::Open, "stored data untouched");
+    assert_eq!(store.assets(&Default::default()).expect("assets").len(), 1);
+}
+
+fn dedup_within_and_across_reports(store: &mut dyn Store) {
+    let a = host("10.0.0.1", &[]);
+    // the same finding twice in one report, and a changed installed version later
+    let s = import(
+        store,
+        meta("trivy", None, 0),
+        report(&[(
+            a.clone(),
+            vec![vuln("CVE-2024-0001", "a"), vuln("CVE-2024-0001", "a")],
+        )]),
+    );
+    assert_eq!(s.exposures.new, 1);
+    let mut upgraded = vuln("CVE-2024-0001", "a");
+    upgraded.package.as_mut().expect("pkg").version = Some("1.1".into());
+    let s = import(
+        store,
+        meta("grype", None, 1),
+        report(&[(a, vec![upgraded])]),
+    );
+    assert_eq!(
+        (s.exposures.new, s.exposures.updated),
+        (0, 1),
+        "same CVE and package from another tool is the same exposure"
+    );
+    let ex = all_exposures(store);
+    assert_eq!(ex.len(), 1);
+    assert_eq!(
+        ex[0].package.as_ref().and_then(|p| p.version.as_deref()),
+        Some("1.1")
+    );
+    let sources = store
+        .exposure_sources(ex[0].id.expect("id"))
+        .expect("sources");
+    assert_eq!(sources.len(), 2);
+}
+
+fn lifecycle_fixed_and_reopened(store: &mut dyn Store) {
+    let a = host("10.0.0.1", &[]);
+    import(
+        store,
+        meta("trivy", None, 0),
+        report(&[(a.clone(), vec![vuln("CVE-1", "a"), vuln("CVE-2", "b")])]),
+    );
+    let s = import(
+        store,
+        meta("trivy", None, 1),
+        report(&[(a.clone(), vec![vuln("CVE-1", "a")])]),
+    );
+    assert_eq!(s.exposures.fixed, 1);
+    assert_eq!(status_of(store, "CVE-2"), vec![ExposureStatus::Fixed]);
+    let fixed = &store
+        .exposures(&ExposureFilter {
+            cve: Some("CVE-2".into()),
+            ..Default::default()
+        })
+        .expect("q")[0];
+    assert_eq!(fixed.fixed_at, Some(t(1)));
+    let s = import(
+        store,
+        meta("trivy", None, 2),
+        report(&[(a, vec![vuln("CVE-1", "a"), vuln("CVE-2", "b")])]),
+    );
+    assert_eq!(
+        (s.exposures.reopened, s.exposures.unchanged, s.exposures.new),
+        (1, 1, 0)
+    );
+    let e = store
+        .exposure(fixed.id.expect("id"))
+        .expect("q")
+        .expect("exists");
+    assert_eq!(e.status, ExposureStatus::Reopened);
+    assert_eq!(e.fixed_at, None);
+    let path: Vec<_> = e.history.iter().map(|h| h.to).collect();
+    assert_eq!(
+        path,
+        vec![
+            ExposureStatus::Open,
+            ExposureStatus::Fixed,
+            ExposureStatus::Reopened
+        ]
+    );
+}
+
+fn other_tools_and_scopes_untouched(store: &mut dyn Store) {
+    let a = host("10.0.0.1", &[]);
+    let mut nessus = Exposure::new(ExposureKind::Vulnerability, "SMB signing", Severity::Medium);
+    nessus.rule_id = Some("57608".into());
+    nessus.port = Some(445);
+    import(
+        store,
+        meta("nessus", None, 0),
+        report(&[(a.clone(), vec![nessus])]),
+    );
+    import(
+        store,
+        meta("trivy", Some("prod"), 0),
+        report(&[(a.clone(), vec![vuln("CVE-1", "a")])]),
+    );
+    import(
+        store,
+        meta("trivy", Some("dev"), 0),
+        report(&[(a.clone(), vec![vuln("CVE-2", "b")])]),
+    );
+    // an empty trivy scan of scope prod: only prod's trivy findings may close
+    let s = import(
+        store,
+        meta("trivy", Some("prod"), 1),
+        report(&[(a, vec![])]),
+    );
+    assert_eq!(s.exposures.fixed, 1);
+    assert_eq!(status_of(store, "CVE-1"), vec![ExposureStatus::Fixed]);
+    assert_eq!(status_of(store, "CVE-2"), vec![ExposureStatus::Open]);
+    let smb = store
+        .exposures(&ExposureFilter {
+            tool: Some("nessus".into()),
+            ..Default::default()
+        })
+        .expect("q");
+    assert_eq!(smb.len(), 1);
+    assert_eq!(smb[0].status, ExposureStatus::Open);
+}
+
+fn default_scope_only_speaks_for_reported_assets(store: &mut dyn Store) {
+    let a = host("10.0.0.1", &[]);
+    let b = host("10.0.0.2", &[]);
+    import(
+        store,
+        meta("nmap-vulners", None, 0),
+        report(&[
+            (a.clone(), vec![vuln("CVE-1", "a")]),
+            (b, vec![vuln("CVE-2", "b")]),
+        ]),
+    );
+    // a later scan of host a only
+    let s = import(store, meta("nmap-vulners", None, 1), report(&[(a, vec![])]));
+    assert_eq!(s.exposures.fixed, 1);
+    assert_eq!(status_of(store, "CVE-1"), vec![ExposureStatus::Fixed]);
+    assert_eq!(
+        status_of(store, "CVE-2"),
+        vec![ExposureStatus::Open],
+        "host b was not scanned"
+    );
+}
+
+fn explicit_scope_closes_absent_assets(store: &mut dyn Store) {
+    let a = host("10.0.0.1", &[]);
+    let b = host("10.0.0.2", &[]);
+    import(
+        store,
+        meta("trivy", Some("dc1"), 0),
+        report(&[
+            (a.clone(), vec![vuln("CVE-1", "a")]),
+            (b, vec![vuln("CVE-2", "b")]),
+        ]),
+    );
+    let s = import(
+        store,
+        meta("trivy", Some("dc1"), 1),
+        report(&[(a, vec![vuln("CVE-1", "a")])]),
+    );
+    assert_eq!((s.exposures.fixed, s.exposures.unchanged), (1, 1));
+    assert_eq!(
+        status_of(store, "CVE-2"),
+        vec![ExposureStatus::Fixed],
+        "decommissioned host b is out of the scope"
+    );
+}
+
+fn same_host_from_two_tools_is_one_asset(store: &mut dyn Store) {
+    // nmap: ip, PTR name, mac
+    let nmap = host(
+        "192.168.1.10",
+        &[
+            Identifier::new(IdentifierKind::Fqdn, "web01.corp.example"),
+            Identifier::new(IdentifierKind::Mac, "00:11:22:33:44:55"),
+        ],
+    );
+    // nessus: different ip (DHCP moved it), same fqdn and netbios name
+    let mut nessus = Asset::new(AssetKind::Host, "web01.corp.example")
+        .with_identifier(Identifier::new(IdentifierKind::Ipv4, "192.168.1.99"))
+        .with_identifier(Identifier::new(IdentifierKind::Fqdn, "WEB01.corp.example."))
+        .with_identifier(Identifier::new(IdentifierKind::Hostname, "WEB01"));
+    nessus.os = Some("Linux".into());
+    let s1 = import(store, meta("nmap", None, 0), report(&[(nmap, vec![])]));
+    let s2 = import(store, meta("nessus", None, 0), report(&[(nessus, vec![])]));
+    assert_eq!((s1.assets.new, s2.assets.new, s2.assets.merged), (1, 0, 1));
+    let assets = store.assets(&Default::default()).expect("assets");
+    assert_eq!(assets.len(), 1);
+    let ids = &assets[0].asset.identifiers;
+    for v in [
+        "192.168.1.10",
+        "192.168.1.99",
+        "web01.corp.example",
+        "web01",
+        "00:11:22:33:44:55",
+    ] {
+        assert!(
+            ids.iter().any(|i| i.value == v),
+            "identifier {v} merged: {ids:?}"
+        );
+    }
+    assert_eq!(assets[0].asset.os.as_deref(), Some("Linux"));
+    // an unrelated host with only a different IP stays separate
+    import(
+        store,
+        meta("nmap", None, 1),
+        report(&[(host("192.168.1.11", &[]), vec![])]),
+    );
+    assert_eq!(store.assets(&Default::default()).expect("assets").len(), 2);
+}
+
+fn manual_status_is_kept_by_reimport(store: &mut dyn Store) {
+    let a = host("10.0.0.1", &[]);
+    import(
+        store,
+        meta("trivy", None, 0),
+        report(&[(a.clone(), vec![vuln("CVE-1", "a")])]),
+    );
+    let id = all_exposures(store)[0].id.expect("id");
+    store
+        .set_status(id, ExposureStatus::Accepted, "compensating control")
+        .expect("set");
+    let s = import(
+        store,
+        meta("trivy", None, 1),
+        report(&[(a, vec![vuln("CVE-1", "a")])]),
+    );
+    assert_eq!(s.exposures.unchanged, 1);
+    assert_eq!(status_of(store, "CVE-1"), vec![ExposureStatus::Accepted]);
+    assert!(
+        store
+            .set_status(999_999, ExposureStatus::Accepted, "x")
+            .is_err()
+    );
+}
