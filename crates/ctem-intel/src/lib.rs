@@ -6,6 +6,8 @@ pub mod epss;
 pub mod error;
 pub mod iocs;
 pub mod kev;
+pub mod share;
+pub mod stix;
 pub mod util;
 
 pub use error::{Error, Result};

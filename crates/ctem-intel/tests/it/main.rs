@@ -5,6 +5,7 @@ mod cve;
 mod epss;
 mod iocs;
 mod kev;
+mod stix;
 
 use std::path::PathBuf;
 
