@@ -3,4 +3,6 @@
 mod cvss_api;
 mod cvss_vectors;
 mod model;
+mod remediation;
+mod sla;
 mod ssvc;

@@ -1,0 +1,143 @@
+//! Remediation grouping for `ctem top`: one action per package ("upgrade openssl to
+//! 3.0.13") covering every open exposure it fixes, ordered by the risk it removes.
+
+use crate::version;
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+
+/// One open exposure, as the store hands it over (borrowed: grouping copies only what
+/// the groups keep).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OpenExposure<'a> {
+    /// Package name as the scanner reported it.
+    pub package: &'a str,
+    /// Installed version.
+    pub installed_version: &'a str,
+    /// Fixed version(s); scanners such as Trivy list one per release branch,
+    /// comma-separated ("1.1.1w, 3.0.13").
+    pub fixed_version: Option<&'a str>,
+    /// The affected asset.
+    pub asset_id: &'a str,
+    /// The exposure's risk score (0-100).
+    pub risk_score: f64,
+    /// Listed in CISA KEV.
+    pub kev: bool,
+}
+
+/// One remediation action and what it removes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemediationGroup {
+    /// What to do, in words: `upgrade openssl to 3.0.13`, or `mitigate openssl (no fixed
+    /// version)`.
+    pub action: String,
+    /// The package.
+    pub package: String,
+    /// The version to upgrade to: the highest version any exposure of the group needs;
+    /// `None` when no fix exists.
+    pub target_version: Option<String>,
+    /// Distinct assets touched.
+    pub assets: usize,
+    /// Exposures removed.
+    pub exposures: usize,
+    /// Of which KEV-listed.
+    pub kev: usize,
+    /// Sum of the removed exposures' risk scores.
+    pub risk_removed: f64,
+    /// The highest single risk score in the group.
+    pub max_risk: f64,
+}
+
+/// The fixed version an exposure needs: among the listed candidates, the lowest one above
+/// the installed version (the fix on the installed branch); the highest candidate when
+/// none is above it.
+pub fn needed_fix<'a>(installed: &str, fixed: &'a str) -> Option<&'a str> {
+    let candidates = fixed
+        .split([',', ' ', '|'])
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let mut best_above: Option<&str> = None;
+    let mut highest: Option<&str> = None;
+    for c in candidates {
+        if highest.is_none_or(|h| version::compare(c, h) == Ordering::Greater) {
+            highest = Some(c);
+        }
+        if version::compare(c, installed) == Ordering::Greater
+            && best_above.is_none_or(|b| version::compare(c, b) == Ordering::Less)
+        {
+            best_above = Some(c);
+        }
+    }
+    best_above.or(highest)
+}
+
+struct Acc<'a> {
+    target: Option<&'a str>,
+    assets: HashSet<&'a str>,
+    exposures: usize,
+    kev: usize,
+    risk: f64,
+    max_risk: f64,
+}
+
+/// Groups open exposures by remediation action and orders the actions by risk removed
+/// (then KEV count, then package name).
+pub fn group_remediations(exposures: &[OpenExposure<'_>]) -> Vec<RemediationGroup> {
+    let mut groups: HashMap<(&str, bool), Acc<'_>> = HashMap::new();
+    for e in exposures {
+        let fix = e
+            .fixed_version
+            .and_then(|f| needed_fix(e.installed_version, f));
+        let acc = groups
+            .entry((e.package, fix.is_some()))
+            .or_insert_with(|| Acc {
+                target: None,
+                assets: HashSet::new(),
+                exposures: 0,
+                kev: 0,
+                risk: 0.0,
+                max_risk: 0.0,
+            });
+        if let Some(f) = fix
+            && acc
+                .target
+                .is_none_or(|t| version::compare(f, t) == Ordering::Greater)
+        {
+            acc.target = Some(f);
+        }
+        acc.assets.insert(e.asset_id);
+        acc.exposures += 1;
+        acc.kev += usize::from(e.kev);
+        let risk = if e.risk_score.is_finite() {
+            e.risk_score
+        } else {
+            0.0
+        };
+        acc.risk += risk;
+        acc.max_risk = acc.max_risk.max(risk);
+    }
+    let mut out: Vec<RemediationGroup> = groups
+        .into_iter()
+        .map(|((package, _), acc)| RemediationGroup {
+            action: match acc.target {
+                Some(t) => format!("upgrade {package} to {t}"),
+                None => format!("mitigate {package} (no fixed version)"),
+            },
+            package: package.to_owned(),
+            target_version: acc.target.map(str::to_owned),
+            assets: acc.assets.len(),
+            exposures: acc.exposures,
+            kev: acc.kev,
+            risk_removed: acc.risk,
+            max_risk: acc.max_risk,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.risk_removed
+            .total_cmp(&a.risk_removed)
+            .then(b.kev.cmp(&a.kev))
+            .then_with(|| a.package.cmp(&b.package))
+            .then_with(|| a.action.cmp(&b.action))
+    });
+    out
+}
