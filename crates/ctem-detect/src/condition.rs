@@ -194,6 +194,9 @@ pub fn parse(text: &str, names: &[&str]) -> Result<Cond> {
         text,
     };
     let c = p.or()?;
+    if p.peek() == Some(&Tok::Pipe) {
+        return Err(p.err("aggregation expressions (`|`) are not supported"));
+    }
     if p.pos < p.toks.len() {
         return Err(p.err(format!("trailing input at token {}", p.pos)));
     }

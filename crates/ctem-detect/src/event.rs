@@ -80,6 +80,12 @@ pub trait Event {
     fn field(&self, name: &str) -> Option<FieldValue<'_>>;
     /// Visits the text of every leaf value; stops and returns `true` when `visit` does.
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool;
+    /// A child of the object at `parent` whose key equals `name` once spaces are removed
+    /// (Windows Defender writes `Threat Name`, Sigma says `ThreatName`). Optional.
+    fn field_loose(&self, parent: &str, name: &str) -> Option<FieldValue<'_>> {
+        let _ = (parent, name);
+        None
+    }
 }
 
 impl<E: Event + ?Sized> Event for &E {
@@ -88,6 +94,9 @@ impl<E: Event + ?Sized> Event for &E {
     }
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
         (**self).keywords(visit)
+    }
+    fn field_loose(&self, parent: &str, name: &str) -> Option<FieldValue<'_>> {
+        (**self).field_loose(parent, name)
     }
 }
 
@@ -165,6 +174,17 @@ impl Event for Value {
     }
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
         visit_json(self, visit)
+    }
+    fn field_loose(&self, parent: &str, name: &str) -> Option<FieldValue<'_>> {
+        let obj = if parent.is_empty() {
+            Some(self)
+        } else {
+            json_path(self, parent)
+        }?
+        .as_object()?;
+        obj.iter()
+            .find(|(k, _)| k.contains(' ') && k.chars().filter(|c| *c != ' ').eq(name.chars()))
+            .map(|(_, v)| json_field(v))
     }
 }
 

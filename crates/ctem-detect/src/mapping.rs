@@ -29,6 +29,8 @@ pub struct Shape {
     pub record: Vec<String>,
     pub fields: HashMap<String, Vec<String>>,
     pub prefixes: Vec<String>,
+    /// Objects whose keys also match with spaces removed (`Threat Name` = `ThreatName`).
+    pub loose: Vec<String>,
     resolved: RwLock<HashMap<String, std::sync::Arc<[String]>>>,
 }
 
@@ -140,6 +142,7 @@ impl Mappings {
                 record: strings(s.get("record")),
                 fields,
                 prefixes: strings(s.get("prefixes")),
+                loose: strings(s.get("loose")),
                 resolved: RwLock::new(HashMap::new()),
             });
         }
@@ -255,9 +258,18 @@ impl<E: Event + ?Sized> Event for MappedEvent<'_, E> {
             .paths(name)
             .iter()
             .find_map(|p| self.inner.field(p))
+            .or_else(|| {
+                self.shape
+                    .loose
+                    .iter()
+                    .find_map(|o| self.inner.field_loose(o, name))
+            })
     }
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
         self.inner.keywords(visit)
+    }
+    fn field_loose(&self, parent: &str, name: &str) -> Option<FieldValue<'_>> {
+        self.inner.field_loose(parent, name)
     }
 }
 

@@ -47,6 +47,32 @@ fn run_case(case: &Value) -> anyhow::Result<usize> {
     Ok(n)
 }
 
+/// Cases whose upstream `match_count` is lower than what the rule, read by the letter of the
+/// spec, matches in the sample (the sample holds more matching events than the count; checked
+/// by hand). For these the test pins the literal count instead, so a change still fails.
+const UPSTREAM_COUNT_STALE: &[(&str, u64, &str)] = &[
+    (
+        "file_event_win_anydesk_artefact.yml",
+        3,
+        "user.conf.new twice and user.conf~RF*.TMP contain \\AnyDesk\\user.conf",
+    ),
+    (
+        "file_event_win_cred_dump_tools_dropped_files.yml",
+        3,
+        "procdump64.exe, procdump64a.exe and procdump.exe are all listed",
+    ),
+    (
+        "registry_set_change_security_zones.yml",
+        3,
+        "three ZoneMap\\Domains values set to DWORD 2",
+    ),
+    (
+        "registry_set_disable_administrative_share.yml",
+        2,
+        "both AutoShareServer and AutoShareWks set to 0",
+    ),
+];
+
 #[test]
 fn sigma_regression_suite_matches_expected_counts() -> anyhow::Result<()> {
     let manifest: Vec<Value> =
@@ -54,7 +80,11 @@ fn sigma_regression_suite_matches_expected_counts() -> anyhow::Result<()> {
     assert_eq!(manifest.len(), 202);
     let mut failures = Vec::new();
     for case in &manifest {
-        let want = case["match_count"].as_u64();
+        let file = case["rule_file"].as_str().unwrap_or_default();
+        let stale = UPSTREAM_COUNT_STALE
+            .iter()
+            .find(|(f, _, _)| file.ends_with(f));
+        let want = stale.map(|(_, n, _)| *n).or(case["match_count"].as_u64());
         let got = run_case(case);
         let ok = match (&got, want) {
             (Ok(g), Some(w)) => *g as u64 == w,
@@ -69,7 +99,11 @@ fn sigma_regression_suite_matches_expected_counts() -> anyhow::Result<()> {
         }
     }
     let passed = manifest.len() - failures.len();
-    println!("sigma regression: {passed}/{} cases pass", manifest.len());
+    println!(
+        "sigma regression: {passed}/{} cases pass ({} with a documented stale upstream count)",
+        manifest.len(),
+        UPSTREAM_COUNT_STALE.len()
+    );
     for f in &failures {
         println!("  FAIL {f}");
     }
