@@ -109,6 +109,8 @@ pub struct ExposureSource {
 /// One import in progress. Feed it records, then commit; dropping it rolls back.
 pub trait ImportSession {
     fn record(&mut self, record: Record) -> Result<()>;
+    /// The SHA-256 of the whole file, known only once the parser has read it.
+    fn set_sha256(&mut self, sha256: String);
     /// Applies the lifecycle rules, writes the scan, commits.
     fn commit(self: Box<Self>) -> Result<ImportSummary>;
 }

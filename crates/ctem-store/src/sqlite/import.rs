@@ -480,19 +480,25 @@ impl ImportSession for SqliteImport<'_> {
         Ok(())
     }
 
+    fn set_sha256(&mut self, sha256: String) {
+        self.meta.sha256 = sha256;
+    }
+
     fn commit(mut self: Box<Self>) -> Result<ImportSummary> {
         self.close_missing()?;
         let summary_json =
             serde_json::to_string(&self.summary).map_err(|e| Error::Invalid(e.to_string()))?;
         self.tx.execute(
-            "UPDATE scans SET tool = ?2, started_at = ?3, finished_at = ?4, summary = ?5
+            "UPDATE scans SET tool = ?2, started_at = ?3, finished_at = ?4, summary = ?5,
+                              sha256 = ?6
              WHERE id = ?1",
             params![
                 self.scan_id,
                 self.tool(),
                 self.started_at.map(|t| t.timestamp()),
                 self.finished_at.map(|t| t.timestamp()),
-                summary_json
+                summary_json,
+                self.meta.sha256
             ],
         )?;
         let this = *self;

@@ -1,0 +1,95 @@
+//! Argument definitions (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "ctem", version, about = "Continuous Threat Exposure Management", long_about = None)]
+pub struct Cli {
+    /// The store: a path, sqlite://PATH or postgres://...
+    #[arg(long, global = true, env = "CTEM_DB", default_value = "ctem.db")]
+    pub db: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build a fresh store from the bundled sample environment and show what it finds
+    Demo {
+        /// Folder for the demo store (default: a new demo-* folder here)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// List the registered input formats
+    Formats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import scanner reports and inventories
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Format name, or auto to detect it from the content
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Lifecycle scope: the report covers all of it (see docs/data-model.md)
+        #[arg(long)]
+        scope: Option<String>,
+        /// Fail (and import nothing from that file) when any record has an issue
+        #[arg(long)]
+        strict: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List assets
+    Assets {
+        /// host, container_image, cloud_resource, repository, application, identity
+        #[arg(long)]
+        kind: Option<String>,
+        /// Substring of the name or of any identifier
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long)]
+        tag: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List exposures
+    Exposures {
+        /// Minimum severity: info, low, medium, high, critical
+        #[arg(long)]
+        severity: Option<String>,
+        /// open, reopened, fixed, accepted, false_positive; active (open or reopened, the
+        /// default) or all
+        #[arg(long, default_value = "active")]
+        status: String,
+        /// Asset id, name or identifier
+        #[arg(long)]
+        asset: Option<String>,
+        #[arg(long)]
+        cve: Option<String>,
+        /// Only exposures reported by this tool
+        #[arg(long)]
+        tool: Option<String>,
+        /// At most this many (human output shows 100 unless told)
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one exposure with its sources and status history
+    Exposure {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List imports
+    Scans {
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,185 @@
+//! `ctem import`: one transaction per file, a summary per file.
+
+use std::fs::File;
+use std::io::{BufReader, IsTerminal, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use ctem_ingest::{Format, PROBE_BYTES};
+use ctem_model::ImportSummary;
+use ctem_store::{ScanMeta, Store};
+use sha2::{Digest, Sha256};
+
+pub struct Options {
+    pub format: String,
+    pub scope: Option<String>,
+    pub strict: bool,
+    pub progress: bool,
+}
+
+pub struct FileResult {
+    pub file: String,
+    pub outcome: Result<ImportSummary>,
+}
+
+/// Counts and hashes the bytes a parser reads, and moves the progress bar.
+struct Tap<R> {
+    inner: R,
+    hasher: Sha256,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        if let Some(b) = &self.bar {
+            b.inc(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+pub fn import_files(store: &mut dyn Store, files: &[PathBuf], opts: &Options) -> Vec<FileResult> {
+    files
+        .iter()
+        .map(|f| FileResult {
+            file: f.display().to_string(),
+            outcome: import_file(store, f, opts).with_context(|| f.display().to_string()),
+        })
+        .collect()
+}
+
+fn choose_format(file: &mut File, path: &Path, name: &str) -> Result<&'static Format> {
+    if name != "auto" {
+        return Ok(ctem_ingest::by_name(name)?);
+    }
+    let mut head = Vec::with_capacity(PROBE_BYTES);
+    file.by_ref()
+        .take(PROBE_BYTES as u64)
+        .read_to_end(&mut head)
+        .context("read")?;
+    file.seek(SeekFrom::Start(0)).context("seek")?;
+    let fname = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    Ok(ctem_ingest::detect(&head, fname)?)
+}
+
+pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result<ImportSummary> {
+    let mut file = File::open(path).context("cannot open")?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let format = choose_format(&mut file, path, &opts.format)?;
+    let bar = (opts.progress && size > 8 << 20 && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(size);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.set_message(format!("importing {}", path.display()));
+        b
+    });
+    let mut tap = Tap {
+        inner: file,
+        hasher: Sha256::new(),
+        bar: bar.clone(),
+    };
+    let meta = ScanMeta {
+        tool: format.name.to_string(),
+        format: format.name.to_string(),
+        scope: opts.scope.clone(),
+        file: path.display().to_string(),
+        sha256: String::new(),
+        imported_at: chrono::Utc::now(),
+    };
+    let mut session = store.begin_import(meta)?;
+    let mut store_err: Option<ctem_store::Error> = None;
+    let mut issues = 0usize;
+    let parsed = {
+        let mut reader = BufReader::with_capacity(256 * 1024, &mut tap);
+        (format.parse)(&mut reader, &mut |r| {
+            if matches!(r, ctem_model::Record::Issue(_)) {
+                issues += 1;
+            }
+            session.record(r).map_err(|e| {
+                store_err = Some(e);
+                ctem_ingest::Error::Aborted
+            })
+        })
+    };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if let Some(e) = store_err {
+        return Err(anyhow!(e).context(format!("storing {} records", format.name)));
+    }
+    parsed.with_context(|| format!("as {}", format.name))?;
+    if opts.strict && issues > 0 {
+        return Err(anyhow!(
+            "{issues} record(s) with issues and --strict is set: nothing imported"
+        ));
+    }
+    // drain what the parser did not read so the hash covers the whole file
+    std::io::copy(&mut tap, &mut std::io::sink()).context("read")?;
+    session.set_sha256(hex::encode(tap.hasher.finalize()));
+    let summary = session.commit()?;
+    Ok(summary)
+}
+
+#[derive(serde::Serialize)]
+struct Failed<'a> {
+    file: &'a str,
+    error: String,
+}
+
+pub fn print(results: &[FileResult], json: bool) -> Result<()> {
+    if json {
+        let mut out = Vec::new();
+        for r in results {
+            out.push(match &r.outcome {
+                Ok(s) => serde_json::to_value(s)?,
+                Err(e) => serde_json::to_value(Failed {
+                    file: &r.file,
+                    error: crate::output::chain(e),
+                })?,
+            });
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for r in results {
+            match &r.outcome {
+                Ok(s) => print_summary(s),
+                Err(e) => eprintln!("error: {}", crate::output::chain(e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn print_summary(s: &ImportSummary) {
+    let e = &s.exposures;
+    println!(
+        "{} ({}): assets {} new, {} merged; exposures {} new, {} unchanged, {} updated, {} fixed, {} reopened; {} services{}",
+        s.file,
+        s.format,
+        s.assets.new,
+        s.assets.merged,
+        e.new,
+        e.unchanged,
+        e.updated,
+        e.fixed,
+        e.reopened,
+        s.services,
+        if s.issues.is_empty() {
+            String::new()
+        } else {
+            format!("; {} issues", s.issues.len())
+        }
+    );
+    for i in s.issues.iter().take(10) {
+        println!("  issue: {}: {}", i.record, i.message);
+    }
+    if s.issues.len() > 10 {
+        println!("  ... {} more issues (see --json)", s.issues.len() - 10);
+    }
+}

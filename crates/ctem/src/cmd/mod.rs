@@ -1,0 +1,82 @@
+//! One module per command.
+
+mod demo;
+pub mod import;
+mod list;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Cli, Command};
+
+pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
+    ctem_store::open(url).with_context(|| format!("store {url}"))
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Demo { dir } => demo::run(dir),
+        Command::Formats { json } => list::formats(json),
+        Command::Import {
+            files,
+            format,
+            scope,
+            strict,
+            json,
+        } => {
+            let mut store = open_store(&cli.db)?;
+            let opts = import::Options {
+                format,
+                scope,
+                strict,
+                progress: true,
+            };
+            let results = import::import_files(store.as_mut(), &files, &opts);
+            import::print(&results, json)?;
+            Ok(if results.iter().all(|r| r.outcome.is_ok()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Assets {
+            kind,
+            search,
+            tag,
+            limit,
+            json,
+        } => {
+            let store = open_store(&cli.db)?;
+            list::assets(store.as_ref(), kind, search, tag, limit, json)
+        }
+        Command::Exposures {
+            severity,
+            status,
+            asset,
+            cve,
+            tool,
+            limit,
+            json,
+        } => {
+            let store = open_store(&cli.db)?;
+            let q = list::ExposureQuery {
+                severity,
+                status,
+                asset,
+                cve,
+                tool,
+                limit,
+            };
+            list::exposures(store.as_ref(), q, json)
+        }
+        Command::Exposure { id, json } => {
+            let store = open_store(&cli.db)?;
+            list::exposure(store.as_ref(), id, json)
+        }
+        Command::Scans { json } => {
+            let store = open_store(&cli.db)?;
+            list::scans(store.as_ref(), json)
+        }
+    }
+}
