@@ -2,10 +2,13 @@
 
 pub mod attack;
 pub mod cve;
+pub mod enrich;
 pub mod epss;
 pub mod error;
 pub mod iocs;
 pub mod kev;
+pub mod kind;
+pub mod misp;
 pub mod share;
 pub mod stix;
 pub mod util;

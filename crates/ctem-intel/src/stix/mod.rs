@@ -117,6 +117,9 @@ pub(crate) fn objects(v: &Value) -> Result<&[Value]> {
         Value::Object(m) => match m.get("objects") {
             Some(Value::Array(a)) => Ok(a),
             Some(_) => Err(Error::field(FORMAT, "objects", "not an array")),
+            None if s(v, "id").is_some_and(|id| id.contains("--")) && s(v, "type").is_some() => {
+                Ok(std::slice::from_ref(v))
+            }
             None => Err(Error::field(
                 FORMAT,
                 "objects",
