@@ -342,7 +342,7 @@ fn emit_host(h: HostState, key: &mut AssetKey, index: usize, emit: &mut Emit<'_>
         for v in &p.vulns {
             let mut e = Exposure::new(
                 ExposureKind::Vulnerability,
-                format!("{} in {}", v.id, service_label(&p.service).trim_start()),
+                format!("{}{}", v.id, service_label(&p.service).replacen(" (", " in ", 1).trim_end_matches(')')),
                 v.cvss.map(Severity::from_cvss).unwrap_or_default(),
             );
             e.add_vuln_id(&v.id);
@@ -374,15 +374,10 @@ fn emit_host(h: HostState, key: &mut AssetKey, index: usize, emit: &mut Emit<'_>
 }
 
 fn service_label(s: &Service) -> String {
-    let mut out = String::new();
-    for part in [&s.product, &s.version].into_iter().flatten() {
-        out.push(' ');
-        out.push_str(part);
+    let what = s.product.as_ref().or(s.name.as_ref());
+    match (what, &s.version) {
+        (Some(w), Some(v)) => format!(" ({w} {v})"),
+        (Some(w), None) => format!(" ({w})"),
+        _ => String::new(),
     }
-    if out.is_empty()
-        && let Some(n) = &s.name
-    {
-        out = format!(" ({n})");
-    }
-    out
 }

@@ -1,0 +1,106 @@
+//! Hostile and malformed input: refused with a clear error, never a panic.
+
+use ctem_ingest::{Error, by_name, detect, parse_bytes};
+
+use crate::golden::fixtures;
+
+#[test]
+fn xxe_and_entity_bombs_are_refused_by_every_xml_parser() {
+    let xxe = r#"<?xml version="1.0"?>
+<!DOCTYPE nmaprun [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<nmaprun><host><status state="up"/><address addr="&xxe;" addrtype="ipv4"/></host></nmaprun>"#;
+    let bomb = r#"<?xml version="1.0"?>
+<!DOCTYPE NessusClientData_v2 [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>
+<NessusClientData_v2><Report><ReportHost name="&b;"/></Report></NessusClientData_v2>"#;
+    for (fmt, doc) in [("nmap", xxe), ("nessus", bomb), ("nmap", bomb), ("nessus", xxe)] {
+        let err = parse_bytes(by_name(fmt).expect("format"), doc.as_bytes()).expect_err(fmt);
+        assert!(matches!(err, Error::Refused(_)), "{fmt}: {err}");
+        assert!(err.to_string().contains("XXE"), "{err}");
+    }
+}
+
+#[test]
+fn truncated_xml_names_the_byte_offset() {
+    let f = fixtures().join("nmap/nmap_multiple_port.xml");
+    let bytes = std::fs::read(f).expect("read");
+    let cut = &bytes[..bytes.len() / 2];
+    let err = parse_bytes(by_name("nmap").expect("nmap"), cut).expect_err("truncated");
+    let msg = err.to_string();
+    assert!(msg.contains("byte"), "{msg}");
+}
+
+#[test]
+fn truncated_json_names_line_and_column() {
+    let f = fixtures().join("trivy/all_statuses.json");
+    let bytes = std::fs::read(f).expect("read");
+    let err = parse_bytes(by_name("trivy").expect("trivy"), &bytes[..bytes.len() - 40]).expect_err("truncated");
+    assert!(matches!(err, Error::Json { .. }), "{err}");
+    assert!(err.to_string().contains("line"), "{err}");
+}
+
+#[test]
+fn bad_records_become_issues_not_failures() {
+    let doc = br#"{"SchemaVersion": 2, "ArtifactName": "img:1", "ArtifactType": "container_image",
+      "Results": [{"Target": "img:1 (alpine 3.19)", "Class": "os-pkgs", "Type": "alpine",
+        "Vulnerabilities": [
+          {"VulnerabilityID": "CVE-2024-0001", "PkgName": "musl", "InstalledVersion": "1", "Severity": "HIGH"},
+          {"VulnerabilityID": "CVE-2024-0002", "InstalledVersion": "1", "Severity": "HIGH"},
+          {"VulnerabilityID": "CVE-2024-0003", "PkgName": "zlib", "Severity": 7},
+          {"VulnerabilityID": "CVE-2024-0004", "PkgName": "zlib", "Severity": "SEVERE"}
+        ]}]}"#;
+    let recs = parse_bytes(by_name("trivy").expect("trivy"), doc).expect("parses");
+    let issues: Vec<_> = recs
+        .iter()
+        .filter_map(|r| match r {
+            ctem_ingest::Record::Issue(i) => Some(format!("{}: {}", i.record, i.message)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(issues.len(), 3, "{issues:?}");
+    assert!(issues[0].starts_with("Results[0].Vulnerabilities[1]: missing PkgName"), "{issues:?}");
+    assert!(issues[1].starts_with("Results[0].Vulnerabilities[2]"), "{issues:?}");
+    assert!(issues[2].contains("unknown Severity \"SEVERE\""), "{issues:?}");
+    let exposures = recs.iter().filter(|r| matches!(r, ctem_ingest::Record::Exposure { .. })).count();
+    assert_eq!(exposures, 1);
+}
+
+#[test]
+fn not_reports_are_refused_with_what_they_look_like() {
+    for (name, want) in [
+        ("refused/alpine-310.html", "HTML"),
+        ("refused/2_hosts.json", "JSON of an unknown shape"),
+        ("refused/defused_et_included.xml", "root element <root>"),
+    ] {
+        let bytes = std::fs::read(fixtures().join(name)).expect("read");
+        let err = detect(&bytes, name).expect_err(name);
+        assert!(err.to_string().contains(want), "{name}: {err}");
+    }
+    // forcing a format onto the wrong document is refused too
+    let bytes = std::fs::read(fixtures().join("refused/defused_et_included.xml")).expect("read");
+    let err = parse_bytes(by_name("nessus").expect("nessus"), &bytes).expect_err("wrong root");
+    assert!(err.to_string().contains("root element is <root>"), "{err}");
+    let err = parse_bytes(by_name("trivy").expect("trivy"), b"{\"foo\": 1}").expect_err("not trivy");
+    assert!(matches!(err, Error::Refused(_)), "{err}");
+    let err = parse_bytes(by_name("sarif").expect("sarif"), b"").expect_err("empty");
+    assert!(err.to_string().contains("line"), "{err}");
+}
+
+#[test]
+fn arbitrary_prefixes_of_real_files_never_panic() {
+    // every prefix length at a coarse stride of every fixture, through every parser
+    for dir in ["nmap", "nessus", "trivy", "sarif"] {
+        for entry in std::fs::read_dir(fixtures().join(dir)).expect("dir") {
+            let p = entry.expect("entry").path();
+            if p.to_string_lossy().ends_with(".expected.json") {
+                continue;
+            }
+            let bytes = std::fs::read(&p).expect("read");
+            let step = (bytes.len() / 23).max(1);
+            for n in (0..bytes.len()).step_by(step) {
+                for f in ctem_ingest::REGISTRY {
+                    let _ = parse_bytes(f, &bytes[..n]);
+                }
+            }
+        }
+    }
+}
