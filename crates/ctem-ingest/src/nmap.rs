@@ -342,7 +342,13 @@ fn emit_host(h: HostState, key: &mut AssetKey, index: usize, emit: &mut Emit<'_>
         for v in &p.vulns {
             let mut e = Exposure::new(
                 ExposureKind::Vulnerability,
-                format!("{}{}", v.id, service_label(&p.service).replacen(" (", " in ", 1).trim_end_matches(')')),
+                format!(
+                    "{}{}",
+                    v.id,
+                    service_label(&p.service)
+                        .replacen(" (", " in ", 1)
+                        .trim_end_matches(')')
+                ),
                 v.cvss.map(Severity::from_cvss).unwrap_or_default(),
             );
             e.add_vuln_id(&v.id);

@@ -3,6 +3,8 @@
 //! or the older `Vulnerabilities` / `Misconfigurations` resource lists), and the legacy
 //! top-level array of results.
 //!
+//! Schema 1 reports (image metadata at the top level, no `SchemaVersion`) are read too.
+//!
 //! The report is read streaming: the top level and each result are walked with serde
 //! visitors, and each finding is captured raw and decoded on its own, so a finding with a
 //! wrong field type becomes a per-record issue (`Results[3].Vulnerabilities[7]: ...`) instead
@@ -44,9 +46,15 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
     let legacy = crate::trim_ascii_bom(head).starts_with(b"[")
         && has_key(head, "Target")
         && (has_key(head, "Vulnerabilities") || has_key(head, "Type"));
+    // schema 1: a top-level object with ImageID / RepoTags and Results, no SchemaVersion
+    let schema1 = has_key(head, "Results")
+        && has_key(head, "Target")
+        && (has_key(head, "Vulnerabilities")
+            || has_key(head, "Misconfigurations")
+            || has_key(head, "Secrets"));
     if schema2 || cluster {
         90
-    } else if legacy {
+    } else if legacy || schema1 {
         60
     } else {
         0
@@ -180,6 +188,16 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_, '_> {
                 "ArtifactName" => name = map.next_value()?,
                 "ArtifactType" => kind = map.next_value()?,
                 "Metadata" => meta = map.next_value::<Option<Metadata>>()?.unwrap_or_default(),
+                // schema 1 keeps the image metadata at the top level
+                "ImageID" => meta.image_id = map.next_value()?,
+                "RepoDigests" => meta.repo_digests = map.next_value()?,
+                "RepoTags" => {
+                    meta.repo_tags = map.next_value()?;
+                    if name.is_none() {
+                        name = meta.repo_tags.as_ref().and_then(|t| t.first().cloned());
+                        kind = Some("container_image".into());
+                    }
+                }
                 "CreatedAt" => {
                     let t: Option<String> = map.next_value()?;
                     let at = t.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());

@@ -64,24 +64,53 @@ fn golden_files_per_format() {
     for format in ctem_ingest::REGISTRY {
         let dir = fixtures().join(format.name);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: every registered format needs golden fixtures: {e}", dir.display()))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: every registered format needs golden fixtures: {e}",
+                    dir.display()
+                )
+            })
             .map(|e| e.expect("entry").path())
             .filter(|p| !p.to_string_lossy().ends_with(".expected.json"))
             .collect();
         files.sort();
-        assert!(files.len() >= 3, "{}: at least 3 real files per format", format.name);
+        assert!(
+            files.len() >= 3,
+            "{}: at least 3 real files per format",
+            format.name
+        );
         for f in files {
             let bytes = std::fs::read(&f).expect("read");
             let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let detected = detect(&bytes, name).unwrap_or_else(|e| panic!("{}: not detected: {e}", f.display()));
-            assert_eq!(detected.name, format.name, "{}: detected as {}", f.display(), detected.name);
-            let records = parse_bytes(detected, &bytes).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let detected = detect(&bytes, name)
+                .unwrap_or_else(|e| panic!("{}: not detected: {e}", f.display()));
+            assert_eq!(
+                detected.name,
+                format.name,
+                "{}: detected as {}",
+                f.display(),
+                detected.name
+            );
+            let records =
+                parse_bytes(detected, &bytes).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             let got = summarise(&records);
             let expected_path = PathBuf::from(format!("{}.expected.json", f.display()));
             if update {
-                std::fs::write(&expected_path, serde_json::to_string_pretty(&got).expect("json") + "\n").expect("write");
+                std::fs::write(
+                    &expected_path,
+                    serde_json::to_string_pretty(&got).expect("json") + "\n",
+                )
+                .expect("write");
             } else {
-                let want: Value = serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", expected_path.display()))).expect("golden json");
+                let want: Value = serde_json::from_str(
+                    &std::fs::read_to_string(&expected_path).unwrap_or_else(|e| {
+                        panic!(
+                            "{}: {e} (run with UPDATE_GOLDEN=1)",
+                            expected_path.display()
+                        )
+                    }),
+                )
+                .expect("golden json");
                 if want != got {
                     failures.push(f.display().to_string());
                 }
@@ -89,6 +118,9 @@ fn golden_files_per_format() {
             checked += 1;
         }
     }
-    assert!(failures.is_empty(), "golden mismatch (diff with UPDATE_GOLDEN=1 and git diff): {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "golden mismatch (diff with UPDATE_GOLDEN=1 and git diff): {failures:?}"
+    );
     assert!(checked >= 12);
 }

@@ -12,7 +12,12 @@ fn xxe_and_entity_bombs_are_refused_by_every_xml_parser() {
     let bomb = r#"<?xml version="1.0"?>
 <!DOCTYPE NessusClientData_v2 [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>
 <NessusClientData_v2><Report><ReportHost name="&b;"/></Report></NessusClientData_v2>"#;
-    for (fmt, doc) in [("nmap", xxe), ("nessus", bomb), ("nmap", bomb), ("nessus", xxe)] {
+    for (fmt, doc) in [
+        ("nmap", xxe),
+        ("nessus", bomb),
+        ("nmap", bomb),
+        ("nessus", xxe),
+    ] {
         let err = parse_bytes(by_name(fmt).expect("format"), doc.as_bytes()).expect_err(fmt);
         assert!(matches!(err, Error::Refused(_)), "{fmt}: {err}");
         assert!(err.to_string().contains("XXE"), "{err}");
@@ -33,7 +38,8 @@ fn truncated_xml_names_the_byte_offset() {
 fn truncated_json_names_line_and_column() {
     let f = fixtures().join("trivy/all_statuses.json");
     let bytes = std::fs::read(f).expect("read");
-    let err = parse_bytes(by_name("trivy").expect("trivy"), &bytes[..bytes.len() - 40]).expect_err("truncated");
+    let err = parse_bytes(by_name("trivy").expect("trivy"), &bytes[..bytes.len() - 40])
+        .expect_err("truncated");
     assert!(matches!(err, Error::Json { .. }), "{err}");
     assert!(err.to_string().contains("line"), "{err}");
 }
@@ -57,10 +63,22 @@ fn bad_records_become_issues_not_failures() {
         })
         .collect();
     assert_eq!(issues.len(), 3, "{issues:?}");
-    assert!(issues[0].starts_with("Results[0].Vulnerabilities[1]: missing PkgName"), "{issues:?}");
-    assert!(issues[1].starts_with("Results[0].Vulnerabilities[2]"), "{issues:?}");
-    assert!(issues[2].contains("unknown Severity \"SEVERE\""), "{issues:?}");
-    let exposures = recs.iter().filter(|r| matches!(r, ctem_ingest::Record::Exposure { .. })).count();
+    assert!(
+        issues[0].starts_with("Results[0].Vulnerabilities[1]: missing PkgName"),
+        "{issues:?}"
+    );
+    assert!(
+        issues[1].starts_with("Results[0].Vulnerabilities[2]"),
+        "{issues:?}"
+    );
+    assert!(
+        issues[2].contains("unknown Severity \"SEVERE\""),
+        "{issues:?}"
+    );
+    let exposures = recs
+        .iter()
+        .filter(|r| matches!(r, ctem_ingest::Record::Exposure { .. }))
+        .count();
     assert_eq!(exposures, 1);
 }
 
@@ -79,7 +97,8 @@ fn not_reports_are_refused_with_what_they_look_like() {
     let bytes = std::fs::read(fixtures().join("refused/defused_et_included.xml")).expect("read");
     let err = parse_bytes(by_name("nessus").expect("nessus"), &bytes).expect_err("wrong root");
     assert!(err.to_string().contains("root element is <root>"), "{err}");
-    let err = parse_bytes(by_name("trivy").expect("trivy"), b"{\"foo\": 1}").expect_err("not trivy");
+    let err =
+        parse_bytes(by_name("trivy").expect("trivy"), b"{\"foo\": 1}").expect_err("not trivy");
     assert!(matches!(err, Error::Refused(_)), "{err}");
     let err = parse_bytes(by_name("sarif").expect("sarif"), b"").expect_err("empty");
     assert!(err.to_string().contains("line"), "{err}");

@@ -65,6 +65,9 @@ fn choose_format(file: &mut File, path: &Path, name: &str) -> Result<&'static Fo
 }
 
 pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result<ImportSummary> {
+    if opts.format != "auto" {
+        ctem_ingest::by_name(&opts.format)?;
+    }
     let mut file = File::open(path).context("cannot open")?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let format = choose_format(&mut file, path, &opts.format)?;

@@ -1,0 +1,301 @@
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ctem-ingest/tests/fixtures")
+        .join(rel)
+}
+
+fn demo_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/demo")
+        .join(name)
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env {
+            dir: tempfile::tempdir().expect("tmp"),
+        }
+    }
+
+    fn db(&self) -> String {
+        self.dir.path().join("ctem.db").display().to_string()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ctem"))
+            .args(["--db", &self.db()])
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run ctem")
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json stdout")
+    }
+
+    fn import(&self, files: &[&Path], extra: &[&str]) -> Value {
+        let mut args: Vec<String> = vec!["import".into(), "--json".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(files.iter().map(|f| f.display().to_string()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.json(&a)
+    }
+
+    fn lines(&self, args: &[&str]) -> Vec<Value> {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    }
+}
+
+#[test]
+fn import_summary_matches_the_cli_contract() {
+    let env = Env::new();
+    let v = env.import(&[&fixture("trivy/alpine-310.json")], &[]);
+    let s = &v[0];
+    assert_eq!(s["format"], "trivy");
+    assert!(
+        s["file"]
+            .as_str()
+            .expect("file")
+            .ends_with("alpine-310.json")
+    );
+    assert_eq!(s["assets"]["new"], 1);
+    assert_eq!(s["assets"]["merged"], 0);
+    assert_eq!(s["exposures"]["new"], 4);
+    for k in ["unchanged", "fixed", "reopened"] {
+        assert_eq!(s["exposures"][k], 0, "{k}");
+    }
+    assert!(s["issues"].as_array().expect("issues").is_empty());
+}
+
+#[test]
+fn importing_the_same_file_twice_changes_nothing() {
+    let env = Env::new();
+    let f = fixture("trivy/kubernetes.json");
+    let first = env.import(&[&f], &[]);
+    let before = env.lines(&["exposures", "--status", "all", "--json"]);
+    let second = env.import(&[&f], &[]);
+    assert_eq!(first[0]["exposures"]["new"], 20);
+    assert_eq!(second[0]["exposures"]["new"], 0);
+    assert_eq!(second[0]["exposures"]["unchanged"], 20);
+    assert_eq!(second[0]["exposures"]["fixed"], 0);
+    assert_eq!(second[0]["assets"]["new"], 0);
+    let after = env.lines(&["exposures", "--status", "all", "--json"]);
+    let key = |v: &Vec<Value>| -> Vec<(Value, Value, Value)> {
+        v.iter()
+            .map(|e| {
+                (
+                    e["id"].clone(),
+                    e["status"].clone(),
+                    e["first_seen"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(key(&before), key(&after));
+}
+
+#[test]
+fn a_later_subset_scan_fixes_what_disappeared_and_a_full_one_reopens_it() {
+    let env = Env::new();
+    let full = fixture("trivy/kubernetes.json");
+    let subset = fixture("trivy/kubernetes_fabricated_subset.json");
+    env.import(&[&full], &[]);
+    let s = env.import(&[&subset], &[]);
+    assert_eq!(s[0]["exposures"]["unchanged"], 13);
+    assert_eq!(s[0]["exposures"]["fixed"], 7);
+    let fixed = env.lines(&["exposures", "--status", "fixed", "--json"]);
+    assert_eq!(fixed.len(), 7);
+    assert!(fixed.iter().all(|e| e["fixed_at"].is_string()));
+    let s = env.import(&[&full], &[]);
+    assert_eq!(s[0]["exposures"]["reopened"], 7);
+    let id = fixed[0]["id"].as_i64().expect("id").to_string();
+    let one = env.json(&["exposure", &id, "--json"]);
+    let path: Vec<&str> = one["exposure"]["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| h["to"].as_str().expect("to"))
+        .collect();
+    assert_eq!(path, vec!["open", "fixed", "reopened"]);
+}
+
+#[test]
+fn nmap_and_nessus_views_of_one_host_merge() {
+    let env = Env::new();
+    let v = env.import(
+        &[&demo_file("nmap-testphp.xml"), &demo_file("testphp.nessus")],
+        &[],
+    );
+    assert_eq!(v[0]["assets"]["new"], 1);
+    assert_eq!(v[1]["assets"]["new"], 0);
+    assert_eq!(v[1]["assets"]["merged"], 1);
+    let assets = env.json(&["assets", "--json"]);
+    assert_eq!(assets.as_array().expect("assets").len(), 1);
+    let by_nessus = env.lines(&["exposures", "--tool", "nessus", "--json"]);
+    let by_nmap = env.lines(&["exposures", "--tool", "nmap", "--json"]);
+    assert_eq!(by_nessus.len(), 1);
+    assert_eq!(by_nmap.len(), 3);
+    assert_eq!(by_nessus[0]["asset_id"], by_nmap[0]["asset_id"]);
+}
+
+#[test]
+fn a_broken_file_fails_with_its_name_and_writes_nothing() {
+    let env = Env::new();
+    env.import(&[&fixture("trivy/alpine-310.json")], &[]);
+    let bytes = std::fs::read(fixture("nessus/nessus_was_many_vuln.xml")).expect("read");
+    let broken = env.dir.path().join("broken.nessus");
+    std::fs::write(&broken, &bytes[..bytes.len() * 2 / 3]).expect("write");
+    let out = env.run(&["import", &broken.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.nessus") && err.contains("byte"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    let scans = env.json(&["scans", "--json"]);
+    assert_eq!(
+        scans.as_array().expect("scans").len(),
+        1,
+        "only the good import"
+    );
+    assert_eq!(
+        env.lines(&["exposures", "--json"]).len(),
+        4,
+        "stored data untouched"
+    );
+}
+
+#[test]
+fn strict_mode_refuses_files_with_bad_records() {
+    let env = Env::new();
+    let f = fixture("trivy/legacy_trivy_mix.json");
+    let out = env.run(&["import", "--strict", &f.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--strict"));
+    assert!(
+        env.json(&["scans", "--json"])
+            .as_array()
+            .expect("scans")
+            .is_empty()
+    );
+    let v = env.import(&[&f], &[]);
+    assert_eq!(v[0]["issues"][0]["record"], "[0].Vulnerabilities[0]");
+}
+
+#[test]
+fn usage_errors_exit_2_and_unknown_values_exit_1() {
+    let env = Env::new();
+    assert_eq!(env.run(&["import"]).status.code(), Some(2));
+    assert_eq!(env.run(&["no-such-command"]).status.code(), Some(2));
+    let out = env.run(&["exposures", "--severity", "bogus"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = env.run(&["import", "--format", "nope", "x.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format"));
+    let html = fixture("refused/alpine-310.html");
+    let out = env.run(&["import", &html.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTML page"));
+}
+
+#[test]
+fn exposure_filters() {
+    let env = Env::new();
+    env.import(
+        &[
+            &fixture("trivy/all_statuses.json"),
+            &fixture("nmap/issue4406.xml"),
+            &fixture("sarif/gitleaks_7.5.0.sarif"),
+        ],
+        &["--scope", "lab"],
+    );
+    let all = env.lines(&["exposures", "--json"]);
+    let medium_up = env.lines(&["exposures", "--severity", "medium", "--json"]);
+    assert!(medium_up.len() < all.len() && !medium_up.is_empty());
+    assert!(medium_up.iter().all(|e| ["medium", "high", "critical"].contains(&e["severity"].as_str().expect("sev"))));
+    let cve = env.lines(&["exposures", "--cve", "cve-2011-3374", "--json"]);
+    assert_eq!(cve.len(), 1);
+    // gitleaks reports 8 results: the same 4 secrets (file and line) in two commits each,
+    // which is 4 secrets to rotate
+    let secrets = env.lines(&["exposures", "--tool", "Gitleaks", "--json"]);
+    assert_eq!(secrets.len(), 4);
+    assert!(secrets.iter().all(|e| e["kind"] == "secret"));
+    let limited = env.lines(&["exposures", "--limit", "3", "--json"]);
+    assert_eq!(limited.len(), 3);
+    let host = env.lines(&["exposures", "--asset", "10.250.195.71", "--json"]);
+    assert_eq!(host.len(), 33);
+    let scans = env.json(&["scans", "--json"]);
+    assert!(
+        scans
+            .as_array()
+            .expect("scans")
+            .iter()
+            .all(|s| s["scope"] == "lab" && s["sha256"].as_str().is_some_and(|h| h.len() == 64))
+    );
+}
+
+#[test]
+fn formats_lists_the_registry() {
+    let env = Env::new();
+    let v = env.json(&["formats", "--json"]);
+    let names: Vec<&str> = v
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    for n in ["nmap", "nessus", "trivy", "sarif"] {
+        assert!(names.contains(&n), "{n}");
+    }
+}
+
+#[test]
+fn demo_builds_a_fresh_store_and_reports() {
+    let env = Env::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_ctem"))
+        .args(["demo", "--dir", "d"])
+        .current_dir(env.dir.path())
+        .output()
+        .expect("demo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("as one asset"), "{text}");
+    assert!(env.dir.path().join("d/ctem.db").exists());
+    // a second run into the same folder refuses instead of mixing data
+    let again = Command::new(env!("CARGO_BIN_EXE_ctem"))
+        .args(["demo", "--dir", "d"])
+        .current_dir(env.dir.path())
+        .output()
+        .expect("demo");
+    assert_eq!(again.status.code(), Some(1));
+}

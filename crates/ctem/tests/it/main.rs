@@ -1,0 +1,3 @@
+//! End-to-end tests of the `ctem` binary on real reports and a real SQLite store.
+
+mod cli;
