@@ -7,6 +7,7 @@
 //! `-pre`, `-dev`, `-preview`, `-snapshot`) after a separator sorts like `~`, before the
 //! release. No ecosystem is parsed exactly; none needs to be for choosing an upgrade.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 const PRE_RELEASE: [&str; 7] = ["alpha", "beta", "rc", "pre", "dev", "preview", "snapshot"];
@@ -22,6 +23,9 @@ const PRE_RELEASE: [&str; 7] = ["alpha", "beta", "rc", "pre", "dev", "preview", 
 /// assert_eq!(compare("1:1.0", "2.0"), Ordering::Greater);
 /// ```
 pub fn compare(a: &str, b: &str) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
     let (ea, ra) = split_epoch(a);
     let (eb, rb) = split_epoch(b);
     ea.cmp(&eb)
@@ -38,13 +42,17 @@ fn split_epoch(v: &str) -> (u64, &str) {
     }
 }
 
-/// Strips a leading `v` and turns pre-release separators into `~`.
-fn normalise(v: &str) -> Vec<u8> {
+/// Strips a leading `v` and turns pre-release separators into `~`; borrows when there is
+/// no letter to look at (the common, all-numeric case).
+fn normalise(v: &str) -> Cow<'_, [u8]> {
     let v = v
         .strip_prefix(['v', 'V'])
         .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
         .unwrap_or(v);
     let bytes = v.as_bytes();
+    if !bytes.iter().any(u8::is_ascii_alphabetic) {
+        return Cow::Borrowed(bytes);
+    }
     let mut out = Vec::with_capacity(bytes.len());
     for (i, &b) in bytes.iter().enumerate() {
         if matches!(b, b'-' | b'.' | b'_' | b'+') && i > 0 {
@@ -66,7 +74,7 @@ fn normalise(v: &str) -> Vec<u8> {
         }
         out.push(b);
     }
-    out
+    Cow::Owned(out)
 }
 
 /// dpkg's character order: `~` lowest, then end of string, then letters, then the rest.
