@@ -46,7 +46,7 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let mut key: AssetKey = 0;
     let mut host_index = 0usize;
     loop {
-        match r.next()? {
+        match r.next_event()? {
             XmlEvent::Start { name, attrs, empty } => match name.as_str() {
                 "Policy" if !empty => r.skip_element()?,
                 "ReportHost" => {
@@ -69,7 +69,7 @@ impl<R: BufRead> XmlReader<R> {
     /// The name of the first element, skipping leading text.
     pub(crate) fn next_start(&mut self) -> Result<Option<String>> {
         loop {
-            match self.next()? {
+            match self.next_event()? {
                 XmlEvent::Start { name, .. } => return Ok(Some(name)),
                 XmlEvent::Text(_) => {}
                 _ => return Ok(None),
@@ -96,7 +96,7 @@ fn read_host<R: BufRead>(
     let mut item_index = 0usize;
     let mut services: Vec<Service> = Vec::new();
     loop {
-        match r.next()? {
+        match r.next_event()? {
             XmlEvent::Start { name, attrs, empty } => match name.as_str() {
                 "HostProperties" if !empty => {
                     props = read_props(r)?;
@@ -147,7 +147,7 @@ fn read_host<R: BufRead>(
 fn read_props<R: BufRead>(r: &mut XmlReader<R>) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     loop {
-        match r.next()? {
+        match r.next_event()? {
             XmlEvent::Start { name, attrs, empty } => {
                 if empty {
                     continue;
@@ -174,7 +174,7 @@ fn read_props<R: BufRead>(r: &mut XmlReader<R>) -> Result<Vec<(String, String)>>
 fn read_fields<R: BufRead>(r: &mut XmlReader<R>) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     loop {
-        match r.next()? {
+        match r.next_event()? {
             XmlEvent::Start { name, empty, .. } => {
                 let text = if empty {
                     String::new()

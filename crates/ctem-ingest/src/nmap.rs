@@ -56,7 +56,7 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let mut host_index = 0usize;
     // root check
     loop {
-        match r.next()? {
+        match r.next_event()? {
             XmlEvent::Start { name, attrs, .. } => {
                 if name != "nmaprun" {
                     return Err(Error::Refused(format!(
@@ -78,7 +78,7 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         }
     }
     loop {
-        match r.next()? {
+        match r.next_event()? {
             XmlEvent::Start { name, attrs, empty } if name == "host" => {
                 let mut h = HostState {
                     started: attr(&attrs, "starttime").and_then(epoch),
@@ -122,7 +122,7 @@ fn read_host<R: BufRead>(
     let mut cur_port: Option<PortState> = None;
     let mut depth = 0usize;
     loop {
-        match r.next()? {
+        match r.next_event()? {
             XmlEvent::Start { name, attrs, empty } => {
                 match name.as_str() {
                     "status" => h.up = attr(&attrs, "state") == Some("up"),
@@ -248,7 +248,7 @@ fn read_vulners<R: BufRead>(r: &mut XmlReader<R>) -> Result<Vec<VulnersEntry>> {
     let mut depth = 0usize;
     let mut cur: Vec<(String, String)> = Vec::new();
     loop {
-        match r.next()? {
+        match r.next_event()? {
             XmlEvent::Start { name, attrs, empty } => {
                 if name == "elem" && !empty {
                     let k = attr(&attrs, "key").unwrap_or("").to_string();

@@ -61,7 +61,7 @@ impl<R: BufRead> XmlReader<R> {
     }
 
     /// The next event; adjacent text pieces are merged into one `Text`.
-    pub fn next(&mut self) -> Result<XmlEvent> {
+    pub fn next_event(&mut self) -> Result<XmlEvent> {
         if let Some(ev) = self.pending.take() {
             return Ok(ev);
         }
@@ -187,7 +187,7 @@ impl<R: BufRead> XmlReader<R> {
         let mut depth = 0usize;
         let mut out = String::new();
         loop {
-            match self.next()? {
+            match self.next_event()? {
                 XmlEvent::Text(t) => {
                     if depth == 0 {
                         out.push_str(&t)
@@ -213,7 +213,7 @@ impl<R: BufRead> XmlReader<R> {
     pub fn skip_element(&mut self) -> Result<()> {
         let mut depth = 0usize;
         loop {
-            match self.next()? {
+            match self.next_event()? {
                 XmlEvent::Start { empty, .. } => {
                     if !empty {
                         depth += 1
@@ -279,7 +279,7 @@ mod tests {
         let mut r = XmlReader::new(x.as_bytes());
         let mut out = Vec::new();
         loop {
-            match r.next()? {
+            match r.next_event()? {
                 XmlEvent::Eof => return Ok(out),
                 XmlEvent::Start { name, .. } => out.push(format!("<{name}")),
                 XmlEvent::End { name } => out.push(format!("{name}>")),

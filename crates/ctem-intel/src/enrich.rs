@@ -129,10 +129,8 @@ pub fn enrich(
             out.cvss = c.cvss.clone();
         }
     }
-    if missing.cwes && out.cwes.is_empty() {
-        if let Some(k) = k {
-            out.cwes = k.cwes.clone();
-        }
+    if let Some(k) = k.filter(|_| missing.cwes && out.cwes.is_empty()) {
+        out.cwes = k.cwes.clone();
     }
     if missing.description && out.description.is_none() {
         out.description = k

@@ -87,13 +87,11 @@ fn every_threat_intel_fixture_imports_or_is_refused_cleanly() {
                     imp.record_count(),
                     imp.issues().len()
                 );
-                if let Some(want) = expected(&rel) {
-                    if imp.kind() != want {
-                        failures.push(format!(
-                            "{rel}: imported as {:?}, expected {want:?}",
-                            imp.kind()
-                        ));
-                    }
+                if let Some(want) = expected(&rel).filter(|w| *w != imp.kind()) {
+                    failures.push(format!(
+                        "{rel}: imported as {:?}, expected {want:?}",
+                        imp.kind()
+                    ));
                 }
                 let other = match &imp {
                     IntelImport::Stix(b) => b.other_objects,

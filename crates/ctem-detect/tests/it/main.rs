@@ -1,2 +1,3 @@
+mod engine;
 mod modifiers;
 mod regression;

@@ -47,7 +47,7 @@ impl ShareFilter {
     pub fn allows(&self, i: &Indicator) -> bool {
         i.is_active(self.now)
             && i.tlp.unwrap_or(self.untagged_tlp) <= self.max_tlp
-            && (self.sources.is_empty() || self.sources.iter().any(|s| *s == i.source))
+            && (self.sources.is_empty() || self.sources.contains(&i.source))
             && (self.types.is_empty() || self.types.contains(&i.kind))
             && self
                 .min_confidence

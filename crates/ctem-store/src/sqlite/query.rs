@@ -24,7 +24,7 @@ const EXPOSURE_COLUMNS: &str = "e.id, e.asset_id, e.status, e.first_seen, e.last
 
 fn exposure_from_row(
     r: &Row<'_>,
-) -> rusqlite::Result<(i64, i64, String, i64, i64, Option<i64>, String)> {
+) -> rusqlite::Result<ExposureRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
