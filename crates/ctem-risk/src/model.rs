@@ -343,7 +343,29 @@ impl RiskModel {
         }
     }
 
+    /// Score, priority, SSVC decision and whether the KEV floor applied.
     fn eval(&self, input: &RiskInput, sink: &mut impl Sink) -> (f64, Priority, Decision, bool) {
+        let raw = self.additive(input, sink);
+        let raw = self.mitigate(input, raw, sink);
+        let score = ((raw * 10.0).round() / 10.0).clamp(0.0, 100.0);
+        let vex = input.vex_not_affected == Some(true);
+        let accepted = input.accepted_risk == Some(true);
+        let decision = ssvc::decide(&self.ssvc_inputs(input));
+        let mut priority = match self.config.policy {
+            Policy::RiskScore => self.priority_of(score),
+            Policy::Ssvc if vex || accepted => Priority::P4,
+            Policy::Ssvc => Priority::from_ssvc(decision),
+        };
+        let floor = self.config.kev_floor;
+        let floor_applied = input.kev == Some(true) && !vex && !accepted && priority > floor;
+        if floor_applied {
+            priority = floor;
+        }
+        (score, priority, decision, floor_applied)
+    }
+
+    /// The weighted mean of the additive factors, in points (0-100).
+    fn additive(&self, input: &RiskInput, sink: &mut impl Sink) -> f64 {
         let w = &self.config.weights;
         let points = 100.0 / self.total_weight;
         let mut score = 0.0;
@@ -429,6 +451,11 @@ impl RiskModel {
             )
         });
 
+        score
+    }
+
+    /// Applies the mitigating facts' multipliers to `score`.
+    fn mitigate(&self, input: &RiskInput, mut score: f64, sink: &mut impl Sink) -> f64 {
         let m = &self.config.mitigations;
         let vex = input.vex_not_affected == Some(true);
         let accepted = input.accepted_risk == Some(true);
@@ -468,20 +495,7 @@ impl RiskModel {
                 || (if applies { yes } else { no }).to_owned(),
             );
         }
-
-        let score = ((score * 10.0).round() / 10.0).clamp(0.0, 100.0);
-        let decision = ssvc::decide(&self.ssvc_inputs(input));
-        let mut priority = match self.config.policy {
-            Policy::RiskScore => self.priority_of(score),
-            Policy::Ssvc if vex || accepted => Priority::P4,
-            Policy::Ssvc => Priority::from_ssvc(decision),
-        };
-        let floor = self.config.kev_floor;
-        let floor_applied = input.kev == Some(true) && !vex && !accepted && priority > floor;
-        if floor_applied {
-            priority = floor;
-        }
-        (score, priority, decision, floor_applied)
+        score
     }
 
     fn priority_of(&self, score: f64) -> Priority {
