@@ -25,7 +25,9 @@
 //! * SLA columns and breach reports: [`SlaConfig::status`] with the priority (or SSVC
 //!   decision), the opening date, the KEV due date, the closing date and today.
 //! * [`ssvc::decide`] is usable on its own; [`RiskModel::ssvc_inputs`] shows how the model
-//!   derives SSVC decision points from a [`RiskInput`].
+//!   derives SSVC decision points from a [`RiskInput`]. To fill `automatable` and
+//!   `technical_impact` from an exposure's vector, use [`Cvss::automatable`] and
+//!   [`Cvss::technical_impact`]; `cvss_base_score` is [`Cvss::base_score`].
 //!
 //! `docs/risk-model.md` documents the model, its defaults, the SSVC table and the SLAs.
 //!

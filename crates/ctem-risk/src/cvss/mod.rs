@@ -14,6 +14,7 @@ pub use v3::{CvssV3, Minor};
 pub use v4::CvssV4;
 
 use crate::error::{Error, Result};
+use crate::ssvc::TechnicalImpact;
 use serde::{Deserialize, Serialize};
 
 /// A CVSS version this crate scores.
@@ -149,6 +150,37 @@ impl Cvss {
             Self::V2(v) => v.base_score(),
             Self::V3(v) => v.base_score(),
             Self::V4(v) => v.base_only().score(),
+        }
+    }
+
+    /// SSVC "automatable" as commonly read from CVSS: reachable over the network without
+    /// privileges or user interaction (v3 / v4 `AV:N/PR:N/UI:N`; v2 `AV:N/AC:L/Au:N`).
+    pub fn automatable(&self) -> bool {
+        match self {
+            Self::V2(v) => {
+                v.metric(0) == Some(2) && v.metric(1) == Some(2) && v.metric(2) == Some(2)
+            }
+            Self::V3(v) => {
+                v.metric(0) == Some(0) && v.metric(2) == Some(0) && v.metric(3) == Some(0)
+            }
+            Self::V4(v) => {
+                v.metric(0) == Some(0) && v.metric(3) == Some(0) && v.metric(4) == Some(0)
+            }
+        }
+    }
+
+    /// SSVC technical impact as commonly read from CVSS: total when confidentiality and
+    /// integrity impacts are both high (v2 complete; v4 on the vulnerable system).
+    pub fn technical_impact(&self) -> TechnicalImpact {
+        let total = match self {
+            Self::V2(v) => v.metric(3) == Some(2) && v.metric(4) == Some(2),
+            Self::V3(v) => v.metric(5) == Some(0) && v.metric(6) == Some(0),
+            Self::V4(v) => v.metric(5) == Some(0) && v.metric(6) == Some(0),
+        };
+        if total {
+            TechnicalImpact::Total
+        } else {
+            TechnicalImpact::Partial
         }
     }
 

@@ -45,6 +45,11 @@ pub struct CvssV2 {
 }
 
 impl CvssV2 {
+    /// The value index of metric `i` of this version's table, `None` when absent.
+    pub(crate) fn metric(&self, i: usize) -> Option<u8> {
+        self.m[i]
+    }
+
     /// Parses a v2 vector such as `AV:N/AC:L/Au:N/C:P/I:P/A:P`, optionally in parentheses.
     pub fn parse(vector: &str) -> Result<Self> {
         let body = vector

@@ -62,6 +62,11 @@ pub struct CvssV3 {
 }
 
 impl CvssV3 {
+    /// The value index of metric `i` of this version's table, `None` when absent.
+    pub(crate) fn metric(&self, i: usize) -> Option<u8> {
+        self.m[i]
+    }
+
     /// Parses the metrics after the `CVSS:3.x/` prefix.
     pub(crate) fn parse_body(minor: Minor, body: &str) -> Result<Self> {
         let version = match minor {

@@ -90,6 +90,11 @@ pub struct CvssV4 {
 }
 
 impl CvssV4 {
+    /// The value index of metric `i` of this version's table, `None` when absent.
+    pub(crate) fn metric(&self, i: usize) -> Option<u8> {
+        self.m[i]
+    }
+
     /// Parses the metrics after the `CVSS:4.0/` prefix.
     pub(crate) fn parse_body(body: &str) -> Result<Self> {
         Ok(Self {

@@ -119,3 +119,37 @@ fn v4_modified_safety_impact_reaches_eq4_zero() {
     let s = score(&format!("{base}/MSI:S")).unwrap();
     assert_eq!(s.score, Some(10.0));
 }
+
+#[test]
+fn ssvc_hints_from_vectors() {
+    use ctem_risk::Cvss;
+    use ctem_risk::ssvc::TechnicalImpact::{Partial, Total};
+    let cases = [
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", true, Total),
+        (
+            "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:L/A:H",
+            false,
+            Partial,
+        ),
+        (
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+            true,
+            Total,
+        ),
+        (
+            "CVSS:4.0/AV:L/AC:L/AT:N/PR:N/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N",
+            false,
+            Partial,
+        ),
+        ("AV:N/AC:L/Au:N/C:C/I:C/A:C", true, Total),
+        ("AV:N/AC:M/Au:N/C:P/I:P/A:P", false, Partial),
+    ];
+    for (v, automatable, impact) in cases {
+        let c = Cvss::parse(v).unwrap();
+        assert_eq!(
+            (c.automatable(), c.technical_impact()),
+            (automatable, impact),
+            "{v}"
+        );
+    }
+}
