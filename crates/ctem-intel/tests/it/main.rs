@@ -5,6 +5,7 @@ mod cve;
 mod epss;
 mod iocs;
 mod kev;
+mod robustness;
 mod stix;
 
 use std::path::PathBuf;
