@@ -184,101 +184,113 @@ pub fn parse_stix(bytes: &[u8], source: &str) -> Result<StixBundle> {
         }
     }
     for (i, o) in objs.iter().enumerate() {
-        let Some(kind) = s(o, "type") else {
-            out.issues
-                .push(Issue::new(format!("objects[{i}]"), "object without `type`"));
-            continue;
-        };
-        let id = s(o, "id").unwrap_or("");
-        let at = || format!("objects[{i}] {id}");
-        match kind {
-            "indicator" => indicator(o, source, &tlp, &mut out, at()),
-            "sighting" => match s(o, "sighting_of_ref") {
-                Some(of) => out.sightings.push(Sighting {
-                    stix_id: id.to_string(),
-                    sighting_of_ref: of.to_string(),
-                    observed_data_refs: strings(o, "observed_data_refs"),
-                    where_sighted_refs: strings(o, "where_sighted_refs"),
-                    count: o.get("count").and_then(Value::as_u64),
-                    first_seen: time(o, "first_seen"),
-                    last_seen: time(o, "last_seen"),
-                }),
-                None => out
-                    .issues
-                    .push(Issue::new(at(), "sighting without sighting_of_ref")),
-            },
-            "observed-data" => out.observed_data.push(observed(o, id, &scos)),
-            "malware" | "tool" => {
-                let mut types = strings(
-                    o,
-                    if kind == "tool" {
-                        "tool_types"
-                    } else {
-                        "malware_types"
-                    },
-                );
-                types.extend(strings(o, "labels"));
-                out.software.push(Software {
-                    id: attack_id(o).unwrap_or(id).to_string(),
-                    stix_id: id.to_string(),
-                    name: s(o, "name").unwrap_or("").to_string(),
-                    kind: if kind == "tool" {
-                        SoftwareKind::Tool
-                    } else {
-                        SoftwareKind::Malware
-                    },
-                    aliases: strings(o, "aliases"),
-                    platforms: strings(o, "x_mitre_platforms"),
-                    types,
-                    revoked: o.get("revoked").and_then(Value::as_bool).unwrap_or(false),
-                    deprecated: false,
-                })
-            }
-            "attack-pattern" => out.attack_patterns.push(Technique {
+        read_object(o, i, source, &tlp, &scos, &mut out);
+    }
+    Ok(out)
+}
+
+/// Reads one bundle object into `out`.
+fn read_object(
+    o: &Value,
+    i: usize,
+    source: &str,
+    tlp: &HashMap<String, Tlp>,
+    scos: &HashMap<&str, &Value>,
+    out: &mut StixBundle,
+) {
+    let Some(kind) = s(o, "type") else {
+        out.issues
+            .push(Issue::new(format!("objects[{i}]"), "object without `type`"));
+        return;
+    };
+    let id = s(o, "id").unwrap_or("");
+    let at = || format!("objects[{i}] {id}");
+    match kind {
+        "indicator" => indicator(o, source, tlp, out, at()),
+        "sighting" => match s(o, "sighting_of_ref") {
+            Some(of) => out.sightings.push(Sighting {
+                stix_id: id.to_string(),
+                sighting_of_ref: of.to_string(),
+                observed_data_refs: strings(o, "observed_data_refs"),
+                where_sighted_refs: strings(o, "where_sighted_refs"),
+                count: o.get("count").and_then(Value::as_u64),
+                first_seen: time(o, "first_seen"),
+                last_seen: time(o, "last_seen"),
+            }),
+            None => out
+                .issues
+                .push(Issue::new(at(), "sighting without sighting_of_ref")),
+        },
+        "observed-data" => out.observed_data.push(observed(o, id, scos)),
+        "malware" | "tool" => {
+            let mut types = strings(
+                o,
+                if kind == "tool" {
+                    "tool_types"
+                } else {
+                    "malware_types"
+                },
+            );
+            types.extend(strings(o, "labels"));
+            out.software.push(Software {
                 id: attack_id(o).unwrap_or(id).to_string(),
                 stix_id: id.to_string(),
                 name: s(o, "name").unwrap_or("").to_string(),
-                tactics: o
-                    .get("kill_chain_phases")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|p| s(p, "phase_name"))
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                is_subtechnique: attack_id(o).is_some_and(|a| a.contains('.')),
-                parent: None,
+                kind: if kind == "tool" {
+                    SoftwareKind::Tool
+                } else {
+                    SoftwareKind::Malware
+                },
+                aliases: strings(o, "aliases"),
+                platforms: strings(o, "x_mitre_platforms"),
+                types,
                 revoked: o.get("revoked").and_then(Value::as_bool).unwrap_or(false),
                 deprecated: false,
-                platforms: Vec::new(),
-                data_sources: Vec::new(),
-                domains: Vec::new(),
-            }),
-            "relationship" => match (
-                s(o, "relationship_type"),
-                s(o, "source_ref"),
-                s(o, "target_ref"),
-            ) {
-                (Some(rt), Some(src), Some(dst)) => out.relationships.push(Relationship {
-                    relationship_type: rt.to_string(),
-                    source_ref: src.to_string(),
-                    target_ref: dst.to_string(),
-                    source_id: None,
-                    target_id: None,
-                    revoked: o.get("revoked").and_then(Value::as_bool).unwrap_or(false),
-                    deprecated: false,
-                }),
-                _ => out.issues.push(Issue::new(
-                    at(),
-                    "relationship without type, source_ref or target_ref",
-                )),
-            },
-            _ => out.other_objects += 1,
+            })
         }
+        "attack-pattern" => out.attack_patterns.push(Technique {
+            id: attack_id(o).unwrap_or(id).to_string(),
+            stix_id: id.to_string(),
+            name: s(o, "name").unwrap_or("").to_string(),
+            tactics: o
+                .get("kill_chain_phases")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| s(p, "phase_name"))
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            is_subtechnique: attack_id(o).is_some_and(|a| a.contains('.')),
+            parent: None,
+            revoked: o.get("revoked").and_then(Value::as_bool).unwrap_or(false),
+            deprecated: false,
+            platforms: Vec::new(),
+            data_sources: Vec::new(),
+            domains: Vec::new(),
+        }),
+        "relationship" => match (
+            s(o, "relationship_type"),
+            s(o, "source_ref"),
+            s(o, "target_ref"),
+        ) {
+            (Some(rt), Some(src), Some(dst)) => out.relationships.push(Relationship {
+                relationship_type: rt.to_string(),
+                source_ref: src.to_string(),
+                target_ref: dst.to_string(),
+                source_id: None,
+                target_id: None,
+                revoked: o.get("revoked").and_then(Value::as_bool).unwrap_or(false),
+                deprecated: false,
+            }),
+            _ => out.issues.push(Issue::new(
+                at(),
+                "relationship without type, source_ref or target_ref",
+            )),
+        },
+        _ => out.other_objects += 1,
     }
-    Ok(out)
 }
 
 fn attack_id(o: &Value) -> Option<&str> {

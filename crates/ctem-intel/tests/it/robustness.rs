@@ -25,10 +25,10 @@ fn all_parsers(data: &[u8]) {
     let _ = iocs::parse_iocs(data, "m");
     let _ = cve::parse_cve(data);
     let _ = kind::import(None, data, "m");
-    if let Ok(s) = std::str::from_utf8(data) {
-        if let Ok(p) = stix::pattern::parse_pattern(s) {
-            let _ = stix::pattern::simple_iocs(&p);
-        }
+    if let Ok(s) = std::str::from_utf8(data)
+        && let Ok(p) = stix::pattern::parse_pattern(s)
+    {
+        let _ = stix::pattern::simple_iocs(&p);
     }
 }
 
