@@ -65,6 +65,10 @@ pub struct Format {
     /// all, 100 = certain). `file_name` is a tie-breaker only.
     pub probe: fn(head: &[u8], file_name: &str) -> u8,
     pub parse: fn(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()>,
+    /// The same parser over a whole file in memory (or memory-mapped), when it has a faster
+    /// path for that; such parsers emit [`Record::Progress`] as they go so the caller can show
+    /// progress and release what was read.
+    pub parse_slice: Option<fn(input: &[u8], emit: &mut Emit<'_>) -> Result<()>>,
 }
 
 impl std::fmt::Debug for Format {
@@ -130,12 +134,34 @@ pub(crate) fn trim_ascii_bom(b: &[u8]) -> &[u8] {
     b.trim_ascii_start()
 }
 
-/// Parses a whole report held in memory and collects its records (tests, small files).
+/// Parses a whole report held in memory and collects its records (tests, small files);
+/// progress records are left out.
 pub fn parse_bytes(format: &Format, bytes: &[u8]) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    let mut push = |r: Record| {
+        if !matches!(r, Record::Progress { .. }) {
+            out.push(r);
+        }
+        Ok(())
+    };
+    match format.parse_slice {
+        Some(f) => f(bytes, &mut push)?,
+        None => {
+            let mut input = bytes;
+            (format.parse)(&mut input, &mut push)?
+        }
+    }
+    Ok(out)
+}
+
+/// Parses with the streaming reader even when a slice parser exists (tests compare both).
+pub fn parse_bytes_streaming(format: &Format, bytes: &[u8]) -> Result<Vec<Record>> {
     let mut out = Vec::new();
     let mut input = bytes;
     (format.parse)(&mut input, &mut |r| {
-        out.push(r);
+        if !matches!(r, Record::Progress { .. }) {
+            out.push(r);
+        }
         Ok(())
     })?;
     Ok(out)

@@ -21,6 +21,7 @@ pub static FORMAT: Format = Format {
     description: "Nessus / Tenable .nessus v2 XML (NessusClientData_v2), including Tenable WAS",
     probe,
     parse,
+    parse_slice: None,
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

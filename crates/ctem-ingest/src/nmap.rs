@@ -19,6 +19,7 @@ pub static FORMAT: Format = Format {
     description: "nmap XML output (-oX): hosts, open ports, service versions, vulners CVEs",
     probe,
     parse,
+    parse_slice: None,
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

@@ -24,6 +24,7 @@ pub static FORMAT: Format = Format {
     description: "SARIF 2.1.0 static analysis results (CodeQL, Semgrep, SpotBugs, gitleaks, ...)",
     probe,
     parse,
+    parse_slice: None,
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

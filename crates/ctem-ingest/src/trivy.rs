@@ -32,6 +32,7 @@ pub static FORMAT: Format = Format {
     description: "Trivy JSON (schema 2 image/filesystem/repository/cluster reports, legacy array)",
     probe,
     parse,
+    parse_slice: Some(parse_slice),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
@@ -68,6 +69,9 @@ struct Ctx<'a, 'b> {
     next_key: AssetKey,
     asset: Option<AssetKey>,
     recognised: bool,
+    /// Address of the input slice when parsing from memory (progress is reported against it).
+    base: Option<usize>,
+    last_progress: usize,
 }
 
 impl Ctx<'_, '_> {
@@ -99,10 +103,7 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         if buf.is_empty() {
             return Err(Error::Refused("empty input: not a Trivy report".into()));
         }
-        let skip = buf
-            .iter()
-            .take_while(|b| b.is_ascii_whitespace() || **b == 0xef || **b == 0xbb || **b == 0xbf)
-            .count();
+        let skip = leading_blank(buf);
         if skip < buf.len() {
             let c = buf[skip];
             input.consume(skip);
@@ -111,24 +112,50 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         let n = buf.len();
         input.consume(n);
     };
-    let mut ctx = Ctx {
-        emit,
-        failed: None,
-        next_key: 0,
-        asset: None,
-        recognised: false,
-    };
+    let mut ctx = Ctx::new(emit, None);
     let mut de = serde_json::Deserializer::from_reader(input);
-    let res = match first {
-        b'{' => TopSeed { ctx: &mut ctx }.deserialize(&mut de),
-        b'[' => LegacySeed { ctx: &mut ctx }.deserialize(&mut de),
-        _ => return Err(Error::Refused("not JSON: not a Trivy report".into())),
+    let res = run(first, &mut ctx, &mut de);
+    finish(ctx, res, de.end())
+}
+
+fn parse_slice(input: &[u8], emit: &mut Emit<'_>) -> Result<()> {
+    let skip = leading_blank(input);
+    let Some(&first) = input.get(skip) else {
+        return Err(Error::Refused("empty input: not a Trivy report".into()));
     };
+    let mut ctx = Ctx::new(emit, Some(input.as_ptr() as usize));
+    let mut de = serde_json::Deserializer::from_slice(&input[skip..]);
+    let res = run(first, &mut ctx, &mut de);
+    finish(ctx, res, de.end())
+}
+
+fn leading_blank(buf: &[u8]) -> usize {
+    buf.iter()
+        .take_while(|b| b.is_ascii_whitespace() || matches!(**b, 0xef | 0xbb | 0xbf))
+        .count()
+}
+
+fn run<'de, D>(first: u8, ctx: &mut Ctx<'_, '_>, de: D) -> std::result::Result<(), D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match first {
+        b'{' => TopSeed { ctx }.deserialize(de),
+        b'[' => LegacySeed { ctx }.deserialize(de),
+        _ => Err(de::Error::custom("not JSON: not a Trivy report")),
+    }
+}
+
+fn finish(
+    mut ctx: Ctx<'_, '_>,
+    res: std::result::Result<(), serde_json::Error>,
+    end: std::result::Result<(), serde_json::Error>,
+) -> Result<()> {
     if let Some(e) = ctx.failed.take() {
         return Err(e);
     }
     res.map_err(Error::json)?;
-    de.end().map_err(Error::json)?;
+    end.map_err(Error::json)?;
     if !ctx.recognised {
         return Err(Error::Refused(
             "JSON without SchemaVersion/ArtifactName/Results or ClusterName: not a Trivy report"
@@ -136,6 +163,32 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+impl<'a, 'b> Ctx<'a, 'b> {
+    fn new(emit: &'a mut Emit<'b>, base: Option<usize>) -> Self {
+        Ctx {
+            emit,
+            failed: None,
+            next_key: 0,
+            asset: None,
+            recognised: false,
+            base,
+            last_progress: 0,
+        }
+    }
+
+    /// Reports progress when parsing from memory, every 4 MiB.
+    fn progress<E: de::Error>(&mut self, at: &str) -> std::result::Result<(), E> {
+        if let Some(base) = self.base {
+            let off = (at.as_ptr() as usize).saturating_sub(base);
+            if off >= self.last_progress + (4 << 20) {
+                self.last_progress = off;
+                self.send(Record::Progress { offset: off as u64 })?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -493,27 +546,12 @@ impl<'de> Visitor<'de> for ResultSeed<'_, '_, '_, '_> {
                         ctx.recognised = true;
                         ctx.asset = Some(ctx.new_asset(a)?);
                     }
-                    let list: Option<Vec<Box<RawValue>>> = map.next_value()?;
-                    let which = k.to_string();
-                    for (j, raw) in list.into_iter().flatten().enumerate() {
-                        let place = format!("{}.{which}[{j}]", self.path);
-                        let res = match which.as_str() {
-                            "Vulnerabilities" => vuln(raw.get(), &info),
-                            "Misconfigurations" => misconf(raw.get(), &info),
-                            _ => secret(raw.get(), &info),
-                        };
-                        match res {
-                            Ok(Some(e)) => {
-                                let asset = ctx.asset.unwrap_or_default();
-                                ctx.send(Record::Exposure {
-                                    asset,
-                                    exposure: Box::new(e),
-                                })?
-                            }
-                            Ok(None) => {}
-                            Err(msg) => ctx.issue(place, msg)?,
-                        }
-                    }
+                    map.next_value_seed(FindingsSeed {
+                        ctx: &mut *ctx,
+                        info: &info,
+                        which: k.to_string(),
+                        path: &self.path,
+                    })?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -521,6 +559,74 @@ impl<'de> Visitor<'de> for ResultSeed<'_, '_, '_, '_> {
             }
         }
         Ok(())
+    }
+}
+
+/// One list of findings (`Vulnerabilities`, `Misconfigurations` or `Secrets`), decoded one
+/// element at a time: each is captured raw (borrowed when parsing from memory) and decoded on
+/// its own so a bad element is a per-record issue.
+struct FindingsSeed<'c, 'a, 'b, 'i, 's> {
+    ctx: &'c mut Ctx<'a, 'b>,
+    info: &'i ResultInfo<'s>,
+    which: String,
+    path: &'i str,
+}
+
+impl<'de> DeserializeSeed<'de> for FindingsSeed<'_, '_, '_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FindingsSeed<'_, '_, '_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of findings")
+    }
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        let mut j = 0usize;
+        loop {
+            let owned: Box<RawValue>;
+            let raw: &str = if self.ctx.base.is_some() {
+                match seq.next_element::<&'de RawValue>()? {
+                    Some(r) => r.get(),
+                    None => return Ok(()),
+                }
+            } else {
+                match seq.next_element::<Box<RawValue>>()? {
+                    Some(r) => {
+                        owned = r;
+                        owned.get()
+                    }
+                    None => return Ok(()),
+                }
+            };
+            let res = match self.which.as_str() {
+                "Vulnerabilities" => vuln(raw, self.info),
+                "Misconfigurations" => misconf(raw, self.info),
+                _ => secret(raw, self.info),
+            };
+            match res {
+                Ok(Some(e)) => {
+                    let asset = self.ctx.asset.unwrap_or_default();
+                    self.ctx.send(Record::Exposure {
+                        asset,
+                        exposure: Box::new(e),
+                    })?
+                }
+                Ok(None) => {}
+                Err(msg) => {
+                    let place = format!("{}.{}[{j}]", self.path, self.which);
+                    self.ctx.issue(place, msg)?
+                }
+            }
+            self.ctx.progress(raw)?;
+            j += 1;
+        }
     }
 }
 

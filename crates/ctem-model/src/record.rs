@@ -35,6 +35,11 @@ pub enum Record {
     },
     /// A record the parser skipped, and why.
     Issue(RecordIssue),
+    /// How far into the input the parser is (bytes), emitted now and then by parsers that
+    /// read from memory, for progress display and for releasing mapped pages behind it.
+    Progress {
+        offset: u64,
+    },
 }
 
 /// A problem with one record of an otherwise readable report.

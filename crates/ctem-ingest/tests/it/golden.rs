@@ -47,6 +47,7 @@ pub fn summarise(records: &[Record]) -> Value {
                 }
             }
             Record::Issue(i) => issues.push(json!({"record": i.record, "message": i.message})),
+            Record::Progress { .. } => {}
         }
     }
     json!({
@@ -94,6 +95,17 @@ fn golden_files_per_format() {
             let records =
                 parse_bytes(detected, &bytes).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             let got = summarise(&records);
+            if format.parse_slice.is_some() {
+                // the streaming and the in-memory paths must agree record for record
+                let streamed = ctem_ingest::parse_bytes_streaming(detected, &bytes)
+                    .unwrap_or_else(|e| panic!("{} (streaming): {e}", f.display()));
+                assert_eq!(
+                    streamed,
+                    records,
+                    "{}: streaming and slice parses differ",
+                    f.display()
+                );
+            }
             let expected_path = PathBuf::from(format!("{}.expected.json", f.display()));
             if update {
                 std::fs::write(

@@ -476,6 +476,7 @@ impl ImportSession for SqliteImport<'_> {
                 }
             }
             Record::Issue(i) => self.summary.issues.push(i),
+            Record::Progress { .. } => {}
         }
         Ok(())
     }

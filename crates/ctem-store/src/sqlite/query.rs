@@ -22,9 +22,7 @@ fn corrupt(table: &'static str, message: String) -> Error {
 const EXPOSURE_COLUMNS: &str = "e.id, e.asset_id, e.status, e.first_seen, e.last_seen, \
                                 e.fixed_at, e.data";
 
-fn exposure_from_row(
-    r: &Row<'_>,
-) -> rusqlite::Result<ExposureRow> {
+fn exposure_from_row(r: &Row<'_>) -> rusqlite::Result<ExposureRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
