@@ -82,11 +82,6 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
         b.set_message(format!("importing {}", path.display()));
         b
     });
-    let mut tap = Tap {
-        inner: file,
-        hasher: Sha256::new(),
-        bar: bar.clone(),
-    };
     let meta = ScanMeta {
         tool: format.name.to_string(),
         format: format.name.to_string(),
@@ -98,17 +93,45 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
     let mut session = store.begin_import(meta)?;
     let mut store_err: Option<ctem_store::Error> = None;
     let mut issues = 0usize;
-    let parsed = {
-        let mut reader = BufReader::with_capacity(256 * 1024, &mut tap);
-        (format.parse)(&mut reader, &mut |r| {
-            if matches!(r, ctem_model::Record::Issue(_)) {
-                issues += 1;
-            }
-            session.record(r).map_err(|e| {
-                store_err = Some(e);
-                ctem_ingest::Error::Aborted
-            })
+    let mut sink = |r: ctem_model::Record| -> ctem_ingest::Result<()> {
+        if matches!(r, ctem_model::Record::Issue(_)) {
+            issues += 1;
+        }
+        session.record(r).map_err(|e| {
+            store_err = Some(e);
+            ctem_ingest::Error::Aborted
         })
+    };
+    let (parsed, sha) = match format.parse_slice {
+        Some(parse_slice) if size > 0 => {
+            let mapped = Mapped::new(&file)?;
+            let sha = mapped.sha256();
+            let res = parse_slice(mapped.bytes(), &mut |r| {
+                if let ctem_model::Record::Progress { offset } = r {
+                    if let Some(b) = &bar {
+                        b.set_position(offset);
+                    }
+                    mapped.release_before(offset as usize);
+                    return Ok(());
+                }
+                sink(r)
+            });
+            (res, sha)
+        }
+        _ => {
+            let mut tap = Tap {
+                inner: &mut file,
+                hasher: Sha256::new(),
+                bar: bar.clone(),
+            };
+            let res = {
+                let mut reader = BufReader::with_capacity(256 * 1024, &mut tap);
+                (format.parse)(&mut reader, &mut sink)
+            };
+            // drain what the parser did not read so the hash covers the whole file
+            std::io::copy(&mut tap, &mut std::io::sink()).context("read")?;
+            (res, hex::encode(tap.hasher.finalize()))
+        }
     };
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -122,11 +145,66 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
             "{issues} record(s) with issues and --strict is set: nothing imported"
         ));
     }
-    // drain what the parser did not read so the hash covers the whole file
-    std::io::copy(&mut tap, &mut std::io::sink()).context("read")?;
-    session.set_sha256(hex::encode(tap.hasher.finalize()));
+    session.set_sha256(sha);
     let summary = session.commit()?;
     Ok(summary)
+}
+
+/// A read-only memory map of a report, for parsers with an in-memory path. Pages behind the
+/// parser are handed back to the kernel as it goes, so resident memory stays bounded however
+/// large the file is.
+struct Mapped {
+    map: memmap2::Mmap,
+    released: std::cell::Cell<usize>,
+}
+
+const RELEASE_STEP: usize = 32 << 20;
+
+impl Mapped {
+    fn new(file: &File) -> Result<Self> {
+        // SAFETY: the map is read-only and private; ctem never writes the file. A file
+        // truncated by another process while mapped would fault: the same risk every
+        // mmap-based reader takes for speed, documented in docs/architecture.md.
+        let map = unsafe { memmap2::Mmap::map(file) }.context("map")?;
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok(Mapped {
+            map,
+            released: std::cell::Cell::new(0),
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    fn sha256(&self) -> String {
+        let mut h = Sha256::new();
+        for (i, chunk) in self.map.chunks(RELEASE_STEP).enumerate() {
+            h.update(chunk);
+            self.release_before((i + 1) * RELEASE_STEP);
+        }
+        self.released.set(0);
+        hex::encode(h.finalize())
+    }
+
+    /// Drops the resident pages before `offset` (rounded down to a page).
+    fn release_before(&self, offset: usize) {
+        let start = self.released.get();
+        let end = offset.min(self.map.len()) & !4095;
+        if end < start + RELEASE_STEP {
+            return;
+        }
+        // SAFETY: MADV_DONTNEED on a private read-only file mapping only drops resident
+        // pages; a later read of that range faults them in again from the file, unchanged.
+        let _ = unsafe {
+            self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                start,
+                end - start,
+            )
+        };
+        self.released.set(end);
+    }
 }
 
 #[derive(serde::Serialize)]
