@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, FieldValue};
 use crate::rule::{FieldItem, Modifier, Rule, Scalar};
 use crate::value::{
-    Cmp, Piece, RefKind, StrMatch, Text, TimePart, ValueMatcher, base64, base64_offsets,
+    Cmp, Piece, RefKind, StrMatch, StrPat, Text, TimePart, ValueMatcher, base64, base64_offsets,
     parse_cidr, parse_sigma_string, utf16, windash_variants,
 };
 
@@ -30,6 +30,53 @@ pub struct FieldMatcher {
     pub all: bool,
     /// `|neq`: the field must differ from every value.
     pub neq: bool,
+    /// All case-insensitive ASCII `contains` patterns in one automaton (one pass per value).
+    pub prefilter: Option<Prefilter>,
+}
+
+/// An Aho-Corasick automaton over a field's substring patterns.
+#[derive(Debug, Clone)]
+pub struct Prefilter {
+    ac: aho_corasick::AhoCorasick,
+    /// Automaton pattern id -> matcher index.
+    ids: Vec<usize>,
+    /// Matcher index -> handled by the automaton.
+    covered: Vec<bool>,
+}
+
+fn build_prefilter(matchers: &[ValueMatcher]) -> Option<Prefilter> {
+    let mut pats = Vec::new();
+    let mut ids = Vec::new();
+    let mut covered = vec![false; matchers.len()];
+    for (i, m) in matchers.iter().enumerate() {
+        if let ValueMatcher::Str(StrMatch {
+            pat: StrPat::Contains(p),
+            cased: false,
+        }) = m
+            && p.is_ascii()
+            && !p.is_empty()
+        {
+            pats.push(p.clone());
+            ids.push(i);
+            covered[i] = true;
+        }
+    }
+    if pats.is_empty() {
+        return None;
+    }
+    let ac = aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(&pats)
+        .ok()?;
+    Some(Prefilter { ac, ids, covered })
+}
+
+/// Calls `f` on the text of a scalar or of each list element until it returns true.
+fn any_text(v: &FieldValue<'_>, f: &mut dyn FnMut(&str) -> bool) -> bool {
+    match v {
+        FieldValue::List(items) => items.iter().any(|i| any_text(i, f)),
+        other => other.as_text().is_some_and(|t| f(&t)),
+    }
 }
 
 /// A compiled search: OR of ANDed field matchers.
@@ -125,6 +172,7 @@ pub fn compile_item(item: &FieldItem, opts: &CompileOptions, rule: &str) -> Resu
     }
     Ok(FieldMatcher {
         field: item.field.clone(),
+        prefilter: build_prefilter(&matchers),
         matchers,
         all: has(mods, All),
         neq: has(mods, Neq),
@@ -225,7 +273,7 @@ fn compile_value(
                 )
             })?;
         out.push(ValueMatcher::Str(StrMatch {
-            pat: crate::value::StrPat::Regex(re),
+            pat: StrPat::Regex(re),
             cased: true,
         }));
         return Ok(());
@@ -347,10 +395,30 @@ impl FieldMatcher {
             }
             test_value(m, &value, other.as_ref())
         };
+        let covered = |i: usize| self.prefilter.as_ref().is_some_and(|p| p.covered[i]);
         let hit = if self.all {
-            self.matchers.iter().all(one)
+            let mut seen = vec![false; self.matchers.len()];
+            if let Some(p) = &self.prefilter {
+                any_text(&value, &mut |t| {
+                    for m in p.ac.find_overlapping_iter(t) {
+                        seen[p.ids[m.pattern().as_usize()]] = true;
+                    }
+                    false
+                });
+            }
+            self.matchers
+                .iter()
+                .enumerate()
+                .all(|(i, m)| if covered(i) { seen[i] } else { one(m) })
         } else {
-            self.matchers.iter().any(one)
+            self.prefilter
+                .as_ref()
+                .is_some_and(|p| any_text(&value, &mut |t| p.ac.is_match(t)))
+                || self
+                    .matchers
+                    .iter()
+                    .enumerate()
+                    .any(|(i, m)| !covered(i) && one(m))
         };
         hit != self.neq
     }

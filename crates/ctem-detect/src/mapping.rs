@@ -6,8 +6,8 @@
 //! runs unchanged on every shape. The logsource table turns `product/category/service` into
 //! event conditions (Channel, EventID).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::RwLock;
 
 use serde_json::Value;
 
@@ -31,25 +31,34 @@ pub struct Shape {
     pub prefixes: Vec<String>,
     /// Objects whose keys also match with spaces removed (`Threat Name` = `ThreatName`).
     pub loose: Vec<String>,
-    resolved: RwLock<HashMap<String, std::sync::Arc<[String]>>>,
+    /// Paths resolved ahead of time for the fields rules use (read-only while matching).
+    resolved: HashMap<String, Vec<String>>,
 }
 
 impl Shape {
-    /// The candidate paths of a Sigma field, computed once per name.
-    pub fn paths(&self, name: &str) -> std::sync::Arc<[String]> {
-        if let Ok(r) = self.resolved.read()
-            && let Some(p) = r.get(name)
-        {
-            return p.clone();
+    /// The candidate paths of a Sigma field: precomputed for known fields, built otherwise.
+    pub fn paths(&self, name: &str) -> Cow<'_, [String]> {
+        if let Some(p) = self.resolved.get(name) {
+            return Cow::Borrowed(p.as_slice());
         }
-        let paths: std::sync::Arc<[String]> = match self.fields.get(name) {
-            Some(p) => p.clone().into(),
+        Cow::Owned(self.compute(name))
+    }
+
+    fn compute(&self, name: &str) -> Vec<String> {
+        match self.fields.get(name) {
+            Some(p) => p.clone(),
             None => self.prefixes.iter().map(|p| format!("{p}{name}")).collect(),
-        };
-        if let Ok(mut w) = self.resolved.write() {
-            w.insert(name.to_string(), paths.clone());
         }
-        paths
+    }
+
+    /// Resolves the paths of `names` once, so matching never allocates for them.
+    pub fn prepare<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        for n in names {
+            if !self.resolved.contains_key(n) {
+                let p = self.compute(n);
+                self.resolved.insert(n.to_string(), p);
+            }
+        }
     }
 }
 
@@ -143,7 +152,7 @@ impl Mappings {
                 fields,
                 prefixes: strings(s.get("prefixes")),
                 loose: strings(s.get("loose")),
-                resolved: RwLock::new(HashMap::new()),
+                resolved: HashMap::new(),
             });
         }
         if shapes.is_empty() {
@@ -195,6 +204,13 @@ impl Mappings {
             logsources.push(LogSourceEntry { logsource, when });
         }
         Ok(Mappings { shapes, logsources })
+    }
+
+    /// Prepares every shape for the given field names (see [`Shape::prepare`]).
+    pub fn prepare<'a>(&mut self, names: impl IntoIterator<Item = &'a str> + Clone) {
+        for s in &mut self.shapes {
+            s.prepare(names.clone());
+        }
     }
 
     /// The index of the logsource entry for a rule's logsource, if any.

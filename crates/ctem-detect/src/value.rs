@@ -136,17 +136,40 @@ impl StrMatch {
         Ok(StrMatch { pat, cased })
     }
 
-    /// Tests one value's text.
+    /// Tests one value's text. ASCII patterns compare case-insensitively in place; only
+    /// non-ASCII patterns need the lower-cased value.
     pub fn is_match(&self, t: &Text<'_>) -> bool {
-        let s = |m: &Self| if m.cased { t.raw() } else { t.lower() };
+        if !self.cased
+            && let Some(r) = self.ascii_match(t.raw().as_bytes())
+        {
+            return r;
+        }
+        let s = if self.cased { t.raw() } else { t.lower() };
         match &self.pat {
             StrPat::Any => true,
-            StrPat::Exact(p) => s(self) == p,
-            StrPat::Prefix(p) => s(self).starts_with(p.as_str()),
-            StrPat::Suffix(p) => s(self).ends_with(p.as_str()),
-            StrPat::Contains(p) => memchr::memmem::find(s(self).as_bytes(), p.as_bytes()).is_some(),
+            StrPat::Exact(p) => s == p,
+            StrPat::Prefix(p) => s.starts_with(p.as_str()),
+            StrPat::Suffix(p) => s.ends_with(p.as_str()),
+            StrPat::Contains(p) => memchr::memmem::find(s.as_bytes(), p.as_bytes()).is_some(),
             StrPat::Regex(r) => r.is_match(t.raw()),
         }
+    }
+
+    fn ascii_match(&self, h: &[u8]) -> Option<bool> {
+        let p = match &self.pat {
+            StrPat::Exact(p) | StrPat::Prefix(p) | StrPat::Suffix(p) if p.is_ascii() => {
+                p.as_bytes()
+            }
+            _ => return None,
+        };
+        if h.len() < p.len() {
+            return Some(false);
+        }
+        Some(match &self.pat {
+            StrPat::Exact(_) => h.len() == p.len() && h.eq_ignore_ascii_case(p),
+            StrPat::Prefix(_) => h[..p.len()].eq_ignore_ascii_case(p),
+            _ => h[h.len() - p.len()..].eq_ignore_ascii_case(p),
+        })
     }
 }
 

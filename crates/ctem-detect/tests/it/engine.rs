@@ -27,7 +27,11 @@ fn all_events() -> anyhow::Result<Vec<Record>> {
     let mut out = Vec::new();
     for f in files {
         let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
-        let recs = ctem_detect::decode::decode_bytes(std::fs::read(&f)?, ctem_detect::decode::Format::Jsonl, name)?;
+        let recs = ctem_detect::decode::decode_bytes(
+            std::fs::read(&f)?,
+            ctem_detect::decode::Format::Jsonl,
+            name,
+        )?;
         for r in recs {
             out.push(r?);
         }
@@ -67,7 +71,11 @@ fn alert_serialises_to_the_cli_shape() -> anyhow::Result<()> {
 #[test]
 fn two_threads_give_the_same_alerts_in_the_same_order() -> anyhow::Result<()> {
     let rules = RuleSet::load_dirs(&[fixtures().join("rules")])?;
-    assert!(rules.report.unsupported.is_empty(), "{:?}", rules.report.unsupported);
+    assert!(
+        rules.report.unsupported.is_empty(),
+        "{:?}",
+        rules.report.unsupported
+    );
     let engine = Engine::new(rules, Mappings::builtin()?);
     let events = all_events()?;
     let mut one: Vec<Alert> = Vec::new();
@@ -75,7 +83,11 @@ fn two_threads_give_the_same_alerts_in_the_same_order() -> anyhow::Result<()> {
     let mut two: Vec<Alert> = Vec::new();
     let s2 = engine.run(events, 2, |a| two.push(a));
     assert_eq!(s1, s2);
-    assert!(one.len() >= 202, "every case raises at least its own alert: {}", one.len());
+    assert!(
+        one.len() >= 202,
+        "every case raises at least its own alert: {}",
+        one.len()
+    );
     assert_eq!(one, two);
     Ok(())
 }
@@ -109,8 +121,14 @@ fn extra_detectors_run_beside_sigma() -> anyhow::Result<()> {
         "signature": "ET POLICY x", "severity": 1, "metadata": {"mitre_technique_id": ["T1071"]}}});
     let alerts = engine.process(&suricata);
     assert_eq!(alerts.len(), 2);
-    let s = alerts.iter().find(|a| a.rule_id == "suricata:1:2024833").expect("source alert");
-    assert_eq!((s.level.as_str(), s.tags.clone()), ("high", vec!["attack.t1071".to_string()]));
+    let s = alerts
+        .iter()
+        .find(|a| a.rule_id == "suricata:1:2024833")
+        .expect("source alert");
+    assert_eq!(
+        (s.level.as_str(), s.tags.clone()),
+        ("high", vec!["attack.t1071".to_string()])
+    );
     Ok(())
 }
 
@@ -124,8 +142,17 @@ fn correlation_chain_silences_base_rule_and_fires_once() -> anyhow::Result<()> {
     };
     let mut ids = Vec::new();
     for (i, u) in ["a", "a", "b", "a", "a", "a", "a"].iter().enumerate() {
-        ids.extend(engine.process(&ev(i as u32, u)).into_iter().map(|a| a.rule_id));
+        ids.extend(
+            engine
+                .process(&ev(i as u32, u))
+                .into_iter()
+                .map(|a| a.rule_id),
+        );
     }
-    assert_eq!(ids, vec!["c-1", "c-1", "c-2"], "base rule silent; 6 of user a -> two bursts -> chain");
+    assert_eq!(
+        ids,
+        vec!["c-1", "c-1", "c-2"],
+        "base rule silent; 6 of user a -> two bursts -> chain"
+    );
     Ok(())
 }
