@@ -32,7 +32,14 @@ pub mod nmap;
 pub mod sarif;
 pub mod trivy;
 pub mod xml;
+pub mod grype;
+pub mod anchore;
+pub mod osv_scanner;
+pub mod snyk;
+pub mod github_vulnerability;
+pub mod aws_inspector2;
 
+mod common;
 mod jsonutil;
 
 use std::io::BufRead;
@@ -83,6 +90,12 @@ pub static REGISTRY: &[&Format] = &[
     &nessus::FORMAT,
     &trivy::FORMAT,
     &sarif::FORMAT,
+    &grype::FORMAT,
+    &anchore::FORMAT,
+    &osv_scanner::FORMAT,
+    &snyk::FORMAT,
+    &github_vulnerability::FORMAT,
+    &aws_inspector2::FORMAT,
 ];
 
 /// How much of a file the probes look at.

@@ -1,0 +1,400 @@
+//! Helpers shared by the document-shaped parsers (most JSON, CSV and small XML formats):
+//! reading the whole input, walking `serde_json::Value`s, building the usual assets, and an
+//! [`Out`] that numbers assets, merges repeats of the same asset within one report, and
+//! sends records through the caller's callback.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+
+use ctem_model::{
+    Asset, AssetKey, AssetKind, Cvss, Exposure, Identifier, IdentifierKind, Package, Record,
+    RecordIssue, Severity,
+};
+use serde_json::Value;
+
+use crate::{Emit, Error, Result};
+
+/// The record sink of one parse: asset numbering and dedup, exposures, issues.
+pub(crate) struct Out<'a, 'b> {
+    emit: &'a mut Emit<'b>,
+    next: AssetKey,
+    seen: HashMap<(AssetKind, String), AssetKey>,
+}
+
+impl<'a, 'b> Out<'a, 'b> {
+    pub fn new(emit: &'a mut Emit<'b>) -> Self {
+        Out {
+            emit,
+            next: 0,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Names the tool when the report is produced by something other than the format's name.
+    pub fn scan(&mut self, tool: Option<&str>) -> Result<()> {
+        (self.emit)(Record::ScanInfo {
+            tool: tool.map(str::to_string),
+            started_at: None,
+            finished_at: None,
+        })
+    }
+
+    /// Emits `asset` unless an asset of the same kind with the same strongest identifier (or
+    /// name) was emitted already in this report; returns its key either way.
+    pub fn asset(&mut self, mut asset: Asset) -> Result<AssetKey> {
+        if asset.name.is_empty()
+            && let Some(i) = asset.identifiers_by_strength().first()
+        {
+            asset.name = i.value.clone();
+        }
+        let id = asset
+            .identifiers_by_strength()
+            .first()
+            .map(|i| format!("{}={}", i.kind.as_str(), i.value))
+            .unwrap_or_else(|| format!("name={}", asset.name));
+        if let Some(k) = self.seen.get(&(asset.kind, id.clone())) {
+            return Ok(*k);
+        }
+        let key = self.next;
+        self.next += 1;
+        self.seen.insert((asset.kind, id), key);
+        (self.emit)(Record::Asset { key, asset })?;
+        Ok(key)
+    }
+
+    pub fn exposure(&mut self, asset: AssetKey, e: Exposure) -> Result<()> {
+        (self.emit)(Record::Exposure {
+            asset,
+            exposure: Box::new(e),
+        })
+    }
+
+    pub fn issue(&mut self, place: impl Into<String>, msg: impl Into<String>) -> Result<()> {
+        (self.emit)(Record::Issue(RecordIssue::new(place, msg)))
+    }
+}
+
+/// Reads the whole input; an input of only blanks is refused as empty.
+pub(crate) fn read_all(input: &mut dyn BufRead, what: &str) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    input.read_to_end(&mut buf)?;
+    if crate::trim_ascii_bom(&buf).is_empty() {
+        return Err(Error::Refused(format!("empty input: not a {what} report")));
+    }
+    Ok(buf)
+}
+
+/// Reads the whole input as one JSON document.
+pub(crate) fn read_json(input: &mut dyn BufRead, what: &str) -> Result<Value> {
+    let buf = read_all(input, what)?;
+    let b = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&buf);
+    serde_json::from_slice(b).map_err(Error::json)
+}
+
+/// Reads JSON: one document, or JSON lines (one object a line) returned as an array.
+pub(crate) fn read_json_or_lines(input: &mut dyn BufRead, what: &str) -> Result<Value> {
+    let buf = read_all(input, what)?;
+    let b = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&buf);
+    match serde_json::from_slice::<Value>(b) {
+        Ok(v) => Ok(v),
+        Err(first) => {
+            let mut out = Vec::new();
+            for (i, line) in b.split(|c| *c == b'\n').enumerate() {
+                if line.trim_ascii().is_empty() {
+                    continue;
+                }
+                match serde_json::from_slice::<Value>(line) {
+                    Ok(v) => out.push(v),
+                    Err(_) if out.is_empty() => return Err(Error::json(first)),
+                    Err(e) => {
+                        return Err(Error::Json {
+                            line: i + 1,
+                            column: e.column(),
+                            message: "invalid JSON line".into(),
+                        });
+                    }
+                }
+            }
+            Ok(Value::Array(out))
+        }
+    }
+}
+
+/// The string at `v[k1][k2]...`, trimmed, when it is a non-empty string (or a number).
+pub(crate) fn s<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
+    let mut cur = v;
+    for k in path {
+        cur = cur.get(k)?;
+    }
+    cur.as_str().map(str::trim).filter(|x| !x.is_empty())
+}
+
+/// Like [`s`] but also renders numbers and booleans.
+pub(crate) fn st(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for k in path {
+        cur = cur.get(k)?;
+    }
+    match cur {
+        Value::String(x) if !x.trim().is_empty() => Some(x.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The array at `v[k]`, or an empty slice.
+pub(crate) fn arr<'v>(v: &'v Value, k: &str) -> &'v [Value] {
+    v.get(k)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// A number (or numeric string) at `v[k]`.
+pub(crate) fn num(v: &Value, k: &str) -> Option<f64> {
+    match v.get(k)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `"None"`, `"null"`, `"N/A"` and blanks, as some tools write missing values.
+pub(crate) fn present(x: Option<&str>) -> Option<&str> {
+    x.map(str::trim).filter(|v| {
+        !v.is_empty()
+            && !v.eq_ignore_ascii_case("none")
+            && !v.eq_ignore_ascii_case("null")
+            && !v.eq_ignore_ascii_case("n/a")
+    })
+}
+
+/// A severity word; `Err` names the word for a record issue.
+pub(crate) fn severity(word: Option<&str>) -> std::result::Result<Severity, String> {
+    match word {
+        None => Ok(Severity::Unknown),
+        Some(w) => Severity::parse(w).ok_or_else(|| format!("unknown severity {w:?}")),
+    }
+}
+
+/// A CVSS entry from a vector (the version read from its prefix) and/or a score.
+pub(crate) fn cvss(vector: Option<&str>, score: Option<f64>, source: &str) -> Option<Cvss> {
+    let vector = present(vector);
+    if vector.is_none() && score.is_none() {
+        return None;
+    }
+    let version = match vector {
+        Some(v) if v.starts_with("CVSS:3.1") => "3.1",
+        Some(v) if v.starts_with("CVSS:3.0") => "3.0",
+        Some(v) if v.starts_with("CVSS:4.0") => "4.0",
+        Some(_) => "2.0",
+        None => "3.1",
+    };
+    Some(Cvss {
+        version: version.into(),
+        vector: vector.map(str::to_string),
+        score,
+        source: Some(source.into()),
+    })
+}
+
+pub(crate) fn package(
+    name: &str,
+    version: Option<&str>,
+    fixed: Option<&str>,
+    ecosystem: Option<&str>,
+    path: Option<&str>,
+) -> Package {
+    Package {
+        name: name.to_string(),
+        version: present(version).map(str::to_string),
+        fixed_version: present(fixed).map(str::to_string),
+        ecosystem: present(ecosystem).map(str::to_string),
+        path: present(path).map(str::to_string),
+    }
+}
+
+/// A host by address or name.
+pub(crate) fn host_asset(host: &str) -> Asset {
+    let h = host.trim();
+    Asset::new(AssetKind::Host, h).with_identifier(Identifier::host_name(h))
+}
+
+/// A host with both an address and a name.
+pub(crate) fn host_asset2(ip: Option<&str>, name: Option<&str>) -> Asset {
+    let ip = present(ip);
+    let name = present(name).filter(|n| Some(*n) != ip);
+    let mut a = Asset::new(AssetKind::Host, name.or(ip).unwrap_or(""));
+    if let Some(ip) = ip {
+        a.add_identifier(Identifier::ip(ip).unwrap_or_else(|| Identifier::host_name(ip)));
+    }
+    if let Some(n) = name {
+        a.add_identifier(Identifier::host_name(n));
+    }
+    a
+}
+
+/// A web application named by the origin (`scheme://host[:port]`) of `url`.
+pub(crate) fn web_asset(url: &str) -> Asset {
+    let origin = origin(url);
+    Asset::new(AssetKind::Application, &origin)
+        .with_identifier(Identifier::new(IdentifierKind::Name, &origin))
+}
+
+/// `scheme://host[:port]` of a URL (the URL itself when it has no scheme).
+pub(crate) fn origin(url: &str) -> String {
+    let u = url.trim();
+    match u.find("://") {
+        Some(i) => {
+            let rest = &u[i + 3..];
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            format!("{}://{}", u[..i].to_ascii_lowercase(), &rest[..end]).to_ascii_lowercase()
+        }
+        None => u.trim_end_matches('/').to_string(),
+    }
+}
+
+/// A container image by reference and, when known, digest.
+pub(crate) fn image_asset(reference: Option<&str>, digest: Option<&str>) -> Asset {
+    let r = present(reference);
+    let d = present(digest);
+    let mut a = Asset::new(AssetKind::ContainerImage, r.or(d).unwrap_or("image"));
+    if let Some(r) = r {
+        a.add_identifier(Identifier::new(IdentifierKind::ImageRef, r));
+    }
+    if let Some(d) = d.filter(|d| d.starts_with("sha256:")) {
+        a.add_identifier(Identifier::new(IdentifierKind::ImageDigest, d));
+    }
+    if a.identifiers.is_empty() {
+        a.add_identifier(Identifier::new(IdentifierKind::Name, &a.name.clone()));
+    }
+    a
+}
+
+/// A project, repository or scan root with no better identity than its name.
+pub(crate) fn named_asset(kind: AssetKind, name: &str) -> Asset {
+    let n = name.trim();
+    let id = if kind == AssetKind::Repository && n.contains("://") {
+        Identifier::new(IdentifierKind::RepoUrl, n)
+    } else {
+        Identifier::new(IdentifierKind::Name, n)
+    };
+    Asset::new(kind, n).with_identifier(id)
+}
+
+/// A cloud resource by its provider id (ARN, Azure id, ...), with a display name.
+pub(crate) fn cloud_asset(id: &str, name: Option<&str>) -> Asset {
+    Asset::new(AssetKind::CloudResource, present(name).unwrap_or(id))
+        .with_identifier(Identifier::new(IdentifierKind::CloudId, id))
+}
+
+/// Parses an RFC 3339 time.
+pub(crate) fn time(s: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s?.trim())
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Adds every `CVE-`/`GHSA-` style id found as whole words in `text`.
+pub(crate) fn ids_in_text(e: &mut Exposure, text: &str) {
+    for w in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+        let up = w.to_ascii_uppercase();
+        if (up.starts_with("CVE-") && up.len() >= 13) || up.starts_with("GHSA-") {
+            e.add_vuln_id(w);
+        }
+    }
+}
+
+/// Probe helper: the trimmed head starts with `{` or `[`.
+pub(crate) fn is_json(head: &[u8]) -> bool {
+    crate::jsonutil::looks_like_json(head)
+}
+
+/// Probe helper: `"key"` appears in the head.
+pub(crate) fn has(head: &[u8], key: &str) -> bool {
+    crate::jsonutil::has_key(head, key)
+}
+
+/// Probe helper: the raw bytes appear in the head.
+pub(crate) fn contains(head: &[u8], needle: &str) -> bool {
+    memchr::memmem::find(head, needle.as_bytes()).is_some()
+}
+
+/// Probe helper: the XML root element, when the head looks like XML.
+pub(crate) fn xml_root(head: &[u8]) -> Option<String> {
+    let h = crate::trim_ascii_bom(head);
+    if h.starts_with(b"<") {
+        crate::xml::root_element(h)
+    } else {
+        None
+    }
+}
+
+/// A CSV document: the header (trimmed, BOM removed) and the records, with their line numbers.
+pub(crate) struct Csv {
+    pub header: Vec<String>,
+    pub rows: Vec<(usize, csv::StringRecord)>,
+}
+
+impl Csv {
+    /// The column index of the first header matching one of `names` (case-insensitive).
+    pub fn col(&self, names: &[&str]) -> Option<usize> {
+        names.iter().find_map(|n| {
+            self.header
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(n))
+        })
+    }
+
+    /// The trimmed, non-empty value at column `c` of `row`.
+    pub fn get<'r>(&self, row: &'r csv::StringRecord, c: Option<usize>) -> Option<&'r str> {
+        row.get(c?).map(str::trim).filter(|s| !s.is_empty())
+    }
+}
+
+/// Reads a whole CSV document (flexible record lengths); a row that cannot be read stops the
+/// parse with its line number.
+pub(crate) fn read_csv(input: &mut dyn BufRead, what: &str) -> Result<Csv> {
+    let buf = read_all(input, what)?;
+    let b = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&buf);
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(b);
+    let header = r
+        .headers()
+        .map_err(csv_err)?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let mut rows = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(csv_err)?;
+        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        rows.push((line, rec));
+    }
+    Ok(Csv { header, rows })
+}
+
+fn csv_err(e: csv::Error) -> Error {
+    let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+    Error::Csv {
+        line,
+        message: e.to_string(),
+    }
+}
+
+/// Probe helper for CSV: the first line of the head (the header), lower-cased.
+pub(crate) fn csv_header(head: &[u8]) -> Option<String> {
+    let h = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let end = memchr::memchr(b'\n', h).unwrap_or(h.len());
+    let line = std::str::from_utf8(&h[..end]).ok()?;
+    if !line.contains(',') || line.trim_start().starts_with(['{', '[', '<']) {
+        return None;
+    }
+    Some(line.to_ascii_lowercase())
+}
