@@ -398,3 +398,218 @@ pub(crate) fn csv_header(head: &[u8]) -> Option<String> {
     }
     Some(line.to_ascii_lowercase())
 }
+
+/// A small element tree built through the safe [`crate::xml`] reader, for XML reports that
+/// are documents rather than streams (a few megabytes at most). Names are local names
+/// (namespace prefixes dropped).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Node {
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub text: String,
+    pub children: Vec<Node>,
+}
+
+impl Node {
+    pub fn attr(&self, k: &str) -> Option<&str> {
+        crate::xml::attr(&self.attrs, k).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    pub fn child(&self, name: &str) -> Option<&Node> {
+        self.children.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn all<'n>(&'n self, name: &'n str) -> impl Iterator<Item = &'n Node> + 'n {
+        self.children.iter().filter(move |c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The trimmed text of the first child called `name`, when not empty.
+    pub fn text_of(&self, name: &str) -> Option<&str> {
+        self.child(name).map(|c| c.text.trim()).filter(|t| !t.is_empty())
+    }
+
+    /// The text at a path of child names.
+    pub fn at(&self, path: &[&str]) -> Option<&str> {
+        let mut cur = self;
+        for p in path {
+            cur = cur.child(p)?;
+        }
+        Some(cur.text.trim()).filter(|t| !t.is_empty())
+    }
+
+    /// Every descendant called `name` (depth first, not below a match).
+    pub fn find_all<'n>(&'n self, name: &str, out: &mut Vec<&'n Node>) {
+        for c in &self.children {
+            if c.name.eq_ignore_ascii_case(name) {
+                out.push(c);
+            } else {
+                c.find_all(name, out);
+            }
+        }
+    }
+
+    /// All text below this node, child texts joined by newlines.
+    pub fn deep_text(&self) -> String {
+        let mut s = self.text.trim().to_string();
+        for c in &self.children {
+            let t = c.deep_text();
+            if !t.is_empty() {
+                if !s.is_empty() {
+                    s.push('\n');
+                }
+                s.push_str(&t);
+            }
+        }
+        s
+    }
+}
+
+/// Reads a whole XML document into a [`Node`] tree (DTD entity declarations refused).
+pub(crate) fn read_xml(input: &mut dyn BufRead) -> Result<Node> {
+    use crate::xml::{XmlEvent, XmlReader};
+    let mut r = XmlReader::new(input);
+    let mut stack: Vec<Node> = Vec::new();
+    loop {
+        match r.next_event()? {
+            XmlEvent::Start { name, attrs, empty } => {
+                let n = Node {
+                    name,
+                    attrs,
+                    ..Node::default()
+                };
+                if empty {
+                    match stack.last_mut() {
+                        Some(p) => p.children.push(n),
+                        None => return Ok(n),
+                    }
+                } else {
+                    if stack.len() > 512 {
+                        return Err(Error::Refused("XML nested deeper than 512 elements".into()));
+                    }
+                    stack.push(n);
+                }
+            }
+            XmlEvent::End { .. } => {
+                let Some(n) = stack.pop() else {
+                    return Err(Error::Xml {
+                        position: r.position(),
+                        message: "end tag without a start".into(),
+                    });
+                };
+                match stack.last_mut() {
+                    Some(p) => p.children.push(n),
+                    None => return Ok(n),
+                }
+            }
+            XmlEvent::Text(t) => {
+                if let Some(n) = stack.last_mut() {
+                    n.text.push_str(&t);
+                }
+            }
+            XmlEvent::Eof => {
+                return Err(Error::Xml {
+                    position: r.position(),
+                    message: "unexpected end of input".into(),
+                });
+            }
+        }
+    }
+}
+
+/// Converts an XML element to JSON the way CycloneDX and similar schemas map: attributes
+/// and child elements become keys; a plural element whose children all share one name
+/// becomes an array; a leaf becomes its text.
+pub(crate) fn xml_to_json(n: &Node) -> Value {
+    if n.children.is_empty() && n.attrs.is_empty() {
+        return Value::String(n.text.trim().to_string());
+    }
+    let plural = !n.children.is_empty()
+        && n.attrs.is_empty()
+        && n.children.iter().all(|c| c.name == n.children[0].name)
+        && is_plural_of(&n.name, &n.children[0].name);
+    if plural {
+        return Value::Array(n.children.iter().map(xml_to_json).collect());
+    }
+    let mut m = serde_json::Map::new();
+    for (k, v) in &n.attrs {
+        m.insert(k.clone(), Value::String(v.clone()));
+    }
+    for c in &n.children {
+        let v = xml_to_json(c);
+        match m.get_mut(&c.name) {
+            Some(existing) => {
+                let old = existing.take();
+                *existing = match old {
+                    Value::Array(mut a) => {
+                        a.push(v);
+                        Value::Array(a)
+                    }
+                    o => Value::Array(vec![o, v]),
+                };
+            }
+            None => {
+                m.insert(c.name.clone(), v);
+            }
+        }
+    }
+    if !n.text.trim().is_empty() {
+        m.insert("#text".into(), Value::String(n.text.trim().to_string()));
+    }
+    Value::Object(m)
+}
+
+/// `components` of `component`, `advisories` of `advisory`, `hashes` of `hash`, `affects` of
+/// `target`.
+fn is_plural_of(list: &str, item: &str) -> bool {
+    list.strip_suffix('s') == Some(item)
+        || list.strip_suffix("es") == Some(item)
+        || (item.ends_with('y') && list.strip_suffix("ies") == item.strip_suffix('y'))
+        || (list == "affects" && item == "target")
+}
+
+/// The asset a VEX product names: an OCI purl or image reference is a container image
+/// (digest from the purl version); any other product is an application named by its id.
+pub(crate) fn product_asset(id: &str) -> Asset {
+    if let Some(rest) = id.strip_prefix("pkg:oci/") {
+        let rest = rest.split('?').next().unwrap_or(rest);
+        let (name, digest) = match rest.split_once('@') {
+            Some((n, d)) => (n, Some(d.replace("%3A", ":").replace("%3a", ":"))),
+            None => (rest, None),
+        };
+        let repo = id
+            .split("repository_url=")
+            .nth(1)
+            .map(|r| r.split('&').next().unwrap_or(r).replace("%2F", "/"));
+        let reference = match repo {
+            Some(r) if r.ends_with(&format!("/{name}")) => r,
+            Some(r) => format!("{r}/{name}"),
+            None => name.to_string(),
+        };
+        return image_asset(Some(&reference), digest.as_deref());
+    }
+    named_asset(AssetKind::Application, id)
+}
+
+/// A package from a purl (`pkg:npm/%40scope/name@1.0?x=y`): ecosystem, name, version.
+pub(crate) fn purl_package(purl: &str) -> Option<Package> {
+    let p = purl.strip_prefix("pkg:")?;
+    let p = p.split(['?', '#']).next().unwrap_or(p);
+    let (path, version) = match p.rsplit_once('@') {
+        Some((a, b)) if !b.contains('/') => (a, Some(b.replace("%3A", ":"))),
+        _ => (p, None),
+    };
+    let (eco, name) = path.split_once('/')?;
+    let name = name.replace("%40", "@").replace("%2F", "/");
+    let name = match eco {
+        "apk" | "deb" | "rpm" => name.rsplit('/').next().unwrap_or(&name).to_string(),
+        "maven" => name.replacen('/', ":", 1),
+        _ => name,
+    };
+    Some(Package {
+        name,
+        version,
+        fixed_version: None,
+        ecosystem: Some(eco.to_string()),
+        path: None,
+    })
+}

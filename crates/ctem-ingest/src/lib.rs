@@ -32,6 +32,10 @@ pub mod nmap;
 pub mod sarif;
 pub mod trivy;
 pub mod xml;
+pub mod cyclonedx;
+pub mod openvex;
+pub mod csaf;
+pub mod spdx;
 pub mod grype;
 pub mod anchore;
 pub mod osv_scanner;
@@ -96,6 +100,10 @@ pub static REGISTRY: &[&Format] = &[
     &snyk::FORMAT,
     &github_vulnerability::FORMAT,
     &aws_inspector2::FORMAT,
+    &cyclonedx::FORMAT,
+    &openvex::FORMAT,
+    &csaf::FORMAT,
+    &spdx::FORMAT,
 ];
 
 /// How much of a file the probes look at.
