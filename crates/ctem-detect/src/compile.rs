@@ -454,8 +454,16 @@ fn test_value(m: &ValueMatcher, v: &FieldValue<'_>, other: Option<&FieldValue<'_
 impl CompiledDetection {
     /// True when any condition holds on the event.
     pub fn matches<E: Event + ?Sized>(&self, ev: &E) -> bool {
-        let mut memo: Vec<Option<bool>> = vec![None; self.searches.len()];
-        self.conditions.iter().any(|c| self.eval(c, ev, &mut memo))
+        // most rules have few searches: keep the memo on the stack
+        let mut small = [None; 16];
+        let mut big = Vec::new();
+        let memo: &mut [Option<bool>] = if self.searches.len() <= small.len() {
+            &mut small[..self.searches.len()]
+        } else {
+            big.resize(self.searches.len(), None);
+            &mut big
+        };
+        self.conditions.iter().any(|c| self.eval(c, ev, memo))
     }
 
     fn search<E: Event + ?Sized>(&self, i: usize, ev: &E, memo: &mut [Option<bool>]) -> bool {

@@ -63,6 +63,22 @@
 //! * Correlation rules referenced with `generate: false` (the default) silence their base
 //!   rules, as the spec says; windows are per group-by key and clear after firing.
 //! * `neq` is "present and different from every value"; an absent field never matches `neq`.
+//! * Field paths of every field the rules name are resolved per shape in [`Engine::new`], so
+//!   matching takes no locks and allocates nothing for lookups; threads share the engine.
+//! * All case-insensitive ASCII `contains` values of one field form one Aho-Corasick
+//!   automaton (one pass over the value); ASCII exact / prefix / suffix tests compare in place
+//!   without lower-casing.
+//! * Keys with spaces (`Threat Name` in Defender events) match their Sigma spelling
+//!   (`ThreatName`) inside the objects a shape lists as `loose`.
+//!
+//! ## Known limits
+//!
+//! * Legacy Sigma 1 aggregations in conditions (`| count() by X > N`) are reported as
+//!   unsupported; use correlation rules.
+//! * `%placeholder%` values for `expand` come from [`CompileOptions::placeholders`]; rules
+//!   whose placeholders have no value are reported as unsupported.
+//! * Security 4688 events satisfy the `process_creation` logsource, but their field names
+//!   (`NewProcessName`, ...) are not renamed to Sysmon's (`Image`).
 
 pub mod compile;
 pub mod condition;
