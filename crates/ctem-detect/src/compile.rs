@@ -1,4 +1,4 @@
-//! Compiles a typed [`Rule`](crate::rule::Rule) into matchers and evaluates them on events.
+//! Compiles a typed [`Rule`] into matchers and evaluates them on events.
 
 use std::collections::HashMap;
 

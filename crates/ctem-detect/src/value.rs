@@ -1,5 +1,5 @@
 //! Value matchers: a Sigma value plus its modifiers compiled into something that tests a
-//! [`FieldValue`](crate::FieldValue). Wildcards, escaping, encodings and windash are resolved
+//! [`FieldValue`]. Wildcards, escaping, encodings and windash are resolved
 //! here, once, into plain string tests or a regex.
 
 use std::net::IpAddr;
