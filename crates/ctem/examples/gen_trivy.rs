@@ -1,8 +1,12 @@
 //! Writes a synthetic Trivy Kubernetes report for benchmarks:
 //! `gen_trivy VULNS ASSETS OUT.json`. Every resource (asset) gets VULNS/ASSETS
-//! vulnerabilities with realistic fields (titles, descriptions, CVSS, references).
+//! vulnerabilities with realistic fields (titles, descriptions, CVSS, references), drawn from
+//! a pool of 20,000 (CVE, package) pairs, as a fleet built on shared base images is: the same
+//! CVE in the same package shows up on many workloads.
 
 use std::io::{BufWriter, Write};
+
+const POOL: usize = 20_000;
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -29,15 +33,18 @@ fn main() -> std::io::Result<()> {
             if j > 0 {
                 w.write_all(b",")?;
             }
-            let cve = 10000 + (a * 7 + j * 13) % 60000;
-            let year = 2015 + (j % 10);
-            let s = sev[(a + j) % sev.len()];
-            let score = 3.1 + ((a + j) % 68) as f64 / 10.0;
+            // pair p of the pool: a window per asset, distinct within the asset
+            let p = (a * 7919 + j) % POOL;
+            let cve = 10000 + p;
+            let year = 2015 + (p % 10);
+            let s = sev[p % sev.len()];
+            let score = 3.1 + (p % 68) as f64 / 10.0;
+            let lib = p % 2000;
             write!(
                 w,
-                r#"{{"VulnerabilityID":"CVE-{year}-{cve}","PkgID":"lib{j}@2.{a}.1","PkgName":"lib{j}","InstalledVersion":"2.{m}.1-1","FixedVersion":"2.{m}.9-1","Status":"fixed","Severity":"{s}","SeveritySource":"nvd","PrimaryURL":"https://avd.aquasec.com/nvd/cve-{year}-{cve}","Title":"lib{j}: buffer overflow in parser component allows remote attackers","Description":"A heap-based buffer overflow in lib{j} before 2.{m}.9 allows remote attackers to cause a denial of service or possibly execute arbitrary code via a crafted input file.","CweIDs":["CWE-{cwe}"],"CVSS":{{"nvd":{{"V3Vector":"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H","V3Score":{score:.1}}}}},"References":["https://security-tracker.debian.org/tracker/CVE-{year}-{cve}","https://nvd.nist.gov/vuln/detail/CVE-{year}-{cve}"]}}"#,
-                m = j % 17,
-                cwe = 100 + j % 700,
+                r#"{{"VulnerabilityID":"CVE-{year}-{cve}","PkgID":"lib{lib}@2.{a}.1","PkgName":"lib{lib}","InstalledVersion":"2.{m}.1-1","FixedVersion":"2.{m}.9-1","Status":"fixed","Severity":"{s}","SeveritySource":"nvd","PrimaryURL":"https://avd.aquasec.com/nvd/cve-{year}-{cve}","Title":"lib{lib}: buffer overflow in parser component allows remote attackers","Description":"A heap-based buffer overflow in lib{lib} before 2.{m}.9 allows remote attackers to cause a denial of service or possibly execute arbitrary code via a crafted input file.","CweIDs":["CWE-{cwe}"],"CVSS":{{"nvd":{{"V3Vector":"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H","V3Score":{score:.1}}}}},"References":["https://security-tracker.debian.org/tracker/CVE-{year}-{cve}","https://nvd.nist.gov/vuln/detail/CVE-{year}-{cve}"]}}"#,
+                m = p % 17,
+                cwe = 100 + p % 700,
             )?;
         }
         w.write_all(b"]}]}")?;

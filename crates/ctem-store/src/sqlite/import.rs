@@ -24,6 +24,11 @@ pub(crate) struct SqliteImport<'c> {
     created_assets: HashSet<i64>,
     merged_assets: HashSet<i64>,
     seen: HashSet<i64>,
+    /// Exposures created by this import on assets created by this import: such assets have
+    /// nothing stored yet, so their exposures need no database lookup.
+    fresh: HashMap<(i64, [u8; 16]), i64>,
+    /// Detail ids by content hash, for this import.
+    details: HashMap<[u8; 16], i64>,
     summary: ImportSummary,
     fixed_first_records: bool,
 }
@@ -67,6 +72,8 @@ impl SqliteStore {
             created_assets: HashSet::new(),
             merged_assets: HashSet::new(),
             seen: HashSet::new(),
+            fresh: HashMap::new(),
+            details: HashMap::new(),
             summary,
             fixed_first_records: false,
         })
@@ -96,17 +103,72 @@ fn content_hash(e: &Exposure) -> [u8; 8] {
     out
 }
 
-/// The JSON detail column: the exposure without the fields that have columns of their own.
-pub(crate) fn detail_json(e: &Exposure) -> Result<String> {
-    let mut d = e.clone();
-    d.id = None;
-    d.asset_id = None;
-    d.first_seen = None;
-    d.last_seen = None;
-    d.fixed_at = None;
-    d.history = Vec::new();
-    d.status = ExposureStatus::Open;
-    serde_json::to_string(&d).map_err(|e| Error::Invalid(e.to_string()))
+/// The shared part of an exposure (see `exposure_details`).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Detail {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cves: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub advisories: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cwes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cvss: Vec<ctem_model::Cvss>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+}
+
+/// The per-finding part of an exposure (the `instance` column).
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+pub(crate) struct Instance {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<ctem_model::Package>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<ctem_model::Location>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_key: Option<String>,
+}
+
+/// Splits an exposure into its shared detail and its instance.
+pub(crate) fn split(e: Exposure) -> (Detail, Instance) {
+    (
+        Detail {
+            title: e.title,
+            description: e.description,
+            cves: e.cves,
+            advisories: e.advisories,
+            cwes: e.cwes,
+            rule_id: e.rule_id,
+            cvss: e.cvss,
+            references: e.references,
+        },
+        Instance {
+            package: e.package,
+            location: e.location,
+            port: e.port,
+            protocol: e.protocol,
+            evidence: e.evidence,
+            solution: e.solution,
+            tool_key: e.tool_key,
+        },
+    )
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Invalid(e.to_string()))
 }
 
 impl SqliteImport<'_> {
@@ -139,6 +201,32 @@ impl SqliteImport<'_> {
                 reason
             ])?;
         Ok(())
+    }
+
+    /// The id of a stored detail with this content, storing it if new.
+    fn detail_id(&mut self, json: &str) -> Result<i64> {
+        let d = Sha256::digest(json.as_bytes());
+        let mut hash = [0u8; 16];
+        hash.copy_from_slice(&d[..16]);
+        if let Some(id) = self.details.get(&hash) {
+            return Ok(*id);
+        }
+        let found: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT id FROM exposure_details WHERE hash = ?1")?
+            .query_row([&hash[..]], |r| r.get(0))
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                self.tx
+                    .prepare_cached("INSERT INTO exposure_details(hash, data) VALUES (?1, ?2)")?
+                    .execute(params![&hash[..], json])?;
+                self.tx.last_insert_rowid()
+            }
+        };
+        self.details.insert(hash, id);
+        Ok(id)
     }
 
     fn asset(&mut self, key: AssetKey, asset: Asset) -> Result<()> {
@@ -260,45 +348,65 @@ impl SqliteImport<'_> {
     fn exposure(&mut self, asset_id: i64, e: Exposure) -> Result<()> {
         let fp = e.fingerprint(self.tool());
         let hash = content_hash(&e);
-        let existing: Option<(i64, String, Vec<u8>)> = self
-            .tx
-            .prepare_cached(
-                "SELECT id, status, content_hash FROM exposures
-                 WHERE asset_id = ?1 AND fingerprint = ?2",
-            )?
-            .query_row(params![asset_id, &fp.0[..]], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()?;
-        let pkg = e.package.as_ref();
+        let fresh_asset = self.created_assets.contains(&asset_id);
+        if fresh_asset && self.fresh.contains_key(&(asset_id, fp.0)) {
+            // the same finding twice in one report on a new asset: already stored
+            return Ok(());
+        }
+        let existing: Option<(i64, String, Vec<u8>)> = if fresh_asset {
+            None
+        } else {
+            self.tx
+                .prepare_cached(
+                    "SELECT id, status, content_hash FROM exposures
+                     WHERE asset_id = ?1 AND fingerprint = ?2",
+                )?
+                .query_row(params![asset_id, &fp.0[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?
+        };
+        let (kind, severity, cve) = (e.kind, e.severity, e.cves.first().cloned());
+        let (pkg_name, pkg_version, fixed_version) = match &e.package {
+            Some(p) => (Some(p.name.clone()), p.version.clone(), p.fixed_version.clone()),
+            None => (None, None, None),
+        };
+        let (detail, instance) = split(e);
+        let detail_json = to_json(&detail)?;
+        let instance_json = to_json(&instance)?;
         let id = match existing {
             None => {
+                let detail_id = self.detail_id(&detail_json)?;
                 self.tx
                     .prepare_cached(
                         "INSERT INTO exposures(asset_id, fingerprint, kind, title, severity, cve,
                             rule_id, pkg_name, pkg_version, fixed_version, port, status,
-                            first_seen, last_seen, content_hash, data)
+                            first_seen, last_seen, content_hash, detail_id, instance)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?12,
-                                 ?13, ?14)",
+                                 ?13, ?14, ?15)",
                     )?
                     .execute(params![
                         asset_id,
                         &fp.0[..],
-                        e.kind.as_str(),
-                        e.title,
-                        e.severity as i64,
-                        e.cves.first(),
-                        e.rule_id,
-                        pkg.map(|p| &p.name),
-                        pkg.and_then(|p| p.version.as_ref()),
-                        pkg.and_then(|p| p.fixed_version.as_ref()),
-                        e.port,
+                        kind.as_str(),
+                        detail.title,
+                        severity as i64,
+                        cve,
+                        detail.rule_id,
+                        pkg_name,
+                        pkg_version,
+                        fixed_version,
+                        instance.port,
                         self.now,
                         &hash[..],
-                        detail_json(&e)?
+                        detail_id,
+                        instance_json
                     ])?;
                 let id = self.tx.last_insert_rowid();
-                self.history(id, None, ExposureStatus::Open, "first seen")?;
+                // the first history entry (open at first_seen) is implied, not stored
+                if fresh_asset {
+                    self.fresh.insert((asset_id, fp.0), id);
+                }
                 self.summary.exposures.new += 1;
                 id
             }
@@ -332,20 +440,23 @@ impl SqliteImport<'_> {
                     self.summary.exposures.unchanged += 1;
                 }
                 if changed {
+                    let detail_id = self.detail_id(&detail_json)?;
                     self.tx
                         .prepare_cached(
                             "UPDATE exposures SET title = ?2, severity = ?3, pkg_version = ?4,
-                                fixed_version = ?5, content_hash = ?6, data = ?7, last_seen = ?8
+                                fixed_version = ?5, content_hash = ?6, detail_id = ?7,
+                                instance = ?8, last_seen = ?9
                              WHERE id = ?1",
                         )?
                         .execute(params![
                             id,
-                            e.title,
-                            e.severity as i64,
-                            pkg.and_then(|p| p.version.as_ref()),
-                            pkg.and_then(|p| p.fixed_version.as_ref()),
+                            detail.title,
+                            severity as i64,
+                            pkg_version,
+                            fixed_version,
                             &hash[..],
-                            detail_json(&e)?,
+                            detail_id,
+                            instance_json,
                             self.now
                         ])?;
                 } else {

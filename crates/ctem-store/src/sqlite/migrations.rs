@@ -50,6 +50,13 @@ CREATE TABLE scans (
     imported_at    INTEGER NOT NULL,
     summary        TEXT    NOT NULL
 );
+-- What a finding says that does not depend on where it was found (title, description, ids,
+-- CVSS, references): shared by every exposure with the same content, keyed by its hash.
+CREATE TABLE exposure_details (
+    id   INTEGER PRIMARY KEY,
+    hash BLOB    NOT NULL UNIQUE,
+    data TEXT    NOT NULL
+);
 CREATE TABLE exposures (
     id            INTEGER PRIMARY KEY,
     asset_id      INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
@@ -68,7 +75,8 @@ CREATE TABLE exposures (
     last_seen     INTEGER NOT NULL,
     fixed_at      INTEGER,
     content_hash  BLOB    NOT NULL,
-    data          TEXT    NOT NULL
+    detail_id     INTEGER NOT NULL REFERENCES exposure_details(id),
+    instance      TEXT    NOT NULL
 );
 CREATE UNIQUE INDEX exposures_identity ON exposures(asset_id, fingerprint);
 CREATE INDEX exposures_cve ON exposures(cve) WHERE cve IS NOT NULL;

@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use ctem_model::{
-    Asset, AssetKind, Exposure, ExposureStatus, Identifier, IdentifierKind, ImportSummary, Scan,
+    Asset, AssetKind, Exposure, ExposureKind, ExposureStatus, Severity, Identifier, IdentifierKind, ImportSummary, Scan,
     Service, StatusChange,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::SqliteStore;
+use super::import::{Detail, Instance};
 use crate::{AssetFilter, AssetRow, Error, ExposureFilter, ExposureSource, Result};
 
 fn ts(t: i64) -> DateTime<Utc> {
@@ -20,26 +21,74 @@ fn corrupt(table: &'static str, message: String) -> Error {
 }
 
 const EXPOSURE_COLUMNS: &str = "e.id, e.asset_id, e.status, e.first_seen, e.last_seen, \
-                                e.fixed_at, e.data";
+                                e.fixed_at, e.kind, e.severity, d.data, e.instance";
+const EXPOSURE_FROM: &str = "exposures e JOIN exposure_details d ON d.id = e.detail_id";
 
-fn exposure_from_row(r: &Row<'_>) -> rusqlite::Result<ExposureRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ))
+pub(crate) struct ExposureRow {
+    id: i64,
+    asset_id: i64,
+    status: String,
+    first: i64,
+    last: i64,
+    fixed: Option<i64>,
+    kind: String,
+    severity: i64,
+    detail: String,
+    instance: String,
 }
 
-type ExposureRow = (i64, i64, String, i64, i64, Option<i64>, String);
+fn exposure_from_row(r: &Row<'_>) -> rusqlite::Result<ExposureRow> {
+    Ok(ExposureRow {
+        id: r.get(0)?,
+        asset_id: r.get(1)?,
+        status: r.get(2)?,
+        first: r.get(3)?,
+        last: r.get(4)?,
+        fixed: r.get(5)?,
+        kind: r.get(6)?,
+        severity: r.get(7)?,
+        detail: r.get(8)?,
+        instance: r.get(9)?,
+    })
+}
 
 fn build_exposure(row: ExposureRow) -> Result<Exposure> {
-    let (id, asset_id, status, first, last, fixed, data) = row;
-    let mut e: Exposure =
-        serde_json::from_str(&data).map_err(|err| corrupt("exposures", format!("{id}: {err}")))?;
+    let ExposureRow {
+        id,
+        asset_id,
+        status,
+        first,
+        last,
+        fixed,
+        kind,
+        severity,
+        detail,
+        instance,
+    } = row;
+    let bad = |what: &str| corrupt("exposures", format!("{id}: {what}"));
+    let d: Detail = serde_json::from_str(&detail).map_err(|e| bad(&format!("detail: {e}")))?;
+    let i: Instance =
+        serde_json::from_str(&instance).map_err(|e| bad(&format!("instance: {e}")))?;
+    let kind = ExposureKind::parse(&kind).ok_or_else(|| bad(&format!("kind {kind:?}")))?;
+    let severity = usize::try_from(severity)
+        .ok()
+        .and_then(|s| Severity::ALL.get(s).copied())
+        .ok_or_else(|| bad(&format!("severity {severity}")))?;
+    let mut e = Exposure::new(kind, d.title, severity);
+    e.description = d.description;
+    e.cves = d.cves;
+    e.advisories = d.advisories;
+    e.cwes = d.cwes;
+    e.rule_id = d.rule_id;
+    e.cvss = d.cvss;
+    e.references = d.references;
+    e.package = i.package;
+    e.location = i.location;
+    e.port = i.port;
+    e.protocol = i.protocol;
+    e.evidence = i.evidence;
+    e.solution = i.solution;
+    e.tool_key = i.tool_key;
     e.id = Some(id);
     e.asset_id = Some(asset_id);
     e.status = ExposureStatus::parse(&status)
@@ -168,7 +217,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn query_exposures(&self, f: &ExposureFilter) -> Result<Vec<Exposure>> {
-        let mut sql = format!("SELECT {EXPOSURE_COLUMNS} FROM exposures e WHERE 1=1");
+        let mut sql = format!("SELECT {EXPOSURE_COLUMNS} FROM {EXPOSURE_FROM} WHERE 1=1");
         let mut args: Vec<SqlValue> = Vec::new();
         if let Some(s) = f.min_severity {
             sql.push_str(" AND e.severity >= ?");
@@ -199,7 +248,7 @@ impl SqliteStore {
         }
         if let Some(c) = &f.cve {
             sql.push_str(
-                " AND (e.cve = ? OR EXISTS (SELECT 1 FROM json_each(e.data, '$.cves')
+                " AND (e.cve = ? OR EXISTS (SELECT 1 FROM json_each(d.data, '$.cves')
                         WHERE value = ?))",
             );
             let c = c.to_ascii_uppercase();
@@ -230,13 +279,21 @@ impl SqliteStore {
         let row = self
             .conn
             .query_row(
-                &format!("SELECT {EXPOSURE_COLUMNS} FROM exposures e WHERE e.id = ?1"),
+                &format!("SELECT {EXPOSURE_COLUMNS} FROM {EXPOSURE_FROM} WHERE e.id = ?1"),
                 [id],
                 exposure_from_row,
             )
             .optional()?;
         let Some(row) = row else { return Ok(None) };
         let mut e = build_exposure(row)?;
+        // the first entry is implied by first_seen
+        e.history.push(StatusChange {
+            at: e.first_seen.unwrap_or_default(),
+            from: None,
+            to: ExposureStatus::Open,
+            scan_id: None,
+            reason: "first seen".into(),
+        });
         let mut st = self.conn.prepare(
             "SELECT at, from_status, to_status, scan_id, reason FROM exposure_history
              WHERE exposure_id = ?1 ORDER BY rowid",
