@@ -69,6 +69,10 @@ impl<'a, 'b> Out<'a, 'b> {
         })
     }
 
+    pub fn service(&mut self, asset: AssetKey, service: ctem_model::Service) -> Result<()> {
+        (self.emit)(Record::Service { asset, service })
+    }
+
     pub fn issue(&mut self, place: impl Into<String>, msg: impl Into<String>) -> Result<()> {
         (self.emit)(Record::Issue(RecordIssue::new(place, msg)))
     }
@@ -357,7 +361,27 @@ impl Csv {
 /// parse with its line number.
 pub(crate) fn read_csv(input: &mut dyn BufRead, what: &str) -> Result<Csv> {
     let buf = read_all(input, what)?;
-    let b = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&buf);
+    csv_from(&buf, 0)
+}
+
+/// A CSV document whose header is the first line containing `needle` (report preambles,
+/// as Qualys VMDR writes them, are skipped); the whole input when no line has it.
+pub(crate) fn read_csv_after(input: &mut dyn BufRead, what: &str, needle: &str) -> Result<Csv> {
+    let buf = read_all(input, what)?;
+    let mut off = 0;
+    let mut skipped = 0;
+    for line in buf.split(|c| *c == b'\n').take(20) {
+        if memchr::memmem::find(line, needle.as_bytes()).is_some() {
+            return csv_from(&buf[off..], skipped);
+        }
+        off += line.len() + 1;
+        skipped += 1;
+    }
+    csv_from(&buf, 0)
+}
+
+fn csv_from(buf: &[u8], skipped: usize) -> Result<Csv> {
+    let b = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(buf);
     let mut r = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
@@ -371,7 +395,7 @@ pub(crate) fn read_csv(input: &mut dyn BufRead, what: &str) -> Result<Csv> {
     let mut rows = Vec::new();
     for rec in r.records() {
         let rec = rec.map_err(csv_err)?;
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0) + skipped;
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -612,4 +636,35 @@ pub(crate) fn purl_package(purl: &str) -> Option<Package> {
         ecosystem: Some(eco.to_string()),
         path: None,
     })
+}
+
+/// Removes a DOCTYPE that only points at an external DTD (`<!DOCTYPE SCAN SYSTEM "x.dtd">`,
+/// as Qualys writes it) by blanking it out, so the safe reader, which refuses external DTDs,
+/// can read the document. The DTD is never fetched either way; a DOCTYPE with an internal
+/// subset (which could declare entities) is left alone, for the reader to judge.
+pub(crate) fn blank_external_doctype(buf: &mut [u8]) {
+    let head = &buf[..buf.len().min(4096)];
+    let Some(start) = memchr::memmem::find(head, b"<!DOCTYPE") else {
+        return;
+    };
+    let Some(len) = memchr::memchr(b'>', &buf[start..]) else {
+        return;
+    };
+    let decl = &buf[start..start + len];
+    if decl.contains(&b'[') {
+        return;
+    }
+    for b in &mut buf[start..=start + len] {
+        if *b != b'\n' {
+            *b = b' ';
+        }
+    }
+}
+
+/// Reads a whole XML document after [`blank_external_doctype`].
+pub(crate) fn read_xml_doc(input: &mut dyn BufRead, what: &str) -> Result<Node> {
+    let mut buf = read_all(input, what)?;
+    blank_external_doctype(&mut buf);
+    let mut r: &[u8] = &buf;
+    read_xml(&mut r)
 }

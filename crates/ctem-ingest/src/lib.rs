@@ -32,6 +32,13 @@ pub mod nmap;
 pub mod sarif;
 pub mod trivy;
 pub mod xml;
+pub mod openvas;
+pub mod qualys;
+pub mod nexpose;
+pub mod tenable_csv;
+pub mod nuclei;
+pub mod masscan;
+pub mod naabu;
 pub mod cyclonedx;
 pub mod openvex;
 pub mod csaf;
@@ -104,6 +111,13 @@ pub static REGISTRY: &[&Format] = &[
     &openvex::FORMAT,
     &csaf::FORMAT,
     &spdx::FORMAT,
+    &openvas::FORMAT,
+    &qualys::FORMAT,
+    &nexpose::FORMAT,
+    &tenable_csv::FORMAT,
+    &nuclei::FORMAT,
+    &masscan::FORMAT,
+    &naabu::FORMAT,
 ];
 
 /// How much of a file the probes look at.
