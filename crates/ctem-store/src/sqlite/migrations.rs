@@ -1,5 +1,9 @@
 //! Versioned schema migrations. Each entry runs once, in order, inside a transaction; the
-//! applied version is kept in `schema_migrations`. Never edit a released migration: add one.
+//! applied versions are kept in `schema_migrations`. Never edit a released migration: add one.
+//!
+//! Numbers are reserved per area so work on different stages does not collide:
+//! 1 foundation (assets, services, scans, exposures); 10-19 threat intelligence;
+//! 20-29 prioritisation, teams and tickets; 30-39 detection alerts.
 
 pub const MIGRATIONS: &[(i64, &str)] = &[(
     1,

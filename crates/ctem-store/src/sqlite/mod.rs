@@ -70,17 +70,26 @@ impl SqliteStore {
                 version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         )?;
         let current = self.schema_version()?;
-        let latest = migrations::MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+        let latest = migrations::MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0);
         if current > latest {
             return Err(Error::SchemaTooNew {
                 found: current,
                 supported: latest,
             });
         }
-        for (version, sql) in migrations::MIGRATIONS {
-            if *version <= current {
-                continue;
-            }
+        // each migration is applied once, by its number: a gap left by a migration that
+        // lands later is filled then
+        let applied: std::collections::HashSet<i64> = {
+            let mut st = self.conn.prepare("SELECT version FROM schema_migrations")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        let mut todo: Vec<&(i64, &str)> = migrations::MIGRATIONS
+            .iter()
+            .filter(|m| !applied.contains(&m.0))
+            .collect();
+        todo.sort_by_key(|m| m.0);
+        for (version, sql) in todo {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
             tx.execute(
