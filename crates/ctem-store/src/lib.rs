@@ -37,9 +37,12 @@
 //!   refused rather than misread.
 //! - **One conformance suite** ([`testsuite`]) that every backend runs.
 
+pub mod alerts;
 pub mod error;
+pub mod intel;
 pub mod sqlite;
 pub mod testsuite;
+pub mod work;
 
 use chrono::{DateTime, Utc};
 use ctem_model::{Asset, Exposure, ExposureStatus, ImportSummary, Record, Scan, Service, Severity};
@@ -115,8 +118,10 @@ pub trait ImportSession {
     fn commit(self: Box<Self>) -> Result<ImportSummary>;
 }
 
-/// The store every stage reads and writes.
-pub trait Store {
+/// The store every stage reads and writes. Each stage's own storage is a trait of its own
+/// ([`intel::IntelStore`], [`work::WorkStore`], [`alerts::AlertStore`]) so its methods live
+/// beside its tables.
+pub trait Store: intel::IntelStore + work::WorkStore + alerts::AlertStore {
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;
     fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;
     fn asset(&self, id: i64) -> Result<Option<Asset>>;

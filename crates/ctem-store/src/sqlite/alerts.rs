@@ -1,0 +1,6 @@
+//! SQLite side of [`crate::alerts::AlertStore`].
+
+use super::SqliteStore;
+use crate::alerts::AlertStore;
+
+impl AlertStore for SqliteStore {}

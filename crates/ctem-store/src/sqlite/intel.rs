@@ -1,0 +1,6 @@
+//! SQLite side of [`crate::intel::IntelStore`].
+
+use super::SqliteStore;
+use crate::intel::IntelStore;
+
+impl IntelStore for SqliteStore {}
