@@ -1,8 +1,11 @@
 //! The embedded SQLite backend: the default store, zero set-up.
 
+mod alerts;
 mod import;
+mod intel;
 pub mod migrations;
 mod query;
+mod work;
 
 use std::path::Path;
 
