@@ -10,6 +10,9 @@ pub struct Cli {
     /// The store: a path, sqlite://PATH or postgres://...
     #[arg(long, global = true, env = "CTEM_DB", default_value = "ctem.db")]
     pub db: String,
+    /// Settings file (default: $CTEM_CONFIG, else ./ctem.toml when present)
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -15,6 +15,8 @@ pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // read (and so validated) before any command runs; stages take their sections from it
+    let _config = crate::config::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Demo { dir } => demo::run(dir),
         Command::Formats { json } => list::formats(json),
