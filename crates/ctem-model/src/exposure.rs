@@ -300,6 +300,10 @@ pub struct Exposure {
     pub fixed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<StatusChange>,
+    /// What threat intelligence says about the first CVE (KEV, EPSS, CVE record); filled by
+    /// the store when it reads the exposure, `None` when nothing is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel: Option<crate::intel::Enrichment>,
 }
 
 impl Exposure {
@@ -329,6 +333,7 @@ impl Exposure {
             status: ExposureStatus::Open,
             fixed_at: None,
             history: Vec::new(),
+            intel: None,
         }
     }
 
