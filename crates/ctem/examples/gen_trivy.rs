@@ -1,12 +1,10 @@
 //! Writes a synthetic Trivy Kubernetes report for benchmarks:
-//! `gen_trivy VULNS ASSETS OUT.json`. Every resource (asset) gets VULNS/ASSETS
-//! vulnerabilities with realistic fields (titles, descriptions, CVSS, references), drawn from
-//! a pool of 20,000 (CVE, package) pairs, as a fleet built on shared base images is: the same
-//! CVE in the same package shows up on many workloads.
+//! `gen_trivy VULNS ASSETS OUT.json` (see benches/common/trivy_gen.rs).
 
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 
-const POOL: usize = 20_000;
+#[path = "../benches/common/trivy_gen.rs"]
+mod trivy_gen;
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -16,39 +14,6 @@ fn main() -> std::io::Result<()> {
     }
     let vulns: usize = args[1].parse().expect("VULNS is a number");
     let assets: usize = args[2].parse().expect("ASSETS is a number");
-    let per = vulns / assets.max(1);
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&args[3])?);
-    let sev = ["LOW", "MEDIUM", "HIGH", "CRITICAL", "MEDIUM", "LOW"];
-    write!(w, r#"{{"ClusterName":"bench-cluster","Resources":["#)?;
-    for a in 0..assets {
-        if a > 0 {
-            w.write_all(b",")?;
-        }
-        write!(
-            w,
-            r#"{{"Namespace":"ns-{ns}","Kind":"Deployment","Name":"app-{a}","Results":[{{"Target":"registry.example/app-{a}:1.{a} (debian 12.5)","Class":"os-pkgs","Type":"debian","Vulnerabilities":["#,
-            ns = a % 40
-        )?;
-        for j in 0..per {
-            if j > 0 {
-                w.write_all(b",")?;
-            }
-            // pair p of the pool: a window per asset, distinct within the asset
-            let p = (a * 7919 + j) % POOL;
-            let cve = 10000 + p;
-            let year = 2015 + (p % 10);
-            let s = sev[p % sev.len()];
-            let score = 3.1 + (p % 68) as f64 / 10.0;
-            let lib = p % 2000;
-            write!(
-                w,
-                r#"{{"VulnerabilityID":"CVE-{year}-{cve}","PkgID":"lib{lib}@2.{a}.1","PkgName":"lib{lib}","InstalledVersion":"2.{m}.1-1","FixedVersion":"2.{m}.9-1","Status":"fixed","Severity":"{s}","SeveritySource":"nvd","PrimaryURL":"https://avd.aquasec.com/nvd/cve-{year}-{cve}","Title":"lib{lib}: buffer overflow in parser component allows remote attackers","Description":"A heap-based buffer overflow in lib{lib} before 2.{m}.9 allows remote attackers to cause a denial of service or possibly execute arbitrary code via a crafted input file.","CweIDs":["CWE-{cwe}"],"CVSS":{{"nvd":{{"V3Vector":"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H","V3Score":{score:.1}}}}},"References":["https://security-tracker.debian.org/tracker/CVE-{year}-{cve}","https://nvd.nist.gov/vuln/detail/CVE-{year}-{cve}"]}}"#,
-                m = p % 17,
-                cwe = 100 + p % 700,
-            )?;
-        }
-        w.write_all(b"]}]}")?;
-    }
-    w.write_all(b"]}\n")?;
-    w.flush()
+    trivy_gen::write_report(&mut w, vulns, assets)
 }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Import benchmark (issue: foundation). Generates a Trivy report with VULNS vulnerabilities over
+# ASSETS assets (default 1,000,000 over 10,000), then in the same run times:
+#   1. ctem import of it into a fresh SQLite store (parse + dedup + commit), with peak RSS;
+#   2. a plain serde_json::from_slice into serde_json::Value of the same file (the baseline);
+#   3. a second import of the same file (everything unchanged).
+# Prints findings/s and the ratio import / raw parse. Absolute times on shared machines are
+# noisy: compare the ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VULNS=${1:-1000000}
+ASSETS=${2:-10000}
+OUT=${BENCH_DIR:-bench/out}
+mkdir -p "$OUT"
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
+
+cargo build --release -q -p ctem --bin ctem --example gen_trivy --example parse_value
+BIN=target/release
+REPORT="$OUT/trivy-$VULNS.json"
+[ -s "$REPORT" ] || "$BIN/examples/gen_trivy" "$VULNS" "$ASSETS" "$REPORT"
+SIZE=$(stat -c %s "$REPORT")
+rm -f "$OUT"/bench.db*
+
+run() { # label cmd...: prints "seconds rss_kb"
+  local t; t=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null; } 2>&1 | tail -1 ); echo "$t"
+}
+read -r IMP_S IMP_KB < <(run "$BIN/ctem" --db "$OUT/bench.db" import "$REPORT")
+read -r RAW_S RAW_KB < <(run "$BIN/examples/parse_value" "$REPORT")
+read -r RE_S RE_KB < <(run "$BIN/ctem" --db "$OUT/bench.db" import "$REPORT")
+
+awk -v n="$VULNS" -v size="$SIZE" -v i="$IMP_S" -v ikb="$IMP_KB" -v r="$RAW_S" -v rkb="$RAW_KB" \
+    -v re="$RE_S" -v rekb="$RE_KB" 'BEGIN {
+  printf "report: %d findings, %.0f MB\n", n, size/1e6;
+  printf "ctem import (new store):   %7.2f s  %9.0f findings/s  peak RSS %5.0f MiB\n", i, n/i, ikb/1024;
+  printf "serde_json -> Value:       %7.2f s  %9.0f findings/s  peak RSS %5.0f MiB\n", r, n/r, rkb/1024;
+  printf "ctem re-import (unchanged):%7.2f s  %9.0f findings/s  peak RSS %5.0f MiB\n", re, n/re, rekb/1024;
+  printf "ratio import / raw parse:  %7.2fx (target <= 3x)\n", i/r;
+}'
