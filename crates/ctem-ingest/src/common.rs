@@ -381,8 +381,18 @@ pub(crate) fn read_csv_after(input: &mut dyn BufRead, what: &str, needle: &str) 
 }
 
 fn csv_from(buf: &[u8], skipped: usize) -> Result<Csv> {
+    csv_inner(buf, skipped, b',')
+}
+
+/// A CSV document with another delimiter (Prowler 3+ writes `;`).
+pub(crate) fn csv_with(buf: &[u8], delimiter: u8) -> Result<Csv> {
+    csv_inner(buf, 0, delimiter)
+}
+
+fn csv_inner(buf: &[u8], skipped: usize, delimiter: u8) -> Result<Csv> {
     let b = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(buf);
     let mut r = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .flexible(true)
         .has_headers(true)
         .from_reader(b);
@@ -417,7 +427,7 @@ pub(crate) fn csv_header(head: &[u8]) -> Option<String> {
     let h = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let end = memchr::memchr(b'\n', h).unwrap_or(h.len());
     let line = std::str::from_utf8(&h[..end]).ok()?;
-    if !line.contains(',') || line.trim_start().starts_with(['{', '[', '<']) {
+    if !(line.contains(',') || line.contains(';')) || line.trim_start().starts_with(['{', '[', '<']) {
         return None;
     }
     Some(line.to_ascii_lowercase())
@@ -667,4 +677,65 @@ pub(crate) fn read_xml_doc(input: &mut dyn BufRead, what: &str) -> Result<Node> 
     blank_external_doctype(&mut buf);
     let mut r: &[u8] = &buf;
     read_xml(&mut r)
+}
+
+/// Decodes standard base64 (whitespace ignored); `None` on any other character.
+pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            b' ' | b'\n' | b'\r' | b'\t' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// The first line of an HTTP message (request line or status line), base64 or plain.
+pub(crate) fn http_first_line(data: &str, base64: bool) -> Option<String> {
+    let bytes = if base64 { base64_decode(data)? } else { data.as_bytes().to_vec() };
+    let text = String::from_utf8_lossy(&bytes);
+    text.lines().next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
+}
+
+/// Strips HTML tags and collapses blank lines (Burp and ZAP write HTML descriptions).
+pub(crate) fn strip_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A secret shown safely: its first four characters and its length.
+pub(crate) fn redact(secret: &str) -> String {
+    let s = secret.trim();
+    if s.eq_ignore_ascii_case("redacted") || s.is_empty() {
+        return "REDACTED".into();
+    }
+    let head: String = s.chars().take(4).collect();
+    format!("{head}... ({} chars)", s.chars().count())
 }

@@ -32,6 +32,15 @@ pub mod nmap;
 pub mod sarif;
 pub mod trivy;
 pub mod xml;
+pub mod prowler;
+pub mod trivy_operator;
+pub mod zap;
+pub mod burp;
+pub mod semgrep;
+pub mod checkov;
+pub mod kics;
+pub mod gitleaks;
+pub mod trufflehog;
 pub mod openvas;
 pub mod qualys;
 pub mod nexpose;
@@ -118,6 +127,15 @@ pub static REGISTRY: &[&Format] = &[
     &nuclei::FORMAT,
     &masscan::FORMAT,
     &naabu::FORMAT,
+    &zap::FORMAT,
+    &burp::FORMAT,
+    &semgrep::FORMAT,
+    &checkov::FORMAT,
+    &kics::FORMAT,
+    &gitleaks::FORMAT,
+    &trufflehog::FORMAT,
+    &prowler::FORMAT,
+    &trivy_operator::FORMAT,
 ];
 
 /// How much of a file the probes look at.
