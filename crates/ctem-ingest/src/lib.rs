@@ -32,6 +32,7 @@ pub mod nmap;
 pub mod sarif;
 pub mod trivy;
 pub mod xml;
+pub mod dependency_check;
 pub mod prowler;
 pub mod trivy_operator;
 pub mod zap;
@@ -136,6 +137,7 @@ pub static REGISTRY: &[&Format] = &[
     &trufflehog::FORMAT,
     &prowler::FORMAT,
     &trivy_operator::FORMAT,
+    &dependency_check::FORMAT,
 ];
 
 /// How much of a file the probes look at.
