@@ -28,8 +28,8 @@ impl Config {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("config {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("config {}", path.display()))?;
         Self::parse(&text, Some(path))
     }
 

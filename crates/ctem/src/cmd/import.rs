@@ -197,11 +197,8 @@ impl Mapped {
         // SAFETY: MADV_DONTNEED on a private read-only file mapping only drops resident
         // pages; a later read of that range faults them in again from the file, unchanged.
         let _ = unsafe {
-            self.map.unchecked_advise_range(
-                memmap2::UncheckedAdvice::DontNeed,
-                start,
-                end - start,
-            )
+            self.map
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
         };
         self.released.set(end);
     }
