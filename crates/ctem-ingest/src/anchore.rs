@@ -12,7 +12,10 @@ use std::io::BufRead;
 use ctem_model::{AssetKey, Exposure, ExposureKind, Location, Severity};
 use serde_json::Value;
 
-use crate::common::{Out, arr, cvss, has, ids_in_text, image_asset, is_json, num, package, present, read_json, s, severity};
+use crate::common::{
+    Out, arr, cvss, has, ids_in_text, image_asset, is_json, num, package, present, read_json, s,
+    severity,
+};
 use crate::{Emit, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
@@ -28,12 +31,21 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
     if !is_json(head) {
         return 0;
     }
-    let engine = has(head, "vulnerabilities") && (has(head, "package_name") || has(head, "vulnerability_type") || has(head, "feed_group"));
+    let engine = has(head, "vulnerabilities")
+        && (has(head, "package_name")
+            || has(head, "vulnerability_type")
+            || has(head, "feed_group"));
     let ctl_vulns = has(head, "feedGroup") && has(head, "packageName") && has(head, "vuln");
     let new = has(head, "securityEvaluation");
-    let policy = (has(head, "triggerId") && has(head, "gate")) || (has(head, "evaluatedTag") && has(head, "evaluations"));
-    let enterprise = has(head, "whitelisted_images") || (has(head, "blacklisted_images") && has(head, "mappings"));
-    if engine || ctl_vulns || new || policy || enterprise { 90 } else { 0 }
+    let policy = (has(head, "triggerId") && has(head, "gate"))
+        || (has(head, "evaluatedTag") && has(head, "evaluations"));
+    let enterprise = has(head, "whitelisted_images")
+        || (has(head, "blacklisted_images") && has(head, "mappings"));
+    if engine || ctl_vulns || new || policy || enterprise {
+        90
+    } else {
+        0
+    }
 }
 
 fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
@@ -60,10 +72,18 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             let reference = s(&doc, &["imageFullTag"]);
             let digest = s(&doc, &["imageDigest"]).or(s(&doc, &["image_digest"]));
             let key = out.asset(image_asset(reference, digest))?;
-            vulns(&mut out, key, arr(&doc, "vulnerabilities"), "vulnerabilities")?;
+            vulns(
+                &mut out,
+                key,
+                arr(&doc, "vulnerabilities"),
+                "vulnerabilities",
+            )?;
         }
         Value::Object(_) if doc.get("evaluations").is_some() => {
-            let key = out.asset(image_asset(s(&doc, &["evaluatedTag"]), s(&doc, &["imageDigest"])))?;
+            let key = out.asset(image_asset(
+                s(&doc, &["evaluatedTag"]),
+                s(&doc, &["imageDigest"]),
+            ))?;
             for (ei, ev) in arr(&doc, "evaluations").iter().enumerate() {
                 for (i, d) in arr(ev, "details").iter().enumerate() {
                     policy_row(&mut out, key, d, &format!("evaluations[{ei}].details[{i}]"))?;
@@ -74,10 +94,17 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             if items.is_empty() {
                 return Ok(());
             }
-            let key = out.asset(crate::common::named_asset(ctem_model::AssetKind::ContainerImage, "anchorectl image"))?;
+            let key = out.asset(crate::common::named_asset(
+                ctem_model::AssetKind::ContainerImage,
+                "anchorectl image",
+            ))?;
             vulns(&mut out, key, items, "")?;
         }
-        Value::Array(items) if items.iter().all(|x| x.get("detail").is_some() && x.get("digest").is_some()) => {
+        Value::Array(items)
+            if items
+                .iter()
+                .all(|x| x.get("detail").is_some() && x.get("digest").is_some()) =>
+        {
             for (pi, p) in items.iter().enumerate() {
                 let key = out.asset(image_asset(s(p, &["tag"]), s(p, &["digest"])))?;
                 for (i, d) in arr(p, "detail").iter().enumerate() {
@@ -115,7 +142,9 @@ fn vuln(v: &Value) -> std::result::Result<Exposure, String> {
         f("package_type", "packageType"),
         f("package_path", "packagePath"),
     ));
-    e.description = s(v, &["description"]).or(s(v, &["extra", "description"])).map(str::to_string);
+    e.description = s(v, &["description"])
+        .or(s(v, &["extra", "description"]))
+        .map(str::to_string);
     for n in arr(v, "nvd_data") {
         for (k, ver) in [("cvss_v3", "3.1"), ("cvss_v2", "2.0")] {
             if let Some(sc) = num(&n[k], "base_score").filter(|x| *x >= 0.0)
@@ -139,7 +168,13 @@ fn new_vuln(v: &Value) -> std::result::Result<Exposure, String> {
     if let Some(c) = s(v, &["cves"]) {
         ids_in_text(&mut e, c);
     }
-    e.package = Some(package(pkg, None, present(s(v, &["fixAvailable"])), s(v, &["packageType"]), s(v, &["path"])));
+    e.package = Some(package(
+        pkg,
+        None,
+        present(s(v, &["fixAvailable"])),
+        s(v, &["packageType"]),
+        s(v, &["path"]),
+    ));
     e.cvss.extend(cvss(None, num(v, "nvdCvssBaseScore"), "nvd"));
     e.references.extend(s(v, &["link"]).map(str::to_string));
     Ok(e)
@@ -164,65 +199,136 @@ fn policy_row(out: &mut Out<'_, '_>, key: AssetKey, d: &Value, place: &str) -> R
     };
     let trigger = s(d, &["triggerName"]).unwrap_or("");
     let rule = format!("{gate}:{trigger}:{}", s(d, &["policyId"]).unwrap_or(""));
-    let e = policy_exposure(gate, trigger, desc, s(d, &["status"]).unwrap_or(""), s(d, &["triggerId"]), rule);
+    let e = policy_exposure(
+        gate,
+        trigger,
+        desc,
+        s(d, &["status"]).unwrap_or(""),
+        s(d, &["triggerId"]),
+        rule,
+    );
     out.exposure(key, e)
 }
 
-fn policy_exposure(gate: &str, trigger: &str, desc: &str, action: &str, trigger_id: Option<&str>, rule: String) -> Exposure {
+fn policy_exposure(
+    gate: &str,
+    trigger: &str,
+    desc: &str,
+    action: &str,
+    trigger_id: Option<&str>,
+    rule: String,
+) -> Exposure {
     let sev = action_severity(action, desc);
     let vuln = gate == "vulnerabilities" && desc.contains("CVE-");
-    let kind = if vuln { ExposureKind::Vulnerability } else { ExposureKind::Misconfiguration };
-    let mut e = Exposure::new(kind, format!("{gate} {trigger}: {}", first_sentence(desc)), sev);
+    let kind = if vuln {
+        ExposureKind::Vulnerability
+    } else {
+        ExposureKind::Misconfiguration
+    };
+    let mut e = Exposure::new(
+        kind,
+        format!("{gate} {trigger}: {}", first_sentence(desc)),
+        sev,
+    );
     e.rule_id = Some(rule);
     e.description = Some(desc.to_string());
     if vuln {
         ids_in_text(&mut e, desc);
         // the trigger id (`CVE-x+pkg.jar`) tells one occurrence from another
         e.tool_key = trigger_id.map(str::to_string);
-        e.location = Some(Location { path: desc.split(" - ").nth(1).and_then(|p| p.split(" (").next()).map(str::to_string), line: None, resource: None });
+        e.location = Some(Location {
+            path: desc
+                .split(" - ")
+                .nth(1)
+                .and_then(|p| p.split(" (").next())
+                .map(str::to_string),
+            line: None,
+            resource: None,
+        });
     } else {
-        e.location = Some(Location { path: None, line: None, resource: trigger_id.map(str::to_string) });
+        e.location = Some(Location {
+            path: None,
+            line: None,
+            resource: trigger_id.map(str::to_string),
+        });
     }
     e
 }
 
 fn first_sentence(d: &str) -> &str {
     let d = d.split(" - ").next().unwrap_or(d);
-    &d[..d.len().min(120)].trim_end_matches(|c: char| !c.is_ascii() && !c.is_alphanumeric())
+    d[..d.len().min(120)].trim_end_matches(|c: char| !c.is_ascii() && !c.is_alphanumeric())
 }
 
 /// Enterprise: `[{digest: {tag: [{detail: {result: {result: {image_id: {result: {header, rows}}}}}}]}}]`.
 fn enterprise(out: &mut Out<'_, '_>, items: &[Value]) -> Result<()> {
     let mut recognised = items.is_empty();
     for (ii, item) in items.iter().enumerate() {
-        let Some(by_digest) = item.as_object() else { continue };
+        let Some(by_digest) = item.as_object() else {
+            continue;
+        };
         for (digest, by_tag) in by_digest {
-            let Some(by_tag) = by_tag.as_object() else { continue };
+            let Some(by_tag) = by_tag.as_object() else {
+                continue;
+            };
             for (tag, evals) in by_tag {
-                for (ei, ev) in evals.as_array().map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
+                for (ei, ev) in evals
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                    .iter()
+                    .enumerate()
+                {
                     let place = format!("[{ii}].{digest}.{tag}[{ei}]");
                     let res = &ev["detail"]["result"];
                     let Some(table) = res["result"].as_object().and_then(|m| {
-                        m.iter().find(|(k, _)| !matches!(k.as_str(), "final_action" | "policy_data" | "policy_name" | "whitelist_data" | "whitelist_names")).map(|(_, v)| &v["result"])
+                        m.iter()
+                            .find(|(k, _)| {
+                                !matches!(
+                                    k.as_str(),
+                                    "final_action"
+                                        | "policy_data"
+                                        | "policy_name"
+                                        | "whitelist_data"
+                                        | "whitelist_names"
+                                )
+                            })
+                            .map(|(_, v)| &v["result"])
                     }) else {
                         out.issue(place, "no policy result table")?;
                         continue;
                     };
                     recognised = true;
                     let key = out.asset(image_asset(Some(tag), Some(digest)))?;
-                    let header: Vec<&str> = arr(table, "header").iter().filter_map(Value::as_str).collect();
+                    let header: Vec<&str> = arr(table, "header")
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect();
                     if header.is_empty() {
                         out.issue(format!("{place}.result"), "policy result without a header")?;
                         continue;
                     }
                     let col = |n: &str| header.iter().position(|h| *h == n);
-                    let (g, t, o, a, tid) = (col("Gate"), col("Trigger"), col("Check_Output"), col("Gate_Action"), col("Trigger_Id"));
+                    let (g, t, o, a, tid) = (
+                        col("Gate"),
+                        col("Trigger"),
+                        col("Check_Output"),
+                        col("Gate_Action"),
+                        col("Trigger_Id"),
+                    );
                     let pid = col("Policy_Id");
                     for (ri, row) in arr(table, "rows").iter().enumerate() {
-                        let cell = |c: Option<usize>| c.and_then(|c| row.get(c)).and_then(Value::as_str).unwrap_or("");
+                        let cell = |c: Option<usize>| {
+                            c.and_then(|c| row.get(c))
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                        };
                         let (gate, desc) = (cell(g), cell(o));
                         if gate.is_empty() || desc.is_empty() {
-                            out.issue(format!("{place}.rows[{ri}]"), "row without Gate or Check_Output")?;
+                            out.issue(
+                                format!("{place}.rows[{ri}]"),
+                                "row without Gate or Check_Output",
+                            )?;
                             continue;
                         }
                         let trigger = cell(t);
@@ -236,7 +342,9 @@ fn enterprise(out: &mut Out<'_, '_>, items: &[Value]) -> Result<()> {
         }
     }
     if !recognised {
-        return Err(Error::Refused("JSON array of an unknown shape: not an Anchore report".into()));
+        return Err(Error::Refused(
+            "JSON array of an unknown shape: not an Anchore report".into(),
+        ));
     }
     Ok(())
 }

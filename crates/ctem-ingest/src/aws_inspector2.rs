@@ -10,7 +10,9 @@ use std::io::BufRead;
 use ctem_model::{Asset, Exposure, ExposureKind, Identifier, IdentifierKind, Location};
 use serde_json::Value;
 
-use crate::common::{Out, arr, cloud_asset, cvss, has, image_asset, is_json, num, package, read_json, s, severity};
+use crate::common::{
+    Out, arr, cloud_asset, cvss, has, image_asset, is_json, num, package, read_json, s, severity,
+};
 use crate::{Emit, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
@@ -23,9 +25,16 @@ pub static FORMAT: Format = Format {
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
-    if is_json(head) && has(head, "findings") && (has(head, "findingArn") || crate::common::contains(head, "inspector2")) {
+    if is_json(head)
+        && has(head, "findings")
+        && (has(head, "findingArn") || crate::common::contains(head, "inspector2"))
+    {
         92
-    } else if is_json(head) && crate::trim_ascii_bom(head).starts_with(b"{") && has(head, "findings") && head.len() < 64 {
+    } else if is_json(head)
+        && crate::trim_ascii_bom(head).starts_with(b"{")
+        && has(head, "findings")
+        && head.len() < 64
+    {
         40
     } else {
         0
@@ -35,7 +44,9 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
 fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let doc = read_json(input, "Amazon Inspector")?;
     let Some(findings) = doc.get("findings").and_then(Value::as_array) else {
-        return Err(Error::Refused("no `findings` array: not an Amazon Inspector v2 export".into()));
+        return Err(Error::Refused(
+            "no `findings` array: not an Amazon Inspector v2 export".into(),
+        ));
     };
     let mut out = Out::new(emit);
     for (i, f) in findings.iter().enumerate() {
@@ -68,7 +79,15 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                         (Some(v), Some(r)) => Some(format!("{v}-{r}")),
                         (v, _) => v.map(str::to_string),
                     };
-                    e.package = Some(package(n, ver.as_deref(), s(p, &["fixedInVersion"]).filter(|x| *x != "NotAvailable"), s(p, &["packageManager"]).map(|x| x.to_ascii_lowercase()).as_deref(), s(p, &["filePath"])));
+                    e.package = Some(package(
+                        n,
+                        ver.as_deref(),
+                        s(p, &["fixedInVersion"]).filter(|x| *x != "NotAvailable"),
+                        s(p, &["packageManager"])
+                            .map(|x| x.to_ascii_lowercase())
+                            .as_deref(),
+                        s(p, &["filePath"]),
+                    ));
                     e.solution = s(p, &["remediation"]).map(str::to_string).or(e.solution);
                 }
                 out.exposure(key, e)?;
@@ -93,7 +112,10 @@ fn finding(f: &Value) -> std::result::Result<Exposure, String> {
     if let Some(id) = s(d, &["vulnerabilityId"]) {
         e.add_vuln_id(id);
     }
-    for r in arr(d, "relatedVulnerabilities").iter().filter_map(Value::as_str) {
+    for r in arr(d, "relatedVulnerabilities")
+        .iter()
+        .filter_map(Value::as_str)
+    {
         e.add_vuln_id(r);
     }
     let code = &f["codeVulnerabilityDetails"];
@@ -101,7 +123,9 @@ fn finding(f: &Value) -> std::result::Result<Exposure, String> {
         e.add_cwe(c);
     }
     if code.is_object() {
-        e.rule_id = s(code, &["detectorId"]).or(s(code, &["ruleId"])).map(str::to_string);
+        e.rule_id = s(code, &["detectorId"])
+            .or(s(code, &["ruleId"]))
+            .map(str::to_string);
         e.location = Some(Location {
             path: s(code, &["filePath", "filePath"]).map(str::to_string),
             line: code["filePath"]["startLine"].as_u64().map(|l| l as u32),
@@ -113,11 +137,23 @@ fn finding(f: &Value) -> std::result::Result<Exposure, String> {
         e.rule_id = s(f, &["findingArn"]).map(str::to_string);
     }
     let adj = &f["inspectorScoreDetails"]["adjustedCvss"];
-    e.cvss.extend(cvss(s(adj, &["scoringVector"]), num(adj, "score"), s(adj, &["scoreSource"]).unwrap_or("inspector")));
+    e.cvss.extend(cvss(
+        s(adj, &["scoringVector"]),
+        num(adj, "score"),
+        s(adj, &["scoreSource"]).unwrap_or("inspector"),
+    ));
     e.description = s(f, &["description"]).map(str::to_string);
-    e.solution = s(f, &["remediation", "recommendation", "text"]).filter(|x| *x != "None Provided").map(str::to_string);
-    e.references.extend(s(d, &["sourceUrl"]).map(str::to_string));
-    e.references.extend(arr(d, "referenceUrls").iter().filter_map(Value::as_str).map(str::to_string));
+    e.solution = s(f, &["remediation", "recommendation", "text"])
+        .filter(|x| *x != "None Provided")
+        .map(str::to_string);
+    e.references
+        .extend(s(d, &["sourceUrl"]).map(str::to_string));
+    e.references.extend(
+        arr(d, "referenceUrls")
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string),
+    );
     e.first_seen = crate::common::time(s(f, &["firstObservedAt"]));
     e.last_seen = crate::common::time(s(f, &["lastObservedAt"]));
     Ok(e)
@@ -130,9 +166,15 @@ fn resource(r: &Value) -> Asset {
         Some("AWS_ECR_CONTAINER_IMAGE") => {
             let img = &det["awsEcrContainerImage"];
             let repo = s(img, &["repositoryName"]);
-            let tag = arr(img, "imageTags").iter().filter_map(Value::as_str).next();
+            let tag = arr(img, "imageTags")
+                .iter()
+                .filter_map(Value::as_str)
+                .next();
             let reference = match (s(img, &["registry"]), repo, tag) {
-                (Some(reg), Some(rp), Some(t)) => Some(format!("{reg}.dkr.ecr.{}.amazonaws.com/{rp}:{t}", s(r, &["region"]).unwrap_or("aws"))),
+                (Some(reg), Some(rp), Some(t)) => Some(format!(
+                    "{reg}.dkr.ecr.{}.amazonaws.com/{rp}:{t}",
+                    s(r, &["region"]).unwrap_or("aws")
+                )),
                 _ => None,
             };
             let mut a = image_asset(reference.as_deref(), s(img, &["imageHash"]));
@@ -142,9 +184,18 @@ fn resource(r: &Value) -> Asset {
         }
         Some("AWS_EC2_INSTANCE") => {
             let ec2 = &det["awsEc2Instance"];
-            let mut a = cloud_asset(id, s(ec2, &["keyName"]).and(None).or(Some(id.rsplit('/').next().unwrap_or(id))));
+            let mut a = cloud_asset(
+                id,
+                s(ec2, &["keyName"])
+                    .and(None)
+                    .or(Some(id.rsplit('/').next().unwrap_or(id))),
+            );
             a.kind = ctem_model::AssetKind::Host;
-            for ip in arr(ec2, "ipV4Addresses").iter().chain(arr(ec2, "ipV6Addresses")).filter_map(Value::as_str) {
+            for ip in arr(ec2, "ipV4Addresses")
+                .iter()
+                .chain(arr(ec2, "ipV6Addresses"))
+                .filter_map(Value::as_str)
+            {
                 if let Some(i) = Identifier::ip(ip) {
                     a.add_identifier(i);
                 }
@@ -152,6 +203,10 @@ fn resource(r: &Value) -> Asset {
             a.os = s(ec2, &["platform"]).map(str::to_string);
             a
         }
-        _ => cloud_asset(id, s(&det["awsLambdaFunction"], &["functionName"]).or(Some(id.rsplit(':').next().unwrap_or(id)))),
+        _ => cloud_asset(
+            id,
+            s(&det["awsLambdaFunction"], &["functionName"])
+                .or(Some(id.rsplit(':').next().unwrap_or(id))),
+        ),
     }
 }

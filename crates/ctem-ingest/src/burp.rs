@@ -11,7 +11,9 @@ use std::io::BufRead;
 use ctem_model::{Exposure, ExposureKind, Location, Severity};
 use serde_json::Value;
 
-use crate::common::{Node, Out, arr, has, http_first_line, is_json, read_all, s, st, strip_html, web_asset, xml_root};
+use crate::common::{
+    Node, Out, arr, has, http_first_line, is_json, read_all, s, st, strip_html, web_asset, xml_root,
+};
 use crate::{Emit, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
@@ -41,7 +43,10 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         let mut r = body;
         let root = crate::common::read_xml(&mut r)?;
         if root.name != "issues" {
-            return Err(Error::Refused(format!("not a Burp issue export: root element is <{}>", root.name)));
+            return Err(Error::Refused(format!(
+                "not a Burp issue export: root element is <{}>",
+                root.name
+            )));
         }
         for (i, issue) in root.all("issue").enumerate() {
             xml_issue(&mut out, issue, &format!("issue[{i}]"))?;
@@ -50,7 +55,9 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     }
     let doc: Value = serde_json::from_slice(body).map_err(Error::json)?;
     let Some(events) = doc.get("issue_events").and_then(Value::as_array) else {
-        return Err(Error::Refused("no `issue_events`: not a Burp scan JSON".into()));
+        return Err(Error::Refused(
+            "no `issue_events`: not a Burp scan JSON".into(),
+        ));
     };
     for (i, ev) in events.iter().enumerate() {
         let place = format!("issue_events[{i}]");
@@ -63,18 +70,31 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             if s(is, &["severity"]).is_some_and(|w| w.contains("false")) {
                 continue;
             }
-            out.issue(place, format!("unknown severity {:?}", s(is, &["severity"])))?;
+            out.issue(
+                place,
+                format!("unknown severity {:?}", s(is, &["severity"])),
+            )?;
             continue;
         };
         let key = out.asset(web_asset(origin))?;
         let mut e = Exposure::new(ExposureKind::Vulnerability, name, sev);
         e.rule_id = st(is, &["type_index"]);
-        e.location = Some(Location { path: Some(s(is, &["path"]).unwrap_or("/").to_string()), line: None, resource: None });
+        e.location = Some(Location {
+            path: Some(s(is, &["path"]).unwrap_or("/").to_string()),
+            line: None,
+            resource: None,
+        });
         e.tool_key = st(is, &["serial_number"]);
-        e.description = s(is, &["description"]).or(s(is, &["issue_background"])).map(strip_html);
-        e.solution = s(is, &["remediation"]).or(s(is, &["remediation_background"])).map(strip_html);
+        e.description = s(is, &["description"])
+            .or(s(is, &["issue_background"]))
+            .map(strip_html);
+        e.solution = s(is, &["remediation"])
+            .or(s(is, &["remediation_background"]))
+            .map(strip_html);
         let first_req = arr(is, "evidence").iter().find_map(|ev| {
-            arr(&ev["request_response"], "request").iter().find_map(|seg| s(seg, &["data"]).and_then(|d| http_first_line(d, true)))
+            arr(&ev["request_response"], "request")
+                .iter()
+                .find_map(|seg| s(seg, &["data"]).and_then(|d| http_first_line(d, true)))
         });
         e.evidence = first_req;
         out.exposure(key, e)?;
@@ -95,13 +115,23 @@ fn xml_issue(out: &mut Out<'_, '_>, issue: &Node, place: &str) -> Result<()> {
         return out.issue(place, "issue without name or host");
     };
     let Some(sv) = sev(issue.text_of("severity")) else {
-        if issue.text_of("severity").is_some_and(|w| w.eq_ignore_ascii_case("false positive")) {
+        if issue
+            .text_of("severity")
+            .is_some_and(|w| w.eq_ignore_ascii_case("false positive"))
+        {
             return Ok(());
         }
-        return out.issue(place, format!("unknown severity {:?}", issue.text_of("severity")));
+        return out.issue(
+            place,
+            format!("unknown severity {:?}", issue.text_of("severity")),
+        );
     };
     let mut asset = web_asset(host);
-    if let Some(ip) = issue.child("host").and_then(|h| h.attr("ip")).and_then(ctem_model::Identifier::ip) {
+    if let Some(ip) = issue
+        .child("host")
+        .and_then(|h| h.attr("ip"))
+        .and_then(ctem_model::Identifier::ip)
+    {
         asset.add_identifier(ip);
     }
     let key = out.asset(asset)?;
@@ -119,11 +149,26 @@ fn xml_issue(out: &mut Out<'_, '_>, issue: &Node, place: &str) -> Result<()> {
             e.add_cwe(&n);
         }
     }
-    e.description = issue.text_of("issueDetail").or(issue.text_of("issueBackground")).map(strip_html);
-    e.solution = issue.text_of("remediationDetail").or(issue.text_of("remediationBackground")).map(strip_html);
-    e.references = issue.text_of("references").map(|r| r.split('"').filter(|x| x.starts_with("http")).map(str::to_string).collect()).unwrap_or_default();
-    e.evidence = issue.child("requestresponse").and_then(|rr| rr.child("request")).and_then(|rq| {
-        http_first_line(&rq.text, rq.attr("base64") == Some("true"))
-    });
+    e.description = issue
+        .text_of("issueDetail")
+        .or(issue.text_of("issueBackground"))
+        .map(strip_html);
+    e.solution = issue
+        .text_of("remediationDetail")
+        .or(issue.text_of("remediationBackground"))
+        .map(strip_html);
+    e.references = issue
+        .text_of("references")
+        .map(|r| {
+            r.split('"')
+                .filter(|x| x.starts_with("http"))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    e.evidence = issue
+        .child("requestresponse")
+        .and_then(|rr| rr.child("request"))
+        .and_then(|rq| http_first_line(&rq.text, rq.attr("base64") == Some("true")));
     out.exposure(key, e)
 }

@@ -23,7 +23,9 @@ pub static FORMAT: Format = Format {
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
-    if is_json(head) && (has(head, "check_type") && has(head, "results") || has(head, "checkov_version")) {
+    if is_json(head)
+        && (has(head, "check_type") && has(head, "results") || has(head, "checkov_version"))
+    {
         92
     } else {
         0
@@ -35,8 +37,16 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let reports: Vec<&Value> = match &doc {
         Value::Array(a) => a.iter().collect(),
         Value::Object(_) if doc.get("check_type").is_some() => vec![&doc],
-        Value::Object(_) if doc.get("checkov_version").is_some() || doc.get("summary").is_some() => vec![],
-        _ => return Err(Error::Refused("no `check_type`: not a Checkov report".into())),
+        Value::Object(_)
+            if doc.get("checkov_version").is_some() || doc.get("summary").is_some() =>
+        {
+            vec![]
+        }
+        _ => {
+            return Err(Error::Refused(
+                "no `check_type`: not a Checkov report".into(),
+            ));
+        }
     };
     let mut out = Out::new(emit);
     for (ri, rep) in reports.into_iter().enumerate() {
@@ -45,7 +55,12 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         if failed.is_empty() {
             continue;
         }
-        let key = out.asset(named_asset(AssetKind::Application, s(rep, &["url"]).filter(|u| u.contains("://")).unwrap_or("checkov")))?;
+        let key = out.asset(named_asset(
+            AssetKind::Application,
+            s(rep, &["url"])
+                .filter(|u| u.contains("://"))
+                .unwrap_or("checkov"),
+        ))?;
         for (i, c) in failed.iter().enumerate() {
             let place = format!("[{ri}].results.failed_checks[{i}]");
             let Some(id) = s(c, &["check_id"]) else {
@@ -62,7 +77,11 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                 },
                 None => Severity::Unknown,
             };
-            let kind = if check_type == "secrets" { ExposureKind::Secret } else { ExposureKind::Misconfiguration };
+            let kind = if check_type == "secrets" {
+                ExposureKind::Secret
+            } else {
+                ExposureKind::Misconfiguration
+            };
             let mut e = Exposure::new(kind, s(c, &["check_name"]).unwrap_or(id), sev);
             e.rule_id = Some(id.to_string());
             let path = s(c, &["repo_file_path"]).or(s(c, &["file_path"]));
@@ -72,8 +91,12 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                 resource: s(c, &["resource"]).map(str::to_string),
             });
             e.description = s(c, &["description"]).map(str::to_string);
-            e.references.extend(s(c, &["guideline"]).map(str::to_string));
-            e.evidence = Some(format!("{check_type}: {}", s(c, &["resource"]).unwrap_or("")));
+            e.references
+                .extend(s(c, &["guideline"]).map(str::to_string));
+            e.evidence = Some(format!(
+                "{check_type}: {}",
+                s(c, &["resource"]).unwrap_or("")
+            ));
             out.exposure(key, e)?;
         }
     }

@@ -219,12 +219,6 @@ pub(crate) fn package(
     }
 }
 
-/// A host by address or name.
-pub(crate) fn host_asset(host: &str) -> Asset {
-    let h = host.trim();
-    Asset::new(AssetKind::Host, h).with_identifier(Identifier::host_name(h))
-}
-
 /// A host with both an address and a name.
 pub(crate) fn host_asset2(ip: Option<&str>, name: Option<&str>) -> Asset {
     let ip = present(ip);
@@ -344,11 +338,9 @@ pub(crate) struct Csv {
 impl Csv {
     /// The column index of the first header matching one of `names` (case-insensitive).
     pub fn col(&self, names: &[&str]) -> Option<usize> {
-        names.iter().find_map(|n| {
-            self.header
-                .iter()
-                .position(|h| h.eq_ignore_ascii_case(n))
-        })
+        names
+            .iter()
+            .find_map(|n| self.header.iter().position(|h| h.eq_ignore_ascii_case(n)))
     }
 
     /// The trimmed, non-empty value at column `c` of `row`.
@@ -369,13 +361,11 @@ pub(crate) fn read_csv(input: &mut dyn BufRead, what: &str) -> Result<Csv> {
 pub(crate) fn read_csv_after(input: &mut dyn BufRead, what: &str, needle: &str) -> Result<Csv> {
     let buf = read_all(input, what)?;
     let mut off = 0;
-    let mut skipped = 0;
-    for line in buf.split(|c| *c == b'\n').take(20) {
+    for (skipped, line) in buf.split(|c| *c == b'\n').take(20).enumerate() {
         if memchr::memmem::find(line, needle.as_bytes()).is_some() {
             return csv_from(&buf[off..], skipped);
         }
         off += line.len() + 1;
-        skipped += 1;
     }
     csv_from(&buf, 0)
 }
@@ -427,7 +417,8 @@ pub(crate) fn csv_header(head: &[u8]) -> Option<String> {
     let h = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let end = memchr::memchr(b'\n', h).unwrap_or(h.len());
     let line = std::str::from_utf8(&h[..end]).ok()?;
-    if !(line.contains(',') || line.contains(';')) || line.trim_start().starts_with(['{', '[', '<']) {
+    if !(line.contains(',') || line.contains(';')) || line.trim_start().starts_with(['{', '[', '<'])
+    {
         return None;
     }
     Some(line.to_ascii_lowercase())
@@ -446,20 +437,28 @@ pub(crate) struct Node {
 
 impl Node {
     pub fn attr(&self, k: &str) -> Option<&str> {
-        crate::xml::attr(&self.attrs, k).map(str::trim).filter(|v| !v.is_empty())
+        crate::xml::attr(&self.attrs, k)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn child(&self, name: &str) -> Option<&Node> {
-        self.children.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+        self.children
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
     pub fn all<'n>(&'n self, name: &'n str) -> impl Iterator<Item = &'n Node> + 'n {
-        self.children.iter().filter(move |c| c.name.eq_ignore_ascii_case(name))
+        self.children
+            .iter()
+            .filter(move |c| c.name.eq_ignore_ascii_case(name))
     }
 
     /// The trimmed text of the first child called `name`, when not empty.
     pub fn text_of(&self, name: &str) -> Option<&str> {
-        self.child(name).map(|c| c.text.trim()).filter(|t| !t.is_empty())
+        self.child(name)
+            .map(|c| c.text.trim())
+            .filter(|t| !t.is_empty())
     }
 
     /// The text at a path of child names.
@@ -707,9 +706,16 @@ pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 /// The first line of an HTTP message (request line or status line), base64 or plain.
 pub(crate) fn http_first_line(data: &str, base64: bool) -> Option<String> {
-    let bytes = if base64 { base64_decode(data)? } else { data.as_bytes().to_vec() };
+    let bytes = if base64 {
+        base64_decode(data)?
+    } else {
+        data.as_bytes().to_vec()
+    };
     let text = String::from_utf8_lossy(&bytes);
-    text.lines().next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
+    text.lines()
+        .next()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
 }
 
 /// Strips HTML tags and collapses blank lines (Burp and ZAP write HTML descriptions).

@@ -52,8 +52,16 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let version = s(&doc, &["document", "csaf_version"]);
     match version {
         Some(v) if v.starts_with("2.") => {}
-        Some(v) => return Err(Error::Refused(format!("CSAF version {v} is not supported (2.x is)"))),
-        None => return Err(Error::Refused("no document.csaf_version: not a CSAF document".into())),
+        Some(v) => {
+            return Err(Error::Refused(format!(
+                "CSAF version {v} is not supported (2.x is)"
+            )));
+        }
+        None => {
+            return Err(Error::Refused(
+                "no document.csaf_version: not a CSAF document".into(),
+            ));
+        }
     }
     let mut products: HashMap<String, (String, Option<String>)> = HashMap::new();
     collect(&doc["product_tree"], &mut products);
@@ -61,21 +69,40 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     out.scan(s(&doc, &["document", "publisher", "name"]))?;
     for (i, v) in arr(&doc, "vulnerabilities").iter().enumerate() {
         let place = format!("vulnerabilities[{i}]");
-        let Some(id) = s(v, &["cve"]).or_else(|| arr(v, "ids").first().and_then(|x| s(x, &["text"]))) else {
+        let Some(id) =
+            s(v, &["cve"]).or_else(|| arr(v, "ids").first().and_then(|x| s(x, &["text"])))
+        else {
             out.issue(place, "vulnerability without cve or ids")?;
             continue;
         };
         let title = s(v, &["title"]).unwrap_or(id);
         for status in STATUSES {
-            for pid in arr(&v["product_status"], status).iter().filter_map(Value::as_str) {
-                let (name, purl) = products.get(pid).cloned().unwrap_or_else(|| (pid.to_string(), None));
-                let key = out.asset(product_asset(purl.as_deref().filter(|p| p.starts_with("pkg:oci/")).unwrap_or(&name)))?;
-                let score = arr(v, "scores").iter().find(|sc| arr(sc, "products").iter().any(|p| p.as_str() == Some(pid)));
+            for pid in arr(&v["product_status"], status)
+                .iter()
+                .filter_map(Value::as_str)
+            {
+                let (name, purl) = products
+                    .get(pid)
+                    .cloned()
+                    .unwrap_or_else(|| (pid.to_string(), None));
+                let key = out.asset(product_asset(
+                    purl.as_deref()
+                        .filter(|p| p.starts_with("pkg:oci/"))
+                        .unwrap_or(&name),
+                ))?;
+                let score = arr(v, "scores")
+                    .iter()
+                    .find(|sc| arr(sc, "products").iter().any(|p| p.as_str() == Some(pid)));
                 let v3 = score.map(|x| &x["cvss_v3"]).filter(|x| x.is_object());
                 let v2 = score.map(|x| &x["cvss_v2"]).filter(|x| x.is_object());
                 let sev = match (v3, v2) {
-                    (Some(c), _) => s(c, &["baseSeverity"]).and_then(Severity::parse).or(num(c, "baseScore").map(Severity::from_cvss)).unwrap_or_default(),
-                    (None, Some(c)) => num(c, "baseScore").map(Severity::from_cvss).unwrap_or_default(),
+                    (Some(c), _) => s(c, &["baseSeverity"])
+                        .and_then(Severity::parse)
+                        .or(num(c, "baseScore").map(Severity::from_cvss))
+                        .unwrap_or_default(),
+                    (None, Some(c)) => num(c, "baseScore")
+                        .map(Severity::from_cvss)
+                        .unwrap_or_default(),
                     _ => Severity::Unknown,
                 };
                 let mut e = Exposure::new(ExposureKind::Vulnerability, title, sev);
@@ -84,23 +111,52 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                     e.add_cwe(c);
                 }
                 for c in [v3, v2].into_iter().flatten() {
-                    e.cvss.extend(cvss(s(c, &["vectorString"]), num(c, "baseScore"), "csaf"));
+                    e.cvss
+                        .extend(cvss(s(c, &["vectorString"]), num(c, "baseScore"), "csaf"));
                 }
-                e.package = purl.as_deref().filter(|p| !p.starts_with("pkg:oci/")).and_then(purl_package);
-                e.description = arr(v, "notes").iter().find(|n| s(n, &["category"]) == Some("description")).and_then(|n| s(n, &["text"])).map(str::to_string);
-                let mentions = |x: &&Value| arr(x, "product_ids").iter().any(|p| p.as_str() == Some(pid));
+                e.package = purl
+                    .as_deref()
+                    .filter(|p| !p.starts_with("pkg:oci/"))
+                    .and_then(purl_package);
+                e.description = arr(v, "notes")
+                    .iter()
+                    .find(|n| s(n, &["category"]) == Some("description"))
+                    .and_then(|n| s(n, &["text"]))
+                    .map(str::to_string);
+                let mentions = |x: &&Value| {
+                    arr(x, "product_ids")
+                        .iter()
+                        .any(|p| p.as_str() == Some(pid))
+                };
                 let mut note = format!("VEX status: {status}");
-                if let Some(f) = arr(v, "flags").iter().find(mentions).and_then(|f| s(f, &["label"])) {
+                if let Some(f) = arr(v, "flags")
+                    .iter()
+                    .find(mentions)
+                    .and_then(|f| s(f, &["label"]))
+                {
                     note.push_str(&format!(" ({f})"));
                 }
-                if let Some(t) = arr(v, "threats").iter().find(mentions).and_then(|t| s(t, &["details"])) {
+                if let Some(t) = arr(v, "threats")
+                    .iter()
+                    .find(mentions)
+                    .and_then(|t| s(t, &["details"]))
+                {
                     note.push_str(&format!(": {t}"));
                 }
-                if let Some(r) = arr(v, "remediations").iter().find(mentions).and_then(|r| s(r, &["details"])) {
+                if let Some(r) = arr(v, "remediations")
+                    .iter()
+                    .find(mentions)
+                    .and_then(|r| s(r, &["details"]))
+                {
                     note.push_str(&format!("\nremediation: {r}"));
                 }
                 e.solution = Some(note);
-                e.references.extend(arr(v, "references").iter().filter_map(|r| s(r, &["url"])).map(str::to_string));
+                e.references.extend(
+                    arr(v, "references")
+                        .iter()
+                        .filter_map(|r| s(r, &["url"]))
+                        .map(str::to_string),
+                );
                 out.exposure(key, e)?;
             }
         }
@@ -113,7 +169,10 @@ fn collect(tree: &Value, out: &mut HashMap<String, (String, Option<String>)>) {
     let mut add = |p: &Value| {
         if let Some(id) = s(p, &["product_id"]) {
             let purl = s(p, &["product_identification_helper", "purl"]).map(str::to_string);
-            out.insert(id.to_string(), (s(p, &["name"]).unwrap_or(id).to_string(), purl));
+            out.insert(
+                id.to_string(),
+                (s(p, &["name"]).unwrap_or(id).to_string(), purl),
+            );
         }
     };
     for p in arr(tree, "full_product_names") {

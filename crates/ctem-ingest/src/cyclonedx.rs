@@ -17,7 +17,9 @@ use std::io::BufRead;
 use ctem_model::{Asset, AssetKind, Cvss, Exposure, ExposureKind, Package, Severity};
 use serde_json::Value;
 
-use crate::common::{Out, arr, has, image_asset, is_json, named_asset, num, read_all, s, st, xml_root, xml_to_json};
+use crate::common::{
+    Out, arr, has, image_asset, is_json, named_asset, num, read_all, s, st, xml_root, xml_to_json,
+};
 use crate::{Emit, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
@@ -46,13 +48,20 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         let mut r = body;
         let root = crate::common::read_xml(&mut r)?;
         if root.name != "bom" {
-            return Err(Error::Refused(format!("not a CycloneDX BOM: root element is <{}>", root.name)));
+            return Err(Error::Refused(format!(
+                "not a CycloneDX BOM: root element is <{}>",
+                root.name
+            )));
         }
         xml_to_json(&root)
     } else {
         serde_json::from_slice(body).map_err(Error::json)?
     };
-    if doc.get("bomFormat").and_then(Value::as_str).is_some_and(|f| f != "CycloneDX") {
+    if doc
+        .get("bomFormat")
+        .and_then(Value::as_str)
+        .is_some_and(|f| f != "CycloneDX")
+    {
         return Err(Error::Refused("bomFormat is not CycloneDX".into()));
     }
     if !doc.is_object() {
@@ -121,32 +130,62 @@ fn subject(doc: &Value) -> Asset {
     let mut a = match (s(c, &["type"]), name) {
         (Some("container"), Some(n)) => {
             let digest = s(c, &["version"]).filter(|v| v.starts_with("sha256:"));
-            let r = if n.contains(':') || n.contains('@') { n.to_string() } else { format!("{n}:{}", s(c, &["version"]).unwrap_or("latest")) };
+            let r = match s(c, &["version"]) {
+                _ if n.contains(':') || n.contains('@') => n.to_string(),
+                Some(v) if !v.starts_with("sha256:") => format!("{n}:{v}"),
+                _ => n.to_string(),
+            };
             image_asset(Some(&r), digest)
         }
         (_, Some(n)) => named_asset(AssetKind::Application, n),
-        _ => named_asset(AssetKind::Application, s(doc, &["serialNumber"]).unwrap_or("cyclonedx bom")),
+        _ => named_asset(
+            AssetKind::Application,
+            s(doc, &["serialNumber"]).unwrap_or("cyclonedx bom"),
+        ),
     };
-    if let Some(os) = list(&doc["components"]).iter().find(|c| s(c, &["type"]) == Some("operating-system")) {
-        a.os = Some(format!("{} {}", s(os, &["name"]).unwrap_or(""), s(os, &["version"]).unwrap_or("")).trim().to_string());
+    if let Some(os) = list(&doc["components"])
+        .iter()
+        .find(|c| s(c, &["type"]) == Some("operating-system"))
+    {
+        a.os = Some(
+            format!(
+                "{} {}",
+                s(os, &["name"]).unwrap_or(""),
+                s(os, &["version"]).unwrap_or("")
+            )
+            .trim()
+            .to_string(),
+        );
     }
     a
 }
 
-fn collect(cs: Vec<&Value>, comps: &mut HashMap<String, Package>, nested: &mut Vec<(Value, String)>) {
+fn collect(
+    cs: Vec<&Value>,
+    comps: &mut HashMap<String, Package>,
+    nested: &mut Vec<(Value, String)>,
+) {
     for c in cs {
-        let Some(name) = s(c, &["name"]) else { continue };
+        let Some(name) = s(c, &["name"]) else {
+            continue;
+        };
         let name = match s(c, &["group"]) {
             Some(g) if !name.contains(g) => format!("{g}:{name}"),
             _ => name.to_string(),
         };
         let purl = s(c, &["purl"]);
-        let r = s(c, &["bom-ref"]).or(purl).map(str::to_string).unwrap_or_else(|| name.clone());
+        let r = s(c, &["bom-ref"])
+            .or(purl)
+            .map(str::to_string)
+            .unwrap_or_else(|| name.clone());
         let pkg = Package {
             name,
             version: s(c, &["version"]).map(str::to_string),
             fixed_version: None,
-            ecosystem: purl.and_then(|p| p.strip_prefix("pkg:")).and_then(|p| p.split('/').next()).map(str::to_string),
+            ecosystem: purl
+                .and_then(|p| p.strip_prefix("pkg:"))
+                .and_then(|p| p.split('/').next())
+                .map(str::to_string),
             path: None,
         };
         for v in list(&c["vulnerabilities"]) {
@@ -169,7 +208,13 @@ fn from_ref(r: &str) -> Package {
         Some((e, n)) if r.starts_with("pkg:") => (Some(e.to_string()), n.replace("%40", "@")),
         _ => (None, path.to_string()),
     };
-    Package { name, version, fixed_version: None, ecosystem: eco, path: None }
+    Package {
+        name,
+        version,
+        fixed_version: None,
+        ecosystem: eco,
+        path: None,
+    }
 }
 
 fn vuln(v: &Value) -> std::result::Result<Exposure, String> {
@@ -226,20 +271,27 @@ fn vuln(v: &Value) -> std::result::Result<Exposure, String> {
         }
     }
     e.cvss = cvss;
-    e.description = s(v, &["description"]).or(s(v, &["detail"])).map(str::to_string);
+    e.description = s(v, &["description"])
+        .or(s(v, &["detail"]))
+        .map(str::to_string);
     e.solution = s(v, &["recommendation"]).map(str::to_string);
     if let Some(state) = s(v, &["analysis", "state"]) {
         let note = format!(
             "VEX analysis: {state}{}{}",
-            s(v, &["analysis", "justification"]).map(|j| format!(" ({j})")).unwrap_or_default(),
-            s(v, &["analysis", "detail"]).map(|d| format!(": {d}")).unwrap_or_default()
+            s(v, &["analysis", "justification"])
+                .map(|j| format!(" ({j})"))
+                .unwrap_or_default(),
+            s(v, &["analysis", "detail"])
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
         );
         e.solution = Some(match e.solution.take() {
             Some(sol) => format!("{note}\n{sol}"),
             None => note,
         });
     }
-    e.references.extend(s(v, &["source", "url"]).map(str::to_string));
+    e.references
+        .extend(s(v, &["source", "url"]).map(str::to_string));
     for a in list(&v["advisories"]) {
         if let Some(u) = s(a, &["url"]).or(a.as_str()) {
             e.references.push(u.to_string());

@@ -33,13 +33,27 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
 fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let root = read_xml_doc(input, "Dependency-Check")?;
     if root.name != "analysis" {
-        return Err(Error::Refused(format!("not a Dependency-Check report: root element is <{}>", root.name)));
+        return Err(Error::Refused(format!(
+            "not a Dependency-Check report: root element is <{}>",
+            root.name
+        )));
     }
     let mut out = Out::new(emit);
-    let project = root.at(&["projectInfo", "name"]).unwrap_or("dependency-check project");
+    let project = root
+        .at(&["projectInfo", "name"])
+        .unwrap_or("dependency-check project");
     let mut key = None;
-    for (di, d) in root.child("dependencies").into_iter().flat_map(|x| x.all("dependency")).enumerate() {
-        let vulns: Vec<&Node> = d.child("vulnerabilities").into_iter().flat_map(|v| v.all("vulnerability")).collect();
+    for (di, d) in root
+        .child("dependencies")
+        .into_iter()
+        .flat_map(|x| x.all("dependency"))
+        .enumerate()
+    {
+        let vulns: Vec<&Node> = d
+            .child("vulnerabilities")
+            .into_iter()
+            .flat_map(|v| v.all("vulnerability"))
+            .collect();
         if vulns.is_empty() {
             continue;
         }
@@ -53,7 +67,11 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         };
         let pkg = package_of(d);
         let mut paths = vec![d.text_of("filePath").map(str::to_string)];
-        for r in d.child("relatedDependencies").into_iter().flat_map(|r| r.all("relatedDependency")) {
+        for r in d
+            .child("relatedDependencies")
+            .into_iter()
+            .flat_map(|r| r.all("relatedDependency"))
+        {
             paths.push(r.text_of("filePath").map(str::to_string));
         }
         for (vi, v) in vulns.into_iter().enumerate() {
@@ -87,7 +105,12 @@ fn package_of(d: &Node) -> Package {
         .into_iter()
         .flat_map(|p| p.all("package"))
         .find_map(|p| p.text_of("id"))
-        .or_else(|| d.child("identifiers").into_iter().flat_map(|i| i.all("package")).find_map(|p| p.text_of("id")));
+        .or_else(|| {
+            d.child("identifiers")
+                .into_iter()
+                .flat_map(|i| i.all("package"))
+                .find_map(|p| p.text_of("id"))
+        });
     let from_identifier = d
         .child("identifiers")
         .into_iter()
@@ -99,11 +122,18 @@ fn package_of(d: &Node) -> Package {
         Some(p) => p,
         None => {
             let file = d.text_of("fileName").unwrap_or("dependency");
-            let (name, version) = match from_identifier.as_deref().map(|g| g.rsplitn(2, ':').collect::<Vec<_>>()) {
+            let (name, version) = match from_identifier
+                .as_deref()
+                .map(|g| g.rsplitn(2, ':').collect::<Vec<_>>())
+            {
                 Some(v) if v.len() == 2 => (v[1].to_string(), Some(v[0].to_string())),
                 _ => (file.to_string(), None),
             };
-            Package { name, version, ..Package::default() }
+            Package {
+                name,
+                version,
+                ..Package::default()
+            }
         }
     }
 }
@@ -111,13 +141,24 @@ fn package_of(d: &Node) -> Package {
 fn vuln(v: &Node, id: &str, pkg: &Package) -> std::result::Result<Exposure, String> {
     let v3 = v.child("cvssV3");
     let v2 = v.child("cvssV2");
-    let score3 = v3.and_then(|c| c.text_of("baseScore")).and_then(|s| s.parse::<f64>().ok());
-    let score2 = v2.and_then(|c| c.text_of("score")).and_then(|s| s.parse::<f64>().ok());
+    let score3 = v3
+        .and_then(|c| c.text_of("baseScore"))
+        .and_then(|s| s.parse::<f64>().ok());
+    let score2 = v2
+        .and_then(|c| c.text_of("score"))
+        .and_then(|s| s.parse::<f64>().ok());
     let sev = match v.text_of("severity") {
         Some(w) => Severity::parse(w).ok_or_else(|| format!("unknown severity {w:?}"))?,
-        None => score3.or(score2).map(Severity::from_cvss).unwrap_or_default(),
+        None => score3
+            .or(score2)
+            .map(Severity::from_cvss)
+            .unwrap_or_default(),
     };
-    let mut e = Exposure::new(ExposureKind::Vulnerability, format!("{id} in {}", pkg.name), sev);
+    let mut e = Exposure::new(
+        ExposureKind::Vulnerability,
+        format!("{id} in {}", pkg.name),
+        sev,
+    );
     e.add_vuln_id(id);
     for c in v.child("cwes").into_iter().flat_map(|c| c.all("cwe")) {
         e.add_cwe(c.text.trim());
@@ -127,13 +168,33 @@ fn vuln(v: &Node, id: &str, pkg: &Package) -> std::result::Result<Exposure, Stri
     }
     if let Some(s) = score3 {
         let ver = v3.and_then(|c| c.text_of("version")).unwrap_or("3.1");
-        e.cvss.push(Cvss { version: if ver.starts_with("3.0") { "3.0".into() } else { "3.1".into() }, vector: None, score: Some(s), source: v.attr("source").map(str::to_ascii_lowercase) });
+        e.cvss.push(Cvss {
+            version: if ver.starts_with("3.0") {
+                "3.0".into()
+            } else {
+                "3.1".into()
+            },
+            vector: None,
+            score: Some(s),
+            source: v.attr("source").map(str::to_ascii_lowercase),
+        });
     }
     if let Some(s) = score2 {
-        e.cvss.push(Cvss { version: "2.0".into(), vector: None, score: Some(s), source: v.attr("source").map(str::to_ascii_lowercase) });
+        e.cvss.push(Cvss {
+            version: "2.0".into(),
+            vector: None,
+            score: Some(s),
+            source: v.attr("source").map(str::to_ascii_lowercase),
+        });
     }
     e.package = Some(pkg.clone());
     e.description = v.text_of("description").map(str::to_string);
-    e.references = v.child("references").into_iter().flat_map(|r| r.all("reference")).filter_map(|r| r.text_of("url")).map(str::to_string).collect();
+    e.references = v
+        .child("references")
+        .into_iter()
+        .flat_map(|r| r.all("reference"))
+        .filter_map(|r| r.text_of("url"))
+        .map(str::to_string)
+        .collect();
     Ok(e)
 }

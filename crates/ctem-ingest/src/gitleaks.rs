@@ -9,9 +9,8 @@
 use std::io::BufRead;
 
 use ctem_model::{AssetKind, Exposure, ExposureKind, Location, Severity};
-use serde_json::Value;
 
-use crate::common::{Out, has, is_json, named_asset, read_json, redact, s, st};
+use crate::common::{Out, has, named_asset, read_json, redact, s, st};
 use crate::{Emit, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
@@ -26,13 +25,19 @@ pub static FORMAT: Format = Format {
 fn probe(head: &[u8], _file_name: &str) -> u8 {
     let v8 = has(head, "RuleID") && has(head, "StartLine");
     let v7 = has(head, "offender") && has(head, "rule") && has(head, "commit");
-    if crate::trim_ascii_bom(head).starts_with(b"[") && (v8 || v7) { 92 } else { 0 }
+    if crate::trim_ascii_bom(head).starts_with(b"[") && (v8 || v7) {
+        92
+    } else {
+        0
+    }
 }
 
 fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let doc = read_json(input, "gitleaks")?;
     let Some(leaks) = doc.as_array() else {
-        return Err(Error::Refused("not a JSON array: not a gitleaks report".into()));
+        return Err(Error::Refused(
+            "not a JSON array: not a gitleaks report".into(),
+        ));
     };
     let mut out = Out::new(emit);
     for (i, l) in leaks.iter().enumerate() {
@@ -49,13 +54,26 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             None => named_asset(AssetKind::Application, "gitleaks"),
         };
         let key = out.asset(asset)?;
-        let line = l["StartLine"].as_u64().or(l["lineNumber"].as_u64()).map(|n| n as u32);
+        let line = l["StartLine"]
+            .as_u64()
+            .or(l["lineNumber"].as_u64())
+            .map(|n| n as u32);
         let commit = s(l, &["Commit"]).or(s(l, &["commit"]));
         let title = s(l, &["Description"]).unwrap_or(rule);
-        let mut e = Exposure::new(ExposureKind::Secret, format!("{title} secret in {file}"), Severity::High);
+        let mut e = Exposure::new(
+            ExposureKind::Secret,
+            format!("{title} secret in {file}"),
+            Severity::High,
+        );
         e.rule_id = Some(rule.to_string());
-        e.location = Some(Location { path: Some(file.to_string()), line, resource: None });
-        e.tool_key = s(l, &["Fingerprint"]).map(str::to_string).or_else(|| commit.map(|c| format!("{c}:{}", line.unwrap_or(0))));
+        e.location = Some(Location {
+            path: Some(file.to_string()),
+            line,
+            resource: None,
+        });
+        e.tool_key = s(l, &["Fingerprint"])
+            .map(str::to_string)
+            .or_else(|| commit.map(|c| format!("{c}:{}", line.unwrap_or(0))));
         let secret = s(l, &["Secret"]).or(s(l, &["offender"])).unwrap_or("");
         e.evidence = Some(format!(
             "{rule} in commit {} by {}: {}",
@@ -64,7 +82,8 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             redact(secret)
         ));
         e.first_seen = crate::common::time(s(l, &["Date"]).or(s(l, &["date"])));
-        e.references.extend(s(l, &["leakURL"]).or(s(l, &["Link"])).map(str::to_string));
+        e.references
+            .extend(s(l, &["leakURL"]).or(s(l, &["Link"])).map(str::to_string));
         let _ = st(l, &["Entropy"]);
         out.exposure(key, e)?;
     }

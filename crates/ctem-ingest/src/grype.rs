@@ -9,7 +9,9 @@ use std::io::BufRead;
 use ctem_model::{AssetKind, Exposure, ExposureKind};
 use serde_json::Value;
 
-use crate::common::{Out, arr, cvss, has, image_asset, is_json, named_asset, num, package, read_json, s, severity};
+use crate::common::{
+    Out, arr, cvss, has, image_asset, is_json, named_asset, num, package, read_json, s, severity,
+};
 use crate::{Emit, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
@@ -22,8 +24,15 @@ pub static FORMAT: Format = Format {
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
-    if is_json(head) && has(head, "matches") && (has(head, "artifact") || has(head, "descriptor") || has(head, "source")) {
-        if has(head, "descriptor") || has(head, "matchDetails") { 90 } else { 60 }
+    if is_json(head)
+        && has(head, "matches")
+        && (has(head, "artifact") || has(head, "descriptor") || has(head, "source"))
+    {
+        if has(head, "descriptor") || has(head, "matchDetails") {
+            90
+        } else {
+            60
+        }
     } else {
         0
     }
@@ -32,7 +41,9 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
 fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let doc = read_json(input, "Grype")?;
     let Some(matches) = doc.get("matches").and_then(Value::as_array) else {
-        return Err(Error::Refused("no `matches` array: not a Grype report".into()));
+        return Err(Error::Refused(
+            "no `matches` array: not a Grype report".into(),
+        ));
     };
     let mut out = Out::new(emit);
     let src = &doc["source"];
@@ -44,12 +55,18 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         (_, Value::String(t)) => named_asset(AssetKind::Application, t.trim_matches('"')),
         (_, t) => named_asset(
             AssetKind::Application,
-            s(t, &["path"]).or(s(t, &["userInput"])).unwrap_or("grype scan"),
+            s(t, &["path"])
+                .or(s(t, &["userInput"]))
+                .unwrap_or("grype scan"),
         ),
     };
     let mut asset = asset;
     if let Some(d) = s(&doc, &["distro", "name"]) {
-        asset.os = Some(format!("{d} {}", s(&doc, &["distro", "version"]).unwrap_or("")).trim().to_string());
+        asset.os = Some(
+            format!("{d} {}", s(&doc, &["distro", "version"]).unwrap_or(""))
+                .trim()
+                .to_string(),
+        );
     }
     let key = out.asset(asset)?;
     for (i, m) in matches.iter().enumerate() {
@@ -74,7 +91,10 @@ fn one(m: &Value) -> std::result::Result<Exposure, String> {
             e.add_vuln_id(r);
         }
     }
-    let fixed: Vec<&str> = arr(&v["fix"], "versions").iter().filter_map(Value::as_str).collect();
+    let fixed: Vec<&str> = arr(&v["fix"], "versions")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     e.package = Some(package(
         name,
         s(a, &["version"]),
@@ -83,9 +103,17 @@ fn one(m: &Value) -> std::result::Result<Exposure, String> {
         arr(a, "locations").first().and_then(|l| s(l, &["path"])),
     ));
     e.description = s(v, &["description"])
-        .or_else(|| arr(m, "relatedVulnerabilities").iter().find_map(|r| s(r, &["description"])))
+        .or_else(|| {
+            arr(m, "relatedVulnerabilities")
+                .iter()
+                .find_map(|r| s(r, &["description"]))
+        })
         .map(str::to_string);
-    for c in arr(v, "cvss").iter().chain(arr(m, "relatedVulnerabilities").iter().flat_map(|r| arr(r, "cvss"))) {
+    for c in arr(v, "cvss").iter().chain(
+        arr(m, "relatedVulnerabilities")
+            .iter()
+            .flat_map(|r| arr(r, "cvss")),
+    ) {
         let src = s(c, &["source"]).unwrap_or("grype");
         if let Some(x) = cvss(s(c, &["vector"]), num(&c["metrics"], "baseScore"), src) {
             e.cvss.push(x);
@@ -94,8 +122,14 @@ fn one(m: &Value) -> std::result::Result<Exposure, String> {
     if !fixed.is_empty() {
         e.solution = Some(format!("upgrade {name} to {}", fixed.join(" or ")));
     }
-    e.references.extend(s(v, &["dataSource"]).map(str::to_string));
-    e.references.extend(arr(v, "urls").iter().filter_map(Value::as_str).map(str::to_string));
+    e.references
+        .extend(s(v, &["dataSource"]).map(str::to_string));
+    e.references.extend(
+        arr(v, "urls")
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string),
+    );
     e.references.dedup();
     Ok(e)
 }

@@ -22,7 +22,10 @@ pub static FORMAT: Format = Format {
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
-    if is_json(head) && has(head, "queries") && (has(head, "kics_version") || has(head, "files_scanned") || has(head, "query_id")) {
+    if is_json(head)
+        && has(head, "queries")
+        && (has(head, "kics_version") || has(head, "files_scanned") || has(head, "query_id"))
+    {
         92
     } else {
         0
@@ -32,7 +35,9 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
 fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let doc = read_json(input, "KICS")?;
     let Some(queries) = doc.get("queries").and_then(Value::as_array) else {
-        return Err(Error::Refused("no `queries` array: not a KICS report".into()));
+        return Err(Error::Refused(
+            "no `queries` array: not a KICS report".into(),
+        ));
     };
     let mut out = Out::new(emit);
     let mut key = None;
@@ -63,7 +68,11 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                     k
                 }
             };
-            let kind = if secret { ExposureKind::Secret } else { ExposureKind::Misconfiguration };
+            let kind = if secret {
+                ExposureKind::Secret
+            } else {
+                ExposureKind::Misconfiguration
+            };
             let mut e = Exposure::new(kind, s(q, &["query_name"]).unwrap_or(id), sev);
             e.rule_id = Some(id.to_string());
             e.location = Some(Location {
@@ -78,7 +87,8 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                 (Some(x), None) => Some(format!("expected: {x}")),
                 _ => None,
             };
-            e.references.extend(s(q, &["query_url"]).map(str::to_string));
+            e.references
+                .extend(s(q, &["query_url"]).map(str::to_string));
             out.exposure(k, e)?;
         }
     }

@@ -21,7 +21,11 @@ pub static FORMAT: Format = Format {
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
-    if is_json(head) && has(head, "ip") && has(head, "ports") && (has(head, "proto") || has(head, "status")) {
+    if is_json(head)
+        && has(head, "ip")
+        && has(head, "ports")
+        && (has(head, "proto") || has(head, "status"))
+    {
         88
     } else {
         0
@@ -35,12 +39,20 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         Err(e) => {
             // masscan before 1.3 ends the last object with `},\n]`
             let text = String::from_utf8_lossy(&buf);
-            let fixed = text.trim_end().trim_end_matches(']').trim_end().trim_end_matches(',').to_string() + "]";
+            let fixed = text
+                .trim_end()
+                .trim_end_matches(']')
+                .trim_end()
+                .trim_end_matches(',')
+                .to_string()
+                + "]";
             serde_json::from_str(&fixed).map_err(|_| Error::json(e))?
         }
     };
     let Some(items) = doc.as_array() else {
-        return Err(Error::Refused("not a JSON array: not masscan -oJ output".into()));
+        return Err(Error::Refused(
+            "not a JSON array: not masscan -oJ output".into(),
+        ));
     };
     let mut out = Out::new(emit);
     for (i, h) in items.iter().enumerate() {
@@ -52,15 +64,33 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         let key = out.asset(host_asset2(Some(ip), None))?;
         for (pi, p) in arr(h, "ports").iter().enumerate() {
             let Some(port) = p["port"].as_u64().and_then(|x| u16::try_from(x).ok()) else {
-                out.issue(format!("{place}.ports[{pi}]"), "port is not a number 0-65535")?;
+                out.issue(
+                    format!("{place}.ports[{pi}]"),
+                    "port is not a number 0-65535",
+                )?;
                 continue;
             };
             let state = s(p, &["status"]).unwrap_or("open");
             let proto = s(p, &["proto"]).unwrap_or("tcp").to_ascii_lowercase();
             let name = s(p, &["service", "name"]).map(str::to_string);
-            out.service(key, Service { protocol: proto.clone(), port, state: state.to_string(), name, product: None, version: None, cpe: Vec::new() })?;
+            out.service(
+                key,
+                Service {
+                    protocol: proto.clone(),
+                    port,
+                    state: state.to_string(),
+                    name,
+                    product: None,
+                    version: None,
+                    cpe: Vec::new(),
+                },
+            )?;
             if state == "open" {
-                let mut e = Exposure::new(ExposureKind::OpenService, format!("open port {port}/{proto}"), Severity::Info);
+                let mut e = Exposure::new(
+                    ExposureKind::OpenService,
+                    format!("open port {port}/{proto}"),
+                    Severity::Info,
+                );
                 e.port = Some(port);
                 e.protocol = Some(proto);
                 e.evidence = s(p, &["reason"]).map(|r| format!("reason: {r}"));

@@ -20,8 +20,17 @@ pub static FORMAT: Format = Format {
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
-    if is_json(head) && has(head, "ip") && has(head, "port") && !has(head, "ports") && !has(head, "template-id") {
-        if has(head, "tls") || has(head, "protocol") { 85 } else { 40 }
+    if is_json(head)
+        && has(head, "ip")
+        && has(head, "port")
+        && !has(head, "ports")
+        && !has(head, "template-id")
+    {
+        if has(head, "tls") || has(head, "protocol") || has(head, "Port") {
+            85
+        } else {
+            40
+        }
     } else {
         0
     }
@@ -43,17 +52,45 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             out.issue(place, "entry without ip or host")?;
             continue;
         }
-        let port = r["port"].as_u64().or(r["port"]["Port"].as_u64()).and_then(|p| u16::try_from(p).ok());
+        let port = r["port"]
+            .as_u64()
+            .or(r["port"]["Port"].as_u64())
+            .and_then(|p| u16::try_from(p).ok());
         let Some(port) = port else {
             out.issue(place, "port is not a number 0-65535")?;
             continue;
         };
-        let proto = s(r, &["protocol"]).or(s(r, &["port", "Protocol"])).unwrap_or("tcp").to_ascii_lowercase();
-        let proto = if proto == "0" { "tcp".to_string() } else { proto };
+        let proto = s(r, &["protocol"])
+            .or(s(r, &["port", "Protocol"]))
+            .unwrap_or("tcp")
+            .to_ascii_lowercase();
+        let proto = if proto == "0" {
+            "tcp".to_string()
+        } else {
+            proto
+        };
         let key = out.asset(host_asset2(ip, host))?;
-        let tls = r["tls"].as_bool().or(r["port"]["TLS"].as_bool()).unwrap_or(false);
-        out.service(key, Service { protocol: proto.clone(), port, state: "open".into(), name: tls.then(|| "ssl".to_string()), product: None, version: None, cpe: Vec::new() })?;
-        let mut e = Exposure::new(ExposureKind::OpenService, format!("open port {port}/{proto}"), Severity::Info);
+        let tls = r["tls"]
+            .as_bool()
+            .or(r["port"]["TLS"].as_bool())
+            .unwrap_or(false);
+        out.service(
+            key,
+            Service {
+                protocol: proto.clone(),
+                port,
+                state: "open".into(),
+                name: tls.then(|| "ssl".to_string()),
+                product: None,
+                version: None,
+                cpe: Vec::new(),
+            },
+        )?;
+        let mut e = Exposure::new(
+            ExposureKind::OpenService,
+            format!("open port {port}/{proto}"),
+            Severity::Info,
+        );
         e.port = Some(port);
         e.protocol = Some(proto);
         e.first_seen = crate::common::time(s(r, &["timestamp"]));

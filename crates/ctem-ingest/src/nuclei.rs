@@ -11,7 +11,9 @@ use std::io::BufRead;
 use ctem_model::{Asset, Exposure, ExposureKind, Location};
 use serde_json::Value;
 
-use crate::common::{Out, cvss, has, host_asset2, is_json, num, read_json_or_lines, s, severity, web_asset};
+use crate::common::{
+    Out, cvss, has, host_asset2, is_json, num, read_json_or_lines, s, severity, web_asset,
+};
 use crate::{Emit, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
@@ -56,7 +58,11 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         let host = s(r, &["host"]);
         let matched = s(r, &["matched-at"]).or(s(r, &["matched"]));
         let key = out.asset(asset(r, host, matched))?;
-        let mut e = Exposure::new(ExposureKind::Vulnerability, s(info, &["name"]).unwrap_or(tid), sev);
+        let mut e = Exposure::new(
+            ExposureKind::Vulnerability,
+            s(info, &["name"]).unwrap_or(tid),
+            sev,
+        );
         e.rule_id = Some(tid.to_string());
         let cls = &info["classification"];
         for id in strings(&cls["cve-id"]) {
@@ -65,28 +71,51 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         for id in strings(&cls["cwe-id"]) {
             e.add_cwe(&id);
         }
-        e.cvss.extend(cvss(s(cls, &["cvss-metrics"]), num(cls, "cvss-score"), "nuclei"));
+        e.cvss.extend(cvss(
+            s(cls, &["cvss-metrics"]),
+            num(cls, "cvss-score"),
+            "nuclei",
+        ));
         let tags = strings(&info["tags"]);
-        if tags.iter().any(|t| t == "misconfig" || t == "config" || t == "exposure") && e.cves.is_empty() {
+        if tags
+            .iter()
+            .any(|t| t == "misconfig" || t == "config" || t == "exposure")
+            && e.cves.is_empty()
+        {
             e.kind = ExposureKind::Misconfiguration;
         }
         if tags.iter().any(|t| t == "default-login") {
             e.kind = ExposureKind::WeakCredential;
         }
-        let port = matched.and_then(|m| m.rsplit(':').next()).and_then(|p| p.split('/').next()).and_then(|p| p.parse().ok());
+        let port = matched
+            .and_then(|m| m.rsplit(':').next())
+            .and_then(|p| p.split('/').next())
+            .and_then(|p| p.parse().ok());
         e.port = s(r, &["port"]).and_then(|p| p.parse().ok()).or(port);
         let resource = match s(r, &["matcher-name"]) {
             Some(m) => format!("{}#{m}", matched.unwrap_or("")),
             None => matched.unwrap_or("").to_string(),
         };
-        e.location = Some(Location { path: None, line: None, resource: Some(resource) });
+        e.location = Some(Location {
+            path: None,
+            line: None,
+            resource: Some(resource),
+        });
         e.description = s(info, &["description"]).map(str::to_string);
         e.solution = s(info, &["remediation"]).map(str::to_string);
         let extracted = strings(&r["extracted-results"]);
         if !extracted.is_empty() {
             e.evidence = Some(extracted.join("\n"));
         }
-        e.references = strings(&info["reference"]).into_iter().flat_map(|r| r.lines().map(|l| l.trim_start_matches("- ").trim().to_string()).collect::<Vec<_>>()).filter(|r| !r.is_empty()).collect();
+        e.references = strings(&info["reference"])
+            .into_iter()
+            .flat_map(|r| {
+                r.lines()
+                    .map(|l| l.trim_start_matches("- ").trim().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|r| !r.is_empty())
+            .collect();
         e.first_seen = crate::common::time(s(r, &["timestamp"]));
         out.exposure(key, e)?;
     }
@@ -94,13 +123,17 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
 }
 
 fn asset(r: &Value, host: Option<&str>, matched: Option<&str>) -> Asset {
-    let http = s(r, &["type"]).is_none_or(|t| t == "http") && host.or(matched).is_some_and(|h| h.contains("://"));
+    let http = s(r, &["type"]).is_none_or(|t| t == "http")
+        && host.or(matched).is_some_and(|h| h.contains("://"));
     if http {
         return web_asset(host.or(matched).unwrap_or(""));
     }
-    let name = host.map(|h| crate::common::origin(h)).map(|o| {
+    let name = host.map(crate::common::origin).map(|o| {
         let o = o.split("://").last().unwrap_or(&o).to_string();
-        o.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()).map(|(h, _)| h.to_string()).unwrap_or(o)
+        o.rsplit_once(':')
+            .filter(|(_, p)| p.parse::<u16>().is_ok())
+            .map(|(h, _)| h.to_string())
+            .unwrap_or(o)
     });
     host_asset2(s(r, &["ip"]), name.as_deref())
 }
@@ -109,8 +142,16 @@ fn asset(r: &Value, host: Option<&str>, matched: Option<&str>) -> Asset {
 /// comma-separated strings are split.
 fn strings(v: &Value) -> Vec<String> {
     match v {
-        Value::String(s) => s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
-        Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Value::String(s) => s
+            .split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -24,7 +24,11 @@ pub static FORMAT: Format = Format {
 fn probe(head: &[u8], _file_name: &str) -> u8 {
     if let Some(r) = xml_root(head) {
         let c = |n: &str| crate::common::contains(head, n);
-        return if r == "report" && (c("<gmp>") || c("format_id=") || c("<nvt ")) { 95 } else { 0 };
+        return if r == "report" && (c("<gmp>") || c("format_id=") || c("<nvt ")) {
+            95
+        } else {
+            0
+        };
     }
     match csv_header(head) {
         Some(h) if h.contains("nvt name") && h.contains("nvt oid") => 95,
@@ -39,7 +43,10 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         let mut r: &[u8] = &buf;
         let root = crate::common::read_xml(&mut r)?;
         if root.name != "report" {
-            return Err(Error::Refused(format!("not an OpenVAS report: root element is <{}>", root.name)));
+            return Err(Error::Refused(format!(
+                "not an OpenVAS report: root element is <{}>",
+                root.name
+            )));
         }
         xml(&mut out, &root)
     } else {
@@ -51,7 +58,10 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
 
 fn split_port(p: &str) -> (Option<u16>, Option<String>) {
     let (port, proto) = p.split_once('/').unwrap_or((p, ""));
-    (port.trim().parse().ok().filter(|p| *p > 0), Some(proto.trim().to_ascii_lowercase()).filter(|p| !p.is_empty()))
+    (
+        port.trim().parse().ok().filter(|p| *p > 0),
+        Some(proto.trim().to_ascii_lowercase()).filter(|p| !p.is_empty()),
+    )
 }
 
 fn sev_of(threat: Option<&str>, score: Option<f64>) -> Option<Severity> {
@@ -59,12 +69,17 @@ fn sev_of(threat: Option<&str>, score: Option<f64>) -> Option<Severity> {
         Some("log") | Some("debug") | Some("false positive") => None,
         Some("alarm") => Some(Severity::Critical),
         Some(w) => Severity::parse(w).or(score.map(Severity::from_cvss)),
-        None => score.map(Severity::from_cvss).filter(|s| *s != Severity::Info),
+        None => score
+            .map(Severity::from_cvss)
+            .filter(|s| *s != Severity::Info),
     }
 }
 
 fn tag<'t>(tags: &'t str, key: &str) -> Option<&'t str> {
-    tags.split('|').find_map(|kv| kv.strip_prefix(key).and_then(|r| r.strip_prefix('='))).map(str::trim).filter(|v| !v.is_empty())
+    tags.split('|')
+        .find_map(|kv| kv.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 fn xml(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
@@ -79,10 +94,18 @@ fn xml(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
             continue;
         };
         let score = r.text_of("severity").and_then(|s| s.parse::<f64>().ok());
-        let Some(sev) = sev_of(r.text_of("threat"), score) else { continue };
-        let key = out.asset(host_asset2(Some(ip), host.and_then(|h| h.text_of("hostname"))))?;
+        let Some(sev) = sev_of(r.text_of("threat"), score) else {
+            continue;
+        };
+        let key = out.asset(host_asset2(
+            Some(ip),
+            host.and_then(|h| h.text_of("hostname")),
+        ))?;
         let nvt = r.child("nvt");
-        let name = r.text_of("name").or(nvt.and_then(|n| n.text_of("name"))).unwrap_or("openvas result");
+        let name = r
+            .text_of("name")
+            .or(nvt.and_then(|n| n.text_of("name")))
+            .unwrap_or("openvas result");
         let mut e = Exposure::new(ExposureKind::Vulnerability, name, sev);
         e.rule_id = nvt.and_then(|n| n.attr("oid")).map(str::to_string);
         let (port, proto) = split_port(r.text_of("port").unwrap_or(""));
@@ -96,20 +119,42 @@ fn xml(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
                     _ => {}
                 }
             }
-            for c in n.text_of("cve").unwrap_or("").split(',').map(str::trim).filter(|c| c.starts_with("CVE-")) {
+            for c in n
+                .text_of("cve")
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|c| c.starts_with("CVE-"))
+            {
                 e.add_vuln_id(c);
             }
             let tags = n.text_of("tags").unwrap_or("");
             e.description = tag(tags, "summary").map(str::to_string);
-            e.solution = tag(tags, "solution").or(n.at(&["solution"])).map(str::to_string);
+            e.solution = tag(tags, "solution")
+                .or(n.at(&["solution"]))
+                .map(str::to_string);
             if let Some(v) = tag(tags, "cvss_base_vector") {
-                e.cvss.push(Cvss { version: if v.starts_with("CVSS:3") { "3.1".into() } else { "2.0".into() }, vector: Some(v.into()), score, source: Some("openvas".into()) });
+                e.cvss.push(Cvss {
+                    version: if v.starts_with("CVSS:3") {
+                        "3.1".into()
+                    } else {
+                        "2.0".into()
+                    },
+                    vector: Some(v.into()),
+                    score,
+                    source: Some("openvas".into()),
+                });
             }
         }
         if e.cvss.is_empty()
             && let Some(s) = score
         {
-            e.cvss.push(Cvss { version: "3.1".into(), vector: None, score: Some(s), source: Some("openvas".into()) });
+            e.cvss.push(Cvss {
+                version: "3.1".into(),
+                vector: None,
+                score: Some(s),
+                source: Some("openvas".into()),
+            });
         }
         e.evidence = r.text_of("description").map(str::to_string);
         e.first_seen = crate::common::time(r.text_of("creation_time"));
@@ -121,11 +166,24 @@ fn xml(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
 fn csv_rows(out: &mut Out<'_, '_>, csv: &Csv) -> Result<()> {
     let c = |n: &[&str]| csv.col(n);
     let (ip, hn, port, proto, cvss_c, sev, name, summary, result, oid, cves, sol, refs) = (
-        c(&["IP"]), c(&["Hostname"]), c(&["Port"]), c(&["Port Protocol"]), c(&["CVSS"]), c(&["Severity"]),
-        c(&["NVT Name"]), c(&["Summary"]), c(&["Specific Result"]), c(&["NVT OID"]), c(&["CVEs"]), c(&["Solution"]), c(&["Other References"]),
+        c(&["IP"]),
+        c(&["Hostname"]),
+        c(&["Port"]),
+        c(&["Port Protocol"]),
+        c(&["CVSS"]),
+        c(&["Severity"]),
+        c(&["NVT Name"]),
+        c(&["Summary"]),
+        c(&["Specific Result"]),
+        c(&["NVT OID"]),
+        c(&["CVEs"]),
+        c(&["Solution"]),
+        c(&["Other References"]),
     );
     if ip.is_none() || name.is_none() {
-        return Err(Error::Refused("CSV without IP and NVT Name columns: not an OpenVAS export".into()));
+        return Err(Error::Refused(
+            "CSV without IP and NVT Name columns: not an OpenVAS export".into(),
+        ));
     }
     for (line, row) in &csv.rows {
         let place = format!("line {line}");
@@ -134,20 +192,41 @@ fn csv_rows(out: &mut Out<'_, '_>, csv: &Csv) -> Result<()> {
             continue;
         };
         let score = csv.get(row, cvss_c).and_then(|s| s.parse::<f64>().ok());
-        let Some(sv) = sev_of(csv.get(row, sev), score) else { continue };
+        let Some(sv) = sev_of(csv.get(row, sev), score) else {
+            continue;
+        };
         let key = out.asset(host_asset2(Some(addr), csv.get(row, hn)))?;
-        let mut e = Exposure::new(ExposureKind::Vulnerability, csv.get(row, name).unwrap_or("openvas result"), sv);
+        let mut e = Exposure::new(
+            ExposureKind::Vulnerability,
+            csv.get(row, name).unwrap_or("openvas result"),
+            sv,
+        );
         e.rule_id = csv.get(row, oid).map(str::to_string);
-        e.port = csv.get(row, port).and_then(|p| p.parse().ok()).filter(|p| *p > 0);
+        e.port = csv
+            .get(row, port)
+            .and_then(|p| p.parse().ok())
+            .filter(|p| *p > 0);
         e.protocol = csv.get(row, proto).map(str::to_ascii_lowercase);
         for id in csv.get(row, cves).unwrap_or("").split(',') {
             e.add_vuln_id(id);
         }
-        e.cvss.extend(score.map(|s| Cvss { version: "3.1".into(), vector: None, score: Some(s), source: Some("openvas".into()) }));
+        e.cvss.extend(score.map(|s| Cvss {
+            version: "3.1".into(),
+            vector: None,
+            score: Some(s),
+            source: Some("openvas".into()),
+        }));
         e.description = csv.get(row, summary).map(str::to_string);
         e.evidence = csv.get(row, result).map(str::to_string);
         e.solution = csv.get(row, sol).map(str::to_string);
-        e.references.extend(csv.get(row, refs).unwrap_or("").split(',').map(str::trim).filter(|r| r.starts_with("http")).map(str::to_string));
+        e.references.extend(
+            csv.get(row, refs)
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|r| r.starts_with("http"))
+                .map(str::to_string),
+        );
         out.exposure(key, e)?;
     }
     Ok(())

@@ -34,7 +34,9 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
 fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let doc = read_json(input, "OpenVEX")?;
     let Some(statements) = doc.get("statements").and_then(Value::as_array) else {
-        return Err(Error::Refused("no `statements` array: not an OpenVEX document".into()));
+        return Err(Error::Refused(
+            "no `statements` array: not an OpenVEX document".into(),
+        ));
     };
     let mut out = Out::new(emit);
     out.scan(s(&doc, &["author"]).map(|a| a.split(" <").next().unwrap_or(a)))?;
@@ -49,9 +51,15 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         };
         let note = format!(
             "VEX status: {status}{}{}{}",
-            s(st, &["justification"]).map(|j| format!(" ({j})")).unwrap_or_default(),
-            s(st, &["impact_statement"]).map(|j| format!(": {j}")).unwrap_or_default(),
-            s(st, &["action_statement"]).map(|j| format!("; action: {j}")).unwrap_or_default(),
+            s(st, &["justification"])
+                .map(|j| format!(" ({j})"))
+                .unwrap_or_default(),
+            s(st, &["impact_statement"])
+                .map(|j| format!(": {j}"))
+                .unwrap_or_default(),
+            s(st, &["action_statement"])
+                .map(|j| format!("; action: {j}"))
+                .unwrap_or_default(),
         );
         let products = arr(st, "products");
         if products.is_empty() {
@@ -64,7 +72,10 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                 continue;
             };
             let key = out.asset(product_asset(pid))?;
-            let subs: Vec<&str> = arr(p, "subcomponents").iter().filter_map(|c| s(c, &["@id"]).or(c.as_str())).collect();
+            let subs: Vec<&str> = arr(p, "subcomponents")
+                .iter()
+                .filter_map(|c| s(c, &["@id"]).or(c.as_str()))
+                .collect();
             let pkgs: Vec<Option<&str>> = if subs.is_empty() {
                 vec![(!pid.starts_with("pkg:oci/")).then_some(pid)]
             } else {
@@ -73,7 +84,10 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             for sub in pkgs {
                 let mut e = Exposure::new(ExposureKind::Vulnerability, vid, Severity::Unknown);
                 e.add_vuln_id(vid);
-                for a in arr(&st["vulnerability"], "aliases").iter().filter_map(Value::as_str) {
+                for a in arr(&st["vulnerability"], "aliases")
+                    .iter()
+                    .filter_map(Value::as_str)
+                {
                     e.add_vuln_id(a);
                 }
                 e.package = sub.and_then(purl_package);

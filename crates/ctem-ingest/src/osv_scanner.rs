@@ -22,7 +22,11 @@ pub static FORMAT: Format = Format {
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
-    if is_json(head) && has(head, "results") && has(head, "packages") && (has(head, "source") || has(head, "vulnerabilities")) {
+    if is_json(head)
+        && has(head, "results")
+        && has(head, "packages")
+        && (has(head, "source") || has(head, "vulnerabilities"))
+    {
         85
     } else {
         0
@@ -32,7 +36,9 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
 fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let doc = read_json(input, "OSV-Scanner")?;
     let Some(results) = doc.get("results").and_then(Value::as_array) else {
-        return Err(Error::Refused("no `results` array: not an OSV-Scanner report".into()));
+        return Err(Error::Refused(
+            "no `results` array: not an OSV-Scanner report".into(),
+        ));
     };
     let mut out = Out::new(emit);
     out.scan(Some("osv-scanner"))?;
@@ -67,7 +73,9 @@ fn one(v: &Value, pkg: &Value, p: &Value, path: &str) -> std::result::Result<Exp
         (None, None) if id.starts_with("MAL-") => Severity::Critical,
         _ => Severity::Unknown,
     };
-    let title = s(v, &["summary"]).map(str::to_string).unwrap_or_else(|| format!("{id} in {name}"));
+    let title = s(v, &["summary"])
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{id} in {name}"));
     let mut e = Exposure::new(ExposureKind::Vulnerability, title, sev);
     // CVE aliases first so cross-tool dedup keys on the CVE
     for a in arr(v, "aliases").iter().filter_map(Value::as_str) {
@@ -80,22 +88,50 @@ fn one(v: &Value, pkg: &Value, p: &Value, path: &str) -> std::result::Result<Exp
         .flat_map(|a| arr(a, "ranges"))
         .flat_map(|r| arr(r, "events"))
         .find_map(|ev| s(ev, &["fixed"]));
-    e.package = Some(package(name, s(pkg, &["version"]), fixed, s(pkg, &["ecosystem"]), Some(path)));
+    e.package = Some(package(
+        name,
+        s(pkg, &["version"]),
+        fixed,
+        s(pkg, &["ecosystem"]),
+        Some(path),
+    ));
     e.description = s(v, &["details"]).map(str::to_string);
-    for c in arr(v, "affected").iter().flat_map(|a| arr(&a["database_specific"], "cwes")) {
+    for c in arr(v, "affected")
+        .iter()
+        .flat_map(|a| arr(&a["database_specific"], "cwes"))
+    {
         if let Some(id) = s(c, &["cweId"]) {
             e.add_cwe(id);
         }
     }
-    for c in arr(&v["database_specific"], "cwe_ids").iter().filter_map(Value::as_str) {
+    for c in arr(&v["database_specific"], "cwe_ids")
+        .iter()
+        .filter_map(Value::as_str)
+    {
         e.add_cwe(c);
     }
     for sv in arr(v, "severity") {
         if let Some(vec) = s(sv, &["score"]).filter(|x| x.starts_with("CVSS:")) {
-            let version = if vec.starts_with("CVSS:4") { "4.0" } else if vec.starts_with("CVSS:3.0") { "3.0" } else { "3.1" };
-            e.cvss.push(Cvss { version: version.into(), vector: Some(vec.into()), score: None, source: Some("osv".into()) });
+            let version = if vec.starts_with("CVSS:4") {
+                "4.0"
+            } else if vec.starts_with("CVSS:3.0") {
+                "3.0"
+            } else {
+                "3.1"
+            };
+            e.cvss.push(Cvss {
+                version: version.into(),
+                vector: Some(vec.into()),
+                score: None,
+                source: Some("osv".into()),
+            });
         }
     }
-    e.references.extend(arr(v, "references").iter().filter_map(|r| s(r, &["url"])).map(str::to_string));
+    e.references.extend(
+        arr(v, "references")
+            .iter()
+            .filter_map(|r| s(r, &["url"]))
+            .map(str::to_string),
+    );
     Ok(e)
 }

@@ -31,11 +31,18 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
     if is_json(head) {
         let v2 = has(head, "Control ID") && has(head, "Account Number");
         let v3 = has(head, "CheckID") && has(head, "StatusExtended");
-        let ocsf = has(head, "finding_info") && (crate::common::contains(head, "\"Prowler\"") || crate::common::contains(head, "prowler"));
+        let ocsf = has(head, "finding_info")
+            && (crate::common::contains(head, "\"Prowler\"")
+                || crate::common::contains(head, "prowler"));
         return if v2 || v3 || ocsf { 92 } else { 0 };
     }
     match csv_header(head) {
-        Some(h) if (h.contains("title_id") && h.contains("check_result")) || (h.contains("check_id") && h.contains("status_extended")) => 92,
+        Some(h)
+            if (h.contains("title_id") && h.contains("check_result"))
+                || (h.contains("check_id") && h.contains("status_extended")) =>
+        {
+            92
+        }
         _ => 0,
     }
 }
@@ -85,7 +92,13 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         return Ok(());
     }
     let first = body.split(|c| *c == b'\n').next().unwrap_or(b"");
-    let delim = if first.iter().filter(|c| **c == b';').count() > first.iter().filter(|c| **c == b',').count() { b';' } else { b',' };
+    let delim = if first.iter().filter(|c| **c == b';').count()
+        > first.iter().filter(|c| **c == b',').count()
+    {
+        b';'
+    } else {
+        b','
+    };
     let csv = crate::common::csv_with(body, delim)?;
     csv_rows(&mut out, &csv)
 }
@@ -120,7 +133,9 @@ fn v3(v: &Value) -> F<'_> {
         severity: s(v, &["Severity"]),
         resource_uid: s(v, &["ResourceArn"]).or(s(v, &["ResourceId"])),
         resource_name: s(v, &["ResourceId"]),
-        account: s(v, &["AccountId"]).or(s(v, &["Subscription"])).or(s(v, &["ProjectId"])),
+        account: s(v, &["AccountId"])
+            .or(s(v, &["Subscription"]))
+            .or(s(v, &["ProjectId"])),
         provider: s(v, &["Provider"]),
         region: s(v, &["Region"]),
         description: s(v, &["Description"]),
@@ -171,7 +186,9 @@ fn csv_rows(out: &mut Out<'_, '_>, csv: &Csv) -> Result<()> {
         c(&["TIMESTAMP"]),
     ];
     if cols[0].is_none() || cols[2].is_none() {
-        return Err(Error::Refused("CSV without check id and status columns: not a Prowler export".into()));
+        return Err(Error::Refused(
+            "CSV without check id and status columns: not a Prowler export".into(),
+        ));
     }
     for (line, row) in &csv.rows {
         let g = |i: usize| csv.get(row, cols[i]);
@@ -217,19 +234,41 @@ fn one(out: &mut Out<'_, '_>, f: F<'_>, place: &str) -> Result<()> {
         None => Severity::Unknown,
     };
     let provider = f.provider.unwrap_or("cloud").to_ascii_lowercase();
-    let (asset, resource): (Asset, String) = match f.resource_uid.filter(|u| !u.starts_with('<') || u.len() > 2) {
-        Some(uid) if f.check.is_some() && !uid.is_empty() => (cloud_asset(uid, f.resource_name), uid.to_string()),
+    let (asset, resource): (Asset, String) = match f
+        .resource_uid
+        .filter(|u| !u.starts_with('<') || u.len() > 2)
+    {
+        // v2 writes short resource names (`MFA`, a bucket name): scope them by account
+        Some(uid) if !uid.contains([':', '/']) => {
+            let id = format!("{provider}:{}:{uid}", f.account.unwrap_or("unknown"));
+            (
+                cloud_asset(&id, Some(f.resource_name.unwrap_or(uid))),
+                uid.to_string(),
+            )
+        }
+        Some(uid) if !uid.is_empty() => (cloud_asset(uid, f.resource_name), uid.to_string()),
         _ => {
             let acct = f.account.unwrap_or("unknown");
             let id = format!("{provider}:account:{acct}");
             let res = format!("{}: {}", f.region.unwrap_or(""), f.detail.unwrap_or(""));
-            (cloud_asset(&id, Some(&format!("{provider} account {acct}"))), res)
+            (
+                cloud_asset(&id, Some(&format!("{provider} account {acct}"))),
+                res,
+            )
         }
     };
     let key = out.asset(asset)?;
-    let mut e = Exposure::new(ExposureKind::Misconfiguration, f.title.unwrap_or(check), sev);
+    let mut e = Exposure::new(
+        ExposureKind::Misconfiguration,
+        f.title.unwrap_or(check),
+        sev,
+    );
     e.rule_id = Some(check.to_string());
-    e.location = Some(Location { path: None, line: None, resource: Some(resource) });
+    e.location = Some(Location {
+        path: None,
+        line: None,
+        resource: Some(resource),
+    });
     e.evidence = f.detail.map(str::to_string);
     e.description = f.description.map(str::to_string);
     e.solution = f.remediation.map(str::to_string);

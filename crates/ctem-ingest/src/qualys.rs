@@ -31,7 +31,12 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
     if let Some(r) = xml_root(head) {
         return match r.as_str() {
             "ASSET_DATA_REPORT" => 95,
-            "SCAN" if crate::common::contains(head, "qualys") || crate::common::contains(head, "value=\"scan/") => 95,
+            "SCAN"
+                if crate::common::contains(head, "qualys")
+                    || crate::common::contains(head, "value=\"scan/") =>
+            {
+                95
+            }
             _ => 0,
         };
     }
@@ -56,7 +61,9 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         return match root.name.as_str() {
             "SCAN" => scan_xml(&mut out, &root),
             "ASSET_DATA_REPORT" => asset_report(&mut out, &root),
-            other => Err(Error::Refused(format!("not a Qualys VM report: root element is <{other}>"))),
+            other => Err(Error::Refused(format!(
+                "not a Qualys VM report: root element is <{other}>"
+            ))),
         };
     }
     let mut r: &[u8] = &buf;
@@ -79,20 +86,30 @@ fn sev(n: Option<&str>) -> std::result::Result<Severity, String> {
 fn cvss_of(e: &mut Exposure, v2: Option<&str>, v3: Option<&str>) {
     // "8.1 (AV:N/AC:H/...)" or a bare score
     for (val, ver) in [(v3, "3.1"), (v2, "2.0")] {
-        let Some(v) = val.map(str::trim).filter(|v| !v.is_empty()) else { continue };
+        let Some(v) = val.map(str::trim).filter(|v| !v.is_empty()) else {
+            continue;
+        };
         let (score, vector) = match v.split_once(" (") {
             Some((s, vec)) => (s.parse().ok(), Some(vec.trim_end_matches(')').to_string())),
             None => (v.parse().ok(), None),
         };
         if score.is_some() {
-            e.cvss.push(Cvss { version: ver.into(), vector, score, source: Some("qualys".into()) });
+            e.cvss.push(Cvss {
+                version: ver.into(),
+                vector,
+                score,
+                source: Some("qualys".into()),
+            });
         }
     }
 }
 
 fn scan_xml(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
     for (hi, ip) in root.all("IP").enumerate() {
-        let mut asset = host_asset2(ip.attr("value"), ip.attr("name").filter(|n| *n != "No registered hostname"));
+        let mut asset = host_asset2(
+            ip.attr("value"),
+            ip.attr("name").filter(|n| *n != "No registered hostname"),
+        );
         asset.os = ip.text_of("OS").map(str::to_string);
         let key = out.asset(asset)?;
         for (group, item) in [("VULNS", "VULN"), ("PRACTICES", "PRACTICE")] {
@@ -110,7 +127,11 @@ fn scan_xml(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
                             continue;
                         }
                     };
-                    let mut e = Exposure::new(ExposureKind::Vulnerability, v.text_of("TITLE").unwrap_or(qid), s);
+                    let mut e = Exposure::new(
+                        ExposureKind::Vulnerability,
+                        v.text_of("TITLE").unwrap_or(qid),
+                        s,
+                    );
                     e.rule_id = Some(qid.to_string());
                     e.port = cat.attr("port").and_then(|p| p.parse().ok());
                     e.protocol = cat.attr("protocol").map(str::to_ascii_lowercase);
@@ -144,14 +165,25 @@ fn asset_report(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
         let mut asset = host_asset2(h.text_of("IP"), h.text_of("DNS").or(h.text_of("NETBIOS")));
         asset.os = h.text_of("OPERATING_SYSTEM").map(str::to_string);
         let key = out.asset(asset)?;
-        for (vi, v) in h.child("VULN_INFO_LIST").into_iter().flat_map(|l| l.all("VULN_INFO")).enumerate() {
+        for (vi, v) in h
+            .child("VULN_INFO_LIST")
+            .into_iter()
+            .flat_map(|l| l.all("VULN_INFO"))
+            .enumerate()
+        {
             let place = format!("HOST[{hi}].VULN_INFO[{vi}]");
             let qid_node = v.child("QID");
-            let Some(qid) = qid_node.and_then(|q| q.attr("id")).or(v.text_of("QID")).map(|q| q.trim_start_matches("qid_")) else {
+            let Some(qid) = qid_node
+                .and_then(|q| q.attr("id"))
+                .or(v.text_of("QID"))
+                .map(|q| q.trim_start_matches("qid_"))
+            else {
                 out.issue(place, "VULN_INFO without QID")?;
                 continue;
             };
-            if matches!(v.text_of("TYPE"), Some("Ig" | "Info")) || v.text_of("VULN_STATUS") == Some("Fixed") {
+            if matches!(v.text_of("TYPE"), Some("Ig" | "Info"))
+                || v.text_of("VULN_STATUS") == Some("Fixed")
+            {
                 continue;
             }
             let d = glossary.get(qid).copied();
@@ -162,7 +194,11 @@ fn asset_report(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
                     continue;
                 }
             };
-            let mut e = Exposure::new(ExposureKind::Vulnerability, d.and_then(|d| d.text_of("TITLE")).unwrap_or(qid), s);
+            let mut e = Exposure::new(
+                ExposureKind::Vulnerability,
+                d.and_then(|d| d.text_of("TITLE")).unwrap_or(qid),
+                s,
+            );
             e.rule_id = Some(qid.to_string());
             e.port = v.text_of("PORT").and_then(|p| p.parse().ok());
             e.protocol = v.text_of("PROTOCOL").map(str::to_ascii_lowercase);
@@ -174,7 +210,11 @@ fn asset_report(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
                         e.add_vuln_id(id.text.trim());
                     }
                 }
-                cvss_of(&mut e, d.at(&["CVSS_SCORE", "CVSS_BASE"]), d.at(&["CVSS3_SCORE", "CVSS3_BASE"]));
+                cvss_of(
+                    &mut e,
+                    d.at(&["CVSS_SCORE", "CVSS_BASE"]),
+                    d.at(&["CVSS3_SCORE", "CVSS3_BASE"]),
+                );
                 e.description = d.text_of("THREAT").map(str::to_string);
                 e.solution = d.text_of("SOLUTION").map(str::to_string);
             }
@@ -189,16 +229,31 @@ fn csv_rows(out: &mut Out<'_, '_>, csv: &Csv) -> Result<()> {
     let c = |n: &[&str]| csv.col(n);
     let qid = c(&["QID"]);
     if qid.is_none() {
-        return Err(Error::Refused("CSV without a QID column: not a Qualys export".into()));
+        return Err(Error::Refused(
+            "CSV without a QID column: not a Qualys export".into(),
+        ));
     }
     let ip = c(&["IP", "Asset IPV4", "Asset IPV6"]);
     let name = c(&["FQDN", "DNS", "HOSTNAME", "Asset Name", "NetBIOS"]);
     let title = c(&["Title", "VULN TITLE"]);
     let sevc = c(&["Severity", "Q_SEVERITY", "SEVERITY"]);
-    let (port, proto, typ, status) = (c(&["Port"]), c(&["Protocol"]), c(&["Type", "Type Detected"]), c(&["Vuln Status", "Status"]));
+    let (port, proto, typ, status) = (
+        c(&["Port"]),
+        c(&["Protocol"]),
+        c(&["Type", "Type Detected"]),
+        c(&["Vuln Status", "Status"]),
+    );
     let cve = c(&["CVE ID", "CVEID", "CVE"]);
-    let (v3, v2) = (c(&["CVSS3 Base", "CVSSv3.1 Base (nvd)", "CVSS3.1 Base"]), c(&["CVSS Base", "CVSS_BASE", "CVSSv2 Base (nvd)"]));
-    let (threat, sol, res, os) = (c(&["Threat", "THREAT"]), c(&["Solution", "SOLUTION"]), c(&["Results", "RESULT"]), c(&["OS", "Operating System", "OPERATING SYSTEM"]));
+    let (v3, v2) = (
+        c(&["CVSS3 Base", "CVSSv3.1 Base (nvd)", "CVSS3.1 Base"]),
+        c(&["CVSS Base", "CVSS_BASE", "CVSSv2 Base (nvd)"]),
+    );
+    let (threat, sol, res, os) = (
+        c(&["Threat", "THREAT"]),
+        c(&["Solution", "SOLUTION"]),
+        c(&["Results", "RESULT"]),
+        c(&["OS", "Operating System", "OPERATING SYSTEM"]),
+    );
     let qsev = c(&["Q_SEVERITY"]);
     for (line, row) in &csv.rows {
         let place = format!("line {line}");
@@ -206,8 +261,10 @@ fn csv_rows(out: &mut Out<'_, '_>, csv: &Csv) -> Result<()> {
             out.issue(place, "row without QID")?;
             continue;
         };
-        if matches!(csv.get(row, typ).map(str::to_ascii_lowercase).as_deref(), Some("ig" | "info" | "information gathered"))
-            || matches!(csv.get(row, status), Some("Fixed"))
+        if matches!(
+            csv.get(row, typ).map(str::to_ascii_lowercase).as_deref(),
+            Some("ig" | "info" | "information gathered")
+        ) || matches!(csv.get(row, status), Some("Fixed"))
         {
             continue;
         }
@@ -226,7 +283,11 @@ fn csv_rows(out: &mut Out<'_, '_>, csv: &Csv) -> Result<()> {
         let mut asset = host_asset2(csv.get(row, ip), hostname);
         asset.os = csv.get(row, os).map(str::to_string);
         let key = out.asset(asset)?;
-        let mut e = Exposure::new(ExposureKind::Vulnerability, csv.get(row, title).unwrap_or(q), s);
+        let mut e = Exposure::new(
+            ExposureKind::Vulnerability,
+            csv.get(row, title).unwrap_or(q),
+            s,
+        );
         e.rule_id = Some(q.to_string());
         e.port = csv.get(row, port).and_then(|p| p.parse().ok());
         e.protocol = csv.get(row, proto).map(str::to_ascii_lowercase);

@@ -29,7 +29,9 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
     if !is_json(head) {
         return 0;
     }
-    let cli = has(head, "results") && (has(head, "check_id") || (has(head, "errors") && !has(head, "runs") && !has(head, "packages")));
+    let cli = has(head, "results")
+        && (has(head, "check_id")
+            || (has(head, "errors") && !has(head, "runs") && !has(head, "packages")));
     let platform = has(head, "findings") && (has(head, "rule_name") || has(head, "match_based_id"));
     let sca = has(head, "vulns") && has(head, "matchedDependency");
     if cli || platform || sca { 88 } else { 0 }
@@ -52,7 +54,9 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         }
     } else if let Some(findings) = doc.get("findings").and_then(Value::as_array) {
         for (i, f) in findings.iter().enumerate() {
-            let repo = s(f, &["repository", "url"]).or(s(f, &["repository", "name"])).unwrap_or("semgrep");
+            let repo = s(f, &["repository", "url"])
+                .or(s(f, &["repository", "name"]))
+                .unwrap_or("semgrep");
             let key = out.asset(named_asset(AssetKind::Repository, repo))?;
             match platform(f) {
                 Ok(Some(e)) => out.exposure(key, e)?,
@@ -70,7 +74,9 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             }
         }
     } else {
-        return Err(Error::Refused("no `results`, `findings` or `vulns`: not a Semgrep report".into()));
+        return Err(Error::Refused(
+            "no `results`, `findings` or `vulns`: not a Semgrep report".into(),
+        ));
     }
     Ok(())
 }
@@ -101,8 +107,13 @@ fn cli(r: &Value) -> std::result::Result<Exposure, String> {
     let rule = s(r, &["check_id"]).ok_or("missing check_id")?;
     let x = &r["extra"];
     let meta = &x["metadata"];
-    let secret = rule.contains("secrets") || arr(meta, "category").is_empty() && s(meta, &["category"]) == Some("secrets");
-    let kind = if secret { ExposureKind::Secret } else { ExposureKind::Vulnerability };
+    let secret = rule.contains("secrets")
+        || arr(meta, "category").is_empty() && s(meta, &["category"]) == Some("secrets");
+    let kind = if secret {
+        ExposureKind::Secret
+    } else {
+        ExposureKind::Vulnerability
+    };
     let msg = s(x, &["message"]).unwrap_or(rule);
     let title = msg.lines().next().unwrap_or(rule);
     let mut e = Exposure::new(kind, title, sev(s(x, &["severity"]))?);
@@ -113,12 +124,29 @@ fn cli(r: &Value) -> std::result::Result<Exposure, String> {
         line: r["start"]["line"].as_u64().map(|l| l as u32),
         resource: None,
     });
-    e.tool_key = s(x, &["fingerprint"]).filter(|f| *f != "requires login").map(str::to_string);
+    e.tool_key = s(x, &["fingerprint"])
+        .filter(|f| *f != "requires login")
+        .map(str::to_string);
     e.description = Some(msg.to_string());
     e.solution = s(x, &["fix"]).map(|f| format!("fix: {f}"));
-    e.evidence = if secret { None } else { s(x, &["lines"]).filter(|l| *l != "requires login").map(str::to_string) };
-    e.references.extend(s(meta, &["source-rule-url"]).or(s(meta, &["source"])).map(str::to_string));
-    e.references.extend(arr(meta, "references").iter().filter_map(Value::as_str).map(str::to_string));
+    e.evidence = if secret {
+        None
+    } else {
+        s(x, &["lines"])
+            .filter(|l| *l != "requires login")
+            .map(str::to_string)
+    };
+    e.references.extend(
+        s(meta, &["source-rule-url"])
+            .or(s(meta, &["source"]))
+            .map(str::to_string),
+    );
+    e.references.extend(
+        arr(meta, "references")
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string),
+    );
     Ok(e)
 }
 
@@ -128,9 +156,19 @@ fn platform(f: &Value) -> std::result::Result<Option<Exposure>, String> {
     }
     let rule = s(f, &["rule_name"]).ok_or("missing rule_name")?;
     let msg = s(f, &["rule_message"]).unwrap_or(rule);
-    let secret = arr(f, "categories").iter().any(|c| c.as_str() == Some("secrets"));
-    let kind = if secret { ExposureKind::Secret } else { ExposureKind::Vulnerability };
-    let mut e = Exposure::new(kind, msg.lines().next().unwrap_or(rule), sev(s(f, &["severity"]))?);
+    let secret = arr(f, "categories")
+        .iter()
+        .any(|c| c.as_str() == Some("secrets"));
+    let kind = if secret {
+        ExposureKind::Secret
+    } else {
+        ExposureKind::Vulnerability
+    };
+    let mut e = Exposure::new(
+        kind,
+        msg.lines().next().unwrap_or(rule),
+        sev(s(f, &["severity"]))?,
+    );
     e.rule_id = Some(rule.to_string());
     cwes(&mut e, &f["rule"]["cwe_names"]);
     e.location = Some(Location {
@@ -138,9 +176,12 @@ fn platform(f: &Value) -> std::result::Result<Option<Exposure>, String> {
         line: f["location"]["line"].as_u64().map(|l| l as u32),
         resource: None,
     });
-    e.tool_key = s(f, &["match_based_id"]).or(s(f, &["syntactic_id"])).map(str::to_string);
+    e.tool_key = s(f, &["match_based_id"])
+        .or(s(f, &["syntactic_id"]))
+        .map(str::to_string);
     e.description = Some(msg.to_string());
-    e.references.extend(s(f, &["line_of_code_url"]).map(str::to_string));
+    e.references
+        .extend(s(f, &["line_of_code_url"]).map(str::to_string));
     Ok(Some(e))
 }
 
@@ -148,8 +189,15 @@ fn sca(v: &Value) -> std::result::Result<Exposure, String> {
     let adv = &v["advisory"];
     let dep = &v["matchedDependency"];
     let name = s(dep, &["name"]).ok_or("missing matchedDependency.name")?;
-    let mut e = Exposure::new(ExposureKind::Vulnerability, s(v, &["title"]).or(s(adv, &["title"])).unwrap_or(name), sev(s(adv, &["severity"]))?);
-    for c in arr(&adv["references"], "cveIds").iter().filter_map(Value::as_str) {
+    let mut e = Exposure::new(
+        ExposureKind::Vulnerability,
+        s(v, &["title"]).or(s(adv, &["title"])).unwrap_or(name),
+        sev(s(adv, &["severity"]))?,
+    );
+    for c in arr(&adv["references"], "cveIds")
+        .iter()
+        .filter_map(Value::as_str)
+    {
         e.add_vuln_id(c);
     }
     if let Some(r) = s(adv, &["ruleId"]) {
@@ -166,6 +214,11 @@ fn sca(v: &Value) -> std::result::Result<Exposure, String> {
     ));
     e.description = s(adv, &["description"]).map(str::to_string);
     e.evidence = st(v, &["exposureType"]).map(|x| format!("exposure: {}", x.to_ascii_lowercase()));
-    e.references.extend(arr(&adv["references"], "urls").iter().filter_map(Value::as_str).map(str::to_string));
+    e.references.extend(
+        arr(&adv["references"], "urls")
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string),
+    );
     Ok(e)
 }

@@ -15,7 +15,9 @@ use std::io::BufRead;
 use ctem_model::{AssetKind, Exposure, ExposureKind, Location};
 use serde_json::Value;
 
-use crate::common::{Out, arr, cvss, has, image_asset, is_json, named_asset, num, package, read_json, s, severity};
+use crate::common::{
+    Out, arr, cvss, has, image_asset, is_json, named_asset, num, package, read_json, s, severity,
+};
 use crate::{Emit, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
@@ -31,7 +33,9 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
     if !is_json(head) {
         return 0;
     }
-    let cli = has(head, "vulnerabilities") && (has(head, "packageManager") || has(head, "dependencyCount")) && (has(head, "org") || has(head, "ok"));
+    let cli = has(head, "vulnerabilities")
+        && (has(head, "packageManager") || has(head, "dependencyCount"))
+        && (has(head, "org") || has(head, "ok"));
     let cli2 = has(head, "vulnerabilities") && crate::common::contains(head, "\"SNYK-");
     let api = has(head, "jsonapi") && has(head, "data");
     if cli || cli2 || api { 88 } else { 0 }
@@ -48,11 +52,17 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         Value::Object(_) => vec![&doc],
         _ => vec![],
     };
-    if projects.iter().any(|p| p.get("vulnerabilities").is_none()) || projects.is_empty() && !doc.is_array() {
-        return Err(Error::Refused("no `vulnerabilities`: not a Snyk test report".into()));
+    if projects.iter().any(|p| p.get("vulnerabilities").is_none())
+        || projects.is_empty() && !doc.is_array()
+    {
+        return Err(Error::Refused(
+            "no `vulnerabilities`: not a Snyk test report".into(),
+        ));
     }
     for (pi, p) in projects.iter().enumerate() {
-        let name = s(p, &["projectName"]).or(s(p, &["path"])).unwrap_or("snyk project");
+        let name = s(p, &["projectName"])
+            .or(s(p, &["path"]))
+            .unwrap_or("snyk project");
         let asset = if p.get("docker").is_some() || name.starts_with("docker-image|") {
             let r = name.trim_start_matches("docker-image|");
             let mut a = image_asset(Some(r), None);
@@ -65,7 +75,11 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         let target = s(p, &["displayTargetFile"]);
         let mut seen = HashSet::new();
         for (vi, v) in arr(p, "vulnerabilities").iter().enumerate() {
-            let place = if doc.is_array() { format!("[{pi}].vulnerabilities[{vi}]") } else { format!("vulnerabilities[{vi}]") };
+            let place = if doc.is_array() {
+                format!("[{pi}].vulnerabilities[{vi}]")
+            } else {
+                format!("vulnerabilities[{vi}]")
+            };
             if s(v, &["type"]) == Some("license") {
                 continue;
             }
@@ -86,15 +100,28 @@ fn vuln(v: &Value, target: Option<&str>, p: &Value) -> std::result::Result<Expos
     let id = s(v, &["id"]).ok_or("missing id")?;
     let name = s(v, &["packageName"]).ok_or("missing packageName")?;
     let sev = severity(s(v, &["severityWithCritical"]).or(s(v, &["severity"])))?;
-    let mut e = Exposure::new(ExposureKind::Vulnerability, s(v, &["title"]).unwrap_or(id), sev);
-    for c in arr(&v["identifiers"], "CVE").iter().filter_map(Value::as_str) {
+    let mut e = Exposure::new(
+        ExposureKind::Vulnerability,
+        s(v, &["title"]).unwrap_or(id),
+        sev,
+    );
+    for c in arr(&v["identifiers"], "CVE")
+        .iter()
+        .filter_map(Value::as_str)
+    {
         e.add_vuln_id(c);
     }
-    for c in arr(&v["identifiers"], "GHSA").iter().filter_map(Value::as_str) {
+    for c in arr(&v["identifiers"], "GHSA")
+        .iter()
+        .filter_map(Value::as_str)
+    {
         e.add_vuln_id(c);
     }
     e.add_vuln_id(id);
-    for c in arr(&v["identifiers"], "CWE").iter().filter_map(Value::as_str) {
+    for c in arr(&v["identifiers"], "CWE")
+        .iter()
+        .filter_map(Value::as_str)
+    {
         e.add_cwe(c);
     }
     e.rule_id = Some(id.to_string());
@@ -106,29 +133,42 @@ fn vuln(v: &Value, target: Option<&str>, p: &Value) -> std::result::Result<Expos
         s(v, &["packageManager"]).or(s(p, &["packageManager"])),
         target,
     ));
-    e.cvss.extend(cvss(s(v, &["CVSSv3"]), num(v, "cvssScore"), "snyk"));
+    e.cvss
+        .extend(cvss(s(v, &["CVSSv3"]), num(v, "cvssScore"), "snyk"));
     e.description = s(v, &["description"]).map(str::to_string);
     let from: Vec<&str> = arr(v, "from").iter().filter_map(Value::as_str).collect();
     if !from.is_empty() {
         e.evidence = Some(format!("introduced through {}", from.join(" > ")));
     }
-    if let Some(up) = arr(v, "upgradePath").iter().filter_map(Value::as_str).next() {
+    if let Some(up) = arr(v, "upgradePath")
+        .iter()
+        .filter_map(Value::as_str)
+        .next()
+    {
         e.solution = Some(format!("upgrade to {up}"));
     } else if !fixed.is_empty() {
         e.solution = Some(format!("upgrade {name} to {}", fixed.join(" or ")));
     }
-    e.references.extend(arr(v, "references").iter().filter_map(|r| s(r, &["url"])).map(str::to_string));
+    e.references.extend(
+        arr(v, "references")
+            .iter()
+            .filter_map(|r| s(r, &["url"]))
+            .map(str::to_string),
+    );
     Ok(e)
 }
 
 fn api(out: &mut Out<'_, '_>, doc: &Value) -> Result<()> {
     let Some(data) = doc.get("data").and_then(Value::as_array) else {
-        return Err(Error::Refused("JSON:API document without a `data` array: not a Snyk issues export".into()));
+        return Err(Error::Refused(
+            "JSON:API document without a `data` array: not a Snyk issues export".into(),
+        ));
     };
     for (i, it) in data.iter().enumerate() {
         let place = format!("data[{i}]");
         let a = &it["attributes"];
-        let project = s(it, &["relationships", "scan_item", "data", "id"]).unwrap_or("snyk project");
+        let project =
+            s(it, &["relationships", "scan_item", "data", "id"]).unwrap_or("snyk project");
         let Some(key_id) = s(a, &["key"]) else {
             out.issue(place, "missing attributes.key")?;
             continue;
@@ -141,9 +181,15 @@ fn api(out: &mut Out<'_, '_>, doc: &Value) -> Result<()> {
             }
         };
         let code = s(a, &["type"]) == Some("code");
-        let mut e = Exposure::new(ExposureKind::Vulnerability, s(a, &["title"]).unwrap_or(key_id), sev);
+        let mut e = Exposure::new(
+            ExposureKind::Vulnerability,
+            s(a, &["title"]).unwrap_or(key_id),
+            sev,
+        );
         for p in arr(a, "problems") {
-            if let Some(pid) = s(p, &["id"]).filter(|x| x.starts_with("CVE-") || x.starts_with("GHSA-") || x.starts_with("SNYK-")) {
+            if let Some(pid) = s(p, &["id"]).filter(|x| {
+                x.starts_with("CVE-") || x.starts_with("GHSA-") || x.starts_with("SNYK-")
+            }) {
                 e.add_vuln_id(pid);
             }
         }
@@ -154,7 +200,10 @@ fn api(out: &mut Out<'_, '_>, doc: &Value) -> Result<()> {
         }
         e.rule_id = Some(key_id.to_string());
         e.description = s(a, &["description"]).map(str::to_string);
-        let rep = arr(a, "coordinates").first().map(|c| arr(c, "representations")).and_then(|r| r.first());
+        let rep = arr(a, "coordinates")
+            .first()
+            .map(|c| arr(c, "representations"))
+            .and_then(|r| r.first());
         if let Some(r) = rep {
             if let Some(d) = r.get("dependency") {
                 if let Some(n) = s(d, &["package_name"]) {
@@ -170,9 +219,17 @@ fn api(out: &mut Out<'_, '_>, doc: &Value) -> Result<()> {
             }
         }
         for sv in arr(a, "severities").iter().take(1) {
-            e.cvss.extend(cvss(s(sv, &["vector"]), num(sv, "score"), s(sv, &["source"]).unwrap_or("snyk")));
+            e.cvss.extend(cvss(
+                s(sv, &["vector"]),
+                num(sv, "score"),
+                s(sv, &["source"]).unwrap_or("snyk"),
+            ));
         }
-        let kind = if code { AssetKind::Repository } else { AssetKind::Application };
+        let kind = if code {
+            AssetKind::Repository
+        } else {
+            AssetKind::Application
+        };
         let key = out.asset(named_asset(kind, project))?;
         out.exposure(key, e)?;
     }

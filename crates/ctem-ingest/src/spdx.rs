@@ -22,9 +22,7 @@ pub static FORMAT: Format = Format {
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
     let h = crate::trim_ascii_bom(head);
-    if is_json(h) && has(h, "spdxVersion") {
-        95
-    } else if h.starts_with(b"SPDXVersion:") {
+    if (is_json(h) && has(h, "spdxVersion")) || h.starts_with(b"SPDXVersion:") {
         95
     } else {
         0
@@ -36,30 +34,56 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let body = crate::trim_ascii_bom(&buf);
     let (version, name, subject) = if body.starts_with(b"{") {
         let doc: Value = serde_json::from_slice(body).map_err(Error::json)?;
-        let described = arr(&doc, "documentDescribes").first().and_then(Value::as_str);
+        let described = arr(&doc, "documentDescribes")
+            .first()
+            .and_then(Value::as_str);
         let subject = arr(&doc, "packages")
             .iter()
             .find(|p| described.is_some() && s(p, &["SPDXID"]) == described)
             .map(|p| {
-                let purl = arr(p, "externalRefs").iter().find_map(|r| s(r, &["referenceLocator"]).filter(|l| l.starts_with("pkg:oci/")));
-                (s(p, &["name"]).unwrap_or("").to_string(), purl.map(str::to_string))
+                let purl = arr(p, "externalRefs").iter().find_map(|r| {
+                    s(r, &["referenceLocator"]).filter(|l| l.starts_with("pkg:oci/"))
+                });
+                (
+                    s(p, &["name"]).unwrap_or("").to_string(),
+                    purl.map(str::to_string),
+                )
             });
-        (s(&doc, &["spdxVersion"]).map(str::to_string), s(&doc, &["name"]).map(str::to_string), subject)
+        (
+            s(&doc, &["spdxVersion"]).map(str::to_string),
+            s(&doc, &["name"]).map(str::to_string),
+            subject,
+        )
     } else {
         let text = String::from_utf8_lossy(body);
-        let tag = |t: &str| text.lines().find_map(|l| l.strip_prefix(t)).map(|v| v.trim().to_string());
+        let tag = |t: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(t))
+                .map(|v| v.trim().to_string())
+        };
         (tag("SPDXVersion:"), tag("DocumentName:"), None)
     };
     match version.as_deref() {
         Some(v) if v.starts_with("SPDX-2.") => {}
-        Some(v) => return Err(Error::Refused(format!("{v} is not supported (SPDX 2.x is)"))),
-        None => return Err(Error::Refused("no spdxVersion: not an SPDX document".into())),
+        Some(v) => {
+            return Err(Error::Refused(format!(
+                "{v} is not supported (SPDX 2.x is)"
+            )));
+        }
+        None => {
+            return Err(Error::Refused(
+                "no spdxVersion: not an SPDX document".into(),
+            ));
+        }
     }
     let mut out = Out::new(emit);
     let asset = match subject {
         Some((_, Some(purl))) => crate::common::product_asset(&purl),
         Some((n, None)) if !n.is_empty() => named_asset(AssetKind::Application, &n),
-        _ => named_asset(AssetKind::Application, name.as_deref().unwrap_or("spdx document")),
+        _ => named_asset(
+            AssetKind::Application,
+            name.as_deref().unwrap_or("spdx document"),
+        ),
     };
     out.asset(asset)?;
     Ok(())

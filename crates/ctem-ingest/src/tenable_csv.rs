@@ -27,7 +27,13 @@ pub static FORMAT: Format = Format {
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
     match csv_header(head) {
-        Some(h) if h.contains("plugin") && (h.contains("risk") || h.contains("severity")) && (h.contains("host") || h.contains("ip address")) => 90,
+        Some(h)
+            if h.contains("plugin")
+                && (h.contains("risk") || h.contains("severity"))
+                && (h.contains("host") || h.contains("ip address")) =>
+        {
+            90
+        }
         _ => 0,
     }
 }
@@ -38,7 +44,9 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let plugin = c(&["Plugin ID", "Plugin"]);
     let name = c(&["Name", "Plugin Name"]);
     if plugin.is_none() || name.is_none() {
-        return Err(Error::Refused("CSV without Plugin ID and Name columns: not a Tenable export".into()));
+        return Err(Error::Refused(
+            "CSV without Plugin ID and Name columns: not a Tenable export".into(),
+        ));
     }
     let host = c(&["Host", "IP Address", "DNS Name"]);
     let ip = c(&["IP Address"]);
@@ -48,11 +56,27 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let os = c(&["OS"]);
     let risk = c(&["Risk", "Risk Factor", "Severity"]);
     let (port, proto, cve) = (c(&["Port"]), c(&["Protocol"]), c(&["CVE"]));
-    let v2 = c(&["CVSS V2 Base Score", "CVSS v2.0 Base Score", "CVSS Base Score", "CVSS"]);
-    let v3 = c(&["CVSS V3 Base Score", "CVSS v3.0 Base Score", "CVSS3 Base Score", "CVSSv3"]);
+    let v2 = c(&[
+        "CVSS V2 Base Score",
+        "CVSS v2.0 Base Score",
+        "CVSS Base Score",
+        "CVSS",
+    ]);
+    let v3 = c(&[
+        "CVSS V3 Base Score",
+        "CVSS v3.0 Base Score",
+        "CVSS3 Base Score",
+        "CVSSv3",
+    ]);
     let v2v = c(&["CVSS V2 Vector", "CVSS Vector"]);
     let v3v = c(&["CVSS V3 Vector", "CVSS3 Vector"]);
-    let (syn, desc, sol, see, output) = (c(&["Synopsis"]), c(&["Description"]), c(&["Solution"]), c(&["See Also"]), c(&["Plugin Output", "Plugin Text"]));
+    let (syn, desc, sol, see, output) = (
+        c(&["Synopsis"]),
+        c(&["Description"]),
+        c(&["Solution"]),
+        c(&["See Also"]),
+        c(&["Plugin Output", "Plugin Text"]),
+    );
     let family = c(&["Family", "Plugin Family"]);
     let state = c(&["Vulnerability State"]);
     let mut out = Out::new(emit);
@@ -102,14 +126,24 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         }
         asset.os = csv.get(row, os).map(str::to_string);
         let key = out.asset(asset)?;
-        let p: Option<u16> = csv.get(row, port).and_then(|p| p.parse().ok()).filter(|p| *p > 0);
+        let p: Option<u16> = csv
+            .get(row, port)
+            .and_then(|p| p.parse().ok())
+            .filter(|p| *p > 0);
         let pr = csv.get(row, proto).unwrap_or("").to_ascii_lowercase();
         let k = (key, pid.to_string(), p, pr.clone());
         let e = match index.get(&k) {
             Some(i) => &mut found[*i].1,
             None => {
                 let title = csv.get(row, name).unwrap_or(pid);
-                let kind = if csv.get(row, family).is_some_and(|f| f.contains("Compliance")) { ExposureKind::Misconfiguration } else { ExposureKind::Vulnerability };
+                let kind = if csv
+                    .get(row, family)
+                    .is_some_and(|f| f.contains("Compliance"))
+                {
+                    ExposureKind::Misconfiguration
+                } else {
+                    ExposureKind::Vulnerability
+                };
                 let mut e = Exposure::new(kind, title, sev);
                 e.rule_id = Some(pid.to_string());
                 e.port = p;
@@ -117,13 +151,29 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                 e.description = csv.get(row, desc).or(csv.get(row, syn)).map(str::to_string);
                 e.solution = csv.get(row, sol).map(str::to_string);
                 e.evidence = csv.get(row, output).map(str::to_string);
-                e.references.extend(csv.get(row, see).unwrap_or("").split_whitespace().map(str::to_string));
+                e.references.extend(
+                    csv.get(row, see)
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .map(str::to_string),
+                );
                 for (score, vector, ver) in [(v3, v3v, "3.0"), (v2, v2v, "2.0")] {
                     let s = csv.get(row, score).and_then(|x| x.parse::<f64>().ok());
-                    let v = csv.get(row, vector).map(|x| x.trim_start_matches("CVSS2#").to_string());
+                    let v = csv
+                        .get(row, vector)
+                        .map(|x| x.trim_start_matches("CVSS2#").to_string());
                     if s.is_some() || v.is_some() {
-                        let ver = if v.as_deref().is_some_and(|v| v.starts_with("CVSS:3.1")) { "3.1" } else { ver };
-                        e.cvss.push(Cvss { version: ver.into(), vector: v, score: s, source: Some("tenable".into()) });
+                        let ver = if v.as_deref().is_some_and(|v| v.starts_with("CVSS:3.1")) {
+                            "3.1"
+                        } else {
+                            ver
+                        };
+                        e.cvss.push(Cvss {
+                            version: ver.into(),
+                            vector: v,
+                            score: s,
+                            source: Some("tenable".into()),
+                        });
                     }
                 }
                 index.insert(k, found.len());

@@ -13,7 +13,9 @@ use std::io::BufRead;
 use ctem_model::{Asset, Exposure, ExposureKind, Location, Severity};
 use serde_json::Value;
 
-use crate::common::{Out, arr, cloud_asset, cvss, has, image_asset, is_json, num, package, read_json, s};
+use crate::common::{
+    Out, arr, cloud_asset, cvss, has, image_asset, is_json, num, package, read_json, s,
+};
 use crate::{Emit, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
@@ -26,7 +28,10 @@ pub static FORMAT: Format = Format {
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
-    if is_json(head) && crate::common::contains(head, "aquasecurity.github.io") && (has(head, "kind") || has(head, "apiVersion")) {
+    if is_json(head)
+        && crate::common::contains(head, "aquasecurity.github.io")
+        && (has(head, "kind") || has(head, "apiVersion"))
+    {
         95
     } else {
         0
@@ -60,18 +65,32 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                 let key = out.asset(image(rep))?;
                 for (si, x) in arr(rep, "secrets").iter().enumerate() {
                     let Some(rule) = s(x, &["ruleID"]) else {
-                        out.issue(format!("{place}.report.secrets[{si}]"), "secret without ruleID")?;
+                        out.issue(
+                            format!("{place}.report.secrets[{si}]"),
+                            "secret without ruleID",
+                        )?;
                         continue;
                     };
-                    let sev = Severity::parse(s(x, &["severity"]).unwrap_or("unknown")).unwrap_or_default();
-                    let mut e = Exposure::new(ExposureKind::Secret, s(x, &["title"]).unwrap_or(rule), sev);
+                    let sev = Severity::parse(s(x, &["severity"]).unwrap_or("unknown"))
+                        .unwrap_or_default();
+                    let mut e =
+                        Exposure::new(ExposureKind::Secret, s(x, &["title"]).unwrap_or(rule), sev);
                     e.rule_id = Some(rule.to_string());
-                    e.location = Some(Location { path: s(x, &["target"]).map(str::to_string), line: None, resource: None });
+                    e.location = Some(Location {
+                        path: s(x, &["target"]).map(str::to_string),
+                        line: None,
+                        resource: None,
+                    });
                     e.evidence = s(x, &["match"]).map(str::to_string);
                     out.exposure(key, e)?;
                 }
             }
-            "ConfigAuditReport" | "ClusterConfigAuditReport" | "RbacAssessmentReport" | "ClusterRbacAssessmentReport" | "InfraAssessmentReport" | "ClusterInfraAssessmentReport" => {
+            "ConfigAuditReport"
+            | "ClusterConfigAuditReport"
+            | "RbacAssessmentReport"
+            | "ClusterRbacAssessmentReport"
+            | "InfraAssessmentReport"
+            | "ClusterInfraAssessmentReport" => {
                 let (asset, resource) = k8s(r);
                 let key = out.asset(asset)?;
                 for (ci, c) in arr(rep, "checks").iter().enumerate() {
@@ -79,33 +98,59 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                         continue;
                     }
                     let Some(id) = s(c, &["checkID"]).or(s(c, &["id"])) else {
-                        out.issue(format!("{place}.report.checks[{ci}]"), "check without checkID")?;
+                        out.issue(
+                            format!("{place}.report.checks[{ci}]"),
+                            "check without checkID",
+                        )?;
                         continue;
                     };
-                    let sev = Severity::parse(s(c, &["severity"]).unwrap_or("unknown")).unwrap_or_default();
-                    let mut e = Exposure::new(ExposureKind::Misconfiguration, s(c, &["title"]).unwrap_or(id), sev);
+                    let sev = Severity::parse(s(c, &["severity"]).unwrap_or("unknown"))
+                        .unwrap_or_default();
+                    let mut e = Exposure::new(
+                        ExposureKind::Misconfiguration,
+                        s(c, &["title"]).unwrap_or(id),
+                        sev,
+                    );
                     e.rule_id = Some(id.to_string());
-                    e.location = Some(Location { path: None, line: None, resource: Some(resource.clone()) });
+                    e.location = Some(Location {
+                        path: None,
+                        line: None,
+                        resource: Some(resource.clone()),
+                    });
                     e.description = s(c, &["description"]).map(str::to_string);
                     e.solution = s(c, &["remediation"]).map(str::to_string);
-                    let msgs: Vec<&str> = arr(c, "messages").iter().filter_map(Value::as_str).collect();
+                    let msgs: Vec<&str> = arr(c, "messages")
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect();
                     e.evidence = (!msgs.is_empty()).then(|| msgs.join("\n"));
                     out.exposure(key, e)?;
                 }
             }
             "ClusterComplianceReport" => {
                 let key = out.asset(cloud_asset("k8s://cluster", Some("kubernetes cluster")))?;
-                let report_id = s(r, &["status", "summaryReport", "id"]).or(s(r, &["metadata", "name"])).unwrap_or("compliance");
+                let report_id = s(r, &["status", "summaryReport", "id"])
+                    .or(s(r, &["metadata", "name"]))
+                    .unwrap_or("compliance");
                 for c in arr(&r["status"]["summaryReport"], "controlCheck") {
                     let fails = c["totalFail"].as_u64().unwrap_or(0);
                     if fails == 0 {
                         continue;
                     }
                     let id = s(c, &["id"]).unwrap_or("?");
-                    let sev = Severity::parse(s(c, &["severity"]).unwrap_or("unknown")).unwrap_or_default();
-                    let mut e = Exposure::new(ExposureKind::Misconfiguration, s(c, &["name"]).unwrap_or(id), sev);
+                    let sev = Severity::parse(s(c, &["severity"]).unwrap_or("unknown"))
+                        .unwrap_or_default();
+                    let mut e = Exposure::new(
+                        ExposureKind::Misconfiguration,
+                        s(c, &["name"]).unwrap_or(id),
+                        sev,
+                    );
                     e.rule_id = Some(format!("{report_id}:{id}"));
-                    e.location = Some(Location { path: None, line: None, resource: Some("cluster".into()) });
+                    e.location = Some(Location {
+                        path: None,
+                        line: None,
+                        resource: Some("cluster".into()),
+                    });
                     e.evidence = Some(format!("{fails} failing check(s)"));
                     out.exposure(key, e)?;
                 }
@@ -148,14 +193,20 @@ fn image(rep: &Value) -> Asset {
         (None, None) => repo.to_string(),
     };
     let mut a = image_asset(Some(&reference), s(rep, &["artifact", "digest"]));
-    a.os = s(rep, &["os", "family"]).map(|f| format!("{f} {}", s(rep, &["os", "name"]).unwrap_or("")).trim().to_string());
+    a.os = s(rep, &["os", "family"]).map(|f| {
+        format!("{f} {}", s(rep, &["os", "name"]).unwrap_or(""))
+            .trim()
+            .to_string()
+    });
     a
 }
 
 fn k8s(r: &Value) -> (Asset, String) {
     let l = &r["metadata"]["labels"];
     let kind = s(l, &["trivy-operator.resource.kind"]).unwrap_or("Resource");
-    let name = s(l, &["trivy-operator.resource.name"]).or(s(r, &["metadata", "name"])).unwrap_or("unknown");
+    let name = s(l, &["trivy-operator.resource.name"])
+        .or(s(r, &["metadata", "name"]))
+        .unwrap_or("unknown");
     let ns = s(l, &["trivy-operator.resource.namespace"]).or(s(r, &["metadata", "namespace"]));
     let id = match ns {
         Some(n) => format!("k8s://{n}/{kind}/{name}"),
@@ -172,12 +223,32 @@ fn vuln(v: &Value) -> std::result::Result<Exposure, String> {
     let id = s(v, &["vulnerabilityID"]).ok_or("missing vulnerabilityID")?;
     let pkg = s(v, &["resource"]).ok_or("missing resource (package)")?;
     let sev = crate::common::severity(s(v, &["severity"]))?;
-    let mut e = Exposure::new(ExposureKind::Vulnerability, s(v, &["title"]).unwrap_or(id), sev);
+    let mut e = Exposure::new(
+        ExposureKind::Vulnerability,
+        s(v, &["title"]).unwrap_or(id),
+        sev,
+    );
     e.add_vuln_id(id);
-    e.package = Some(package(pkg, s(v, &["installedVersion"]), s(v, &["fixedVersion"]), s(v, &["pkgType"]), s(v, &["pkgPath"]).or(s(v, &["target"]))));
-    e.cvss.extend(cvss(s(v, &["cvss", "nvd", "V3Vector"]), num(v, "score"), "trivy"));
+    e.package = Some(package(
+        pkg,
+        s(v, &["installedVersion"]),
+        s(v, &["fixedVersion"]),
+        s(v, &["pkgType"]),
+        s(v, &["pkgPath"]).or(s(v, &["target"])),
+    ));
+    e.cvss.extend(cvss(
+        s(v, &["cvss", "nvd", "V3Vector"]),
+        num(v, "score"),
+        "trivy",
+    ));
     e.description = s(v, &["description"]).map(str::to_string);
-    e.references.extend(s(v, &["primaryLink"]).map(str::to_string));
-    e.references.extend(arr(v, "links").iter().filter_map(Value::as_str).map(str::to_string));
+    e.references
+        .extend(s(v, &["primaryLink"]).map(str::to_string));
+    e.references.extend(
+        arr(v, "links")
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string),
+    );
     Ok(e)
 }

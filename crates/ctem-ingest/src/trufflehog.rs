@@ -28,7 +28,11 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
     let v3 = has(head, "DetectorName") && has(head, "SourceMetadata");
     let v2 = has(head, "stringsFound") && has(head, "reason");
     let t3 = has(head, "rule") && has(head, "secret") && has(head, "context");
-    if is_json(head) && (v3 || v2 || t3) { 92 } else { 0 }
+    if is_json(head) && (v3 || v2 || t3) {
+        92
+    } else {
+        0
+    }
 }
 
 fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
@@ -69,17 +73,35 @@ type Found = std::result::Result<(Option<String>, Exposure), String>;
 
 fn v3(f: &Value) -> Found {
     let det = s(f, &["DetectorName"]).ok_or("missing DetectorName")?;
-    let data = f["SourceMetadata"]["Data"].as_object().and_then(|m| m.values().next()).cloned().unwrap_or(Value::Null);
+    let data = f["SourceMetadata"]["Data"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .cloned()
+        .unwrap_or(Value::Null);
     let verified = f["Verified"].as_bool().unwrap_or(false);
-    let file = s(&data, &["file"]).or(s(&data, &["path"])).or(s(&data, &["link"]));
+    let file = s(&data, &["file"])
+        .or(s(&data, &["path"]))
+        .or(s(&data, &["link"]));
     let mut e = Exposure::new(
         ExposureKind::Secret,
-        format!("{det} secret{}{}", if verified { " (verified)" } else { "" }, file.map(|p| format!(" in {p}")).unwrap_or_default()),
-        if verified { Severity::Critical } else { Severity::High },
+        format!(
+            "{det} secret{}{}",
+            if verified { " (verified)" } else { "" },
+            file.map(|p| format!(" in {p}")).unwrap_or_default()
+        ),
+        if verified {
+            Severity::Critical
+        } else {
+            Severity::High
+        },
     );
     e.rule_id = Some(det.to_string());
     let line = data["line"].as_u64().map(|l| l as u32);
-    e.location = Some(Location { path: file.map(str::to_string), line, resource: None });
+    e.location = Some(Location {
+        path: file.map(str::to_string),
+        line,
+        resource: None,
+    });
     e.tool_key = s(&data, &["commit"]).map(|c| format!("{c}:{}", line.unwrap_or(0)));
     e.evidence = Some(format!(
         "{det} in commit {}: {}",
@@ -92,17 +114,32 @@ fn v3(f: &Value) -> Found {
 fn v2(f: &Value) -> Found {
     let reason = s(f, &["reason"]).ok_or("missing reason")?;
     let path = s(f, &["path"]).ok_or("missing path")?;
-    let strings: Vec<&str> = arr(f, "stringsFound").iter().filter_map(Value::as_str).collect();
-    let mut e = Exposure::new(ExposureKind::Secret, format!("{reason} in {path}"), Severity::High);
+    let strings: Vec<&str> = arr(f, "stringsFound")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut e = Exposure::new(
+        ExposureKind::Secret,
+        format!("{reason} in {path}"),
+        Severity::High,
+    );
     e.rule_id = Some(reason.to_string());
-    e.location = Some(Location { path: Some(path.to_string()), line: None, resource: None });
+    e.location = Some(Location {
+        path: Some(path.to_string()),
+        line: None,
+        resource: None,
+    });
     e.tool_key = s(f, &["commitHash"]).map(str::to_string);
     e.evidence = Some(format!(
         "{} string(s) found in commit {} on {}: {}",
         strings.len(),
         s(f, &["commitHash"]).unwrap_or("?"),
         s(f, &["branch"]).unwrap_or("?"),
-        strings.iter().map(|x| redact(x)).collect::<Vec<_>>().join(", ")
+        strings
+            .iter()
+            .map(|x| redact(x))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     Ok((None, e))
 }
@@ -115,11 +152,23 @@ fn t3(f: &Value) -> Found {
         Some(w) => Severity::parse(w).ok_or_else(|| format!("unknown severity {w:?}"))?,
         None => Severity::High,
     };
-    let mut e = Exposure::new(ExposureKind::Secret, format!("{} in {path}", s(rule, &["message"]).unwrap_or(id)), sev);
+    let mut e = Exposure::new(
+        ExposureKind::Secret,
+        format!("{} in {path}", s(rule, &["message"]).unwrap_or(id)),
+        sev,
+    );
     e.rule_id = Some(id.to_string());
     let line = st(f, &["line"]).and_then(|l| l.parse().ok());
-    e.location = Some(Location { path: Some(path.to_string()), line, resource: None });
+    e.location = Some(Location {
+        path: Some(path.to_string()),
+        line,
+        resource: None,
+    });
     e.tool_key = s(f, &["commit"]).map(|c| format!("{c}:{}", line.unwrap_or(0)));
-    e.evidence = Some(format!("{id} in commit {}: {}", s(f, &["commit"]).unwrap_or("?"), redact(s(f, &["secret"]).unwrap_or(""))));
+    e.evidence = Some(format!(
+        "{id} in commit {}: {}",
+        s(f, &["commit"]).unwrap_or("?"),
+        redact(s(f, &["secret"]).unwrap_or(""))
+    ));
     Ok((None, e))
 }

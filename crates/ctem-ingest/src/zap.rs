@@ -11,7 +11,9 @@ use std::io::BufRead;
 use ctem_model::{Exposure, ExposureKind, Severity};
 use serde_json::Value;
 
-use crate::common::{Out, has, is_json, read_all, s, st, strip_html, web_asset, xml_root, xml_to_json};
+use crate::common::{
+    Out, has, is_json, read_all, s, st, strip_html, web_asset, xml_root, xml_to_json,
+};
 use crate::{Emit, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
@@ -27,7 +29,10 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
     if xml_root(head).as_deref() == Some("OWASPZAPReport") {
         return 95;
     }
-    if is_json(head) && has(head, "site") && (has(head, "@programName") || has(head, "alerts") || has(head, "@version")) {
+    if is_json(head)
+        && has(head, "site")
+        && (has(head, "@programName") || has(head, "alerts") || has(head, "@version"))
+    {
         return 90;
     }
     0
@@ -40,7 +45,10 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         let mut r = body;
         let root = crate::common::read_xml(&mut r)?;
         if root.name != "OWASPZAPReport" {
-            return Err(Error::Refused(format!("not a ZAP report: root element is <{}>", root.name)));
+            return Err(Error::Refused(format!(
+                "not a ZAP report: root element is <{}>",
+                root.name
+            )));
         }
         xml_to_json(&root)
     } else {
@@ -54,7 +62,9 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     };
     let mut out = Out::new(emit);
     for (si, site) in sites.into_iter().enumerate() {
-        let name = s(site, &["@name"]).or(s(site, &["name"])).unwrap_or("zap site");
+        let name = s(site, &["@name"])
+            .or(s(site, &["name"]))
+            .unwrap_or("zap site");
         let alerts: Vec<&Value> = match &site["alerts"] {
             Value::Array(a) => a.iter().collect(),
             Value::Object(m) => match m.get("alertitem") {
@@ -87,20 +97,35 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                     continue;
                 }
             };
-            let title = s(a, &["name"]).or(s(a, &["alert"])).unwrap_or(&plugin).to_string();
+            let title = s(a, &["name"])
+                .or(s(a, &["alert"]))
+                .unwrap_or(&plugin)
+                .to_string();
             let mut e = Exposure::new(ExposureKind::Vulnerability, title, sev);
             e.rule_id = Some(plugin.clone());
             if let Some(c) = st(a, &["cweid"]).filter(|c| c != "-1" && c != "0") {
                 e.add_cwe(&c);
             }
-            e.port = s(site, &["@port"]).or(s(site, &["port"])).and_then(|p| p.parse().ok());
+            e.port = s(site, &["@port"])
+                .or(s(site, &["port"]))
+                .and_then(|p| p.parse().ok());
             e.description = s(a, &["desc"]).map(strip_html);
             e.solution = s(a, &["solution"]).map(strip_html);
-            e.references = s(a, &["reference"]).map(|r| strip_html(&r.replace("</p><p>", " "))).unwrap_or_default().split_whitespace().filter(|r| r.starts_with("http")).map(str::to_string).collect();
+            e.references = s(a, &["reference"])
+                .map(|r| strip_html(&r.replace("</p><p>", " ")))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter(|r| r.starts_with("http"))
+                .map(str::to_string)
+                .collect();
             let inst: Vec<String> = list(&a["instances"])
                 .iter()
                 .map(|i| {
-                    let parts: Vec<String> = ["method", "uri", "param", "evidence"].iter().filter_map(|k| s(i, &[k])).map(str::to_string).collect();
+                    let parts: Vec<String> = ["method", "uri", "param", "evidence"]
+                        .iter()
+                        .filter_map(|k| s(i, &[k]))
+                        .map(str::to_string)
+                        .collect();
                     parts.join(" ")
                 })
                 .filter(|x| !x.is_empty())

@@ -32,12 +32,30 @@ const EXPECT: &[(&str, &str)] = &[
     ("grype/grype-repo-presenter-goldens/sarif/", "sarif"),
     ("kics/", "kics"),
     ("nessus-tenable/", "tenable_csv"),
-    ("nessus-tenable/defectdojo-tenable/nessus/issue_6992.nessus", "nessus"),
-    ("nessus-tenable/defectdojo-tenable/nessus/nessus_with_cwe-.nessus", "nessus"),
-    ("nessus-tenable/defectdojo-tenable/nessus/nessus_many_vuln.xml", "nessus"),
-    ("nessus-tenable/defectdojo-tenable/nessus_was/nessus_was_many_vuln.xml", "nessus"),
-    ("nessus-tenable/defectdojo-tenable/nessus_was/nessus_was_no_vuln.xml", "nessus"),
-    ("nessus-tenable/defectdojo-tenable/nessus_was/nessus_was_one_vuln.xml", "nessus"),
+    (
+        "nessus-tenable/defectdojo-tenable/nessus/issue_6992.nessus",
+        "nessus",
+    ),
+    (
+        "nessus-tenable/defectdojo-tenable/nessus/nessus_with_cwe-.nessus",
+        "nessus",
+    ),
+    (
+        "nessus-tenable/defectdojo-tenable/nessus/nessus_many_vuln.xml",
+        "nessus",
+    ),
+    (
+        "nessus-tenable/defectdojo-tenable/nessus_was/nessus_was_many_vuln.xml",
+        "nessus",
+    ),
+    (
+        "nessus-tenable/defectdojo-tenable/nessus_was/nessus_was_no_vuln.xml",
+        "nessus",
+    ),
+    (
+        "nessus-tenable/defectdojo-tenable/nessus_was/nessus_was_one_vuln.xml",
+        "nessus",
+    ),
     ("nexpose-rapid7/", "nexpose"),
     ("nmap/", "nmap"),
     ("nuclei/", "nuclei"),
@@ -54,14 +72,38 @@ const EXPECT: &[(&str, &str)] = &[
     ("snyk/defectdojo-snyk_code/", "sarif"),
     ("trivy/", "trivy"),
     ("trivy/defectdojo-trivy_operator/", "trivy_operator"),
-    ("trivy/trivy-repo-integration-goldens/alpine-310.sarif.golden", "sarif"),
-    ("trivy/trivy-repo-integration-goldens/fluentd-multiple-lockfiles-short.cdx.json.golden", "cyclonedx"),
-    ("trivy/trivy-repo-integration-goldens/fluentd-multiple-lockfiles.cdx.json.golden", "cyclonedx"),
-    ("trivy/trivy-repo-integration-goldens/conda-cyclonedx.json.golden", "cyclonedx"),
-    ("trivy/trivy-repo-integration-goldens/conda-environment-cyclonedx.json.golden", "cyclonedx"),
-    ("trivy/trivy-repo-integration-goldens/npm-cyclonedx.json.golden", "cyclonedx"),
-    ("trivy/trivy-repo-integration-goldens/conda-spdx.json.golden", "spdx"),
-    ("trivy/trivy-repo-integration-goldens/julia-spdx.json.golden", "spdx"),
+    (
+        "trivy/trivy-repo-integration-goldens/alpine-310.sarif.golden",
+        "sarif",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/fluentd-multiple-lockfiles-short.cdx.json.golden",
+        "cyclonedx",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/fluentd-multiple-lockfiles.cdx.json.golden",
+        "cyclonedx",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/conda-cyclonedx.json.golden",
+        "cyclonedx",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/conda-environment-cyclonedx.json.golden",
+        "cyclonedx",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/npm-cyclonedx.json.golden",
+        "cyclonedx",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/conda-spdx.json.golden",
+        "spdx",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/julia-spdx.json.golden",
+        "spdx",
+    ),
     ("vex/grype-repo-integration-vex/csaf/", "csaf"),
     ("vex/grype-repo-integration-vex/openvex/", "openvex"),
     ("vex/grype-repo-vex-docs/csaf", "csaf"),
@@ -74,41 +116,134 @@ const EXPECT: &[(&str, &str)] = &[
 /// parser reads (Qualys WAS, GitLab SAST / code quality, GitHub SBOM snapshot, AWS ASFF, trivy
 /// k8s summary) and document versions the parsers do not support.
 const REFUSED: &[(&str, &str)] = &[
-    ("anchore/defectdojo-anchore_enterprise/invalid_checks_format.json", "not an Anchore report"),
-    ("anchore/defectdojo-anchorectl_policies/no_violation.json", "JSON of an unknown shape"),
-    ("anchore/defectdojo-anchorectl_vulns/no_vuln.json", "JSON of an unknown shape"),
-    ("aws-inspector2/defectdojo-aws_inspector2/empty_with_error.json", "JSON of an unknown shape"),
-    ("burp/defectdojo-burp_dastardly/many_findings.xml", "root element <testsuites>"),
-    ("burp/defectdojo-burp_suite_dast/many_vulns.html", "HTML page"),
-    ("extras/defectdojo-csaf/csaf_unsupported_version.json", "CSAF version 1.2 is not supported"),
+    (
+        "anchore/defectdojo-anchore_enterprise/invalid_checks_format.json",
+        "not an Anchore report",
+    ),
+    (
+        "anchore/defectdojo-anchorectl_policies/no_violation.json",
+        "JSON of an unknown shape",
+    ),
+    (
+        "anchore/defectdojo-anchorectl_vulns/no_vuln.json",
+        "JSON of an unknown shape",
+    ),
+    (
+        "aws-inspector2/defectdojo-aws_inspector2/empty_with_error.json",
+        "JSON of an unknown shape",
+    ),
+    (
+        "burp/defectdojo-burp_dastardly/many_findings.xml",
+        "root element <testsuites>",
+    ),
+    (
+        "burp/defectdojo-burp_suite_dast/many_vulns.html",
+        "HTML page",
+    ),
+    (
+        "extras/defectdojo-csaf/csaf_unsupported_version.json",
+        "CSAF version 1.2 is not supported",
+    ),
     ("extras/defectdojo-masscan/masscan_no_vuln.json", "empty"),
     ("extras/defectdojo-naabu/naabu_no_vuln.json", "empty"),
-    ("extras/defectdojo-openvex/openvex_not_a_document.json", "JSON of an unknown shape"),
-    ("extras/defectdojo-spdx/spdx_3_unsupported.json", "SPDX-3.0 is not supported"),
-    ("grype/grype-repo-presenter-goldens/json/anchore-fixture-image-simple.golden", "text of an unknown shape"),
-    ("grype/grype-repo-presenter-goldens/json/stereoscope-fixture-image-simple.golden", "text of an unknown shape"),
+    (
+        "extras/defectdojo-openvex/openvex_not_a_document.json",
+        "JSON of an unknown shape",
+    ),
+    (
+        "extras/defectdojo-spdx/spdx_3_unsupported.json",
+        "SPDX-3.0 is not supported",
+    ),
+    (
+        "grype/grype-repo-presenter-goldens/json/anchore-fixture-image-simple.golden",
+        "text of an unknown shape",
+    ),
+    (
+        "grype/grype-repo-presenter-goldens/json/stereoscope-fixture-image-simple.golden",
+        "text of an unknown shape",
+    ),
     ("nuclei/defectdojo-nuclei/no_findings.json", "empty"),
-    ("osv-scanner/defectdojo-osv_scanner/no_findings.json", "empty"),
+    (
+        "osv-scanner/defectdojo-osv_scanner/no_findings.json",
+        "empty",
+    ),
     ("prowler/defectdojo-aws_prowler/no_vuln.json", "empty"),
-    ("prowler/defectdojo-aws_prowler_v3plus/no_vuln.json", "JSON of an unknown shape"),
-    ("prowler/defectdojo-aws_prowler_v3plus/no_vuln.ocsf.json", "JSON of an unknown shape"),
-    ("prowler/defectdojo-prowler/prowler_zero_vul.json", "JSON of an unknown shape"),
-    ("qualys/defectdojo-qualys_webapp/discussion_10239.xml", "root element <WAS_SCAN_REPORT>"),
-    ("qualys/defectdojo-qualys_webapp/qualys_webapp_many_vuln.xml", "root element <WAS_SCAN_REPORT>"),
-    ("qualys/defectdojo-qualys_webapp/qualys_webapp_no_vuln.xml", "root element <WAS_SCAN_REPORT>"),
-    ("qualys/defectdojo-qualys_webapp/qualys_webapp_one_vuln.xml", "root element <WAS_SCAN_REPORT>"),
-    ("sarif/microsoft-sarif-tutorials-samples/ExceptionalConditions/No runs.sarif", "no `runs` array"),
-    ("secrets/defectdojo-trufflehog3/zero_vulns.json", "JSON of an unknown shape"),
-    ("trivy/trivy-repo-integration-goldens/alpine-310.gitlab-codequality.golden", "JSON of an unknown shape"),
-    ("trivy/trivy-repo-integration-goldens/alpine-310.gitlab.golden", "JSON of an unknown shape"),
-    ("trivy/trivy-repo-integration-goldens/alpine-310.gsbom.golden", "JSON of an unknown shape"),
-    ("trivy/trivy-repo-integration-goldens/alpine-310.html.golden", "HTML page"),
-    ("trivy/trivy-repo-integration-goldens/alpine-310.junit.golden", "root element <testsuites>"),
-    ("trivy/trivy-repo-integration-goldens/count-0.1.0-plugin-with-before-flag.txt.golden", "text of an unknown shape"),
-    ("trivy/trivy-repo-integration-goldens/count-0.2.0-plugin.txt.golden", "text of an unknown shape"),
-    ("trivy/trivy-repo-integration-goldens/fixtures/k8s/summary-ids.json.golden", "JSON of an unknown shape"),
-    ("trivy/trivy-repo-integration-goldens/npm.gitlab.golden", "JSON of an unknown shape"),
-    ("trivy/trivy-repo-integration-goldens/secrets.asff.golden", "JSON of an unknown shape"),
+    (
+        "prowler/defectdojo-aws_prowler_v3plus/no_vuln.json",
+        "JSON of an unknown shape",
+    ),
+    (
+        "prowler/defectdojo-aws_prowler_v3plus/no_vuln.ocsf.json",
+        "JSON of an unknown shape",
+    ),
+    (
+        "prowler/defectdojo-prowler/prowler_zero_vul.json",
+        "JSON of an unknown shape",
+    ),
+    (
+        "qualys/defectdojo-qualys_webapp/discussion_10239.xml",
+        "root element <WAS_SCAN_REPORT>",
+    ),
+    (
+        "qualys/defectdojo-qualys_webapp/qualys_webapp_many_vuln.xml",
+        "root element <WAS_SCAN_REPORT>",
+    ),
+    (
+        "qualys/defectdojo-qualys_webapp/qualys_webapp_no_vuln.xml",
+        "root element <WAS_SCAN_REPORT>",
+    ),
+    (
+        "qualys/defectdojo-qualys_webapp/qualys_webapp_one_vuln.xml",
+        "root element <WAS_SCAN_REPORT>",
+    ),
+    (
+        "sarif/microsoft-sarif-tutorials-samples/ExceptionalConditions/No runs.sarif",
+        "no `runs` array",
+    ),
+    (
+        "secrets/defectdojo-trufflehog3/zero_vulns.json",
+        "JSON of an unknown shape",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/alpine-310.gitlab-codequality.golden",
+        "JSON of an unknown shape",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/alpine-310.gitlab.golden",
+        "JSON of an unknown shape",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/alpine-310.gsbom.golden",
+        "JSON of an unknown shape",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/alpine-310.html.golden",
+        "HTML page",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/alpine-310.junit.golden",
+        "root element <testsuites>",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/count-0.1.0-plugin-with-before-flag.txt.golden",
+        "text of an unknown shape",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/count-0.2.0-plugin.txt.golden",
+        "text of an unknown shape",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/fixtures/k8s/summary-ids.json.golden",
+        "JSON of an unknown shape",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/npm.gitlab.golden",
+        "JSON of an unknown shape",
+    ),
+    (
+        "trivy/trivy-repo-integration-goldens/secrets.asff.golden",
+        "JSON of an unknown shape",
+    ),
 ];
 
 fn corpus() -> Option<PathBuf> {
@@ -151,12 +286,20 @@ fn every_corpus_file_parses_or_is_refused_clearly() {
     let mut files = Vec::new();
     walk(&root, &mut files);
     files.sort();
-    assert!(files.len() > 100, "corpus at {} looks incomplete", root.display());
+    assert!(
+        files.len() > 100,
+        "corpus at {} looks incomplete",
+        root.display()
+    );
     let verbose = std::env::var_os("CORPUS_VERBOSE").is_some();
     let mut failures = Vec::new();
     let (mut parsed, mut refused) = (0, 0);
     for f in &files {
-        let rel = f.strip_prefix(&root).expect("under root").to_string_lossy().replace('\\', "/");
+        let rel = f
+            .strip_prefix(&root)
+            .expect("under root")
+            .to_string_lossy()
+            .replace('\\', "/");
         let bytes = std::fs::read(f).expect("read");
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -173,10 +316,14 @@ fn every_corpus_file_parses_or_is_refused_clearly() {
                 let assets = n(|r| matches!(r, Record::Asset { .. }));
                 let issues = n(|r| matches!(r, Record::Issue(_)));
                 if verbose {
-                    println!("ok {rel}: {fmt} assets={assets} exposures={exposures} issues={issues}");
+                    println!(
+                        "ok {rel}: {fmt} assets={assets} exposures={exposures} issues={issues}"
+                    );
                 }
                 if let Some((_, why)) = refusal {
-                    failures.push(format!("{rel}: expected a refusal ({why}) but parsed as {fmt}"));
+                    failures.push(format!(
+                        "{rel}: expected a refusal ({why}) but parsed as {fmt}"
+                    ));
                 } else if let Some(want) = expected(&rel)
                     && want != fmt
                     && !(assets == 0 && exposures == 0 && issues == 0)
@@ -197,12 +344,22 @@ fn every_corpus_file_parses_or_is_refused_clearly() {
                 }
                 match refusal {
                     Some((_, why)) if msg.contains(why) => {}
-                    Some((_, why)) => failures.push(format!("{rel}: refused with {msg:?}, want {why:?}")),
+                    Some((_, why)) => {
+                        failures.push(format!("{rel}: refused with {msg:?}, want {why:?}"))
+                    }
                     None => failures.push(format!("{rel}: refused: {msg}")),
                 }
             }
         }
     }
-    println!("corpus: {} files, {parsed} parsed, {refused} refused", files.len());
-    assert!(failures.is_empty(), "{} corpus failures:\n{}", failures.len(), failures.join("\n"));
+    println!(
+        "corpus: {} files, {parsed} parsed, {refused} refused",
+        files.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} corpus failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
