@@ -363,3 +363,22 @@ fn every_corpus_file_parses_or_is_refused_clearly() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn every_registered_format_has_a_row_in_docs_formats() {
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/formats.md");
+    let text = std::fs::read_to_string(&doc).expect("docs/formats.md");
+    for f in ctem_ingest::REGISTRY {
+        assert!(
+            text.contains(&format!("| `{}` |", f.name)),
+            "{}: no row in {}",
+            f.name,
+            doc.display()
+        );
+    }
+    assert!(
+        ctem_ingest::REGISTRY.len() >= 25,
+        "{} formats",
+        ctem_ingest::REGISTRY.len()
+    );
+}
