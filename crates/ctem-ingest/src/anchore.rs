@@ -257,7 +257,10 @@ fn policy_exposure(
 
 fn first_sentence(d: &str) -> &str {
     let d = d.split(" - ").next().unwrap_or(d);
-    d[..d.len().min(120)].trim_end_matches(|c: char| !c.is_ascii() && !c.is_alphanumeric())
+    match d.char_indices().nth(120) {
+        Some((i, _)) => &d[..i],
+        None => d,
+    }
 }
 
 /// Enterprise: `[{digest: {tag: [{detail: {result: {result: {image_id: {result: {header, rows}}}}}}]}}]`.
@@ -347,4 +350,16 @@ fn enterprise(out: &mut Out<'_, '_>, items: &[Value]) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_multibyte_descriptions_are_cut_on_a_char_boundary() {
+        let d = "é".repeat(200);
+        assert_eq!(first_sentence(&d).chars().count(), 120);
+        assert_eq!(first_sentence("short - rest"), "short");
+    }
 }

@@ -299,3 +299,40 @@ fn vuln(v: &Value) -> std::result::Result<Exposure, String> {
     }
     Ok(e)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Record, parse_bytes};
+
+    #[test]
+    fn vex_not_affected_is_kept_with_a_note() {
+        let doc = br#"{"bomFormat":"CycloneDX","specVersion":"1.5","components":[
+            {"bom-ref":"pkg:npm/lodash@4.17.20","name":"lodash","version":"4.17.20","purl":"pkg:npm/lodash@4.17.20"}],
+          "vulnerabilities":[{"id":"CVE-2021-23337","ratings":[{"severity":"high"}],
+            "analysis":{"state":"not_affected","justification":"code_not_reachable","detail":"template() unused"},
+            "affects":[{"ref":"pkg:npm/lodash@4.17.20"}]}]}"#;
+        let recs = parse_bytes(&super::FORMAT, doc).expect("parses");
+        let e = recs
+            .iter()
+            .find_map(|r| match r {
+                Record::Exposure { exposure, .. } => Some(exposure),
+                _ => None,
+            })
+            .expect("one exposure");
+        assert_eq!(e.cves, vec!["CVE-2021-23337"]);
+        assert_eq!(e.package.as_ref().map(|p| p.name.as_str()), Some("lodash"));
+        let note = e.solution.as_deref().unwrap_or("");
+        assert!(
+            note.starts_with("VEX analysis: not_affected (code_not_reachable)"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn xml_entity_declarations_are_refused() {
+        let xxe = br#"<?xml version="1.0"?><!DOCTYPE bom [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<bom xmlns="http://cyclonedx.org/schema/bom/1.4"><components><component><name>&x;</name></component></components></bom>"#;
+        let err = parse_bytes(&super::FORMAT, xxe).expect_err("refused");
+        assert!(matches!(err, crate::Error::Refused(_)), "{err}");
+    }
+}

@@ -89,3 +89,26 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Record, parse_bytes};
+
+    #[test]
+    fn secrets_are_redacted_in_the_evidence() {
+        let doc = br#"[{"Description":"AWS","StartLine":2,"Secret":"AKIAABCDEFGHIJKLMNOP","Match":"key=AKIAABCDEFGHIJKLMNOP",
+            "File":"a.tf","Commit":"abc","RuleID":"aws-access-token","Fingerprint":"abc:a.tf:aws-access-token:2"}]"#;
+        let recs = parse_bytes(&super::FORMAT, doc).expect("parses");
+        let e = recs
+            .iter()
+            .find_map(|r| match r {
+                Record::Exposure { exposure, .. } => Some(exposure),
+                _ => None,
+            })
+            .expect("exposure");
+        let ev = e.evidence.as_deref().unwrap_or("");
+        assert!(!ev.contains("AKIAABCDEFGHIJKLMNOP"), "{ev}");
+        assert!(ev.contains("AKIA... (20 chars)"), "{ev}");
+        assert_eq!(e.tool_key.as_deref(), Some("abc:a.tf:aws-access-token:2"));
+    }
+}

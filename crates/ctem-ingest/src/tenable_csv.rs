@@ -190,3 +190,37 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Record, parse_bytes};
+
+    #[test]
+    fn one_row_per_cve_is_merged_into_one_exposure() {
+        let csv = b"Plugin ID,CVE,CVSS,Risk,Host,Protocol,Port,Name,Synopsis,Description,Solution,See Also,Plugin Output\n\
+            1,CVE-2020-0001,5.0,Medium,10.0.0.1,tcp,443,Weak TLS,s,d,fix,,out\n\
+            1,CVE-2020-0002,5.0,Medium,10.0.0.1,tcp,443,Weak TLS,s,d,fix,,out\n\
+            2,,0,None,10.0.0.1,tcp,0,Info plugin,s,d,,,\n\
+            3,,5.0,Severe,10.0.0.1,tcp,80,Bad risk,s,d,,,\n";
+        let recs = parse_bytes(&super::FORMAT, csv).expect("parses");
+        let exposures: Vec<_> = recs
+            .iter()
+            .filter_map(|r| match r {
+                Record::Exposure { exposure, .. } => Some(exposure),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(exposures.len(), 1);
+        assert_eq!(exposures[0].cves, vec!["CVE-2020-0001", "CVE-2020-0002"]);
+        assert_eq!(exposures[0].port, Some(443));
+        let issues: Vec<_> = recs
+            .iter()
+            .filter(|r| matches!(r, Record::Issue(_)))
+            .collect();
+        assert_eq!(
+            issues.len(),
+            1,
+            "the unknown risk word is an issue: {issues:?}"
+        );
+    }
+}
