@@ -148,3 +148,37 @@ fn list(v: &Value) -> Vec<&Value> {
         _ => vec![],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Record, detect, parse_bytes};
+
+    #[test]
+    fn traditional_json_report_reads_like_the_xml_one() {
+        let doc = br#"{"@programName":"ZAP","@version":"2.14.0","site":[{"@name":"https://app.example","@host":"app.example","@port":"443","@ssl":"true",
+          "alerts":[{"pluginid":"10038","alertRef":"10038-1","alert":"CSP Header Not Set","name":"CSP Header Not Set","riskcode":"2","confidence":"3",
+            "desc":"<p>No CSP</p>","instances":[{"uri":"https://app.example/","method":"GET","param":"","evidence":""},
+            {"uri":"https://app.example/login","method":"GET"}],"count":"2","solution":"<p>Set it</p>","cweid":"693","wascid":"15"},
+           {"pluginid":"10096","alert":"Timestamp Disclosure","riskcode":"0","confidence":"0","instances":[]}]}]}"#;
+        assert_eq!(detect(doc, "report.json").expect("detected").name, "zap");
+        let recs = parse_bytes(&super::FORMAT, doc).expect("parses");
+        let exposures: Vec<_> = recs
+            .iter()
+            .filter_map(|r| match r {
+                Record::Exposure { exposure, .. } => Some(exposure),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            exposures.len(),
+            1,
+            "the false positive (confidence 0) is left out"
+        );
+        let e = exposures[0];
+        assert_eq!(e.severity, ctem_model::Severity::Medium);
+        assert_eq!((e.rule_id.as_deref(), e.port), (Some("10038"), Some(443)));
+        assert_eq!(e.cwes, vec!["CWE-693"]);
+        assert_eq!(e.description.as_deref(), Some("No CSP"));
+        assert_eq!(e.evidence.as_deref().map(|x| x.lines().count()), Some(2));
+    }
+}
