@@ -42,6 +42,7 @@ pub mod error;
 pub mod intel;
 pub mod sqlite;
 pub mod testsuite;
+pub mod testsuite_intel;
 pub mod work;
 
 use chrono::{DateTime, Utc};
@@ -74,6 +75,8 @@ pub struct ExposureFilter {
     pub cve: Option<String>,
     /// Only exposures a source of this tool reports or reported.
     pub tool: Option<String>,
+    /// Only exposures whose CVE is in the CISA KEV catalog (after enrichment).
+    pub kev: bool,
     pub limit: Option<usize>,
 }
 

@@ -106,4 +106,6 @@ CREATE TABLE exposure_history (
 );
 CREATE INDEX exposure_history_exposure ON exposure_history(exposure_id);
 "#,
-)];
+),
+    (10, super::intel::MIGRATION_10),
+];

@@ -21,8 +21,12 @@ fn corrupt(table: &'static str, message: String) -> Error {
 }
 
 const EXPOSURE_COLUMNS: &str = "e.id, e.asset_id, e.status, e.first_seen, e.last_seen, \
-                                e.fixed_at, e.kind, e.severity, d.data, e.instance";
-const EXPOSURE_FROM: &str = "exposures e JOIN exposure_details d ON d.id = e.detail_id";
+                                e.fixed_at, e.kind, e.severity, d.data, e.instance, \
+                                ci.cve, ci.kev, ci.kev_date_added, ci.kev_due_date, \
+                                ci.kev_ransomware, ci.epss, ci.epss_percentile, ci.epss_date, \
+                                ci.record";
+const EXPOSURE_FROM: &str = "exposures e JOIN exposure_details d ON d.id = e.detail_id \
+                             LEFT JOIN intel_cve_enrichment ci ON ci.cve = e.cve";
 
 pub(crate) struct ExposureRow {
     id: i64,
@@ -35,6 +39,7 @@ pub(crate) struct ExposureRow {
     severity: i64,
     detail: String,
     instance: String,
+    intel: super::intel::EnrichRow,
 }
 
 fn exposure_from_row(r: &Row<'_>) -> rusqlite::Result<ExposureRow> {
@@ -49,6 +54,7 @@ fn exposure_from_row(r: &Row<'_>) -> rusqlite::Result<ExposureRow> {
         severity: r.get(7)?,
         detail: r.get(8)?,
         instance: r.get(9)?,
+        intel: super::intel::enrich_row(r, 10)?,
     })
 }
 
@@ -64,6 +70,7 @@ fn build_exposure(row: ExposureRow) -> Result<Exposure> {
         severity,
         detail,
         instance,
+        intel,
     } = row;
     let bad = |what: &str| corrupt("exposures", format!("{id}: {what}"));
     let d: Detail = serde_json::from_str(&detail).map_err(|e| bad(&format!("detail: {e}")))?;
@@ -96,6 +103,7 @@ fn build_exposure(row: ExposureRow) -> Result<Exposure> {
     e.first_seen = Some(ts(first));
     e.last_seen = Some(ts(last));
     e.fixed_at = fixed.map(ts);
+    super::intel::apply_enrichment(&mut e, intel);
     Ok(e)
 }
 
@@ -254,6 +262,9 @@ impl SqliteStore {
             let c = c.to_ascii_uppercase();
             args.push(c.clone().into());
             args.push(c.into());
+        }
+        if f.kev {
+            sql.push_str(" AND ci.kev = 1");
         }
         if let Some(t) = &f.tool {
             sql.push_str(

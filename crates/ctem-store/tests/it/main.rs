@@ -30,7 +30,12 @@ fn reopening_a_file_store_keeps_data_and_schema() {
         testsuite::CASES[0].1(&mut s);
     }
     let s = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(s.schema_version().expect("v"), 1);
+    let latest = ctem_store::sqlite::migrations::MIGRATIONS
+        .iter()
+        .map(|m| m.0)
+        .max()
+        .unwrap_or(0);
+    assert_eq!(s.schema_version().expect("v"), latest);
     assert_eq!(s.exposures(&Default::default()).expect("q").len(), 2);
 }
 
@@ -46,4 +51,22 @@ fn missing_folder_is_a_clear_error() {
 fn unknown_url_scheme_is_refused() {
     let e = ctem_store::open("mysql://x").err().expect("error");
     assert!(e.to_string().contains("unsupported store URL"), "{e}");
+}
+
+#[test]
+fn intel_conformance_sqlite_memory() {
+    ctem_store::testsuite_intel::run_all(&mut || {
+        Box::new(SqliteStore::in_memory().expect("store")) as Box<dyn Store>
+    });
+}
+
+#[test]
+fn intel_conformance_sqlite_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut n = 0;
+    ctem_store::testsuite_intel::run_all(&mut || {
+        n += 1;
+        let path = dir.path().join(format!("i{n}.db"));
+        Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
+    });
 }
