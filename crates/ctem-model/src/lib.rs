@@ -31,6 +31,7 @@ pub mod exposure;
 pub mod intel;
 pub mod record;
 pub mod scan;
+pub mod work;
 
 pub use asset::{Asset, AssetKind, Identifier, IdentifierKind, Service};
 pub use exposure::{

@@ -90,6 +90,35 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Score a CVSS v2 / v3.x / v4.0 vector
+    Cvss {
+        vector: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What to fix first: open exposures grouped by remediation action, with reasons
+    Top {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Why an exposure has its priority
+    Explain {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-score every exposure and regroup tickets (after a policy or intel change)
+    Prioritize {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remediation tickets: list, sync, show, assign, move, comment, push
+    Tickets(crate::cmd::tickets::TicketsArgs),
+    /// Teams, users with roles, ownership rules
+    #[command(subcommand)]
+    Teams(crate::cmd::teams::TeamsCommand),
     /// List imports
     Scans {
         #[arg(long)]

@@ -108,4 +108,5 @@ CREATE INDEX exposure_history_exposure ON exposure_history(exposure_id);
 "#,
 ),
     (10, super::intel::MIGRATION_10),
+    (20, super::work::MIGRATION_20),
 ];

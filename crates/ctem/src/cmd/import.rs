@@ -147,6 +147,8 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
     }
     session.set_sha256(sha);
     let summary = session.commit()?;
+    // priorities, SLA and tickets follow the new scan
+    super::risk::after_import(store)?;
     Ok(summary)
 }
 

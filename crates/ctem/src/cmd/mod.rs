@@ -2,7 +2,11 @@
 
 mod demo;
 pub mod import;
+mod integrations;
 mod list;
+pub mod risk;
+pub mod teams;
+pub mod tickets;
 
 use std::process::ExitCode;
 
@@ -16,7 +20,8 @@ pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     // read (and so validated) before any command runs; stages take their sections from it
-    let _config = crate::config::Config::load(cli.config.as_deref())?;
+    let config = crate::config::Config::load(cli.config.as_deref())?;
+    risk::set_config(&config);
     match cli.command {
         Command::Demo { dir } => demo::run(dir),
         Command::Formats { json } => list::formats(json),
@@ -76,6 +81,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_store(&cli.db)?;
             list::exposure(store.as_ref(), id, json)
         }
+        Command::Cvss { vector, json } => risk::cvss(&vector, json),
+        Command::Top { limit, json } => risk::top(&cli.db, limit, json),
+        Command::Explain { id, json } => risk::explain(&cli.db, &config, id, json),
+        Command::Prioritize { json } => risk::prioritize(&cli.db, &config, json),
+        Command::Tickets(a) => tickets::run(&cli.db, &config, a),
+        Command::Teams(c) => teams::run(&cli.db, c),
         Command::Scans { json } => {
             let store = open_store(&cli.db)?;
             list::scans(store.as_ref(), json)

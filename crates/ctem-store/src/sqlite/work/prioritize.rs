@@ -1,0 +1,720 @@
+//! The bulk re-prioritisation: one pass over every exposure, scores written back in id
+//! order, open exposures regrouped into tickets.
+//!
+//! Speed matters (a million exposures after an EPSS refresh): assets, details (CVSS) and
+//! services are read once into maps; package strings are interned so the pass allocates
+//! only for new names; `exposure_risk` is rewritten whole (a bulk insert in key order is
+//! cheaper than a million updates).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use ctem_model::intel::Enrichment;
+use ctem_model::work::{OwnershipRule, TicketState, route};
+use ctem_model::{Asset, AssetKind, Identifier, IdentifierKind, Severity};
+use ctem_risk::remediation::needed_fix;
+use ctem_risk::{OpenExposure, Priority, RemediationGroup, group_remediations, ssvc};
+use rusqlite::{Transaction, params};
+
+use super::{day_num, day_of, event, load_rules, priority_num, ssvc_num};
+use crate::work::{
+    AssetFacts, CvssFacts, Facts, Prioritize, PrioritizeSummary, TopGroup, risk_input,
+    sla_target,
+};
+use crate::{Error, Result};
+
+/// Interned strings: ids for names seen before, no allocation on a hit.
+#[derive(Default)]
+pub(crate) struct Interner {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    pub(crate) fn id(&mut self, s: &str) -> u32 {
+        if let Some(id) = self.ids.get(s) {
+            return *id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.ids.insert(s.to_owned(), id);
+        self.names.push(s.to_owned());
+        id
+    }
+
+    pub(crate) fn get(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", String::as_str)
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// One exposure as the pass keeps it.
+struct Row {
+    id: i64,
+    asset: usize,
+    score: f64,
+    priority: Priority,
+    ssvc: ssvc::Decision,
+    kev: bool,
+    due: Option<i64>,
+    /// 0 active (open, reopened, not VEX not_affected), 1 fixed, 2 other.
+    class: u8,
+    /// Package name, or the finding's title when it has no package.
+    name: u32,
+    is_pkg: bool,
+    version: u32,
+    fixed: u32,
+}
+
+struct AssetInfo {
+    id: i64,
+    facts: AssetFacts,
+    team: Option<u32>,
+}
+
+#[derive(serde::Deserialize)]
+struct DetailLite {
+    title: String,
+    #[serde(default)]
+    cvss: Vec<ctem_model::Cvss>,
+}
+
+pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
+    let started = Instant::now();
+    let now = ctx.now.timestamp();
+    let today = ctx.now.date_naive();
+    if let Some(rules) = ctx.config_rules {
+        store_config_rules(tx, rules)?;
+    }
+    for t in ctx.config_teams {
+        tx.execute(
+            "INSERT INTO teams(name, description) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![t.name, t.description],
+        )?;
+    }
+    let rules = load_rules(tx)?;
+    let mut strings = Interner::default();
+    let (assets, index) = load_assets(tx, &rules, &mut strings)?;
+    let services = load_services(tx)?;
+    let details = load_details(tx)?;
+    let stored_intel;
+    let intel: &dyn crate::work::IntelLookup = match ctx.intel {
+        Some(i) => i,
+        None => {
+            stored_intel = load_intel(tx)?;
+            &stored_intel
+        }
+    };
+
+    let mut summary = PrioritizeSummary::default();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut st = tx.prepare(
+        "SELECT id, asset_id, detail_id, severity, status, pkg_name, pkg_version, fixed_version,
+                port, first_seen, cve, instr(instance, 'not_affected') > 0
+         FROM exposures ORDER BY id",
+    )?;
+    let mut q = st.query([])?;
+    while let Some(r) = q.next()? {
+        let id: i64 = r.get(0)?;
+        let asset_id: i64 = r.get(1)?;
+        let asset = *index
+            .get(&asset_id)
+            .ok_or_else(|| Error::Corrupt {
+                table: "exposures",
+                message: format!("{id}: asset {asset_id} missing"),
+            })?;
+        let detail_id: i64 = r.get(2)?;
+        let (title, cvss) = details.get(&detail_id).ok_or_else(|| Error::Corrupt {
+            table: "exposures",
+            message: format!("{id}: detail {detail_id} missing"),
+        })?;
+        let severity = usize::try_from(r.get::<_, i64>(3)?)
+            .ok()
+            .and_then(|s| Severity::ALL.get(s).copied())
+            .unwrap_or_default();
+        let status = r.get_ref(4)?.as_str().unwrap_or("open");
+        let pkg = r.get_ref(5)?.as_str_or_null().ok().flatten();
+        let version = r.get_ref(6)?.as_str_or_null().ok().flatten();
+        let fixed = r
+            .get_ref(7)?
+            .as_str_or_null()
+            .ok()
+            .flatten()
+            .filter(|f| !f.trim().is_empty());
+        let port: Option<i64> = r.get(8)?;
+        let first_seen: i64 = r.get(9)?;
+        let cve = r.get_ref(10)?.as_str_or_null().ok().flatten();
+        let vex: bool = r.get(11)?;
+        let intel = cve.and_then(|c| intel.enrichment(c));
+        let facts = Facts {
+            severity,
+            cvss: Some(cvss),
+            fix_available: pkg.map(|_| fixed.is_some()),
+            asset: Some(&assets[asset].facts),
+            service_reachable: port.map(|p| services.contains(&(asset_id, p))),
+            intel,
+            vex_not_affected: vex,
+            accepted: status == "accepted",
+        };
+        let input = risk_input(&facts);
+        let (score, priority) = ctx.model.quick(&input);
+        let decision = ssvc::decide(&ctx.model.ssvc_inputs(&input));
+        let opened = chrono::DateTime::from_timestamp(first_seen, 0)
+            .map_or(today, |t| t.date_naive());
+        let (due, _) = ctx.sla.due_date(
+            opened,
+            sla_target(ctx.model, priority, decision),
+            intel.and_then(|i| i.kev_due_date),
+        );
+        let class = match status {
+            "open" | "reopened" if !vex => 0,
+            "fixed" => 1,
+            _ => 2,
+        };
+        if class == 0 {
+            summary.open_by_priority[(priority_num(priority) - 1) as usize] += 1;
+        }
+        let (name, is_pkg) = match pkg {
+            Some(p) => (strings.id(p), true),
+            None => (strings.id(title), false),
+        };
+        rows.push(Row {
+            id,
+            asset,
+            score,
+            priority,
+            ssvc: decision,
+            kev: intel.is_some_and(|i| i.kev),
+            due: Some(day_num(due)),
+            class,
+            name,
+            is_pkg,
+            version: version.map_or(NONE, |v| strings.id(v)),
+            fixed: fixed.map_or(NONE, |f| strings.id(f)),
+        });
+    }
+    drop(q);
+    drop(st);
+    summary.scored = rows.len() as u64;
+    let scored_at = started.elapsed();
+
+    let t_tickets = Instant::now();
+    let ticket_of = if ctx.tickets {
+        sync_tickets(
+            tx,
+            &rows,
+            &assets,
+            &strings,
+            today,
+            now,
+            &mut summary,
+        )?
+    } else {
+        Vec::new()
+    };
+    let tickets_took = t_tickets.elapsed();
+
+    let t_write = Instant::now();
+    tx.execute("DELETE FROM exposure_risk", [])?;
+    let mut ins = tx.prepare(
+        "INSERT INTO exposure_risk(exposure_id, score, priority, ssvc, kev, due, team, ticket_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for (i, r) in rows.iter().enumerate() {
+        let team = assets[r.asset].team.map(|t| strings.get(t));
+        ins.execute(params![
+            r.id,
+            r.score,
+            priority_num(r.priority),
+            ssvc_num(r.ssvc),
+            r.kev,
+            r.due,
+            team,
+            ticket_of.get(i).copied().flatten()
+        ])?;
+    }
+    summary.score_ms = (scored_at + t_write.elapsed()).as_millis() as u64;
+    summary.tickets_ms = tickets_took.as_millis() as u64;
+    Ok(summary)
+}
+
+fn store_config_rules(tx: &Transaction<'_>, rules: &[OwnershipRule]) -> Result<()> {
+    tx.execute("DELETE FROM ownership_rules WHERE source = 'config'", [])?;
+    for (i, r) in rules.iter().enumerate() {
+        if r.pattern.is_empty() || r.team.trim().is_empty() {
+            return Err(Error::Invalid(format!(
+                "ownership rule {} in the configuration needs a pattern and a team",
+                i + 1
+            )));
+        }
+        tx.execute(
+            "INSERT INTO teams(name) VALUES (?1) ON CONFLICT DO NOTHING",
+            [&r.team],
+        )?;
+        // configuration rules come before rules added on the command line
+        tx.execute(
+            "INSERT INTO ownership_rules(position, kind, pattern, team, source)
+             VALUES (?1, ?2, ?3, ?4, 'config')",
+            params![i as i64 - 1_000_000, r.kind.as_str(), r.pattern, r.team],
+        )?;
+    }
+    Ok(())
+}
+
+type AssetIndex = HashMap<i64, usize>;
+
+fn load_assets(
+    tx: &Transaction<'_>,
+    rules: &[OwnershipRule],
+    strings: &mut Interner,
+) -> Result<(Vec<AssetInfo>, AssetIndex)> {
+    let mut repo_urls: HashMap<i64, Vec<String>> = HashMap::new();
+    {
+        let mut st =
+            tx.prepare("SELECT asset_id, value FROM asset_identifiers WHERE kind = 'repo_url'")?;
+        let mut q = st.query([])?;
+        while let Some(r) = q.next()? {
+            repo_urls.entry(r.get(0)?).or_default().push(r.get(1)?);
+        }
+    }
+    let mut st = tx.prepare(
+        "SELECT id, kind, name, tags, owner_team, criticality, internet_facing, zone FROM assets",
+    )?;
+    let mut q = st.query([])?;
+    let mut out = Vec::new();
+    let mut index = HashMap::new();
+    while let Some(r) = q.next()? {
+        let id: i64 = r.get(0)?;
+        let kind: String = r.get(1)?;
+        let mut a = Asset::new(AssetKind::parse(&kind).unwrap_or(AssetKind::Host), r.get::<_, String>(2)?);
+        a.tags = serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default();
+        a.owner_team = r.get(4)?;
+        a.criticality = r.get(5)?;
+        a.internet_facing = r.get(6)?;
+        a.zone = r.get(7)?;
+        for u in repo_urls.remove(&id).unwrap_or_default() {
+            a.identifiers.push(Identifier {
+                kind: IdentifierKind::RepoUrl,
+                value: u,
+            });
+        }
+        let team = route(rules, &a).map(str::to_owned);
+        index.insert(id, out.len());
+        out.push(AssetInfo {
+            id,
+            facts: AssetFacts::of(&a),
+            team: team.map(|t| strings.id(&t)),
+        });
+    }
+    Ok((out, index))
+}
+
+/// The intel stage's per-CVE enrichment, when its table exists.
+fn load_intel(tx: &Transaction<'_>) -> Result<HashMap<String, Enrichment>> {
+    let mut out = HashMap::new();
+    let exists: bool = tx.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table'
+         AND name = 'intel_cve_enrichment'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(out);
+    }
+    let mut st = tx.prepare(
+        "SELECT cve, kev, kev_due_date, kev_ransomware, epss, epss_percentile
+         FROM intel_cve_enrichment",
+    )?;
+    let mut q = st.query([])?;
+    let date = |s: Option<String>| s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok());
+    while let Some(r) = q.next()? {
+        let cve: String = r.get(0)?;
+        let ransomware: Option<String> = r.get(3)?;
+        let e = Enrichment {
+            cve_id: cve.clone(),
+            kev: r.get(1)?,
+            kev_date_added: None,
+            kev_due_date: date(r.get(2)?),
+            kev_ransomware: ransomware.and_then(|s| {
+                serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase())).ok()
+            }),
+            epss: r.get(4)?,
+            epss_percentile: r.get(5)?,
+            epss_date: None,
+            description: None,
+            cwes: Vec::new(),
+            cvss: Vec::new(),
+        };
+        out.insert(cve, e);
+    }
+    Ok(out)
+}
+
+fn load_services(tx: &Transaction<'_>) -> Result<HashSet<(i64, i64)>> {
+    let mut st = tx.prepare("SELECT asset_id, port FROM services WHERE state = 'open'")?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn load_details(tx: &Transaction<'_>) -> Result<HashMap<i64, (String, CvssFacts)>> {
+    let mut st = tx.prepare("SELECT id, data FROM exposure_details")?;
+    let mut q = st.query([])?;
+    let mut out = HashMap::new();
+    while let Some(r) = q.next()? {
+        let id: i64 = r.get(0)?;
+        let data = r.get_ref(1)?.as_str().unwrap_or("{}");
+        let d: DetailLite = serde_json::from_str(data).map_err(|e| Error::Corrupt {
+            table: "exposure_details",
+            message: format!("{id}: {e}"),
+        })?;
+        let facts = CvssFacts::from_list(&d.cvss);
+        out.insert(id, (d.title, facts));
+    }
+    Ok(out)
+}
+
+/// The ticket key of a group: team, package (or finding) and whether a fix exists.
+fn ticket_key(team: &str, name: &str, is_pkg: bool, has_fix: bool) -> String {
+    let what = if is_pkg { "pkg" } else { "finding" };
+    let fix = if has_fix { "fix" } else { "nofix" };
+    format!("{team}|{what}:{name}|{fix}")
+}
+
+#[derive(Default)]
+struct KeyStats {
+    active: Vec<usize>,
+    fixed: u64,
+    other: u64,
+}
+
+/// Regroups open exposures into tickets and moves tickets; returns each row's ticket id.
+fn sync_tickets(
+    tx: &Transaction<'_>,
+    rows: &[Row],
+    assets: &[AssetInfo],
+    strings: &Interner,
+    today: NaiveDate,
+    now: i64,
+    summary: &mut PrioritizeSummary,
+) -> Result<Vec<Option<i64>>> {
+    // group rows by (team, name, is_pkg, has_fix); exposures of unowned assets go to team
+    // "unassigned"
+    let unassigned = u32::MAX;
+    let mut fix_memo: HashMap<(u32, u32), bool> = HashMap::new();
+    let mut groups: HashMap<(u32, u32, bool, bool), KeyStats> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let has_fix = r.is_pkg
+            && r.fixed != NONE
+            && *fix_memo.entry((r.version, r.fixed)).or_insert_with(|| {
+                needed_fix(strings.get(r.version), strings.get(r.fixed)).is_some()
+            });
+        let team = assets[r.asset].team.unwrap_or(unassigned);
+        let k = groups.entry((team, r.name, r.is_pkg, has_fix)).or_default();
+        match r.class {
+            0 => k.active.push(i),
+            1 => k.fixed += 1,
+            _ => k.other += 1,
+        }
+    }
+    let mut existing: HashMap<String, (i64, TicketState, Option<NaiveDate>)> = HashMap::new();
+    {
+        let mut st = tx.prepare("SELECT key, id, state, accepted_until FROM tickets")?;
+        let mut q = st.query([])?;
+        while let Some(r) = q.next()? {
+            let state: String = r.get(2)?;
+            let state = TicketState::parse(&state).ok_or_else(|| Error::Corrupt {
+                table: "tickets",
+                message: format!("state {state:?}"),
+            })?;
+            existing.insert(r.get(0)?, (r.get(1)?, state, day_of(r.get(3)?)));
+        }
+    }
+    let asset_keys: Vec<String> = assets.iter().map(|a| a.id.to_string()).collect();
+    let mut ticket_of: Vec<Option<i64>> = vec![None; rows.len()];
+    let mut seen: HashSet<i64> = HashSet::new();
+    let mut buf: Vec<OpenExposure<'_>> = Vec::new();
+    for ((team, name, is_pkg, has_fix), stats) in &groups {
+        let team_name = if *team == unassigned {
+            "unassigned"
+        } else {
+            strings.get(*team)
+        };
+        let name_s = strings.get(*name);
+        let key = ticket_key(team_name, name_s, *is_pkg, *has_fix);
+        let old = existing.get(&key).copied();
+        if stats.active.is_empty() {
+            let Some((id, state, until)) = old else { continue };
+            seen.insert(id);
+            let all_fixed = stats.fixed > 0 && stats.other == 0;
+            tx.prepare_cached(
+                "UPDATE tickets SET exposures = 0, assets = 0, kev = 0, risk = 0, breached = 0,
+                 updated_at = ?2 WHERE id = ?1",
+            )?
+            .execute(params![id, now])?;
+            apply_follow(tx, id, state, until, false, all_fixed, today, now, summary)?;
+            continue;
+        }
+        buf.clear();
+        let mut best = Priority::P4;
+        let mut due: Option<i64> = None;
+        for &i in &stats.active {
+            let r = &rows[i];
+            best = best.min(r.priority);
+            due = Some(due.map_or(r.due.unwrap_or(i64::MAX), |d| {
+                d.min(r.due.unwrap_or(i64::MAX))
+            }));
+            buf.push(OpenExposure {
+                package: name_s,
+                installed_version: if r.version == NONE { "" } else { strings.get(r.version) },
+                fixed_version: (*has_fix).then(|| strings.get(r.fixed)),
+                asset_id: &asset_keys[r.asset],
+                risk_score: r.score,
+                kev: r.kev,
+            });
+        }
+        let group = match group_remediations(&buf).into_iter().next() {
+            Some(g) => g,
+            None => continue,
+        };
+        let action = if *is_pkg {
+            group.action.clone()
+        } else {
+            format!("remediate {name_s}")
+        };
+        let breached = due.is_some_and(|d| d < day_num(today));
+        let id = upsert_ticket(
+            tx, old, &key, team_name, &group, &action, best, due, breached, now, summary,
+        )?;
+        if let Some((_, state, until)) = old {
+            apply_follow(tx, id, state, until, true, false, today, now, summary)?;
+        }
+        seen.insert(id);
+        for &i in &stats.active {
+            ticket_of[i] = Some(id);
+        }
+    }
+    // tickets whose every exposure vanished from the store
+    for (id, state, until) in existing.values() {
+        if !seen.contains(id) {
+            apply_follow(tx, *id, *state, *until, false, false, today, now, summary)?;
+        }
+    }
+    Ok(ticket_of)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn upsert_ticket(
+    tx: &Transaction<'_>,
+    old: Option<(i64, TicketState, Option<NaiveDate>)>,
+    key: &str,
+    team: &str,
+    g: &RemediationGroup,
+    action: &str,
+    priority: Priority,
+    due: Option<i64>,
+    breached: bool,
+    now: i64,
+    summary: &mut PrioritizeSummary,
+) -> Result<i64> {
+    match old {
+        Some((id, _, _)) => {
+            tx.prepare_cached(
+                "UPDATE tickets SET action = ?2, target_version = ?3, priority = ?4,
+                 exposures = ?5, assets = ?6, kev = ?7, risk = ?8, due = ?9, breached = ?10
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                action,
+                g.target_version,
+                priority.as_str(),
+                g.exposures as i64,
+                g.assets as i64,
+                g.kev as i64,
+                (g.risk_removed * 10.0).round() / 10.0,
+                due,
+                breached
+            ])?;
+            summary.tickets_updated += 1;
+            Ok(id)
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO tickets(key, team, package, action, target_version, state,
+                   priority, exposures, assets, kev, risk, due, breached, created_at,
+                   updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+            )?
+            .execute(params![
+                key,
+                team,
+                g.package,
+                action,
+                g.target_version,
+                priority.as_str(),
+                g.exposures as i64,
+                g.assets as i64,
+                g.kev as i64,
+                (g.risk_removed * 10.0).round() / 10.0,
+                due,
+                breached,
+                now
+            ])?;
+            let id = tx.last_insert_rowid();
+            event(tx, id, now, "created", None, &format!("created: {action}"))?;
+            summary.tickets_created += 1;
+            Ok(id)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_follow(
+    tx: &Transaction<'_>,
+    id: i64,
+    state: TicketState,
+    until: Option<NaiveDate>,
+    active: bool,
+    all_fixed: bool,
+    today: NaiveDate,
+    now: i64,
+    summary: &mut PrioritizeSummary,
+) -> Result<()> {
+    let Some((to, why)) = crate::work::follow(state, until, active, all_fixed, today) else {
+        return Ok(());
+    };
+    let reopen = to == TicketState::Open;
+    tx.prepare_cached(
+        "UPDATE tickets SET state = ?2, updated_at = ?3, accepted_until = NULL,
+                reopened = reopened + ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, to.as_str(), now, i64::from(reopen)])?;
+    let kind = match to {
+        TicketState::Verified => {
+            summary.tickets_verified += 1;
+            "verified"
+        }
+        TicketState::Open => {
+            summary.tickets_reopened += 1;
+            "reopened"
+        }
+        _ => "state",
+    };
+    event(tx, id, now, kind, None, &format!("{state} -> {to}: {why}"))
+}
+
+/// Open exposures grouped by remediation action across teams (`ctem top`), with the
+/// counts the reasons are made of.
+pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<TopGroup>> {
+    let mut st = conn.prepare(
+        "SELECT coalesce(e.pkg_name, e.title), e.pkg_name IS NOT NULL, coalesce(e.pkg_version, ''),
+                nullif(trim(coalesce(e.fixed_version, '')), ''), e.asset_id, r.score, r.kev,
+                r.priority, r.due, coalesce(r.team, 'unassigned'), coalesce(a.internet_facing, 0)
+         FROM exposures e JOIN exposure_risk r ON r.exposure_id = e.id
+              JOIN assets a ON a.id = e.asset_id
+         WHERE e.status IN ('open', 'reopened') AND instr(e.instance, 'not_affected') = 0",
+    )?;
+    let mut q = st.query([])?;
+    let mut strings = Interner::default();
+    struct Lite {
+        name: u32,
+        is_pkg: bool,
+        version: u32,
+        fixed: u32,
+        asset: i64,
+        score: f64,
+        kev: bool,
+        priority: i64,
+        due: Option<i64>,
+        team: u32,
+        internet: bool,
+    }
+    let mut lites = Vec::new();
+    while let Some(r) = q.next()? {
+        let name = strings.id(r.get_ref(0)?.as_str().unwrap_or(""));
+        let version = strings.id(r.get_ref(2)?.as_str().unwrap_or(""));
+        let fixed = match r.get_ref(3)?.as_str_or_null().ok().flatten() {
+            Some(f) => strings.id(f),
+            None => NONE,
+        };
+        let team = strings.id(r.get_ref(9)?.as_str().unwrap_or("unassigned"));
+        lites.push(Lite {
+            name,
+            is_pkg: r.get(1)?,
+            version,
+            fixed,
+            asset: r.get(4)?,
+            score: r.get(5)?,
+            kev: r.get(6)?,
+            priority: r.get(7)?,
+            due: r.get(8)?,
+            team,
+            internet: r.get(10)?,
+        });
+    }
+    let keys: Vec<String> = lites.iter().map(|l| l.asset.to_string()).collect();
+    let open: Vec<OpenExposure<'_>> = lites
+        .iter()
+        .zip(&keys)
+        .map(|(l, k)| OpenExposure {
+            package: strings.get(l.name),
+            installed_version: strings.get(l.version),
+            fixed_version: (l.fixed != NONE && l.is_pkg).then(|| strings.get(l.fixed)),
+            asset_id: k,
+            risk_score: l.score,
+            kev: l.kev,
+        })
+        .collect();
+    let groups = group_remediations(&open);
+    // the same key group_remediations uses: package and whether a fix was found
+    #[derive(Default)]
+    struct Extra {
+        by_priority: [u64; 4],
+        breached: u64,
+        teams: Vec<String>,
+        is_pkg: bool,
+    }
+    let mut extra: HashMap<(u32, bool), Extra> = HashMap::new();
+    let mut internet_assets: HashMap<(u32, bool), HashSet<i64>> = HashMap::new();
+    let today = day_num(today);
+    for (l, o) in lites.iter().zip(&open) {
+        let has_fix = o
+            .fixed_version
+            .is_some_and(|f| needed_fix(o.installed_version, f).is_some());
+        let k = (l.name, has_fix);
+        let t = extra.entry(k).or_default();
+        t.by_priority[(l.priority.clamp(1, 4) - 1) as usize] += 1;
+        if l.due.is_some_and(|d| d < today) {
+            t.breached += 1;
+        }
+        let team = strings.get(l.team).to_owned();
+        if !t.teams.contains(&team) {
+            t.teams.push(team);
+        }
+        t.is_pkg = l.is_pkg;
+        if l.internet {
+            internet_assets.entry(k).or_default().insert(l.asset);
+        }
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups {
+        let k = (strings.ids.get(&g.package).copied().unwrap_or(NONE), g.target_version.is_some());
+        let mut t = extra.remove(&k).unwrap_or_default();
+        t.teams.sort();
+        let action = if t.is_pkg {
+            g.action.clone()
+        } else {
+            format!("remediate {}", g.package)
+        };
+        let t = TopGroup {
+            internet_facing_assets: internet_assets.get(&k).map_or(0, |s| s.len() as u64),
+            by_priority: t.by_priority,
+            breached: t.breached,
+            teams: t.teams,
+            group: RemediationGroup { action, ..g },
+        };
+        out.push(t);
+    }
+    Ok(out)
+}

@@ -1,0 +1,296 @@
+//! `ctem cvss`, `ctem explain`, `ctem top`, `ctem prioritize`, and the `[risk]` section of
+//! `ctem.toml` (model, SLA, teams, ownership rules, integrations).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, anyhow};
+use chrono::Utc;
+use ctem_model::work::{OwnershipRule, Team};
+use ctem_risk::{RiskConfig, RiskModel, SlaConfig};
+use ctem_store::Store;
+use ctem_store::work::{AssetFacts, CvssFacts, Prioritize, PrioritizeSummary};
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::output::{Table, cut};
+
+/// The `[risk]` section: the model's keys (docs/risk-model.md) plus `[risk.sla]`,
+/// `[risk.teams.NAME]`, `[[risk.ownership]]` and `[[risk.integrations]]`.
+pub struct Settings {
+    pub model: RiskModel,
+    pub sla: SlaConfig,
+    pub teams: Vec<Team>,
+    /// `None` when the file has no `[[risk.ownership]]`: rules added with `ctem teams` stay.
+    pub rules: Option<Vec<OwnershipRule>>,
+    pub integrations: Vec<super::integrations::TargetConfig>,
+}
+
+#[derive(Deserialize, Default)]
+struct TeamConfig {
+    description: Option<String>,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Result<Self> {
+        let mut t: toml::Table = config.section("risk")?;
+        let ctx = |what: &str| format!("ctem.toml: section [risk{what}]");
+        let sla: SlaConfig = match t.remove("sla") {
+            Some(v) => v.try_into().with_context(|| ctx(".sla"))?,
+            None => SlaConfig::default(),
+        };
+        let teams: BTreeMap<String, TeamConfig> = match t.remove("teams") {
+            Some(v) => v.try_into().with_context(|| ctx(".teams"))?,
+            None => BTreeMap::new(),
+        };
+        let rules: Option<Vec<OwnershipRule>> = match t.remove("ownership") {
+            Some(v) => Some(v.try_into().with_context(|| ctx(".ownership"))?),
+            None => None,
+        };
+        let integrations = match t.remove("integrations") {
+            Some(v) => v.try_into().with_context(|| ctx(".integrations"))?,
+            None => Vec::new(),
+        };
+        let model: RiskConfig = toml::Value::Table(t)
+            .try_into()
+            .with_context(|| ctx(""))?;
+        let model = model.build().map_err(|e| anyhow!("ctem.toml: section [risk]: {e}"))?;
+        Ok(Settings {
+            model,
+            sla,
+            teams: teams
+                .into_iter()
+                .map(|(name, c)| Team {
+                    name,
+                    description: c.description,
+                })
+                .collect(),
+            rules,
+            integrations,
+        })
+    }
+
+    /// Re-scores every exposure and regroups tickets.
+    pub fn reprioritize(&self, store: &mut dyn Store) -> Result<PrioritizeSummary> {
+        let ctx = Prioritize {
+            model: &self.model,
+            sla: &self.sla,
+            intel: None,
+            config_rules: self.rules.as_deref(),
+            config_teams: &self.teams,
+            tickets: true,
+            now: Utc::now(),
+        };
+        store.reprioritize(&ctx).context("prioritising exposures")
+    }
+}
+
+static CONFIG: OnceLock<Config> = OnceLock::new();
+
+/// Remembers the loaded configuration for the import hook.
+pub fn set_config(config: &Config) {
+    let _ = CONFIG.set(config.clone());
+}
+
+/// Run after every committed scan import: re-score and sync tickets.
+pub fn after_import(store: &mut dyn Store) -> Result<()> {
+    let default = Config::default();
+    let settings = Settings::from_config(CONFIG.get().unwrap_or(&default))?;
+    settings.reprioritize(store)?;
+    Ok(())
+}
+
+pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {
+    let s = ctem_risk::score(vector).map_err(|e| anyhow!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("vector       {}", s.vector);
+    println!("version      {}", s.version.as_str());
+    println!("base score   {:.1} ({})", s.base_score, s.severity.as_str());
+    let v = serde_json::to_value(&s)?;
+    for (k, label) in [
+        ("temporal_score", "temporal     "),
+        ("environmental_score", "environmental"),
+        ("score", "score        "),
+        ("nomenclature", "nomenclature "),
+    ] {
+        if let Some(x) = v.get(k) {
+            println!("{label} {}", x.to_string().trim_matches('"'));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn prioritize(db: &str, config: &Config, json: bool) -> Result<ExitCode> {
+    let settings = Settings::from_config(config)?;
+    let mut store = super::open_store(db)?;
+    let s = settings.reprioritize(store.as_mut())?;
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        let [p1, p2, p3, p4] = s.open_by_priority;
+        println!(
+            "scored {} exposures in {} ms; open: {p1} P1, {p2} P2, {p3} P3, {p4} P4",
+            s.scored, s.score_ms
+        );
+        println!(
+            "tickets: {} created, {} updated, {} verified, {} reopened ({} ms)",
+            s.tickets_created, s.tickets_updated, s.tickets_verified, s.tickets_reopened, s.tickets_ms
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCode> {
+    let settings = Settings::from_config(config)?;
+    let store = super::open_store(db)?;
+    let e = store
+        .exposure(id)?
+        .ok_or_else(|| anyhow!("exposure {id} not found"))?;
+    let asset = match e.asset_id {
+        Some(a) => store.asset(a)?,
+        None => None,
+    };
+    let services = match e.asset_id {
+        Some(a) => store.services(a)?,
+        None => Vec::new(),
+    };
+    let cvss = CvssFacts::from_list(&e.cvss);
+    let afacts = asset.as_ref().map(AssetFacts::of);
+    let facts = ctem_store::work::facts_of(&e, &cvss, afacts.as_ref(), &services);
+    let input = ctem_store::work::risk_input(&facts);
+    let score = settings.model.score(&input);
+    let today = Utc::now().date_naive();
+    let opened = e.first_seen.map_or(today, |t| t.date_naive());
+    let target = ctem_store::work::sla_target(&settings.model, score.priority, score.ssvc);
+    let closed = e.fixed_at.map(|t| t.date_naive());
+    let sla = settings.sla.status(
+        opened,
+        target,
+        e.intel.as_ref().and_then(|i| i.kev_due_date),
+        closed,
+        today,
+    );
+    let stored = store.stored_risk(id)?;
+    if json {
+        let v = serde_json::json!({
+            "exposure_id": id,
+            "title": e.title,
+            "cve": e.primary_id(),
+            "status": e.status,
+            "asset": asset.as_ref().map(|a| &a.name),
+            "team": stored.as_ref().and_then(|s| s.team.clone()),
+            "ticket_id": stored.as_ref().and_then(|s| s.ticket_id),
+            "risk": score,
+            "ssvc_inputs": settings.model.ssvc_inputs(&input),
+            "sla": sla,
+            "input": input,
+        });
+        println!("{}", serde_json::to_string(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "exposure #{id}: {} {}",
+        e.primary_id().unwrap_or(""),
+        cut(&e.title, 80)
+    );
+    if let Some(a) = &asset {
+        println!(
+            "asset #{} {} ({}), status {}",
+            a.id.unwrap_or_default(),
+            a.name,
+            a.kind.as_str(),
+            e.status.as_str()
+        );
+    }
+    print!("{}", score.explain());
+    println!(
+        "SLA: due {}{} ({} days open, {} days left{})",
+        sla.due,
+        if sla.capped_by_kev { ", capped by the KEV due date" } else { "" },
+        sla.days_open,
+        sla.days_left,
+        if sla.breached { ", BREACHED" } else { "" }
+    );
+    if let Some(s) = stored {
+        println!(
+            "team {}, ticket {}",
+            s.team.as_deref().unwrap_or("unassigned"),
+            s.ticket_id.map_or("none".into(), |t| format!("#{t}"))
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The reasons of a group, in words.
+fn reasons(t: &ctem_store::work::TopGroup) -> String {
+    let mut r = Vec::new();
+    let [p1, p2, ..] = t.by_priority;
+    if t.group.kev > 0 {
+        r.push(format!("{} in KEV", t.group.kev));
+    }
+    if p1 + p2 > 0 {
+        r.push(format!("{p1} P1 / {p2} P2"));
+    }
+    r.push(format!("max risk {:.1}", t.group.max_risk));
+    if t.internet_facing_assets > 0 {
+        r.push(format!("{} internet-facing assets", t.internet_facing_assets));
+    }
+    if t.breached > 0 {
+        r.push(format!("{} past SLA", t.breached));
+    }
+    r.join(", ")
+}
+
+pub fn top(db: &str, limit: usize, json: bool) -> Result<ExitCode> {
+    let store = super::open_store(db)?;
+    let groups = store.top(Utc::now().date_naive())?;
+    let shown: Vec<_> = groups.into_iter().take(limit).collect();
+    if json {
+        let v: Vec<_> = shown
+            .iter()
+            .map(|g| {
+                let mut v = serde_json::to_value(g).unwrap_or_default();
+                v["reasons"] = reasons(g).into();
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if shown.is_empty() {
+        println!("no open exposures (run `ctem prioritize` after an import of older stores)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["#", "action", "assets", "closes", "kev", "risk removed", "teams", "why"]);
+    for (i, g) in shown.iter().enumerate() {
+        t.row(vec![
+            (i + 1).to_string(),
+            cut(&g.group.action, 50),
+            g.group.assets.to_string(),
+            g.group.exposures.to_string(),
+            g.group.kev.to_string(),
+            format!("{:.1}", g.group.risk_removed),
+            g.teams.join(","),
+            reasons(g),
+        ]);
+    }
+    print!("{}", t.render());
+    if let Some(g) = shown.first() {
+        println!(
+            "\n{} on {} assets: closes {} exposures, {} in KEV",
+            g.group.action, g.group.assets, g.group.exposures, g.group.kev
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn date(s: &str) -> Result<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| anyhow!("{s:?} is not a date (YYYY-MM-DD)"))
+}
+

@@ -1,0 +1,141 @@
+//! `ctem teams`: teams, users and their roles, ownership rules.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow};
+use clap::Subcommand;
+use ctem_model::work::{OwnershipRule, Role, RuleKind, Team, User};
+
+use crate::output::Table;
+
+#[derive(Subcommand, Debug)]
+pub enum TeamsCommand {
+    /// List teams, users and ownership rules
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create or update a team
+    Add {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Create or update a user with a role and teams
+    User {
+        name: String,
+        /// admin, vulnerability_manager, threat_analyst, incident_responder, it_operations, viewer
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// A team the user belongs to (repeatable)
+        #[arg(long)]
+        team: Vec<String>,
+    },
+    /// Route assets to a team: MATCH is tag, zone, name, repository or asset_kind; PATTERN a
+    /// glob (`*`, `?`)
+    Rule {
+        #[arg(name = "MATCH")]
+        kind: String,
+        pattern: String,
+        team: String,
+    },
+    /// Remove an ownership rule by id
+    Unrule { id: i64 },
+}
+
+pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
+    let mut store = super::open_store(db)?;
+    match c {
+        TeamsCommand::List { json } => {
+            let teams = store.teams()?;
+            let users = store.users()?;
+            let rules = store.rules()?;
+            if json {
+                let v = serde_json::json!({"teams": teams, "users": users, "rules": rules});
+                println!("{}", serde_json::to_string(&v)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut t = Table::new(&["team", "description", "members"]);
+            for team in &teams {
+                let members: Vec<&str> = users
+                    .iter()
+                    .filter(|u| u.teams.contains(&team.name))
+                    .map(|u| u.name.as_str())
+                    .collect();
+                t.row(vec![
+                    team.name.clone(),
+                    team.description.clone().unwrap_or_default(),
+                    members.join(", "),
+                ]);
+            }
+            print!("{}", t.render());
+            let mut u = Table::new(&["user", "role", "email", "teams"]);
+            for x in &users {
+                u.row(vec![
+                    x.name.clone(),
+                    x.role.to_string(),
+                    x.email.clone().unwrap_or_default(),
+                    x.teams.join(", "),
+                ]);
+            }
+            println!();
+            print!("{}", u.render());
+            let mut r = Table::new(&["rule", "match", "pattern", "team"]);
+            for x in &rules {
+                r.row(vec![
+                    x.id.unwrap_or_default().to_string(),
+                    x.kind.as_str().into(),
+                    x.pattern.clone(),
+                    x.team.clone(),
+                ]);
+            }
+            println!();
+            print!("{}", r.render());
+        }
+        TeamsCommand::Add { name, description } => {
+            store.put_team(&Team { name: name.clone(), description })?;
+            println!("team {name} saved");
+        }
+        TeamsCommand::User {
+            name,
+            role,
+            email,
+            team,
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                anyhow!("unknown role {role:?}: admin, vulnerability_manager, threat_analyst, incident_responder, it_operations, viewer")
+            })?;
+            store.put_user(&User {
+                name: name.clone(),
+                email,
+                role,
+                teams: team,
+            })?;
+            println!("user {name} saved ({role})");
+        }
+        TeamsCommand::Rule {
+            kind,
+            pattern,
+            team,
+        } => {
+            let kind = RuleKind::parse(&kind).ok_or_else(|| {
+                anyhow!("unknown match {kind:?}: tag, zone, name, repository, asset_kind")
+            })?;
+            let id = store.add_rule(&OwnershipRule {
+                id: None,
+                position: 0,
+                kind,
+                pattern,
+                team,
+            })?;
+            println!("rule {id} added (takes effect at the next import or `ctem tickets sync`)");
+        }
+        TeamsCommand::Unrule { id } => {
+            store.remove_rule(id)?;
+            println!("rule {id} removed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
