@@ -70,6 +70,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         strict: false,
         progress: false,
     };
+    super::risk::demo_setup(store.as_mut())?;
     let results = import::import_files(store.as_mut(), &paths, &opts);
     for r in &results {
         match &r.outcome {
@@ -140,6 +141,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             crate::output::cut(&e.title, 70)
         );
     }
+    super::risk::demo(store.as_mut())?;
     println!(
         "\nnext: ctem --db {url} exposures --severity high | ctem --db {url} exposure ID | ctem --db {url} assets"
     );

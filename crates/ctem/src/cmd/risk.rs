@@ -147,6 +147,18 @@ pub fn prioritize(db: &str, config: &Config, json: bool) -> Result<ExitCode> {
 pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCode> {
     let settings = Settings::from_config(config)?;
     let store = super::open_store(db)?;
+    let (v, text) = explanation(store.as_ref(), &settings, id)?;
+    if json {
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        print!("{text}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The explanation of one exposure: the `--json` document and the human text.
+fn explanation(store: &dyn Store, settings: &Settings, id: i64) -> Result<(serde_json::Value, String)> {
+    use std::fmt::Write as _;
     let e = store
         .exposure(id)?
         .ok_or_else(|| anyhow!("exposure {id} not found"))?;
@@ -175,30 +187,29 @@ pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCod
         today,
     );
     let stored = store.stored_risk(id)?;
-    if json {
-        let v = serde_json::json!({
-            "exposure_id": id,
-            "title": e.title,
-            "cve": e.primary_id(),
-            "status": e.status,
-            "asset": asset.as_ref().map(|a| &a.name),
-            "team": stored.as_ref().and_then(|s| s.team.clone()),
-            "ticket_id": stored.as_ref().and_then(|s| s.ticket_id),
-            "risk": score,
-            "ssvc_inputs": settings.model.ssvc_inputs(&input),
-            "sla": sla,
-            "input": input,
-        });
-        println!("{}", serde_json::to_string(&v)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
+    let v = serde_json::json!({
+        "exposure_id": id,
+        "title": e.title,
+        "cve": e.primary_id(),
+        "status": e.status,
+        "asset": asset.as_ref().map(|a| &a.name),
+        "team": stored.as_ref().and_then(|s| s.team.clone()),
+        "ticket_id": stored.as_ref().and_then(|s| s.ticket_id),
+        "risk": score,
+        "ssvc_inputs": settings.model.ssvc_inputs(&input),
+        "sla": sla,
+        "input": input,
+    });
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "exposure #{id}: {} {}",
         e.primary_id().unwrap_or(""),
         cut(&e.title, 80)
     );
     if let Some(a) = &asset {
-        println!(
+        let _ = writeln!(
+            out,
             "asset #{} {} ({}), status {}",
             a.id.unwrap_or_default(),
             a.name,
@@ -206,8 +217,9 @@ pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCod
             e.status.as_str()
         );
     }
-    print!("{}", score.explain());
-    println!(
+    out.push_str(&score.explain());
+    let _ = writeln!(
+        out,
         "SLA: due {}{} ({} days open, {} days left{})",
         sla.due,
         if sla.capped_by_kev { ", capped by the KEV due date" } else { "" },
@@ -216,13 +228,14 @@ pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCod
         if sla.breached { ", BREACHED" } else { "" }
     );
     if let Some(s) = stored {
-        println!(
+        let _ = writeln!(
+            out,
             "team {}, ticket {}",
             s.team.as_deref().unwrap_or("unassigned"),
             s.ticket_id.map_or("none".into(), |t| format!("#{t}"))
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok((v, out))
 }
 
 /// The reasons of a group, in words.
@@ -294,3 +307,92 @@ pub fn date(s: &str) -> Result<chrono::NaiveDate> {
         .map_err(|_| anyhow!("{s:?} is not a date (YYYY-MM-DD)"))
 }
 
+
+/// The demo's teams and ownership: hosts go to IT operations, images and repositories to
+/// the platform team.
+pub fn demo_setup(store: &mut dyn Store) -> Result<()> {
+    use ctem_model::work::{Role, RuleKind};
+    for (name, description) in [
+        ("it_operations", "servers and network"),
+        ("platform", "container images and code"),
+    ] {
+        store.put_team(&Team {
+            name: name.into(),
+            description: Some(description.into()),
+        })?;
+    }
+    for (kind, pattern, team) in [
+        (RuleKind::AssetKind, "host", "it_operations"),
+        (RuleKind::AssetKind, "container_image", "platform"),
+        (RuleKind::AssetKind, "repository", "platform"),
+        (RuleKind::AssetKind, "application", "platform"),
+    ] {
+        store.add_rule(&OwnershipRule {
+            id: None,
+            position: 0,
+            kind,
+            pattern: pattern.into(),
+            team: team.into(),
+        })?;
+    }
+    for (name, role, team) in [
+        ("alice", Role::VulnerabilityManager, vec![]),
+        ("bob", Role::ItOperations, vec!["it_operations".to_string()]),
+        ("carol", Role::ItOperations, vec!["platform".to_string()]),
+    ] {
+        store.put_user(&ctem_model::work::User {
+            name: name.into(),
+            email: None,
+            role,
+            teams: team,
+        })?;
+    }
+    Ok(())
+}
+
+/// The demo's prioritisation section: `top`, tickets per team, one explanation.
+pub fn demo(store: &mut dyn Store) -> Result<()> {
+    let settings = Settings::from_config(CONFIG.get().unwrap_or(&Config::default()))?;
+    let s = settings.reprioritize(store)?;
+    let [p1, p2, p3, p4] = s.open_by_priority;
+    println!("\n5. prioritize: {} exposures scored; open {p1} P1, {p2} P2, {p3} P3, {p4} P4", s.scored);
+    println!("   what to fix first (ctem top):");
+    for (i, g) in store.top(Utc::now().date_naive())?.iter().take(5).enumerate() {
+        println!(
+            "   {}. {} on {} assets: closes {} exposures, {} in KEV ({})",
+            i + 1,
+            g.group.action,
+            g.group.assets,
+            g.group.exposures,
+            g.group.kev,
+            reasons(g)
+        );
+    }
+    println!("\n6. mobilize: tickets per owning team (ctem tickets)");
+    for team in ["it_operations", "platform"] {
+        let list = store.tickets(&ctem_store::work::TicketFilter {
+            team: Some(team.into()),
+            ..Default::default()
+        })?;
+        println!("   {team}: {} tickets", list.len());
+        for t in list.iter().take(3) {
+            println!(
+                "     #{} [{}] {} {} ({} exposures, due {})",
+                t.id,
+                t.state,
+                t.priority,
+                cut(&t.action, 60),
+                t.exposures,
+                t.due.map_or("-".into(), |d| d.to_string())
+            );
+        }
+    }
+    if let Some((id, _)) = store.ranked(Some(1))?.first() {
+        println!("\n7. why (ctem explain {id}):");
+        let (_, text) = explanation(store, &settings, *id)?;
+        for l in text.lines() {
+            println!("   {l}");
+        }
+    }
+    Ok(())
+}
