@@ -16,6 +16,7 @@
 //! - [`scan`]: [`Scan`], one imported report, and the [`ImportSummary`] the CLI prints.
 //! - [`record`]: [`Record`], what a parser emits while it streams through a report.
 //! - [`intel`]: threat-intelligence records (indicators and friends).
+//! - [`alert`]: [`Alert`], a detection with the host, user and process it concerns.
 //!
 //! ## Design choices
 //! - **Plain serde types, no behaviour beyond invariants.** Anything that needs a database,
@@ -26,6 +27,7 @@
 //! - **Scanner data is kept as given.** Severity and CVSS vectors are stored as the tool reported
 //!   them; scoring and prioritisation are later stages' business.
 
+pub mod alert;
 pub mod asset;
 pub mod exposure;
 pub mod intel;
@@ -33,6 +35,7 @@ pub mod record;
 pub mod scan;
 pub mod work;
 
+pub use alert::Alert;
 pub use asset::{Asset, AssetKind, Identifier, IdentifierKind, Service};
 pub use exposure::{
     Cvss, Exposure, ExposureKind, ExposureStatus, Fingerprint, Location, Package, Severity,

@@ -119,8 +119,63 @@ pub enum Command {
     /// Teams, users with roles, ownership rules
     #[command(subcommand)]
     Teams(crate::cmd::teams::TeamsCommand),
+    /// Run Sigma rules and source alerts over events
+    Detect(DetectArgs),
+    /// Work with detection rules
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// List stored detection alerts
+    Alerts {
+        /// Minimum level: low, medium, high, critical
+        #[arg(long)]
+        level: Option<String>,
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// List imports
     Scans {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DetectArgs {
+    /// Sigma rule folders or files (repeatable)
+    #[arg(long = "rules")]
+    pub rules: Vec<PathBuf>,
+    /// Event format: auto, jsonl, evtx, suricata, zeek, syslog
+    #[arg(long, default_value = "auto")]
+    pub input: String,
+    /// Worker threads for rule evaluation
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Save alerts in the store (for incidents and MTTD)
+    #[arg(long)]
+    pub store: bool,
+    /// One JSON alert a line on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Print the run summary as the last stdout line (JSON)
+    #[arg(long)]
+    pub summary: bool,
+    /// Event files or folders; - reads standard input
+    #[arg(required = true)]
+    pub files: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Parse and compile rules; report what is unsupported and why
+    Check {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
     },

@@ -109,4 +109,27 @@ CREATE INDEX exposure_history_exposure ON exposure_history(exposure_id);
 ),
     (10, super::intel::MIGRATION_10),
     (20, super::work::MIGRATION_20),
+    (
+        30,
+        r#"
+CREATE TABLE alerts (
+    id          INTEGER PRIMARY KEY,
+    rule_id     TEXT    NOT NULL,
+    title       TEXT    NOT NULL,
+    level       TEXT    NOT NULL,
+    level_rank  INTEGER NOT NULL,
+    tags        TEXT    NOT NULL,
+    event_time  INTEGER,
+    detected_at INTEGER NOT NULL,
+    source      TEXT,
+    record      INTEGER,
+    host        TEXT,
+    user_name   TEXT,
+    process     TEXT,
+    event       TEXT    NOT NULL
+);
+CREATE INDEX alerts_detected ON alerts(detected_at);
+CREATE INDEX alerts_rule ON alerts(rule_id);
+"#,
+    ),
 ];

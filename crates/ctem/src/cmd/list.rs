@@ -135,6 +135,7 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
         cve: q.cve,
         tool: q.tool,
         limit: limit.map(|l| l + 1),
+        kev: false,
     };
     let mut rows = store.exposures(&filter)?;
     let more = limit.is_some_and(|l| rows.len() > l);

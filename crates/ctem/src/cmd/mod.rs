@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod demo;
+mod detect;
 pub mod import;
 mod integrations;
 mod list;
@@ -87,6 +88,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Prioritize { json } => risk::prioritize(&cli.db, &config, json),
         Command::Tickets(a) => tickets::run(&cli.db, &config, a),
         Command::Teams(c) => teams::run(&cli.db, c),
+        Command::Detect(args) => detect::run(&cli.db, args),
+        Command::Rules(crate::cli::RulesCommand::Check { dirs, json }) => {
+            detect::rules_check(&dirs, json)
+        }
+        Command::Alerts {
+            level,
+            rule,
+            host,
+            limit,
+            json,
+        } => {
+            let store = open_store(&cli.db)?;
+            detect::alerts(store.as_ref(), level, rule, host, limit, json)
+        }
         Command::Scans { json } => {
             let store = open_store(&cli.db)?;
             list::scans(store.as_ref(), json)

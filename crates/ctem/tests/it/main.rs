@@ -1,3 +1,4 @@
 //! End-to-end tests of the `ctem` binary on real reports and a real SQLite store.
 
 mod cli;
+mod detect;

@@ -1,0 +1,338 @@
+//! `ctem detect`, `ctem rules check`, `ctem alerts`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use ctem_detect::decode::{self, Format};
+use ctem_detect::{Engine, Mappings, Record, RuleSet};
+use ctem_store::Store;
+use ctem_store::alerts::AlertFilter;
+use serde_json::Value;
+
+use crate::cli::DetectArgs;
+use crate::output::{Table, cut};
+
+pub fn rules_check(dirs: &[PathBuf], json: bool) -> Result<ExitCode> {
+    for d in dirs {
+        if !d.exists() {
+            bail!("{}: no such file or folder", d.display());
+        }
+    }
+    let report = ctem_detect::rules_check(dirs)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for u in &report.unsupported {
+            println!("unsupported  {}: {}", u.path, u.reason);
+        }
+        println!(
+            "{} rules, {} compiled ({:.2}%), {} unsupported",
+            report.rules,
+            report.compiled,
+            if report.rules == 0 {
+                100.0
+            } else {
+                report.compiled as f64 * 100.0 / report.rules as f64
+            },
+            report.unsupported.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if p.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+            .with_context(|| p.display().to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            walk(&e, out)?;
+        }
+    } else {
+        out.push(p.to_path_buf());
+    }
+    Ok(())
+}
+
+/// The first string among `paths` (dotted, into nested objects) in an event.
+fn first_str(ev: &Value, paths: &[&str]) -> Option<String> {
+    for p in paths {
+        let mut cur = ev;
+        let mut ok = true;
+        for part in p.split('.') {
+            match cur.get(part) {
+                Some(v) => cur = v,
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            match cur {
+                Value::String(s) if !s.is_empty() && s != "-" => return Some(s.clone()),
+                Value::Number(n) => return Some(n.to_string()),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+const HOST: &[&str] = &[
+    "Computer",
+    "Event.System.Computer",
+    "host.name",
+    "hostname",
+    "agent.name",
+    "host",
+    "src_ip",
+    "id.orig_h",
+];
+const USER: &[&str] = &[
+    "User",
+    "TargetUserName",
+    "SubjectUserName",
+    "Event.EventData.TargetUserName",
+    "Event.EventData.SubjectUserName",
+    "Event.EventData.User",
+    "user.name",
+    "data.win.eventdata.targetUserName",
+    "srcuser",
+    "dstuser",
+];
+const PROCESS: &[&str] = &[
+    "Image",
+    "NewProcessName",
+    "Event.EventData.Image",
+    "Event.EventData.NewProcessName",
+    "process.executable",
+    "process.name",
+    "ProcessName",
+];
+
+/// A detection alert as the store keeps it, with the entities found in its event.
+pub fn to_model(a: &ctem_detect::Alert, now: chrono::DateTime<chrono::Utc>) -> ctem_model::Alert {
+    let event_time = a
+        .timestamp
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.to_utc());
+    ctem_model::Alert {
+        id: None,
+        rule_id: a.rule_id.clone(),
+        title: a.title.clone(),
+        level: a.level.clone(),
+        tags: a.tags.clone(),
+        event_time,
+        detected_at: now,
+        source: a.source.clone(),
+        record: a.record,
+        host: first_str(&a.event, HOST),
+        user: first_str(&a.event, USER),
+        process: first_str(&a.event, PROCESS),
+        event: a.event.clone(),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Summary {
+    events: u64,
+    alerts: u64,
+    rules: usize,
+    seconds: f64,
+    events_per_second: f64,
+}
+
+pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
+    let format: Format = args
+        .input
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--input {}: {e}", args.input))?;
+    if args.rules.is_empty() {
+        bail!("no rules: pass --rules DIR (a folder of Sigma rules)");
+    }
+    for r in &args.rules {
+        if !r.exists() {
+            bail!("{}: no such rules folder", r.display());
+        }
+    }
+    let start = Instant::now();
+    let rules = RuleSet::load_dirs(&args.rules)?;
+    let n_rules = rules.report.compiled;
+    if !rules.report.unsupported.is_empty() {
+        eprintln!(
+            "{} of {} rules are unsupported (see `ctem rules check`)",
+            rules.report.unsupported.len(),
+            rules.report.rules
+        );
+    }
+    let mut engine = Engine::new(rules, Mappings::builtin()?);
+    engine.add_detector(Box::new(decode::SourceAlerts));
+    let mut store = if args.store {
+        Some(super::open_store(db)?)
+    } else {
+        None
+    };
+
+    // files named on the command line must decode; files found in folders are skipped with
+    // a warning when they are not events (README, rule files, ...)
+    let mut files: Vec<(PathBuf, bool)> = Vec::new();
+    for f in &args.files {
+        if f == "-" {
+            files.push((PathBuf::from("-"), true));
+        } else {
+            let p = PathBuf::from(f);
+            if !p.exists() {
+                bail!("{f}: no such file or folder");
+            }
+            if p.is_dir() {
+                let mut found = Vec::new();
+                walk(&p, &mut found)?;
+                files.extend(found.into_iter().map(|f| (f, false)));
+            } else {
+                files.push((p, true));
+            }
+        }
+    }
+    let mut records: Vec<Record> = Vec::new();
+    for (f, strict) in &files {
+        let recs = if f.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("standard input")?;
+            decode::decode_bytes(bytes, format, Some("stdin".into()))?
+        } else {
+            match decode::open(f, format) {
+                Ok(r) => r,
+                Err(e) if !strict => {
+                    eprintln!("skipped {}: {e}", f.display());
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        for r in recs {
+            match r {
+                Ok(r) => records.push(r),
+                Err(e) => eprintln!("skipped: {e}"),
+            }
+        }
+    }
+
+    let now = chrono::Utc::now();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut stored: Vec<ctem_model::Alert> = Vec::new();
+    let mut table = Table::new(&["TIME", "LEVEL", "RULE", "SOURCE", "HOST"]);
+    let mut write_err: Option<std::io::Error> = None;
+    let stats = engine.run(records, args.threads.max(1), |alert| {
+        if args.json {
+            if let Err(e) = serde_json::to_writer(&mut out, &alert)
+                .map_err(std::io::Error::other)
+                .and_then(|_| out.write_all(b"\n"))
+            {
+                write_err.get_or_insert(e);
+            }
+        }
+        let m = to_model(&alert, now);
+        if !args.json {
+            table.row(vec![
+                alert.timestamp.clone().unwrap_or_default(),
+                alert.level.clone(),
+                cut(&alert.title, 60),
+                format!(
+                    "{}:{}",
+                    alert.source.as_deref().unwrap_or("-"),
+                    alert.record.map(|r| r.to_string()).unwrap_or_default()
+                ),
+                m.host.clone().unwrap_or_default(),
+            ]);
+        }
+        if args.store {
+            stored.push(m);
+        }
+    });
+    if let Some(e) = write_err {
+        return Err(e).context("stdout");
+    }
+    if !args.json {
+        out.write_all(table.render().as_bytes())?;
+    }
+    if let Some(store) = store.as_mut() {
+        store.store_alerts(&stored)?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let summary = Summary {
+        events: stats.events,
+        alerts: stats.alerts,
+        rules: n_rules,
+        seconds: (secs * 1000.0).round() / 1000.0,
+        events_per_second: if secs > 0.0 {
+            (stats.events as f64 / secs).round()
+        } else {
+            0.0
+        },
+    };
+    if args.summary {
+        writeln!(out, "{}", serde_json::to_string(&summary)?)?;
+    }
+    out.flush()?;
+    eprintln!(
+        "{} events, {} alerts, {} rules, {:.2} s ({} events/s){}",
+        summary.events,
+        summary.alerts,
+        summary.rules,
+        secs,
+        summary.events_per_second,
+        if args.store {
+            format!("; {} alerts stored", stored.len())
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn alerts(
+    store: &dyn Store,
+    level: Option<String>,
+    rule: Option<String>,
+    host: Option<String>,
+    limit: usize,
+    json: bool,
+) -> Result<ExitCode> {
+    let rows = store.alerts(&AlertFilter {
+        rule_id: rule,
+        min_level: level,
+        host,
+        limit: Some(limit),
+    })?;
+    if json {
+        for a in &rows {
+            println!("{}", serde_json::to_string(a)?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["ID", "EVENT TIME", "LEVEL", "HOST", "USER", "TITLE"]);
+    for a in &rows {
+        t.row(vec![
+            a.id.unwrap_or_default().to_string(),
+            a.event_time
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+            a.level.clone(),
+            cut(a.host.as_deref().unwrap_or(""), 24),
+            cut(a.user.as_deref().unwrap_or(""), 20),
+            cut(&a.title, 60),
+        ]);
+    }
+    print!("{}", t.render());
+    Ok(ExitCode::SUCCESS)
+}
