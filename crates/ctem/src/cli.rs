@@ -78,6 +78,9 @@ pub enum Command {
         /// Only exposures reported by this tool
         #[arg(long)]
         tool: Option<String>,
+        /// Only exposures whose CVE is in the CISA KEV catalog
+        #[arg(long)]
+        kev: bool,
         /// At most this many (human output shows 100 unless told)
         #[arg(long)]
         limit: Option<usize>,
@@ -138,6 +141,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Threat intelligence: import files, refresh feeds, list indicators
+    #[command(subcommand)]
+    Intel(IntelCommand),
+    /// Share indicators: blocklists for controls, STIX 2.1 for partners
+    #[command(subcommand)]
+    Share(ShareCommand),
     /// List imports
     Scans {
         #[arg(long)]
@@ -178,5 +187,89 @@ pub enum RulesCommand {
         dirs: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IntelCommand {
+    /// Import KEV, EPSS, ATT&CK, STIX, MISP (event or feed manifest.json), IOC lists, CVE records
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// auto, kev, epss, attack, stix, misp, iocs or cve
+        #[arg(long, default_value = "auto")]
+        kind: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refresh the feeds configured in ctem.toml ([[feeds]]) with conditional GET
+    Update {
+        /// Fetch even feeds checked within their interval
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List indicators (active ones unless --all)
+    Indicators {
+        /// ipv4, ipv6, cidr, domain, url, email, md5, sha1, sha256, sha512, filename, pattern
+        #[arg(long = "type")]
+        r#type: Option<String>,
+        #[arg(long)]
+        source: Option<String>,
+        /// Include revoked and expired indicators
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-run the enrichment of stored exposures (KEV, EPSS, CVE records)
+    Enrich {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What may be shared (by default nothing above TLP:AMBER, never revoked or expired).
+#[derive(clap::Args, Debug, Default)]
+pub struct ShareFilterArgs {
+    /// Only indicators from this source (repeatable)
+    #[arg(long)]
+    pub source: Vec<String>,
+    /// Only indicators of this type (repeatable): ipv4, domain, sha256, ...
+    #[arg(long = "indicator-type")]
+    pub indicator_type: Vec<String>,
+    /// Only indicators with at least this confidence (0-100)
+    #[arg(long)]
+    pub min_confidence: Option<u8>,
+    /// The most restrictive TLP allowed out: clear, green, amber (default), amber+strict, red
+    #[arg(long)]
+    pub max_tlp: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShareCommand {
+    /// Write a blocklist for a control
+    Blocklist {
+        /// email, domain, ip, url or hash
+        #[arg(long = "type")]
+        r#type: String,
+        /// postfix, nftables, rpz, csv or plain
+        #[arg(long)]
+        format: String,
+        /// Write here instead of standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        filter: ShareFilterArgs,
+    },
+    /// Write a STIX 2.1 bundle of the shareable indicators
+    Stix {
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        filter: ShareFilterArgs,
     },
 }

@@ -35,6 +35,10 @@ const FILES: &[(&str, &[u8])] = &[
         "semgrep-taint.sarif",
         include_bytes!("../../../../examples/demo/semgrep-taint.sarif"),
     ),
+    (
+        "cyclonedx-log4j.json",
+        include_bytes!("../../../../examples/demo/cyclonedx-log4j.json"),
+    ),
 ];
 
 pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
@@ -63,7 +67,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     let url = db.display().to_string();
     let mut store = super::open_store(&url)?;
     println!("ctem demo: a fresh store in {}\n", db.display());
-    println!("1. ingest: {} reports from 4 tools", paths.len());
+    println!("1. ingest: {} reports from 5 tools", paths.len());
     let opts = Options {
         format: "auto".into(),
         scope: None,
@@ -141,6 +145,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             crate::output::cut(&e.title, 70)
         );
     }
+    super::intel::demo(store.as_mut(), &dir)?;
     super::risk::demo(store.as_mut())?;
     println!(
         "\nnext: ctem --db {url} exposures --severity high | ctem --db {url} exposure ID | ctem --db {url} assets"

@@ -147,6 +147,10 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
     }
     session.set_sha256(sha);
     let summary = session.commit()?;
+    // threat intelligence already stored applies to the new exposures at once
+    store
+        .enrich_exposures()
+        .context("enriching the imported exposures")?;
     // priorities, SLA and tickets follow the new scan
     super::risk::after_import(store)?;
     Ok(summary)

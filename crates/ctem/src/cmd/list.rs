@@ -88,6 +88,7 @@ pub struct ExposureQuery {
     pub asset: Option<String>,
     pub cve: Option<String>,
     pub tool: Option<String>,
+    pub kev: bool,
     pub limit: Option<usize>,
 }
 
@@ -134,8 +135,8 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
         asset: q.asset,
         cve: q.cve,
         tool: q.tool,
+        kev: q.kev,
         limit: limit.map(|l| l + 1),
-        kev: false,
     };
     let mut rows = store.exposures(&filter)?;
     let more = limit.is_some_and(|l| rows.len() > l);

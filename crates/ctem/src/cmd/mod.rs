@@ -2,9 +2,12 @@
 
 mod demo;
 mod detect;
+mod feeds;
 pub mod import;
+mod intel;
 mod integrations;
 mod list;
+mod share;
 pub mod risk;
 pub mod teams;
 pub mod tickets;
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             asset,
             cve,
             tool,
+            kev,
             limit,
             json,
         } => {
@@ -74,6 +78,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 asset,
                 cve,
                 tool,
+                kev,
                 limit,
             };
             list::exposures(store.as_ref(), q, json)
@@ -102,6 +107,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_store(&cli.db)?;
             detect::alerts(store.as_ref(), level, rule, host, limit, json)
         }
+        Command::Intel(c) => intel::run(&cli.db, &config, c),
+        Command::Share(c) => share::run(&cli.db, c),
         Command::Scans { json } => {
             let store = open_store(&cli.db)?;
             list::scans(store.as_ref(), json)

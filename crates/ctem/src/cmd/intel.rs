@@ -1,0 +1,394 @@
+//! `ctem intel ...`: import threat intelligence, refresh feeds, list indicators, re-run
+//! enrichment. Parsing is `ctem_intel::import`; storing and enrichment are the store's
+//! `IntelStore`; one input (a file, a feed, a MISP feed with its event files) is one
+//! transaction.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use ctem_intel::misp::ManifestEntry;
+use ctem_intel::{IntelImport, IntelKind, Issue};
+use ctem_model::intel::IndicatorType;
+use ctem_store::Store;
+use ctem_store::intel::{AttackObject, IndicatorFilter, IntelBatch, IntelSummary};
+use serde::Serialize;
+
+use crate::cli::IntelCommand;
+
+/// The summary of one imported input.
+#[derive(Debug, Serialize)]
+pub struct FileSummary {
+    pub file: String,
+    pub kind: String,
+    /// Records parsed, all types together.
+    pub records: usize,
+    pub stored: IntelSummary,
+    pub issues: Vec<Issue>,
+}
+
+pub fn run(db: &str, config: &crate::config::Config, cmd: IntelCommand) -> Result<ExitCode> {
+    match cmd {
+        IntelCommand::Import { files, kind, json } => {
+            let kind = parse_kind(&kind)?;
+            let mut store = super::open_store(db)?;
+            let mut ok = true;
+            let mut out = Vec::new();
+            for f in &files {
+                match import_file(store.as_mut(), f, kind) {
+                    Ok(s) => {
+                        if !json {
+                            print_summary(&s);
+                        }
+                        out.push(serde_json::to_value(&s)?);
+                    }
+                    Err(e) => {
+                        ok = false;
+                        let msg = crate::output::chain(&e);
+                        eprintln!("error: {msg}");
+                        out.push(
+                            serde_json::json!({"file": f.display().to_string(), "error": msg}),
+                        );
+                    }
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        IntelCommand::Update { force, json } => {
+            let feeds = super::feeds::load(config)?;
+            if feeds.is_empty() {
+                bail!(
+                    "no feeds configured: add [[feeds]] entries (name, url, kind, interval) to \
+                     ctem.toml, or import downloaded files with `ctem intel import`"
+                );
+            }
+            let mut store = super::open_store(db)?;
+            let outcomes = super::feeds::update(store.as_mut(), &feeds, force);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcomes)?);
+            } else {
+                for o in &outcomes {
+                    match (&o.import, &o.error) {
+                        (_, Some(e)) => println!("{}: failed: {e}", o.feed),
+                        (Some(s), _) => {
+                            print!("{}: updated, ", o.feed);
+                            print_summary(s);
+                        }
+                        _ => println!("{}: {}", o.feed, o.status.replace('_', " ")),
+                    }
+                }
+            }
+            Ok(if outcomes.iter().any(|o| o.error.is_some()) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        IntelCommand::Indicators {
+            r#type,
+            source,
+            all,
+            limit,
+            json,
+        } => {
+            let store = super::open_store(db)?;
+            let kind = r#type
+                .map(|t| {
+                    t.parse::<IndicatorType>()
+                        .map_err(|_| anyhow!("unknown indicator type {t:?}"))
+                })
+                .transpose()?;
+            let f = IndicatorFilter {
+                kind,
+                source,
+                active_at: (!all).then(chrono::Utc::now),
+                limit,
+            };
+            let list = store.indicators(&f)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for i in &list {
+                    println!(
+                        "{:<8} {:<48} {:<24} conf={:<4} tlp={:<6} {}",
+                        i.kind.as_str(),
+                        i.value,
+                        i.source,
+                        i.confidence.map(|c| c.to_string()).unwrap_or("-".into()),
+                        i.tlp.map(|t| t.as_str()).unwrap_or("-"),
+                        if i.revoked { "revoked" } else { "" }
+                    );
+                }
+                eprintln!("{} indicator(s)", list.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        IntelCommand::Enrich { json } => {
+            let mut store = super::open_store(db)?;
+            let start = std::time::Instant::now();
+            let n = store.enrich_exposures()?;
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            if json {
+                println!("{}", serde_json::json!({"enriched_cves": n, "millis": ms}));
+            } else {
+                println!("enriched: {n} CVE(s) of stored exposures have intelligence ({ms:.0} ms)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn parse_kind(s: &str) -> Result<Option<IntelKind>> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    IntelKind::parse(s).map(Some).ok_or_else(|| {
+        let names: Vec<&str> = IntelKind::ALL.iter().map(|k| k.as_str()).collect();
+        anyhow!("unknown intel kind {s:?}: use auto or {}", names.join(", "))
+    })
+}
+
+pub fn print_summary(s: &FileSummary) {
+    let st = &s.stored;
+    println!(
+        "{} ({}): {} records; indicators {} new {} updated; kev {}, epss {}, cve {}, attack {} \
+         objects {} relationships; {} CVEs of exposures enriched; {} issue(s)",
+        s.file,
+        s.kind,
+        s.records,
+        st.indicators_new,
+        st.indicators_updated,
+        st.kev,
+        st.epss,
+        st.cves,
+        st.attack_objects,
+        st.relationships,
+        st.enriched_cves,
+        s.issues.len()
+    );
+}
+
+/// The event files of a MISP feed manifest, when `bytes` is one.
+pub(crate) fn manifest_entries(
+    kind: Option<IntelKind>,
+    name: &str,
+    bytes: &[u8],
+) -> Option<Vec<ManifestEntry>> {
+    let is_manifest = name.to_ascii_lowercase().ends_with("manifest.json");
+    if !is_manifest || !matches!(kind, None | Some(IntelKind::Misp)) {
+        return None;
+    }
+    ctem_intel::misp::parse_manifest(bytes).ok()
+}
+
+fn import_file(store: &mut dyn Store, path: &Path, kind: Option<IntelKind>) -> Result<FileSummary> {
+    let label = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("{label}: cannot read"))?;
+    let mut inputs = vec![(label.clone(), bytes)];
+    let mut kind = kind;
+    if let Some(entries) = manifest_entries(kind, &label, &inputs[0].1) {
+        kind = Some(IntelKind::Misp);
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        inputs.clear();
+        for e in entries {
+            let p: PathBuf = dir.join(&e.file);
+            let b = std::fs::read(&p)
+                .with_context(|| format!("{label}: event file {} it lists", p.display()))?;
+            inputs.push((p.display().to_string(), b));
+        }
+    }
+    import_inputs(store, &label, kind, inputs)
+}
+
+/// Parses every input and stores them as one batch (one transaction).
+pub(crate) fn import_inputs(
+    store: &mut dyn Store,
+    label: &str,
+    kind: Option<IntelKind>,
+    inputs: Vec<(String, Vec<u8>)>,
+) -> Result<FileSummary> {
+    let mut batch = IntelBatch {
+        source: label.to_string(),
+        ..IntelBatch::default()
+    };
+    let mut records = 0;
+    let mut issues = Vec::new();
+    let mut kinds = Vec::new();
+    for (name, bytes) in inputs {
+        let imp = ctem_intel::import(kind, &bytes, &name)?;
+        records += imp.record_count();
+        issues.extend(imp.issues().iter().cloned());
+        if !kinds.contains(&imp.kind()) {
+            kinds.push(imp.kind());
+        }
+        add_to_batch(&mut batch, imp)?;
+    }
+    batch.kind = kinds
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let kind = batch.kind.clone();
+    let stored = store
+        .import_intel(batch)
+        .with_context(|| format!("{label}: storing"))?;
+    Ok(FileSummary {
+        file: label.to_string(),
+        kind,
+        records,
+        stored,
+        issues,
+    })
+}
+
+fn obj<T: Serialize>(
+    kind: &str,
+    stix_id: &str,
+    id: &str,
+    name: &str,
+    flags: (bool, bool),
+    v: &T,
+) -> Result<AttackObject> {
+    Ok(AttackObject {
+        stix_id: stix_id.to_string(),
+        kind: kind.to_string(),
+        id: id.to_string(),
+        name: name.to_string(),
+        revoked: flags.0,
+        deprecated: flags.1,
+        data: serde_json::to_string(v)?,
+    })
+}
+
+fn add_to_batch(b: &mut IntelBatch, imp: IntelImport) -> Result<()> {
+    match imp {
+        IntelImport::Kev(c) => b.kev.extend(c.entries),
+        IntelImport::Epss(e) => b.epss.extend(e.scores),
+        IntelImport::Cve(c) => b.cves.extend(c.records),
+        IntelImport::Iocs(p) => b.indicators.extend(p.records),
+        IntelImport::Misp(m) => b.indicators.extend(m.indicators),
+        IntelImport::Stix(s) => {
+            b.indicators.extend(s.indicators);
+            for t in &s.attack_patterns {
+                let f = (t.revoked, t.deprecated);
+                b.attack
+                    .push(obj("technique", &t.stix_id, &t.id, &t.name, f, t)?);
+            }
+            for x in &s.software {
+                let f = (x.revoked, x.deprecated);
+                b.attack
+                    .push(obj("software", &x.stix_id, &x.id, &x.name, f, x)?);
+            }
+            b.relationships.extend(s.relationships);
+        }
+        IntelImport::Attack(a) => {
+            for x in &a.tactics {
+                let f = (x.revoked, x.deprecated);
+                b.attack
+                    .push(obj("tactic", &x.stix_id, &x.id, &x.name, f, x)?);
+            }
+            for x in &a.techniques {
+                let f = (x.revoked, x.deprecated);
+                b.attack
+                    .push(obj("technique", &x.stix_id, &x.id, &x.name, f, x)?);
+            }
+            for x in &a.mitigations {
+                let f = (x.revoked, x.deprecated);
+                b.attack
+                    .push(obj("mitigation", &x.stix_id, &x.id, &x.name, f, x)?);
+            }
+            for x in &a.groups {
+                let f = (x.revoked, x.deprecated);
+                b.attack
+                    .push(obj("group", &x.stix_id, &x.id, &x.name, f, x)?);
+            }
+            for x in &a.software {
+                let f = (x.revoked, x.deprecated);
+                b.attack
+                    .push(obj("software", &x.stix_id, &x.id, &x.name, f, x)?);
+            }
+            for x in &a.data_sources {
+                let f = (x.revoked, x.deprecated);
+                b.attack
+                    .push(obj("data_source", &x.stix_id, &x.id, &x.name, f, x)?);
+            }
+            for x in &a.data_components {
+                let f = (x.revoked, x.deprecated);
+                let id = x.stix_id.as_str();
+                b.attack.push(obj("data_component", id, id, &x.name, f, x)?);
+            }
+            b.relationships.extend(a.relationships);
+        }
+    }
+    Ok(())
+}
+
+/// The intel files `ctem demo` imports (examples/demo/README.md says where they come from).
+const DEMO_INTEL: &[(&str, &[u8])] = &[
+    (
+        "kev.json",
+        include_bytes!("../../../../examples/demo/kev.json"),
+    ),
+    (
+        "epss-excerpt.csv",
+        include_bytes!("../../../../examples/demo/epss-excerpt.csv"),
+    ),
+    (
+        "ics-attack-8.0.json.gz",
+        include_bytes!("../../../../examples/demo/ics-attack-8.0.json.gz"),
+    ),
+];
+
+/// The demo's intel step: import KEV, EPSS and ATT&CK, show the enriched exposures.
+pub fn demo(store: &mut dyn Store, dir: &Path) -> Result<()> {
+    let folder = dir.join("intel");
+    std::fs::create_dir_all(&folder).with_context(|| format!("create {}", folder.display()))?;
+    println!("\n4. threat intelligence: KEV catalog, EPSS scores, ATT&CK for ICS");
+    for (name, bytes) in DEMO_INTEL {
+        let p = folder.join(name);
+        std::fs::write(&p, bytes).with_context(|| format!("write {}", p.display()))?;
+        let s = import_file(store, &p, None)?;
+        let st = &s.stored;
+        println!(
+            "   {name} ({}): {} records (kev {}, epss {}, attack objects {}, relationships {})",
+            s.kind, s.records, st.kev, st.epss, st.attack_objects, st.relationships
+        );
+    }
+    let kev = store.exposures(&ctem_store::ExposureFilter {
+        kev: true,
+        ..Default::default()
+    })?;
+    println!(
+        "   {} open exposure(s) are known exploited (CISA KEV):",
+        kev.len()
+    );
+    for e in kev.iter().take(8) {
+        let Some(i) = &e.intel else { continue };
+        println!(
+            "   #{:<4} {:<16} added {} due {} ransomware {} epss {} {}",
+            e.id.unwrap_or_default(),
+            i.cve_id,
+            i.kev_date_added
+                .map(|d| d.to_string())
+                .unwrap_or("-".into()),
+            i.kev_due_date.map(|d| d.to_string()).unwrap_or("-".into()),
+            match i.kev_ransomware {
+                Some(ctem_model::intel::RansomwareUse::Known) => "known",
+                Some(ctem_model::intel::RansomwareUse::Unknown) => "unknown",
+                None => "-",
+            },
+            i.epss
+                .map(|x| format!("{x:.3} (p{:.2})", i.epss_percentile.unwrap_or(0.0)))
+                .unwrap_or("-".into()),
+            crate::output::cut(&e.title, 40)
+        );
+    }
+    Ok(())
+}
