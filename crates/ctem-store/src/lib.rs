@@ -40,6 +40,7 @@
 pub mod alerts;
 pub mod error;
 pub mod intel;
+pub mod prepared;
 pub mod sqlite;
 pub mod testsuite;
 pub mod testsuite_intel;
@@ -115,6 +116,9 @@ pub struct ExposureSource {
 /// One import in progress. Feed it records, then commit; dropping it rolls back.
 pub trait ImportSession {
     fn record(&mut self, record: Record) -> Result<()>;
+    /// A record already prepared (see [`prepared`]): lets the caller prepare on another
+    /// thread. [`ImportSession::record`] is `prepared(Preparer::prepare(record))`.
+    fn prepared(&mut self, record: prepared::Prepared) -> Result<()>;
     /// The SHA-256 of the whole file, known only once the parser has read it.
     fn set_sha256(&mut self, sha256: String);
     /// Applies the lifecycle rules, writes the scan, commits.

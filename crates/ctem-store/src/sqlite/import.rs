@@ -4,12 +4,13 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use ctem_model::{
-    Asset, AssetKey, Exposure, ExposureStatus, ImportSummary, Record, RecordIssue, Service,
+    Asset, AssetKey, Exposure, ExposureStatus, Fingerprint, ImportSummary, Record, RecordIssue,
+    Service,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
-use sha2::{Digest, Sha256};
 
 use super::SqliteStore;
+use crate::prepared::{Prepared, PreparedExposure, Preparer};
 use crate::{Error, ImportSession, Result, ScanMeta, Store};
 
 pub(crate) struct SqliteImport<'c> {
@@ -31,6 +32,7 @@ pub(crate) struct SqliteImport<'c> {
     details: HashMap<[u8; 16], i64>,
     summary: ImportSummary,
     fixed_first_records: bool,
+    preparer: Preparer,
 }
 
 impl SqliteStore {
@@ -61,6 +63,7 @@ impl SqliteStore {
             ..ImportSummary::default()
         };
         Ok(SqliteImport {
+            preparer: Preparer::new(&meta.tool),
             tx,
             meta,
             scan_id,
@@ -78,97 +81,6 @@ impl SqliteStore {
             fixed_first_records: false,
         })
     }
-}
-
-/// A hash of the details that make an exposure "updated" when they change between scans.
-fn content_hash(e: &Exposure) -> [u8; 8] {
-    let mut h = Sha256::new();
-    h.update(e.title.as_bytes());
-    h.update([0, e.severity as u8]);
-    if let Some(p) = &e.package {
-        h.update(p.version.as_deref().unwrap_or("").as_bytes());
-        h.update([0]);
-        h.update(p.fixed_version.as_deref().unwrap_or("").as_bytes());
-    }
-    h.update([0]);
-    h.update(e.description.as_deref().unwrap_or("").as_bytes());
-    for c in &e.cvss {
-        h.update([0]);
-        h.update(c.vector.as_deref().unwrap_or("").as_bytes());
-        h.update(c.score.unwrap_or(-1.0).to_le_bytes());
-    }
-    let d = h.finalize();
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&d[..8]);
-    out
-}
-
-/// The shared part of an exposure (see `exposure_details`).
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct Detail {
-    pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cves: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub advisories: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cwes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cvss: Vec<ctem_model::Cvss>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub references: Vec<String>,
-}
-
-/// The per-finding part of an exposure (the `instance` column).
-#[derive(serde::Serialize, serde::Deserialize, Default)]
-pub(crate) struct Instance {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub package: Option<ctem_model::Package>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<ctem_model::Location>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub solution: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_key: Option<String>,
-}
-
-/// Splits an exposure into its shared detail and its instance.
-pub(crate) fn split(e: Exposure) -> (Detail, Instance) {
-    (
-        Detail {
-            title: e.title,
-            description: e.description,
-            cves: e.cves,
-            advisories: e.advisories,
-            cwes: e.cwes,
-            rule_id: e.rule_id,
-            cvss: e.cvss,
-            references: e.references,
-        },
-        Instance {
-            package: e.package,
-            location: e.location,
-            port: e.port,
-            protocol: e.protocol,
-            evidence: e.evidence,
-            solution: e.solution,
-            tool_key: e.tool_key,
-        },
-    )
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| Error::Invalid(e.to_string()))
 }
 
 impl SqliteImport<'_> {
@@ -204,10 +116,7 @@ impl SqliteImport<'_> {
     }
 
     /// The id of a stored detail with this content, storing it if new.
-    fn detail_id(&mut self, json: &str) -> Result<i64> {
-        let d = Sha256::digest(json.as_bytes());
-        let mut hash = [0u8; 16];
-        hash.copy_from_slice(&d[..16]);
+    fn detail_id(&mut self, hash: [u8; 16], json: &str) -> Result<i64> {
         if let Some(id) = self.details.get(&hash) {
             return Ok(*id);
         }
@@ -345,9 +254,9 @@ impl SqliteImport<'_> {
         Ok(())
     }
 
-    fn exposure(&mut self, asset_id: i64, e: Exposure) -> Result<()> {
-        let fp = e.fingerprint(self.tool());
-        let hash = content_hash(&e);
+    fn exposure(&mut self, asset_id: i64, p: PreparedExposure) -> Result<()> {
+        let fp = Fingerprint(p.fingerprint);
+        let hash = p.content_hash;
         let fresh_asset = self.created_assets.contains(&asset_id);
         if fresh_asset && self.fresh.contains_key(&(asset_id, fp.0)) {
             // the same finding twice in one report on a new asset: already stored
@@ -366,17 +275,9 @@ impl SqliteImport<'_> {
                 })
                 .optional()?
         };
-        let (kind, severity, cve) = (e.kind, e.severity, e.cves.first().cloned());
-        let (pkg_name, pkg_version, fixed_version) = match &e.package {
-            Some(p) => (Some(p.name.clone()), p.version.clone(), p.fixed_version.clone()),
-            None => (None, None, None),
-        };
-        let (detail, instance) = split(e);
-        let detail_json = to_json(&detail)?;
-        let instance_json = to_json(&instance)?;
         let id = match existing {
             None => {
-                let detail_id = self.detail_id(&detail_json)?;
+                let detail_id = self.detail_id(p.detail_hash, &p.detail_json)?;
                 self.tx
                     .prepare_cached(
                         "INSERT INTO exposures(asset_id, fingerprint, kind, title, severity, cve,
@@ -388,19 +289,19 @@ impl SqliteImport<'_> {
                     .execute(params![
                         asset_id,
                         &fp.0[..],
-                        kind.as_str(),
-                        detail.title,
-                        severity as i64,
-                        cve,
-                        detail.rule_id,
-                        pkg_name,
-                        pkg_version,
-                        fixed_version,
-                        instance.port,
+                        p.kind.as_str(),
+                        p.title,
+                        p.severity as i64,
+                        p.cve,
+                        p.rule_id,
+                        p.pkg_name,
+                        p.pkg_version,
+                        p.fixed_version,
+                        p.port,
                         self.now,
                         &hash[..],
                         detail_id,
-                        instance_json
+                        p.instance_json
                     ])?;
                 let id = self.tx.last_insert_rowid();
                 // the first history entry (open at first_seen) is implied, not stored
@@ -440,7 +341,7 @@ impl SqliteImport<'_> {
                     self.summary.exposures.unchanged += 1;
                 }
                 if changed {
-                    let detail_id = self.detail_id(&detail_json)?;
+                    let detail_id = self.detail_id(p.detail_hash, &p.detail_json)?;
                     self.tx
                         .prepare_cached(
                             "UPDATE exposures SET title = ?2, severity = ?3, pkg_version = ?4,
@@ -450,13 +351,13 @@ impl SqliteImport<'_> {
                         )?
                         .execute(params![
                             id,
-                            detail.title,
-                            severity as i64,
-                            pkg_version,
-                            fixed_version,
+                            p.title,
+                            p.severity as i64,
+                            p.pkg_version,
+                            p.fixed_version,
                             &hash[..],
                             detail_id,
-                            instance_json,
+                            p.instance_json,
                             self.now
                         ])?;
                 } else {
@@ -551,6 +452,25 @@ impl SqliteImport<'_> {
 
 impl ImportSession for SqliteImport<'_> {
     fn record(&mut self, record: Record) -> Result<()> {
+        let p = self.preparer.prepare(record)?;
+        self.prepared(p)
+    }
+
+    fn prepared(&mut self, p: Prepared) -> Result<()> {
+        let record = match p {
+            Prepared::Exposure(e) => {
+                self.fixed_first_records = true;
+                match self.assets.get(&e.asset) {
+                    Some(&id) => self.exposure(id, *e)?,
+                    None => self.summary.issues.push(RecordIssue::new(
+                        e.title.clone(),
+                        format!("refers to unknown asset key {}", e.asset),
+                    )),
+                }
+                return Ok(());
+            }
+            Prepared::Record(r) => r,
+        };
         match record {
             Record::ScanInfo {
                 tool,
@@ -576,15 +496,10 @@ impl ImportSession for SqliteImport<'_> {
                     format!("refers to unknown asset key {asset}"),
                 )),
             },
-            Record::Exposure { asset, exposure } => {
-                self.fixed_first_records = true;
-                match self.assets.get(&asset) {
-                    Some(&id) => self.exposure(id, *exposure)?,
-                    None => self.summary.issues.push(RecordIssue::new(
-                        exposure.title.clone(),
-                        format!("refers to unknown asset key {asset}"),
-                    )),
-                }
+            Record::Exposure { .. } => {
+                return Err(Error::Invalid(
+                    "an exposure reached the store unprepared".into(),
+                ));
             }
             Record::Issue(i) => self.summary.issues.push(i),
             Record::Progress { .. } => {}

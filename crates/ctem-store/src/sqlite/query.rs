@@ -2,14 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use ctem_model::{
-    Asset, AssetKind, Exposure, ExposureKind, ExposureStatus, Severity, Identifier, IdentifierKind, ImportSummary, Scan,
-    Service, StatusChange,
+    Asset, AssetKind, Exposure, ExposureKind, ExposureStatus, Identifier, IdentifierKind,
+    ImportSummary, Scan, Service, Severity, StatusChange,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::SqliteStore;
-use super::import::{Detail, Instance};
+use crate::prepared::{Detail, Instance};
 use crate::{AssetFilter, AssetRow, Error, ExposureFilter, ExposureSource, Result};
 
 fn ts(t: i64) -> DateTime<Utc> {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use ctem_ingest::{Format, PROBE_BYTES};
 use ctem_model::ImportSummary;
+use ctem_store::prepared::{Prepared, Preparer};
 use ctem_store::{ScanMeta, Store};
 use sha2::{Digest, Sha256};
 
@@ -91,48 +92,35 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
         imported_at: chrono::Utc::now(),
     };
     let mut session = store.begin_import(meta)?;
-    let mut store_err: Option<ctem_store::Error> = None;
-    let mut issues = 0usize;
-    let mut sink = |r: ctem_model::Record| -> ctem_ingest::Result<()> {
-        if matches!(r, ctem_model::Record::Issue(_)) {
-            issues += 1;
-        }
-        session.record(r).map_err(|e| {
-            store_err = Some(e);
-            ctem_ingest::Error::Aborted
-        })
-    };
-    let (parsed, sha) = match format.parse_slice {
-        Some(parse_slice) if size > 0 => {
-            let mapped = Mapped::new(&file)?;
-            let sha = mapped.sha256();
-            let res = parse_slice(mapped.bytes(), &mut |r| {
-                if let ctem_model::Record::Progress { offset } = r {
-                    if let Some(b) = &bar {
-                        b.set_position(offset);
-                    }
-                    mapped.release_before(offset as usize);
-                    return Ok(());
+    // Two threads: this one parses and prepares records (fingerprints, hashes, JSON), the
+    // calling one writes them to the store. A store error drops the receiver, which stops the
+    // parser at its next send.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(32);
+    let producer_bar = bar.clone();
+    let tool = format.name;
+    let (produced, store_err, issues) = std::thread::scope(|scope| {
+        let producer =
+            scope.spawn(move || produce(format, tool, &mut file, size, producer_bar, tx));
+        let mut store_err: Option<ctem_store::Error> = None;
+        let mut issues = 0usize;
+        'recv: while let Ok(batch) = rx.recv() {
+            for p in batch {
+                if matches!(p, Prepared::Record(ctem_model::Record::Issue(_))) {
+                    issues += 1;
                 }
-                sink(r)
-            });
-            (res, sha)
+                if let Err(e) = session.prepared(p) {
+                    store_err = Some(e);
+                    break 'recv;
+                }
+            }
         }
-        _ => {
-            let mut tap = Tap {
-                inner: &mut file,
-                hasher: Sha256::new(),
-                bar: bar.clone(),
-            };
-            let res = {
-                let mut reader = BufReader::with_capacity(256 * 1024, &mut tap);
-                (format.parse)(&mut reader, &mut sink)
-            };
-            // drain what the parser did not read so the hash covers the whole file
-            std::io::copy(&mut tap, &mut std::io::sink()).context("read")?;
-            (res, hex::encode(tap.hasher.finalize()))
-        }
-    };
+        drop(rx);
+        let produced = producer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("the {} parser panicked (a bug)", format.name)));
+        (produced, store_err, issues)
+    });
+    let (parsed, sha) = produced?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -154,6 +142,76 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
     // priorities, SLA and tickets follow the new scan
     super::risk::after_import(store)?;
     Ok(summary)
+}
+
+const BATCH: usize = 512;
+
+/// Parses `file` with `format` and sends prepared records in batches; returns the parse
+/// outcome and the SHA-256 of the whole file.
+fn produce(
+    format: &'static Format,
+    tool: &str,
+    file: &mut File,
+    size: u64,
+    bar: Option<indicatif::ProgressBar>,
+    tx: std::sync::mpsc::SyncSender<Vec<Prepared>>,
+) -> Result<(ctem_ingest::Result<()>, String)> {
+    let mut preparer = Preparer::new(tool);
+    let mut batch: Vec<Prepared> = Vec::with_capacity(BATCH);
+    let mut prep_err: Option<ctem_store::Error> = None;
+    let mut sink = |r: ctem_model::Record| -> ctem_ingest::Result<()> {
+        match preparer.prepare(r) {
+            Ok(p) => batch.push(p),
+            Err(e) => {
+                prep_err = Some(e);
+                return Err(ctem_ingest::Error::Aborted);
+            }
+        }
+        if batch.len() >= BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            tx.send(full).map_err(|_| ctem_ingest::Error::Aborted)?;
+        }
+        Ok(())
+    };
+    let (res, sha) = match format.parse_slice {
+        Some(parse_slice) if size > 0 => {
+            let mapped = Mapped::new(file)?;
+            let sha = mapped.sha256();
+            let res = parse_slice(mapped.bytes(), &mut |r| {
+                if let ctem_model::Record::Progress { offset } = r {
+                    if let Some(b) = &bar {
+                        b.set_position(offset);
+                    }
+                    mapped.release_before(offset as usize);
+                    return Ok(());
+                }
+                sink(r)
+            });
+            (res, sha)
+        }
+        _ => {
+            let mut tap = Tap {
+                inner: &mut *file,
+                hasher: Sha256::new(),
+                bar: bar.clone(),
+            };
+            let res = {
+                let mut reader = BufReader::with_capacity(256 * 1024, &mut tap);
+                (format.parse)(&mut reader, &mut sink)
+            };
+            // drain what the parser did not read so the hash covers the whole file
+            std::io::copy(&mut tap, &mut std::io::sink()).context("read")?;
+            (res, hex::encode(tap.hasher.finalize()))
+        }
+    };
+    if let Some(e) = prep_err {
+        return Err(anyhow!(e).context("preparing records"));
+    }
+    if res.is_ok() && !batch.is_empty() {
+        // a closed channel means the store failed: its error is reported by the caller
+        let _ = tx.send(batch);
+    }
+    Ok((res, sha))
 }
 
 /// A read-only memory map of a report, for parsers with an in-memory path. Pages behind the

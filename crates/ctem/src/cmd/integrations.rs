@@ -280,7 +280,10 @@ impl Client {
         let retry = status == 429 || status >= 500;
         Err(fail(
             retry,
-            format!("{method} {url}: HTTP {status}: {}", crate::output::cut(&text, 200)),
+            format!(
+                "{method} {url}: HTTP {status}: {}",
+                crate::output::cut(&text, 200)
+            ),
         ))
     }
 
@@ -405,7 +408,10 @@ fn push_one(
                 "Basic {}",
                 base64(format!("{email}:{}", token(token_env)?).as_bytes())
             );
-            let h = [("Authorization", auth), ("Accept", "application/json".into())];
+            let h = [
+                ("Authorization", auth),
+                ("Accept", "application/json".into()),
+            ];
             let base = base_url.trim_end_matches('/');
             let label = marker(t);
             let ckey = format!("{name}:create:{}", t.key);
@@ -424,9 +430,8 @@ fn push_one(
                     }});
                     let r = c.create_once(
                         &|| {
-                            c.once("POST", &search_url, &h, Some(&q)).map(|v| {
-                                v["issues"][0]["key"].as_str().map(str::to_owned)
-                            })
+                            c.once("POST", &search_url, &h, Some(&q))
+                                .map(|v| v["issues"][0]["key"].as_str().map(str::to_owned))
                         },
                         &|| c.once("POST", &create_url, &h, Some(&body)),
                         &|v| v["key"].as_str().map(str::to_owned),
@@ -435,9 +440,18 @@ fn push_one(
                     r
                 }
             };
-            let mut did = vec![if created { format!("created {issue}") } else { format!("linked {issue}") }];
+            let mut did = vec![if created {
+                format!("created {issue}")
+            } else {
+                format!("linked {issue}")
+            }];
             if let Some(tr) = transitions.get(t.state.as_str()) {
-                let skey = format!("{name}:state:{}:{}:{}", t.id, t.state, t.updated_at.timestamp());
+                let skey = format!(
+                    "{name}:state:{}:{}:{}",
+                    t.id,
+                    t.state,
+                    t.updated_at.timestamp()
+                );
                 if done(store, &skey)?.is_none() && !(created && t.state == TicketState::Open) {
                     let url = format!("{base}/rest/api/3/issue/{issue}/transitions");
                     c.send("POST", &url, &h, Some(&json!({"transition": {"id": tr}})))?;
@@ -447,7 +461,8 @@ fn push_one(
             }
             let url = format!("{base}/rest/api/3/issue/{issue}/comment");
             let n = push_comments(store, name, t, |text| {
-                c.send("POST", &url, &h, Some(&json!({"body": adf(text)}))).map(|_| ())
+                c.send("POST", &url, &h, Some(&json!({"body": adf(text)})))
+                    .map(|_| ())
             })?;
             if n > 0 {
                 did.push(format!("{n} comments"));
@@ -468,8 +483,10 @@ fn push_one(
             let base = format!("{}/repos/{repo}", api_url.trim_end_matches('/'));
             let label = marker(t);
             let ckey = format!("{name}:create:{}", t.key);
-            let (issue, created) = match done(store, &ckey)?.and_then(|d| d.external_id) {
-                Some(k) => (k, false),
+            // `first`: this push created the issue or found the one its lost create made
+            // (by the ticket's unique label); either way it is open
+            let (issue, created, first) = match done(store, &ckey)?.and_then(|d| d.external_id) {
+                Some(k) => (k, false, false),
                 None => {
                     let search_url = format!("{base}/issues?labels={label}&state=all&per_page=1");
                     let body = json!({"title": summary(t), "body": description(t), "labels": ["ctem", label]});
@@ -483,19 +500,32 @@ fn push_one(
                         &|v| v["number"].as_i64().map(|n| n.to_string()),
                     )?;
                     record(store, &ckey, name, t, Some(r.0.clone()))?;
-                    r
+                    (r.0, r.1, true)
                 }
             };
-            let mut did = vec![if created { format!("created #{issue}") } else { format!("linked #{issue}") }];
+            let mut did = vec![if created {
+                format!("created #{issue}")
+            } else {
+                format!("linked #{issue}")
+            }];
             let want = if matches!(t.state, TicketState::Resolved | TicketState::Verified) {
                 "closed"
             } else {
                 "open"
             };
             let skey = format!("{name}:state:{}:{want}", t.id);
-            let last_known = if created { Some("open") } else { None };
+            let last_known = if first { Some("open") } else { None };
+            if last_known == Some(want) && done(store, &skey)?.is_none() {
+                // nothing to send, but remember the state so later pushes stay quiet
+                record(store, &skey, name, t, Some(issue.clone()))?;
+            }
             if done(store, &skey)?.is_none() && last_known != Some(want) {
-                c.send("PATCH", &format!("{base}/issues/{issue}"), &h, Some(&json!({"state": want})))?;
+                c.send(
+                    "PATCH",
+                    &format!("{base}/issues/{issue}"),
+                    &h,
+                    Some(&json!({"state": want})),
+                )?;
                 // the other state's record goes, so a later flip is sent again
                 let other = if want == "open" { "closed" } else { "open" };
                 store.put_delivery(&Delivery {
@@ -512,7 +542,8 @@ fn push_one(
             }
             let url = format!("{base}/issues/{issue}/comments");
             let n = push_comments(store, name, t, |text| {
-                c.send("POST", &url, &h, Some(&json!({"body": text}))).map(|_| ())
+                c.send("POST", &url, &h, Some(&json!({"body": text})))
+                    .map(|_| ())
             })?;
             if n > 0 {
                 did.push(format!("{n} comments"));

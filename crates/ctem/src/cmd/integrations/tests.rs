@@ -75,7 +75,9 @@ fn serve(mut handler: Handler) -> Mock {
     std::thread::spawn(move || {
         for s in l.incoming() {
             let Ok(mut s) = s else { continue };
-            let Some(req) = read_req(&mut s) else { continue };
+            let Some(req) = read_req(&mut s) else {
+                continue;
+            };
             let n = {
                 let mut g = log2.lock().expect("lock");
                 g.push(req.clone());
@@ -100,7 +102,9 @@ fn serve(mut handler: Handler) -> Mock {
 }
 
 fn ticket() -> Ticket {
-    let now = chrono::Utc::now();
+    // a fixed time: the webhook dedup key includes updated_at, and two calls of this helper
+    // must describe the same ticket state
+    let now = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
     Ticket {
         id: 7,
         key: "platform|pkg:openssl|fix".into(),
@@ -152,10 +156,24 @@ fn github_issue_is_created_once_despite_500_and_timeout() {
         }
         if r.method == "POST" && r.path == "/repos/acme/app/issues" {
             creates += 1;
-            assert!(r.headers.contains("authorization: bearer gh-secret"), "{}", r.headers);
+            assert!(
+                r.headers.contains("authorization: bearer gh-secret"),
+                "{}",
+                r.headers
+            );
             assert_eq!(r.body["labels"][0], "ctem");
-            assert!(r.body["title"].as_str().unwrap_or("").contains("upgrade openssl to 3.0.13"));
-            assert!(r.body["body"].as_str().unwrap_or("").contains("Priority: P1"));
+            assert!(
+                r.body["title"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("upgrade openssl to 3.0.13")
+            );
+            assert!(
+                r.body["body"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Priority: P1")
+            );
             if creates == 1 {
                 return Reply::Json(500, json!({"message": "boom"}));
             }
@@ -181,7 +199,11 @@ fn github_issue_is_created_once_despite_500_and_timeout() {
     let mut s = store();
     let r = push_tickets(s.as_mut(), std::slice::from_ref(&t), &[ticket()]).expect("push");
     assert_eq!(r[0].outcome, "linked #42", "{r:?}");
-    assert_eq!(created.lock().expect("lock").len(), 1, "exactly one issue created");
+    assert_eq!(
+        created.lock().expect("lock").len(),
+        1,
+        "exactly one issue created"
+    );
     // a second push sends nothing new
     let before = mock.log.lock().expect("lock").len();
     let r = push_tickets(s.as_mut(), &[t.clone()], &[ticket()]).expect("push");
@@ -200,24 +222,31 @@ fn github_issue_is_created_once_despite_500_and_timeout() {
 
 #[test]
 fn jira_create_transition_and_adf_bodies() {
-    let mock = serve(Box::new(|r, _| match (r.method.as_str(), r.path.as_str()) {
-        ("POST", "/rest/api/3/search/jql") => {
-            assert!(r.body["jql"].as_str().unwrap_or("").contains("labels = \"ctem-"));
-            Reply::Json(200, json!({"issues": []}))
+    let mock = serve(Box::new(|r, _| {
+        match (r.method.as_str(), r.path.as_str()) {
+            ("POST", "/rest/api/3/search/jql") => {
+                assert!(
+                    r.body["jql"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("labels = \"ctem-")
+                );
+                Reply::Json(200, json!({"issues": []}))
+            }
+            ("POST", "/rest/api/3/issue") => {
+                let f = &r.body["fields"];
+                assert_eq!(f["project"]["key"], "SEC");
+                assert_eq!(f["issuetype"]["name"], "Task");
+                assert_eq!(f["description"]["type"], "doc");
+                assert!(r.headers.contains("authorization: basic "));
+                Reply::Json(201, json!({"id": "10001", "key": "SEC-1"}))
+            }
+            ("POST", "/rest/api/3/issue/SEC-1/transitions") => {
+                assert_eq!(r.body["transition"]["id"], "21");
+                Reply::Json(204, Value::Null)
+            }
+            _ => Reply::Json(404, json!({})),
         }
-        ("POST", "/rest/api/3/issue") => {
-            let f = &r.body["fields"];
-            assert_eq!(f["project"]["key"], "SEC");
-            assert_eq!(f["issuetype"]["name"], "Task");
-            assert_eq!(f["description"]["type"], "doc");
-            assert!(r.headers.contains("authorization: basic "));
-            Reply::Json(201, json!({"id": "10001", "key": "SEC-1"}))
-        }
-        ("POST", "/rest/api/3/issue/SEC-1/transitions") => {
-            assert_eq!(r.body["transition"]["id"], "21");
-            Reply::Json(204, Value::Null)
-        }
-        _ => Reply::Json(404, json!({})),
     }));
     // SAFETY: test-only variable with a unique name
     unsafe { std::env::set_var("CTEM_TEST_JIRA_TOKEN", "j-secret") };
@@ -254,7 +283,12 @@ fn webhooks_retry_5xx_and_carry_an_idempotency_key() {
     let mock = serve(Box::new(|r, n| {
         assert!(r.headers.contains("idempotency-key: "));
         if r.path == "/slack" {
-            assert!(r.body["text"].as_str().unwrap_or("").contains("upgrade openssl"));
+            assert!(
+                r.body["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("upgrade openssl")
+            );
             assert_eq!(r.body["blocks"][0]["type"], "section");
             return Reply::Json(200, json!("ok"));
         }
@@ -282,7 +316,11 @@ fn webhooks_retry_5xx_and_carry_an_idempotency_key() {
     let r = push_tickets(s.as_mut(), &[hook.clone(), slack], &[ticket()]).expect("push");
     assert_eq!(r[0].outcome, "sent");
     assert_eq!(r[1].outcome, "sent");
-    assert_eq!(mock.log.lock().expect("lock").len(), 4, "two 503s, then one each");
+    assert_eq!(
+        mock.log.lock().expect("lock").len(),
+        4,
+        "two 503s, then one each"
+    );
     let r = push_tickets(s.as_mut(), &[hook], &[ticket()]).expect("push");
     assert_eq!(r[0].outcome, "unchanged");
 }
