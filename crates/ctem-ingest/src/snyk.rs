@@ -6,8 +6,9 @@
 //! One asset per project: a container image for container projects, else an application
 //! named by the project. Each vulnerability becomes a package vulnerability; the test output
 //! repeats a vulnerability once per dependency path (`from`), and these repeats are merged
-//! (the package, id and version are the same), so counts match Snyk's `uniqueCount`. License
-//! issues (`type: license`) are left out: they are not exposures.
+//! (same id and package; the first version listed is kept, as the package fingerprint leaves
+//! versions out), so counts match Snyk's `uniqueCount`. License issues (`type: license`) are
+//! left out: they are not exposures.
 
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -83,7 +84,9 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             if s(v, &["type"]) == Some("license") {
                 continue;
             }
-            let ident = (s(v, &["id"]), s(v, &["packageName"]), s(v, &["version"]));
+            // one exposure per (vulnerability, package), the unit of Snyk's `uniqueCount` and of the
+            // package fingerprint (which leaves the version out)
+            let ident = (s(v, &["id"]), s(v, &["packageName"]));
             if !seen.insert(ident) {
                 continue;
             }
