@@ -1,5 +1,7 @@
 //! Qualys VM: the scan XML (`<SCAN>`, infrastructure scan from the web GUI), the asset data
-//! report XML (`<ASSET_DATA_REPORT>`, host list plus a glossary of QIDs), the scan CSV
+//! report XML (`<ASSET_DATA_REPORT>`, host list plus a glossary of QIDs), the Qualys WAS scan
+//! report XML (`<WAS_SCAN_REPORT>`: each vulnerability's URL origin is a web application
+//! asset, joined with the QID glossary; ignored findings left out), the scan CSV
 //! export, the PCI CSV export and the VMDR "Asset Vuln Datalist" CSV (QID or CVE based,
 //! with a three-line preamble). Qualys XML names an external DTD; it is never fetched, and a
 //! DOCTYPE with an internal subset is still refused by the safe reader.
@@ -30,7 +32,7 @@ pub static FORMAT: Format = Format {
 fn probe(head: &[u8], _file_name: &str) -> u8 {
     if let Some(r) = xml_root(head) {
         return match r.as_str() {
-            "ASSET_DATA_REPORT" => 95,
+            "ASSET_DATA_REPORT" | "WAS_SCAN_REPORT" => 95,
             "SCAN"
                 if crate::common::contains(head, "qualys")
                     || crate::common::contains(head, "value=\"scan/") =>
@@ -61,6 +63,7 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         return match root.name.as_str() {
             "SCAN" => scan_xml(&mut out, &root),
             "ASSET_DATA_REPORT" => asset_report(&mut out, &root),
+            "WAS_SCAN_REPORT" => was_report(&mut out, &root),
             other => Err(Error::Refused(format!(
                 "not a Qualys VM report: root element is <{other}>"
             ))),
@@ -329,4 +332,68 @@ mod tests {
         let err = parse_bytes(&super::FORMAT, xxe).expect_err("refused");
         assert!(err.to_string().contains("XXE"), "{err}");
     }
+}
+
+fn was_report(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
+    let mut glossary: HashMap<&str, &Node> = HashMap::new();
+    for q in root
+        .child("GLOSSARY")
+        .and_then(|g| g.child("QID_LIST"))
+        .into_iter()
+        .flat_map(|l| l.all("QID"))
+    {
+        if let Some(id) = q.text_of("QID") {
+            glossary.insert(id, q);
+        }
+    }
+    let list = root
+        .child("RESULTS")
+        .and_then(|r| r.child("VULNERABILITY_LIST"));
+    for (i, v) in list
+        .into_iter()
+        .flat_map(|l| l.all("VULNERABILITY"))
+        .enumerate()
+    {
+        let place = format!("RESULTS.VULNERABILITY_LIST.VULNERABILITY[{i}]");
+        if v.text_of("IGNORED") == Some("true") {
+            continue;
+        }
+        let (Some(qid), Some(url)) = (v.text_of("QID"), v.text_of("URL")) else {
+            out.issue(place, "vulnerability without QID or URL")?;
+            continue;
+        };
+        let d = glossary.get(qid).copied();
+        let s = match sev(d.and_then(|d| d.text_of("SEVERITY"))) {
+            Ok(s) => s,
+            Err(m) => {
+                out.issue(place, m)?;
+                continue;
+            }
+        };
+        let key = out.asset(crate::common::web_asset(url))?;
+        let title = d.and_then(|d| d.text_of("TITLE")).unwrap_or(qid);
+        let mut e = Exposure::new(ExposureKind::Vulnerability, title, s);
+        e.rule_id = Some(qid.to_string());
+        let path = url
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.find('/').map(|i| &r[i..]))
+            .unwrap_or("/");
+        e.location = Some(ctem_model::Location {
+            path: Some(path.to_string()),
+            line: None,
+            resource: v.text_of("PARAM").map(str::to_string),
+        });
+        if let Some(d) = d {
+            if let Some(c) = d.text_of("CWE") {
+                e.add_cwe(c);
+            }
+            cvss_of(&mut e, d.text_of("CVSS_BASE"), d.text_of("CVSS_V3_BASE"));
+            e.description = d.text_of("DESCRIPTION").map(crate::common::strip_html);
+            e.solution = d.text_of("SOLUTION").map(crate::common::strip_html);
+        }
+        e.evidence = Some(url.to_string());
+        out.exposure(key, e)?;
+    }
+    Ok(())
 }

@@ -113,7 +113,7 @@ const EXPECT: &[(&str, &str)] = &[
 
 /// Files that are refused, and a word the one-line error must contain. Empty bodies (`[]`,
 /// `{}`, zero bytes), HTML, JUnit, image tarballs, plugin text output, and report formats no
-/// parser reads (Qualys WAS, GitLab SAST / code quality, GitHub SBOM snapshot, AWS ASFF, trivy
+/// parser reads (GitLab SAST / code quality, GitHub SBOM snapshot, AWS ASFF, trivy
 /// k8s summary) and document versions the parsers do not support.
 const REFUSED: &[(&str, &str)] = &[
     (
@@ -179,22 +179,6 @@ const REFUSED: &[(&str, &str)] = &[
     (
         "prowler/defectdojo-prowler/prowler_zero_vul.json",
         "JSON of an unknown shape",
-    ),
-    (
-        "qualys/defectdojo-qualys_webapp/discussion_10239.xml",
-        "root element <WAS_SCAN_REPORT>",
-    ),
-    (
-        "qualys/defectdojo-qualys_webapp/qualys_webapp_many_vuln.xml",
-        "root element <WAS_SCAN_REPORT>",
-    ),
-    (
-        "qualys/defectdojo-qualys_webapp/qualys_webapp_no_vuln.xml",
-        "root element <WAS_SCAN_REPORT>",
-    ),
-    (
-        "qualys/defectdojo-qualys_webapp/qualys_webapp_one_vuln.xml",
-        "root element <WAS_SCAN_REPORT>",
     ),
     (
         "sarif/microsoft-sarif-tutorials-samples/ExceptionalConditions/No runs.sarif",
