@@ -1,5 +1,6 @@
 //! Burp Suite: the XML issue export of Burp Pro (`<issues burpVersion=...>`, requests and
-//! responses base64 or plain) and the Burp REST API / Enterprise scan JSON (`issue_events`).
+//! responses base64 or plain), the Burp REST API / Enterprise scan JSON (`issue_events`) and
+//! Burp Dastardly's JUnit XML (each `<failure>` is an issue; passing test cases are not).
 //! Each host is a web application asset named by its origin; each issue is one exposure at
 //! its path (Burp reports one issue per path, so a finding on many paths is many
 //! exposures), with the Burp issue type as rule id, CWEs from the vulnerability
@@ -32,6 +33,10 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
     if is_json(head) && has(head, "issue_events") {
         return 90;
     }
+    if xml_root(head).as_deref() == Some("testsuites") && crate::common::contains(head, "Dastardly")
+    {
+        return 95;
+    }
     0
 }
 
@@ -42,6 +47,9 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     if body.starts_with(b"<") {
         let mut r = body;
         let root = crate::common::read_xml(&mut r)?;
+        if root.name == "testsuites" {
+            return dastardly(&mut out, &root);
+        }
         if root.name != "issues" {
             return Err(Error::Refused(format!(
                 "not a Burp issue export: root element is <{}>",
@@ -171,4 +179,53 @@ fn xml_issue(out: &mut Out<'_, '_>, issue: &Node, place: &str) -> Result<()> {
         .and_then(|rr| rr.child("request"))
         .and_then(|rq| http_first_line(&rq.text, rq.attr("base64") == Some("true")));
     out.exposure(key, e)
+}
+
+/// Dastardly: `testsuites/testsuite/testcase/failure` with `type` = severity and a text body
+/// of `Key: value` lines (`Host:`, `Path:`) and an `Issue Detail` section.
+fn dastardly(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
+    for (si, suite) in root.all("testsuite").enumerate() {
+        for (ci, case) in suite.all("testcase").enumerate() {
+            let Some(f) = case.child("failure") else {
+                continue;
+            };
+            let place = format!("testsuite[{si}].testcase[{ci}]");
+            let body = f.text.as_str();
+            let field = |k: &str| {
+                body.lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+            };
+            let Some(host) = field("Host:").or(suite.attr("name")) else {
+                out.issue(place, "failure without a host")?;
+                continue;
+            };
+            let Some(sv) = sev(f.attr("type").or(field("Severity:"))) else {
+                out.issue(place, format!("unknown severity {:?}", f.attr("type")))?;
+                continue;
+            };
+            let name = case.attr("name").unwrap_or("dastardly issue");
+            let key = out.asset(web_asset(host))?;
+            let mut e = Exposure::new(ExposureKind::Vulnerability, name, sv);
+            e.rule_id = Some(name.to_string());
+            e.location = Some(Location {
+                path: Some(field("Path:").unwrap_or("/").to_string()),
+                line: None,
+                resource: None,
+            });
+            e.description = body
+                .split("Issue Detail")
+                .nth(1)
+                .and_then(|d| d.trim().split("\n\n").next())
+                .map(str::to_string);
+            e.evidence = f.attr("message").map(str::to_string);
+            for part in body.split("CWE-").skip(1) {
+                let n: String = part.chars().take_while(char::is_ascii_digit).collect();
+                e.add_cwe(&n);
+            }
+            out.exposure(key, e)?;
+        }
+    }
+    Ok(())
 }

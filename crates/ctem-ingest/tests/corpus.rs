@@ -133,10 +133,6 @@ const REFUSED: &[(&str, &str)] = &[
         "JSON of an unknown shape",
     ),
     (
-        "burp/defectdojo-burp_dastardly/many_findings.xml",
-        "root element <testsuites>",
-    ),
-    (
         "burp/defectdojo-burp_suite_dast/many_vulns.html",
         "HTML page",
     ),
