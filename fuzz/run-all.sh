@@ -5,15 +5,19 @@
 # Ingest targets are seeded with the golden fixtures of their format.
 #
 # usage: fuzz/run-all.sh [SECONDS=60] [PREFIX]
-# env:   FUZZ_TARGET_DIR (default: fuzz/target), FUZZ_JOBS (cargo -j, default 1)
+# env:   FUZZ_TARGET_DIR (default: fuzz/target), FUZZ_JOBS (cargo -j, default 1),
+#        FUZZ_DIR (another cargo-fuzz crate with the same targets, e.g. one that depends on
+#        ctem-ingest only while a sibling crate does not build; default: this folder)
 set -euo pipefail
 secs=${1:-60}
 prefix=${2:-}
 cd "$(dirname "$0")"
-target_dir=${FUZZ_TARGET_DIR:-target}
+here=$(pwd)
+fuzz_dir=${FUZZ_DIR:-$here}
+target_dir=${FUZZ_TARGET_DIR:-$here/target}
 jobs=${FUZZ_JOBS:-1}
 mkdir -p logs corpus
-targets=$(cargo +nightly fuzz list | grep "^${prefix}" || true)
+targets=$(cargo +nightly fuzz list --fuzz-dir "$fuzz_dir" | grep "^${prefix}" || true)
 if [ -z "$targets" ]; then
     echo "no fuzz target matches prefix '${prefix}'" >&2
     exit 2
@@ -23,8 +27,8 @@ for t in $targets; do
     corpus=corpus/$t
     mkdir -p "$corpus"
     case $t in
-        ingest_all) seeds=../crates/ctem-ingest/tests/fixtures ;;
-        ingest_*) seeds=../crates/ctem-ingest/tests/fixtures/${t#ingest_} ;;
+        ingest_all) seeds=$here/../crates/ctem-ingest/tests/fixtures ;;
+        ingest_*) seeds=$here/../crates/ctem-ingest/tests/fixtures/${t#ingest_} ;;
         *) seeds= ;;
     esac
     if [ -n "$seeds" ] && [ -d "$seeds" ]; then
@@ -32,7 +36,7 @@ for t in $targets; do
             -exec cp -n {} "$corpus"/ \;
     fi
     echo "== $t (${secs}s)" >&2
-    if CARGO_BUILD_JOBS="$jobs" cargo +nightly fuzz run --target-dir "$target_dir" "$t" "$corpus" -- \
+    if CARGO_BUILD_JOBS="$jobs" cargo +nightly fuzz run --fuzz-dir "$fuzz_dir" --target-dir "$target_dir" "$t" "$corpus" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -max_len=262144 -timeout=10 \
         -print_final_stats=1 >"logs/$t.log" 2>&1; then
         result=ok
