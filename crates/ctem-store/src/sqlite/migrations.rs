@@ -5,9 +5,10 @@
 //! 1 foundation (assets, services, scans, exposures); 10-19 threat intelligence;
 //! 20-29 prioritisation, teams and tickets; 30-39 detection alerts.
 
-pub const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE assets (
     id              INTEGER PRIMARY KEY,
     kind            TEXT    NOT NULL,
@@ -106,7 +107,7 @@ CREATE TABLE exposure_history (
 );
 CREATE INDEX exposure_history_exposure ON exposure_history(exposure_id);
 "#,
-),
+    ),
     (10, super::intel::MIGRATION_10),
     (20, super::work::MIGRATION_20),
     (

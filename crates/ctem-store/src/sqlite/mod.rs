@@ -73,7 +73,11 @@ impl SqliteStore {
                 version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         )?;
         let current = self.schema_version()?;
-        let latest = migrations::MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0);
+        let latest = migrations::MIGRATIONS
+            .iter()
+            .map(|m| m.0)
+            .max()
+            .unwrap_or(0);
         if current > latest {
             return Err(Error::SchemaTooNew {
                 found: current,

@@ -4,16 +4,16 @@
 mod prioritize;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ctem_model::work::{OwnershipRule, Role, RuleKind, Team, Ticket, TicketEvent, TicketState, User};
+use ctem_model::work::{
+    OwnershipRule, Role, RuleKind, Team, Ticket, TicketEvent, TicketState, User,
+};
 use ctem_risk::Priority;
 use ctem_risk::ssvc::Decision;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 
 use super::SqliteStore;
-use crate::work::{
-    Delivery, Prioritize, PrioritizeSummary, StoredRisk, TicketFilter, WorkStore,
-};
+use crate::work::{Delivery, Prioritize, PrioritizeSummary, StoredRisk, TicketFilter, WorkStore};
 use crate::{Error, Result};
 
 /// Teams, users, rules, per-exposure risk, tickets, ticket history, deliveries.
@@ -255,11 +255,10 @@ impl WorkStore for SqliteStore {
         )?;
         tx.execute("DELETE FROM team_members WHERE user = ?1", [&user.name])?;
         for t in &user.teams {
-            let exists: bool = tx.query_row(
-                "SELECT count(*) > 0 FROM teams WHERE name = ?1",
-                [t],
-                |r| r.get(0),
-            )?;
+            let exists: bool =
+                tx.query_row("SELECT count(*) > 0 FROM teams WHERE name = ?1", [t], |r| {
+                    r.get(0)
+                })?;
             if !exists {
                 return Err(Error::NotFound(format!("team {t:?}")));
             }
@@ -445,10 +444,11 @@ impl WorkStore for SqliteStore {
     fn assign_ticket(&mut self, id: i64, user: &str, actor: Option<&str>) -> Result<Ticket> {
         self.must_ticket(id)?;
         let tx = self.conn.transaction()?;
-        let exists: bool =
-            tx.query_row("SELECT count(*) > 0 FROM users WHERE name = ?1", [user], |r| {
-                r.get(0)
-            })?;
+        let exists: bool = tx.query_row(
+            "SELECT count(*) > 0 FROM users WHERE name = ?1",
+            [user],
+            |r| r.get(0),
+        )?;
         if !exists {
             return Err(Error::NotFound(format!(
                 "user {user:?} (add it with `ctem teams user add`)"
@@ -459,7 +459,14 @@ impl WorkStore for SqliteStore {
             "UPDATE tickets SET assignee = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, user, now],
         )?;
-        event(&tx, id, now, "assign", actor, &format!("assigned to {user}"))?;
+        event(
+            &tx,
+            id,
+            now,
+            "assign",
+            actor,
+            &format!("assigned to {user}"),
+        )?;
         tx.commit()?;
         self.must_ticket(id)
     }

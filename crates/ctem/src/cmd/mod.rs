@@ -4,11 +4,11 @@ mod demo;
 mod detect;
 mod feeds;
 pub mod import;
-mod intel;
 mod integrations;
+mod intel;
 mod list;
-mod share;
 pub mod risk;
+mod share;
 pub mod teams;
 pub mod tickets;
 

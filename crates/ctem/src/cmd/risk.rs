@@ -52,10 +52,10 @@ impl Settings {
             Some(v) => v.try_into().with_context(|| ctx(".integrations"))?,
             None => Vec::new(),
         };
-        let model: RiskConfig = toml::Value::Table(t)
-            .try_into()
-            .with_context(|| ctx(""))?;
-        let model = model.build().map_err(|e| anyhow!("ctem.toml: section [risk]: {e}"))?;
+        let model: RiskConfig = toml::Value::Table(t).try_into().with_context(|| ctx(""))?;
+        let model = model
+            .build()
+            .map_err(|e| anyhow!("ctem.toml: section [risk]: {e}"))?;
         Ok(Settings {
             model,
             sla,
@@ -138,7 +138,11 @@ pub fn prioritize(db: &str, config: &Config, json: bool) -> Result<ExitCode> {
         );
         println!(
             "tickets: {} created, {} updated, {} verified, {} reopened ({} ms)",
-            s.tickets_created, s.tickets_updated, s.tickets_verified, s.tickets_reopened, s.tickets_ms
+            s.tickets_created,
+            s.tickets_updated,
+            s.tickets_verified,
+            s.tickets_reopened,
+            s.tickets_ms
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -157,7 +161,11 @@ pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCod
 }
 
 /// The explanation of one exposure: the `--json` document and the human text.
-fn explanation(store: &dyn Store, settings: &Settings, id: i64) -> Result<(serde_json::Value, String)> {
+fn explanation(
+    store: &dyn Store,
+    settings: &Settings,
+    id: i64,
+) -> Result<(serde_json::Value, String)> {
     use std::fmt::Write as _;
     let e = store
         .exposure(id)?
@@ -222,7 +230,11 @@ fn explanation(store: &dyn Store, settings: &Settings, id: i64) -> Result<(serde
         out,
         "SLA: due {}{} ({} days open, {} days left{})",
         sla.due,
-        if sla.capped_by_kev { ", capped by the KEV due date" } else { "" },
+        if sla.capped_by_kev {
+            ", capped by the KEV due date"
+        } else {
+            ""
+        },
         sla.days_open,
         sla.days_left,
         if sla.breached { ", BREACHED" } else { "" }
@@ -250,7 +262,10 @@ fn reasons(t: &ctem_store::work::TopGroup) -> String {
     }
     r.push(format!("max risk {:.1}", t.group.max_risk));
     if t.internet_facing_assets > 0 {
-        r.push(format!("{} internet-facing assets", t.internet_facing_assets));
+        r.push(format!(
+            "{} internet-facing assets",
+            t.internet_facing_assets
+        ));
     }
     if t.breached > 0 {
         r.push(format!("{} past SLA", t.breached));
@@ -278,7 +293,16 @@ pub fn top(db: &str, limit: usize, json: bool) -> Result<ExitCode> {
         println!("no open exposures (run `ctem prioritize` after an import of older stores)");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["#", "action", "assets", "closes", "kev", "risk removed", "teams", "why"]);
+    let mut t = Table::new(&[
+        "#",
+        "action",
+        "assets",
+        "closes",
+        "kev",
+        "risk removed",
+        "teams",
+        "why",
+    ]);
     for (i, g) in shown.iter().enumerate() {
         t.row(vec![
             (i + 1).to_string(),
@@ -306,7 +330,6 @@ pub fn date(s: &str) -> Result<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map_err(|_| anyhow!("{s:?} is not a date (YYYY-MM-DD)"))
 }
-
 
 /// The demo's teams and ownership: hosts go to IT operations, images and repositories to
 /// the platform team.
@@ -355,9 +378,17 @@ pub fn demo(store: &mut dyn Store) -> Result<()> {
     let settings = Settings::from_config(CONFIG.get().unwrap_or(&Config::default()))?;
     let s = settings.reprioritize(store)?;
     let [p1, p2, p3, p4] = s.open_by_priority;
-    println!("\n5. prioritize: {} exposures scored; open {p1} P1, {p2} P2, {p3} P3, {p4} P4", s.scored);
+    println!(
+        "\n5. prioritize: {} exposures scored; open {p1} P1, {p2} P2, {p3} P3, {p4} P4",
+        s.scored
+    );
     println!("   what to fix first (ctem top):");
-    for (i, g) in store.top(Utc::now().date_naive())?.iter().take(5).enumerate() {
+    for (i, g) in store
+        .top(Utc::now().date_naive())?
+        .iter()
+        .take(5)
+        .enumerate()
+    {
         println!(
             "   {}. {} on {} assets: closes {} exposures, {} in KEV ({})",
             i + 1,

@@ -95,7 +95,10 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
             print!("{}", r.render());
         }
         TeamsCommand::Add { name, description } => {
-            store.put_team(&Team { name: name.clone(), description })?;
+            store.put_team(&Team {
+                name: name.clone(),
+                description,
+            })?;
             println!("team {name} saved");
         }
         TeamsCommand::User {

@@ -120,8 +120,17 @@ pub fn run(db: &str, config: &Config, a: TicketsArgs) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let mut t = Table::new(&[
-                "id", "team", "state", "prio", "action", "assets", "exposures", "kev", "risk",
-                "due", "assignee",
+                "id",
+                "team",
+                "state",
+                "prio",
+                "action",
+                "assets",
+                "exposures",
+                "kev",
+                "risk",
+                "due",
+                "assignee",
             ]);
             for x in &list {
                 t.row(vec![
@@ -189,7 +198,9 @@ pub fn run(db: &str, config: &Config, a: TicketsArgs) -> Result<ExitCode> {
             json,
         }) => {
             let to = TicketState::parse(&state).ok_or_else(|| {
-                anyhow!("unknown ticket state {state:?}: open, in_progress, resolved, risk_accepted")
+                anyhow!(
+                    "unknown ticket state {state:?}: open, in_progress, resolved, risk_accepted"
+                )
             })?;
             let until = until.as_deref().map(super::risk::date).transpose()?;
             let t = store.move_ticket(id, to, until, actor.as_deref())?;

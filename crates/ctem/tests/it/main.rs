@@ -1,5 +1,5 @@
 //! End-to-end tests of the `ctem` binary on real reports and a real SQLite store.
 
 mod cli;
-mod intel;
 mod detect;
+mod intel;

@@ -19,8 +19,7 @@ use rusqlite::{Transaction, params};
 
 use super::{day_num, day_of, event, load_rules, priority_num, ssvc_num};
 use crate::work::{
-    AssetFacts, CvssFacts, Facts, Prioritize, PrioritizeSummary, TopGroup, risk_input,
-    sla_target,
+    AssetFacts, CvssFacts, Facts, Prioritize, PrioritizeSummary, TopGroup, risk_input, sla_target,
 };
 use crate::{Error, Result};
 
@@ -118,12 +117,10 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
     while let Some(r) = q.next()? {
         let id: i64 = r.get(0)?;
         let asset_id: i64 = r.get(1)?;
-        let asset = *index
-            .get(&asset_id)
-            .ok_or_else(|| Error::Corrupt {
-                table: "exposures",
-                message: format!("{id}: asset {asset_id} missing"),
-            })?;
+        let asset = *index.get(&asset_id).ok_or_else(|| Error::Corrupt {
+            table: "exposures",
+            message: format!("{id}: asset {asset_id} missing"),
+        })?;
         let detail_id: i64 = r.get(2)?;
         let (title, cvss) = details.get(&detail_id).ok_or_else(|| Error::Corrupt {
             table: "exposures",
@@ -160,8 +157,8 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
         let input = risk_input(&facts);
         let (score, priority) = ctx.model.quick(&input);
         let decision = ssvc::decide(&ctx.model.ssvc_inputs(&input));
-        let opened = chrono::DateTime::from_timestamp(first_seen, 0)
-            .map_or(today, |t| t.date_naive());
+        let opened =
+            chrono::DateTime::from_timestamp(first_seen, 0).map_or(today, |t| t.date_naive());
         let (due, _) = ctx.sla.due_date(
             opened,
             sla_target(ctx.model, priority, decision),
@@ -201,15 +198,7 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
 
     let t_tickets = Instant::now();
     let ticket_of = if ctx.tickets {
-        sync_tickets(
-            tx,
-            &rows,
-            &assets,
-            &strings,
-            today,
-            now,
-            &mut summary,
-        )?
+        sync_tickets(tx, &rows, &assets, &strings, today, now, &mut summary)?
     } else {
         Vec::new()
     };
@@ -287,7 +276,10 @@ fn load_assets(
     while let Some(r) = q.next()? {
         let id: i64 = r.get(0)?;
         let kind: String = r.get(1)?;
-        let mut a = Asset::new(AssetKind::parse(&kind).unwrap_or(AssetKind::Host), r.get::<_, String>(2)?);
+        let mut a = Asset::new(
+            AssetKind::parse(&kind).unwrap_or(AssetKind::Host),
+            r.get::<_, String>(2)?,
+        );
         a.tags = serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default();
         a.owner_team = r.get(4)?;
         a.criticality = r.get(5)?;
@@ -444,7 +436,9 @@ fn sync_tickets(
         let key = ticket_key(team_name, name_s, *is_pkg, *has_fix);
         let old = existing.get(&key).copied();
         if stats.active.is_empty() {
-            let Some((id, state, until)) = old else { continue };
+            let Some((id, state, until)) = old else {
+                continue;
+            };
             seen.insert(id);
             let all_fixed = stats.fixed > 0 && stats.other == 0;
             tx.prepare_cached(
@@ -466,7 +460,11 @@ fn sync_tickets(
             }));
             buf.push(OpenExposure {
                 package: name_s,
-                installed_version: if r.version == NONE { "" } else { strings.get(r.version) },
+                installed_version: if r.version == NONE {
+                    ""
+                } else {
+                    strings.get(r.version)
+                },
                 fixed_version: (*has_fix).then(|| strings.get(r.fixed)),
                 asset_id: &asset_keys[r.asset],
                 risk_score: r.score,
@@ -699,7 +697,10 @@ pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<T
     }
     let mut out = Vec::with_capacity(groups.len());
     for g in groups {
-        let k = (strings.ids.get(&g.package).copied().unwrap_or(NONE), g.target_version.is_some());
+        let k = (
+            strings.ids.get(&g.package).copied().unwrap_or(NONE),
+            g.target_version.is_some(),
+        );
         let mut t = extra.remove(&k).unwrap_or_default();
         t.teams.sort();
         let action = if t.is_pkg {
