@@ -361,15 +361,30 @@ mod tests {
     #[test]
     fn tickets_follow_their_exposures() {
         let d = NaiveDate::from_ymd_opt(2025, 1, 10).unwrap();
-        assert_eq!(follow(S::Open, None, false, true, d).unwrap().0, S::Verified);
-        assert_eq!(follow(S::Verified, None, true, false, d).unwrap().0, S::Open);
-        assert_eq!(follow(S::Resolved, None, true, false, d).unwrap().0, S::Open);
+        assert_eq!(
+            follow(S::Open, None, false, true, d).unwrap().0,
+            S::Verified
+        );
+        assert_eq!(
+            follow(S::Verified, None, true, false, d).unwrap().0,
+            S::Open
+        );
+        assert_eq!(
+            follow(S::Resolved, None, true, false, d).unwrap().0,
+            S::Open
+        );
         assert_eq!(follow(S::Open, None, true, false, d), None);
-        assert_eq!(follow(S::InProgress, None, false, false, d).unwrap().0, S::Resolved);
+        assert_eq!(
+            follow(S::InProgress, None, false, false, d).unwrap().0,
+            S::Resolved
+        );
         let later = NaiveDate::from_ymd_opt(2025, 2, 1);
         let earlier = NaiveDate::from_ymd_opt(2025, 1, 1);
         assert_eq!(follow(S::RiskAccepted, later, true, false, d), None);
-        assert_eq!(follow(S::RiskAccepted, earlier, true, false, d).unwrap().0, S::Open);
+        assert_eq!(
+            follow(S::RiskAccepted, earlier, true, false, d).unwrap().0,
+            S::Open
+        );
         assert_eq!(follow(S::RiskAccepted, earlier, false, true, d), None);
     }
 
