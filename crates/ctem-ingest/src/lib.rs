@@ -96,8 +96,11 @@ pub struct Format {
     /// The same parser over a whole file in memory (or memory-mapped), when it has a faster
     /// path for that; such parsers emit [`Record::Progress`] as they go so the caller can show
     /// progress and release what was read.
-    pub parse_slice: Option<fn(input: &[u8], emit: &mut Emit<'_>) -> Result<()>>,
+    pub parse_slice: Option<SliceParser>,
 }
+
+/// A parser over a whole input held in memory.
+pub type SliceParser = fn(input: &[u8], emit: &mut Emit<'_>) -> Result<()>;
 
 impl std::fmt::Debug for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
