@@ -233,13 +233,12 @@ pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
     let mut table = Table::new(&["TIME", "LEVEL", "RULE", "SOURCE", "HOST"]);
     let mut write_err: Option<std::io::Error> = None;
     let stats = engine.run(records, args.threads.max(1), |alert| {
-        if args.json {
-            if let Err(e) = serde_json::to_writer(&mut out, &alert)
+        if args.json
+            && let Err(e) = serde_json::to_writer(&mut out, &alert)
                 .map_err(std::io::Error::other)
                 .and_then(|_| out.write_all(b"\n"))
-            {
-                write_err.get_or_insert(e);
-            }
+        {
+            write_err.get_or_insert(e);
         }
         let m = to_model(&alert, now);
         if !args.json {

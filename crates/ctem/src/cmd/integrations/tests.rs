@@ -206,7 +206,7 @@ fn github_issue_is_created_once_despite_500_and_timeout() {
     );
     // a second push sends nothing new
     let before = mock.log.lock().expect("lock").len();
-    let r = push_tickets(s.as_mut(), &[t.clone()], &[ticket()]).expect("push");
+    let r = push_tickets(s.as_mut(), std::slice::from_ref(&t), &[ticket()]).expect("push");
     assert_eq!(r[0].outcome, "linked #42");
     assert_eq!(mock.log.lock().expect("lock").len(), before);
     // resolving closes the issue
