@@ -33,6 +33,8 @@ pub(crate) struct SqliteImport<'c> {
     summary: ImportSummary,
     fixed_first_records: bool,
     preparer: Preparer,
+    /// The highest exposure id before this import: rows above it are this import's.
+    max_exposure_before: i64,
 }
 
 impl SqliteStore {
@@ -56,6 +58,8 @@ impl SqliteStore {
             ],
         )?;
         let scan_id = tx.last_insert_rowid();
+        let max_exposure_before: i64 =
+            tx.query_row("SELECT coalesce(max(id), 0) FROM exposures", [], |r| r.get(0))?;
         let summary = ImportSummary {
             file: meta.file.clone(),
             format: meta.format.clone(),
@@ -79,6 +83,7 @@ impl SqliteStore {
             details: HashMap::new(),
             summary,
             fixed_first_records: false,
+            max_exposure_before,
         })
     }
 }
@@ -369,6 +374,10 @@ impl SqliteImport<'_> {
             }
         };
         self.seen.insert(id);
+        if id > self.max_exposure_before {
+            // created by this import: its source row is written in bulk at commit
+            return Ok(());
+        }
         let (tool, scope) = (self.tool().to_string(), self.scope().to_string());
         self.tx
             .prepare_cached(
@@ -385,6 +394,20 @@ impl SqliteImport<'_> {
 
     /// Closes the sources of this tool and scope that this scan did not report, and marks
     /// exposures left with no active source fixed.
+    /// The source rows of the exposures this import created, in one statement (rows in id
+    /// order: appends, not random inserts).
+    fn add_new_sources(&mut self) -> Result<()> {
+        let (tool, scope) = (self.tool().to_string(), self.scope().to_string());
+        self.tx.execute(
+            "INSERT INTO exposure_sources(exposure_id, tool, scope, asset_id, active,
+                first_seen, last_seen, last_scan_id)
+             SELECT id, ?1, ?2, asset_id, 1, ?3, ?3, ?4 FROM exposures WHERE id > ?5
+             ORDER BY id",
+            params![tool, scope, self.now, self.scan_id, self.max_exposure_before],
+        )?;
+        Ok(())
+    }
+
     fn close_missing(&mut self) -> Result<()> {
         let explicit = self.meta.scope.is_some();
         self.tx.execute_batch(
@@ -512,6 +535,7 @@ impl ImportSession for SqliteImport<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> Result<ImportSummary> {
+        self.add_new_sources()?;
         self.close_missing()?;
         let summary_json =
             serde_json::to_string(&self.summary).map_err(|e| Error::Invalid(e.to_string()))?;
