@@ -44,6 +44,7 @@ pub mod prepared;
 pub mod sqlite;
 pub mod testsuite;
 pub mod testsuite_intel;
+pub mod testsuite_work;
 pub mod work;
 
 use chrono::{DateTime, Utc};

@@ -52,6 +52,10 @@ pub fn run(db: &str, config: &crate::config::Config, cmd: IntelCommand) -> Resul
                     }
                 }
             }
+            if out.iter().any(|v| v.get("error").is_none()) {
+                // KEV and EPSS changed: re-score exposures and regroup tickets
+                super::risk::after_import(store.as_mut())?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
@@ -71,6 +75,9 @@ pub fn run(db: &str, config: &crate::config::Config, cmd: IntelCommand) -> Resul
             }
             let mut store = super::open_store(db)?;
             let outcomes = super::feeds::update(store.as_mut(), &feeds, force);
+            if outcomes.iter().any(|o| o.import.is_some()) {
+                super::risk::after_import(store.as_mut())?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&outcomes)?);
             } else {

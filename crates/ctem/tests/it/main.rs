@@ -3,3 +3,5 @@
 mod cli;
 mod detect;
 mod intel;
+mod risk;
+mod tickets;

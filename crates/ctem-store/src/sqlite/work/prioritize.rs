@@ -83,14 +83,18 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
     let started = Instant::now();
     let now = ctx.now.timestamp();
     let today = ctx.now.date_naive();
-    if let Some(rules) = ctx.config_rules {
-        store_config_rules(tx, rules)?;
-    }
+    // teams declared in the file first (with their descriptions), then the teams that
+    // only its ownership rules name
     for t in ctx.config_teams {
         tx.execute(
-            "INSERT INTO teams(name, description) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            "INSERT INTO teams(name, description) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET
+                description = coalesce(excluded.description, teams.description)",
             params![t.name, t.description],
         )?;
+    }
+    if let Some(rules) = ctx.config_rules {
+        store_config_rules(tx, rules)?;
     }
     let rules = load_rules(tx)?;
     let mut strings = Interner::default();
