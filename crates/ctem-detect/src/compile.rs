@@ -52,6 +52,7 @@ fn build_prefilter(matchers: &[ValueMatcher]) -> Option<Prefilter> {
         if let ValueMatcher::Str(StrMatch {
             pat: StrPat::Contains(p),
             cased: false,
+            ..
         }) = m
             && p.is_ascii()
             && !p.is_empty()
@@ -275,6 +276,12 @@ fn compile_value(
         out.push(ValueMatcher::Str(StrMatch {
             pat: StrPat::Regex(re),
             cased: true,
+            required: crate::value::regex_required(
+                &text,
+                has(mods, ReI),
+                has(mods, ReM),
+                has(mods, ReS),
+            ),
         }));
         return Ok(());
     }
@@ -502,6 +509,26 @@ impl CompiledDetection {
             }
             CCond::All(v) => v.iter().all(|i| self.search(*i, ev, memo)),
         }
+    }
+
+    /// Every field name the detection reads, `fieldref` targets included.
+    pub fn field_names(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for f in self
+            .searches
+            .iter()
+            .flat_map(|s| s.alternatives.iter().flatten())
+        {
+            out.extend(f.field.clone());
+            for m in &f.matchers {
+                if let ValueMatcher::FieldRef { other, .. } = m {
+                    out.push(other.clone());
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Every field name the detection reads (for prefiltering and field extraction).

@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::correlation::{CorrelationState, HitInput};
 use crate::event::Event;
+use crate::flat::{FieldIndex, FnvMap};
 use crate::mapping::{MappedEvent, Mappings};
+use crate::prefilter::BucketFilter;
 use crate::ruleset::{CompiledRule, LoadedCorrelation, RuleMeta, RuleSet};
 
 /// A detection alert, serialised exactly as `ctem detect --json` prints it.
@@ -61,6 +63,12 @@ pub struct Engine {
     mappings: Mappings,
     /// (logsource entry or none, rule indexes)
     buckets: Vec<(Option<usize>, Vec<usize>)>,
+    /// Per bucket: the literal prefilter that picks the rules worth evaluating.
+    filters: Vec<BucketFilter>,
+    /// Fields the logsource conditions read (the key of the per-thread bucket cache).
+    ls_fields: Vec<String>,
+    /// Every field name or path a rule or mapping reads (the fast JSON-lines path).
+    pub(crate) index: FieldIndex,
     /// Rules that only feed correlations (`generate: false`).
     silent: Vec<bool>,
     /// For each rule, the correlations that reference it.
@@ -82,12 +90,34 @@ fn names_of(m: &RuleMeta) -> Vec<&str> {
 
 impl Engine {
     /// Builds an engine over compiled rules and field mappings.
-    pub fn new(ruleset: RuleSet, mappings: Mappings) -> Self {
+    pub fn new(ruleset: RuleSet, mut mappings: Mappings) -> Self {
         let RuleSet {
             rules,
             correlations,
             ..
         } = ruleset;
+        let mut names: Vec<String> = rules
+            .iter()
+            .flat_map(|r| r.detection.field_names())
+            .collect();
+        let mut ls_fields: Vec<String> = mappings
+            .logsources
+            .iter()
+            .flat_map(|e| e.when.iter().flatten())
+            .filter_map(|f| f.field.clone())
+            .collect();
+        ls_fields.sort_unstable();
+        ls_fields.dedup();
+        names.extend(ls_fields.iter().cloned());
+        names.sort_unstable();
+        names.dedup();
+        mappings.prepare(names.iter().map(String::as_str));
+        let index = FieldIndex::new(
+            mappings
+                .all_paths(names.iter().map(String::as_str))
+                .iter()
+                .map(String::as_str),
+        );
         let mut by_ls: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
         for (i, r) in rules.iter().enumerate() {
             by_ls
@@ -97,6 +127,10 @@ impl Engine {
         }
         let mut buckets: Vec<_> = by_ls.into_iter().collect();
         buckets.sort_by_key(|(k, _)| *k);
+        let filters = buckets
+            .iter()
+            .map(|(_, idx)| BucketFilter::new(&rules, idx))
+            .collect::<Vec<_>>();
         let refs = |names: &[&str]| -> Vec<usize> {
             correlations
                 .iter()
@@ -119,6 +153,9 @@ impl Engine {
             rules,
             mappings,
             buckets,
+            filters,
+            ls_fields,
+            index,
             silent,
             corr_of_rule,
             correlations,
@@ -145,18 +182,25 @@ impl Engine {
 
     /// Indexes of the rules whose detection matches the event (any shape, any `Event`).
     pub fn matching_rules<E: Event + ?Sized>(&self, ev: &E) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.match_view(&self.mappings.view(ev), &mut Scratch::new(self), &mut out);
+        out
+    }
+
+    /// The reference path without prefilter or cache: every rule of every bucket whose
+    /// logsource holds is evaluated. For tests and benchmarks; same result as
+    /// [`Engine::matching_rules`].
+    pub fn matching_rules_unfiltered<E: Event + ?Sized>(&self, ev: &E) -> Vec<usize> {
         let view = self.mappings.view(ev);
         let mut out = Vec::new();
         for (ls, idx) in &self.buckets {
-            if let Some(l) = ls {
-                let entry = &self.mappings.logsources[*l];
-                if !entry
+            if let Some(l) = ls
+                && !self.mappings.logsources[*l]
                     .when
                     .iter()
                     .any(|alt| alt.iter().all(|f| f.matches(&view)))
-                {
-                    continue;
-                }
+            {
+                continue;
             }
             out.extend(
                 idx.iter()
@@ -166,6 +210,82 @@ impl Engine {
         }
         out.sort_unstable();
         out
+    }
+
+    /// The buckets whose logsource condition holds, cached per distinct logsource-field values.
+    fn buckets_of<E: Event + ?Sized>(&self, view: &E, sc: &mut Scratch) -> usize {
+        use std::fmt::Write;
+        sc.key.clear();
+        for f in &self.ls_fields {
+            match view.field(f) {
+                Some(v) => {
+                    let _ = write!(sc.key, "{v:?}\0");
+                }
+                None => sc.key.push('\u{1}'),
+            }
+        }
+        if let Some(&slot) = sc.ls_cache.get(sc.key.as_str()) {
+            return slot;
+        }
+        let list: Vec<usize> = self
+            .buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, (ls, _))| match ls {
+                None => true,
+                Some(l) => self.mappings.logsources[*l]
+                    .when
+                    .iter()
+                    .any(|alt| alt.iter().all(|f| f.matches(view))),
+            })
+            .map(|(b, _)| b)
+            .collect();
+        if sc.ls_lists.len() >= 4096 {
+            sc.ls_cache.clear();
+            sc.ls_lists.clear();
+        }
+        sc.ls_lists.push(list);
+        let slot = sc.ls_lists.len() - 1;
+        sc.ls_cache.insert(sc.key.clone(), slot);
+        slot
+    }
+
+    /// Appends (sorted) the rules matching an event already seen through its shape.
+    pub(crate) fn match_view<E: Event + ?Sized>(
+        &self,
+        view: &E,
+        sc: &mut Scratch,
+        out: &mut Vec<usize>,
+    ) {
+        let slot = self.buckets_of(view, sc);
+        sc.generation = sc.generation.wrapping_add(1);
+        if sc.generation == 0 {
+            sc.seen.iter_mut().for_each(|g| *g = 0);
+            sc.generation = 1;
+        }
+        sc.cand.clear();
+        let Scratch {
+            seen,
+            generation,
+            cand,
+            ls_lists,
+            ..
+        } = sc;
+        let g = *generation;
+        for &b in &ls_lists[slot] {
+            self.filters[b].candidates(view, &mut |i| {
+                if seen[i] != g {
+                    seen[i] = g;
+                    cand.push(i);
+                }
+            });
+        }
+        cand.sort_unstable();
+        out.extend(
+            cand.iter()
+                .copied()
+                .filter(|&i| self.rules[i].detection.matches(view)),
+        );
     }
 
     /// All alerts for one JSON event (no origin).
@@ -201,7 +321,7 @@ impl Engine {
     }
 
     /// Turns rule hits into alerts and feeds correlations (sequential part).
-    fn emit(&self, rec: &Record, hits: &[usize], out: &mut Vec<Alert>) {
+    pub(crate) fn emit(&self, rec: &Record, hits: &[usize], out: &mut Vec<Alert>) {
         if hits.is_empty() {
             return;
         }
@@ -275,14 +395,18 @@ impl Engine {
             stats.events += batch.len() as u64;
             let per = batch.len().div_ceil(threads);
             let results: Vec<Vec<(Vec<usize>, Vec<Alert>)>> = if threads == 1 {
-                vec![batch.iter().map(|r| self.match_one(r)).collect()]
+                let mut sc = Scratch::new(self);
+                vec![batch.iter().map(|r| self.match_one(r, &mut sc)).collect()]
             } else {
                 std::thread::scope(|s| {
                     let handles: Vec<_> = batch
                         .chunks(per)
                         .map(|part| {
                             s.spawn(move || {
-                                part.iter().map(|r| self.match_one(r)).collect::<Vec<_>>()
+                                let mut sc = Scratch::new(self);
+                                part.iter()
+                                    .map(|r| self.match_one(r, &mut sc))
+                                    .collect::<Vec<_>>()
                             })
                         })
                         .collect();
@@ -303,12 +427,26 @@ impl Engine {
         stats
     }
 
-    fn match_one(&self, r: &Record) -> (Vec<usize>, Vec<Alert>) {
+    fn match_one(&self, r: &Record, sc: &mut Scratch) -> (Vec<usize>, Vec<Alert>) {
         let mut extra = Vec::new();
         for d in &self.detectors {
             d.detect(r, &mut extra);
         }
-        (self.matching_rules(&r.event), extra)
+        let mut hits = Vec::new();
+        self.match_view(&self.mappings.view(&r.event), sc, &mut hits);
+        (hits, extra)
+    }
+
+    /// Runs the extra detectors on one record.
+    pub(crate) fn run_detectors(&self, rec: &Record, out: &mut Vec<Alert>) {
+        for d in &self.detectors {
+            d.detect(rec, out);
+        }
+    }
+
+    /// True when extra detectors are attached (they need every event as a `Value`).
+    pub(crate) fn has_detectors(&self) -> bool {
+        !self.detectors.is_empty()
     }
 }
 
@@ -318,6 +456,29 @@ impl Detector for Engine {
     }
     fn detect(&self, record: &Record, out: &mut Vec<Alert>) {
         out.extend(self.process_record(record));
+    }
+}
+
+/// Per-thread working memory of the matcher: rule marks, candidates, the bucket cache.
+pub(crate) struct Scratch {
+    seen: Vec<u32>,
+    generation: u32,
+    cand: Vec<usize>,
+    key: String,
+    ls_cache: FnvMap<String, usize>,
+    ls_lists: Vec<Vec<usize>>,
+}
+
+impl Scratch {
+    pub(crate) fn new(engine: &Engine) -> Self {
+        Scratch {
+            seen: vec![0; engine.rules.len()],
+            generation: 0,
+            cand: Vec::new(),
+            key: String::new(),
+            ls_cache: FnvMap::default(),
+            ls_lists: Vec::new(),
+        }
     }
 }
 

@@ -86,6 +86,12 @@ pub trait Event {
         let _ = (parent, name);
         None
     }
+    /// A text in which the text of every value [`Event::keywords`] visits appears verbatim
+    /// (a raw JSON line without unusual escapes), when the event has one. Lets a keyword
+    /// prefilter look at one string instead of every value. Optional.
+    fn verbatim(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl<E: Event + ?Sized> Event for &E {
@@ -97,6 +103,9 @@ impl<E: Event + ?Sized> Event for &E {
     }
     fn field_loose(&self, parent: &str, name: &str) -> Option<FieldValue<'_>> {
         (**self).field_loose(parent, name)
+    }
+    fn verbatim(&self) -> Option<&str> {
+        (**self).verbatim()
     }
 }
 

@@ -32,7 +32,7 @@ pub struct Shape {
     /// Objects whose keys also match with spaces removed (`Threat Name` = `ThreatName`).
     pub loose: Vec<String>,
     /// Paths resolved ahead of time for the fields rules use (read-only while matching).
-    resolved: HashMap<String, Vec<String>>,
+    resolved: crate::flat::FnvMap<String, Vec<String>>,
 }
 
 impl Shape {
@@ -152,7 +152,7 @@ impl Mappings {
                 fields,
                 prefixes: strings(s.get("prefixes")),
                 loose: strings(s.get("loose")),
-                resolved: HashMap::new(),
+                resolved: Default::default(),
             });
         }
         if shapes.is_empty() {
@@ -211,6 +211,28 @@ impl Mappings {
         for s in &mut self.shapes {
             s.prepare(names.clone());
         }
+    }
+
+    /// Every event path any shape may read for `names`, plus probes, timestamps, record
+    /// numbers and the first segment of each dotted path.
+    pub fn all_paths<'a>(&self, names: impl IntoIterator<Item = &'a str> + Clone) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in &self.shapes {
+            for n in names.clone() {
+                out.extend(s.paths(n).iter().cloned());
+            }
+            out.extend(s.probe.iter().cloned());
+            out.extend(s.timestamp.iter().cloned());
+            out.extend(s.record.iter().cloned());
+        }
+        let heads: Vec<String> = out
+            .iter()
+            .filter_map(|p| p.split_once('.').map(|(h, _)| h.to_string()))
+            .collect();
+        out.extend(heads);
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// The index of the logsource entry for a rule's logsource, if any.
@@ -286,6 +308,9 @@ impl<E: Event + ?Sized> Event for MappedEvent<'_, E> {
     }
     fn field_loose(&self, parent: &str, name: &str) -> Option<FieldValue<'_>> {
         self.inner.field_loose(parent, name)
+    }
+    fn verbatim(&self) -> Option<&str> {
+        self.inner.verbatim()
     }
 }
 

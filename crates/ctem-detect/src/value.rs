@@ -66,6 +66,10 @@ pub enum StrPat {
 pub struct StrMatch {
     pub pat: StrPat,
     pub cased: bool,
+    /// For a regex: literals one of which every match contains (the longest piece of a
+    /// wildcard pattern, the prefixes or suffixes of a `|re` pattern); empty when unknown.
+    /// Used by the rule prefilter.
+    pub required: Vec<String>,
 }
 
 /// The text of a value, lower-cased lazily at most once per value.
@@ -113,6 +117,7 @@ impl StrMatch {
             pieces.push(Piece::Star);
         }
         let norm = |s: &str| if cased { s.to_string() } else { lowercase(s) };
+        let mut required = Vec::new();
         let pat = match pieces.as_slice() {
             [] => StrPat::Exact(String::new()),
             [Piece::Star] => StrPat::Any,
@@ -121,6 +126,16 @@ impl StrMatch {
             [Piece::Star, Piece::Lit(a)] => StrPat::Suffix(norm(a)),
             [Piece::Star, Piece::Lit(a), Piece::Star] => StrPat::Contains(norm(a)),
             _ => {
+                required = pieces
+                    .iter()
+                    .filter_map(|p| match p {
+                        Piece::Lit(s) => Some(s),
+                        _ => None,
+                    })
+                    .max_by_key(|s| s.len())
+                    .map(|s| norm(s))
+                    .into_iter()
+                    .collect();
                 let mut re = String::from(if cased { "(?s)^" } else { "(?si)^" });
                 for p in &pieces {
                     match p {
@@ -133,7 +148,11 @@ impl StrMatch {
                 StrPat::Regex(Regex::new(&re).map_err(|e| e.to_string())?)
             }
         };
-        Ok(StrMatch { pat, cased })
+        Ok(StrMatch {
+            pat,
+            cased,
+            required,
+        })
     }
 
     /// Tests one value's text. ASCII patterns compare case-insensitively in place; only
@@ -171,6 +190,41 @@ impl StrMatch {
             _ => h[h.len() - p.len()..].eq_ignore_ascii_case(p),
         })
     }
+}
+
+/// Literals one of which every match of a regex contains: its prefix literals, else its
+/// suffix literals (regex-syntax's extractor). Empty when the set is unbounded or holds an
+/// empty literal.
+pub fn regex_required(
+    pattern: &str,
+    case_insensitive: bool,
+    multi_line: bool,
+    dot_all: bool,
+) -> Vec<String> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .case_insensitive(case_insensitive)
+        .multi_line(multi_line)
+        .dot_matches_new_line(dot_all)
+        .build()
+        .parse(pattern)
+    else {
+        return Vec::new();
+    };
+    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+        let mut ex = Extractor::new();
+        ex.kind(kind).limit_total(256);
+        let seq = ex.extract(&hir);
+        let Some(lits) = seq.literals() else { continue };
+        let out: Vec<String> = lits
+            .iter()
+            .filter_map(|l| std::str::from_utf8(l.as_bytes()).ok().map(str::to_string))
+            .collect();
+        if !out.is_empty() && out.len() == lits.len() && out.iter().all(|l| !l.is_empty()) {
+            return out;
+        }
+    }
+    Vec::new()
 }
 
 /// Numeric comparison of `lt`, `lte`, `gt`, `gte`.

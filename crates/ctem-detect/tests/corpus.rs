@@ -224,3 +224,58 @@ fn hayabusa_correlations_fire_on_password_guessing() -> anyhow::Result<()> {
     assert!(!fired.is_empty());
     Ok(())
 }
+
+/// The lazy JSON-lines path (`run_lines`, prefilter, `FlatEvent`) must raise exactly the alerts
+/// of the `Value` path, rule by rule, on real events of both shapes.
+#[test]
+fn lines_path_matches_value_path_rule_by_rule() -> anyhow::Result<()> {
+    use std::collections::BTreeMap;
+    use std::io::Read;
+    let Some(root) = shared() else { return Ok(()) };
+    let set = RuleSet::load_dirs(&[root.join("sigma/rules/windows")])?;
+    let engine = Engine::new(set, ctem_detect::Mappings::builtin()?);
+    for (file, limit) in [
+        ("otrf-windows-100k.flat.jsonl.gz", 5_000),
+        ("attack-samples.flat.jsonl.gz", usize::MAX),
+        ("attack-samples.nested.jsonl.gz", 3_000),
+    ] {
+        let mut raw = Vec::new();
+        std::fs::File::open(root.join("events/jsonl").join(file))?.read_to_end(&mut raw)?;
+        let raw = ctem_detect::decode::gunzip_if_needed(raw)?;
+        let text: String = String::from_utf8_lossy(&raw)
+            .lines()
+            .take(limit)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut by_value: BTreeMap<(String, u64), usize> = BTreeMap::new();
+        let records = ctem_detect::decode::decode_json(text.clone().into_bytes(), None, "jsonl");
+        for r in records.iter().flatten().step_by(4) {
+            assert_eq!(
+                engine.matching_rules(&r.event),
+                engine.matching_rules_unfiltered(&r.event),
+                "{file} record {:?}",
+                r.record
+            );
+        }
+        let s1 = engine.run(records.into_iter().filter_map(Result::ok), 1, |a| {
+            *by_value
+                .entry((a.rule_id, a.record.unwrap_or(0)))
+                .or_default() += 1;
+        });
+        for threads in [1, 2] {
+            let mut by_lines: BTreeMap<(String, u64), usize> = BTreeMap::new();
+            let s2 = engine.run_lines(text.as_bytes(), None, threads, |a| {
+                *by_lines
+                    .entry((a.rule_id, a.record.unwrap_or(0)))
+                    .or_default() += 1;
+            })?;
+            eprintln!(
+                "corpus: {file}: {} events, {} alerts (value path), {} (lines, {threads} threads)",
+                s1.events, s1.alerts, s2.run.alerts
+            );
+            assert_eq!(s1.events, s2.run.events, "{file}");
+            assert_eq!(by_value, by_lines, "{file} ({threads} threads)");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! Throughput of the engine over a JSON-lines file, for `bench/detect.sh`.
+//!
+//! ```text
+//! cargo run --release -p ctem-detect --example detect_bench -- \
+//!     --rules DIR [--rules DIR]... --events FILE[.gz] [--threads N] [--repeat N] \
+//!     [--mode lines|records|parse]
+//! ```
+//! The file is read (and gunzipped) into memory once, then repeated `--repeat` times. Modes:
+//! `lines` is [`Engine::run_lines`] (lazy field extraction, the fast path), `records` decodes
+//! every line into a `serde_json::Value` first and uses [`Engine::run`], `parse` only parses
+//! every line with serde_json (the ceiling of an engine that builds a `Value` per event).
+//! Prints one JSON object: events, seconds, events/s, alerts, rule load time, peak RSS and
+//! hits per rule id.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::time::Instant;
+
+use ctem_detect::{Engine, Mappings, Record, RuleSet};
+use serde_json::{Value, json};
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("detect_bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU seconds (user + system) of the whole process so far, from `/proc/self/stat`.
+fn cpu_secs() -> f64 {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_string();
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            Some(f.iter().sum::<u64>())
+        })
+        .unwrap_or(0);
+    ticks as f64 / 100.0
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut rules = Vec::new();
+    let mut events = None;
+    let mut threads = 1usize;
+    let mut repeat = 1usize;
+    let mut mode = "lines".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--rules" => rules.push(val()?),
+            "--events" => events = Some(val()?),
+            "--threads" => threads = val()?.parse()?,
+            "--repeat" => repeat = val()?.parse()?,
+            "--mode" => mode = val()?,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let events = events.ok_or("--events FILE is required")?;
+    let mut raw = Vec::new();
+    std::fs::File::open(&events)?.read_to_end(&mut raw)?;
+    let raw = ctem_detect::decode::gunzip_if_needed(raw)?;
+    let mut data = Vec::with_capacity(raw.len() * repeat + repeat);
+    for _ in 0..repeat {
+        data.extend_from_slice(&raw);
+        if data.last() != Some(&b'\n') {
+            data.push(b'\n');
+        }
+    }
+    drop(raw);
+
+    let t = Instant::now();
+    let c0 = cpu_secs();
+    let set = RuleSet::load_dirs(&rules)?;
+    let n_rules = set.rules.len();
+    let engine = Engine::new(set, Mappings::builtin()?);
+    let compile_secs = t.elapsed().as_secs_f64();
+    let compile_cpu = cpu_secs() - c0;
+
+    let mut hits: BTreeMap<String, u64> = BTreeMap::new();
+    let t = Instant::now();
+    let c0 = cpu_secs();
+    let (n_events, alerts) = match mode.as_str() {
+        "lines" => {
+            let s = engine.run_lines(data.as_slice(), Some("bench"), threads, |a| {
+                *hits.entry(a.rule_id).or_default() += 1;
+            })?;
+            (s.run.events, s.run.alerts)
+        }
+        "records" => {
+            let text = std::str::from_utf8(&data)?;
+            let recs = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .map(Record::new);
+            let s = engine.run(recs, threads, |a| {
+                *hits.entry(a.rule_id).or_default() += 1;
+            });
+            (s.events, s.alerts)
+        }
+        "parse" => {
+            let text = std::str::from_utf8(&data)?;
+            let mut n = 0u64;
+            for l in text.lines() {
+                if let Ok(v) = serde_json::from_str::<Value>(l) {
+                    n += u64::from(v.is_object());
+                }
+            }
+            (n, 0)
+        }
+        other => return Err(format!("unknown mode {other}").into()),
+    };
+    let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - c0;
+    let out = json!({
+        "mode": mode,
+        "threads": threads,
+        "rules": n_rules,
+        "compile_secs": compile_secs,
+        "compile_cpu_secs": compile_cpu,
+        "events": n_events,
+        "secs": secs,
+        "events_per_sec": n_events as f64 / secs.max(1e-9),
+        "cpu_secs": cpu,
+        "events_per_cpu_sec": n_events as f64 / cpu.max(1e-9),
+        "alerts": alerts,
+        "peak_rss_kib": peak_rss_kib(),
+        "hits": hits,
+    });
+    println!("{out}");
+    Ok(())
+}

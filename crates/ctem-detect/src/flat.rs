@@ -1,0 +1,556 @@
+//! A lazily decoded JSON line: the fast path for flat events.
+//!
+//! Parsing every event into a `serde_json::Value` costs more than matching all SigmaHQ
+//! rules against it. [`FlatEvent`] instead scans one JSON object once, records where each
+//! top-level value lies in the line, and decodes only the values the rules ask for (string
+//! escapes are resolved into a per-event buffer that is reused across lines). Field names the
+//! rules use are interned once in a [`FieldIndex`], so a lookup is one hash of the name and
+//! one slot read. Nested objects and arrays are kept as raw text and parsed with serde_json
+//! only when a rule reads them (rare in flat events).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde_json::Value;
+
+use crate::event::{Event, FieldValue, json_field, json_path};
+
+/// FNV-1a: field names are short and trusted enough (rule authors), so a fast hash wins.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub(crate) type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// The field names worth decoding, each with a slot number.
+#[derive(Debug, Default, Clone)]
+pub struct FieldIndex {
+    ids: FnvMap<Box<str>, u32>,
+}
+
+impl FieldIndex {
+    /// Interns `names` (duplicates are fine).
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut ids = FnvMap::default();
+        for n in names {
+            let next = ids.len() as u32;
+            ids.entry(n.into()).or_insert(next);
+        }
+        FieldIndex { ids }
+    }
+
+    /// The slot of a name.
+    pub fn id(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    /// Number of interned names.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when no name is interned.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// Where one top-level value lies.
+#[derive(Debug, Clone, Copy)]
+enum Val {
+    /// A string in the line, without escapes.
+    Str(u32, u32),
+    /// A string with escapes, still raw in the line.
+    Escaped(u32, u32),
+    /// An unescaped string in the event buffer.
+    Buf(u32, u32),
+    Int(i64),
+    Float(f64),
+    /// An integer beyond `i64` (serde_json renders it as text).
+    Big(u32, u32),
+    Bool(bool),
+    Null,
+    /// An object or array, raw.
+    Raw(u32, u32),
+}
+
+/// A malformed line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanError {
+    /// Byte offset of the problem.
+    pub at: usize,
+}
+
+/// One JSON object line, scanned lazily. Reuse one value across lines with [`FlatEvent::scan`]
+/// so its buffers are allocated once.
+#[derive(Debug)]
+pub struct FlatEvent<'a> {
+    index: &'a FieldIndex,
+    line: &'a str,
+    /// Slot per interned name (`u32::MAX` = absent) into `vals`.
+    slots: Vec<u32>,
+    /// (key start, key end, value) of every top-level member, in order.
+    vals: Vec<(u32, u32, Val)>,
+    buf: String,
+    /// Every leaf's text appears verbatim in the line (see [`Event::verbatim`]).
+    plain: bool,
+}
+
+impl<'a> FlatEvent<'a> {
+    /// An empty event over `index`.
+    pub fn new(index: &'a FieldIndex) -> Self {
+        FlatEvent {
+            index,
+            line: "",
+            slots: vec![u32::MAX; index.len()],
+            vals: Vec::with_capacity(64),
+            buf: String::with_capacity(1024),
+            plain: false,
+        }
+    }
+
+    /// The line last scanned.
+    pub fn line(&self) -> &'a str {
+        self.line
+    }
+
+    /// Scans `line` (one JSON object). On error the event is empty.
+    pub fn scan(&mut self, line: &'a str) -> Result<(), ScanError> {
+        self.slots.iter_mut().for_each(|s| *s = u32::MAX);
+        self.vals.clear();
+        self.buf.clear();
+        self.line = line;
+        let r = self.scan_object();
+        if r.is_err() {
+            self.slots.iter_mut().for_each(|s| *s = u32::MAX);
+            self.vals.clear();
+        }
+        self.plain = r.is_ok() && line.is_ascii() && plain_text(line.as_bytes());
+        r
+    }
+
+    fn scan_object(&mut self) -> Result<(), ScanError> {
+        let b = self.line.as_bytes();
+        if b.len() >= u32::MAX as usize {
+            return Err(ScanError { at: 0 });
+        }
+        let mut i = skip_ws(b, 0);
+        if b.get(i) != Some(&b'{') {
+            return Err(ScanError { at: i });
+        }
+        i = skip_ws(b, i + 1);
+        if b.get(i) == Some(&b'}') {
+            return trailing(b, i + 1);
+        }
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return Err(ScanError { at: i });
+            }
+            let (ks, ke, kesc) = string_end(b, i)?;
+            i = skip_ws(b, ke + 1);
+            if b.get(i) != Some(&b':') {
+                return Err(ScanError { at: i });
+            }
+            i = skip_ws(b, i + 1);
+            let (val, next) = self.value(b, i)?;
+            let slot = if kesc {
+                let key = unescape(&self.line[ks..ke]).ok_or(ScanError { at: ks })?;
+                self.index.id(&key)
+            } else {
+                self.index.id(&self.line[ks..ke])
+            };
+            let val = match (slot, val) {
+                (Some(_), Val::Escaped(s, e)) => {
+                    let text = unescape(&self.line[s as usize..e as usize])
+                        .ok_or(ScanError { at: s as usize })?;
+                    let start = self.buf.len() as u32;
+                    self.buf.push_str(&text);
+                    Val::Buf(start, self.buf.len() as u32)
+                }
+                (_, v) => v,
+            };
+            if let Some(id) = slot {
+                self.slots[id as usize] = self.vals.len() as u32;
+            }
+            self.vals.push((ks as u32, ke as u32, val));
+            i = skip_ws(b, next);
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => return trailing(b, i + 1),
+                _ => return Err(ScanError { at: i }),
+            }
+        }
+    }
+
+    fn value(&self, b: &[u8], i: usize) -> Result<(Val, usize), ScanError> {
+        let err = ScanError { at: i };
+        match b.get(i) {
+            Some(b'"') => {
+                let (s, e, esc) = string_end(b, i)?;
+                let v = if esc {
+                    Val::Escaped(s as u32, e as u32)
+                } else {
+                    Val::Str(s as u32, e as u32)
+                };
+                Ok((v, e + 1))
+            }
+            Some(b'{' | b'[') => {
+                let e = skip_nested(b, i)?;
+                Ok((Val::Raw(i as u32, e as u32), e))
+            }
+            Some(b't') if b[i..].starts_with(b"true") => Ok((Val::Bool(true), i + 4)),
+            Some(b'f') if b[i..].starts_with(b"false") => Ok((Val::Bool(false), i + 5)),
+            Some(b'n') if b[i..].starts_with(b"null") => Ok((Val::Null, i + 4)),
+            Some(b'-' | b'0'..=b'9') => {
+                let mut e = i + 1;
+                while e < b.len() && matches!(b[e], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                {
+                    e += 1;
+                }
+                let t = &self.line[i..e];
+                let v = if let Ok(n) = t.parse::<i64>() {
+                    Val::Int(n)
+                } else if t.parse::<u64>().is_ok() {
+                    Val::Big(i as u32, e as u32)
+                } else {
+                    Val::Float(t.parse::<f64>().map_err(|_| err)?)
+                };
+                Ok((v, e))
+            }
+            _ => Err(err),
+        }
+    }
+
+    fn text_of(&self, v: Val) -> Option<Cow<'_, str>> {
+        Some(match v {
+            Val::Str(s, e) | Val::Big(s, e) => Cow::Borrowed(&self.line[s as usize..e as usize]),
+            Val::Buf(s, e) => Cow::Borrowed(&self.buf[s as usize..e as usize]),
+            Val::Escaped(s, e) => Cow::Owned(unescape(&self.line[s as usize..e as usize])?),
+            _ => return None,
+        })
+    }
+
+    fn to_field(&self, v: Val) -> Option<FieldValue<'_>> {
+        Some(match v {
+            Val::Int(n) => FieldValue::Int(n),
+            Val::Float(f) => FieldValue::Float(f),
+            Val::Bool(b) => FieldValue::Bool(b),
+            Val::Null => FieldValue::Null,
+            Val::Raw(s, e) => {
+                let parsed: Value =
+                    serde_json::from_str(&self.line[s as usize..e as usize]).ok()?;
+                json_field(&parsed).into_owned()
+            }
+            other => FieldValue::Str(self.text_of(other)?),
+        })
+    }
+
+    fn member(&self, name: &str) -> Option<Val> {
+        match self.index.id(name) {
+            Some(id) => {
+                let slot = self.slots[id as usize];
+                (slot != u32::MAX).then(|| self.vals[slot as usize].2)
+            }
+            None => self
+                .vals
+                .iter()
+                .rev()
+                .find(|(s, e, _)| self.key(*s, *e) == name)
+                .map(|(_, _, v)| *v),
+        }
+    }
+
+    fn key(&self, s: u32, e: u32) -> Cow<'_, str> {
+        let raw = &self.line[s as usize..e as usize];
+        if raw.contains('\\') {
+            unescape(raw).map(Cow::Owned).unwrap_or(Cow::Borrowed(raw))
+        } else {
+            Cow::Borrowed(raw)
+        }
+    }
+
+    /// The whole line as a `serde_json::Value` (for alerts and other detectors).
+    pub fn to_value(&self) -> serde_json::Result<Value> {
+        serde_json::from_str(self.line)
+    }
+}
+
+/// True when no escape can change a leaf's text (only `\\`, `\"` and control-character
+/// escapes) and no number is written as a float (whose rendering may differ).
+fn plain_text(b: &[u8]) -> bool {
+    let mut in_str = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if in_str {
+            match c {
+                b'\\' => {
+                    if !matches!(
+                        b.get(i + 1),
+                        Some(b'"' | b'\\' | b'n' | b'r' | b't' | b'b' | b'f')
+                    ) {
+                        return false;
+                    }
+                    i += 1;
+                }
+                b'"' => in_str = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => in_str = true,
+                b'.' | b'e' | b'E' if i > 0 && b[i - 1].is_ascii_digit() => return false,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    true
+}
+
+impl Event for FlatEvent<'_> {
+    fn verbatim(&self) -> Option<&str> {
+        self.plain.then_some(self.line)
+    }
+
+    fn field(&self, name: &str) -> Option<FieldValue<'_>> {
+        if let Some(v) = self.member(name) {
+            return self.to_field(v);
+        }
+        // a dotted path into a nested object: parse that object only
+        let (head, _) = name.split_once('.')?;
+        let Val::Raw(s, e) = self.member(head)? else {
+            return None;
+        };
+        let mut root = serde_json::Map::new();
+        let inner: Value = serde_json::from_str(&self.line[s as usize..e as usize]).ok()?;
+        root.insert(head.to_string(), inner);
+        let root = Value::Object(root);
+        json_path(&root, name).map(|v| json_field(v).into_owned())
+    }
+
+    fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.vals.iter().any(|&(_, _, v)| match v {
+            Val::Int(n) => visit(&n.to_string()),
+            Val::Float(f) => serde_json::Number::from_f64(f).is_some_and(|n| visit(&n.to_string())),
+            Val::Raw(s, e) => serde_json::from_str::<Value>(&self.line[s as usize..e as usize])
+                .is_ok_and(|v| v.keywords(visit)),
+            Val::Bool(b) => visit(if b { "true" } else { "false" }),
+            Val::Null => false,
+            other => self.text_of(other).is_some_and(|t| visit(&t)),
+        })
+    }
+
+    fn field_loose(&self, parent: &str, name: &str) -> Option<FieldValue<'_>> {
+        if !parent.is_empty() {
+            return None;
+        }
+        self.vals
+            .iter()
+            .find(|(s, e, _)| {
+                let k = self.key(*s, *e);
+                k.contains(' ') && k.chars().filter(|c| *c != ' ').eq(name.chars())
+            })
+            .and_then(|(_, _, v)| self.to_field(*v))
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
+        i += 1;
+    }
+    i
+}
+
+fn trailing(b: &[u8], i: usize) -> Result<(), ScanError> {
+    let j = skip_ws(b, i);
+    if j == b.len() {
+        Ok(())
+    } else {
+        Err(ScanError { at: j })
+    }
+}
+
+/// For a string starting at the quote `i`: (content start, content end, has escapes).
+fn string_end(b: &[u8], i: usize) -> Result<(usize, usize, bool), ScanError> {
+    let start = i + 1;
+    let mut j = start;
+    let mut esc = false;
+    loop {
+        let Some(off) = memchr::memchr2(b'"', b'\\', &b[j..]) else {
+            return Err(ScanError { at: i });
+        };
+        j += off;
+        if b[j] == b'"' {
+            return Ok((start, j, esc));
+        }
+        esc = true;
+        j += 2;
+        if j > b.len() {
+            return Err(ScanError { at: i });
+        }
+    }
+}
+
+/// The end (exclusive) of the object or array starting at `i`.
+fn skip_nested(b: &[u8], i: usize) -> Result<usize, ScanError> {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            b'"' => {
+                let (_, e, _) = string_end(b, j)?;
+                j = e;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(j + 1);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    Err(ScanError { at: i })
+}
+
+/// Resolves JSON string escapes; `None` on a bad escape. Runs between backslashes are
+/// copied whole.
+fn unescape(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(k) = memchr::memchr(b'\\', rest.as_bytes()) {
+        out.push_str(&rest[..k]);
+        let mut chars = rest[k + 1..].chars();
+        match chars.next()? {
+            '"' => out.push('"'),
+            '\\' => out.push('\\'),
+            '/' => out.push('/'),
+            'b' => out.push('\u{8}'),
+            'f' => out.push('\u{c}'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'u' => {
+                let hi = hex4(&mut chars)?;
+                let code = if (0xD800..0xDC00).contains(&hi) {
+                    if chars.next()? != '\\' || chars.next()? != 'u' {
+                        return None;
+                    }
+                    let lo = hex4(&mut chars)?;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return None;
+                    }
+                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                } else {
+                    hi
+                };
+                out.push(char::from_u32(code)?);
+            }
+            _ => return None,
+        }
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
+    let mut v = 0;
+    for _ in 0..4 {
+        v = v * 16 + chars.next()?.to_digit(16)?;
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same_as_value(line: &str, names: &[&str]) {
+        let idx = FieldIndex::new(names.iter().copied());
+        let mut ev = FlatEvent::new(&idx);
+        ev.scan(line).expect("scans");
+        let v: Value = serde_json::from_str(line).expect("json");
+        for n in names
+            .iter()
+            .chain(["Unknown", "nested.b", "nested.z"].iter())
+        {
+            assert_eq!(ev.field(n), v.field(n), "{n}");
+        }
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        ev.keywords(&mut |s| {
+            a.push(s.to_string());
+            false
+        });
+        v.keywords(&mut |s| {
+            b.push(s.to_string());
+            false
+        });
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn fields_match_the_value_path() {
+        same_as_value(
+            r#"{"Image":"C:\\Windows\\cmd.exe","EventID":1,"K":-9223372036854775808,
+               "Big":18446744073709551615,"F":1.5,"B":true,"N":null,"tags":["a",2],
+               "nested":{"b":"x"},"U":"\u00e9\ud83d\ude00","Threat Name":"t", "Unknown":"u"}"#,
+            &[
+                "Image", "EventID", "K", "Big", "F", "B", "N", "tags", "nested", "U",
+            ],
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_errors() {
+        let idx = FieldIndex::new(["a"]);
+        let mut ev = FlatEvent::new(&idx);
+        for bad in [
+            "",
+            "[1]",
+            r#"{"a":}"#,
+            r#"{"a":"x""#,
+            r#"{"a":1} x"#,
+            r#"{"a":"\q"}"#,
+        ] {
+            assert!(ev.scan(bad).is_err(), "{bad}");
+            assert_eq!(ev.field("a"), None);
+        }
+        ev.scan(r#" { } "#).expect("empty object");
+    }
+
+    #[test]
+    fn loose_keys_drop_spaces() {
+        let idx = FieldIndex::new(["x"]);
+        let mut ev = FlatEvent::new(&idx);
+        ev.scan(r#"{"Threat Name":"t"}"#).expect("scans");
+        assert_eq!(
+            ev.field_loose("", "ThreatName"),
+            Some(FieldValue::Str("t".into()))
+        );
+    }
+}
