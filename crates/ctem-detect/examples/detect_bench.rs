@@ -26,6 +26,43 @@ fn main() {
     }
 }
 
+/// The file `left` times over, without copying it.
+struct Repeat<'a> {
+    data: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl std::io::Read for Repeat<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::BufRead;
+        let n = {
+            let avail = self.fill_buf()?;
+            let n = avail.len().min(buf.len());
+            buf[..n].copy_from_slice(&avail[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for Repeat<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.pos == self.data.len() && self.left > 0 {
+            self.left -= 1;
+            self.pos = 0;
+        }
+        if self.left == 0 && self.pos == 0 {
+            return Ok(&[]);
+        }
+        Ok(&self.data[self.pos..])
+    }
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+    }
+}
+
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -77,15 +114,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let events = events.ok_or("--events FILE is required")?;
     let mut raw = Vec::new();
     std::fs::File::open(&events)?.read_to_end(&mut raw)?;
-    let raw = ctem_detect::decode::gunzip_if_needed(raw)?;
-    let mut data = Vec::with_capacity(raw.len() * repeat + repeat);
-    for _ in 0..repeat {
-        data.extend_from_slice(&raw);
-        if data.last() != Some(&b'\n') {
-            data.push(b'\n');
-        }
+    let mut data = ctem_detect::decode::gunzip_if_needed(raw)?;
+    if data.last() != Some(&b'\n') {
+        data.push(b'\n');
     }
-    drop(raw);
 
     let t = Instant::now();
     let c0 = cpu_secs();
@@ -100,15 +132,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let c0 = cpu_secs();
     let (n_events, alerts) = match mode.as_str() {
         "lines" => {
-            let s = engine.run_lines(data.as_slice(), Some("bench"), threads, |a| {
+            let input = Repeat {
+                data: &data,
+                pos: 0,
+                left: repeat,
+            };
+            let s = engine.run_lines(input, Some("bench"), threads, |a| {
                 *hits.entry(a.rule_id).or_default() += 1;
             })?;
             (s.run.events, s.run.alerts)
         }
         "records" => {
             let text = std::str::from_utf8(&data)?;
-            let recs = text
-                .lines()
+            let recs = std::iter::repeat_n(text, repeat)
+                .flat_map(str::lines)
                 .filter_map(|l| serde_json::from_str::<Value>(l).ok())
                 .map(Record::new);
             let s = engine.run(recs, threads, |a| {
@@ -119,7 +156,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "parse" => {
             let text = std::str::from_utf8(&data)?;
             let mut n = 0u64;
-            for l in text.lines() {
+            for l in std::iter::repeat_n(text, repeat).flat_map(str::lines) {
                 if let Ok(v) = serde_json::from_str::<Value>(l) {
                     n += u64::from(v.is_object());
                 }

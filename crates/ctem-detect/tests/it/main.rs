@@ -1,3 +1,4 @@
 mod engine;
+mod ioc;
 mod modifiers;
 mod regression;
