@@ -77,8 +77,9 @@
 //!   unsupported; use correlation rules.
 //! * `%placeholder%` values for `expand` come from [`CompileOptions::placeholders`]; rules
 //!   whose placeholders have no value are reported as unsupported.
-//! * Security 4688 events satisfy the `process_creation` logsource, but their field names
-//!   (`NewProcessName`, ...) are not renamed to Sysmon's (`Image`).
+//! * Security 4688 events satisfy the `process_creation` logsource and their `NewProcessName`
+//!   / `ParentProcessName` answer to Sysmon's `Image` / `ParentImage` (data in
+//!   `mappings/windows.yml`); 4688's hex process ids and SID integrity labels are not mapped.
 
 pub mod compile;
 pub mod condition;

@@ -31,6 +31,9 @@ pub struct Shape {
     pub prefixes: Vec<String>,
     /// Objects whose keys also match with spaces removed (`Threat Name` = `ThreatName`).
     pub loose: Vec<String>,
+    /// Other event names of a Sigma field, tried after it (Security 4688 `NewProcessName`
+    /// for `Image`).
+    pub aliases: HashMap<String, Vec<String>>,
     /// Paths resolved ahead of time for the fields rules use (read-only while matching).
     resolved: crate::flat::FnvMap<String, Vec<String>>,
 }
@@ -47,7 +50,16 @@ impl Shape {
     fn compute(&self, name: &str) -> Vec<String> {
         match self.fields.get(name) {
             Some(p) => p.clone(),
-            None => self.prefixes.iter().map(|p| format!("{p}{name}")).collect(),
+            None => std::iter::once(name)
+                .chain(
+                    self.aliases
+                        .get(name)
+                        .into_iter()
+                        .flatten()
+                        .map(String::as_str),
+                )
+                .flat_map(|n| self.prefixes.iter().map(move |p| format!("{p}{n}")))
+                .collect(),
         }
     }
 
@@ -124,6 +136,15 @@ impl Mappings {
             serde_saphyr::from_str(shapes_yaml).map_err(|e| merr("shapes", e.to_string()))?;
         let ls_v: Value = serde_saphyr::from_str(logsources_yaml)
             .map_err(|e| merr("logsources", e.to_string()))?;
+        let aliases: HashMap<String, Vec<String>> = shapes_v
+            .get("aliases")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), strings(Some(v))))
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut shapes = Vec::new();
         for s in shapes_v
             .get("shapes")
@@ -152,6 +173,7 @@ impl Mappings {
                 fields,
                 prefixes: strings(s.get("prefixes")),
                 loose: strings(s.get("loose")),
+                aliases: aliases.clone(),
                 resolved: Default::default(),
             });
         }
@@ -346,6 +368,27 @@ mod tests {
         assert_eq!(m.shape_of(&nested).name, "windows_nested");
         assert_eq!(m.shape_of(&ecs).name, "windows_ecs");
         assert_eq!(m.shape_of(&flat).name, "windows_flat");
+    }
+
+    #[test]
+    fn security_4688_fields_answer_to_sysmon_names() {
+        let m = Mappings::builtin().expect("builtin mappings");
+        let text = |v: &MappedEvent<'_, Value>, n: &str| {
+            v.field(n).and_then(|x| x.as_text().map(|t| t.into_owned()))
+        };
+        let flat = json!({"Channel": "Security", "EventID": 4688,
+            "NewProcessName": "C:\\x\\a.exe", "ParentProcessName": "C:\\x\\p.exe"});
+        let nested = json!({"Event": {"System": {"EventID": 4688, "Channel": "Security"},
+            "EventData": {"NewProcessName": "C:\\x\\a.exe",
+                          "ParentProcessName": "C:\\x\\p.exe"}}});
+        for ev in [&flat, &nested] {
+            let v = m.view(ev);
+            assert_eq!(text(&v, "Image").as_deref(), Some("C:\\x\\a.exe"));
+            assert_eq!(text(&v, "ParentImage").as_deref(), Some("C:\\x\\p.exe"));
+        }
+        // Sysmon's own name wins when both are present
+        let both = json!({"Image": "sysmon.exe", "NewProcessName": "other.exe"});
+        assert_eq!(text(&m.view(&both), "Image").as_deref(), Some("sysmon.exe"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! magic bytes whatever the file is called.
 
 mod alerts;
+mod stream;
 mod syslog;
 
 use std::io::Read;
@@ -15,6 +16,7 @@ use std::str::FromStr;
 use serde_json::Value;
 
 pub use alerts::{SourceAlerts, source_alert};
+pub use stream::{Follow, follow, stream};
 pub use syslog::{parse_cef, parse_syslog_line};
 
 use crate::engine::Record;
@@ -61,15 +63,19 @@ impl FromStr for Format {
 /// A stream of decoded records.
 pub type Records = Box<dyn Iterator<Item = Result<Record>> + Send>;
 
-/// Reads a file (gzip or not) and decodes it.
+/// Reads a file (gzip or not) and decodes it. Line-based input is streamed (see [`stream`]),
+/// so memory stays flat whatever the file size; `-` reads standard input.
 pub fn open(path: impl AsRef<Path>, format: Format) -> Result<Records> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    if path == Path::new("-") {
+        return stream(std::io::stdin(), format, Some("-".to_string()));
+    }
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    decode_bytes(bytes, format, name)
+    stream(file, format, name)
 }
 
 /// Decodes bytes already in memory; `source` labels the records.
