@@ -165,7 +165,8 @@ pub struct DetectArgs {
     /// Worker threads for rule evaluation
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
-    /// Save alerts in the store (for incidents and MTTD)
+    /// Save alerts in the store (for incidents and MTTD). Whenever the store exists, its
+    /// active indicators are matched against every event too.
     #[arg(long)]
     pub store: bool,
     /// One JSON alert a line on stdout

@@ -7,9 +7,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use ctem_detect::decode::{self, Format};
+use ctem_detect::ioc::IocMatcher;
 use ctem_detect::{Engine, Mappings, Record, RuleSet};
 use ctem_store::Store;
 use ctem_store::alerts::AlertFilter;
+use ctem_store::intel::IndicatorFilter;
 use serde_json::Value;
 
 use crate::cli::DetectArgs;
@@ -174,11 +176,28 @@ pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
     }
     let mut engine = Engine::new(rules, Mappings::builtin()?);
     engine.add_detector(Box::new(decode::SourceAlerts));
-    let mut store = if args.store {
+    // the intel store's active indicators are matched too, whenever there is a store
+    let mut store = if args.store || Path::new(db.strip_prefix("sqlite://").unwrap_or(db)).exists()
+    {
         Some(super::open_store(db)?)
     } else {
         None
     };
+    let now = chrono::Utc::now();
+    if let Some(st) = store.as_ref() {
+        let indicators = st.indicators(&IndicatorFilter {
+            active_at: Some(now),
+            ..IndicatorFilter::default()
+        })?;
+        let matcher = IocMatcher::new(&indicators, now);
+        if !matcher.is_empty() {
+            eprintln!(
+                "matching {} active indicators of the intel store",
+                matcher.len()
+            );
+            engine.add_detector(Box::new(matcher));
+        }
+    }
 
     // files named on the command line must decode; files found in folders are skipped with
     // a warning when they are not events (README, rule files, ...)
@@ -226,7 +245,6 @@ pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
         }
     }
 
-    let now = chrono::Utc::now();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut stored: Vec<ctem_model::Alert> = Vec::new();
@@ -264,7 +282,9 @@ pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
     if !args.json {
         out.write_all(table.render().as_bytes())?;
     }
-    if let Some(store) = store.as_mut() {
+    if args.store
+        && let Some(store) = store.as_mut()
+    {
         store.store_alerts(&stored)?;
     }
     let secs = start.elapsed().as_secs_f64();

@@ -186,3 +186,77 @@ fn detect_reads_standard_input_and_refuses_missing_rules() {
     assert_eq!(none.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&none.stderr).contains("no rules"));
 }
+
+#[test]
+fn active_indicators_of_the_store_are_matched_and_expired_ones_are_not() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // a SHA-256 that real Sysmon events of the regression data carry in their Hashes field
+    let sha = "2ef794c4940afea56c6d6d3b9bc9e66965bc7333e79c5dcb2def3c0e36f0834c";
+    std::fs::write(
+        tmp.path().join("iocs.txt"),
+        format!("{sha}\nevil.example.com\n"),
+    )
+    .expect("write");
+    let out = ctem(tmp.path(), &["intel", "import", "iocs.txt"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rules = regression().join("rules");
+    let data = regression().join("data");
+    let run = |dir: &Path| {
+        let out = ctem(
+            dir,
+            &[
+                "detect",
+                "--rules",
+                rules.to_str().expect("p"),
+                "--json",
+                data.to_str().expect("p"),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+            .filter(|a| a["rule_id"].as_str().is_some_and(|r| r.starts_with("ioc:")))
+            .collect::<Vec<_>>()
+    };
+    let hits = run(tmp.path());
+    assert_eq!(hits.len(), 22, "events whose Hashes carry the indicator");
+    assert!(
+        hits.iter()
+            .all(|a| a["rule_id"] == format!("ioc:sha256:{sha}"))
+    );
+    assert!(
+        hits[0]["title"]
+            .as_str()
+            .expect("title")
+            .contains("iocs.txt")
+    );
+
+    // the same indicator, expired, in a STIX bundle of another store: never matches
+    let other = tempfile::tempdir().expect("tmp");
+    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--6d2a6d4b-5d1f-4b43-9f08-4b1f0a1f7c11",
+      "objects": [{"type": "indicator", "spec_version": "2.1",
+        "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+        "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z",
+        "pattern": format!("[file:hashes.'SHA-256' = '{sha}']"), "pattern_type": "stix",
+        "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2021-01-01T00:00:00Z"}]});
+    std::fs::write(other.path().join("old.json"), bundle.to_string()).expect("write");
+    let out = ctem(other.path(), &["intel", "import", "old.json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        run(other.path()).is_empty(),
+        "expired indicators stop matching"
+    );
+}
