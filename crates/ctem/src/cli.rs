@@ -165,6 +165,9 @@ pub struct DetectArgs {
     /// Worker threads for rule evaluation
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Keep reading the file as it grows (one file, line-based formats)
+    #[arg(long)]
+    pub follow: bool,
     /// Save alerts in the store (for incidents and MTTD). Whenever the store exists, its
     /// active indicators are matched against every event too.
     #[arg(long)]

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use ctem_detect::decode::{self, Format};
 use ctem_detect::ioc::IocMatcher;
-use ctem_detect::{Engine, Mappings, Record, RuleSet};
+use ctem_detect::{Engine, Mappings, RuleSet};
 use ctem_store::Store;
 use ctem_store::alerts::AlertFilter;
 use ctem_store::intel::IndicatorFilter;
@@ -219,30 +219,8 @@ pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
             }
         }
     }
-    let mut records: Vec<Record> = Vec::new();
-    for (f, strict) in &files {
-        let recs = if f.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .context("standard input")?;
-            decode::decode_bytes(bytes, format, Some("stdin".into()))?
-        } else {
-            match decode::open(f, format) {
-                Ok(r) => r,
-                Err(e) if !strict => {
-                    eprintln!("skipped {}: {e}", f.display());
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        for r in recs {
-            match r {
-                Ok(r) => records.push(r),
-                Err(e) => eprintln!("skipped: {e}"),
-            }
-        }
+    if args.follow && (files.len() != 1 || files[0].0.as_os_str() == "-") {
+        bail!("--follow takes exactly one file");
     }
 
     let stdout = std::io::stdout();
@@ -250,17 +228,18 @@ pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
     let mut stored: Vec<ctem_model::Alert> = Vec::new();
     let mut table = Table::new(&["TIME", "LEVEL", "RULE", "SOURCE", "HOST"]);
     let mut write_err: Option<std::io::Error> = None;
-    let stats = engine.run(records, args.threads.max(1), |alert| {
+    let mut sink = |alert: ctem_detect::Alert| {
         if args.json
             && let Err(e) = serde_json::to_writer(&mut out, &alert)
                 .map_err(std::io::Error::other)
                 .and_then(|_| out.write_all(b"\n"))
+                .and_then(|_| if args.follow { out.flush() } else { Ok(()) })
         {
             write_err.get_or_insert(e);
         }
         let m = to_model(&alert, now);
         if !args.json {
-            table.row(vec![
+            let row = vec![
                 alert.timestamp.clone().unwrap_or_default(),
                 alert.level.clone(),
                 cut(&alert.title, 60),
@@ -270,12 +249,100 @@ pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
                     alert.record.map(|r| r.to_string()).unwrap_or_default()
                 ),
                 m.host.clone().unwrap_or_default(),
-            ]);
+            ];
+            if args.follow {
+                let _ = writeln!(out, "{}", row.join("  "));
+                let _ = out.flush();
+            } else {
+                table.row(row);
+            }
         }
         if args.store {
             stored.push(m);
         }
-    });
+    };
+    let threads = args.threads.max(1);
+    let mut stats = ctem_detect::RunStats::default();
+    if args.follow {
+        // one record at a time, alerts as soon as the line is written
+        let path = &files[0].0;
+        eprintln!("following {} (Ctrl-C to stop)", path.display());
+        for r in decode::follow(path, format, std::time::Duration::from_millis(250))? {
+            match r {
+                Ok(rec) => {
+                    stats.events += 1;
+                    for a in engine.process_record(&rec) {
+                        stats.alerts += 1;
+                        sink(a);
+                    }
+                }
+                Err(e) => eprintln!("skipped: {e}"),
+            }
+        }
+    }
+    for (f, strict) in &files {
+        let name = if f.as_os_str() == "-" {
+            "stdin".to_string()
+        } else {
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| f.display().to_string())
+        };
+        let reader: Box<dyn Read + Send> = if f.as_os_str() == "-" {
+            Box::new(std::io::stdin())
+        } else {
+            Box::new(std::fs::File::open(f).with_context(|| f.display().to_string())?)
+        };
+        // JSON lines take the lazy path: only the fields rules name are decoded
+        if format == Format::Jsonl {
+            let gz;
+            let mut br = std::io::BufReader::with_capacity(1 << 16, reader);
+            let is_gz = std::io::BufRead::fill_buf(&mut br)
+                .map(|b| b.starts_with(&[0x1f, 0x8b]))
+                .unwrap_or(false);
+            let lines: Box<dyn std::io::BufRead> = if is_gz {
+                gz = std::io::BufReader::with_capacity(
+                    1 << 16,
+                    flate2::read::MultiGzDecoder::new(br),
+                );
+                Box::new(gz)
+            } else {
+                Box::new(br)
+            };
+            let s = engine.run_lines(lines, Some(&name), threads, &mut sink)?;
+            stats.events += s.run.events;
+            stats.alerts += s.run.alerts;
+            if s.bad_lines > 0 {
+                eprintln!("{name}: {} lines were not JSON (skipped)", s.bad_lines);
+            }
+            continue;
+        }
+        let records = if f.as_os_str() == "-" {
+            decode::stream(reader, format, Some(name.clone()))?
+        } else {
+            match decode::stream(reader, format, Some(name.clone())) {
+                Ok(r) => r,
+                Err(e) if !strict => {
+                    eprintln!("skipped {}: {e}", f.display());
+                    continue;
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context(f.display().to_string())),
+            }
+        };
+        let file_stats = engine.run(
+            records.filter_map(|r| match r {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    eprintln!("skipped: {e}");
+                    None
+                }
+            }),
+            threads,
+            &mut sink,
+        );
+        stats.events += file_stats.events;
+        stats.alerts += file_stats.alerts;
+    }
     if let Some(e) = write_err {
         return Err(e).context("stdout");
     }

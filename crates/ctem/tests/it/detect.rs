@@ -260,3 +260,55 @@ fn active_indicators_of_the_store_are_matched_and_expired_ones_are_not() {
         "expired indicators stop matching"
     );
 }
+
+#[test]
+fn follow_reports_alerts_for_lines_appended_to_a_growing_file() {
+    use std::io::{BufRead, BufReader, Write};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("rules");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("cmd.yml"),
+        "title: cmd started\nid: 33333333-3333-3333-3333-333333333333\nlevel: high\nlogsource: {category: process_creation, product: windows}\ndetection:\n  sel: {Image|endswith: '\\\\cmd.exe'}\n  condition: sel\n",
+    )
+    .expect("write");
+    let log = tmp.path().join("events.jsonl");
+    std::fs::write(&log, "{\"EventID\": 1, \"Channel\": \"Microsoft-Windows-Sysmon/Operational\", \"Image\": \"C:\\\\x\\\\notepad.exe\"}\n").expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctem"))
+        .arg("--db")
+        .arg(tmp.path().join("none.db"))
+        .args([
+            "detect", "--follow", "--json", "--input", "jsonl", "--rules",
+        ])
+        .arg(&dir)
+        .arg(&log)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        lines.next().and_then(|l| l.ok())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
+    writeln!(f, "{{\"EventID\": 1, \"Channel\": \"Microsoft-Windows-Sysmon/Operational\", \"Image\": \"C:\\\\Windows\\\\System32\\\\cmd.exe\", \"Computer\": \"ws9\"}}").expect("append");
+    drop(f);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !reader.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = reader
+        .join()
+        .expect("reader")
+        .expect("an alert line before the deadline");
+    let alert: Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(alert["rule_id"], "33333333-3333-3333-3333-333333333333");
+    assert_eq!(alert["record"], 2, "the appended line");
+}
