@@ -22,10 +22,26 @@
 //!    `Event.System`/`Event.EventData`, Winlogbeat ECS, flat) and the logsource table
 //!    (product/category/service -> Channel/EventID) are YAML files embedded with
 //!    `include_str!`, so one rule runs unchanged on every shape and new shapes need no code.
-//! 5. **Engine** ([`Engine`]): rules are bucketed by logsource; an event tests each bucket's
-//!    logsource condition once, then only that bucket's rules. Matching is pure and runs on
-//!    several threads ([`Engine::run`]); correlation state is fed in input order afterwards
-//!    so results do not depend on the thread count.
+//! 5. **Engine** ([`Engine`]): rules are bucketed by logsource; an event tests the logsource
+//!    conditions once (cached per thread by the values of the fields they read, `Channel` and
+//!    `EventID`), then only the buckets it belongs to. Matching is pure and runs on several
+//!    threads ([`Engine::run`], [`Engine::run_lines`]); correlation state is fed in input
+//!    order afterwards so results do not depend on the thread count.
+//! 6. **Prefilter** (`prefilter`): for each rule a set of literals is derived from its
+//!    condition tree such that a match implies one of them occurs in its field; per bucket
+//!    and field all literals form one Aho-Corasick automaton. An event runs each automaton
+//!    once per field and only the rules whose literal was seen are evaluated (about 1.2 of
+//!    2,400 per OTRF event). Keyword literals are first looked for in the raw JSON line with a
+//!    SIMD (Teddy) searcher. Rules without such a set (negations, `|re` without literals) are
+//!    always evaluated. The prefilter only skips rules that cannot match; a test compares it
+//!    rule by rule with the unfiltered path on real events.
+//! 7. **Fast JSON lines** ([`flat`], [`Engine::run_lines`]): building a `serde_json::Value`
+//!    per event costs more than matching it. [`flat::FlatEvent`] scans a line once, keeps the
+//!    offsets of its top-level members and decodes only those the rules name; a line becomes a
+//!    `Value` only when it raises an alert. Batches of lines go to worker threads and come
+//!    back in order. Nested shapes fall back to the `Value` path.
+//! 8. **IOC matching** ([`ioc::IocMatcher`]): a [`Detector`] over active indicators (set and
+//!    automaton lookups per string value; see the module).
 //!
 //! ## Public API (what the CLI wires)
 //!
@@ -48,8 +64,12 @@
 //! * [`Engine::new`], [`Engine::process`] (one JSON event), [`Engine::process_record`],
 //!   [`Engine::run`] (stream, `threads`), [`Engine::matching_rules`] (any [`Event`])
 //! * [`Alert`]: serialises to exactly the `ctem detect --json` alert line
+//! * [`Engine::run_lines`] (JSON lines from any `BufRead`, the fast path) -> [`LineStats`]
 //! * [`decode`]: JSON lines / arrays, EVTX, Suricata EVE, Zeek JSON, syslog (3164, 5424, CEF),
-//!   gzip detected by magic bytes
+//!   gzip detected by magic bytes; [`decode::stream`] (any reader, line by line, flat
+//!   memory; [`decode::open`] uses it, `-` is stdin) and [`decode::follow`] (a growing file)
+//! * [`IocMatcher`]: `IocMatcher::new(&indicators, now)`, plugged in with
+//!   [`Engine::add_detector`]
 //! * [`Detector`]: the role trait of anything that raises alerts from records. The Sigma
 //!   [`Engine`] is one; [`decode::SourceAlerts`] (Suricata `alert`, Wazuh alerts) another; an
 //!   IOC matcher plugs in with [`Engine::add_detector`].

@@ -279,3 +279,32 @@ fn lines_path_matches_value_path_rule_by_rule() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Zeek TSV logs decode into the keys and types of Zeek's JSON writer.
+#[test]
+fn zeek_tsv_logs_decode() -> anyhow::Result<()> {
+    let Some(root) = shared() else { return Ok(()) };
+    let dir = root.join("events/logs/zeek_tsv");
+    let mut total = 0;
+    for e in std::fs::read_dir(&dir)? {
+        let p = e?.path();
+        let recs: Vec<_> =
+            ctem_detect::decode::open(&p, ctem_detect::decode::Format::Auto)?.collect();
+        let ok = recs.iter().filter(|r| r.is_ok()).count();
+        eprintln!("corpus: {}: {ok} of {} records", p.display(), recs.len());
+        total += ok;
+    }
+    assert!(total > 0);
+    let conn = ctem_detect::decode::open(
+        dir.join("zeek-cut-conn.log"),
+        ctem_detect::decode::Format::Zeek,
+    )?
+    .next()
+    .transpose()?
+    .map(|r| r.event);
+    if let Some(c) = conn {
+        assert!(c.get("id.orig_h").is_some_and(|v| v.is_string()), "{c}");
+        assert!(c.get("id.orig_p").is_some_and(|v| v.is_i64()), "{c}");
+    }
+    Ok(())
+}

@@ -8,6 +8,7 @@
 mod alerts;
 mod stream;
 mod syslog;
+mod zeek_tsv;
 
 use std::io::Read;
 use std::path::Path;
@@ -18,6 +19,7 @@ use serde_json::Value;
 pub use alerts::{SourceAlerts, source_alert};
 pub use stream::{Follow, follow, stream};
 pub use syslog::{parse_cef, parse_syslog_line};
+pub use zeek_tsv::{ZeekTsv, is_zeek_tsv};
 
 use crate::engine::Record;
 use crate::error::{Error, Result};
@@ -33,7 +35,7 @@ pub enum Format {
     Evtx,
     /// Suricata EVE JSON (JSON lines).
     Suricata,
-    /// Zeek JSON logs (JSON lines).
+    /// Zeek logs: JSON lines, or TSV with `#fields` headers (recognised by `#separator`).
     Zeek,
     /// Syslog lines: RFC 3164, RFC 5424 (with RFC 6587 octet counting) and CEF.
     Syslog,
@@ -47,7 +49,7 @@ impl FromStr for Format {
             "jsonl" | "json" => Format::Jsonl,
             "evtx" => Format::Evtx,
             "suricata" | "suricata_eve" => Format::Suricata,
-            "zeek" | "zeek_json" => Format::Zeek,
+            "zeek" | "zeek_json" | "zeek_tsv" => Format::Zeek,
             "syslog" | "cef" => Format::Syslog,
             other => {
                 return Err(Error::Decode {
@@ -88,6 +90,10 @@ pub fn decode_bytes(bytes: Vec<u8>, format: Format, source: Option<String>) -> R
     };
     match format {
         Format::Evtx => decode_evtx(bytes, source),
+        Format::Zeek if is_zeek_tsv(&bytes) => Ok(Box::new(ZeekTsv::new(
+            Box::new(std::io::Cursor::new(bytes)),
+            source,
+        ))),
         Format::Syslog => Ok(Box::new(decode_syslog(bytes, source))),
         Format::Jsonl | Format::Suricata | Format::Zeek | Format::Auto => {
             let name = match format {
@@ -121,6 +127,9 @@ pub fn gunzip_if_needed(bytes: Vec<u8>) -> Result<Vec<u8>> {
 pub fn sniff(bytes: &[u8]) -> Format {
     if bytes.starts_with(b"ElfFile\0") {
         return Format::Evtx;
+    }
+    if is_zeek_tsv(bytes) {
+        return Format::Zeek;
     }
     let head = &bytes[..bytes.len().min(4096)];
     let text = String::from_utf8_lossy(head);

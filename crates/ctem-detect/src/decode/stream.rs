@@ -37,6 +37,9 @@ pub fn stream<R: Read + Send + 'static>(
     } else {
         format
     };
+    if format == Format::Zeek && super::is_zeek_tsv(&head) {
+        return Ok(Box::new(super::ZeekTsv::new(r, source)));
+    }
     let head_text = String::from_utf8_lossy(&head);
     let head_text = head_text.trim_start_matches('\u{feff}').trim_start();
     // a JSON document spread over lines (pretty-printed, or one array) is not line-based
