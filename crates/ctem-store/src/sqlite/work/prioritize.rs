@@ -2,11 +2,14 @@
 //! order, open exposures regrouped into tickets.
 //!
 //! Speed matters (a million exposures after an EPSS refresh): assets, details (CVSS) and
-//! services are read once into maps; package strings are interned so the pass allocates
-//! only for new names; `exposure_risk` is rewritten whole (a bulk insert in key order is
-//! cheaper than a million updates).
+//! services are read once, assets and details into vectors indexed by their (dense) row id;
+//! threat intelligence is looked up once per exposure detail, not once per exposure;
+//! package strings are interned so the pass allocates only for new names; the maps use a
+//! fast non-cryptographic hash (the keys come from our own store); `exposure_risk` is
+//! rewritten whole (a bulk insert in key order is cheaper than a million updates).
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -23,10 +26,107 @@ use crate::work::{
 };
 use crate::{Error, Result};
 
+/// The Fx hash (rustc's): a multiply and a rotate per word; not DoS-resistant, which the
+/// pass does not need.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fx(u64);
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for Fx {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    #[inline]
+    fn write_i64(&mut self, i: i64) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+pub(crate) type FxSet<K> = HashSet<K, BuildHasherDefault<Fx>>;
+
+/// Row id -> position, a vector for the usual dense ids, a map for the rest.
+#[derive(Default)]
+pub(crate) struct IdIndex {
+    dense: Vec<u32>,
+    sparse: FxMap<i64, u32>,
+}
+
+impl IdIndex {
+    /// Ids below this go to the vector (4 bytes each).
+    const DENSE_MAX: i64 = 1 << 23;
+
+    pub(crate) fn insert(&mut self, id: i64, pos: usize) {
+        let pos = u32::try_from(pos).unwrap_or(u32::MAX);
+        if (0..Self::DENSE_MAX).contains(&id) {
+            let i = id as usize;
+            if i >= self.dense.len() {
+                self.dense.resize(i + 1, u32::MAX);
+            }
+            self.dense[i] = pos;
+        } else {
+            self.sparse.insert(id, pos);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, id: i64) -> Option<usize> {
+        let p = match usize::try_from(id).ok().and_then(|i| self.dense.get(i)) {
+            Some(p) => *p,
+            None => *self.sparse.get(&id)?,
+        };
+        (p != u32::MAX).then_some(p as usize)
+    }
+}
+
 /// Interned strings: ids for names seen before, no allocation on a hit.
 #[derive(Default)]
 pub(crate) struct Interner {
-    ids: HashMap<String, u32>,
+    ids: FxMap<String, u32>,
     names: Vec<String>,
 }
 
@@ -100,7 +200,9 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
     let mut strings = Interner::default();
     let (assets, index) = load_assets(tx, &rules, &mut strings)?;
     let services = load_services(tx)?;
-    let details = load_details(tx)?;
+    let (details, detail_index) = load_details(tx)?;
+    // the intel of each detail's CVE, looked up at its first exposure
+    let mut intel_memo: Vec<Option<(String, Option<&Enrichment>)>> = vec![None; details.len()];
     let stored_intel;
     let intel: &dyn crate::work::IntelLookup = match ctx.intel {
         Some(i) => i,
@@ -121,15 +223,16 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
     while let Some(r) = q.next()? {
         let id: i64 = r.get(0)?;
         let asset_id: i64 = r.get(1)?;
-        let asset = *index.get(&asset_id).ok_or_else(|| Error::Corrupt {
+        let asset = index.get(asset_id).ok_or_else(|| Error::Corrupt {
             table: "exposures",
             message: format!("{id}: asset {asset_id} missing"),
         })?;
         let detail_id: i64 = r.get(2)?;
-        let (title, cvss) = details.get(&detail_id).ok_or_else(|| Error::Corrupt {
+        let detail = detail_index.get(detail_id).ok_or_else(|| Error::Corrupt {
             table: "exposures",
             message: format!("{id}: detail {detail_id} missing"),
         })?;
+        let (title, cvss) = &details[detail];
         let severity = usize::try_from(r.get::<_, i64>(3)?)
             .ok()
             .and_then(|s| Severity::ALL.get(s).copied())
@@ -147,7 +250,15 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
         let first_seen: i64 = r.get(9)?;
         let cve = r.get_ref(10)?.as_str_or_null().ok().flatten();
         let vex: bool = r.get(11)?;
-        let intel = cve.and_then(|c| intel.enrichment(c));
+        let intel = match (cve, &mut intel_memo[detail]) {
+            (None, _) => None,
+            (Some(c), Some((memo_cve, e))) if memo_cve == c => *e,
+            (Some(c), slot) => {
+                let e = intel.enrichment(c);
+                *slot = Some((c.to_owned(), e));
+                e
+            }
+        };
         let facts = Facts {
             severity,
             cvss: Some(cvss),
@@ -209,27 +320,67 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
     let tickets_took = t_tickets.elapsed();
 
     let t_write = Instant::now();
-    tx.execute("DELETE FROM exposure_risk", [])?;
-    let mut ins = tx.prepare(
-        "INSERT INTO exposure_risk(exposure_id, score, priority, ssvc, kev, due, team, ticket_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    for (i, r) in rows.iter().enumerate() {
-        let team = assets[r.asset].team.map(|t| strings.get(t));
-        ins.execute(params![
-            r.id,
-            r.score,
-            priority_num(r.priority),
-            ssvc_num(r.ssvc),
-            r.kev,
-            r.due,
-            team,
-            ticket_of.get(i).copied().flatten()
-        ])?;
-    }
+    write_risk(tx, &rows, &assets, &strings, &ticket_of)?;
     summary.score_ms = (scored_at + t_write.elapsed()).as_millis() as u64;
     summary.tickets_ms = tickets_took.as_millis() as u64;
     Ok(summary)
+}
+
+/// Rewrites `exposure_risk` whole, many rows a statement (a million single-row inserts
+/// spend more time in statement overhead than in the B-tree).
+fn write_risk(
+    tx: &Transaction<'_>,
+    rows: &[Row],
+    assets: &[AssetInfo],
+    strings: &Interner,
+    ticket_of: &[Option<i64>],
+) -> Result<()> {
+    const BATCH: usize = 100;
+    tx.execute("DELETE FROM exposure_risk", [])?;
+    let sql = |n: usize| {
+        let mut q = String::from(
+            "INSERT INTO exposure_risk(exposure_id, score, priority, ssvc, kev, due, team, \
+             ticket_id) VALUES ",
+        );
+        for i in 0..n {
+            if i > 0 {
+                q.push(',');
+            }
+            q.push_str("(?,?,?,?,?,?,?,?)");
+        }
+        q
+    };
+    let mut full = tx.prepare(&sql(BATCH))?;
+    let mut vals: Vec<rusqlite::types::ValueRef<'_>> = Vec::with_capacity(BATCH * 8);
+    for (chunk_no, chunk) in rows.chunks(BATCH).enumerate() {
+        use rusqlite::types::{ToSqlOutput, ValueRef as V};
+        vals.clear();
+        for (j, r) in chunk.iter().enumerate() {
+            let team = assets[r.asset].team.map(|t| strings.get(t));
+            let ticket = ticket_of.get(chunk_no * BATCH + j).copied().flatten();
+            vals.extend([
+                V::Integer(r.id),
+                V::Real(r.score),
+                V::Integer(priority_num(r.priority)),
+                V::Integer(ssvc_num(r.ssvc)),
+                V::Integer(i64::from(r.kev)),
+                r.due.map_or(V::Null, V::Integer),
+                team.map_or(V::Null, |t| V::Text(t.as_bytes())),
+                ticket.map_or(V::Null, V::Integer),
+            ]);
+        }
+        if chunk.len() == BATCH {
+            full.execute(rusqlite::params_from_iter(
+                vals.iter().map(|v| ToSqlOutput::Borrowed(*v)),
+            ))?;
+        } else {
+            tx.prepare(&sql(chunk.len()))?
+                .execute(rusqlite::params_from_iter(
+                    vals.iter().map(|v| ToSqlOutput::Borrowed(*v)),
+                ))?;
+        }
+    }
+    Ok(())
 }
 
 fn store_config_rules(tx: &Transaction<'_>, rules: &[OwnershipRule]) -> Result<()> {
@@ -255,7 +406,7 @@ fn store_config_rules(tx: &Transaction<'_>, rules: &[OwnershipRule]) -> Result<(
     Ok(())
 }
 
-type AssetIndex = HashMap<i64, usize>;
+type AssetIndex = IdIndex;
 
 fn load_assets(
     tx: &Transaction<'_>,
@@ -276,7 +427,7 @@ fn load_assets(
     )?;
     let mut q = st.query([])?;
     let mut out = Vec::new();
-    let mut index = HashMap::new();
+    let mut index = IdIndex::default();
     while let Some(r) = q.next()? {
         let id: i64 = r.get(0)?;
         let kind: String = r.get(1)?;
@@ -347,16 +498,17 @@ fn load_intel(tx: &Transaction<'_>) -> Result<HashMap<String, Enrichment>> {
     Ok(out)
 }
 
-fn load_services(tx: &Transaction<'_>) -> Result<HashSet<(i64, i64)>> {
+fn load_services(tx: &Transaction<'_>) -> Result<FxSet<(i64, i64)>> {
     let mut st = tx.prepare("SELECT asset_id, port FROM services WHERE state = 'open'")?;
     let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn load_details(tx: &Transaction<'_>) -> Result<HashMap<i64, (String, CvssFacts)>> {
+fn load_details(tx: &Transaction<'_>) -> Result<(Vec<(String, CvssFacts)>, IdIndex)> {
     let mut st = tx.prepare("SELECT id, data FROM exposure_details")?;
     let mut q = st.query([])?;
-    let mut out = HashMap::new();
+    let mut out = Vec::new();
+    let mut index = IdIndex::default();
     while let Some(r) = q.next()? {
         let id: i64 = r.get(0)?;
         let data = r.get_ref(1)?.as_str().unwrap_or("{}");
@@ -365,9 +517,10 @@ fn load_details(tx: &Transaction<'_>) -> Result<HashMap<i64, (String, CvssFacts)
             message: format!("{id}: {e}"),
         })?;
         let facts = CvssFacts::from_list(&d.cvss);
-        out.insert(id, (d.title, facts));
+        index.insert(id, out.len());
+        out.push((d.title, facts));
     }
-    Ok(out)
+    Ok((out, index))
 }
 
 /// The ticket key of a group: team, package (or finding) and whether a fix exists.
@@ -397,8 +550,8 @@ fn sync_tickets(
     // group rows by (team, name, is_pkg, has_fix); exposures of unowned assets go to team
     // "unassigned"
     let unassigned = u32::MAX;
-    let mut fix_memo: HashMap<(u32, u32), bool> = HashMap::new();
-    let mut groups: HashMap<(u32, u32, bool, bool), KeyStats> = HashMap::new();
+    let mut fix_memo: FxMap<(u32, u32), bool> = FxMap::default();
+    let mut groups: FxMap<(u32, u32, bool, bool), KeyStats> = FxMap::default();
     for (i, r) in rows.iter().enumerate() {
         let has_fix = r.is_pkg
             && r.fixed != NONE

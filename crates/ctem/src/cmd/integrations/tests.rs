@@ -279,6 +279,63 @@ fn jira_create_transition_and_adf_bodies() {
 }
 
 #[test]
+fn jira_create_retries_after_a_500_and_searches_before_each_attempt() {
+    let creates = Arc::new(Mutex::new(0usize));
+    let c2 = creates.clone();
+    let mock = serve(Box::new(move |r, _| {
+        match (r.method.as_str(), r.path.as_str()) {
+            ("POST", "/rest/api/3/search/jql") => Reply::Json(200, json!({"issues": []})),
+            ("POST", "/rest/api/3/issue") => {
+                assert_eq!(r.body["fields"]["project"]["key"], "SEC");
+                let labels = r.body["fields"]["labels"].to_string();
+                assert!(labels.contains("ctem-"), "{labels}");
+                let mut n = c2.lock().expect("lock");
+                *n += 1;
+                if *n == 1 {
+                    Reply::Json(500, json!({"errorMessages": ["internal"]}))
+                } else {
+                    Reply::Json(201, json!({"id": "10002", "key": "SEC-2"}))
+                }
+            }
+            _ => Reply::Json(404, json!({})),
+        }
+    }));
+    // SAFETY: test-only variable with a unique name
+    unsafe { std::env::set_var("CTEM_TEST_JIRA_TOKEN_500", "j-secret") };
+    let t = target(
+        "jira",
+        TargetKind::Jira {
+            base_url: mock.url.clone(),
+            project: "SEC".into(),
+            email: "bot@example.com".into(),
+            token_env: "CTEM_TEST_JIRA_TOKEN_500".into(),
+            issue_type: "Task".into(),
+            transitions: Default::default(),
+        },
+    );
+    let mut s = store();
+    let r = push_tickets(s.as_mut(), std::slice::from_ref(&t), &[ticket()]).expect("push");
+    assert_eq!(r[0].outcome, "created SEC-2", "{r:?}");
+    assert_eq!(*creates.lock().expect("lock"), 2, "one 500, one success");
+    let log = mock.log.lock().expect("lock").clone();
+    let paths: Vec<&str> = log.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/rest/api/3/search/jql",
+            "/rest/api/3/issue",
+            "/rest/api/3/search/jql",
+            "/rest/api/3/issue"
+        ],
+        "the label is searched before every create attempt"
+    );
+    // pushed again: linked, nothing new sent
+    let r = push_tickets(s.as_mut(), &[t], &[ticket()]).expect("push");
+    assert!(r[0].outcome.starts_with("linked SEC-2"), "{r:?}");
+    assert_eq!(*creates.lock().expect("lock"), 2);
+}
+
+#[test]
 fn webhooks_retry_5xx_and_carry_an_idempotency_key() {
     let mock = serve(Box::new(|r, n| {
         assert!(r.headers.contains("idempotency-key: "));
