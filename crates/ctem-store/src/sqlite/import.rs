@@ -59,7 +59,9 @@ impl SqliteStore {
         )?;
         let scan_id = tx.last_insert_rowid();
         let max_exposure_before: i64 =
-            tx.query_row("SELECT coalesce(max(id), 0) FROM exposures", [], |r| r.get(0))?;
+            tx.query_row("SELECT coalesce(max(id), 0) FROM exposures", [], |r| {
+                r.get(0)
+            })?;
         let summary = ImportSummary {
             file: meta.file.clone(),
             format: meta.format.clone(),
@@ -403,7 +405,13 @@ impl SqliteImport<'_> {
                 first_seen, last_seen, last_scan_id)
              SELECT id, ?1, ?2, asset_id, 1, ?3, ?3, ?4 FROM exposures WHERE id > ?5
              ORDER BY id",
-            params![tool, scope, self.now, self.scan_id, self.max_exposure_before],
+            params![
+                tool,
+                scope,
+                self.now,
+                self.scan_id,
+                self.max_exposure_before
+            ],
         )?;
         Ok(())
     }
