@@ -163,7 +163,24 @@ fn has(mods: &[Modifier], m: Modifier) -> bool {
 /// Compiles one detection item.
 pub fn compile_item(item: &FieldItem, opts: &CompileOptions, rule: &str) -> Result<FieldMatcher> {
     use Modifier::*;
-    let mods = &item.modifiers;
+    // keywords (values without a field) are searched anywhere in the event's values, as a
+    // full-text search does: a plain keyword is a `contains`
+    let kw_mods: Vec<Modifier>;
+    let mods = if item.field.is_none()
+        && ![Contains, StartsWith, EndsWith, Re, Cidr, Exists, FieldRef]
+            .iter()
+            .any(|m| item.modifiers.contains(m))
+    {
+        kw_mods = item
+            .modifiers
+            .iter()
+            .copied()
+            .chain(std::iter::once(Contains))
+            .collect();
+        &kw_mods
+    } else {
+        &item.modifiers
+    };
     let mut matchers = Vec::new();
     for v in &item.values {
         compile_value(v, mods, opts, rule, &mut matchers)?;

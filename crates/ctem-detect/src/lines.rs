@@ -148,6 +148,79 @@ impl Engine {
         Ok(stats)
     }
 
+    /// Runs over a file (or `-` for stdin) of any supported format: JSON lines (also Suricata
+    /// and Zeek JSON, gzip or not) take the fast [`Engine::run_lines`] path, everything else
+    /// (EVTX, syslog, Zeek TSV, JSON arrays) is decoded with [`crate::decode::stream`] and
+    /// run with [`Engine::run`]. Undecodable records are counted in `bad_lines`.
+    pub fn run_file<F>(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        format: crate::decode::Format,
+        threads: usize,
+        mut sink: F,
+    ) -> Result<LineStats>
+    where
+        F: FnMut(Alert),
+    {
+        use crate::decode::Format;
+        use std::io::Read;
+        let path = path.as_ref();
+        let (source, reader): (String, Box<dyn Read + Send>) = if path == std::path::Path::new("-")
+        {
+            ("-".to_string(), Box::new(std::io::stdin()))
+        } else {
+            let file = std::fs::File::open(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, Box::new(file))
+        };
+        let mut r: Box<dyn BufRead + Send> =
+            Box::new(std::io::BufReader::with_capacity(1 << 16, reader));
+        let io = |e: std::io::Error| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        if r.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]) {
+            r = Box::new(std::io::BufReader::with_capacity(
+                1 << 16,
+                flate2::read::MultiGzDecoder::new(r),
+            ));
+        }
+        let head = r.fill_buf().map_err(io)?.to_vec();
+        let sniffed = match format {
+            Format::Auto => crate::decode::sniff(&head),
+            f => f,
+        };
+        let text = String::from_utf8_lossy(&head);
+        let first = text.trim_start_matches('\u{feff}').trim_start();
+        let json_lines = matches!(sniffed, Format::Jsonl | Format::Suricata | Format::Zeek)
+            && first.starts_with('{')
+            && first
+                .split_once('\n')
+                .is_some_and(|(l, _)| l.trim_end().ends_with('}'));
+        if json_lines {
+            return self.run_lines(r, Some(&source), threads, sink);
+        }
+        let mut bad = 0;
+        let records = crate::decode::stream(r, sniffed, Some(source))?.filter_map(|x| match x {
+            Ok(r) => Some(r),
+            Err(_) => {
+                bad += 1;
+                None
+            }
+        });
+        let run = self.run(records, threads, &mut sink);
+        Ok(LineStats {
+            run,
+            bad_lines: bad,
+        })
+    }
+
     fn match_batch(&self, b: &Batch, source: Option<&str>, sc: &mut Scratch) -> BatchOut {
         let mut out = BatchOut::default();
         let mut flat = FlatEvent::new(&self.index);

@@ -150,7 +150,9 @@ impl BucketFilter {
                 let t = if t.is_ascii() {
                     t
                 } else {
-                    lower = lowercase(t);
+                    // regexes fold case simply: long s (U+017F) is `s`, the Kelvin sign
+                    // (lower-cased to `k` already) is `k`
+                    lower = lowercase(t).replace('\u{17f}', "s");
                     lower.as_str()
                 };
                 if !ac.is_match(t) {

@@ -276,6 +276,16 @@ fn lines_path_matches_value_path_rule_by_rule() -> anyhow::Result<()> {
             assert_eq!(s1.events, s2.run.events, "{file}");
             assert_eq!(by_value, by_lines, "{file} ({threads} threads)");
         }
+        if limit == usize::MAX {
+            // the whole gzip file through run_file: the same alerts
+            let path = root.join("events/jsonl").join(file);
+            let s3 = engine.run_file(&path, ctem_detect::decode::Format::Auto, 2, |_| {})?;
+            assert_eq!(
+                (s3.run.events, s3.run.alerts),
+                (s1.events, s1.alerts),
+                "{file}"
+            );
+        }
     }
     Ok(())
 }
