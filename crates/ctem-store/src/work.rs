@@ -178,9 +178,33 @@ pub struct Facts<'a> {
     pub asset: Option<&'a AssetFacts>,
     /// Whether the exposure's port is an open service of its asset (`None`: no port).
     pub service_reachable: Option<bool>,
-    pub intel: Option<&'a Enrichment>,
+    pub intel: Option<IntelFacts>,
     pub vex_not_affected: bool,
     pub accepted: bool,
+}
+
+/// What the model reads from a CVE's threat intelligence: a small copy of [`Enrichment`]
+/// (the bulk pass keeps one per exposure detail, close together in memory).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct IntelFacts {
+    pub kev: bool,
+    /// KEV says known ransomware campaign use.
+    pub kev_ransomware_known: bool,
+    pub kev_due_date: Option<NaiveDate>,
+    pub epss: Option<f64>,
+    pub epss_percentile: Option<f64>,
+}
+
+impl From<&Enrichment> for IntelFacts {
+    fn from(e: &Enrichment) -> Self {
+        IntelFacts {
+            kev: e.kev,
+            kev_ransomware_known: e.kev_ransomware == Some(RansomwareUse::Known),
+            kev_due_date: e.kev_due_date,
+            epss: e.epss,
+            epss_percentile: e.epss_percentile,
+        }
+    }
 }
 
 /// What the model reads from an exposure's CVSS list, parsed once per distinct detail.
@@ -261,10 +285,7 @@ pub fn risk_input(f: &Facts<'_>) -> RiskInput {
     let a = f.asset.cloned().unwrap_or_default();
     RiskInput {
         kev: f.intel.map(|i| i.kev),
-        kev_ransomware: f
-            .intel
-            .filter(|i| i.kev)
-            .map(|i| i.kev_ransomware == Some(RansomwareUse::Known)),
+        kev_ransomware: f.intel.filter(|i| i.kev).map(|i| i.kev_ransomware_known),
         epss_probability: f.intel.and_then(|i| i.epss),
         epss_percentile: f.intel.and_then(|i| i.epss_percentile),
         exploit_public: f.intel.filter(|i| i.kev).map(|_| true),
@@ -310,7 +331,7 @@ pub fn facts_of<'a>(
                 .iter()
                 .any(|s| s.port == p && s.state.eq_ignore_ascii_case("open"))
         }),
-        intel: e.intel.as_ref(),
+        intel: e.intel.as_ref().map(IntelFacts::from),
         vex_not_affected: vex_not_affected(e),
         accepted: e.status == ExposureStatus::Accepted,
     }

@@ -3,7 +3,8 @@
 //!
 //! Speed matters (a million exposures after an EPSS refresh): assets, details (CVSS) and
 //! services are read once, assets and details into vectors indexed by their (dense) row id;
-//! threat intelligence is looked up once per exposure detail, not once per exposure;
+//! threat intelligence is looked up once per exposure detail (a compact copy kept beside
+//! the detail, so the pass does not chase a pointer into a large map per exposure);
 //! package strings are interned so the pass allocates only for new names; the maps use a
 //! fast non-cryptographic hash (the keys come from our own store); `exposure_risk` is
 //! rewritten whole (a bulk insert in key order is cheaper than a million updates).
@@ -22,7 +23,8 @@ use rusqlite::{Transaction, params};
 
 use super::{day_num, day_of, event, load_rules, priority_num, ssvc_num};
 use crate::work::{
-    AssetFacts, CvssFacts, Facts, Prioritize, PrioritizeSummary, TopGroup, risk_input, sla_target,
+    AssetFacts, CvssFacts, Facts, IntelFacts, Prioritize, PrioritizeSummary, TopGroup, risk_input,
+    sla_target,
 };
 use crate::{Error, Result};
 
@@ -176,7 +178,17 @@ struct AssetInfo {
 struct DetailLite {
     title: String,
     #[serde(default)]
+    cves: Vec<String>,
+    #[serde(default)]
     cvss: Vec<ctem_model::Cvss>,
+}
+
+/// What the pass needs of a shared exposure detail. The `cve` column of an exposure is the
+/// first CVE of its detail, so the intelligence is looked up here, once per detail.
+struct Detail {
+    title: String,
+    cvss: CvssFacts,
+    intel: Option<IntelFacts>,
 }
 
 pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
@@ -200,9 +212,6 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
     let mut strings = Interner::default();
     let (assets, index) = load_assets(tx, &rules, &mut strings)?;
     let services = load_services(tx)?;
-    let (details, detail_index) = load_details(tx)?;
-    // the intel of each detail's CVE, looked up at its first exposure
-    let mut intel_memo: Vec<Option<(String, Option<&Enrichment>)>> = vec![None; details.len()];
     let stored_intel;
     let intel: &dyn crate::work::IntelLookup = match ctx.intel {
         Some(i) => i,
@@ -211,12 +220,13 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
             &stored_intel
         }
     };
+    let (details, detail_index) = load_details(tx, intel)?;
 
     let mut summary = PrioritizeSummary::default();
     let mut rows: Vec<Row> = Vec::new();
     let mut st = tx.prepare(
         "SELECT id, asset_id, detail_id, severity, status, pkg_name, pkg_version, fixed_version,
-                port, first_seen, cve, instr(instance, 'not_affected') > 0
+                port, first_seen, instance
          FROM exposures ORDER BY id",
     )?;
     let mut q = st.query([])?;
@@ -232,7 +242,7 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
             table: "exposures",
             message: format!("{id}: detail {detail_id} missing"),
         })?;
-        let (title, cvss) = &details[detail];
+        let d = &details[detail];
         let severity = usize::try_from(r.get::<_, i64>(3)?)
             .ok()
             .and_then(|s| Severity::ALL.get(s).copied())
@@ -248,20 +258,16 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
             .filter(|f| !f.trim().is_empty());
         let port: Option<i64> = r.get(8)?;
         let first_seen: i64 = r.get(9)?;
-        let cve = r.get_ref(10)?.as_str_or_null().ok().flatten();
-        let vex: bool = r.get(11)?;
-        let intel = match (cve, &mut intel_memo[detail]) {
-            (None, _) => None,
-            (Some(c), Some((memo_cve, e))) if memo_cve == c => *e,
-            (Some(c), slot) => {
-                let e = intel.enrichment(c);
-                *slot = Some((c.to_owned(), e));
-                e
-            }
-        };
+        // the same test as `work::vex_not_affected` on the solution, which lives in the
+        // instance JSON
+        let vex = r
+            .get_ref(10)?
+            .as_str()
+            .is_ok_and(|i| i.contains("not_affected"));
+        let intel = d.intel;
         let facts = Facts {
             severity,
-            cvss: Some(cvss),
+            cvss: Some(&d.cvss),
             fix_available: pkg.map(|_| fixed.is_some()),
             asset: Some(&assets[asset].facts),
             service_reachable: port.map(|p| services.contains(&(asset_id, p))),
@@ -289,7 +295,7 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
         }
         let (name, is_pkg) = match pkg {
             Some(p) => (strings.id(p), true),
-            None => (strings.id(title), false),
+            None => (strings.id(&d.title), false),
         };
         rows.push(Row {
             id,
@@ -504,7 +510,10 @@ fn load_services(tx: &Transaction<'_>) -> Result<FxSet<(i64, i64)>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn load_details(tx: &Transaction<'_>) -> Result<(Vec<(String, CvssFacts)>, IdIndex)> {
+fn load_details(
+    tx: &Transaction<'_>,
+    intel: &dyn crate::work::IntelLookup,
+) -> Result<(Vec<Detail>, IdIndex)> {
     let mut st = tx.prepare("SELECT id, data FROM exposure_details")?;
     let mut q = st.query([])?;
     let mut out = Vec::new();
@@ -516,9 +525,16 @@ fn load_details(tx: &Transaction<'_>) -> Result<(Vec<(String, CvssFacts)>, IdInd
             table: "exposure_details",
             message: format!("{id}: {e}"),
         })?;
-        let facts = CvssFacts::from_list(&d.cvss);
         index.insert(id, out.len());
-        out.push((d.title, facts));
+        out.push(Detail {
+            cvss: CvssFacts::from_list(&d.cvss),
+            intel: d
+                .cves
+                .first()
+                .and_then(|c| intel.enrichment(c))
+                .map(IntelFacts::from),
+            title: d.title,
+        });
     }
     Ok((out, index))
 }
