@@ -308,31 +308,6 @@ fn csv_rows(out: &mut Out<'_, '_>, csv: &Csv) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::{Record, parse_bytes};
-
-    #[test]
-    fn external_dtd_reference_is_blanked_but_entities_stay_refused() {
-        let ok = br#"<?xml version="1.0"?>
-<!DOCTYPE SCAN SYSTEM "https://qualysguard.qualys.com/scan-1.dtd">
-<SCAN value="scan/1"><IP value="10.0.0.1" name="h.example"><VULNS><CAT value="TCP/IP" port="22" protocol="tcp">
-<VULN number="38739" severity="3" cveid="CVE-2008-5161"><TITLE>SSH CBC</TITLE></VULN></CAT></VULNS></IP></SCAN>"#;
-        let recs = parse_bytes(&super::FORMAT, ok).expect("parses");
-        let e = recs
-            .iter()
-            .find_map(|r| match r {
-                Record::Exposure { exposure, .. } => Some(exposure),
-                _ => None,
-            })
-            .expect("exposure");
-        assert_eq!((e.rule_id.as_deref(), e.port), (Some("38739"), Some(22)));
-        assert_eq!(e.severity, ctem_model::Severity::Medium);
-        let xxe = br#"<?xml version="1.0"?><!DOCTYPE SCAN [<!ENTITY x SYSTEM "file:///etc/passwd">]><SCAN value="scan/1"><IP value="&x;"/></SCAN>"#;
-        let err = parse_bytes(&super::FORMAT, xxe).expect_err("refused");
-        assert!(err.to_string().contains("XXE"), "{err}");
-    }
-}
 
 fn was_report(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
     let mut glossary: HashMap<&str, &Node> = HashMap::new();
@@ -396,4 +371,30 @@ fn was_report(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
         out.exposure(key, e)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Record, parse_bytes};
+
+    #[test]
+    fn external_dtd_reference_is_blanked_but_entities_stay_refused() {
+        let ok = br#"<?xml version="1.0"?>
+<!DOCTYPE SCAN SYSTEM "https://qualysguard.qualys.com/scan-1.dtd">
+<SCAN value="scan/1"><IP value="10.0.0.1" name="h.example"><VULNS><CAT value="TCP/IP" port="22" protocol="tcp">
+<VULN number="38739" severity="3" cveid="CVE-2008-5161"><TITLE>SSH CBC</TITLE></VULN></CAT></VULNS></IP></SCAN>"#;
+        let recs = parse_bytes(&super::FORMAT, ok).expect("parses");
+        let e = recs
+            .iter()
+            .find_map(|r| match r {
+                Record::Exposure { exposure, .. } => Some(exposure),
+                _ => None,
+            })
+            .expect("exposure");
+        assert_eq!((e.rule_id.as_deref(), e.port), (Some("38739"), Some(22)));
+        assert_eq!(e.severity, ctem_model::Severity::Medium);
+        let xxe = br#"<?xml version="1.0"?><!DOCTYPE SCAN [<!ENTITY x SYSTEM "file:///etc/passwd">]><SCAN value="scan/1"><IP value="&x;"/></SCAN>"#;
+        let err = parse_bytes(&super::FORMAT, xxe).expect_err("refused");
+        assert!(err.to_string().contains("XXE"), "{err}");
+    }
 }
