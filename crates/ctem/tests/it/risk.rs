@@ -371,6 +371,17 @@ fn ssvc_policy_from_ctem_toml_sets_the_decision_and_the_priority() {
         if e["status"] == "open" && x["input"]["vex_not_affected"] == false {
             assert_eq!(risk["priority"], expect_prio(&d), "{x}");
         }
+        // SLA per SSVC outcome (act_days from [risk.sla]), opened today, unless KEV caps it
+        if x["sla"]["capped_by_kev"] == false {
+            let days = match d.as_str() {
+                "act" => 3,
+                "attend" => 30,
+                "track_star" => 90,
+                _ => 180,
+            };
+            assert_eq!(x["sla"]["days_left"], days, "{x}");
+            assert_eq!(x["sla"]["breached"], false);
+        }
         decisions.insert(d);
     }
     assert!(decisions.len() >= 2, "{decisions:?}");
