@@ -308,7 +308,6 @@ fn csv_rows(out: &mut Out<'_, '_>, csv: &Csv) -> Result<()> {
     Ok(())
 }
 
-
 fn was_report(out: &mut Out<'_, '_>, root: &Node) -> Result<()> {
     let mut glossary: HashMap<&str, &Node> = HashMap::new();
     for q in root
