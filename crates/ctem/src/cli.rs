@@ -90,6 +90,13 @@ pub enum Command {
     /// Show one exposure with its sources and status history
     Exposure {
         id: i64,
+        /// Change its status by hand: accepted, false_positive, open, fixed (kept in its
+        /// history with --reason; priorities and tickets follow)
+        #[arg(long, requires = "reason")]
+        set: Option<String>,
+        /// Why (required with --set)
+        #[arg(long)]
+        reason: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -83,8 +83,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             list::exposures(store.as_ref(), q, json)
         }
-        Command::Exposure { id, json } => {
-            let store = open_store(&cli.db)?;
+        Command::Exposure {
+            id,
+            set,
+            reason,
+            json,
+        } => {
+            let mut store = open_store(&cli.db)?;
+            if let Some(status) = set {
+                let Some(st) = ctem_model::ExposureStatus::parse(&status) else {
+                    anyhow::bail!(
+                        "unknown status {status:?}: use open, accepted, false_positive or fixed"
+                    );
+                };
+                store.set_status(id, st, reason.as_deref().unwrap_or(""))?;
+                risk::after_import(store.as_mut())?;
+            }
             list::exposure(store.as_ref(), id, json)
         }
         Command::Cvss { vector, json } => risk::cvss(&vector, json),

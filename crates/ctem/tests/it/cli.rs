@@ -299,3 +299,47 @@ fn demo_builds_a_fresh_store_and_reports() {
         .expect("demo");
     assert_eq!(again.status.code(), Some(1));
 }
+
+#[test]
+fn accepting_an_exposure_by_hand_is_kept_explained_and_lowers_its_risk() {
+    let env = Env::new();
+    env.import(&[&fixture("trivy/alpine-310.json")], &[]);
+    let before = env.json(&["explain", "1", "--json"]);
+    let usage = env.run(&["exposure", "1", "--set", "accepted"]);
+    assert_eq!(usage.status.code(), Some(2), "--set needs --reason");
+    let out = env.run(&["exposure", "1", "--set", "bogus", "--reason", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = env.json(&[
+        "exposure",
+        "1",
+        "--set",
+        "accepted",
+        "--reason",
+        "compensating WAF rule",
+        "--json",
+    ]);
+    assert_eq!(v["exposure"]["status"], "accepted");
+    let last = v["exposure"]["history"]
+        .as_array()
+        .expect("history")
+        .last()
+        .cloned();
+    assert_eq!(
+        last.as_ref().map(|h| h["reason"].clone()),
+        Some("compensating WAF rule".into())
+    );
+    let after = env.json(&["explain", "1", "--json"]);
+    assert!(
+        after["risk"]["score"].as_f64() < before["risk"]["score"].as_f64(),
+        "{} -> {}",
+        before["risk"]["score"],
+        after["risk"]["score"]
+    );
+    // a re-import keeps the decision
+    let s = env.import(&[&fixture("trivy/alpine-310.json")], &[]);
+    assert_eq!(s[0]["exposures"]["unchanged"], 4);
+    assert_eq!(
+        env.json(&["exposure", "1", "--json"])["exposure"]["status"],
+        "accepted"
+    );
+}
