@@ -83,6 +83,8 @@
 //! * Correlation rules referenced with `generate: false` (the default) silence their base
 //!   rules, as the spec says; windows are per group-by key and clear after firing.
 //! * `neq` is "present and different from every value"; an absent field never matches `neq`.
+//! * Keywords (values without a field) are a full-text search: a plain keyword matches when
+//!   it occurs anywhere in any value of the event (as `|contains`), case-insensitively.
 //! * Field paths of every field the rules name are resolved per shape in [`Engine::new`], so
 //!   matching takes no locks and allocates nothing for lookups; threads share the engine.
 //! * All case-insensitive ASCII `contains` values of one field form one Aho-Corasick

@@ -137,10 +137,11 @@ const MONTHS: [&str; 12] = [
 fn parse_3164(s: &str, obj: &mut Map<String, Value>) -> bool {
     // "Mmm dd hh:mm:ss host tag[pid]: msg" (day may be space-padded)
     let Some(mon) = s.get(..3) else { return false };
-    if !MONTHS.contains(&mon) || s.len() < 15 {
+    if !MONTHS.contains(&mon) {
         return false;
     }
-    let ts = &s[..15];
+    // `get` also refuses a cut inside a multi-byte character
+    let Some(ts) = s.get(..15) else { return false };
     let ts_ok = ts.as_bytes().get(6) == Some(&b' ') && ts.as_bytes().get(9) == Some(&b':');
     if !ts_ok {
         return false;
@@ -264,6 +265,14 @@ fn parse_cef_extension(s: &str, obj: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3164_multibyte_char_at_byte_15_is_not_a_panic() {
+        // found by fuzz target detect_syslog: "Feb\r1" then U+FFFD across byte 15
+        let line = "Feb\r1\u{fffd}\u{fffd}\u{fffd}\u{fffd}";
+        let _ = parse_syslog_line(line);
+        let _ = parse_syslog_line("Feb 1 10:00:0\u{e9}\u{e9} host x");
+    }
 
     #[test]
     fn rfc5424_with_structured_data() {
