@@ -36,3 +36,20 @@ awk -v n="$VULNS" -v size="$SIZE" -v i="$IMP_S" -v ikb="$IMP_KB" -v r="$RAW_S" -
   printf "ctem re-import (unchanged):%7.2f s  %9.0f findings/s  peak RSS %5.0f MiB\n", re, n/re, rekb/1024;
   printf "ratio import / raw parse:  %7.2fx (target <= 3x)\n", i/r;
 }'
+
+# Streaming at scale (issue: ingestion breadth): a 1 GiB Grype report and a 500 MiB Nessus
+# file, each imported into a fresh store; peak RSS must stay under 512 MiB. Skip with BIG=0.
+if [ "${BIG:-1}" != 0 ]; then
+  cargo build --release -q -p ctem --example gen_big
+  GRYPE="$OUT/grype-1g.json"; NESSUS="$OUT/nessus-500m.nessus"
+  [ -s "$GRYPE" ] || "$BIN/examples/gen_big" grype 1024 "$GRYPE" > "$OUT/grype-1g.count"
+  [ -s "$NESSUS" ] || "$BIN/examples/gen_big" nessus 500 5000 "$NESSUS" > "$OUT/nessus-500m.count"
+  for f in "$GRYPE" "$NESSUS"; do
+    rm -f "$OUT"/big.db*
+    read -r S KB < <(run "$BIN/ctem" --db "$OUT/big.db" import "$f")
+    N=$(cat "${f%.*}.count")
+    awk -v f="$(basename "$f")" -v s="$S" -v kb="$KB" -v n="$N" -v size="$(stat -c %s "$f")" 'BEGIN {
+      printf "%-20s %6.0f MB  %8d findings  %7.2f s  %6.1f MB/s  %8.0f findings/s  peak RSS %4.0f MiB (target < 512)\n",
+        f, size/1e6, n, s, size/1e6/s, n/s, kb/1024 }'
+  done
+fi

@@ -6,7 +6,7 @@
 
 use std::io::BufRead;
 
-use ctem_model::{AssetKind, Exposure, ExposureKind};
+use ctem_model::{Asset, AssetKind, Exposure, ExposureKind};
 use serde_json::Value;
 
 use crate::common::{
@@ -20,7 +20,7 @@ pub static FORMAT: Format = Format {
     description: "Grype JSON (matches with vulnerability, artifact and source)",
     probe,
     parse,
-    parse_slice: None,
+    parse_slice: Some(parse_slice),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
@@ -46,8 +46,20 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         ));
     };
     let mut out = Out::new(emit);
-    let src = &doc["source"];
-    let asset = match (s(src, &["type"]), &src["target"]) {
+    let asset = source_asset(&doc["source"], &doc["distro"]);
+    let key = out.asset(asset)?;
+    for (i, m) in matches.iter().enumerate() {
+        match one(m) {
+            Ok(e) => out.exposure(key, e)?,
+            Err(msg) => out.issue(format!("matches[{i}]"), msg)?,
+        }
+    }
+    Ok(())
+}
+
+/// The scanned source as an asset.
+fn source_asset(src: &Value, distro: &Value) -> Asset {
+    let mut asset = match (s(src, &["type"]), &src["target"]) {
         (Some("image"), t) => image_asset(
             s(t, &["userInput"]).or(s(t, &["tags", "0"])),
             s(t, &["manifestDigest"]).or(s(t, &["imageID"])),
@@ -60,22 +72,158 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                 .unwrap_or("grype scan"),
         ),
     };
-    let mut asset = asset;
-    if let Some(d) = s(&doc, &["distro", "name"]) {
+    if let Some(d) = s(distro, &["name"]) {
         asset.os = Some(
-            format!("{d} {}", s(&doc, &["distro", "version"]).unwrap_or(""))
+            format!("{d} {}", s(distro, &["version"]).unwrap_or(""))
                 .trim()
                 .to_string(),
         );
     }
-    let key = out.asset(asset)?;
-    for (i, m) in matches.iter().enumerate() {
-        match one(m) {
-            Ok(e) => out.exposure(key, e)?,
-            Err(msg) => out.issue(format!("matches[{i}]"), msg)?,
-        }
+    asset
+}
+
+/// The in-memory path, for reports of any size: Grype writes `source` after `matches`, so a
+/// first pass reads the document around the matches (each match only skipped), a second
+/// decodes the matches one at a time. Both report progress, so the caller can release the
+/// mapped pages behind them; memory stays flat.
+fn parse_slice(input: &[u8], emit: &mut Emit<'_>) -> Result<()> {
+    let base = input.as_ptr() as usize;
+    let mut pass = Pass {
+        emit,
+        base,
+        last: 0,
+        decode: false,
+        source: Value::Null,
+        distro: Value::Null,
+        has_matches: false,
+        failed: None,
+    };
+    run_pass(input, &mut pass)?;
+    if !pass.has_matches {
+        return Err(Error::Refused(
+            "no `matches` array: not a Grype report".into(),
+        ));
     }
-    Ok(())
+    let asset = source_asset(&pass.source, &pass.distro);
+    (pass.emit)(ctem_model::Record::Asset { key: 0, asset })?;
+    pass.decode = true;
+    pass.last = 0;
+    run_pass(input, &mut pass)
+}
+
+fn run_pass(input: &[u8], pass: &mut Pass<'_, '_>) -> Result<()> {
+    let mut de = serde_json::Deserializer::from_slice(input);
+    let res = serde::de::DeserializeSeed::deserialize(&mut *pass, &mut de);
+    if let Some(e) = pass.failed.take() {
+        return Err(e);
+    }
+    res.map_err(Error::json)?;
+    de.end().map_err(Error::json)
+}
+
+struct Pass<'a, 'b> {
+    emit: &'a mut Emit<'b>,
+    base: usize,
+    last: usize,
+    /// false: the first pass (collect `source` and `distro`); true: emit the matches.
+    decode: bool,
+    source: Value,
+    distro: Value,
+    has_matches: bool,
+    failed: Option<Error>,
+}
+
+impl Pass<'_, '_> {
+    fn send<E: serde::de::Error>(&mut self, r: ctem_model::Record) -> std::result::Result<(), E> {
+        (self.emit)(r).map_err(|e| {
+            self.failed = Some(e);
+            E::custom("aborted by the record sink")
+        })
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut Pass<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut Pass<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Grype report object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<(), A::Error> {
+        use serde::de::IgnoredAny;
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match k.as_ref() {
+                "matches" => {
+                    self.has_matches = true;
+                    map.next_value_seed(Matches(&mut *self))?;
+                }
+                "source" if !self.decode => self.source = map.next_value()?,
+                "distro" if !self.decode => self.distro = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Matches<'p, 'a, 'b>(&'p mut Pass<'a, 'b>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Matches<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Matches<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of Grype matches")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<(), A::Error> {
+        let pass = self.0;
+        let mut i = 0usize;
+        while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+            let at = (raw.get().as_ptr() as usize).saturating_sub(pass.base);
+            if pass.decode {
+                let rec = match serde_json::from_str::<Value>(raw.get())
+                    .map_err(|e| e.to_string())
+                    .and_then(|m| one(&m))
+                {
+                    Ok(e) => ctem_model::Record::Exposure {
+                        asset: 0,
+                        exposure: Box::new(e),
+                    },
+                    Err(msg) => ctem_model::Record::Issue(ctem_model::RecordIssue::new(
+                        format!("matches[{i}]"),
+                        msg,
+                    )),
+                };
+                pass.send(rec)?;
+            }
+            if at >= pass.last + (4 << 20) {
+                pass.last = at;
+                pass.send(ctem_model::Record::Progress { offset: at as u64 })?;
+            }
+            i += 1;
+        }
+        Ok(())
+    }
 }
 
 fn one(m: &Value) -> std::result::Result<Exposure, String> {

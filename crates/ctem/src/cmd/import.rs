@@ -251,8 +251,13 @@ impl Mapped {
         hex::encode(h.finalize())
     }
 
-    /// Drops the resident pages before `offset` (rounded down to a page).
+    /// Drops the resident pages before `offset` (rounded down to a page). Offsets only grow
+    /// within one pass; a smaller one starts a new pass.
     fn release_before(&self, offset: usize) {
+        if offset < self.released.get() {
+            // a parser making a second pass starts again from the top
+            self.released.set(0);
+        }
         let start = self.released.get();
         let end = offset.min(self.map.len()) & !4095;
         if end < start + RELEASE_STEP {
