@@ -71,16 +71,30 @@ fn tokenize(s: &str) -> Vec<Tok> {
     out
 }
 
-/// Matches a search name against a pattern with `*` wildcards.
+/// Matches a search name against a pattern with `*` wildcards. Iterative with one backtrack
+/// point (the last `*`), so time is at most pattern length times name length: a recursive
+/// matcher was exponential in the number of stars (found by fuzz target detect_condition).
 pub(crate) fn name_matches(pattern: &str, name: &str) -> bool {
-    fn rec(p: &[u8], n: &[u8]) -> bool {
-        match p.split_first() {
-            None => n.is_empty(),
-            Some((b'*', rest)) => (0..=n.len()).any(|i| rec(rest, &n[i..])),
-            Some((c, rest)) => n.first() == Some(c) && rec(rest, &n[1..]),
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == n[ni] {
+            pi += 1;
+            ni += 1;
+        } else if let Some((sp, sn)) = star {
+            // let the last star absorb one more byte and retry
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
         }
     }
-    rec(pattern.as_bytes(), name.as_bytes())
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 struct Parser<'a> {
@@ -208,6 +222,17 @@ mod tests {
     use super::*;
 
     const N: &[&str] = &["sel", "sel_a", "sel_b", "filter", "_hidden"];
+
+    #[test]
+    fn many_stars_in_a_pattern_are_not_exponential() {
+        let pattern = format!("{}o", "*".repeat(120));
+        let t = std::time::Instant::now();
+        assert!(!name_matches(&pattern, "selection_with_a_long_name_x"));
+        assert!(name_matches(&pattern, "foo"));
+        assert!(name_matches("sel_*_b*", "sel_a_bc") && !name_matches("sel_*_b", "sel_a_bc"));
+        assert!(name_matches("*", "") && name_matches("a*", "a") && !name_matches("a", "ab"));
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+    }
 
     #[test]
     fn precedence_not_and_or() {
