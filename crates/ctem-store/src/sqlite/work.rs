@@ -345,14 +345,16 @@ impl WorkStore for SqliteStore {
 
     fn reprioritize(&mut self, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
         // the pass reads every exposure once: memory-mapped pages spare a copy per page
-        // (restored afterwards; ignored where the platform has no mmap)
+        // (restored afterwards; ignored where the platform has no mmap). Capped at 64 MiB:
+        // mapped pages count as resident memory, and an import (which re-prioritises at its
+        // end) must stay under 512 MiB whatever the store size.
         let mmap: i64 = self
             .conn
             .query_row("PRAGMA mmap_size", [], |r| r.get(0))
             .unwrap_or(0);
         let _ = self
             .conn
-            .query_row("PRAGMA mmap_size = 4294967296", [], |r| r.get::<_, i64>(0));
+            .query_row("PRAGMA mmap_size = 67108864", [], |r| r.get::<_, i64>(0));
         let summary = (|| {
             let tx = self.conn.transaction()?;
             let s = prioritize::run(&tx, ctx)?;
