@@ -52,8 +52,12 @@ pub fn run(db: &str, config: &crate::config::Config, cmd: IntelCommand) -> Resul
                     }
                 }
             }
-            if out.iter().any(|v| v.get("error").is_none()) {
-                // KEV and EPSS changed: re-score exposures and regroup tickets
+            if out.iter().any(|v| {
+                v.get("error").is_none()
+                    && matches!(v["kind"].as_str(), Some("kev" | "epss" | "cve"))
+            }) {
+                // KEV, EPSS or CVE records changed: re-score exposures and regroup tickets
+                // (ATT&CK, STIX, MISP and IOC lists do not move priorities)
                 super::risk::after_import(store.as_mut())?;
             }
             if json {
