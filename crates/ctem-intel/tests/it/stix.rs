@@ -224,3 +224,74 @@ fn exported_bundle_passes_schema_checks() {
             .any(|i| i.value == "microsofta.byinter.net")
     );
 }
+
+/// Full JSON Schema validation of an exported bundle against the OASIS STIX 2.1 schemas
+/// (copied in tests/fixtures/stix-schemas): the bundle's indicators against
+/// `sdos/indicator.json`, which pulls in the common schemas through `$ref`. References are
+/// resolved from the local copies, never fetched.
+#[test]
+fn exported_indicators_validate_against_the_stix_json_schemas() {
+    struct Local;
+    impl jsonschema::Retrieve for Local {
+        fn retrieve(
+            &self,
+            uri: &jsonschema::Uri<String>,
+        ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+            let s = uri.as_str();
+            let rel = s
+                .split("/schemas/")
+                .nth(1)
+                .ok_or_else(|| format!("not a STIX schema URI: {s}"))?;
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/stix-schemas")
+                .join(rel);
+            Ok(serde_json::from_slice(&std::fs::read(&p)?)?)
+        }
+    }
+    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stix-schemas");
+    let load = |rel: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(base.join(rel)).expect("schema")).expect("json")
+    };
+    let mut all = Vec::new();
+    for f in [
+        "stix/poisonivy.json",
+        "stix/malicious-email-indicator-with-attachment.json",
+    ] {
+        all.extend(parse_stix(&fixture(f), "cti").expect("parses").indicators);
+    }
+    let mut green = Indicator::new(IndicatorType::Sha256, "b".repeat(64), "t");
+    green.tlp = Some(Tlp::Green);
+    all.push(green);
+    let out = export_stix(&all, &ShareFilter::new(chrono::Utc::now()));
+    let bundle: Value = serde_json::from_str(&out).expect("json");
+    let validator = |rel: &str| {
+        jsonschema::options()
+            .with_retriever(Local)
+            .build(&load(rel))
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+    };
+    let indicator = validator("sdos/indicator.json");
+    let identity = validator("sdos/identity.json");
+    let marking = validator("common/marking-definition.json");
+    let mut checked = 0;
+    for o in bundle["objects"].as_array().expect("objects") {
+        let v = match o["type"].as_str() {
+            Some("indicator") => &indicator,
+            Some("identity") => &identity,
+            Some("marking-definition") => &marking,
+            _ => continue,
+        };
+        let errors: Vec<String> = v.iter_errors(o).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", o["id"]);
+        checked += 1;
+    }
+    assert!(checked > 3, "{checked}");
+    // the validator is not vacuous: a broken indicator fails
+    let mut broken = bundle["objects"]
+        .as_array()
+        .and_then(|a| a.iter().find(|o| o["type"] == "indicator"))
+        .cloned()
+        .expect("an indicator");
+    broken["id"] = Value::String("indicator--not-a-uuid".into());
+    assert!(!indicator.is_valid(&broken));
+}
