@@ -4,8 +4,8 @@
 //! applications named by the product name), and gets one vulnerability exposure whose
 //! package is the product's purl when it has one. The status list it came from
 //! (`known_affected`, `known_not_affected`, `fixed`, `under_investigation`, ...) and the
-//! matching threat or remediation text are kept in the solution; the store owner applies
-//! statuses. Severity from the product's CVSS score (v3 base severity, else v2 score).
+//! matching threat or remediation text are kept in the solution; `known_not_affected`
+//! makes the exposure `false_positive`, which the store applies to the matching stored one. Severity from the product's CVSS score (v3 base severity, else v2 score).
 //! CSAF versions other than 2.x are refused.
 
 use std::collections::HashMap;
@@ -151,6 +151,9 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                     note.push_str(&format!("\nremediation: {r}"));
                 }
                 e.solution = Some(note);
+                if status == "known_not_affected" {
+                    e.status = ctem_model::ExposureStatus::FalsePositive;
+                }
                 e.references.extend(
                     arr(v, "references")
                         .iter()

@@ -289,6 +289,10 @@ fn vuln(v: &Value) -> std::result::Result<Exposure, String> {
             Some(sol) => format!("{note}\n{sol}"),
             None => note,
         });
+        if matches!(state, "not_affected" | "false_positive") {
+            // the store applies it to this exposure and to matching stored ones
+            e.status = ctem_model::ExposureStatus::FalsePositive;
+        }
     }
     e.references
         .extend(s(v, &["source", "url"]).map(str::to_string));

@@ -3,8 +3,9 @@
 //! products applications named by their id); each (product, subcomponent) pair becomes one
 //! vulnerability exposure whose package is the subcomponent (or the product, when the
 //! product is itself a package purl). The VEX status and justification are kept in the
-//! solution (`VEX status: not_affected (vulnerable_code_not_present)`); the store owner
-//! applies statuses. Severity is unknown: VEX does not carry one.
+//! solution (`VEX status: not_affected (vulnerable_code_not_present)`); a `not_affected`
+//! statement makes the exposure `false_positive`, which the store applies to the matching
+//! stored exposure (same asset, CVE and package). Severity is unknown: VEX does not carry one.
 
 use std::io::BufRead;
 
@@ -96,6 +97,10 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                 }
                 e.description = s(st, &["vulnerability", "description"]).map(str::to_string);
                 e.solution = Some(note.clone());
+                if status == "not_affected" {
+                    // the store applies it to this exposure and to matching stored ones
+                    e.status = ctem_model::ExposureStatus::FalsePositive;
+                }
                 out.exposure(key, e)?;
             }
         }

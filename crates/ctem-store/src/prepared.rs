@@ -26,6 +26,9 @@ pub struct PreparedExposure {
     pub detail_json: String,
     pub detail_hash: [u8; 16],
     pub instance_json: String,
+    /// A status the report itself decides (a VEX `not_affected` statement): applied to this
+    /// exposure and to the matching stored one, with the reason.
+    pub decided: Option<(ctem_model::ExposureStatus, String)>,
 }
 
 /// A parser record after preparation: exposures prepared, everything else as it was.
@@ -69,6 +72,14 @@ impl Preparer {
 /// Prepares one exposure found by `tool` on the report's asset `asset`.
 pub fn prepare_exposure(tool: &str, asset: AssetKey, e: Exposure) -> Result<PreparedExposure> {
     let fingerprint = e.fingerprint(tool).0;
+    let decided = (e.status != ctem_model::ExposureStatus::Open).then(|| {
+        let why = e
+            .solution
+            .as_deref()
+            .and_then(|s| s.lines().next())
+            .unwrap_or("decided by the report");
+        (e.status, format!("{tool}: {why}"))
+    });
     let content_hash = content_hash(&e);
     let (kind, severity, cve) = (e.kind, e.severity, e.cves.first().cloned());
     let (pkg_name, pkg_version, fixed_version) = match &e.package {
@@ -100,6 +111,7 @@ pub fn prepare_exposure(tool: &str, asset: AssetKey, e: Exposure) -> Result<Prep
         detail_json,
         detail_hash,
         instance_json: to_json(&instance)?,
+        decided,
     })
 }
 

@@ -43,6 +43,10 @@ pub const CASES: &[Case] = &[
         "manual_status_is_kept_by_reimport",
         manual_status_is_kept_by_reimport,
     ),
+    (
+        "vex_not_affected_applies_to_the_matching_exposure",
+        vex_not_affected_applies_to_the_matching_exposure,
+    ),
 ];
 
 /// Runs every case on a fresh store from `make`.
@@ -422,5 +426,61 @@ fn manual_status_is_kept_by_reimport(store: &mut dyn Store) {
         store
             .set_status(999_999, ExposureStatus::Accepted, "x")
             .is_err()
+    );
+}
+
+fn vex_not_affected_applies_to_the_matching_exposure(store: &mut dyn Store) {
+    let a = host("10.0.0.1", &[]);
+    import(
+        store,
+        meta("trivy", None, 0),
+        report(&[(a.clone(), vec![vuln("CVE-1", "a"), vuln("CVE-2", "b")])]),
+    );
+    // a VEX document about the same asset: CVE-1 in package a is not affected; CVE-3 in c too
+    let mut not1 = vuln("CVE-1", "a");
+    not1.status = ExposureStatus::FalsePositive;
+    not1.solution = Some("VEX status: not_affected (vulnerable_code_not_present)".into());
+    let mut not3 = vuln("CVE-3", "c");
+    not3.status = ExposureStatus::FalsePositive;
+    let s = import(
+        store,
+        meta("openvex", None, 1),
+        report(&[(a.clone(), vec![not1, not3])]),
+    );
+    assert_eq!((s.exposures.new, s.exposures.updated), (1, 1));
+    assert_eq!(
+        status_of(store, "CVE-1"),
+        vec![ExposureStatus::FalsePositive]
+    );
+    assert_eq!(
+        status_of(store, "CVE-3"),
+        vec![ExposureStatus::FalsePositive]
+    );
+    assert_eq!(
+        status_of(store, "CVE-2"),
+        vec![ExposureStatus::Open],
+        "other exposures untouched"
+    );
+    let id = store
+        .exposures(&ExposureFilter {
+            cve: Some("CVE-1".into()),
+            ..Default::default()
+        })
+        .expect("q")[0]
+        .id
+        .expect("id");
+    let e = store.exposure(id).expect("q").expect("exists");
+    let last = e.history.last().expect("history");
+    assert_eq!(last.to, ExposureStatus::FalsePositive);
+    assert!(last.reason.contains("not_affected"), "{}", last.reason);
+    // the scanner keeps reporting it: the VEX decision stays
+    import(
+        store,
+        meta("trivy", None, 2),
+        report(&[(a, vec![vuln("CVE-1", "a"), vuln("CVE-2", "b")])]),
+    );
+    assert_eq!(
+        status_of(store, "CVE-1"),
+        vec![ExposureStatus::FalsePositive]
     );
 }

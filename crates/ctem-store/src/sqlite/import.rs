@@ -290,7 +290,7 @@ impl SqliteImport<'_> {
                         "INSERT INTO exposures(asset_id, fingerprint, kind, title, severity, cve,
                             rule_id, pkg_name, pkg_version, fixed_version, port, status,
                             first_seen, last_seen, content_hash, detail_id, instance)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?12,
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?16, ?12, ?12,
                                  ?13, ?14, ?15)",
                     )?
                     .execute(params![
@@ -308,10 +308,18 @@ impl SqliteImport<'_> {
                         self.now,
                         &hash[..],
                         detail_id,
-                        p.instance_json
+                        p.instance_json,
+                        p.decided
+                            .as_ref()
+                            .map_or(ExposureStatus::Open, |d| d.0)
+                            .as_str()
                     ])?;
                 let id = self.tx.last_insert_rowid();
-                // the first history entry (open at first_seen) is implied, not stored
+                // the first history entry (open at first_seen) is implied, not stored; a
+                // status the report decided is recorded
+                if let Some((st, why)) = &p.decided {
+                    self.history(id, Some(ExposureStatus::Open), *st, why)?;
+                }
                 if fresh_asset {
                     self.fresh.insert((asset_id, fp.0), id);
                 }
@@ -328,7 +336,17 @@ impl SqliteImport<'_> {
                     message: format!("status {status:?} of exposure {id}"),
                 })?;
                 let changed = old_hash != hash;
-                if status == ExposureStatus::Fixed {
+                if let Some((st, why)) = &p.decided
+                    && status != *st
+                    && (status.is_active() || status == ExposureStatus::Fixed)
+                {
+                    // a VEX statement about an exposure a scanner reported
+                    self.tx
+                        .prepare_cached("UPDATE exposures SET status = ?2 WHERE id = ?1")?
+                        .execute(params![id, st.as_str()])?;
+                    self.history(id, Some(status), *st, why)?;
+                    self.summary.exposures.updated += 1;
+                } else if status == ExposureStatus::Fixed {
                     self.tx
                         .prepare_cached(
                             "UPDATE exposures SET status = 'reopened', fixed_at = NULL

@@ -41,9 +41,9 @@ pub fn nessus(w: &mut impl Write, bytes: u64, hosts: u64) -> std::io::Result<u64
     w.write_all(b"<?xml version=\"1.0\" ?>\n<NessusClientData_v2>\n<Policy><policyName>Basic Network Scan</policyName></Policy>\n<Report name=\"bench\">\n")?;
     for h in 0..hosts {
         let mut written = 0u64;
-        write!(
+        writeln!(
             w,
-            "<ReportHost name=\"10.{}.{}.{}\"><HostProperties><tag name=\"host-ip\">10.{}.{}.{}</tag><tag name=\"host-fqdn\">host{h}.corp.example</tag><tag name=\"operating-system\">Linux Kernel 5.10</tag><tag name=\"HOST_START_TIMESTAMP\">1700000000</tag></HostProperties>\n",
+            "<ReportHost name=\"10.{}.{}.{}\"><HostProperties><tag name=\"host-ip\">10.{}.{}.{}</tag><tag name=\"host-fqdn\">host{h}.corp.example</tag><tag name=\"operating-system\">Linux Kernel 5.10</tag><tag name=\"HOST_START_TIMESTAMP\">1700000000</tag></HostProperties>",
             h / 65536,
             (h / 256) % 256,
             h % 256,
