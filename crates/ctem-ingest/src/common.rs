@@ -30,6 +30,14 @@ impl<'a, 'b> Out<'a, 'b> {
         }
     }
 
+    /// A package of asset `key`'s inventory.
+    pub fn package(&mut self, key: AssetKey, package: ctem_model::Package) -> Result<()> {
+        (self.emit)(Record::Package {
+            asset: key,
+            package,
+        })
+    }
+
     /// Names the tool when the report is produced by something other than the format's name.
     pub fn scan(&mut self, tool: Option<&str>) -> Result<()> {
         (self.emit)(Record::ScanInfo {

@@ -1,8 +1,8 @@
 //! CycloneDX 1.x BOMs, JSON and XML (SBOM, VEX and VDR): the BOM's subject
 //! (`metadata.component`) is the asset: a container image for `type: container`, else an
 //! application named by the component (or the serial number). The model has no place for a
-//! package inventory, so components are not records of their own: they only give the
-//! package (name, version, purl type, group) of the vulnerabilities that affect them.
+//! package inventory: every component becomes a `Package` record of the BOM's subject, and
+//! gives the package (name, version, purl type, group) of the vulnerabilities that affect it.
 //!
 //! Each vulnerability (top-level `vulnerabilities` of 1.4+, or the 1.0 vulnerability
 //! extension nested in components, as older Grype and Dependency-Track wrote it) becomes one
@@ -78,6 +78,13 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let mut comps: HashMap<String, Package> = HashMap::new();
     let mut nested: Vec<(Value, String)> = Vec::new();
     collect(list(&doc["components"]), &mut comps, &mut nested);
+    // every component is a package of the subject's inventory (in a stable order)
+    let mut inventory: Vec<&Package> = comps.values().collect();
+    inventory.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    inventory.dedup_by(|a, b| a.name == b.name && a.version == b.version && a.path == b.path);
+    for p in inventory {
+        out.package(key, p.clone())?;
+    }
     let mut vulns: Vec<(Value, Vec<String>)> = Vec::new();
     for (i, v) in list(&doc["vulnerabilities"]).iter().enumerate() {
         let refs: Vec<String> = list(&v["affects"])

@@ -32,6 +32,7 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
 fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let buf = read_all(input, "SPDX")?;
     let body = crate::trim_ascii_bom(&buf);
+    let mut inventory: Vec<ctem_model::Package> = Vec::new();
     let (version, name, subject) = if body.starts_with(b"{") {
         let doc: Value = serde_json::from_slice(body).map_err(Error::json)?;
         let described = arr(&doc, "documentDescribes")
@@ -49,6 +50,25 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                     purl.map(str::to_string),
                 )
             });
+        for p in arr(&doc, "packages") {
+            if described.is_some() && s(p, &["SPDXID"]) == described {
+                continue;
+            }
+            let Some(n) = s(p, &["name"]) else { continue };
+            let purl = arr(p, "externalRefs")
+                .iter()
+                .find_map(|r| s(r, &["referenceLocator"]).filter(|l| l.starts_with("pkg:")));
+            inventory.push(ctem_model::Package {
+                name: n.to_string(),
+                version: s(p, &["versionInfo"]).map(str::to_string),
+                fixed_version: None,
+                ecosystem: purl
+                    .and_then(|u| u.strip_prefix("pkg:"))
+                    .and_then(|u| u.split('/').next())
+                    .map(str::to_string),
+                path: None,
+            });
+        }
         (
             s(&doc, &["spdxVersion"]).map(str::to_string),
             s(&doc, &["name"]).map(str::to_string),
@@ -61,6 +81,19 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                 .find_map(|l| l.strip_prefix(t))
                 .map(|v| v.trim().to_string())
         };
+        // tag-value: PackageName / PackageVersion pairs in order
+        for l in text.lines() {
+            if let Some(n) = l.strip_prefix("PackageName:") {
+                inventory.push(ctem_model::Package {
+                    name: n.trim().to_string(),
+                    ..ctem_model::Package::default()
+                });
+            } else if let (Some(v), Some(last)) =
+                (l.strip_prefix("PackageVersion:"), inventory.last_mut())
+            {
+                last.version = Some(v.trim().to_string());
+            }
+        }
         (tag("SPDXVersion:"), tag("DocumentName:"), None)
     };
     match version.as_deref() {
@@ -85,6 +118,9 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
             name.as_deref().unwrap_or("spdx document"),
         ),
     };
-    out.asset(asset)?;
+    let key = out.asset(asset)?;
+    for p in inventory {
+        out.package(key, p)?;
+    }
     Ok(())
 }

@@ -33,6 +33,12 @@ pub enum Record {
         asset: AssetKey,
         exposure: Box<Exposure>,
     },
+    /// A software package installed in an asset (SBOM components), with or without known
+    /// vulnerabilities: the asset's package inventory.
+    Package {
+        asset: AssetKey,
+        package: crate::Package,
+    },
     /// A record the parser skipped, and why.
     Issue(RecordIssue),
     /// How far into the input the parser is (bytes), emitted now and then by parsers that

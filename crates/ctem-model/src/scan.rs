@@ -38,6 +38,9 @@ pub struct ImportSummary {
     pub scan_id: Option<i64>,
     pub assets: AssetCounts,
     pub services: u64,
+    /// Packages of the assets' inventories (SBOM components) seen in the report.
+    #[serde(default)]
+    pub packages: u64,
     pub exposures: ExposureCounts,
     pub issues: Vec<RecordIssue>,
 }

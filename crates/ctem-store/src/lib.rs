@@ -134,6 +134,8 @@ pub trait Store: intel::IntelStore + work::WorkStore + alerts::AlertStore {
     fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;
     fn asset(&self, id: i64) -> Result<Option<Asset>>;
     fn services(&self, asset_id: i64) -> Result<Vec<Service>>;
+    /// The package inventory of an asset (SBOM components), by name and version.
+    fn packages(&self, asset_id: i64) -> Result<Vec<ctem_model::Package>>;
     fn exposures(&self, filter: &ExposureFilter) -> Result<Vec<Exposure>>;
     /// One exposure with its full status history.
     fn exposure(&self, id: i64) -> Result<Option<Exposure>>;

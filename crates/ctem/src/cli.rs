@@ -154,6 +154,13 @@ pub enum Command {
     /// Share indicators: blocklists for controls, STIX 2.1 for partners
     #[command(subcommand)]
     Share(ShareCommand),
+    /// The package inventory of an asset (from SBOMs: CycloneDX, SPDX)
+    Packages {
+        /// Asset id
+        asset: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// List imports
     Scans {
         #[arg(long)]

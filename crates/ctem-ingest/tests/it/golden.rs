@@ -16,6 +16,7 @@ pub fn fixtures() -> PathBuf {
 pub fn summarise(records: &[Record]) -> Value {
     let mut assets = Vec::new();
     let mut services = 0;
+    let mut packages = 0usize;
     let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_sev: BTreeMap<String, usize> = BTreeMap::new();
     let mut exposures = Vec::new();
@@ -48,13 +49,18 @@ pub fn summarise(records: &[Record]) -> Value {
             }
             Record::Issue(i) => issues.push(json!({"record": i.record, "message": i.message})),
             Record::Progress { .. } => {}
+            Record::Package { .. } => packages += 1,
         }
     }
-    json!({
+    let mut v = json!({
         "scan": scan, "assets": assets, "services": services,
         "exposures_by_kind": by_kind, "exposures_by_severity": by_sev,
         "first_exposures": exposures, "issues": issues,
-    })
+    });
+    if packages > 0 {
+        v["packages"] = json!(packages);
+    }
+    v
 }
 
 #[test]

@@ -552,6 +552,32 @@ impl ImportSession for SqliteImport<'_> {
             }
             Record::Issue(i) => self.summary.issues.push(i),
             Record::Progress { .. } => {}
+            Record::Package { asset, package } => match self.assets.get(&asset) {
+                Some(&id) => {
+                    self.tx
+                        .prepare_cached(
+                            "INSERT INTO asset_packages(asset_id, name, version, path, ecosystem,
+                                                        first_seen, last_seen)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                             ON CONFLICT(asset_id, name, version, path) DO UPDATE SET
+                                ecosystem = coalesce(excluded.ecosystem, ecosystem),
+                                last_seen = excluded.last_seen",
+                        )?
+                        .execute(params![
+                            id,
+                            package.name,
+                            package.version.unwrap_or_default(),
+                            package.path.unwrap_or_default(),
+                            package.ecosystem,
+                            self.now
+                        ])?;
+                    self.summary.packages += 1;
+                }
+                None => self.summary.issues.push(RecordIssue::new(
+                    format!("package {}", package.name),
+                    format!("refers to unknown asset key {asset}"),
+                )),
+            },
         }
         Ok(())
     }
@@ -599,6 +625,25 @@ impl Store for SqliteStore {
 
     fn services(&self, asset_id: i64) -> Result<Vec<Service>> {
         self.query_services(asset_id)
+    }
+
+    fn packages(&self, asset_id: i64) -> Result<Vec<ctem_model::Package>> {
+        let mut st = self.conn.prepare(
+            "SELECT name, version, path, ecosystem FROM asset_packages WHERE asset_id = ?1
+             ORDER BY name, version, path",
+        )?;
+        let rows = st.query_map([asset_id], |r| {
+            let version: String = r.get(1)?;
+            let path: String = r.get(2)?;
+            Ok(ctem_model::Package {
+                name: r.get(0)?,
+                version: (!version.is_empty()).then_some(version),
+                fixed_version: None,
+                ecosystem: r.get(3)?,
+                path: (!path.is_empty()).then_some(path),
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     fn exposures(&self, filter: &crate::ExposureFilter) -> Result<Vec<Exposure>> {

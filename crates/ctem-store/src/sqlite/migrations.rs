@@ -2,7 +2,8 @@
 //! applied versions are kept in `schema_migrations`. Never edit a released migration: add one.
 //!
 //! Numbers are reserved per area so work on different stages does not collide:
-//! 1 foundation (assets, services, scans, exposures); 10-19 threat intelligence;
+//! 1-9 foundation (assets, services, scans, exposures, package inventory); 10-19 threat
+//! intelligence;
 //! 20-29 prioritisation, teams and tickets; 30-39 detection alerts.
 
 pub const MIGRATIONS: &[(i64, &str)] = &[
@@ -106,6 +107,21 @@ CREATE TABLE exposure_history (
     reason      TEXT    NOT NULL
 );
 CREATE INDEX exposure_history_exposure ON exposure_history(exposure_id);
+"#,
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE asset_packages (
+    asset_id   INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+    name       TEXT    NOT NULL,
+    version    TEXT    NOT NULL,
+    path       TEXT    NOT NULL,
+    ecosystem  TEXT,
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    PRIMARY KEY (asset_id, name, version, path)
+) WITHOUT ROWID;
 "#,
     ),
     (10, super::intel::MIGRATION_10),

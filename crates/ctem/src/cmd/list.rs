@@ -308,3 +308,26 @@ pub fn scans(store: &dyn Store, json: bool) -> Result<ExitCode> {
     print!("{}", t.render());
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn packages(store: &dyn Store, asset: i64, json: bool) -> Result<ExitCode> {
+    if store.asset(asset)?.is_none() {
+        bail!("asset {asset} not found");
+    }
+    let rows = store.packages(asset)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["NAME", "VERSION", "ECOSYSTEM", "PATH"]);
+    for p in &rows {
+        t.row(vec![
+            cut(&p.name, 50),
+            p.version.clone().unwrap_or_default(),
+            p.ecosystem.clone().unwrap_or_default(),
+            cut(p.path.as_deref().unwrap_or(""), 60),
+        ]);
+    }
+    print!("{}", t.render());
+    eprintln!("{} packages", rows.len());
+    Ok(ExitCode::SUCCESS)
+}

@@ -123,6 +123,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Intel(c) => intel::run(&cli.db, &config, c),
         Command::Share(c) => share::run(&cli.db, c),
+        Command::Packages { asset, json } => {
+            let store = open_store(&cli.db)?;
+            list::packages(store.as_ref(), asset, json)
+        }
         Command::Scans { json } => {
             let store = open_store(&cli.db)?;
             list::scans(store.as_ref(), json)

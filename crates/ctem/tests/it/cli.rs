@@ -343,3 +343,34 @@ fn accepting_an_exposure_by_hand_is_kept_explained_and_lowers_its_risk() {
         "accepted"
     );
 }
+
+#[test]
+fn sbom_components_become_the_package_inventory_of_their_asset() {
+    let env = Env::new();
+    let f = fixture("spdx/julia-spdx.json.golden");
+    let v = env.import(&[&f], &["--format", "spdx"]);
+    assert_eq!(v[0]["packages"], 5);
+    let assets = env.json(&["assets", "--json"]);
+    let id = assets[0]["id"].as_i64().expect("id").to_string();
+    let pkgs = env.json(&["packages", &id, "--json"]);
+    let names: Vec<&str> = pkgs
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect();
+    // the SBOM lists B 1.9.0 twice (two SPDX ids): one package of the inventory
+    assert_eq!(
+        names,
+        vec!["A", "B", "Manifest.toml", "testdata/fixtures/repo/julia"]
+    );
+    // a second import of the same SBOM adds nothing
+    env.import(&[&f], &["--format", "spdx"]);
+    assert_eq!(
+        env.json(&["packages", &id, "--json"])
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+    assert_eq!(env.run(&["packages", "999"]).status.code(), Some(1));
+}
