@@ -43,7 +43,6 @@ impl Config {
     }
 
     /// The section `name` as `T`, or `T::default()` when the file has no such section.
-    #[allow(dead_code)] // until the first stage reads a section
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T> {
         match self.table.get(name) {
             None => Ok(T::default()),

@@ -278,6 +278,18 @@ fn obj<T: Serialize>(
     })
 }
 
+/// Pushes every ATT&CK object of `list` (all have `stix_id`, `id`, `name`, `revoked`,
+/// `deprecated`) as an `AttackObject` of `kind`.
+macro_rules! push_attack {
+    ($b:expr, $kind:literal, $list:expr) => {
+        for x in $list {
+            let f = (x.revoked, x.deprecated);
+            $b.attack
+                .push(obj($kind, &x.stix_id, &x.id, &x.name, f, x)?);
+        }
+    };
+}
+
 fn add_to_batch(b: &mut IntelBatch, imp: IntelImport) -> Result<()> {
     match imp {
         IntelImport::Kev(c) => b.kev.extend(c.entries),
@@ -287,50 +299,19 @@ fn add_to_batch(b: &mut IntelBatch, imp: IntelImport) -> Result<()> {
         IntelImport::Misp(m) => b.indicators.extend(m.indicators),
         IntelImport::Stix(s) => {
             b.indicators.extend(s.indicators);
-            for t in &s.attack_patterns {
-                let f = (t.revoked, t.deprecated);
-                b.attack
-                    .push(obj("technique", &t.stix_id, &t.id, &t.name, f, t)?);
-            }
-            for x in &s.software {
-                let f = (x.revoked, x.deprecated);
-                b.attack
-                    .push(obj("software", &x.stix_id, &x.id, &x.name, f, x)?);
-            }
+            push_attack!(b, "technique", &s.attack_patterns);
+            push_attack!(b, "software", &s.software);
             b.relationships.extend(s.relationships);
         }
         IntelImport::Attack(a) => {
-            for x in &a.tactics {
-                let f = (x.revoked, x.deprecated);
-                b.attack
-                    .push(obj("tactic", &x.stix_id, &x.id, &x.name, f, x)?);
-            }
-            for x in &a.techniques {
-                let f = (x.revoked, x.deprecated);
-                b.attack
-                    .push(obj("technique", &x.stix_id, &x.id, &x.name, f, x)?);
-            }
-            for x in &a.mitigations {
-                let f = (x.revoked, x.deprecated);
-                b.attack
-                    .push(obj("mitigation", &x.stix_id, &x.id, &x.name, f, x)?);
-            }
-            for x in &a.groups {
-                let f = (x.revoked, x.deprecated);
-                b.attack
-                    .push(obj("group", &x.stix_id, &x.id, &x.name, f, x)?);
-            }
-            for x in &a.software {
-                let f = (x.revoked, x.deprecated);
-                b.attack
-                    .push(obj("software", &x.stix_id, &x.id, &x.name, f, x)?);
-            }
-            for x in &a.data_sources {
-                let f = (x.revoked, x.deprecated);
-                b.attack
-                    .push(obj("data_source", &x.stix_id, &x.id, &x.name, f, x)?);
-            }
+            push_attack!(b, "tactic", &a.tactics);
+            push_attack!(b, "technique", &a.techniques);
+            push_attack!(b, "mitigation", &a.mitigations);
+            push_attack!(b, "group", &a.groups);
+            push_attack!(b, "software", &a.software);
+            push_attack!(b, "data_source", &a.data_sources);
             for x in &a.data_components {
+                // data components have no ATT&CK id: the STIX id names them
                 let f = (x.revoked, x.deprecated);
                 let id = x.stix_id.as_str();
                 b.attack.push(obj("data_component", id, id, &x.name, f, x)?);

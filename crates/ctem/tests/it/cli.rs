@@ -1,80 +1,25 @@
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use serde_json::Value;
 
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../ctem-ingest/tests/fixtures")
-        .join(rel)
-}
-
-fn demo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/demo")
-        .join(name)
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-}
+use crate::common::{Env, demo_file, fixture};
 
 impl Env {
-    fn new() -> Self {
-        Env {
-            dir: tempfile::tempdir().expect("tmp"),
-        }
-    }
-
-    fn db(&self) -> String {
-        self.dir.path().join("ctem.db").display().to_string()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ctem"))
-            .args(["--db", &self.db()])
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("run ctem")
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("json stdout")
-    }
-
-    fn import(&self, files: &[&Path], extra: &[&str]) -> Value {
+    /// `ctem import --json EXTRA FILES`: the summaries.
+    fn import_json(&self, files: &[&Path], extra: &[&str]) -> Value {
         let mut args: Vec<String> = vec!["import".into(), "--json".into()];
         args.extend(extra.iter().map(|s| s.to_string()));
         args.extend(files.iter().map(|f| f.display().to_string()));
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         self.json(&a)
     }
-
-    fn lines(&self, args: &[&str]) -> Vec<Value> {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("json line"))
-            .collect()
-    }
 }
 
 #[test]
 fn import_summary_matches_the_cli_contract() {
     let env = Env::new();
-    let v = env.import(&[&fixture("trivy/alpine-310.json")], &[]);
+    let v = env.import_json(&[&fixture("trivy/alpine-310.json")], &[]);
     let s = &v[0];
     assert_eq!(s["format"], "trivy");
     assert!(
@@ -96,9 +41,9 @@ fn import_summary_matches_the_cli_contract() {
 fn importing_the_same_file_twice_changes_nothing() {
     let env = Env::new();
     let f = fixture("trivy/kubernetes.json");
-    let first = env.import(&[&f], &[]);
+    let first = env.import_json(&[&f], &[]);
     let before = env.lines(&["exposures", "--status", "all", "--json"]);
-    let second = env.import(&[&f], &[]);
+    let second = env.import_json(&[&f], &[]);
     assert_eq!(first[0]["exposures"]["new"], 20);
     assert_eq!(second[0]["exposures"]["new"], 0);
     assert_eq!(second[0]["exposures"]["unchanged"], 20);
@@ -124,14 +69,14 @@ fn a_later_subset_scan_fixes_what_disappeared_and_a_full_one_reopens_it() {
     let env = Env::new();
     let full = fixture("trivy/kubernetes.json");
     let subset = fixture("trivy/kubernetes_fabricated_subset.json");
-    env.import(&[&full], &[]);
-    let s = env.import(&[&subset], &[]);
+    env.import_json(&[&full], &[]);
+    let s = env.import_json(&[&subset], &[]);
     assert_eq!(s[0]["exposures"]["unchanged"], 13);
     assert_eq!(s[0]["exposures"]["fixed"], 7);
     let fixed = env.lines(&["exposures", "--status", "fixed", "--json"]);
     assert_eq!(fixed.len(), 7);
     assert!(fixed.iter().all(|e| e["fixed_at"].is_string()));
-    let s = env.import(&[&full], &[]);
+    let s = env.import_json(&[&full], &[]);
     assert_eq!(s[0]["exposures"]["reopened"], 7);
     let id = fixed[0]["id"].as_i64().expect("id").to_string();
     let one = env.json(&["exposure", &id, "--json"]);
@@ -147,7 +92,7 @@ fn a_later_subset_scan_fixes_what_disappeared_and_a_full_one_reopens_it() {
 #[test]
 fn nmap_and_nessus_views_of_one_host_merge() {
     let env = Env::new();
-    let v = env.import(
+    let v = env.import_json(
         &[&demo_file("nmap-testphp.xml"), &demo_file("testphp.nessus")],
         &[],
     );
@@ -166,7 +111,7 @@ fn nmap_and_nessus_views_of_one_host_merge() {
 #[test]
 fn a_broken_file_fails_with_its_name_and_writes_nothing() {
     let env = Env::new();
-    env.import(&[&fixture("trivy/alpine-310.json")], &[]);
+    env.import_json(&[&fixture("trivy/alpine-310.json")], &[]);
     let bytes = std::fs::read(fixture("nessus/nessus_was_many_vuln.xml")).expect("read");
     let broken = env.dir.path().join("broken.nessus");
     std::fs::write(&broken, &bytes[..bytes.len() * 2 / 3]).expect("write");
@@ -204,7 +149,7 @@ fn strict_mode_refuses_files_with_bad_records() {
             .expect("scans")
             .is_empty()
     );
-    let v = env.import(&[&f], &[]);
+    let v = env.import_json(&[&f], &[]);
     assert_eq!(v[0]["issues"][0]["record"], "[0].Vulnerabilities[0]");
 }
 
@@ -227,7 +172,7 @@ fn usage_errors_exit_2_and_unknown_values_exit_1() {
 #[test]
 fn exposure_filters() {
     let env = Env::new();
-    env.import(
+    env.import_json(
         &[
             &fixture("trivy/all_statuses.json"),
             &fixture("nmap/issue4406.xml"),
@@ -303,7 +248,7 @@ fn demo_builds_a_fresh_store_and_reports() {
 #[test]
 fn accepting_an_exposure_by_hand_is_kept_explained_and_lowers_its_risk() {
     let env = Env::new();
-    env.import(&[&fixture("trivy/alpine-310.json")], &[]);
+    env.import_json(&[&fixture("trivy/alpine-310.json")], &[]);
     let before = env.json(&["explain", "1", "--json"]);
     let usage = env.run(&["exposure", "1", "--set", "accepted"]);
     assert_eq!(usage.status.code(), Some(2), "--set needs --reason");
@@ -336,7 +281,7 @@ fn accepting_an_exposure_by_hand_is_kept_explained_and_lowers_its_risk() {
         after["risk"]["score"]
     );
     // a re-import keeps the decision
-    let s = env.import(&[&fixture("trivy/alpine-310.json")], &[]);
+    let s = env.import_json(&[&fixture("trivy/alpine-310.json")], &[]);
     assert_eq!(s[0]["exposures"]["unchanged"], 4);
     assert_eq!(
         env.json(&["exposure", "1", "--json"])["exposure"]["status"],
@@ -348,7 +293,7 @@ fn accepting_an_exposure_by_hand_is_kept_explained_and_lowers_its_risk() {
 fn sbom_components_become_the_package_inventory_of_their_asset() {
     let env = Env::new();
     let f = fixture("spdx/julia-spdx.json.golden");
-    let v = env.import(&[&f], &["--format", "spdx"]);
+    let v = env.import_json(&[&f], &["--format", "spdx"]);
     assert_eq!(v[0]["packages"], 5);
     let assets = env.json(&["assets", "--json"]);
     let id = assets[0]["id"].as_i64().expect("id").to_string();
@@ -365,7 +310,7 @@ fn sbom_components_become_the_package_inventory_of_their_asset() {
         vec!["A", "B", "Manifest.toml", "testdata/fixtures/repo/julia"]
     );
     // a second import of the same SBOM adds nothing
-    env.import(&[&f], &["--format", "spdx"]);
+    env.import_json(&[&f], &["--format", "spdx"]);
     assert_eq!(
         env.json(&["packages", &id, "--json"])
             .as_array()

@@ -4,70 +4,13 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-fn intel_fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../ctem-intel/tests/fixtures")
-        .join(rel)
-}
-
-fn demo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/demo")
-        .join(name)
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-}
+use crate::common::{Env, demo_file, intel_fixture};
 
 impl Env {
-    fn new() -> Self {
-        Env {
-            dir: tempfile::tempdir().expect("tmp"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ctem"))
-            .args(["--db", &self.path("ctem.db").display().to_string()])
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("CTEM_CONFIG")
-            .env_remove("CTEM_DB")
-            .output()
-            .expect("run ctem")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf8")
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).expect("json stdout")
-    }
-
-    fn lines(&self, args: &[&str]) -> Vec<Value> {
-        self.ok(args)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("json line"))
-            .collect()
-    }
-
     fn intel_import(&self, files: &[&Path]) -> Value {
         let mut args = vec!["intel".to_string(), "import".into(), "--json".into()];
         args.extend(files.iter().map(|f| f.display().to_string()));

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `ctem` binary on real reports and a real SQLite store.
 
 mod cli;
+mod common;
 mod detect;
 mod intel;
 mod risk;

@@ -3,68 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-pub(crate) fn demo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/demo")
-        .join(name)
-}
-
-pub(crate) fn trivy_fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../ctem-ingest/tests/fixtures/trivy")
-        .join(name)
-}
-
-pub(crate) struct Env {
-    pub dir: tempfile::TempDir,
-}
+use crate::common::{Env, demo_file, trivy_fixture};
 
 impl Env {
-    pub fn new() -> Self {
-        Env {
-            dir: tempfile::tempdir().expect("tmp"),
-        }
-    }
-
-    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ctem"));
-        c.args([
-            "--db",
-            &self.dir.path().join("ctem.db").display().to_string(),
-        ])
-        .args(args)
-        .current_dir(self.dir.path())
-        .env_remove("CTEM_CONFIG")
-        .env_remove("CTEM_DB")
-        .env_remove("CTEM_USER");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c.output().expect("run ctem")
-    }
-
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.run_env(args, &[])
-    }
-
-    pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf8")
-    }
-
-    pub fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).expect("json stdout")
-    }
-
     pub fn import(&self, files: &[PathBuf]) {
         let mut args = vec!["import".to_string(), "--json".into()];
         args.extend(files.iter().map(|f| f.display().to_string()));
@@ -81,11 +25,7 @@ impl Env {
 
     /// Every exposure of the store (`exposures --status all --json`, one object a line).
     pub fn exposures(&self) -> Vec<Value> {
-        self.ok(&["exposures", "--status", "all", "--json"])
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("json line"))
-            .collect()
+        self.lines(&["exposures", "--status", "all", "--json"])
     }
 
     pub fn explain(&self, id: i64) -> Value {

@@ -8,7 +8,7 @@ use std::path::Path;
 use ctem_model::work::{Action, Role, permits};
 use serde_json::Value;
 
-use crate::risk::{Env, trivy_fixture};
+use crate::common::{Env, trivy_fixture};
 
 fn tickets(env: &Env) -> Vec<Value> {
     env.json(&["tickets", "--state", "all", "--json"])

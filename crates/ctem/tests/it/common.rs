@@ -1,0 +1,99 @@
+//! What every end-to-end test of the binary needs: paths to the real fixture files, and a
+//! fresh store in a temporary folder with a way to run `ctem` on it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A file of crates/ctem-ingest/tests/fixtures (real scanner reports).
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ctem-ingest/tests/fixtures")
+        .join(rel)
+}
+
+/// A Trivy report of the ingest fixtures.
+pub fn trivy_fixture(name: &str) -> PathBuf {
+    fixture(&format!("trivy/{name}"))
+}
+
+/// A file of crates/ctem-intel/tests/fixtures (real threat-intel files).
+pub fn intel_fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ctem-intel/tests/fixtures")
+        .join(rel)
+}
+
+/// A file of the bundled demo environment (examples/demo).
+pub fn demo_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/demo")
+        .join(name)
+}
+
+/// A temporary folder with its own store (`ctem.db`), unaffected by the caller's
+/// `CTEM_CONFIG`, `CTEM_DB` and `CTEM_USER`.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Env {
+            dir: tempfile::tempdir().expect("tmp"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn db(&self) -> String {
+        self.path("ctem.db").display().to_string()
+    }
+
+    /// Runs `ctem --db STORE ARGS` in the folder with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ctem"));
+        c.args(["--db", &self.db()])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("CTEM_CONFIG")
+            .env_remove("CTEM_DB")
+            .env_remove("CTEM_USER");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("run ctem")
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    /// Stdout of a run that must succeed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf8")
+    }
+
+    /// Stdout as one JSON document.
+    pub fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).expect("json stdout")
+    }
+
+    /// Stdout as JSON lines.
+    pub fn lines(&self, args: &[&str]) -> Vec<Value> {
+        self.ok(args)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    }
+}
