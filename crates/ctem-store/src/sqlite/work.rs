@@ -356,7 +356,10 @@ impl WorkStore for SqliteStore {
             .conn
             .query_row("PRAGMA mmap_size = 67108864", [], |r| r.get::<_, i64>(0));
         let summary = (|| {
-            let tx = self.conn.transaction()?;
+            // IMMEDIATE: no other writer commits while the pass reads (see `scan_all`)
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let s = prioritize::run(&tx, ctx)?;
             tx.commit()?;
             Ok(s)

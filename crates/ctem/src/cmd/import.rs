@@ -91,6 +91,7 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
         sha256: String::new(),
         imported_at: chrono::Utc::now(),
     };
+    let mut phase = super::Timings::from_env();
     let mut session = store.begin_import(meta)?;
     // Two threads: this one parses and prepares records (fingerprints, hashes, JSON), the
     // calling one writes them to the store. A store error drops the receiver, which stops the
@@ -134,13 +135,17 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
         ));
     }
     session.set_sha256(sha);
+    phase.lap("parse and store");
     let summary = session.commit()?;
+    phase.lap("commit");
     // threat intelligence already stored applies to the new exposures at once
     store
         .enrich_exposures()
         .context("enriching the imported exposures")?;
+    phase.lap("enrich");
     // priorities, SLA and tickets follow the new scan
     super::risk::after_import(store)?;
+    phase.lap("prioritize");
     Ok(summary)
 }
 

@@ -133,3 +133,24 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
 }
+
+/// Wall time of the phases of a long command, printed on stderr when `CTEM_TIMINGS` is set
+/// (for benchmarks and for users asking where the time goes).
+pub struct Timings {
+    last: Option<std::time::Instant>,
+}
+
+impl Timings {
+    pub fn from_env() -> Self {
+        Self {
+            last: std::env::var_os("CTEM_TIMINGS").map(|_| std::time::Instant::now()),
+        }
+    }
+
+    pub fn lap(&mut self, phase: &str) {
+        if let Some(last) = self.last.as_mut() {
+            eprintln!("timing: {phase}: {:.3} s", last.elapsed().as_secs_f64());
+            *last = std::time::Instant::now();
+        }
+    }
+}

@@ -222,14 +222,158 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
     };
     let (details, detail_index) = load_details(tx, intel)?;
 
+    let t_load = started.elapsed();
     let mut summary = PrioritizeSummary::default();
-    let mut rows: Vec<Row> = Vec::new();
-    let mut st = tx.prepare(
+    let shared = Shared {
+        model: ctx.model,
+        sla: ctx.sla,
+        today,
+        assets: &assets,
+        index: &index,
+        services: &services,
+        details: &details,
+        detail_index: &detail_index,
+    };
+    let rows = scan_all(tx, &shared, &mut strings, &mut summary.open_by_priority)?;
+    summary.scored = rows.len() as u64;
+    let scored_at = started.elapsed();
+
+    let t_tickets = Instant::now();
+    let ticket_of = if ctx.tickets {
+        sync_tickets(tx, &rows, &assets, &strings, today, now, &mut summary)?
+    } else {
+        Vec::new()
+    };
+    let tickets_took = t_tickets.elapsed();
+
+    let t_write = Instant::now();
+    write_risk(tx, &rows, &assets, &strings, &ticket_of)?;
+    summary.score_ms = (scored_at + t_write.elapsed()).as_millis() as u64;
+    if std::env::var_os("CTEM_TIMINGS").is_some() {
+        eprintln!(
+            "timing: prioritize: load {t_load:?}, scan and score {:?}, tickets {tickets_took:?}, write {:?}",
+            scored_at - t_load,
+            t_write.elapsed()
+        );
+    }
+    summary.tickets_ms = tickets_took.as_millis() as u64;
+    Ok(summary)
+}
+
+/// What every scanning thread reads and nothing writes.
+struct Shared<'a> {
+    model: &'a ctem_risk::RiskModel,
+    sla: &'a ctem_risk::SlaConfig,
+    today: NaiveDate,
+    assets: &'a [AssetInfo],
+    index: &'a IdIndex,
+    services: &'a FxSet<(i64, i64)>,
+    details: &'a [Detail],
+    detail_index: &'a IdIndex,
+}
+
+/// Below this many exposures one thread scans them all (a second connection costs more).
+const PARALLEL_MIN: i64 = 100_000;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests lower the threshold to run the two-thread path on a small store.
+    static TEST_PARALLEL_MIN: std::cell::Cell<i64> = const { std::cell::Cell::new(PARALLEL_MIN) };
+}
+
+fn parallel_min() -> i64 {
+    #[cfg(test)]
+    return TEST_PARALLEL_MIN.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    PARALLEL_MIN
+}
+
+/// Reads and scores every exposure, in id order. A file store of many exposures is read by
+/// two threads, each over half of the id range: this one through the transaction, the other
+/// through a second, read-only connection. The transaction is IMMEDIATE (no other writer can
+/// commit while it runs) and has not written to `exposures`, so both see the same rows.
+fn scan_all(
+    tx: &Transaction<'_>,
+    shared: &Shared<'_>,
+    strings: &mut Interner,
+    open: &mut [u64; 4],
+) -> Result<Vec<Row>> {
+    let (lo, hi): (Option<i64>, Option<i64>) =
+        tx.query_row("SELECT min(id), max(id) FROM exposures", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return Ok(Vec::new());
+    };
+    let path = tx.path().filter(|p| !p.is_empty()).map(str::to_owned);
+    let Some(path) = path.filter(|_| hi - lo >= parallel_min()) else {
+        return scan_range(tx, shared, lo, hi, strings, open);
+    };
+    let mid = lo + (hi - lo) / 2;
+    let (first, second) = std::thread::scope(|s| {
+        let other = s.spawn(move || -> Result<(Vec<Row>, Interner, [u64; 4])> {
+            let conn = rusqlite::Connection::open_with_flags(
+                &path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            let _ = conn.query_row("PRAGMA mmap_size = 67108864", [], |r| r.get::<_, i64>(0));
+            let mut strings = Interner::default();
+            let mut open = [0; 4];
+            let rows = scan_range(&conn, shared, mid + 1, hi, &mut strings, &mut open)?;
+            Ok((rows, strings, open))
+        });
+        let first = scan_range(tx, shared, lo, mid, strings, open);
+        let second = other
+            .join()
+            .unwrap_or_else(|_| Err(Error::Invalid("the scoring thread panicked (a bug)".into())));
+        (first, second)
+    });
+    let mut rows = first?;
+    let (more, local, counts) = second?;
+    for (o, c) in open.iter_mut().zip(counts) {
+        *o += c;
+    }
+    // the second thread's string ids are its own: map them into the shared interner
+    let remap: Vec<u32> = local.names.iter().map(|n| strings.id(n)).collect();
+    let map = |id: u32| remap.get(id as usize).copied().unwrap_or(NONE);
+    rows.reserve(more.len());
+    rows.extend(more.into_iter().map(|mut r| {
+        r.name = map(r.name);
+        r.version = map(r.version);
+        r.fixed = map(r.fixed);
+        r
+    }));
+    Ok(rows)
+}
+
+/// Reads and scores the exposures with ids in `lo..=hi`, in id order.
+fn scan_range(
+    conn: &rusqlite::Connection,
+    shared: &Shared<'_>,
+    lo: i64,
+    hi: i64,
+    strings: &mut Interner,
+    open: &mut [u64; 4],
+) -> Result<Vec<Row>> {
+    let Shared {
+        model,
+        sla,
+        today,
+        assets,
+        index,
+        services,
+        details,
+        detail_index,
+    } = *shared;
+    let cap = usize::try_from(hi - lo + 1).unwrap_or(0).min(1 << 24);
+    let mut rows: Vec<Row> = Vec::with_capacity(cap);
+    let mut st = conn.prepare(
         "SELECT id, asset_id, detail_id, severity, status, pkg_name, pkg_version, fixed_version,
                 port, first_seen, instance
-         FROM exposures ORDER BY id",
+         FROM exposures WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
     )?;
-    let mut q = st.query([])?;
+    let mut q = st.query([lo, hi])?;
     while let Some(r) = q.next()? {
         let id: i64 = r.get(0)?;
         let asset_id: i64 = r.get(1)?;
@@ -276,13 +420,13 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
             accepted: status == "accepted",
         };
         let input = risk_input(&facts);
-        let (score, priority) = ctx.model.quick(&input);
-        let decision = ssvc::decide(&ctx.model.ssvc_inputs(&input));
+        let (score, priority) = model.quick(&input);
+        let decision = ssvc::decide(&model.ssvc_inputs(&input));
         let opened =
             chrono::DateTime::from_timestamp(first_seen, 0).map_or(today, |t| t.date_naive());
-        let (due, _) = ctx.sla.due_date(
+        let (due, _) = sla.due_date(
             opened,
-            sla_target(ctx.model, priority, decision),
+            sla_target(model, priority, decision),
             intel.and_then(|i| i.kev_due_date),
         );
         let class = match status {
@@ -291,7 +435,7 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
             _ => 2,
         };
         if class == 0 {
-            summary.open_by_priority[(priority_num(priority) - 1) as usize] += 1;
+            open[(priority_num(priority) - 1) as usize] += 1;
         }
         let (name, is_pkg) = match pkg {
             Some(p) => (strings.id(p), true),
@@ -312,24 +456,7 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
             fixed: fixed.map_or(NONE, |f| strings.id(f)),
         });
     }
-    drop(q);
-    drop(st);
-    summary.scored = rows.len() as u64;
-    let scored_at = started.elapsed();
-
-    let t_tickets = Instant::now();
-    let ticket_of = if ctx.tickets {
-        sync_tickets(tx, &rows, &assets, &strings, today, now, &mut summary)?
-    } else {
-        Vec::new()
-    };
-    let tickets_took = t_tickets.elapsed();
-
-    let t_write = Instant::now();
-    write_risk(tx, &rows, &assets, &strings, &ticket_of)?;
-    summary.score_ms = (scored_at + t_write.elapsed()).as_millis() as u64;
-    summary.tickets_ms = tickets_took.as_millis() as u64;
-    Ok(summary)
+    Ok(rows)
 }
 
 /// Rewrites `exposure_risk` whole, many rows a statement (a million single-row inserts
@@ -891,4 +1018,159 @@ pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<T
         out.push(t);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use chrono::{TimeZone, Utc};
+    use ctem_model::intel::Enrichment;
+    use ctem_model::{Asset, AssetKind, Exposure, ExposureKind, Package, Record, Severity};
+    use ctem_risk::{RiskModel, SlaConfig};
+
+    use super::TEST_PARALLEL_MIN;
+    use crate::sqlite::SqliteStore;
+    use crate::work::Prioritize;
+    use crate::work::WorkStore;
+    use crate::{ScanMeta, Store};
+
+    /// Every `exposure_risk` row, in id order, as text (scores compared exactly).
+    fn risk_rows(store: &SqliteStore) -> Vec<String> {
+        let mut st = store
+            .conn
+            .prepare(
+                "SELECT exposure_id, score, priority, ssvc, kev, due, team, ticket_id
+                 FROM exposure_risk ORDER BY exposure_id",
+            )
+            .expect("prepare");
+        st.query_map([], |r| {
+            Ok(format!(
+                "{} {} {} {} {} {:?} {:?} {:?}",
+                r.get::<_, i64>(0)?,
+                r.get::<_, f64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<i64>>(7)?,
+            ))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+    }
+
+    /// Every ticket's grouping, in key order.
+    fn ticket_rows(store: &SqliteStore) -> Vec<String> {
+        let mut st = store
+            .conn
+            .prepare(
+                "SELECT key, package, action, coalesce(target_version, '-'), priority, exposures,
+                        assets, kev, risk FROM tickets ORDER BY key",
+            )
+            .expect("prepare");
+        st.query_map([], |r| {
+            Ok(format!(
+                "{} {} {} {} {} {} {} {} {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, i64>(7)?,
+                r.get::<_, f64>(8)?,
+            ))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+    }
+
+    #[test]
+    fn two_thread_scan_scores_exactly_like_one_thread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = SqliteStore::open(dir.path().join("ctem.db")).expect("open");
+        let meta = ScanMeta {
+            tool: "trivy".into(),
+            format: "trivy".into(),
+            scope: Some("fleet".into()),
+            file: "scan.json".into(),
+            sha256: "sha".into(),
+            imported_at: Utc
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .single()
+                .expect("date"),
+        };
+        let mut s = store.begin_import(meta).expect("begin");
+        let mut intel = HashMap::new();
+        for k in 0..40u32 {
+            let mut a = Asset::new(AssetKind::ContainerImage, format!("registry/app-{k}"));
+            a.tags = vec![format!("team-{}", k % 3)];
+            s.record(Record::Asset { key: k, asset: a }).expect("asset");
+            for j in 0..25u32 {
+                let cve = format!("CVE-2024-{}", 1000 + (k * 7 + j) % 60);
+                let sev = Severity::ALL[((k + j) % 5) as usize];
+                let mut e =
+                    Exposure::new(ExposureKind::Vulnerability, format!("{cve} in lib{j}"), sev);
+                e.add_vuln_id(&cve);
+                e.package = Some(Package {
+                    name: format!("lib{}", j % 9),
+                    // versions differ by asset, so each half interns its own strings
+                    version: Some(format!("{k}.{j}")),
+                    fixed_version: (j % 4 != 0).then(|| format!("{k}.{}", j + 1)),
+                    ..Package::default()
+                });
+                s.record(Record::Exposure {
+                    asset: k,
+                    exposure: Box::new(e),
+                })
+                .expect("exposure");
+                intel.entry(cve).or_insert_with(|| Enrichment {
+                    kev: j % 11 == 0,
+                    epss: Some(f64::from(j) / 25.0),
+                    ..Enrichment::default()
+                });
+            }
+        }
+        s.commit().expect("commit");
+        let model = RiskModel::default();
+        let sla = SlaConfig::default();
+        let run = |store: &mut SqliteStore| {
+            store
+                .reprioritize(&Prioritize {
+                    model: &model,
+                    sla: &sla,
+                    intel: Some(&intel),
+                    config_rules: None,
+                    config_teams: &[],
+                    tickets: true,
+                    now: Utc
+                        .with_ymd_and_hms(2026, 2, 1, 0, 0, 0)
+                        .single()
+                        .expect("date"),
+                })
+                .expect("reprioritize")
+        };
+        TEST_PARALLEL_MIN.with(|c| c.set(i64::MAX));
+        let one = run(&mut store);
+        let one_rows = risk_rows(&store);
+        let one_tickets = ticket_rows(&store);
+        TEST_PARALLEL_MIN.with(|c| c.set(0));
+        let two = run(&mut store);
+        let two_rows = risk_rows(&store);
+        assert!(one_tickets.len() > 10, "{one_tickets:?}");
+        assert_eq!(one_tickets, ticket_rows(&store));
+        assert_eq!(one_rows.len(), 1000);
+        assert_eq!(one_rows, two_rows);
+        assert_eq!(one.open_by_priority, two.open_by_priority);
+        assert_eq!(two.scored, 1000);
+        assert_eq!(
+            two.tickets_created, 0,
+            "the second pass finds the first one's tickets"
+        );
+    }
 }
