@@ -3,6 +3,9 @@
 //! encoding). Backend-neutral, and cheap to run on another thread than the one that writes:
 //! the CLI prepares on a parser thread while the store writes on the main one.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use ctem_model::{AssetKey, Exposure, ExposureKind, Record, Severity};
 use sha2::{Digest, Sha256};
 
@@ -23,7 +26,8 @@ pub struct PreparedExposure {
     pub pkg_version: Option<String>,
     pub fixed_version: Option<String>,
     pub port: Option<u16>,
-    pub detail_json: String,
+    /// Shared by every exposure of a report with the same detail (encoded once).
+    pub detail_json: Arc<str>,
     pub detail_hash: [u8; 16],
     pub instance_json: String,
     /// A status the report itself decides (a VEX `not_affected` statement): applied to this
@@ -43,21 +47,32 @@ pub enum Prepared {
 #[derive(Debug, Clone)]
 pub struct Preparer {
     tool: String,
+    /// The JSON of details seen in this report, by content hash: most findings of a large
+    /// report share their detail (one CVE on many assets), so it is encoded once.
+    details: HashMap<[u8; 16], Arc<str>>,
 }
+
+/// Details remembered per report; past this the memory is cleared and refilled (a report of
+/// a million distinct details must not keep them all).
+const DETAIL_CACHE: usize = 1 << 16;
 
 impl Preparer {
     /// `tool`: the format's tool name until the report names its own.
     pub fn new(tool: &str) -> Self {
         Preparer {
             tool: tool.to_string(),
+            details: HashMap::new(),
         }
     }
 
     pub fn prepare(&mut self, r: Record) -> Result<Prepared> {
         match r {
-            Record::Exposure { asset, exposure } => Ok(Prepared::Exposure(Box::new(
-                prepare_exposure(&self.tool, asset, *exposure)?,
-            ))),
+            Record::Exposure { asset, exposure } => Ok(Prepared::Exposure(Box::new(prepare_with(
+                &self.tool,
+                asset,
+                *exposure,
+                &mut self.details,
+            )?))),
             Record::ScanInfo {
                 tool: Some(ref t), ..
             } => {
@@ -71,6 +86,15 @@ impl Preparer {
 
 /// Prepares one exposure found by `tool` on the report's asset `asset`.
 pub fn prepare_exposure(tool: &str, asset: AssetKey, e: Exposure) -> Result<PreparedExposure> {
+    prepare_with(tool, asset, e, &mut HashMap::new())
+}
+
+fn prepare_with(
+    tool: &str,
+    asset: AssetKey,
+    e: Exposure,
+    details: &mut HashMap<[u8; 16], Arc<str>>,
+) -> Result<PreparedExposure> {
     let fingerprint = e.fingerprint(tool).0;
     let decided = (e.status != ctem_model::ExposureStatus::Open).then(|| {
         let why = e
@@ -91,10 +115,18 @@ pub fn prepare_exposure(tool: &str, asset: AssetKey, e: Exposure) -> Result<Prep
         None => (None, None, None),
     };
     let (detail, instance) = split(e);
-    let detail_json = to_json(&detail)?;
-    let d = Sha256::digest(detail_json.as_bytes());
-    let mut detail_hash = [0u8; 16];
-    detail_hash.copy_from_slice(&d[..16]);
+    let detail_hash = detail_hash(&detail);
+    let detail_json = match details.get(&detail_hash) {
+        Some(json) => Arc::clone(json),
+        None => {
+            let json: Arc<str> = to_json(&detail)?.into();
+            if details.len() >= DETAIL_CACHE {
+                details.clear();
+            }
+            details.insert(detail_hash, Arc::clone(&json));
+            json
+        }
+    };
     Ok(PreparedExposure {
         asset,
         fingerprint,
@@ -135,6 +167,56 @@ pub(crate) fn content_hash(e: &Exposure) -> [u8; 8] {
     let d = h.finalize();
     let mut out = [0u8; 8];
     out.copy_from_slice(&d[..8]);
+    out
+}
+
+/// The content address of a detail: SHA-256 over its fields, each length-prefixed (no JSON
+/// encoding needed to know whether a detail was seen before).
+fn detail_hash(d: &Detail) -> [u8; 16] {
+    fn text(h: &mut Sha256, s: &str) {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    }
+    fn opt(h: &mut Sha256, s: Option<&str>) {
+        match s {
+            None => h.update([0]),
+            Some(s) => {
+                h.update([1]);
+                text(h, s);
+            }
+        }
+    }
+    fn list(h: &mut Sha256, l: &[String]) {
+        h.update((l.len() as u64).to_le_bytes());
+        for s in l {
+            text(h, s);
+        }
+    }
+    let mut h = Sha256::new();
+    h.update(b"detail-v2");
+    text(&mut h, &d.title);
+    opt(&mut h, d.description.as_deref());
+    list(&mut h, &d.cves);
+    list(&mut h, &d.advisories);
+    list(&mut h, &d.cwes);
+    opt(&mut h, d.rule_id.as_deref());
+    h.update((d.cvss.len() as u64).to_le_bytes());
+    for c in &d.cvss {
+        text(&mut h, &c.version);
+        opt(&mut h, c.vector.as_deref());
+        match c.score {
+            None => h.update([0]),
+            Some(x) => {
+                h.update([1]);
+                h.update(x.to_bits().to_le_bytes());
+            }
+        }
+        opt(&mut h, c.source.as_deref());
+    }
+    list(&mut h, &d.references);
+    let d = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d[..16]);
     out
 }
 

@@ -24,10 +24,11 @@ pub(crate) struct SqliteImport<'c> {
     assets: HashMap<AssetKey, i64>,
     created_assets: HashSet<i64>,
     merged_assets: HashSet<i64>,
+    /// Stored exposures (from earlier imports) this import reported.
     seen: HashSet<i64>,
-    /// Exposures created by this import on assets created by this import: such assets have
-    /// nothing stored yet, so their exposures need no database lookup.
-    fresh: HashMap<(i64, [u8; 16]), i64>,
+    /// The `sources` row of (tool, scope), once known (the tool may change with the
+    /// report's `ScanInfo`, so it is looked up when first needed).
+    source_id: Option<(String, i64)>,
     /// Detail ids by content hash, for this import.
     details: HashMap<[u8; 16], i64>,
     summary: ImportSummary,
@@ -81,7 +82,7 @@ impl SqliteStore {
             created_assets: HashSet::new(),
             merged_assets: HashSet::new(),
             seen: HashSet::new(),
-            fresh: HashMap::new(),
+            source_id: None,
             details: HashMap::new(),
             summary,
             fixed_first_records: false,
@@ -122,8 +123,30 @@ impl SqliteImport<'_> {
         Ok(())
     }
 
+    /// The id of the `sources` row of this import's tool and scope, created if new.
+    fn source_id(&mut self) -> Result<i64> {
+        let tool = self.tool().to_string();
+        if let Some((t, id)) = &self.source_id
+            && *t == tool
+        {
+            return Ok(*id);
+        }
+        let scope = self.scope().to_string();
+        self.tx.execute(
+            "INSERT INTO sources(tool, scope) VALUES (?1, ?2) ON CONFLICT(tool, scope) DO NOTHING",
+            params![tool, scope],
+        )?;
+        let id: i64 = self.tx.query_row(
+            "SELECT id FROM sources WHERE tool = ?1 AND scope = ?2",
+            params![tool, scope],
+            |r| r.get(0),
+        )?;
+        self.source_id = Some((tool, id));
+        Ok(id)
+    }
+
     /// The id of a stored detail with this content, storing it if new.
-    fn detail_id(&mut self, hash: [u8; 16], json: &str) -> Result<i64> {
+    fn detail_id(&mut self, hash: [u8; 16], json: &str, cve: Option<&str>) -> Result<i64> {
         if let Some(id) = self.details.get(&hash) {
             return Ok(*id);
         }
@@ -136,8 +159,10 @@ impl SqliteImport<'_> {
             Some(id) => id,
             None => {
                 self.tx
-                    .prepare_cached("INSERT INTO exposure_details(hash, data) VALUES (?1, ?2)")?
-                    .execute(params![&hash[..], json])?;
+                    .prepare_cached(
+                        "INSERT INTO exposure_details(hash, data, cve) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![&hash[..], json, cve])?;
                 self.tx.last_insert_rowid()
             }
         };
@@ -264,11 +289,9 @@ impl SqliteImport<'_> {
     fn exposure(&mut self, asset_id: i64, p: PreparedExposure) -> Result<()> {
         let fp = Fingerprint(p.fingerprint);
         let hash = p.content_hash;
+        // an asset this import created has nothing stored yet: no lookup, and a finding
+        // reported twice on it is caught by the identity index (the insert does nothing)
         let fresh_asset = self.created_assets.contains(&asset_id);
-        if fresh_asset && self.fresh.contains_key(&(asset_id, fp.0)) {
-            // the same finding twice in one report on a new asset: already stored
-            return Ok(());
-        }
         let existing: Option<(i64, String, Vec<u8>)> = if fresh_asset {
             None
         } else {
@@ -284,14 +307,16 @@ impl SqliteImport<'_> {
         };
         let id = match existing {
             None => {
-                let detail_id = self.detail_id(p.detail_hash, &p.detail_json)?;
-                self.tx
+                let detail_id = self.detail_id(p.detail_hash, &p.detail_json, p.cve.as_deref())?;
+                let inserted = self
+                    .tx
                     .prepare_cached(
                         "INSERT INTO exposures(asset_id, fingerprint, kind, title, severity, cve,
                             rule_id, pkg_name, pkg_version, fixed_version, port, status,
                             first_seen, last_seen, content_hash, detail_id, instance)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?16, ?12, ?12,
-                                 ?13, ?14, ?15)",
+                                 ?13, ?14, ?15)
+                         ON CONFLICT(asset_id, fingerprint) DO NOTHING",
                     )?
                     .execute(params![
                         asset_id,
@@ -314,20 +339,22 @@ impl SqliteImport<'_> {
                             .map_or(ExposureStatus::Open, |d| d.0)
                             .as_str()
                     ])?;
+                if inserted == 0 {
+                    // the same finding twice in one report on a new asset: already stored
+                    return Ok(());
+                }
                 let id = self.tx.last_insert_rowid();
                 // the first history entry (open at first_seen) is implied, not stored; a
                 // status the report decided is recorded
                 if let Some((st, why)) = &p.decided {
                     self.history(id, Some(ExposureStatus::Open), *st, why)?;
                 }
-                if fresh_asset {
-                    self.fresh.insert((asset_id, fp.0), id);
-                }
                 self.summary.exposures.new += 1;
-                id
+                // created by this import: its source row is written in bulk at commit
+                return Ok(());
             }
             Some((id, status, old_hash)) => {
-                if !self.seen.insert(id) {
+                if id > self.max_exposure_before || !self.seen.insert(id) {
                     // the same exposure twice in one report: already counted
                     return Ok(());
                 }
@@ -366,7 +393,8 @@ impl SqliteImport<'_> {
                     self.summary.exposures.unchanged += 1;
                 }
                 if changed {
-                    let detail_id = self.detail_id(p.detail_hash, &p.detail_json)?;
+                    let detail_id =
+                        self.detail_id(p.detail_hash, &p.detail_json, p.cve.as_deref())?;
                     self.tx
                         .prepare_cached(
                             "UPDATE exposures SET title = ?2, severity = ?3, pkg_version = ?4,
@@ -393,22 +421,17 @@ impl SqliteImport<'_> {
                 id
             }
         };
-        self.seen.insert(id);
-        if id > self.max_exposure_before {
-            // created by this import: its source row is written in bulk at commit
-            return Ok(());
-        }
-        let (tool, scope) = (self.tool().to_string(), self.scope().to_string());
+        let source = self.source_id()?;
         self.tx
             .prepare_cached(
-                "INSERT INTO exposure_sources(exposure_id, tool, scope, asset_id, active,
+                "INSERT INTO exposure_sources(source_id, exposure_id, asset_id, active,
                     first_seen, last_seen, last_scan_id)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6)
-                 ON CONFLICT(exposure_id, tool, scope) DO UPDATE SET
+                 VALUES (?1, ?2, ?3, 1, ?4, ?4, ?5)
+                 ON CONFLICT(source_id, exposure_id) DO UPDATE SET
                     active = 1, last_seen = excluded.last_seen,
                     last_scan_id = excluded.last_scan_id",
             )?
-            .execute(params![id, tool, scope, asset_id, self.now, self.scan_id])?;
+            .execute(params![source, id, asset_id, self.now, self.scan_id])?;
         Ok(())
     }
 
@@ -417,25 +440,20 @@ impl SqliteImport<'_> {
     /// The source rows of the exposures this import created, in one statement (rows in id
     /// order: appends, not random inserts).
     fn add_new_sources(&mut self) -> Result<()> {
-        let (tool, scope) = (self.tool().to_string(), self.scope().to_string());
+        let source = self.source_id()?;
         self.tx.execute(
-            "INSERT INTO exposure_sources(exposure_id, tool, scope, asset_id, active,
+            "INSERT INTO exposure_sources(source_id, exposure_id, asset_id, active,
                 first_seen, last_seen, last_scan_id)
-             SELECT id, ?1, ?2, asset_id, 1, ?3, ?3, ?4 FROM exposures WHERE id > ?5
+             SELECT ?1, id, asset_id, 1, ?2, ?2, ?3 FROM exposures WHERE id > ?4
              ORDER BY id",
-            params![
-                tool,
-                scope,
-                self.now,
-                self.scan_id,
-                self.max_exposure_before
-            ],
+            params![source, self.now, self.scan_id, self.max_exposure_before],
         )?;
         Ok(())
     }
 
     fn close_missing(&mut self) -> Result<()> {
         let explicit = self.meta.scope.is_some();
+        let source = self.source_id()?;
         self.tx.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS import_assets(id INTEGER PRIMARY KEY);
              DELETE FROM temp.import_assets;",
@@ -451,14 +469,15 @@ impl SqliteImport<'_> {
         let closed: Vec<i64> = {
             let mut st = self.tx.prepare(
                 "UPDATE exposure_sources SET active = 0
-                 WHERE tool = ?1 AND scope = ?2 AND active = 1 AND last_scan_id <> ?3
+                 WHERE source_id = ?1 AND exposure_id <= ?2 AND active = 1
+                   AND last_scan_id <> ?3
                    AND (?4 OR asset_id IN (SELECT id FROM temp.import_assets))
                  RETURNING exposure_id",
             )?;
-            let tool = self.tool().to_string();
-            let rows = st.query_map(params![tool, self.scope(), self.scan_id, explicit], |r| {
-                r.get(0)
-            })?;
+            let rows = st.query_map(
+                params![source, self.max_exposure_before, self.scan_id, explicit],
+                |r| r.get(0),
+            )?;
             rows.collect::<std::result::Result<_, _>>()?
         };
         let reason = format!(
@@ -473,8 +492,9 @@ impl SqliteImport<'_> {
                 .prepare_cached(
                     "UPDATE exposures SET status = 'fixed', fixed_at = ?2
                      WHERE id = ?1 AND status IN ('open', 'reopened')
-                       AND NOT EXISTS (SELECT 1 FROM exposure_sources s
-                                       WHERE s.exposure_id = ?1 AND s.active = 1)
+                       AND NOT EXISTS (SELECT 1 FROM sources src CROSS JOIN exposure_sources s
+                                         ON s.source_id = src.id AND s.exposure_id = ?1
+                                       WHERE s.active = 1)
                      RETURNING status",
                 )?
                 .query_map(params![id, self.now], |r| r.get::<_, String>(0))?
@@ -587,8 +607,11 @@ impl ImportSession for SqliteImport<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> Result<ImportSummary> {
+        let t = std::time::Instant::now();
         self.add_new_sources()?;
+        let t_sources = t.elapsed();
         self.close_missing()?;
+        let t_close = t.elapsed() - t_sources;
         let summary_json =
             serde_json::to_string(&self.summary).map_err(|e| Error::Invalid(e.to_string()))?;
         self.tx.execute(
@@ -605,7 +628,14 @@ impl ImportSession for SqliteImport<'_> {
             ],
         )?;
         let this = *self;
+        let t = std::time::Instant::now();
         this.tx.commit()?;
+        if std::env::var_os("CTEM_TIMINGS").is_some() {
+            eprintln!(
+                "timing: commit: new sources {t_sources:?}, close missing {t_close:?}, commit {:?}",
+                t.elapsed()
+            );
+        }
         Ok(this.summary)
     }
 }

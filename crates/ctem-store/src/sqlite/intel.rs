@@ -98,7 +98,7 @@ INSERT INTO intel_cve_enrichment(cve, kev, kev_date_added, kev_due_date, kev_ran
                                  epss, epss_percentile, epss_date, record)
 SELECT c.cve, k.cve_id IS NOT NULL, k.date_added, k.due_date, k.ransomware,
        p.epss, p.percentile, p.score_date, r.data
-FROM (SELECT DISTINCT cve FROM exposures WHERE cve IS NOT NULL) c
+FROM (SELECT DISTINCT cve FROM exposure_details WHERE cve IS NOT NULL) c
 LEFT JOIN intel_kev k ON k.cve_id = c.cve
 LEFT JOIN intel_epss p ON p.cve_id = c.cve
 LEFT JOIN intel_cves r ON r.cve_id = c.cve

@@ -124,6 +124,44 @@ CREATE TABLE asset_packages (
 ) WITHOUT ROWID;
 "#,
     ),
+    (
+        3,
+        // Leaner lifecycle rows (an import of a million findings writes a million of them):
+        // the (tool, scope) pair becomes a small `sources` row referenced by id, the source
+        // rows are keyed (source, exposure) so the rows of one import are appends and closing
+        // a scope is a range scan, and no secondary index is kept (lookups by exposure go
+        // through the handful of sources). The CVE index on exposures goes too: the one
+        // query that used it (the CVEs in use) reads the new `cve` column of the shared
+        // details instead, a few thousand rows instead of an index of a million.
+        r#"
+CREATE TABLE sources (
+    id    INTEGER PRIMARY KEY,
+    tool  TEXT    NOT NULL,
+    scope TEXT    NOT NULL,
+    UNIQUE (tool, scope)
+);
+INSERT INTO sources(tool, scope) SELECT DISTINCT tool, scope FROM exposure_sources ORDER BY 1, 2;
+CREATE TABLE exposure_sources_v3 (
+    source_id    INTEGER NOT NULL,
+    exposure_id  INTEGER NOT NULL,
+    asset_id     INTEGER NOT NULL,
+    active       INTEGER NOT NULL,
+    first_seen   INTEGER NOT NULL,
+    last_seen    INTEGER NOT NULL,
+    last_scan_id INTEGER NOT NULL,
+    PRIMARY KEY (source_id, exposure_id)
+) WITHOUT ROWID;
+INSERT INTO exposure_sources_v3
+SELECT s.id, x.exposure_id, x.asset_id, x.active, x.first_seen, x.last_seen, x.last_scan_id
+FROM exposure_sources x JOIN sources s ON s.tool = x.tool AND s.scope = x.scope
+ORDER BY s.id, x.exposure_id;
+DROP TABLE exposure_sources;
+ALTER TABLE exposure_sources_v3 RENAME TO exposure_sources;
+DROP INDEX exposures_cve;
+ALTER TABLE exposure_details ADD COLUMN cve TEXT;
+UPDATE exposure_details SET cve = json_extract(data, '$.cves[0]');
+"#,
+    ),
     (10, super::intel::MIGRATION_10),
     (20, super::work::MIGRATION_20),
     (
@@ -150,3 +188,72 @@ CREATE INDEX alerts_rule ON alerts(rule_id);
 "#,
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::MIGRATIONS;
+    use crate::Store;
+    use crate::sqlite::SqliteStore;
+
+    /// A store written by a build that knew migrations 1 and 2 only, with two sources on one
+    /// exposure, is brought to the current schema without losing a source or a detail CVE.
+    #[test]
+    fn migration_3_keeps_sources_and_detail_cves() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (
+                    version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+            )
+            .expect("schema_migrations");
+            for (v, sql) in MIGRATIONS.iter().filter(|m| m.0 < 3) {
+                conn.execute_batch(sql).expect("old migration");
+                conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [v])
+                    .expect("version");
+            }
+            conn.execute_batch(
+                r#"INSERT INTO assets(id, kind, name, first_seen, last_seen)
+                       VALUES (1, 'host', 'web-1', 10, 20);
+                   INSERT INTO exposure_details(id, hash, data)
+                       VALUES (1, x'00', '{"title":"t","cves":["CVE-2024-0001","CVE-2024-0002"]}');
+                   INSERT INTO exposures(id, asset_id, fingerprint, kind, title, severity, status,
+                       first_seen, last_seen, content_hash, detail_id, instance, cve)
+                       VALUES (1, 1, x'01', 'vulnerability', 't', 3, 'open', 10, 20, x'02', 1,
+                               '{}', 'CVE-2024-0001');
+                   INSERT INTO exposure_sources VALUES (1, 'nessus', 'dmz', 1, 1, 10, 20, 7);
+                   INSERT INTO exposure_sources VALUES (1, 'nmap', 'default', 1, 0, 10, 15, 3);"#,
+            )
+            .expect("old rows");
+        }
+        let store = SqliteStore::open(&path).expect("migrate");
+        let sources = store.exposure_sources(1).expect("sources");
+        let got: Vec<_> = sources
+            .iter()
+            .map(|s| (s.tool.as_str(), s.scope.as_str(), s.active, s.last_scan_id))
+            .collect();
+        assert_eq!(
+            got,
+            [("nessus", "dmz", true, 7), ("nmap", "default", false, 3)]
+        );
+        let cve: String = store
+            .conn
+            .query_row("SELECT cve FROM exposure_details WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .expect("detail cve");
+        assert_eq!(cve, "CVE-2024-0001");
+        let index: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'exposures_cve'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("index");
+        assert_eq!(index, 0);
+    }
+}

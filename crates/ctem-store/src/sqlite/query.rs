@@ -268,8 +268,8 @@ impl SqliteStore {
         }
         if let Some(t) = &f.tool {
             sql.push_str(
-                " AND EXISTS (SELECT 1 FROM exposure_sources s WHERE s.exposure_id = e.id
-                    AND s.tool = ?)",
+                " AND EXISTS (SELECT 1 FROM sources src CROSS JOIN exposure_sources s
+                    ON s.source_id = src.id AND s.exposure_id = e.id WHERE src.tool = ?)",
             );
             args.push(t.clone().into());
         }
@@ -334,8 +334,10 @@ impl SqliteStore {
 
     pub(crate) fn query_sources(&self, id: i64) -> Result<Vec<ExposureSource>> {
         let mut st = self.conn.prepare(
-            "SELECT tool, scope, active, first_seen, last_seen, last_scan_id
-             FROM exposure_sources WHERE exposure_id = ?1 ORDER BY tool, scope",
+            "SELECT src.tool, src.scope, s.active, s.first_seen, s.last_seen, s.last_scan_id
+             FROM sources src CROSS JOIN exposure_sources s
+               ON s.source_id = src.id AND s.exposure_id = ?1
+             ORDER BY src.tool, src.scope",
         )?;
         let rows = st.query_map([id], |r| {
             Ok(ExposureSource {

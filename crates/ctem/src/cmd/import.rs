@@ -104,18 +104,29 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
             scope.spawn(move || produce(format, tool, &mut file, size, producer_bar, tx));
         let mut store_err: Option<ctem_store::Error> = None;
         let mut issues = 0usize;
-        'recv: while let Ok(batch) = rx.recv() {
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            let t = std::time::Instant::now();
+            let Ok(batch) = rx.recv() else { break };
+            waited += t.elapsed();
             for p in batch {
                 if matches!(p, Prepared::Record(ctem_model::Record::Issue(_))) {
                     issues += 1;
                 }
                 if let Err(e) = session.prepared(p) {
                     store_err = Some(e);
-                    break 'recv;
+                    break;
                 }
+            }
+            if store_err.is_some() {
+                break;
             }
         }
         drop(rx);
+        phase.note(&format!(
+            "writer waited for the parser {:.3} s",
+            waited.as_secs_f64()
+        ));
         let produced = producer
             .join()
             .unwrap_or_else(|_| Err(anyhow!("the {} parser panicked (a bug)", format.name)));
@@ -181,18 +192,32 @@ fn produce(
     let (res, sha) = match format.parse_slice {
         Some(parse_slice) if size > 0 => {
             let mapped = Mapped::new(file)?;
-            let sha = mapped.sha256();
-            let res = parse_slice(mapped.bytes(), &mut |r| {
-                if let ctem_model::Record::Progress { offset } = r {
-                    if let Some(b) = &bar {
-                        b.set_position(offset);
+            // the file's SHA-256 is read on its own thread, through read() rather than the
+            // map, so its pages do not count as resident memory
+            let mut again = file.try_clone().context("reopen")?;
+            std::thread::scope(|s| -> Result<_> {
+                let hasher = s.spawn(move || -> std::io::Result<String> {
+                    again.seek(SeekFrom::Start(0))?;
+                    let mut h = Sha256::new();
+                    std::io::copy(&mut again, &mut h)?;
+                    Ok(hex::encode(h.finalize()))
+                });
+                let res = parse_slice(mapped.bytes(), &mut |r| {
+                    if let ctem_model::Record::Progress { offset } = r {
+                        if let Some(b) = &bar {
+                            b.set_position(offset);
+                        }
+                        mapped.release_before(offset as usize);
+                        return Ok(());
                     }
-                    mapped.release_before(offset as usize);
-                    return Ok(());
-                }
-                sink(r)
-            });
-            (res, sha)
+                    sink(r)
+                });
+                let sha = hasher
+                    .join()
+                    .map_err(|_| anyhow!("the hashing thread panicked (a bug)"))?
+                    .context("read")?;
+                Ok((res, sha))
+            })?
         }
         _ => {
             let mut tap = Tap {
@@ -244,16 +269,6 @@ impl Mapped {
 
     fn bytes(&self) -> &[u8] {
         &self.map
-    }
-
-    fn sha256(&self) -> String {
-        let mut h = Sha256::new();
-        for (i, chunk) in self.map.chunks(RELEASE_STEP).enumerate() {
-            h.update(chunk);
-            self.release_before((i + 1) * RELEASE_STEP);
-        }
-        self.released.set(0);
-        hex::encode(h.finalize())
     }
 
     /// Drops the resident pages before `offset` (rounded down to a page). Offsets only grow

@@ -147,6 +147,12 @@ impl Timings {
         }
     }
 
+    pub fn note(&self, what: &str) {
+        if self.last.is_some() {
+            eprintln!("timing: {what}");
+        }
+    }
+
     pub fn lap(&mut self, phase: &str) {
         if let Some(last) = self.last.as_mut() {
             eprintln!("timing: {phase}: {:.3} s", last.elapsed().as_secs_f64());
