@@ -240,11 +240,15 @@ pub(crate) struct Detail {
     pub references: Vec<String>,
 }
 
-/// The per-finding part of an exposure (the `instance` column).
+/// The per-finding part of an exposure (the `instance` column). The package's name, version
+/// and fixed version live in their own columns; `pkg` keeps the rest.
 #[derive(serde::Serialize, serde::Deserialize, Default)]
 pub(crate) struct Instance {
+    /// The whole package, as rows written before the `pkg_*` columns were the source hold it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<ctem_model::Package>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkg: Option<PackageRest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<ctem_model::Location>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -257,6 +261,37 @@ pub(crate) struct Instance {
     pub solution: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_key: Option<String>,
+}
+
+/// What the `instance` column keeps of a package beside the `pkg_*` columns.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+pub(crate) struct PackageRest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecosystem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+impl Instance {
+    /// The package, from the `pkg_*` columns and what this instance keeps.
+    pub(crate) fn package(
+        &mut self,
+        name: Option<String>,
+        version: Option<String>,
+        fixed_version: Option<String>,
+    ) -> Option<ctem_model::Package> {
+        if let Some(p) = self.package.take() {
+            return Some(p);
+        }
+        let rest = self.pkg.take().unwrap_or_default();
+        Some(ctem_model::Package {
+            name: name?,
+            version,
+            fixed_version,
+            ecosystem: rest.ecosystem,
+            path: rest.path,
+        })
+    }
 }
 
 /// Splits an exposure into its shared detail and its instance.
@@ -273,7 +308,13 @@ pub(crate) fn split(e: Exposure) -> (Detail, Instance) {
             references: e.references,
         },
         Instance {
-            package: e.package,
+            package: None,
+            pkg: e.package.and_then(|p| {
+                (p.ecosystem.is_some() || p.path.is_some()).then_some(PackageRest {
+                    ecosystem: p.ecosystem,
+                    path: p.path,
+                })
+            }),
             location: e.location,
             port: e.port,
             protocol: e.protocol,

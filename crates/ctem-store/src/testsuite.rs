@@ -16,6 +16,7 @@ type Case = (&'static str, fn(&mut dyn Store));
 
 /// Every case, by name.
 pub const CASES: &[Case] = &[
+    ("exposure_reads_back_whole", exposure_reads_back_whole),
     ("reimport_is_unchanged", reimport_is_unchanged),
     ("failed_import_writes_nothing", failed_import_writes_nothing),
     (
@@ -191,6 +192,53 @@ fn failed_import_writes_nothing(store: &mut dyn Store) {
     assert_eq!(ex.len(), 1, "nothing of the failed import is stored");
     assert_eq!(ex[0].status, ExposureStatus::Open, "stored data untouched");
     assert_eq!(store.assets(&Default::default()).expect("assets").len(), 1);
+}
+
+/// Every field a parser sets comes back from the store: the shared detail, the instance and
+/// the package split between its columns and the instance.
+fn exposure_reads_back_whole(store: &mut dyn Store) {
+    let a = host("10.0.0.1", &[]);
+    let mut e = vuln("CVE-2024-0007", "openssl");
+    e.description = Some("a flaw".into());
+    e.add_cwe("CWE-787");
+    e.package = Some(Package {
+        name: "openssl".into(),
+        version: Some("3.0.1".into()),
+        fixed_version: Some("3.0.13".into()),
+        ecosystem: Some("debian".into()),
+        path: Some("usr/lib/libssl.so".into()),
+    });
+    e.cvss.push(ctem_model::Cvss {
+        version: "3.1".into(),
+        vector: Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into()),
+        score: Some(9.8),
+        source: Some("nvd".into()),
+    });
+    e.port = Some(443);
+    e.protocol = Some("tcp".into());
+    e.evidence = Some("banner".into());
+    e.solution = Some("upgrade to 3.0.13".into());
+    e.references.push("https://example.org/advisory".into());
+    let mut bare = vuln("CVE-2024-0008", "zlib");
+    bare.package.as_mut().expect("pkg").version = None;
+    import(
+        store,
+        meta("trivy", None, 0),
+        report(&[(a, vec![e.clone(), bare.clone()])]),
+    );
+    let ex = all_exposures(store);
+    let got = ex.iter().find(|x| x.title == e.title).expect("stored");
+    assert_eq!(got.package, e.package);
+    assert_eq!(
+        (&got.description, &got.cwes, &got.cvss, &got.references),
+        (&e.description, &e.cwes, &e.cvss, &e.references)
+    );
+    assert_eq!(
+        (got.port, &got.protocol, &got.evidence, &got.solution),
+        (e.port, &e.protocol, &e.evidence, &e.solution)
+    );
+    let got = ex.iter().find(|x| x.title == bare.title).expect("stored");
+    assert_eq!(got.package, bare.package);
 }
 
 fn dedup_within_and_across_reports(store: &mut dyn Store) {

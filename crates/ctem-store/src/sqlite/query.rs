@@ -24,7 +24,7 @@ const EXPOSURE_COLUMNS: &str = "e.id, e.asset_id, e.status, e.first_seen, e.last
                                 e.fixed_at, e.kind, e.severity, d.data, e.instance, \
                                 ci.cve, ci.kev, ci.kev_date_added, ci.kev_due_date, \
                                 ci.kev_ransomware, ci.epss, ci.epss_percentile, ci.epss_date, \
-                                ci.record";
+                                ci.record, e.pkg_name, e.pkg_version, e.fixed_version";
 const EXPOSURE_FROM: &str = "exposures e JOIN exposure_details d ON d.id = e.detail_id \
                              LEFT JOIN intel_cve_enrichment ci ON ci.cve = e.cve";
 
@@ -40,6 +40,7 @@ pub(crate) struct ExposureRow {
     detail: String,
     instance: String,
     intel: super::intel::EnrichRow,
+    package: [Option<String>; 3],
 }
 
 fn exposure_from_row(r: &Row<'_>) -> rusqlite::Result<ExposureRow> {
@@ -55,6 +56,7 @@ fn exposure_from_row(r: &Row<'_>) -> rusqlite::Result<ExposureRow> {
         detail: r.get(8)?,
         instance: r.get(9)?,
         intel: super::intel::enrich_row(r, 10)?,
+        package: [r.get(19)?, r.get(20)?, r.get(21)?],
     })
 }
 
@@ -71,10 +73,11 @@ fn build_exposure(row: ExposureRow) -> Result<Exposure> {
         detail,
         instance,
         intel,
+        package: [pkg_name, pkg_version, fixed_version],
     } = row;
     let bad = |what: &str| corrupt("exposures", format!("{id}: {what}"));
     let d: Detail = serde_json::from_str(&detail).map_err(|e| bad(&format!("detail: {e}")))?;
-    let i: Instance =
+    let mut i: Instance =
         serde_json::from_str(&instance).map_err(|e| bad(&format!("instance: {e}")))?;
     let kind = ExposureKind::parse(&kind).ok_or_else(|| bad(&format!("kind {kind:?}")))?;
     let severity = usize::try_from(severity)
@@ -89,7 +92,7 @@ fn build_exposure(row: ExposureRow) -> Result<Exposure> {
     e.rule_id = d.rule_id;
     e.cvss = d.cvss;
     e.references = d.references;
-    e.package = i.package;
+    e.package = i.package(pkg_name, pkg_version, fixed_version);
     e.location = i.location;
     e.port = i.port;
     e.protocol = i.protocol;
