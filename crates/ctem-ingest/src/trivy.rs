@@ -667,29 +667,31 @@ struct TVuln<'a> {
     title: Option<Cow<'a, str>>,
     #[serde(borrow)]
     description: Option<Cow<'a, str>>,
-    #[serde(rename = "CweIDs")]
-    cwe_ids: Option<Vec<String>>,
-    #[serde(rename = "VendorIDs")]
-    vendor_ids: Option<Vec<String>>,
-    #[serde(rename = "CVSS")]
-    cvss: Option<BTreeMap<String, TCvss>>,
-    references: Option<Vec<String>>,
-    #[serde(rename = "PrimaryURL")]
-    primary_url: Option<String>,
+    // borrowed where the text has no escapes: one allocation per string, in the model
+    #[serde(rename = "CweIDs", borrow)]
+    cwe_ids: Option<Vec<Cow<'a, str>>>,
+    #[serde(rename = "VendorIDs", borrow)]
+    vendor_ids: Option<Vec<Cow<'a, str>>>,
+    #[serde(rename = "CVSS", borrow)]
+    cvss: Option<BTreeMap<Cow<'a, str>, TCvss<'a>>>,
+    #[serde(borrow)]
+    references: Option<Vec<Cow<'a, str>>>,
+    #[serde(rename = "PrimaryURL", borrow)]
+    primary_url: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct TCvss {
-    #[serde(rename = "V2Vector")]
-    v2_vector: Option<String>,
+struct TCvss<'a> {
+    #[serde(rename = "V2Vector", borrow)]
+    v2_vector: Option<Cow<'a, str>>,
     #[serde(rename = "V2Score")]
     v2_score: Option<f64>,
-    #[serde(rename = "V3Vector")]
-    v3_vector: Option<String>,
+    #[serde(rename = "V3Vector", borrow)]
+    v3_vector: Option<Cow<'a, str>>,
     #[serde(rename = "V3Score")]
     v3_score: Option<f64>,
-    #[serde(rename = "V40Vector")]
-    v40_vector: Option<String>,
+    #[serde(rename = "V40Vector", borrow)]
+    v40_vector: Option<Cow<'a, str>>,
     #[serde(rename = "V40Score")]
     v40_score: Option<f64>,
 }
@@ -759,16 +761,17 @@ fn vuln(raw: &str, info: &ResultInfo<'_>) -> std::result::Result<Option<Exposure
             };
             e.cvss.push(Cvss {
                 version: version.into(),
-                vector,
+                vector: vector.map(Cow::into_owned),
                 score,
-                source: Some(source.clone()),
+                source: Some(source.to_string()),
             });
         }
     }
     if let Some(u) = v.primary_url {
-        e.references.push(u);
+        e.references.push(u.into_owned());
     }
-    e.references.extend(v.references.into_iter().flatten());
+    e.references
+        .extend(v.references.into_iter().flatten().map(Cow::into_owned));
     Ok(Some(e))
 }
 

@@ -15,6 +15,7 @@ use crate::{Error, ImportSession, Result, ScanMeta, Store};
 
 pub(crate) struct SqliteImport<'c> {
     tx: Transaction<'c>,
+    checkpointer: &'c mut Option<std::thread::JoinHandle<()>>,
     meta: ScanMeta,
     scan_id: i64,
     now: i64,
@@ -30,17 +31,79 @@ pub(crate) struct SqliteImport<'c> {
     /// report's `ScanInfo`, so it is looked up when first needed).
     source_id: Option<(String, i64)>,
     /// Detail ids by content hash, for this import.
-    details: HashMap<[u8; 16], i64>,
+    details: super::work::FxMap<[u8; 16], i64>,
     summary: ImportSummary,
     fixed_first_records: bool,
     preparer: Preparer,
     /// The highest exposure id before this import: rows above it are this import's.
     max_exposure_before: i64,
+    /// New exposures on new assets waiting to be written many to a statement (see
+    /// [`SqliteImport::flush`]), with their asset and detail ids.
+    pending: Vec<(i64, i64, PreparedExposure)>,
+}
+
+/// Rows a multi-row insert writes at once: a million single-row statements spend more in
+/// statement overhead than in the B-tree.
+const INSERT_BATCH: usize = 32;
+
+/// The columns of one new exposure row, in the order `bind_new` binds them.
+const NEW_EXPOSURE_COLUMNS: &str = "asset_id, fingerprint, kind, title, severity, cve, rule_id, \
+     pkg_name, pkg_version, fixed_version, port, status, first_seen, last_seen, content_hash, \
+     detail_id, instance";
+const NEW_EXPOSURE_ARITY: usize = 17;
+
+fn insert_new_sql(rows: usize) -> String {
+    let one = format!("({})", vec!["?"; NEW_EXPOSURE_ARITY].join(","));
+    format!(
+        "INSERT INTO exposures({NEW_EXPOSURE_COLUMNS}) VALUES {}
+         ON CONFLICT(asset_id, fingerprint) DO NOTHING",
+        vec![one; rows].join(",")
+    )
+}
+
+/// The values of one new exposure row (`NEW_EXPOSURE_COLUMNS`).
+fn bind_new<'a>(
+    out: &mut Vec<rusqlite::types::ValueRef<'a>>,
+    asset_id: i64,
+    detail_id: i64,
+    now: i64,
+    p: &'a PreparedExposure,
+) {
+    use rusqlite::types::ValueRef as V;
+    let text = |s: &'a Option<String>| s.as_deref().map_or(V::Null, |s| V::Text(s.as_bytes()));
+    let status = p
+        .decided
+        .as_ref()
+        .map_or(ExposureStatus::Open, |d| d.0)
+        .as_str();
+    out.extend([
+        V::Integer(asset_id),
+        V::Blob(&p.fingerprint),
+        V::Text(p.kind.as_str().as_bytes()),
+        V::Text(p.title.as_bytes()),
+        V::Integer(p.severity as i64),
+        text(&p.cve),
+        text(&p.rule_id),
+        text(&p.pkg_name),
+        text(&p.pkg_version),
+        text(&p.fixed_version),
+        p.port.map_or(V::Null, |x| V::Integer(i64::from(x))),
+        V::Text(status.as_bytes()),
+        V::Integer(now),
+        V::Integer(now),
+        V::Blob(&p.content_hash),
+        V::Integer(detail_id),
+        V::Text(p.instance_json.as_bytes()),
+    ]);
 }
 
 impl SqliteStore {
     pub(crate) fn begin(&mut self, meta: ScanMeta) -> Result<SqliteImport<'_>> {
-        let tx = self.conn.transaction()?;
+        if let Some(h) = self.checkpointer.take() {
+            let _ = h.join();
+        }
+        let SqliteStore { conn, checkpointer } = self;
+        let tx = conn.transaction()?;
         let now = meta.imported_at.timestamp();
         // The scan row is written first so sources can name it; its summary is filled at
         // commit. A rollback removes it with everything else.
@@ -72,6 +135,7 @@ impl SqliteStore {
         Ok(SqliteImport {
             preparer: Preparer::new(&meta.tool),
             tx,
+            checkpointer,
             meta,
             scan_id,
             now,
@@ -83,10 +147,11 @@ impl SqliteStore {
             merged_assets: HashSet::new(),
             seen: HashSet::new(),
             source_id: None,
-            details: HashMap::new(),
+            details: Default::default(),
             summary,
             fixed_first_records: false,
             max_exposure_before,
+            pending: Vec::with_capacity(INSERT_BATCH),
         })
     }
 }
@@ -286,12 +351,53 @@ impl SqliteImport<'_> {
         Ok(())
     }
 
+    /// Writes the pending new exposures, many rows a statement. A finding reported twice on
+    /// a new asset is caught by the identity index (its second row does nothing).
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut vals = Vec::with_capacity(pending.len() * NEW_EXPOSURE_ARITY);
+        for (asset_id, detail_id, p) in &pending {
+            bind_new(&mut vals, *asset_id, *detail_id, self.now, p);
+        }
+        let args = rusqlite::params_from_iter(
+            vals.iter()
+                .map(|v| rusqlite::types::ToSqlOutput::Borrowed(*v)),
+        );
+        let inserted = if pending.len() == INSERT_BATCH {
+            self.tx
+                .prepare_cached(&insert_new_sql(INSERT_BATCH))?
+                .execute(args)?
+        } else {
+            self.tx
+                .prepare(&insert_new_sql(pending.len()))?
+                .execute(args)?
+        };
+        self.summary.exposures.new += inserted as u64;
+        drop(vals);
+        self.pending = pending;
+        self.pending.clear();
+        Ok(())
+    }
+
     fn exposure(&mut self, asset_id: i64, p: PreparedExposure) -> Result<()> {
         let fp = Fingerprint(p.fingerprint);
         let hash = p.content_hash;
-        // an asset this import created has nothing stored yet: no lookup, and a finding
-        // reported twice on it is caught by the identity index (the insert does nothing)
+        // an asset this import created has nothing stored yet: no lookup, and its new
+        // exposures are written in batches (the usual case of a large first import)
         let fresh_asset = self.created_assets.contains(&asset_id);
+        if fresh_asset && p.decided.is_none() {
+            let detail_id = self.detail_id(p.detail_hash, &p.detail_json, p.cve.as_deref())?;
+            self.pending.push((asset_id, detail_id, p));
+            if self.pending.len() >= INSERT_BATCH {
+                self.flush()?;
+            }
+            return Ok(());
+        }
+        // everything else in report order after the batch
+        self.flush()?;
         let existing: Option<(i64, String, Vec<u8>)> = if fresh_asset {
             None
         } else {
@@ -607,6 +713,7 @@ impl ImportSession for SqliteImport<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> Result<ImportSummary> {
+        self.flush()?;
         let t = std::time::Instant::now();
         self.add_new_sources()?;
         let t_sources = t.elapsed();
@@ -629,7 +736,25 @@ impl ImportSession for SqliteImport<'_> {
         )?;
         let this = *self;
         let t = std::time::Instant::now();
+        // A large import leaves a large write-ahead log. Copying it into the database file
+        // (the checkpoint) is left to a thread with its own connection, so the stages that
+        // follow (enrichment, prioritisation) run meanwhile; the connection's own automatic
+        // checkpoints stay off from here (a checkpoint after each later import, and the
+        // one SQLite runs when the store closes, keep the log bounded).
+        let path = this.tx.path().filter(|p| !p.is_empty()).map(str::to_owned);
+        if path.is_some() {
+            this.tx.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        }
         this.tx.commit()?;
+        if let Some(path) = path {
+            *this.checkpointer = Some(std::thread::spawn(move || {
+                // a failed checkpoint loses nothing: the log stays and is copied later
+                if let Ok(c) = rusqlite::Connection::open(&path) {
+                    let _ = c.busy_timeout(std::time::Duration::from_secs(10));
+                    let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            }));
+        }
         if std::env::var_os("CTEM_TIMINGS").is_some() {
             eprintln!(
                 "timing: commit: new sources {t_sources:?}, close missing {t_close:?}, commit {:?}",

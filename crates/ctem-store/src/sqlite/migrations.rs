@@ -132,7 +132,9 @@ CREATE TABLE asset_packages (
         // a scope is a range scan, and no secondary index is kept (lookups by exposure go
         // through the handful of sources). The CVE index on exposures goes too: the one
         // query that used it (the CVEs in use) reads the new `cve` column of the shared
-        // details instead, a few thousand rows instead of an index of a million.
+        // details instead, a few thousand rows instead of an index of a million. And the
+        // exposures table loses its foreign-key clauses: the import writes only ids it has
+        // just resolved, and checking two parents per row cost a tenth of a bulk import.
         r#"
 CREATE TABLE sources (
     id    INTEGER PRIMARY KEY,
@@ -157,7 +159,33 @@ FROM exposure_sources x JOIN sources s ON s.tool = x.tool AND s.scope = x.scope
 ORDER BY s.id, x.exposure_id;
 DROP TABLE exposure_sources;
 ALTER TABLE exposure_sources_v3 RENAME TO exposure_sources;
-DROP INDEX exposures_cve;
+CREATE TABLE exposures_v3 (
+    id            INTEGER PRIMARY KEY,
+    asset_id      INTEGER NOT NULL,
+    fingerprint   BLOB    NOT NULL,
+    kind          TEXT    NOT NULL,
+    title         TEXT    NOT NULL,
+    severity      INTEGER NOT NULL,
+    cve           TEXT,
+    rule_id       TEXT,
+    pkg_name      TEXT,
+    pkg_version   TEXT,
+    fixed_version TEXT,
+    port          INTEGER,
+    status        TEXT    NOT NULL,
+    first_seen    INTEGER NOT NULL,
+    last_seen     INTEGER NOT NULL,
+    fixed_at      INTEGER,
+    content_hash  BLOB    NOT NULL,
+    detail_id     INTEGER NOT NULL,
+    instance      TEXT    NOT NULL
+);
+INSERT INTO exposures_v3 SELECT id, asset_id, fingerprint, kind, title, severity, cve, rule_id,
+    pkg_name, pkg_version, fixed_version, port, status, first_seen, last_seen, fixed_at,
+    content_hash, detail_id, instance FROM exposures ORDER BY id;
+DROP TABLE exposures;
+ALTER TABLE exposures_v3 RENAME TO exposures;
+CREATE UNIQUE INDEX exposures_identity ON exposures(asset_id, fingerprint);
 ALTER TABLE exposure_details ADD COLUMN cve TEXT;
 UPDATE exposure_details SET cve = json_extract(data, '$.cves[0]');
 "#,

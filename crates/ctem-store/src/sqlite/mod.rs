@@ -16,6 +16,17 @@ use crate::{Error, Result};
 /// A store in one SQLite file (WAL mode), or in memory for tests.
 pub struct SqliteStore {
     pub(crate) conn: Connection,
+    /// The checkpoint an import left running (see `SqliteImport::commit`); joined before
+    /// the next import and when the store closes.
+    pub(crate) checkpointer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Some(h) = self.checkpointer.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 impl SqliteStore {
@@ -56,7 +67,10 @@ impl SqliteStore {
             "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;
              PRAGMA temp_store=MEMORY;",
         )?;
-        let mut s = SqliteStore { conn };
+        let mut s = SqliteStore {
+            conn,
+            checkpointer: None,
+        };
         s.migrate()?;
         Ok(s)
     }
@@ -100,16 +114,37 @@ impl SqliteStore {
             .filter(|m| !applied.contains(&m.0))
             .collect();
         todo.sort_by_key(|m| m.0);
-        for (version, sql) in todo {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO schema_migrations(version, applied_at) VALUES (?1, ?2)",
-                (version, chrono::Utc::now().timestamp()),
-            )?;
-            tx.commit()?;
+        if todo.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        // foreign keys off while tables are rebuilt (dropping the old copy of a table must
+        // not cascade into the rows that refer to it), checked once at the end
+        self.conn.execute_batch("PRAGMA foreign_keys=OFF")?;
+        let applied = (|| -> Result<()> {
+            for (version, sql) in todo {
+                let tx = self.conn.transaction()?;
+                tx.execute_batch(sql)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations(version, applied_at) VALUES (?1, ?2)",
+                    (version, chrono::Utc::now().timestamp()),
+                )?;
+                tx.commit()?;
+            }
+            let broken: i64 =
+                self.conn
+                    .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                        r.get(0)
+                    })?;
+            if broken > 0 {
+                return Err(Error::Corrupt {
+                    table: "schema_migrations",
+                    message: format!("{broken} rows refer to missing rows after migrating"),
+                });
+            }
+            Ok(())
+        })();
+        self.conn.execute_batch("PRAGMA foreign_keys=ON")?;
+        applied
     }
 
     /// Whether any row exists in `table` (used by tests and `demo`).

@@ -3,6 +3,8 @@
 
 mod prioritize;
 
+pub(crate) use prioritize::FxMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use ctem_model::work::{
     OwnershipRule, Role, RuleKind, Team, Ticket, TicketEvent, TicketState, User,
