@@ -39,6 +39,7 @@
 
 pub mod alerts;
 pub mod error;
+mod fx;
 pub mod intel;
 pub mod prepared;
 pub mod sqlite;

@@ -3,12 +3,13 @@
 //! encoding). Backend-neutral, and cheap to run on another thread than the one that writes:
 //! the CLI prepares on a parser thread while the store writes on the main one.
 
-use std::collections::HashMap;
+use std::hash::Hasher;
 use std::sync::Arc;
 
 use ctem_model::{AssetKey, Exposure, ExposureKind, Record, Severity};
 use sha2::{Digest, Sha256};
 
+use crate::fx::{Fx, FxMap};
 use crate::{Error, Result};
 
 /// An exposure ready to be written.
@@ -47,21 +48,15 @@ pub enum Prepared {
 #[derive(Debug, Clone)]
 pub struct Preparer {
     tool: String,
-    /// The JSON of details seen in this report, by content hash: most findings of a large
-    /// report share their detail (one CVE on many assets), so it is encoded once.
-    details: HashMap<[u8; 16], Arc<str>>,
+    details: DetailCache,
 }
-
-/// Details remembered per report; past this the memory is cleared and refilled (a report of
-/// a million distinct details must not keep them all).
-const DETAIL_CACHE: usize = 1 << 16;
 
 impl Preparer {
     /// `tool`: the format's tool name until the report names its own.
     pub fn new(tool: &str) -> Self {
         Preparer {
             tool: tool.to_string(),
-            details: HashMap::new(),
+            details: DetailCache::default(),
         }
     }
 
@@ -84,16 +79,67 @@ impl Preparer {
     }
 }
 
+/// The details seen in one report: most findings of a large report share their detail (one
+/// CVE on many assets), so each distinct detail is hashed with SHA-256 and encoded as JSON
+/// once. Lookups go by a fast hash and are confirmed by comparing the details themselves.
+#[derive(Debug, Clone, Default)]
+struct DetailCache {
+    by_hash: FxMap<u64, Vec<Cached>>,
+    /// About the memory the entries hold (twice their JSON: the detail and its encoding).
+    bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    detail: Detail,
+    hash: [u8; 16],
+    json: Arc<str>,
+}
+
+/// Memory for the details remembered per report; past this the cache is cleared and refilled
+/// (a report of a million distinct details must not keep them all). 48 MiB holds the 20,000
+/// details of the benchmark report several times over.
+const DETAIL_CACHE_BYTES: usize = 48 << 20;
+
+impl DetailCache {
+    /// The content address and JSON of `d`.
+    fn resolve(&mut self, d: &Detail) -> Result<([u8; 16], Arc<str>)> {
+        let mut h = Fx::default();
+        walk_detail(d, &mut |b| h.write(b));
+        let key = h.finish();
+        if let Some(c) = self
+            .by_hash
+            .get(&key)
+            .and_then(|l| l.iter().find(|c| c.detail == *d))
+        {
+            return Ok((c.hash, Arc::clone(&c.json)));
+        }
+        let hash = detail_hash(d);
+        let json: Arc<str> = to_json(d)?.into();
+        if self.bytes >= DETAIL_CACHE_BYTES {
+            self.by_hash.clear();
+            self.bytes = 0;
+        }
+        self.by_hash.entry(key).or_default().push(Cached {
+            detail: d.clone(),
+            hash,
+            json: Arc::clone(&json),
+        });
+        self.bytes += 2 * json.len() + 128;
+        Ok((hash, json))
+    }
+}
+
 /// Prepares one exposure found by `tool` on the report's asset `asset`.
 pub fn prepare_exposure(tool: &str, asset: AssetKey, e: Exposure) -> Result<PreparedExposure> {
-    prepare_with(tool, asset, e, &mut HashMap::new())
+    prepare_with(tool, asset, e, &mut DetailCache::default())
 }
 
 fn prepare_with(
     tool: &str,
     asset: AssetKey,
-    e: Exposure,
-    details: &mut HashMap<[u8; 16], Arc<str>>,
+    mut e: Exposure,
+    details: &mut DetailCache,
 ) -> Result<PreparedExposure> {
     let fingerprint = e.fingerprint(tool).0;
     let decided = (e.status != ctem_model::ExposureStatus::Open).then(|| {
@@ -104,29 +150,29 @@ fn prepare_with(
             .unwrap_or("decided by the report");
         (e.status, format!("{tool}: {why}"))
     });
-    let content_hash = content_hash(&e);
     let (kind, severity, cve) = (e.kind, e.severity, e.cves.first().cloned());
-    let (pkg_name, pkg_version, fixed_version) = match &e.package {
+    // the package's name and versions go to their own columns, the rest to the instance
+    let (pkg_name, pkg_version, fixed_version, pkg_rest) = match e.package.take() {
         Some(p) => (
-            Some(p.name.clone()),
-            p.version.clone(),
-            p.fixed_version.clone(),
+            Some(p.name),
+            p.version,
+            p.fixed_version,
+            (p.ecosystem.is_some() || p.path.is_some()).then_some(PackageRest {
+                ecosystem: p.ecosystem,
+                path: p.path,
+            }),
         ),
-        None => (None, None, None),
+        None => (None, None, None, None),
     };
-    let (detail, instance) = split(e);
-    let detail_hash = detail_hash(&detail);
-    let detail_json = match details.get(&detail_hash) {
-        Some(json) => Arc::clone(json),
-        None => {
-            let json: Arc<str> = to_json(&detail)?.into();
-            if details.len() >= DETAIL_CACHE {
-                details.clear();
-            }
-            details.insert(detail_hash, Arc::clone(&json));
-            json
-        }
-    };
+    let (detail, mut instance) = split(e);
+    instance.pkg = pkg_rest;
+    let (detail_hash, detail_json) = details.resolve(&detail)?;
+    let content_hash = content_hash(
+        &detail_hash,
+        severity,
+        pkg_version.as_deref(),
+        fixed_version.as_deref(),
+    );
     Ok(PreparedExposure {
         asset,
         fingerprint,
@@ -147,22 +193,22 @@ fn prepare_with(
     })
 }
 
-/// A hash of the details that make an exposure "updated" when they change between scans.
-pub(crate) fn content_hash(e: &Exposure) -> [u8; 8] {
+/// A hash of what makes an exposure "updated" when it changes between scans: its detail
+/// (title, description, identifiers, CVSS, references), severity and package versions.
+pub(crate) fn content_hash(
+    detail: &[u8; 16],
+    severity: Severity,
+    version: Option<&str>,
+    fixed: Option<&str>,
+) -> [u8; 8] {
     let mut h = Sha256::new();
-    h.update(e.title.as_bytes());
-    h.update([0, e.severity as u8]);
-    if let Some(p) = &e.package {
-        h.update(p.version.as_deref().unwrap_or("").as_bytes());
-        h.update([0]);
-        h.update(p.fixed_version.as_deref().unwrap_or("").as_bytes());
-    }
-    h.update([0]);
-    h.update(e.description.as_deref().unwrap_or("").as_bytes());
-    for c in &e.cvss {
-        h.update([0]);
-        h.update(c.vector.as_deref().unwrap_or("").as_bytes());
-        h.update(c.score.unwrap_or(-1.0).to_le_bytes());
+    h.update(b"content-v2");
+    h.update(detail);
+    h.update([severity as u8]);
+    for v in [version, fixed] {
+        let v = v.unwrap_or("");
+        h.update((v.len() as u64).to_le_bytes());
+        h.update(v.as_bytes());
     }
     let d = h.finalize();
     let mut out = [0u8; 8];
@@ -170,50 +216,54 @@ pub(crate) fn content_hash(e: &Exposure) -> [u8; 8] {
     out
 }
 
-/// The content address of a detail: SHA-256 over its fields, each length-prefixed (no JSON
-/// encoding needed to know whether a detail was seen before).
-fn detail_hash(d: &Detail) -> [u8; 16] {
-    fn text(h: &mut Sha256, s: &str) {
-        h.update((s.len() as u64).to_le_bytes());
-        h.update(s.as_bytes());
+/// Feeds every field of a detail to `f`, each length-prefixed (an unambiguous encoding).
+fn walk_detail(d: &Detail, f: &mut dyn FnMut(&[u8])) {
+    fn text(f: &mut dyn FnMut(&[u8]), s: &str) {
+        f(&(s.len() as u64).to_le_bytes());
+        f(s.as_bytes());
     }
-    fn opt(h: &mut Sha256, s: Option<&str>) {
+    fn opt(f: &mut dyn FnMut(&[u8]), s: Option<&str>) {
         match s {
-            None => h.update([0]),
+            None => f(&[0]),
             Some(s) => {
-                h.update([1]);
-                text(h, s);
+                f(&[1]);
+                text(f, s);
             }
         }
     }
-    fn list(h: &mut Sha256, l: &[String]) {
-        h.update((l.len() as u64).to_le_bytes());
+    fn list(f: &mut dyn FnMut(&[u8]), l: &[String]) {
+        f(&(l.len() as u64).to_le_bytes());
         for s in l {
-            text(h, s);
+            text(f, s);
         }
     }
+    text(f, &d.title);
+    opt(f, d.description.as_deref());
+    list(f, &d.cves);
+    list(f, &d.advisories);
+    list(f, &d.cwes);
+    opt(f, d.rule_id.as_deref());
+    f(&(d.cvss.len() as u64).to_le_bytes());
+    for c in &d.cvss {
+        text(f, &c.version);
+        opt(f, c.vector.as_deref());
+        match c.score {
+            None => f(&[0]),
+            Some(x) => {
+                f(&[1]);
+                f(&x.to_bits().to_le_bytes());
+            }
+        }
+        opt(f, c.source.as_deref());
+    }
+    list(f, &d.references);
+}
+
+/// The content address of a detail: SHA-256 over its fields.
+fn detail_hash(d: &Detail) -> [u8; 16] {
     let mut h = Sha256::new();
     h.update(b"detail-v2");
-    text(&mut h, &d.title);
-    opt(&mut h, d.description.as_deref());
-    list(&mut h, &d.cves);
-    list(&mut h, &d.advisories);
-    list(&mut h, &d.cwes);
-    opt(&mut h, d.rule_id.as_deref());
-    h.update((d.cvss.len() as u64).to_le_bytes());
-    for c in &d.cvss {
-        text(&mut h, &c.version);
-        opt(&mut h, c.vector.as_deref());
-        match c.score {
-            None => h.update([0]),
-            Some(x) => {
-                h.update([1]);
-                h.update(x.to_bits().to_le_bytes());
-            }
-        }
-        opt(&mut h, c.source.as_deref());
-    }
-    list(&mut h, &d.references);
+    walk_detail(d, &mut |b| h.update(b));
     let d = h.finalize();
     let mut out = [0u8; 16];
     out.copy_from_slice(&d[..16]);
@@ -221,7 +271,7 @@ fn detail_hash(d: &Detail) -> [u8; 16] {
 }
 
 /// The shared part of an exposure (see `exposure_details`).
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub(crate) struct Detail {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
