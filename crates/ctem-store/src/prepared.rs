@@ -378,3 +378,88 @@ pub(crate) fn split(e: Exposure) -> (Detail, Instance) {
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Invalid(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use ctem_model::{Exposure, ExposureKind, Record, Severity};
+
+    use super::*;
+
+    fn vuln(cve: &str, host_pkg: &str, reference: &str) -> Record {
+        let mut e = Exposure::new(
+            ExposureKind::Vulnerability,
+            format!("{cve}: overflow"),
+            Severity::High,
+        );
+        e.add_vuln_id(cve);
+        e.references.push(reference.into());
+        e.package = Some(ctem_model::Package {
+            name: host_pkg.into(),
+            version: Some("1.0".into()),
+            ..Default::default()
+        });
+        Record::Exposure {
+            asset: 0,
+            exposure: Box::new(e),
+        }
+    }
+
+    fn prepared(p: &mut Preparer, r: Record) -> PreparedExposure {
+        match p.prepare(r).expect("prepare") {
+            Prepared::Exposure(e) => *e,
+            Prepared::Record(_) => panic!("not an exposure"),
+        }
+    }
+
+    #[test]
+    fn equal_details_share_one_encoding_and_different_ones_do_not() {
+        let mut p = Preparer::new("trivy");
+        let a = prepared(&mut p, vuln("CVE-2024-1", "openssl", "https://a"));
+        let b = prepared(&mut p, vuln("CVE-2024-1", "zlib", "https://a"));
+        let c = prepared(&mut p, vuln("CVE-2024-1", "openssl", "https://b"));
+        assert_eq!(a.detail_hash, b.detail_hash);
+        assert!(Arc::ptr_eq(&a.detail_json, &b.detail_json), "encoded once");
+        assert_ne!(a.detail_hash, c.detail_hash);
+        assert!(c.detail_json.contains("https://b"));
+        // the cache changes nothing: a fresh preparer gives the same addresses
+        let fresh = prepare_exposure("trivy", 0, {
+            let Record::Exposure { exposure, .. } = vuln("CVE-2024-1", "zlib", "https://a") else {
+                unreachable!()
+            };
+            *exposure
+        })
+        .expect("prepare");
+        assert_eq!(fresh.detail_hash, b.detail_hash);
+        assert_eq!(*fresh.detail_json, *b.detail_json);
+        assert_eq!(fresh.content_hash, b.content_hash);
+    }
+
+    /// Two details under one fast hash (a collision) are told apart by comparison.
+    #[test]
+    fn a_fast_hash_collision_returns_the_right_detail() {
+        let d = |t: &str| Detail {
+            title: t.into(),
+            description: None,
+            cves: vec![],
+            advisories: vec![],
+            cwes: vec![],
+            rule_id: None,
+            cvss: vec![],
+            references: vec![],
+        };
+        let (a, b) = (d("first"), d("second"));
+        let mut cache = DetailCache::default();
+        let mut h = Fx::default();
+        walk_detail(&a, &mut |x| h.write(x));
+        // plant `b` under `a`'s key, as a colliding entry would be
+        cache.by_hash.entry(h.finish()).or_default().push(Cached {
+            detail: b.clone(),
+            hash: detail_hash(&b),
+            json: to_json(&b).expect("json").into(),
+        });
+        let (hash, json) = cache.resolve(&a).expect("resolve");
+        assert_eq!(hash, detail_hash(&a));
+        assert!(json.contains("first"));
+        assert_eq!(cache.by_hash.len(), 1, "both under one key");
+    }
+}
