@@ -245,7 +245,7 @@ fn scan_all(
     };
     let path = tx.path().filter(|p| !p.is_empty()).map(str::to_owned);
     let Some(path) = path.filter(|_| hi - lo >= parallel_min()) else {
-        return scan_range(tx, shared, lo, hi, strings, open);
+        return scan_range(tx, shared, (lo, hi), hi - lo + 1, strings, open);
     };
     let mid = lo + (hi - lo) / 2;
     let (first, second) = std::thread::scope(|s| {
@@ -258,10 +258,18 @@ fn scan_all(
             let _ = conn.query_row("PRAGMA mmap_size = 67108864", [], |r| r.get::<_, i64>(0));
             let mut strings = Interner::default();
             let mut open = [0; 4];
-            let rows = scan_range(&conn, shared, mid + 1, hi, &mut strings, &mut open)?;
+            let rows = scan_range(
+                &conn,
+                shared,
+                (mid + 1, hi),
+                hi - mid,
+                &mut strings,
+                &mut open,
+            )?;
             Ok((rows, strings, open))
         });
-        let first = scan_range(tx, shared, lo, mid, strings, open);
+        // room for both halves: the second is appended without moving the first
+        let first = scan_range(tx, shared, (lo, mid), hi - lo + 1, strings, open);
         let second = other
             .join()
             .unwrap_or_else(|_| Err(Error::Invalid("the scoring thread panicked (a bug)".into())));
@@ -285,12 +293,13 @@ fn scan_all(
     Ok(rows)
 }
 
-/// Reads and scores the exposures with ids in `lo..=hi`, in id order.
+/// Reads and scores the exposures with ids in `lo..=hi`, in id order, into a vector with
+/// room for `room` rows.
 fn scan_range(
     conn: &rusqlite::Connection,
     shared: &Shared<'_>,
-    lo: i64,
-    hi: i64,
+    (lo, hi): (i64, i64),
+    room: i64,
     strings: &mut Interner,
     open: &mut [u64; 4],
 ) -> Result<Vec<Row>> {
@@ -304,7 +313,7 @@ fn scan_range(
         details,
         detail_index,
     } = *shared;
-    let cap = usize::try_from(hi - lo + 1).unwrap_or(0).min(1 << 24);
+    let cap = usize::try_from(room).unwrap_or(0).min(1 << 24);
     let mut rows: Vec<Row> = Vec::with_capacity(cap);
     let mut st = conn.prepare(
         "SELECT id, asset_id, detail_id, severity, status, pkg_name, pkg_version, fixed_version,
