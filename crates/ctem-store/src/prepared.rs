@@ -81,17 +81,22 @@ impl Preparer {
 
 /// The details seen in one report: most findings of a large report share their detail (one
 /// CVE on many assets), so each distinct detail is hashed with SHA-256 and encoded as JSON
-/// once. Lookups go by a fast hash and are confirmed by comparing the details themselves.
+/// once. A detail is looked up by its fields written one after the other (length-prefixed,
+/// see `walk_detail`): a fast hash of those bytes finds the candidates and comparing the
+/// bytes confirms one (one contiguous comparison, where comparing the structures field by
+/// field chased a dozen cold pointers).
 #[derive(Debug, Clone, Default)]
 struct DetailCache {
     by_hash: FxMap<u64, Vec<Cached>>,
-    /// About the memory the entries hold (twice their JSON: the detail and its encoding).
+    /// The fields of the detail being resolved.
+    buf: Vec<u8>,
+    /// About the memory the entries hold (their fields and JSON).
     bytes: usize,
 }
 
 #[derive(Debug, Clone)]
 struct Cached {
-    detail: Detail,
+    fields: Box<[u8]>,
     hash: [u8; 16],
     json: Arc<str>,
 }
@@ -104,28 +109,34 @@ const DETAIL_CACHE_BYTES: usize = 48 << 20;
 impl DetailCache {
     /// The content address and JSON of `d`.
     fn resolve(&mut self, d: &Detail) -> Result<([u8; 16], Arc<str>)> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        walk_detail(d, &mut |b| buf.extend_from_slice(b));
         let mut h = Fx::default();
-        walk_detail(d, &mut |b| h.write(b));
+        h.write(&buf);
         let key = h.finish();
-        if let Some(c) = self
+        let found = self
             .by_hash
             .get(&key)
-            .and_then(|l| l.iter().find(|c| c.detail == *d))
-        {
-            return Ok((c.hash, Arc::clone(&c.json)));
+            .and_then(|l| l.iter().find(|c| *c.fields == *buf))
+            .map(|c| (c.hash, Arc::clone(&c.json)));
+        if let Some(hit) = found {
+            self.buf = buf;
+            return Ok(hit);
         }
-        let hash = detail_hash(d);
+        let hash = fields_hash(&buf);
         let json: Arc<str> = to_json(d)?.into();
         if self.bytes >= DETAIL_CACHE_BYTES {
             self.by_hash.clear();
             self.bytes = 0;
         }
+        self.bytes += buf.len() + json.len() + 128;
         self.by_hash.entry(key).or_default().push(Cached {
-            detail: d.clone(),
+            fields: buf.as_slice().into(),
             hash,
             json: Arc::clone(&json),
         });
-        self.bytes += 2 * json.len() + 128;
+        self.buf = buf;
         Ok((hash, json))
     }
 }
@@ -260,10 +271,18 @@ fn walk_detail(d: &Detail, f: &mut dyn FnMut(&[u8])) {
 }
 
 /// The content address of a detail: SHA-256 over its fields.
+#[cfg(test)]
 fn detail_hash(d: &Detail) -> [u8; 16] {
+    let mut buf = Vec::new();
+    walk_detail(d, &mut |b| buf.extend_from_slice(b));
+    fields_hash(&buf)
+}
+
+/// The content address of a detail from its fields (as `walk_detail` writes them).
+fn fields_hash(fields: &[u8]) -> [u8; 16] {
     let mut h = Sha256::new();
     h.update(b"detail-v2");
-    walk_detail(d, &mut |b| h.update(b));
+    h.update(fields);
     let d = h.finalize();
     let mut out = [0u8; 16];
     out.copy_from_slice(&d[..16]);
@@ -449,11 +468,16 @@ mod tests {
         };
         let (a, b) = (d("first"), d("second"));
         let mut cache = DetailCache::default();
+        let fields = |d: &Detail| {
+            let mut buf = Vec::new();
+            walk_detail(d, &mut |x| buf.extend_from_slice(x));
+            buf
+        };
         let mut h = Fx::default();
-        walk_detail(&a, &mut |x| h.write(x));
+        h.write(&fields(&a));
         // plant `b` under `a`'s key, as a colliding entry would be
         cache.by_hash.entry(h.finish()).or_default().push(Cached {
-            detail: b.clone(),
+            fields: fields(&b).into(),
             hash: detail_hash(&b),
             json: to_json(&b).expect("json").into(),
         });
