@@ -175,6 +175,12 @@ impl Engine {
         &self.rules
     }
 
+    /// The interned field names the lazy line scanner decodes (for benchmarks of
+    /// [`crate::flat::FlatEvent`] alone).
+    pub fn field_index(&self) -> &FieldIndex {
+        &self.index
+    }
+
     /// The mappings in use.
     pub fn mappings(&self) -> &Mappings {
         &self.mappings
