@@ -11,7 +11,7 @@ use crate::correlation::{CorrelationState, HitInput};
 use crate::event::Event;
 use crate::flat::{FieldIndex, FnvMap};
 use crate::mapping::{MappedEvent, Mappings};
-use crate::prefilter::BucketFilter;
+use crate::prefilter::{BucketFilter, Marks};
 use crate::ruleset::{CompiledRule, LoadedCorrelation, RuleMeta, RuleSet};
 
 /// A detection alert, serialised exactly as `ctem detect --json` prints it.
@@ -264,31 +264,18 @@ impl Engine {
         out: &mut Vec<usize>,
     ) {
         let slot = self.buckets_of(view, sc);
-        sc.generation = sc.generation.wrapping_add(1);
-        if sc.generation == 0 {
-            sc.seen.iter_mut().for_each(|g| *g = 0);
-            sc.generation = 1;
-        }
-        sc.cand.clear();
         let Scratch {
-            seen,
-            generation,
-            cand,
-            ls_lists,
-            ..
+            marks, ls_lists, ..
         } = sc;
-        let g = *generation;
+        marks.start();
         for &b in &ls_lists[slot] {
-            self.filters[b].candidates(view, &mut |i| {
-                if seen[i] != g {
-                    seen[i] = g;
-                    cand.push(i);
-                }
-            });
+            self.filters[b].candidates(view, marks);
         }
-        cand.sort_unstable();
+        marks.cand.sort_unstable();
         out.extend(
-            cand.iter()
+            marks
+                .cand
+                .iter()
                 .copied()
                 .filter(|&i| self.rules[i].detection.matches(view)),
         );
@@ -465,11 +452,9 @@ impl Detector for Engine {
     }
 }
 
-/// Per-thread working memory of the matcher: rule marks, candidates, the bucket cache.
+/// Per-thread working memory of the matcher: prefilter marks, candidates, the bucket cache.
 pub(crate) struct Scratch {
-    seen: Vec<u32>,
-    generation: u32,
-    cand: Vec<usize>,
+    marks: Marks,
     key: String,
     ls_cache: FnvMap<String, usize>,
     ls_lists: Vec<Vec<usize>>,
@@ -478,9 +463,7 @@ pub(crate) struct Scratch {
 impl Scratch {
     pub(crate) fn new(engine: &Engine) -> Self {
         Scratch {
-            seen: vec![0; engine.rules.len()],
-            generation: 0,
-            cand: Vec::new(),
+            marks: Marks::new(engine.rules.len()),
             key: String::new(),
             ls_cache: FnvMap::default(),
             ls_lists: Vec::new(),
