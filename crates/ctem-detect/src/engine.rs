@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::correlation::{CorrelationState, HitInput};
 use crate::event::Event;
 use crate::flat::{FieldIndex, FnvMap};
+use crate::flat_view::FlatPaths;
 use crate::mapping::{MappedEvent, Mappings};
 use crate::prefilter::{BucketFilter, Marks};
 use crate::ruleset::{CompiledRule, LoadedCorrelation, RuleMeta, RuleSet};
@@ -69,6 +70,8 @@ pub struct Engine {
     ls_fields: Vec<String>,
     /// Every field name or path a rule or mapping reads (the fast JSON-lines path).
     pub(crate) index: FieldIndex,
+    /// Every rule field's paths in the fallback (flat) shape, as slots of `index`.
+    pub(crate) flat_paths: FlatPaths,
     /// Rules that only feed correlations (`generate: false`).
     silent: Vec<bool>,
     /// For each rule, the correlations that reference it.
@@ -118,6 +121,10 @@ impl Engine {
                 .iter()
                 .map(String::as_str),
         );
+        let flat_paths = match mappings.shapes.last() {
+            Some(shape) => FlatPaths::new(shape, &index, names.iter().map(String::as_str)),
+            None => FlatPaths::default(),
+        };
         let mut by_ls: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
         for (i, r) in rules.iter().enumerate() {
             by_ls
@@ -156,6 +163,7 @@ impl Engine {
             filters,
             ls_fields,
             index,
+            flat_paths,
             silent,
             corr_of_rule,
             correlations,

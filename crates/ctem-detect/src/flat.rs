@@ -390,16 +390,7 @@ impl Event for FlatEvent<'_> {
         if let Some(v) = self.member(name) {
             return self.to_field(v);
         }
-        // a dotted path into a nested object: parse that object only
-        let (head, _) = name.split_once('.')?;
-        let Val::Raw(s, e) = self.member(head)? else {
-            return None;
-        };
-        let mut root = serde_json::Map::new();
-        let inner: Value = serde_json::from_str(&self.line[s as usize..e as usize]).ok()?;
-        root.insert(head.to_string(), inner);
-        let root = Value::Object(root);
-        json_path(&root, name).map(|v| json_field(v).into_owned())
+        self.nested(name)
     }
 
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
@@ -425,6 +416,29 @@ impl Event for FlatEvent<'_> {
                 k.contains(' ') && k.chars().filter(|c| *c != ' ').eq(name.chars())
             })
             .and_then(|(_, _, v)| self.to_field(*v))
+    }
+}
+
+impl FlatEvent<'_> {
+    /// [`Event::field`] for a name interned in the index as `id`: no hashing.
+    pub fn field_at(&self, id: u32, name: &str) -> Option<FieldValue<'_>> {
+        match self.slots.get(id as usize) {
+            Some(&slot) if slot != u32::MAX => self.to_field(self.vals.get(slot as usize)?.2),
+            _ => self.nested(name),
+        }
+    }
+
+    /// A dotted path into a nested object: parses that object only.
+    fn nested(&self, name: &str) -> Option<FieldValue<'_>> {
+        let (head, _) = name.split_once('.')?;
+        let Val::Raw(s, e) = self.member(head)? else {
+            return None;
+        };
+        let mut root = serde_json::Map::new();
+        let inner: Value = serde_json::from_str(&self.line[s as usize..e as usize]).ok()?;
+        root.insert(head.to_string(), inner);
+        let root = Value::Object(root);
+        json_path(&root, name).map(|v| json_field(v).into_owned())
     }
 }
 

@@ -111,6 +111,7 @@ mod engine;
 mod error;
 pub mod event;
 pub mod flat;
+mod flat_view;
 pub mod ioc;
 mod lines;
 pub mod mapping;

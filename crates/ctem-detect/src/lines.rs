@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::engine::{Alert, Engine, Record, RunStats, Scratch};
 use crate::error::{Error, Result};
 use crate::flat::FlatEvent;
-use crate::mapping::MappedEvent;
+use crate::flat_view::FlatView;
 
 /// Counts of a [`Engine::run_lines`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -241,8 +241,9 @@ impl Engine {
                     &self.mappings().shapes[fallback],
                 );
             if flat_ok {
-                let view = MappedEvent {
-                    inner: &flat,
+                let view = FlatView {
+                    flat: &flat,
+                    paths: &self.flat_paths,
                     shape: &self.mappings().shapes[fallback],
                 };
                 self.match_view(&view, sc, &mut hits);
