@@ -45,6 +45,11 @@ type Cnf = Vec<Clause>;
 /// Clauses kept per rule (the most selective ones); the hit mask of a rule is a `u32`.
 const MAX_CLAUSES: usize = 8;
 
+/// A clause beyond the best one is kept only when its weakest atom scores this much (see
+/// [`score`]): a short literal (`iex`, `add`) occurs in most long values, and every
+/// occurrence costs the automaton a reported match while rejecting almost nothing.
+const MIN_EXTRA_SCORE: usize = 5;
+
 /// One rule a pattern belongs to: which clause it satisfies and where it must lie.
 #[derive(Debug, Clone, Copy)]
 struct Owner {
@@ -274,9 +279,6 @@ fn look(ac: &AhoCorasick, owners: &[Vec<Owner>], t: &str, marks: &mut Marks) {
         lowered = lowercase(t).replace('\u{17f}', "s");
         lowered.as_str()
     };
-    if !ac.is_match(t) {
-        return;
-    }
     let n = t.len();
     for m in ac.find_overlapping_iter(t) {
         let (s, e) = (m.start(), m.end());
@@ -297,6 +299,26 @@ fn look(ac: &AhoCorasick, owners: &[Vec<Owner>], t: &str, marks: &mut Marks) {
 fn scan(v: &FieldValue<'_>, f: &mut dyn FnMut(&str)) {
     match v {
         FieldValue::List(items) => items.iter().for_each(|i| scan(i, f)),
+        // the text of an integer without allocating (as `as_text` renders it)
+        FieldValue::Int(n) => {
+            let mut buf = [0u8; 20];
+            let mut at = buf.len();
+            let mut x = n.unsigned_abs();
+            loop {
+                at -= 1;
+                buf[at] = b'0' + (x % 10) as u8;
+                x /= 10;
+                if x == 0 {
+                    break;
+                }
+            }
+            let digits = std::str::from_utf8(&buf[at..]).unwrap_or_default();
+            if *n < 0 {
+                f(&format!("-{digits}"));
+            } else {
+                f(digits);
+            }
+        }
         other => {
             if let Some(t) = other.as_text() {
                 f(&t)
@@ -348,9 +370,12 @@ fn score(c: &Clause) -> (usize, usize) {
     (weakest, usize::MAX - c.len())
 }
 
-/// Keeps the most selective [`MAX_CLAUSES`] clauses, best first.
+/// Keeps the best clause and up to [`MAX_CLAUSES`] - 1 other selective ones, best first
+/// (any subset of the clauses is still necessary).
 fn trim(mut cnf: Cnf) -> Cnf {
     cnf.sort_by_key(|c| std::cmp::Reverse(score(c)));
+    let mut first = true;
+    cnf.retain(|c| std::mem::take(&mut first) || score(c).0 >= MIN_EXTRA_SCORE);
     cnf.truncate(MAX_CLAUSES);
     cnf
 }
@@ -479,7 +504,7 @@ mod tests {
     fn and_keeps_every_clause_or_distributes() {
         let n = need(
             "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    EventID: 1\n    \
-             Image|endswith: ['\\cmd.exe', '\\pwsh.exe']\n  b:\n    CommandLine|contains: x\n  \
+             Image|endswith: ['\\cmd.exe', '\\pwsh.exe']\n  b:\n    CommandLine|contains: xxxxx\n  \
              condition: a or b\n",
         )
         .expect("need");
@@ -487,10 +512,10 @@ mod tests {
             atom("Image", "\\cmd.exe", Anchor::Suffix),
             atom("Image", "\\pwsh.exe", Anchor::Suffix),
         ];
-        let cl = atom("CommandLine", "x", Anchor::Contains);
+        let cl = atom("CommandLine", "xxxxx", Anchor::Contains);
         let mut a = img.clone();
         a.push(cl.clone());
-        // equally weak (the `x`), the smaller clause first
+        // equally weak (the `xxxxx`), the smaller clause first
         assert_eq!(n, vec![vec![atom("EventID", "1", Anchor::Exact), cl], a]);
     }
 
@@ -516,10 +541,10 @@ mod tests {
         assert!(n[0].iter().all(|x| x.2 == Anchor::Contains));
         let all = need(
             "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
-             CommandLine|contains|all: [' -a ', ' -bb ']\n  condition: a\n",
+             CommandLine|contains|all: [' -abc ', ' -bbbb ', 'ab']\n  condition: a\n",
         )
         .expect("need");
-        assert_eq!(all.len(), 2, "one clause per value of |all");
+        assert_eq!(all.len(), 2, "one clause per long value of |all");
         assert!(
             need(
                 "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
