@@ -3,12 +3,14 @@
 //! ```text
 //! cargo run --release -p ctem-detect --example detect_bench -- \
 //!     --rules DIR [--rules DIR]... --events FILE[.gz] [--threads N] [--repeat N] \
-//!     [--mode lines|records|parse]
+//!     [--mode lines|records|parse|scan]
 //! ```
 //! The file is read (and gunzipped) into memory once, then repeated `--repeat` times. Modes:
 //! `lines` is [`Engine::run_lines`] (lazy field extraction, the fast path), `records` decodes
 //! every line into a `serde_json::Value` first and uses [`Engine::run`], `parse` only parses
-//! every line with serde_json (the ceiling of an engine that builds a `Value` per event).
+//! every line with serde_json (the ceiling of an engine that builds a `Value` per event),
+//! `scan` only runs the lazy line scanner ([`ctem_detect::flat::FlatEvent`]) over every line
+//! with the engine's field index (the floor of the lines path: no rule is evaluated).
 //! Prints one JSON object: events, seconds, events/s, alerts, rule load time, peak RSS and
 //! hits per rule id.
 
@@ -160,6 +162,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 if let Ok(v) = serde_json::from_str::<Value>(l) {
                     n += u64::from(v.is_object());
                 }
+            }
+            (n, 0)
+        }
+        "scan" => {
+            let text = std::str::from_utf8(&data)?;
+            let mut flat = ctem_detect::flat::FlatEvent::new(engine.field_index());
+            let mut n = 0u64;
+            for l in std::iter::repeat_n(text, repeat).flat_map(str::lines) {
+                n += u64::from(flat.scan(l).is_ok());
             }
             (n, 0)
         }

@@ -407,7 +407,16 @@ impl FieldMatcher {
                     self.matchers.iter().any(absent_ok)
                 };
         };
+        // a scalar's text, lower-cased at most once for all the values of the item
+        let scalar = match &value {
+            FieldValue::List(_) => None,
+            v => v.as_text(),
+        };
+        let text = scalar.as_deref().map(Text::new);
         let one = |m: &ValueMatcher| {
+            if let (ValueMatcher::Str(s), Some(t)) = (m, &text) {
+                return s.is_match(t);
+            }
             let other = match m {
                 ValueMatcher::FieldRef { other, .. } => ev.field(other),
                 _ => None,
@@ -421,19 +430,26 @@ impl FieldMatcher {
         };
         let covered = |i: usize| self.prefilter.as_ref().is_some_and(|p| p.covered[i]);
         let hit = if self.all {
-            let mut seen = vec![false; self.matchers.len()];
-            if let Some(p) = &self.prefilter {
-                any_text(&value, &mut |t| {
-                    for m in p.ac.find_overlapping_iter(t) {
-                        seen[p.ids[m.pattern().as_usize()]] = true;
+            match &text {
+                // ASCII: each value in turn on the one lower-cased copy (the same test as
+                // the automaton's), the first miss stops
+                Some(t) if t.raw().is_ascii() => self.matchers.iter().all(one),
+                _ => {
+                    let mut seen = vec![false; self.matchers.len()];
+                    if let Some(p) = &self.prefilter {
+                        any_text(&value, &mut |t| {
+                            for m in p.ac.find_overlapping_iter(t) {
+                                seen[p.ids[m.pattern().as_usize()]] = true;
+                            }
+                            false
+                        });
                     }
-                    false
-                });
+                    self.matchers
+                        .iter()
+                        .enumerate()
+                        .all(|(i, m)| if covered(i) { seen[i] } else { one(m) })
+                }
             }
-            self.matchers
-                .iter()
-                .enumerate()
-                .all(|(i, m)| if covered(i) { seen[i] } else { one(m) })
         } else {
             self.prefilter
                 .as_ref()

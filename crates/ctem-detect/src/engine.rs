@@ -10,8 +10,9 @@ use serde_json::Value;
 use crate::correlation::{CorrelationState, HitInput};
 use crate::event::Event;
 use crate::flat::{FieldIndex, FnvMap};
+use crate::flat_view::FlatPaths;
 use crate::mapping::{MappedEvent, Mappings};
-use crate::prefilter::BucketFilter;
+use crate::prefilter::{BucketFilter, Marks};
 use crate::ruleset::{CompiledRule, LoadedCorrelation, RuleMeta, RuleSet};
 
 /// A detection alert, serialised exactly as `ctem detect --json` prints it.
@@ -69,6 +70,8 @@ pub struct Engine {
     ls_fields: Vec<String>,
     /// Every field name or path a rule or mapping reads (the fast JSON-lines path).
     pub(crate) index: FieldIndex,
+    /// Every rule field's paths in the fallback (flat) shape, as slots of `index`.
+    pub(crate) flat_paths: FlatPaths,
     /// Rules that only feed correlations (`generate: false`).
     silent: Vec<bool>,
     /// For each rule, the correlations that reference it.
@@ -118,6 +121,10 @@ impl Engine {
                 .iter()
                 .map(String::as_str),
         );
+        let flat_paths = match mappings.shapes.last() {
+            Some(shape) => FlatPaths::new(shape, &index, names.iter().map(String::as_str)),
+            None => FlatPaths::default(),
+        };
         let mut by_ls: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
         for (i, r) in rules.iter().enumerate() {
             by_ls
@@ -156,6 +163,7 @@ impl Engine {
             filters,
             ls_fields,
             index,
+            flat_paths,
             silent,
             corr_of_rule,
             correlations,
@@ -173,6 +181,12 @@ impl Engine {
     /// The compiled rules.
     pub fn rules(&self) -> &[CompiledRule] {
         &self.rules
+    }
+
+    /// The interned field names the lazy line scanner decodes (for benchmarks of
+    /// [`crate::flat::FlatEvent`] alone).
+    pub fn field_index(&self) -> &FieldIndex {
+        &self.index
     }
 
     /// The mappings in use.
@@ -258,31 +272,18 @@ impl Engine {
         out: &mut Vec<usize>,
     ) {
         let slot = self.buckets_of(view, sc);
-        sc.generation = sc.generation.wrapping_add(1);
-        if sc.generation == 0 {
-            sc.seen.iter_mut().for_each(|g| *g = 0);
-            sc.generation = 1;
-        }
-        sc.cand.clear();
         let Scratch {
-            seen,
-            generation,
-            cand,
-            ls_lists,
-            ..
+            marks, ls_lists, ..
         } = sc;
-        let g = *generation;
+        marks.start();
         for &b in &ls_lists[slot] {
-            self.filters[b].candidates(view, &mut |i| {
-                if seen[i] != g {
-                    seen[i] = g;
-                    cand.push(i);
-                }
-            });
+            self.filters[b].candidates(view, marks);
         }
-        cand.sort_unstable();
+        marks.cand.sort_unstable();
         out.extend(
-            cand.iter()
+            marks
+                .cand
+                .iter()
                 .copied()
                 .filter(|&i| self.rules[i].detection.matches(view)),
         );
@@ -459,11 +460,9 @@ impl Detector for Engine {
     }
 }
 
-/// Per-thread working memory of the matcher: rule marks, candidates, the bucket cache.
+/// Per-thread working memory of the matcher: prefilter marks, candidates, the bucket cache.
 pub(crate) struct Scratch {
-    seen: Vec<u32>,
-    generation: u32,
-    cand: Vec<usize>,
+    marks: Marks,
     key: String,
     ls_cache: FnvMap<String, usize>,
     ls_lists: Vec<Vec<usize>>,
@@ -472,9 +471,7 @@ pub(crate) struct Scratch {
 impl Scratch {
     pub(crate) fn new(engine: &Engine) -> Self {
         Scratch {
-            seen: vec![0; engine.rules.len()],
-            generation: 0,
-            cand: Vec::new(),
+            marks: Marks::new(engine.rules.len()),
             key: String::new(),
             ls_cache: FnvMap::default(),
             ls_lists: Vec::new(),

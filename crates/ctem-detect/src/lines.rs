@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::engine::{Alert, Engine, Record, RunStats, Scratch};
 use crate::error::{Error, Result};
 use crate::flat::FlatEvent;
-use crate::mapping::MappedEvent;
+use crate::flat_view::FlatView;
 
 /// Counts of a [`Engine::run_lines`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -28,9 +28,10 @@ pub struct LineStats {
     pub bad_lines: u64,
 }
 
-/// Lines of one batch and the line number of its first line.
+/// Whole lines of one batch (raw bytes; the worker checks UTF-8) and the line number of
+/// its first line.
 struct Batch {
-    text: String,
+    bytes: Vec<u8>,
     first: u64,
 }
 
@@ -44,8 +45,9 @@ struct BatchOut {
     bad: u64,
 }
 
-const BATCH_LINES: usize = 2048;
-const BATCH_BYTES: usize = 4 << 20;
+/// About this many bytes of whole lines a batch: large enough that handing batches around
+/// costs nothing, small enough that two workers stay busy to the end of a file.
+const BATCH_BYTES: usize = 1 << 20;
 
 impl Engine {
     /// Runs over JSON lines (one event a line, any shape) on `threads` threads, calling `sink`
@@ -226,7 +228,16 @@ impl Engine {
         let mut flat = FlatEvent::new(&self.index);
         let mut hits = Vec::new();
         let fallback = self.mappings().shapes.len() - 1;
-        for (n, line) in b.text.split('\n').enumerate() {
+        // the fast validator first: the lossy one walks the bytes in chunks
+        let text = match std::str::from_utf8(&b.bytes) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(&b.bytes),
+        };
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len()));
+        for (n, end) in ends.enumerate() {
+            let line = &text[start..end];
+            start = end + 1;
             let line = line.trim_end_matches('\r').trim_start_matches('\u{feff}');
             if line.trim().is_empty() {
                 continue;
@@ -241,8 +252,9 @@ impl Engine {
                     &self.mappings().shapes[fallback],
                 );
             if flat_ok {
-                let view = MappedEvent {
-                    inner: &flat,
+                let view = FlatView {
+                    flat: &flat,
+                    paths: &self.flat_paths,
                     shape: &self.mappings().shapes[fallback],
                 };
                 self.match_view(&view, sc, &mut hits);
@@ -290,35 +302,86 @@ impl Engine {
     }
 }
 
-/// Reads up to [`BATCH_LINES`] whole lines (or about [`BATCH_BYTES`]).
+/// Reads about [`BATCH_BYTES`] of whole lines (a longer line whole). The reader thread only
+/// copies bytes and counts newlines (both SIMD); splitting, UTF-8 checks and scanning happen
+/// on the workers.
 fn read_batch<R: BufRead>(
     r: &mut R,
     next_line: &mut u64,
     source: Option<&str>,
 ) -> Result<Option<Batch>> {
-    let mut buf = Vec::with_capacity(BATCH_BYTES.min(1 << 20));
-    let first = *next_line;
-    let mut lines = 0;
-    while lines < BATCH_LINES && buf.len() < BATCH_BYTES {
-        let n = r.read_until(b'\n', &mut buf).map_err(|e| Error::Io {
-            path: source.unwrap_or("-").into(),
-            source: e,
-        })?;
-        if n == 0 {
+    let io = |e: std::io::Error| Error::Io {
+        path: source.unwrap_or("-").into(),
+        source: e,
+    };
+    let mut buf = Vec::with_capacity(BATCH_BYTES + (64 << 10));
+    loop {
+        let avail = r.fill_buf().map_err(io)?;
+        if avail.is_empty() {
             break;
         }
-        lines += 1;
+        if buf.len() < BATCH_BYTES {
+            let n = avail.len().min(BATCH_BYTES - buf.len());
+            buf.extend_from_slice(&avail[..n]);
+            r.consume(n);
+        } else {
+            // the batch is full: finish the line under way
+            match memchr::memchr(b'\n', avail) {
+                Some(k) => {
+                    buf.extend_from_slice(&avail[..=k]);
+                    r.consume(k + 1);
+                }
+                None => {
+                    let n = avail.len();
+                    buf.extend_from_slice(avail);
+                    r.consume(n);
+                }
+            }
+        }
+        if buf.len() >= BATCH_BYTES && buf.last() == Some(&b'\n') {
+            break;
+        }
     }
-    if lines == 0 {
+    if buf.is_empty() {
         return Ok(None);
     }
-    *next_line += lines as u64;
+    let first = *next_line;
+    let newlines = memchr::memchr_iter(b'\n', &buf).count() as u64;
+    *next_line += newlines + u64::from(buf.last() != Some(&b'\n'));
     if buf.last() == Some(&b'\n') {
         buf.pop();
     }
-    let text = match String::from_utf8(buf) {
-        Ok(t) => t,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    };
-    Ok(Some(Batch { text, first }))
+    Ok(Some(Batch { bytes: buf, first }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches cut at line ends only, keep a line longer than a batch whole and number the
+    /// lines as the input does (empty lines and a missing final newline included).
+    #[test]
+    fn batches_keep_whole_lines_and_their_numbers() {
+        let long = "x".repeat(BATCH_BYTES * 2 + 7);
+        let mut lines: Vec<String> = (0..3000).map(|i| format!("{{\"n\":{i}}}")).collect();
+        lines.insert(10, long);
+        lines.insert(20, String::new());
+        lines.extend((0..6000).map(|i| format!("{{\"pad\":\"{}\"}}", "y".repeat(i % 900))));
+        let input = lines.join("\n");
+        let mut r = std::io::BufReader::with_capacity(1000, input.as_bytes());
+        let mut next = 1u64;
+        let mut seen = Vec::new();
+        let mut batches = 0;
+        while let Some(b) = read_batch(&mut r, &mut next, None).expect("reads") {
+            batches += 1;
+            let text = String::from_utf8(b.bytes).expect("utf-8");
+            for (k, l) in text.split('\n').enumerate() {
+                assert_eq!(b.first + k as u64, seen.len() as u64 + 1);
+                seen.push(l.to_string());
+            }
+        }
+        assert!(batches > 3, "{batches}");
+        assert_eq!(seen, lines);
+        assert_eq!(next, lines.len() as u64 + 1);
+    }
 }

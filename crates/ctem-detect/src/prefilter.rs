@@ -1,15 +1,19 @@
 //! Rule prefilter: most rules are rejected by one Aho-Corasick pass per field.
 //!
-//! For each rule we derive a *necessary literal set*: (field, literal) pairs such that if the
-//! rule matches, at least one literal occurs (ASCII case-insensitively) in its field's text.
-//! It follows the condition tree: an `and` needs any one child's set (the most selective is
-//! kept), an `or` needs the union of all children, `not` needs nothing we can name. A field
-//! item contributes the literal of each exact / prefix / suffix / contains value (or its
-//! longest ASCII run). Rules without such a set are always evaluated.
+//! For each rule we derive a *necessary literal formula* in conjunctive normal form: a few
+//! clauses, each a set of (field, literal, anchor) atoms, such that if the rule matches, every
+//! clause has an atom whose literal occurs (ASCII case-insensitively) in its field's text, at
+//! the place its anchor says (the whole text, its start, its end, anywhere). It follows the
+//! condition tree: an `and` needs the clauses of all its children (the most selective few are
+//! kept), an `or` needs the pairwise unions of its children's clauses (or the union of their
+//! best clauses when that grows too large), `not` needs nothing we can name. A field item
+//! contributes one clause with the literal of each exact / prefix / suffix / contains value
+//! (or its longest ASCII run, unanchored); `|all` items one clause per value. Rules without
+//! such a formula are always evaluated.
 //!
 //! Per bucket of rules (one logsource), all literals of one field form one automaton; an event
-//! runs each automaton once over that field and only the rules whose literal was seen (plus
-//! the always-evaluated ones) are evaluated in full. A literal found is necessary, not
+//! runs each automaton once over that field and a rule is evaluated in full only when all its
+//! clauses were satisfied (plus the always-evaluated ones). The formula is necessary, not
 //! sufficient, so the full matcher still decides: the prefilter can only skip rules that
 //! cannot match, never add hits.
 
@@ -22,11 +26,42 @@ use crate::event::{Event, FieldValue};
 use crate::ruleset::CompiledRule;
 use crate::value::{StrPat, ValueMatcher, lowercase};
 
-/// (field, literals) alternatives, any one of which must occur when the rule matches.
-type Need = Vec<(String, Vec<String>)>;
+/// Where a literal must lie in the field's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Anchor {
+    Exact,
+    Prefix,
+    Suffix,
+    Contains,
+}
 
-/// Per field: literal -> pattern id, patterns, owners (rules) per pattern.
-type Pats = (HashMap<String, usize>, Vec<String>, Vec<Vec<usize>>);
+/// A literal that may occur in a field: (field, literal, anchor).
+type Atom = (String, String, Anchor);
+/// At least one atom of a clause occurs when the rule matches.
+type Clause = Vec<Atom>;
+/// Every clause holds when the rule matches (at most [`MAX_CLAUSES`]).
+type Cnf = Vec<Clause>;
+
+/// Clauses kept per rule (the most selective ones); the hit mask of a rule is a `u32`.
+const MAX_CLAUSES: usize = 8;
+
+/// A clause beyond the best one is kept only when its weakest atom scores this much (see
+/// [`score`]): a short literal (`iex`, `add`) occurs in most long values, and every
+/// occurrence costs the automaton a reported match while rejecting almost nothing.
+const MIN_EXTRA_SCORE: usize = 5;
+
+/// One rule a pattern belongs to: which clause it satisfies and where it must lie.
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    rule: usize,
+    anchor: Anchor,
+    bit: u32,
+    /// All clause bits of the rule.
+    full: u32,
+}
+
+/// Per field: literal -> pattern id, patterns, owners per pattern.
+type Pats = (HashMap<String, usize>, Vec<String>, Vec<Vec<Owner>>);
 
 /// The prefilter of one bucket.
 #[derive(Debug)]
@@ -35,10 +70,61 @@ pub(crate) struct BucketFilter {
     pub always: Vec<usize>,
     /// Per field: automaton and, per pattern, the rules it belongs to. The field
     /// [`KEYWORDS`] stands for every value of the event (keyword searches).
-    pub fields: Vec<(String, AhoCorasick, Vec<Vec<usize>>)>,
+    fields: Vec<(String, AhoCorasick, Vec<Vec<Owner>>)>,
     /// A SIMD (Teddy) searcher over the plain keyword literals, run on the lower-cased raw
     /// line: when it finds nothing, no value can hold a keyword.
     kw_gate: Option<Gate>,
+}
+
+/// Per-thread state of the prefilter: clause bits seen per rule for the current event and the
+/// rules whose clauses are all satisfied.
+#[derive(Debug)]
+pub(crate) struct Marks {
+    generation: u32,
+    gen_of: Vec<u32>,
+    mask: Vec<u32>,
+    /// Candidate rules of the current event (unsorted, each once).
+    pub cand: Vec<usize>,
+    gate_buf: String,
+}
+
+impl Marks {
+    pub fn new(rules: usize) -> Self {
+        Marks {
+            generation: 0,
+            gen_of: vec![0; rules],
+            mask: vec![0; rules],
+            cand: Vec::new(),
+            gate_buf: String::new(),
+        }
+    }
+
+    /// Forgets the previous event.
+    pub fn start(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.gen_of.iter_mut().for_each(|g| *g = 0);
+            self.generation = 1;
+        }
+        self.cand.clear();
+    }
+
+    fn hit(&mut self, rule: usize, bit: u32, full: u32) {
+        let (Some(g), Some(m)) = (self.gen_of.get_mut(rule), self.mask.get_mut(rule)) else {
+            return;
+        };
+        if *g != self.generation {
+            *g = self.generation;
+            *m = 0;
+        }
+        if *m == full {
+            return;
+        }
+        *m |= bit;
+        if *m == full {
+            self.cand.push(rule);
+        }
+    }
 }
 
 /// Looks for the JSON-escaped keyword literals in a raw line.
@@ -69,55 +155,28 @@ impl BucketFilter {
         let mut per_field: Vec<(String, Pats)> = Vec::new();
         for &i in idx {
             match rule_need(&rules[i].detection) {
-                None => always.push(i),
-                Some(need) => {
-                    for (field, lits) in need {
-                        add(&mut per_field, field, lits, i);
+                Some(cnf) if cnf.iter().all(|c| !c.is_empty()) => {
+                    let full = (1u32 << cnf.len()) - 1;
+                    for (c, clause) in cnf.into_iter().enumerate() {
+                        for (field, lit, anchor) in clause {
+                            let owner = Owner {
+                                rule: i,
+                                anchor,
+                                bit: 1 << c,
+                                full,
+                            };
+                            add(&mut per_field, field, lit, owner);
+                        }
                     }
                 }
-            }
-        }
-        fn add(per_field: &mut Vec<(String, Pats)>, field: String, lits: Vec<String>, i: usize) {
-            if lits.is_empty() {
-                return;
-            }
-            let pos = match per_field.iter().position(|(f, _)| *f == field) {
-                Some(p) => p,
-                None => {
-                    per_field.push((field, Default::default()));
-                    per_field.len() - 1
-                }
-            };
-            let (ids, pats, owners) = &mut per_field[pos].1;
-            for l in lits {
-                let l = l.to_ascii_lowercase();
-                let id = *ids.entry(l.clone()).or_insert_with(|| {
-                    pats.push(l);
-                    owners.push(Vec::new());
-                    pats.len() - 1
-                });
-                if owners[id].last() != Some(&i) {
-                    owners[id].push(i);
-                }
+                _ => always.push(i),
             }
         }
         let mut fields = Vec::new();
         let mut kw_gate = None;
         for (field, (_, pats, owners)) in per_field {
             if field == KEYWORDS {
-                let escaped: Vec<String> = pats.iter().map(|p| json_escaped(p)).collect();
-                kw_gate = match aho_corasick::packed::Config::new()
-                    .builder()
-                    .extend(&escaped)
-                    .build()
-                {
-                    Some(g) => Some(Gate::Teddy(g)),
-                    None => AhoCorasick::builder()
-                        .ascii_case_insensitive(true)
-                        .build(&escaped)
-                        .ok()
-                        .map(Gate::Ac),
-                };
+                kw_gate = keyword_gate(&pats);
             }
             match AhoCorasick::builder()
                 .ascii_case_insensitive(true)
@@ -125,7 +184,7 @@ impl BucketFilter {
             {
                 Ok(ac) => fields.push((field, ac, owners)),
                 // cannot happen for plain literals; evaluate those rules always instead
-                Err(_) => always.extend(owners.into_iter().flatten()),
+                Err(_) => always.extend(owners.into_iter().flatten().map(|o| o.rule)),
             }
         }
         always.sort_unstable();
@@ -137,56 +196,102 @@ impl BucketFilter {
         }
     }
 
-    /// Calls `mark` with every rule that may match `ev`, `always` ones included (a rule may
-    /// be named more than once).
-    pub fn candidates<E: Event + ?Sized>(&self, ev: &E, mark: &mut dyn FnMut(usize)) {
+    /// Adds to `marks.cand` every rule that may match `ev`, `always` ones included.
+    pub fn candidates<E: Event + ?Sized>(&self, ev: &E, marks: &mut Marks) {
         for &i in &self.always {
-            mark(i);
+            marks.hit(i, 1, 1);
         }
-        let mut lower = String::new();
-        let mut gate_buf = String::new();
         for (field, ac, owners) in &self.fields {
-            let mut look = |t: &str| {
-                let t = if t.is_ascii() {
-                    t
-                } else {
-                    // regexes fold case simply: long s (U+017F) is `s`, the Kelvin sign
-                    // (lower-cased to `k` already) is `k`
-                    lower = lowercase(t).replace('\u{17f}', "s");
-                    lower.as_str()
-                };
-                if !ac.is_match(t) {
-                    return;
-                }
-                for m in ac.find_overlapping_iter(t) {
-                    owners[m.pattern().as_usize()].iter().for_each(|&i| mark(i));
-                }
-            };
             if field == KEYWORDS {
                 if let Some(text) = ev.verbatim()
                     && let Some(gate) = &self.kw_gate
+                    && !gate_hit(gate, text, &mut marks.gate_buf)
                 {
-                    let hit = match gate {
-                        Gate::Teddy(g) => {
-                            gate_buf.clear();
-                            gate_buf.push_str(text);
-                            gate_buf.make_ascii_lowercase();
-                            g.find(gate_buf.as_bytes()).is_some()
-                        }
-                        Gate::Ac(ac) => ac.is_match(text),
-                    };
-                    if !hit {
-                        continue;
-                    }
+                    continue;
                 }
                 ev.keywords(&mut |t| {
-                    look(t);
+                    look(ac, owners, t, marks);
                     false
                 });
                 continue;
             }
             let Some(v) = ev.field(field) else { continue };
-            scan(&v, &mut look);
+            scan(&v, &mut |t| look(ac, owners, t, marks));
+        }
+    }
+}
+
+fn add(per_field: &mut Vec<(String, Pats)>, field: String, lit: String, owner: Owner) {
+    let pos = match per_field.iter().position(|(f, _)| *f == field) {
+        Some(p) => p,
+        None => {
+            per_field.push((field, Default::default()));
+            per_field.len() - 1
+        }
+    };
+    let (ids, pats, owners) = &mut per_field[pos].1;
+    let l = lit.to_ascii_lowercase();
+    let id = *ids.entry(l.clone()).or_insert_with(|| {
+        pats.push(l);
+        owners.push(Vec::new());
+        pats.len() - 1
+    });
+    owners[id].push(owner);
+}
+
+fn keyword_gate(pats: &[String]) -> Option<Gate> {
+    let escaped: Vec<String> = pats.iter().map(|p| json_escaped(p)).collect();
+    match aho_corasick::packed::Config::new()
+        .builder()
+        .extend(&escaped)
+        .build()
+    {
+        Some(g) => Some(Gate::Teddy(g)),
+        None => AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&escaped)
+            .ok()
+            .map(Gate::Ac),
+    }
+}
+
+fn gate_hit(gate: &Gate, text: &str, buf: &mut String) -> bool {
+    match gate {
+        Gate::Teddy(g) => {
+            buf.clear();
+            buf.push_str(text);
+            buf.make_ascii_lowercase();
+            g.find(buf.as_bytes()).is_some()
+        }
+        Gate::Ac(ac) => ac.is_match(text),
+    }
+}
+
+/// Runs one field automaton over one text and marks the clauses whose literal lies where its
+/// anchor says.
+fn look(ac: &AhoCorasick, owners: &[Vec<Owner>], t: &str, marks: &mut Marks) {
+    let lowered;
+    let t = if t.is_ascii() {
+        t
+    } else {
+        // regexes fold case simply: long s (U+017F) is `s`, the Kelvin sign (lower-cased
+        // to `k` already) is `k`
+        lowered = lowercase(t).replace('\u{17f}', "s");
+        lowered.as_str()
+    };
+    let n = t.len();
+    for m in ac.find_overlapping_iter(t) {
+        let (s, e) = (m.start(), m.end());
+        for o in &owners[m.pattern().as_usize()] {
+            let ok = match o.anchor {
+                Anchor::Exact => s == 0 && e == n,
+                Anchor::Prefix => s == 0,
+                Anchor::Suffix => e == n,
+                Anchor::Contains => true,
+            };
+            if ok {
+                marks.hit(o.rule, o.bit, o.full);
+            }
         }
     }
 }
@@ -194,6 +299,26 @@ impl BucketFilter {
 fn scan(v: &FieldValue<'_>, f: &mut dyn FnMut(&str)) {
     match v {
         FieldValue::List(items) => items.iter().for_each(|i| scan(i, f)),
+        // the text of an integer without allocating (as `as_text` renders it)
+        FieldValue::Int(n) => {
+            let mut buf = [0u8; 20];
+            let mut at = buf.len();
+            let mut x = n.unsigned_abs();
+            loop {
+                at -= 1;
+                buf[at] = b'0' + (x % 10) as u8;
+                x /= 10;
+                if x == 0 {
+                    break;
+                }
+            }
+            let digits = std::str::from_utf8(&buf[at..]).unwrap_or_default();
+            if *n < 0 {
+                f(&format!("-{digits}"));
+            } else {
+                f(digits);
+            }
+        }
         other => {
             if let Some(t) = other.as_text() {
                 f(&t)
@@ -202,105 +327,148 @@ fn scan(v: &FieldValue<'_>, f: &mut dyn FnMut(&str)) {
     }
 }
 
-/// The necessary literal set of a detection, if one can be named.
-pub(crate) fn rule_need(d: &CompiledDetection) -> Option<Need> {
-    let mut out = Vec::new();
-    for c in &d.conditions {
-        out.extend(cond_need(d, c)?);
-    }
-    (!out.is_empty()).then_some(out)
+/// The necessary literal formula of a detection, if one can be named.
+pub(crate) fn rule_need(d: &CompiledDetection) -> Option<Cnf> {
+    any_of(d.conditions.iter().map(|c| cond_need(d, c)))
 }
 
-fn search_need(d: &CompiledDetection, i: usize) -> Option<Need> {
+fn search_need(d: &CompiledDetection, i: usize) -> Option<Cnf> {
     let s = d.searches.get(i)?;
-    let mut out = Vec::new();
-    for alt in &s.alternatives {
-        out.extend(best(alt.iter().map(item_need))?);
-    }
-    (!out.is_empty()).then_some(out)
+    any_of(
+        s.alternatives
+            .iter()
+            .map(|alt| all_of(alt.iter().map(item_need))),
+    )
 }
 
-fn cond_need(d: &CompiledDetection, c: &CCond) -> Option<Need> {
+fn cond_need(d: &CompiledDetection, c: &CCond) -> Option<Cnf> {
     match c {
         CCond::Search(i) => search_need(d, *i),
-        CCond::And(v) => best(v.iter().map(|c| cond_need(d, c))),
-        CCond::All(v) => best(v.iter().map(|i| search_need(d, *i))),
-        CCond::Or(v) => union(v.iter().map(|c| cond_need(d, c))),
-        CCond::AtLeast(n, v) if *n >= 1 => union(v.iter().map(|i| search_need(d, *i))),
+        CCond::And(v) => all_of(v.iter().map(|c| cond_need(d, c))),
+        CCond::All(v) => all_of(v.iter().map(|i| search_need(d, *i))),
+        CCond::Or(v) => any_of(v.iter().map(|c| cond_need(d, c))),
+        CCond::AtLeast(n, v) if *n >= 1 => any_of(v.iter().map(|i| search_need(d, *i))),
         CCond::AtLeast(..) | CCond::Not(_) => None,
     }
 }
 
-fn union(it: impl Iterator<Item = Option<Need>>) -> Option<Need> {
-    let mut out = Vec::new();
+/// How selective a clause is (higher is better): its weakest atom (literal length, capped,
+/// plus a bonus for anchors), then fewer atoms.
+fn score(c: &Clause) -> (usize, usize) {
+    let weakest = c
+        .iter()
+        .map(|(_, l, a)| {
+            l.len().min(8)
+                + match a {
+                    Anchor::Exact => 8,
+                    Anchor::Prefix | Anchor::Suffix => 2,
+                    Anchor::Contains => 0,
+                }
+        })
+        .min()
+        .unwrap_or(0);
+    (weakest, usize::MAX - c.len())
+}
+
+/// Keeps the best clause and up to [`MAX_CLAUSES`] - 1 other selective ones, best first
+/// (any subset of the clauses is still necessary).
+fn trim(mut cnf: Cnf) -> Cnf {
+    cnf.sort_by_key(|c| std::cmp::Reverse(score(c)));
+    let mut first = true;
+    cnf.retain(|c| std::mem::take(&mut first) || score(c).0 >= MIN_EXTRA_SCORE);
+    cnf.truncate(MAX_CLAUSES);
+    cnf
+}
+
+/// The conjunction of needs: every clause of every child that has one.
+fn all_of(it: impl Iterator<Item = Option<Cnf>>) -> Option<Cnf> {
+    let out: Cnf = it.flatten().flatten().collect();
+    (!out.is_empty()).then(|| trim(out))
+}
+
+/// The disjunction of needs: every child must have one; clauses are the pairwise unions of
+/// the children's clauses, or the union of their best clauses when that grows too large.
+fn any_of(it: impl Iterator<Item = Option<Cnf>>) -> Option<Cnf> {
+    let mut acc: Option<Cnf> = None;
     for n in it {
-        out.extend(n?);
+        let n = n?;
+        acc = Some(match acc {
+            None => n,
+            Some(a) if a.len() * n.len() <= MAX_CLAUSES => {
+                let mut out = Vec::with_capacity(a.len() * n.len());
+                for x in &a {
+                    for y in &n {
+                        out.push(union(x, y));
+                    }
+                }
+                trim(out)
+            }
+            Some(a) => vec![union(&a[0], &n[0])],
+        });
     }
-    (!out.is_empty()).then_some(out)
+    acc.filter(|c| !c.is_empty())
 }
 
-/// The most selective of several needs (any one is necessary): longest shortest literal
-/// (capped), then fewest literals.
-fn best(it: impl Iterator<Item = Option<Need>>) -> Option<Need> {
-    let score = |n: &Need| {
-        let min = n
-            .iter()
-            .flat_map(|(_, l)| l.iter().map(String::len))
-            .min()
-            .unwrap_or(0)
-            .min(8);
-        let count: usize = n.iter().map(|(_, l)| l.len()).sum();
-        (min, usize::MAX - count)
+fn union(a: &Clause, b: &Clause) -> Clause {
+    let mut out = a.clone();
+    for x in b {
+        if !out.contains(x) {
+            out.push(x.clone());
+        }
+    }
+    out
+}
+
+/// The literal atoms of one value: an anchored literal when the pattern is ASCII, else its
+/// longest ASCII run anywhere; a regex's required literals.
+fn value_atoms(field: &str, m: &ValueMatcher) -> Option<Clause> {
+    let ValueMatcher::Str(s) = m else { return None };
+    let atom = |p: &str, anchor: Anchor| {
+        let anchor = if p.is_ascii() {
+            anchor
+        } else {
+            Anchor::Contains
+        };
+        longest_ascii_run(p).map(|l| (field.to_string(), l, anchor))
     };
-    it.flatten().max_by_key(score)
+    match &s.pat {
+        StrPat::Exact(p) => Some(vec![atom(p, Anchor::Exact)?]),
+        StrPat::Prefix(p) => Some(vec![atom(p, Anchor::Prefix)?]),
+        StrPat::Suffix(p) => Some(vec![atom(p, Anchor::Suffix)?]),
+        StrPat::Contains(p) => Some(vec![atom(p, Anchor::Contains)?]),
+        // one of several literals: any found suffices
+        StrPat::Regex(_) if !s.required.is_empty() => s
+            .required
+            .iter()
+            .map(|r| atom(r, Anchor::Contains))
+            .collect(),
+        StrPat::Regex(_) | StrPat::Any => None,
+    }
 }
 
-fn item_need(f: &FieldMatcher) -> Option<Need> {
-    let field = f.field.clone().unwrap_or_else(|| KEYWORDS.to_string());
+fn item_need(f: &FieldMatcher) -> Option<Cnf> {
+    let field = f.field.as_deref().unwrap_or(KEYWORDS);
     if f.neq || f.matchers.is_empty() {
         return None;
     }
-    let mut lits = Vec::new();
+    if f.all {
+        // every value must match: each one's atoms are a clause of their own
+        let out: Cnf = f
+            .matchers
+            .iter()
+            .filter_map(|m| value_atoms(field, m))
+            .collect();
+        return (!out.is_empty()).then(|| trim(out));
+    }
+    let mut clause = Vec::new();
     for m in &f.matchers {
-        let lit = match m {
-            ValueMatcher::Str(s) => match &s.pat {
-                StrPat::Exact(p) | StrPat::Prefix(p) | StrPat::Suffix(p) | StrPat::Contains(p) => {
-                    longest_ascii_run(p)
-                }
-                StrPat::Regex(_) => {
-                    // one of several literals: all go in (deduplicated), any found suffices
-                    let runs: Option<Vec<String>> =
-                        s.required.iter().map(|r| longest_ascii_run(r)).collect();
-                    match runs {
-                        Some(r) if !r.is_empty() => {
-                            let (last, rest) = r.split_last()?;
-                            if f.all {
-                                // keep it simple: `all` takes single literals only
-                                (rest.is_empty()).then(|| last.clone())
-                            } else {
-                                lits.extend(rest.iter().cloned());
-                                Some(last.clone())
-                            }
-                        }
-                        _ => None,
-                    }
-                }
-                StrPat::Any => None,
-            },
-            _ => None,
-        };
-        match lit {
-            Some(l) => lits.push(l),
-            // `all`: the other values are still each necessary
-            None if f.all => {}
-            None => return None,
+        for a in value_atoms(field, m)? {
+            if !clause.contains(&a) {
+                clause.push(a);
+            }
         }
     }
-    if f.all {
-        // every value must match: its longest literal alone is necessary
-        lits = vec![lits.into_iter().max_by_key(String::len)?];
-    }
-    Some(vec![(field, lits)])
+    Some(vec![clause])
 }
 
 /// The longest run of ASCII characters of `p` (all of it when ASCII), if not empty.
@@ -320,7 +488,7 @@ mod tests {
     use crate::compile::compile_detection;
     use crate::rule::{Document, parse_yaml};
 
-    fn need(yaml: &str) -> Option<Need> {
+    fn need(yaml: &str) -> Option<Cnf> {
         let docs = parse_yaml(yaml, "t.yml").expect("parses");
         let Some(Document::Rule(r)) = docs.into_iter().next() else {
             panic!("not a rule")
@@ -328,24 +496,31 @@ mod tests {
         rule_need(&compile_detection(&r, &Default::default()).expect("compiles"))
     }
 
+    fn atom(f: &str, l: &str, a: Anchor) -> Atom {
+        (f.into(), l.into(), a)
+    }
+
     #[test]
-    fn and_keeps_the_most_selective_item_or_unions() {
+    fn and_keeps_every_clause_or_distributes() {
         let n = need(
             "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    EventID: 1\n    \
-             Image|endswith: ['\\cmd.exe', '\\pwsh.exe']\n  b:\n    CommandLine|contains: x\n  \
+             Image|endswith: ['\\cmd.exe', '\\pwsh.exe']\n  b:\n    CommandLine|contains: xxxxx\n  \
              condition: a or b\n",
         )
         .expect("need");
-        assert_eq!(
-            n,
-            vec![
-                (
-                    "Image".into(),
-                    vec!["\\cmd.exe".into(), "\\pwsh.exe".into()]
-                ),
-                ("CommandLine".into(), vec!["x".into()]),
-            ]
-        );
+        let img = vec![
+            atom("Image", "\\cmd.exe", Anchor::Suffix),
+            atom("Image", "\\pwsh.exe", Anchor::Suffix),
+        ];
+        let cl = atom("CommandLine", "xxxxx", Anchor::Contains);
+        let mut a = img.clone();
+        a.push(cl.clone());
+        // equally weak (the `xxxxx`), the smaller clause first
+        assert_eq!(n, vec![vec![atom("EventID", "1", Anchor::Exact), cl], a]);
+    }
+
+    #[test]
+    fn regexes_all_and_not() {
         assert!(
             need(
                 "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
@@ -353,19 +528,23 @@ mod tests {
             )
             .is_none()
         );
-        assert_eq!(
-            need(
-                "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
-                 Image|re: '(?i)(foo|bar)\\d'\n  condition: a\n"
-            )
-            .map(|n| {
-                let mut l: Vec<String> = n[0].1.iter().map(|x| x.to_ascii_lowercase()).collect();
-                l.sort();
-                l.dedup();
-                l
-            }),
-            Some(vec!["bar".to_string(), "foo".to_string()])
-        );
+        let n = need(
+            "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
+             Image|re: '(?i)(foo|bar)\\d'\n  condition: a\n",
+        )
+        .expect("need");
+        assert_eq!(n.len(), 1);
+        let mut l: Vec<String> = n[0].iter().map(|x| x.1.to_ascii_lowercase()).collect();
+        l.sort();
+        l.dedup();
+        assert_eq!(l, vec!["bar".to_string(), "foo".to_string()]);
+        assert!(n[0].iter().all(|x| x.2 == Anchor::Contains));
+        let all = need(
+            "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
+             CommandLine|contains|all: [' -abc ', ' -bbbb ', 'ab']\n  condition: a\n",
+        )
+        .expect("need");
+        assert_eq!(all.len(), 2, "one clause per long value of |all");
         assert!(
             need(
                 "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \

@@ -1,0 +1,172 @@
+//! The flat shape over a [`FlatEvent`], with every Sigma field's paths resolved to slots of
+//! the line scanner once, in [`Engine::new`](crate::Engine::new).
+//!
+//! [`MappedEvent`](crate::mapping::MappedEvent) answers a Sigma name by hashing it to find
+//! its paths and then hashing each path to find the member of the line: two or three hashes
+//! a lookup, and a prefiltered event makes dozens. [`FlatView`] hashes the Sigma name once
+//! and reads the slots directly. Names it does not know take the general path, so the answer
+//! is always the one `MappedEvent` gives over the same shape (a test compares them on real
+//! events).
+
+use crate::event::{Event, FieldValue};
+use crate::flat::{FieldIndex, FlatEvent};
+use crate::mapping::Shape;
+
+/// Sigma name -> (slot in the scanner's index, path) of each candidate path, in order.
+#[derive(Debug, Default)]
+pub(crate) struct FlatPaths {
+    names: FieldIndex,
+    paths: Vec<Vec<(Option<u32>, Box<str>)>>,
+}
+
+impl FlatPaths {
+    /// Resolves `names` through `shape` into slots of `index`.
+    pub fn new<'a>(
+        shape: &Shape,
+        index: &FieldIndex,
+        names: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Self {
+        let names_idx = FieldIndex::new(names.clone());
+        let mut paths = vec![Vec::new(); names_idx.len()];
+        for n in names {
+            if let Some(i) = names_idx.id(n)
+                && let Some(slot) = paths.get_mut(i as usize)
+                && slot.is_empty()
+            {
+                *slot = shape
+                    .paths(n)
+                    .iter()
+                    .map(|p| (index.id(p), p.as_str().into()))
+                    .collect();
+            }
+        }
+        FlatPaths {
+            names: names_idx,
+            paths,
+        }
+    }
+}
+
+/// A flat event seen through the flat shape, with resolved paths.
+pub(crate) struct FlatView<'e, 'a> {
+    pub flat: &'e FlatEvent<'a>,
+    pub paths: &'e FlatPaths,
+    pub shape: &'e Shape,
+}
+
+impl Event for FlatView<'_, '_> {
+    fn field(&self, name: &str) -> Option<FieldValue<'_>> {
+        let found = match self
+            .paths
+            .names
+            .id(name)
+            .and_then(|i| self.paths.paths.get(i as usize))
+        {
+            Some(paths) => paths.iter().find_map(|(id, p)| match id {
+                Some(id) => self.flat.field_at(*id, p),
+                None => self.flat.field(p),
+            }),
+            None => self
+                .shape
+                .paths(name)
+                .iter()
+                .find_map(|p| self.flat.field(p)),
+        };
+        found.or_else(|| {
+            self.shape
+                .loose
+                .iter()
+                .find_map(|o| self.flat.field_loose(o, name))
+        })
+    }
+    fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.flat.keywords(visit)
+    }
+    fn field_loose(&self, parent: &str, name: &str) -> Option<FieldValue<'_>> {
+        self.flat.field_loose(parent, name)
+    }
+    fn verbatim(&self) -> Option<&str> {
+        self.flat.verbatim()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::Mappings;
+    use serde_json::Value;
+
+    /// Every key of real OTRF events, plus Sigma names that only resolve through the shape
+    /// (aliases, explicit fields) and unknown ones: the view answers as `MappedEvent` over
+    /// the parsed `Value`.
+    #[test]
+    fn flat_view_answers_as_the_value_path_on_real_events() {
+        use std::io::Read;
+        let root = std::env::var_os("CTEM_SHARED_FIXTURES")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+            });
+        let path = root.join("events/jsonl/otrf-windows-100k.flat.jsonl.gz");
+        let Ok(file) = std::fs::File::open(&path) else {
+            eprintln!("flat_view: {} not found; skipping", path.display());
+            return;
+        };
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(file)
+            .take(4 << 20)
+            .read_to_string(&mut text)
+            .ok();
+        let lines: Vec<&str> = text.lines().take(1500).collect();
+        let mut names: Vec<String> = [
+            "Image",
+            "ParentImage",
+            "Provider_Name",
+            "Computer",
+            "SecurityUserID",
+            "ThreatName",
+            "Nope",
+        ]
+        .map(String::from)
+        .to_vec();
+        for l in &lines {
+            if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(l) {
+                names.extend(o.keys().cloned());
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        let mut m = Mappings::builtin().expect("builtin mappings");
+        m.prepare(names.iter().map(String::as_str));
+        let index = FieldIndex::new(
+            m.all_paths(names.iter().map(String::as_str))
+                .iter()
+                .map(String::as_str),
+        );
+        let shape = m.shapes.last().expect("a fallback shape");
+        // half the names resolved ahead, half through the general path
+        let paths = FlatPaths::new(shape, &index, names.iter().step_by(2).map(String::as_str));
+        let mut flat = FlatEvent::new(&index);
+        let mut compared = 0;
+        for l in lines {
+            let Ok(v) = serde_json::from_str::<Value>(l) else {
+                continue;
+            };
+            flat.scan(l).expect("a line serde_json reads");
+            let view = FlatView {
+                flat: &flat,
+                paths: &paths,
+                shape,
+            };
+            let slow = m.view(&v);
+            if !std::ptr::eq(slow.shape, shape) {
+                continue;
+            }
+            for n in &names {
+                assert_eq!(view.field(n), slow.field(n), "{n} in {l}");
+                compared += 1;
+            }
+        }
+        assert!(compared > 10_000, "{compared}");
+    }
+}
