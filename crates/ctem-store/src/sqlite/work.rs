@@ -2,6 +2,7 @@
 //! risk, tickets and delivery records (migration 20), and the bulk re-prioritisation.
 
 mod prioritize;
+mod scan;
 
 pub(crate) use prioritize::FxMap;
 
@@ -19,6 +20,25 @@ use crate::work::{Delivery, Prioritize, PrioritizeSummary, StoredRisk, TicketFil
 use crate::{Error, Result};
 
 /// Teams, users, rules, per-exposure risk, tickets, ticket history, deliveries.
+/// Scores name their ticket group by a hash of the ticket key (`grp`, on the score row and on
+/// the ticket) instead of the ticket's id, so a pass writes scores before it regroups
+/// tickets. The scores are recomputed whole by every pass; the next one fills the new table.
+pub(crate) const MIGRATION_21: &str = r#"
+DROP TABLE exposure_risk;
+CREATE TABLE exposure_risk (
+    exposure_id INTEGER PRIMARY KEY,
+    score       REAL    NOT NULL,
+    priority    INTEGER NOT NULL,
+    ssvc        INTEGER NOT NULL,
+    kev         INTEGER NOT NULL,
+    due         INTEGER,
+    team        TEXT,
+    grp         INTEGER
+);
+ALTER TABLE tickets ADD COLUMN grp INTEGER;
+CREATE INDEX tickets_grp ON tickets(grp);
+"#;
+
 pub(crate) const MIGRATION_20: &str = r#"
 CREATE TABLE teams (
     name        TEXT PRIMARY KEY,
@@ -378,8 +398,9 @@ impl WorkStore for SqliteStore {
         Ok(self
             .conn
             .query_row(
-                "SELECT score, priority, ssvc, kev, due, team, ticket_id FROM exposure_risk
-                 WHERE exposure_id = ?1",
+                "SELECT r.score, r.priority, r.ssvc, r.kev, r.due, r.team,
+                        (SELECT t.id FROM tickets t WHERE t.grp = r.grp)
+                 FROM exposure_risk r WHERE r.exposure_id = ?1",
                 [exposure_id],
                 stored_from_row,
             )
@@ -388,7 +409,8 @@ impl WorkStore for SqliteStore {
 
     fn ranked(&self, limit: Option<usize>) -> Result<Vec<(i64, StoredRisk)>> {
         let mut st = self.conn.prepare(
-            "SELECT r.score, r.priority, r.ssvc, r.kev, r.due, r.team, r.ticket_id, r.exposure_id
+            "SELECT r.score, r.priority, r.ssvc, r.kev, r.due, r.team,
+                    (SELECT t.id FROM tickets t WHERE t.grp = r.grp), r.exposure_id
              FROM exposure_risk r JOIN exposures e ON e.id = r.exposure_id
              WHERE e.status IN ('open', 'reopened')
              ORDER BY r.score DESC, r.exposure_id LIMIT ?1",
@@ -442,7 +464,7 @@ impl WorkStore for SqliteStore {
     fn ticket_exposures(&self, id: i64) -> Result<Vec<i64>> {
         let mut st = self.conn.prepare(
             "SELECT r.exposure_id FROM exposure_risk r JOIN exposures e ON e.id = r.exposure_id
-             WHERE r.ticket_id = ?1
+             WHERE r.grp = (SELECT grp FROM tickets WHERE id = ?1)
              ORDER BY e.status NOT IN ('open', 'reopened'), r.score DESC, r.exposure_id",
         )?;
         let rows = st.query_map([id], |r| r.get(0))?;

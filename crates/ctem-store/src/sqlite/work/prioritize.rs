@@ -15,16 +15,14 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use ctem_model::intel::Enrichment;
 use ctem_model::work::{OwnershipRule, TicketState, route};
-use ctem_model::{Asset, AssetKind, Identifier, IdentifierKind, Severity};
+use ctem_model::{Asset, AssetKind, Identifier, IdentifierKind};
 use ctem_risk::remediation::needed_fix;
-use ctem_risk::{OpenExposure, Priority, RemediationGroup, group_remediations, ssvc};
+use ctem_risk::{OpenExposure, Priority, RemediationGroup, group_remediations};
 use rusqlite::{Transaction, params};
 
-use super::{day_num, day_of, event, load_rules, priority_num, ssvc_num};
-use crate::work::{
-    AssetFacts, CvssFacts, Facts, IntelFacts, Prioritize, PrioritizeSummary, TopGroup, risk_input,
-    sla_target,
-};
+use super::scan::{Row, Shared, scan_and_write};
+use super::{day_num, day_of, event, load_rules};
+use crate::work::{AssetFacts, CvssFacts, IntelFacts, Prioritize, PrioritizeSummary, TopGroup};
 use crate::{Error, Result};
 
 pub(crate) use crate::fx::{FxMap, FxSet};
@@ -67,7 +65,7 @@ impl IdIndex {
 #[derive(Default)]
 pub(crate) struct Interner {
     ids: FxMap<String, u32>,
-    names: Vec<String>,
+    pub(super) names: Vec<String>,
 }
 
 impl Interner {
@@ -86,30 +84,14 @@ impl Interner {
     }
 }
 
-const NONE: u32 = u32::MAX;
+pub(super) const NONE: u32 = u32::MAX;
 
-/// One exposure as the pass keeps it.
-struct Row {
-    id: i64,
-    asset: usize,
-    score: f64,
-    priority: Priority,
-    ssvc: ssvc::Decision,
-    kev: bool,
-    due: Option<i64>,
-    /// 0 active (open, reopened, not VEX not_affected), 1 fixed, 2 other.
-    class: u8,
-    /// Package name, or the finding's title when it has no package.
-    name: u32,
-    is_pkg: bool,
-    version: u32,
-    fixed: u32,
-}
-
-struct AssetInfo {
-    id: i64,
-    facts: AssetFacts,
-    team: Option<u32>,
+pub(super) struct AssetInfo {
+    pub(super) id: i64,
+    pub(super) facts: AssetFacts,
+    pub(super) team: Option<u32>,
+    /// The owning team's name, for threads that do not share the interner.
+    pub(super) team_name: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -123,10 +105,10 @@ struct DetailLite {
 
 /// What the pass needs of a shared exposure detail. The `cve` column of an exposure is the
 /// first CVE of its detail, so the intelligence is looked up here, once per detail.
-struct Detail {
-    title: String,
-    cvss: CvssFacts,
-    intel: Option<IntelFacts>,
+pub(super) struct Detail {
+    pub(super) title: String,
+    pub(super) cvss: CvssFacts,
+    pub(super) intel: Option<IntelFacts>,
 }
 
 pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
@@ -172,295 +154,25 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
         details: &details,
         detail_index: &detail_index,
     };
-    let rows = scan_all(tx, &shared, &mut strings, &mut summary.open_by_priority)?;
+    // scores are written as they are computed (see `scan`)
+    let rows = scan_and_write(tx, &shared, &mut strings, &mut summary.open_by_priority)?;
     summary.scored = rows.len() as u64;
     let scored_at = started.elapsed();
 
     let t_tickets = Instant::now();
-    let ticket_of = if ctx.tickets {
-        sync_tickets(tx, &rows, &assets, &strings, today, now, &mut summary)?
-    } else {
-        Vec::new()
-    };
+    if ctx.tickets {
+        sync_tickets(tx, &rows, &assets, &strings, today, now, &mut summary)?;
+    }
     let tickets_took = t_tickets.elapsed();
-
-    let t_write = Instant::now();
-    write_risk(tx, &rows, &assets, &strings, &ticket_of)?;
-    summary.score_ms = (scored_at + t_write.elapsed()).as_millis() as u64;
+    summary.score_ms = scored_at.as_millis() as u64;
     if std::env::var_os("CTEM_TIMINGS").is_some() {
         eprintln!(
-            "timing: prioritize: load {t_load:?}, scan and score {:?}, tickets {tickets_took:?}, write {:?}",
+            "timing: prioritize: load {t_load:?}, scan, score and write {:?}, tickets {tickets_took:?}",
             scored_at - t_load,
-            t_write.elapsed()
         );
     }
     summary.tickets_ms = tickets_took.as_millis() as u64;
     Ok(summary)
-}
-
-/// What every scanning thread reads and nothing writes.
-struct Shared<'a> {
-    model: &'a ctem_risk::RiskModel,
-    sla: &'a ctem_risk::SlaConfig,
-    today: NaiveDate,
-    assets: &'a [AssetInfo],
-    index: &'a IdIndex,
-    services: &'a FxSet<(i64, i64)>,
-    details: &'a [Detail],
-    detail_index: &'a IdIndex,
-}
-
-/// Below this many exposures one thread scans them all (a second connection costs more).
-const PARALLEL_MIN: i64 = 100_000;
-
-#[cfg(test)]
-thread_local! {
-    /// Tests lower the threshold to run the two-thread path on a small store.
-    static TEST_PARALLEL_MIN: std::cell::Cell<i64> = const { std::cell::Cell::new(PARALLEL_MIN) };
-}
-
-fn parallel_min() -> i64 {
-    #[cfg(test)]
-    return TEST_PARALLEL_MIN.with(std::cell::Cell::get);
-    #[cfg(not(test))]
-    PARALLEL_MIN
-}
-
-/// Reads and scores every exposure, in id order. A file store of many exposures is read by
-/// two threads, each over half of the id range: this one through the transaction, the other
-/// through a second, read-only connection. The transaction is IMMEDIATE (no other writer can
-/// commit while it runs) and has not written to `exposures`, so both see the same rows.
-fn scan_all(
-    tx: &Transaction<'_>,
-    shared: &Shared<'_>,
-    strings: &mut Interner,
-    open: &mut [u64; 4],
-) -> Result<Vec<Row>> {
-    let (lo, hi): (Option<i64>, Option<i64>) =
-        tx.query_row("SELECT min(id), max(id) FROM exposures", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let (Some(lo), Some(hi)) = (lo, hi) else {
-        return Ok(Vec::new());
-    };
-    let path = tx.path().filter(|p| !p.is_empty()).map(str::to_owned);
-    let Some(path) = path.filter(|_| hi - lo >= parallel_min()) else {
-        return scan_range(tx, shared, (lo, hi), hi - lo + 1, strings, open);
-    };
-    let mid = lo + (hi - lo) / 2;
-    let (first, second) = std::thread::scope(|s| {
-        let other = s.spawn(move || -> Result<(Vec<Row>, Interner, [u64; 4])> {
-            let conn = rusqlite::Connection::open_with_flags(
-                &path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            let _ = conn.query_row("PRAGMA mmap_size = 67108864", [], |r| r.get::<_, i64>(0));
-            let mut strings = Interner::default();
-            let mut open = [0; 4];
-            let rows = scan_range(
-                &conn,
-                shared,
-                (mid + 1, hi),
-                hi - mid,
-                &mut strings,
-                &mut open,
-            )?;
-            Ok((rows, strings, open))
-        });
-        // room for both halves: the second is appended without moving the first
-        let first = scan_range(tx, shared, (lo, mid), hi - lo + 1, strings, open);
-        let second = other
-            .join()
-            .unwrap_or_else(|_| Err(Error::Invalid("the scoring thread panicked (a bug)".into())));
-        (first, second)
-    });
-    let mut rows = first?;
-    let (more, local, counts) = second?;
-    for (o, c) in open.iter_mut().zip(counts) {
-        *o += c;
-    }
-    // the second thread's string ids are its own: map them into the shared interner
-    let remap: Vec<u32> = local.names.iter().map(|n| strings.id(n)).collect();
-    let map = |id: u32| remap.get(id as usize).copied().unwrap_or(NONE);
-    rows.reserve(more.len());
-    rows.extend(more.into_iter().map(|mut r| {
-        r.name = map(r.name);
-        r.version = map(r.version);
-        r.fixed = map(r.fixed);
-        r
-    }));
-    Ok(rows)
-}
-
-/// Reads and scores the exposures with ids in `lo..=hi`, in id order, into a vector with
-/// room for `room` rows.
-fn scan_range(
-    conn: &rusqlite::Connection,
-    shared: &Shared<'_>,
-    (lo, hi): (i64, i64),
-    room: i64,
-    strings: &mut Interner,
-    open: &mut [u64; 4],
-) -> Result<Vec<Row>> {
-    let Shared {
-        model,
-        sla,
-        today,
-        assets,
-        index,
-        services,
-        details,
-        detail_index,
-    } = *shared;
-    let cap = usize::try_from(room).unwrap_or(0).min(1 << 24);
-    let mut rows: Vec<Row> = Vec::with_capacity(cap);
-    let mut st = conn.prepare(
-        "SELECT id, asset_id, detail_id, severity, status, pkg_name, pkg_version, fixed_version,
-                port, first_seen, instance
-         FROM exposures WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
-    )?;
-    let mut q = st.query([lo, hi])?;
-    while let Some(r) = q.next()? {
-        let id: i64 = r.get(0)?;
-        let asset_id: i64 = r.get(1)?;
-        let asset = index.get(asset_id).ok_or_else(|| Error::Corrupt {
-            table: "exposures",
-            message: format!("{id}: asset {asset_id} missing"),
-        })?;
-        let detail_id: i64 = r.get(2)?;
-        let detail = detail_index.get(detail_id).ok_or_else(|| Error::Corrupt {
-            table: "exposures",
-            message: format!("{id}: detail {detail_id} missing"),
-        })?;
-        let d = &details[detail];
-        let severity = usize::try_from(r.get::<_, i64>(3)?)
-            .ok()
-            .and_then(|s| Severity::ALL.get(s).copied())
-            .unwrap_or_default();
-        let status = r.get_ref(4)?.as_str().unwrap_or("open");
-        let pkg = r.get_ref(5)?.as_str_or_null().ok().flatten();
-        let version = r.get_ref(6)?.as_str_or_null().ok().flatten();
-        let fixed = r
-            .get_ref(7)?
-            .as_str_or_null()
-            .ok()
-            .flatten()
-            .filter(|f| !f.trim().is_empty());
-        let port: Option<i64> = r.get(8)?;
-        let first_seen: i64 = r.get(9)?;
-        // the same test as `work::vex_not_affected` on the solution, which lives in the
-        // instance JSON
-        let vex = r
-            .get_ref(10)?
-            .as_str()
-            .is_ok_and(|i| i.contains("not_affected"));
-        let intel = d.intel;
-        let facts = Facts {
-            severity,
-            cvss: Some(&d.cvss),
-            fix_available: pkg.map(|_| fixed.is_some()),
-            asset: Some(&assets[asset].facts),
-            service_reachable: port.map(|p| services.contains(&(asset_id, p))),
-            intel,
-            vex_not_affected: vex,
-            accepted: status == "accepted",
-        };
-        let input = risk_input(&facts);
-        let (score, priority) = model.quick(&input);
-        let decision = ssvc::decide(&model.ssvc_inputs(&input));
-        let opened =
-            chrono::DateTime::from_timestamp(first_seen, 0).map_or(today, |t| t.date_naive());
-        let (due, _) = sla.due_date(
-            opened,
-            sla_target(model, priority, decision),
-            intel.and_then(|i| i.kev_due_date),
-        );
-        let class = match status {
-            "open" | "reopened" if !vex => 0,
-            "fixed" => 1,
-            _ => 2,
-        };
-        if class == 0 {
-            open[(priority_num(priority) - 1) as usize] += 1;
-        }
-        let (name, is_pkg) = match pkg {
-            Some(p) => (strings.id(p), true),
-            None => (strings.id(&d.title), false),
-        };
-        rows.push(Row {
-            id,
-            asset,
-            score,
-            priority,
-            ssvc: decision,
-            kev: intel.is_some_and(|i| i.kev),
-            due: Some(day_num(due)),
-            class,
-            name,
-            is_pkg,
-            version: version.map_or(NONE, |v| strings.id(v)),
-            fixed: fixed.map_or(NONE, |f| strings.id(f)),
-        });
-    }
-    Ok(rows)
-}
-
-/// Rewrites `exposure_risk` whole, many rows a statement (a million single-row inserts
-/// spend more time in statement overhead than in the B-tree).
-fn write_risk(
-    tx: &Transaction<'_>,
-    rows: &[Row],
-    assets: &[AssetInfo],
-    strings: &Interner,
-    ticket_of: &[Option<i64>],
-) -> Result<()> {
-    const BATCH: usize = 100;
-    tx.execute("DELETE FROM exposure_risk", [])?;
-    let sql = |n: usize| {
-        let mut q = String::from(
-            "INSERT INTO exposure_risk(exposure_id, score, priority, ssvc, kev, due, team, \
-             ticket_id) VALUES ",
-        );
-        for i in 0..n {
-            if i > 0 {
-                q.push(',');
-            }
-            q.push_str("(?,?,?,?,?,?,?,?)");
-        }
-        q
-    };
-    let mut full = tx.prepare(&sql(BATCH))?;
-    let mut vals: Vec<rusqlite::types::ValueRef<'_>> = Vec::with_capacity(BATCH * 8);
-    for (chunk_no, chunk) in rows.chunks(BATCH).enumerate() {
-        use rusqlite::types::{ToSqlOutput, ValueRef as V};
-        vals.clear();
-        for (j, r) in chunk.iter().enumerate() {
-            let team = assets[r.asset].team.map(|t| strings.get(t));
-            let ticket = ticket_of.get(chunk_no * BATCH + j).copied().flatten();
-            vals.extend([
-                V::Integer(r.id),
-                V::Real(r.score),
-                V::Integer(priority_num(r.priority)),
-                V::Integer(ssvc_num(r.ssvc)),
-                V::Integer(i64::from(r.kev)),
-                r.due.map_or(V::Null, V::Integer),
-                team.map_or(V::Null, |t| V::Text(t.as_bytes())),
-                ticket.map_or(V::Null, V::Integer),
-            ]);
-        }
-        if chunk.len() == BATCH {
-            full.execute(rusqlite::params_from_iter(
-                vals.iter().map(|v| ToSqlOutput::Borrowed(*v)),
-            ))?;
-        } else {
-            tx.prepare(&sql(chunk.len()))?
-                .execute(rusqlite::params_from_iter(
-                    vals.iter().map(|v| ToSqlOutput::Borrowed(*v)),
-                ))?;
-        }
-    }
-    Ok(())
 }
 
 fn store_config_rules(tx: &Transaction<'_>, rules: &[OwnershipRule]) -> Result<()> {
@@ -531,7 +243,8 @@ fn load_assets(
         out.push(AssetInfo {
             id,
             facts: AssetFacts::of(&a),
-            team: team.map(|t| strings.id(&t)),
+            team: team.as_deref().map(|t| strings.id(t)),
+            team_name: team,
         });
     }
     Ok((out, index))
@@ -622,6 +335,8 @@ fn ticket_key(team: &str, name: &str, is_pkg: bool, has_fix: bool) -> String {
 
 #[derive(Default)]
 struct KeyStats {
+    /// The group's hash (`scan::group_hash`), stored on its ticket.
+    grp: i64,
     active: Vec<usize>,
     fixed: u64,
     other: u64,
@@ -636,20 +351,17 @@ fn sync_tickets(
     today: NaiveDate,
     now: i64,
     summary: &mut PrioritizeSummary,
-) -> Result<Vec<Option<i64>>> {
+) -> Result<()> {
     // group rows by (team, name, is_pkg, has_fix); exposures of unowned assets go to team
     // "unassigned"
     let unassigned = u32::MAX;
-    let mut fix_memo: FxMap<(u32, u32), bool> = FxMap::default();
     let mut groups: FxMap<(u32, u32, bool, bool), KeyStats> = FxMap::default();
     for (i, r) in rows.iter().enumerate() {
-        let has_fix = r.is_pkg
-            && r.fixed != NONE
-            && *fix_memo.entry((r.version, r.fixed)).or_insert_with(|| {
-                needed_fix(strings.get(r.version), strings.get(r.fixed)).is_some()
-            });
-        let team = assets[r.asset].team.unwrap_or(unassigned);
-        let k = groups.entry((team, r.name, r.is_pkg, has_fix)).or_default();
+        let team = assets[r.asset as usize].team.unwrap_or(unassigned);
+        let k = groups
+            .entry((team, r.name, r.is_pkg, r.has_fix))
+            .or_default();
+        k.grp = r.grp;
         match r.class {
             0 => k.active.push(i),
             1 => k.fixed += 1,
@@ -670,7 +382,6 @@ fn sync_tickets(
         }
     }
     let asset_keys: Vec<String> = assets.iter().map(|a| a.id.to_string()).collect();
-    let mut ticket_of: Vec<Option<i64>> = vec![None; rows.len()];
     let mut seen: HashSet<i64> = HashSet::new();
     let mut buf: Vec<OpenExposure<'_>> = Vec::new();
     for ((team, name, is_pkg, has_fix), stats) in &groups {
@@ -713,7 +424,7 @@ fn sync_tickets(
                     strings.get(r.version)
                 },
                 fixed_version: (*has_fix).then(|| strings.get(r.fixed)),
-                asset_id: &asset_keys[r.asset],
+                asset_id: &asset_keys[r.asset as usize],
                 risk_score: r.score,
                 kev: r.kev,
             });
@@ -729,15 +440,22 @@ fn sync_tickets(
         };
         let breached = due.is_some_and(|d| d < day_num(today));
         let id = upsert_ticket(
-            tx, old, &key, team_name, &group, &action, best, due, breached, now, summary,
+            tx,
+            old,
+            (&key, stats.grp),
+            team_name,
+            &group,
+            &action,
+            best,
+            due,
+            breached,
+            now,
+            summary,
         )?;
         if let Some((_, state, until)) = old {
             apply_follow(tx, id, state, until, true, false, today, now, summary)?;
         }
         seen.insert(id);
-        for &i in &stats.active {
-            ticket_of[i] = Some(id);
-        }
     }
     // tickets whose every exposure vanished from the store
     for (id, state, until) in existing.values() {
@@ -745,14 +463,14 @@ fn sync_tickets(
             apply_follow(tx, *id, *state, *until, false, false, today, now, summary)?;
         }
     }
-    Ok(ticket_of)
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
 fn upsert_ticket(
     tx: &Transaction<'_>,
     old: Option<(i64, TicketState, Option<NaiveDate>)>,
-    key: &str,
+    (key, grp): (&str, i64),
     team: &str,
     g: &RemediationGroup,
     action: &str,
@@ -766,7 +484,8 @@ fn upsert_ticket(
         Some((id, _, _)) => {
             tx.prepare_cached(
                 "UPDATE tickets SET action = ?2, target_version = ?3, priority = ?4,
-                 exposures = ?5, assets = ?6, kev = ?7, risk = ?8, due = ?9, breached = ?10
+                 exposures = ?5, assets = ?6, kev = ?7, risk = ?8, due = ?9, breached = ?10,
+                 grp = ?11
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -779,7 +498,8 @@ fn upsert_ticket(
                 g.kev as i64,
                 (g.risk_removed * 10.0).round() / 10.0,
                 due,
-                breached
+                breached,
+                grp
             ])?;
             summary.tickets_updated += 1;
             Ok(id)
@@ -788,8 +508,9 @@ fn upsert_ticket(
             tx.prepare_cached(
                 "INSERT INTO tickets(key, team, package, action, target_version, state,
                    priority, exposures, assets, kev, risk, due, breached, created_at,
-                   updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                   updated_at, grp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13,
+                         ?14)",
             )?
             .execute(params![
                 key,
@@ -804,7 +525,8 @@ fn upsert_ticket(
                 (g.risk_removed * 10.0).round() / 10.0,
                 due,
                 breached,
-                now
+                now,
+                grp
             ])?;
             let id = tx.last_insert_rowid();
             event(tx, id, now, "created", None, &format!("created: {action}"))?;
@@ -976,7 +698,7 @@ mod tests {
     use ctem_model::{Asset, AssetKind, Exposure, ExposureKind, Package, Record, Severity};
     use ctem_risk::{RiskModel, SlaConfig};
 
-    use super::TEST_PARALLEL_MIN;
+    use super::super::scan::TEST_PARALLEL_MIN;
     use crate::sqlite::SqliteStore;
     use crate::work::Prioritize;
     use crate::work::WorkStore;
@@ -987,7 +709,7 @@ mod tests {
         let mut st = store
             .conn
             .prepare(
-                "SELECT exposure_id, score, priority, ssvc, kev, due, team, ticket_id
+                "SELECT exposure_id, score, priority, ssvc, kev, due, team, grp
                  FROM exposure_risk ORDER BY exposure_id",
             )
             .expect("prepare");
@@ -1065,7 +787,7 @@ mod tests {
                     Exposure::new(ExposureKind::Vulnerability, format!("{cve} in lib{j}"), sev);
                 e.add_vuln_id(&cve);
                 e.package = Some(Package {
-                    name: format!("lib{}", j % 9),
+                    name: format!("lib{}", (j + k) % 9),
                     // versions differ by asset, so each half interns its own strings
                     version: Some(format!("{k}.{j}")),
                     fixed_version: (j % 4 != 0).then(|| format!("{k}.{}", j + 1)),
