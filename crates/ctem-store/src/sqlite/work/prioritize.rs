@@ -156,7 +156,7 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
     };
     // scores are written as they are computed (see `scan`)
     let rows = scan_and_write(tx, &shared, &mut strings, &mut summary.open_by_priority)?;
-    summary.scored = rows.len() as u64;
+    summary.scored = rows.iter().map(|p| p.len() as u64).sum();
     let scored_at = started.elapsed();
 
     let t_tickets = Instant::now();
@@ -334,18 +334,18 @@ fn ticket_key(team: &str, name: &str, is_pkg: bool, has_fix: bool) -> String {
 }
 
 #[derive(Default)]
-struct KeyStats {
+struct KeyStats<'r> {
     /// The group's hash (`scan::group_hash`), stored on its ticket.
     grp: i64,
-    active: Vec<usize>,
+    active: Vec<&'r Row>,
     fixed: u64,
     other: u64,
 }
 
-/// Regroups open exposures into tickets and moves tickets; returns each row's ticket id.
+/// Regroups open exposures into tickets and moves tickets.
 fn sync_tickets(
     tx: &Transaction<'_>,
-    rows: &[Row],
+    rows: &[Vec<Row>],
     assets: &[AssetInfo],
     strings: &Interner,
     today: NaiveDate,
@@ -356,14 +356,14 @@ fn sync_tickets(
     // "unassigned"
     let unassigned = u32::MAX;
     let mut groups: FxMap<(u32, u32, bool, bool), KeyStats> = FxMap::default();
-    for (i, r) in rows.iter().enumerate() {
+    for r in rows.iter().flatten() {
         let team = assets[r.asset as usize].team.unwrap_or(unassigned);
         let k = groups
             .entry((team, r.name, r.is_pkg, r.has_fix))
             .or_default();
         k.grp = r.grp;
         match r.class {
-            0 => k.active.push(i),
+            0 => k.active.push(r),
             1 => k.fixed += 1,
             _ => k.other += 1,
         }
@@ -410,8 +410,7 @@ fn sync_tickets(
         buf.clear();
         let mut best = Priority::P4;
         let mut due: Option<i64> = None;
-        for &i in &stats.active {
-            let r = &rows[i];
+        for &r in &stats.active {
             best = best.min(r.priority);
             due = Some(due.map_or(r.due.unwrap_or(i64::MAX), |d| {
                 d.min(r.due.unwrap_or(i64::MAX))

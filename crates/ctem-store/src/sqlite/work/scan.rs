@@ -90,14 +90,15 @@ fn parallel_min() -> i64 {
 /// Rows a scanning thread hands over at once.
 const CHUNK: usize = 16_384;
 
-/// Scores every exposure, rewrites `exposure_risk`, and returns the rows in id order with
+/// Scores every exposure, rewrites `exposure_risk`, and returns the rows in id order (in
+/// parts, as scored: copying a million rows into one vector costs more than it saves) with
 /// string ids of `strings`.
 pub(super) fn scan_and_write(
     tx: &Transaction<'_>,
     shared: &Shared<'_>,
     strings: &mut Interner,
     open: &mut [u64; 4],
-) -> Result<Vec<Row>> {
+) -> Result<Vec<Vec<Row>>> {
     let mut writer = RiskWriter::new(tx, shared.assets)?;
     let (lo, hi): (Option<i64>, Option<i64>) =
         tx.query_row("SELECT min(id), max(id) FROM exposures", [], |r| {
@@ -112,7 +113,7 @@ pub(super) fn scan_and_write(
         let mut scanner = Scanner::new(shared, strings);
         scanner.scan(tx, (lo, hi), &mut |chunk| {
             writer.write(&chunk)?;
-            rows.extend(chunk);
+            rows.push(chunk);
             Ok(())
         })?;
         for (o, c) in open.iter_mut().zip(scanner.open) {
@@ -173,23 +174,21 @@ pub(super) fn scan_and_write(
     for (o, c) in open.iter_mut().zip(low.1.iter().zip(high.1)) {
         *o += c.0 + c.1;
     }
-    let total = parts.iter().map(Vec::len).sum();
-    let mut rows = Vec::with_capacity(total);
-    for part in parts {
+    let mut parts = parts;
+    for part in &mut parts {
         let map = if part.first().is_some_and(|r| r.id > mid) {
             &maps[1]
         } else {
             &maps[0]
         };
         let get = |id: u32| map.get(id as usize).copied().unwrap_or(NONE);
-        rows.extend(part.into_iter().map(|mut r| {
+        for r in part.iter_mut() {
             r.name = get(r.name);
             r.version = get(r.version);
             r.fixed = get(r.fixed);
-            r
-        }));
+        }
     }
-    Ok(rows)
+    Ok(parts)
 }
 
 /// Rewrites `exposure_risk`, many rows a statement (a million single-row inserts spend more
