@@ -714,11 +714,8 @@ impl ImportSession for SqliteImport<'_> {
 
     fn commit(mut self: Box<Self>) -> Result<ImportSummary> {
         self.flush()?;
-        let t = std::time::Instant::now();
         self.add_new_sources()?;
-        let t_sources = t.elapsed();
         self.close_missing()?;
-        let t_close = t.elapsed() - t_sources;
         let summary_json =
             serde_json::to_string(&self.summary).map_err(|e| Error::Invalid(e.to_string()))?;
         self.tx.execute(
@@ -735,7 +732,6 @@ impl ImportSession for SqliteImport<'_> {
             ],
         )?;
         let this = *self;
-        let t = std::time::Instant::now();
         // A large import leaves a large write-ahead log. Copying it into the database file
         // (the checkpoint) is left to a thread with its own connection, so the stages that
         // follow (enrichment, prioritisation) run meanwhile; the connection's own automatic
@@ -754,12 +750,6 @@ impl ImportSession for SqliteImport<'_> {
                     let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                 }
             }));
-        }
-        if std::env::var_os("CTEM_TIMINGS").is_some() {
-            eprintln!(
-                "timing: commit: new sources {t_sources:?}, close missing {t_close:?}, commit {:?}",
-                t.elapsed()
-            );
         }
         Ok(this.summary)
     }

@@ -155,8 +155,12 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
         .context("enriching the imported exposures")?;
     phase.lap("enrich");
     // priorities, SLA and tickets follow the new scan
-    super::risk::after_import(store)?;
+    let p = super::risk::after_import(store)?;
     phase.lap("prioritize");
+    phase.note(&format!(
+        "prioritize detail: scan, score and write {} ms, tickets {} ms",
+        p.score_ms, p.tickets_ms
+    ));
     Ok(summary)
 }
 

@@ -94,11 +94,10 @@ pub fn set_config(config: &Config) {
 }
 
 /// Run after every committed scan import: re-score and sync tickets.
-pub fn after_import(store: &mut dyn Store) -> Result<()> {
+pub fn after_import(store: &mut dyn Store) -> Result<PrioritizeSummary> {
     let default = Config::default();
     let settings = Settings::from_config(CONFIG.get().unwrap_or(&default))?;
-    settings.reprioritize(store)?;
-    Ok(())
+    settings.reprioritize(store)
 }
 
 pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {

@@ -142,7 +142,6 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
     };
     let (details, detail_index) = load_details(tx, intel)?;
 
-    let t_load = started.elapsed();
     let mut summary = PrioritizeSummary::default();
     let shared = Shared {
         model: ctx.model,
@@ -165,12 +164,6 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
     }
     let tickets_took = t_tickets.elapsed();
     summary.score_ms = scored_at.as_millis() as u64;
-    if std::env::var_os("CTEM_TIMINGS").is_some() {
-        eprintln!(
-            "timing: prioritize: load {t_load:?}, scan, score and write {:?}, tickets {tickets_took:?}",
-            scored_at - t_load,
-        );
-    }
     summary.tickets_ms = tickets_took.as_millis() as u64;
     Ok(summary)
 }
