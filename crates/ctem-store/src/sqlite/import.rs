@@ -811,3 +811,62 @@ impl Store for SqliteStore {
         self.update_status(id, status, reason)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use ctem_model::{
+        Asset, AssetKind, Exposure, ExposureKind, Identifier, IdentifierKind, Record, Severity,
+    };
+
+    use crate::sqlite::SqliteStore;
+    use crate::{ScanMeta, Store};
+
+    fn import_one(store: &mut SqliteStore, n: usize) {
+        let meta = ScanMeta {
+            tool: "trivy".into(),
+            format: "trivy".into(),
+            scope: None,
+            file: format!("scan-{n}.json"),
+            sha256: format!("sha-{n}"),
+            imported_at: Utc::now(),
+        };
+        let mut s = store.begin_import(meta).expect("begin");
+        s.record(Record::Asset {
+            key: 0,
+            asset: Asset::new(AssetKind::Host, "web-1")
+                .with_identifier(Identifier::new(IdentifierKind::Fqdn, "web-1.example.org")),
+        })
+        .expect("asset");
+        let mut e = Exposure::new(ExposureKind::Vulnerability, "CVE-2024-1", Severity::High);
+        e.add_vuln_id("CVE-2024-1");
+        s.record(Record::Exposure {
+            asset: 0,
+            exposure: Box::new(e),
+        })
+        .expect("exposure");
+        s.commit().expect("commit");
+    }
+
+    /// The checkpoint an import leaves running is joined by the next import and when the
+    /// store closes: the log is folded into the database file and removed.
+    #[test]
+    fn the_background_checkpoint_is_joined_and_the_log_folded_in() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ctem.db");
+        {
+            let mut store = SqliteStore::open(&path).expect("open");
+            import_one(&mut store, 1);
+            assert!(store.checkpointer.is_some(), "a checkpoint was started");
+            import_one(&mut store, 2);
+            assert_eq!(store.count("exposures").expect("count"), 1);
+        }
+        let wal = dir.path().join("ctem.db-wal");
+        assert!(
+            !wal.exists() || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) == 0,
+            "the write-ahead log is folded in when the store closes"
+        );
+        let store = SqliteStore::open(&path).expect("reopen");
+        assert_eq!(store.count("scans").expect("count"), 2);
+    }
+}
