@@ -290,7 +290,7 @@ fn fields_hash(fields: &[u8]) -> [u8; 16] {
 }
 
 /// The shared part of an exposure (see `exposure_details`).
-#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Detail {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
