@@ -4,7 +4,6 @@
 //! the CLI prepares on a parser thread while the store writes on the main one.
 
 use std::hash::Hasher;
-use std::sync::Arc;
 
 use ctem_model::{AssetKey, Exposure, ExposureKind, Record, Severity};
 use sha2::{Digest, Sha256};
@@ -27,8 +26,9 @@ pub struct PreparedExposure {
     pub pkg_version: Option<String>,
     pub fixed_version: Option<String>,
     pub port: Option<u16>,
-    /// Shared by every exposure of a report with the same detail (encoded once).
-    pub detail_json: Arc<str>,
+    /// The detail's JSON, on the first exposure of a report with this detail only (the
+    /// store remembers it by `detail_hash`; later ones carry `None`).
+    pub detail_json: Option<String>,
     pub detail_hash: [u8; 16],
     pub instance_json: String,
     /// A status the report itself decides (a VEX `not_affected` statement): applied to this
@@ -81,16 +81,17 @@ impl Preparer {
 
 /// The details seen in one report: most findings of a large report share their detail (one
 /// CVE on many assets), so each distinct detail is hashed with SHA-256 and encoded as JSON
-/// once. A detail is looked up by its fields written one after the other (length-prefixed,
-/// see `walk_detail`): a fast hash of those bytes finds the candidates and comparing the
-/// bytes confirms one (one contiguous comparison, where comparing the structures field by
-/// field chased a dozen cold pointers).
+/// once, and its JSON travels to the store once. A detail is looked up by its fields written
+/// one after the other (length-prefixed, see `walk_detail`): a fast hash of those bytes finds
+/// the entry and comparing the bytes confirms it (one contiguous comparison, where comparing
+/// the structures field by field chased a dozen cold pointers). Two details under one fast
+/// hash (a collision) are both correct: the second is simply not remembered.
 #[derive(Debug, Clone, Default)]
 struct DetailCache {
-    by_hash: FxMap<u64, Vec<Cached>>,
+    by_hash: FxMap<u64, Cached>,
     /// The fields of the detail being resolved.
     buf: Vec<u8>,
-    /// About the memory the entries hold (their fields and JSON).
+    /// About the memory the entries hold.
     bytes: usize,
 }
 
@@ -98,46 +99,45 @@ struct DetailCache {
 struct Cached {
     fields: Box<[u8]>,
     hash: [u8; 16],
-    json: Arc<str>,
 }
 
 /// Memory for the details remembered per report; past this the cache is cleared and refilled
-/// (a report of a million distinct details must not keep them all). 48 MiB holds the 20,000
-/// details of the benchmark report several times over.
-const DETAIL_CACHE_BYTES: usize = 48 << 20;
+/// (a report of a million distinct details must not keep them all; after a clear a detail's
+/// JSON is sent again, which the store accepts). 32 MiB holds the 20,000 details of the
+/// benchmark report several times over.
+const DETAIL_CACHE_BYTES: usize = 32 << 20;
 
 impl DetailCache {
-    /// The content address and JSON of `d`.
-    fn resolve(&mut self, d: &Detail) -> Result<([u8; 16], Arc<str>)> {
+    /// The content address of `d`, and its JSON unless this report sent it already.
+    fn resolve(&mut self, d: &Detail) -> Result<([u8; 16], Option<String>)> {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         walk_detail(d, &mut |b| buf.extend_from_slice(b));
         let mut h = Fx::default();
         h.write(&buf);
         let key = h.finish();
-        let found = self
-            .by_hash
-            .get(&key)
-            .and_then(|l| l.iter().find(|c| *c.fields == *buf))
-            .map(|c| (c.hash, Arc::clone(&c.json)));
-        if let Some(hit) = found {
-            self.buf = buf;
-            return Ok(hit);
-        }
-        let hash = fields_hash(&buf);
-        let json: Arc<str> = to_json(d)?.into();
-        if self.bytes >= DETAIL_CACHE_BYTES {
-            self.by_hash.clear();
-            self.bytes = 0;
-        }
-        self.bytes += buf.len() + json.len() + 128;
-        self.by_hash.entry(key).or_default().push(Cached {
-            fields: buf.as_slice().into(),
-            hash,
-            json: Arc::clone(&json),
-        });
+        let out = match self.by_hash.get(&key) {
+            Some(c) if *c.fields == *buf => (c.hash, None),
+            Some(_) => (fields_hash(&buf), Some(to_json(d)?)),
+            None => {
+                let hash = fields_hash(&buf);
+                if self.bytes >= DETAIL_CACHE_BYTES {
+                    self.by_hash.clear();
+                    self.bytes = 0;
+                }
+                self.bytes += buf.len() + 64;
+                self.by_hash.insert(
+                    key,
+                    Cached {
+                        fields: buf.as_slice().into(),
+                        hash,
+                    },
+                );
+                (hash, Some(to_json(d)?))
+            }
+        };
         self.buf = buf;
-        Ok((hash, json))
+        Ok(out)
     }
 }
 
@@ -437,9 +437,14 @@ mod tests {
         let b = prepared(&mut p, vuln("CVE-2024-1", "zlib", "https://a"));
         let c = prepared(&mut p, vuln("CVE-2024-1", "openssl", "https://b"));
         assert_eq!(a.detail_hash, b.detail_hash);
-        assert!(Arc::ptr_eq(&a.detail_json, &b.detail_json), "encoded once");
+        assert!(a.detail_json.is_some());
+        assert_eq!(b.detail_json, None, "the JSON travels once");
         assert_ne!(a.detail_hash, c.detail_hash);
-        assert!(c.detail_json.contains("https://b"));
+        assert!(
+            c.detail_json
+                .as_deref()
+                .is_some_and(|j| j.contains("https://b"))
+        );
         // the cache changes nothing: a fresh preparer gives the same addresses
         let fresh = prepare_exposure("trivy", 0, {
             let Record::Exposure { exposure, .. } = vuln("CVE-2024-1", "zlib", "https://a") else {
@@ -449,7 +454,7 @@ mod tests {
         })
         .expect("prepare");
         assert_eq!(fresh.detail_hash, b.detail_hash);
-        assert_eq!(*fresh.detail_json, *b.detail_json);
+        assert_eq!(fresh.detail_json, a.detail_json);
         assert_eq!(fresh.content_hash, b.content_hash);
     }
 
@@ -476,14 +481,18 @@ mod tests {
         let mut h = Fx::default();
         h.write(&fields(&a));
         // plant `b` under `a`'s key, as a colliding entry would be
-        cache.by_hash.entry(h.finish()).or_default().push(Cached {
-            fields: fields(&b).into(),
-            hash: detail_hash(&b),
-            json: to_json(&b).expect("json").into(),
-        });
-        let (hash, json) = cache.resolve(&a).expect("resolve");
-        assert_eq!(hash, detail_hash(&a));
-        assert!(json.contains("first"));
-        assert_eq!(cache.by_hash.len(), 1, "both under one key");
+        cache.by_hash.insert(
+            h.finish(),
+            Cached {
+                fields: fields(&b).into(),
+                hash: detail_hash(&b),
+            },
+        );
+        for _ in 0..2 {
+            let (hash, json) = cache.resolve(&a).expect("resolve");
+            assert_eq!(hash, detail_hash(&a));
+            assert!(json.is_some_and(|j| j.contains("first")), "sent each time");
+        }
+        assert_eq!(cache.by_hash.len(), 1);
     }
 }

@@ -156,6 +156,10 @@ impl SqliteStore {
     }
 }
 
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 impl SqliteImport<'_> {
     fn tool(&self) -> &str {
         self.tool_override.as_deref().unwrap_or(&self.meta.tool)
@@ -210,8 +214,11 @@ impl SqliteImport<'_> {
         Ok(id)
     }
 
-    /// The id of a stored detail with this content, storing it if new.
-    fn detail_id(&mut self, hash: [u8; 16], json: &str, cve: Option<&str>) -> Result<i64> {
+    /// The id of a stored detail with this content, storing it if new. `json` is the detail
+    /// itself, which a report sends with the first exposure that has it only: every exposure
+    /// that carries it comes here first (see `prepared`), so a later one without it finds
+    /// the id in memory or in the store.
+    fn detail_id(&mut self, hash: [u8; 16], json: Option<&str>, cve: Option<&str>) -> Result<i64> {
         if let Some(id) = self.details.get(&hash) {
             return Ok(*id);
         }
@@ -220,9 +227,15 @@ impl SqliteImport<'_> {
             .prepare_cached("SELECT id FROM exposure_details WHERE hash = ?1")?
             .query_row([&hash[..]], |r| r.get(0))
             .optional()?;
-        let id = match found {
-            Some(id) => id,
-            None => {
+        let id = match (found, json) {
+            (Some(id), _) => id,
+            (None, None) => {
+                return Err(Error::Invalid(format!(
+                    "detail {} arrived without its content",
+                    hex_of(&hash)
+                )));
+            }
+            (None, Some(json)) => {
                 self.tx
                     .prepare_cached(
                         "INSERT INTO exposure_details(hash, data, cve) VALUES (?1, ?2, ?3)",
@@ -389,7 +402,7 @@ impl SqliteImport<'_> {
         // exposures are written in batches (the usual case of a large first import)
         let fresh_asset = self.created_assets.contains(&asset_id);
         if fresh_asset && p.decided.is_none() {
-            let detail_id = self.detail_id(p.detail_hash, &p.detail_json, p.cve.as_deref())?;
+            let detail_id = self.detail_id(p.detail_hash, None, p.cve.as_deref())?;
             self.pending.push((asset_id, detail_id, p));
             if self.pending.len() >= INSERT_BATCH {
                 self.flush()?;
@@ -413,7 +426,7 @@ impl SqliteImport<'_> {
         };
         let id = match existing {
             None => {
-                let detail_id = self.detail_id(p.detail_hash, &p.detail_json, p.cve.as_deref())?;
+                let detail_id = self.detail_id(p.detail_hash, None, p.cve.as_deref())?;
                 let inserted = self
                     .tx
                     .prepare_cached(
@@ -499,8 +512,7 @@ impl SqliteImport<'_> {
                     self.summary.exposures.unchanged += 1;
                 }
                 if changed {
-                    let detail_id =
-                        self.detail_id(p.detail_hash, &p.detail_json, p.cve.as_deref())?;
+                    let detail_id = self.detail_id(p.detail_hash, None, p.cve.as_deref())?;
                     self.tx
                         .prepare_cached(
                             "UPDATE exposures SET title = ?2, severity = ?3, pkg_version = ?4,
@@ -633,8 +645,13 @@ impl ImportSession for SqliteImport<'_> {
 
     fn prepared(&mut self, p: Prepared) -> Result<()> {
         let record = match p {
-            Prepared::Exposure(e) => {
+            Prepared::Exposure(mut e) => {
                 self.fixed_first_records = true;
+                // the first exposure of a report with a detail carries it: remember it now,
+                // whatever becomes of this exposure
+                if let Some(json) = e.detail_json.take() {
+                    self.detail_id(e.detail_hash, Some(&json), e.cve.as_deref())?;
+                }
                 match self.assets.get(&e.asset) {
                     Some(&id) => self.exposure(id, *e)?,
                     None => self.summary.issues.push(RecordIssue::new(
