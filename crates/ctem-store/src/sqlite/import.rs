@@ -865,6 +865,48 @@ mod tests {
         s.commit().expect("commit");
     }
 
+    /// A detail's content travels with the first exposure that has it; when that exposure
+    /// is refused (unknown asset), the next one with the same detail is still stored whole.
+    #[test]
+    fn a_detail_first_seen_on_a_refused_exposure_is_kept() {
+        let mut store = SqliteStore::in_memory().expect("store");
+        let meta = ScanMeta {
+            tool: "trivy".into(),
+            format: "trivy".into(),
+            scope: None,
+            file: "scan.json".into(),
+            sha256: "sha".into(),
+            imported_at: Utc::now(),
+        };
+        let vuln = || {
+            let mut e = Exposure::new(ExposureKind::Vulnerability, "CVE-2024-9", Severity::High);
+            e.add_vuln_id("CVE-2024-9");
+            e.description = Some("shared text".into());
+            Box::new(e)
+        };
+        let mut s = store.begin_import(meta).expect("begin");
+        s.record(Record::Asset {
+            key: 0,
+            asset: Asset::new(AssetKind::Host, "web-1"),
+        })
+        .expect("asset");
+        s.record(Record::Exposure {
+            asset: 7,
+            exposure: vuln(),
+        })
+        .expect("refused exposure is an issue");
+        s.record(Record::Exposure {
+            asset: 0,
+            exposure: vuln(),
+        })
+        .expect("exposure");
+        let summary = s.commit().expect("commit");
+        assert_eq!(summary.exposures.new, 1);
+        assert_eq!(summary.issues.len(), 1);
+        let got = store.exposures(&Default::default()).expect("list");
+        assert_eq!(got[0].description.as_deref(), Some("shared text"));
+    }
+
     /// The checkpoint an import leaves running is joined by the next import and when the
     /// store closes: the log is folded into the database file and removed.
     #[test]
