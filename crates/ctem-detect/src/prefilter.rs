@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use crate::compile::{CCond, CompiledDetection, FieldMatcher};
 use crate::event::{Event, FieldValue};
@@ -49,6 +49,9 @@ const MAX_CLAUSES: usize = 8;
 /// [`score`]): a short literal (`iex`, `add`) occurs in most long values, and every
 /// occurrence costs the automaton a reported match while rejecting almost nothing.
 const MIN_EXTRA_SCORE: usize = 5;
+
+/// Field automata with at most this many literals are built as DFAs.
+const MAX_DFA_PATTERNS: usize = 300;
 
 /// One rule a pattern belongs to: which clause it satisfies and where it must lie.
 #[derive(Debug, Clone, Copy)]
@@ -178,8 +181,14 @@ impl BucketFilter {
             if field == KEYWORDS {
                 kw_gate = keyword_gate(&pats);
             }
+            // a DFA is about twice as fast per byte as the contiguous NFA the builder picks
+            // past 100 patterns, and long fields (`ContextInfo`, `Payload`) spend their time
+            // there; the largest sets stay NFAs (DFAs up to 300 literals cost about 2.5 MiB
+            // in all, a DFA of every set 100 MiB)
+            let kind = (pats.len() <= MAX_DFA_PATTERNS).then_some(AhoCorasickKind::DFA);
             match AhoCorasick::builder()
                 .ascii_case_insensitive(true)
+                .kind(kind)
                 .build(&pats)
             {
                 Ok(ac) => fields.push((field, ac, owners)),
