@@ -438,7 +438,9 @@ fn value_atoms(field: &str, m: &ValueMatcher) -> Option<Clause> {
         } else {
             Anchor::Contains
         };
-        longest_ascii_run(p).map(|l| (field.to_string(), l, anchor))
+        longest_ascii_run(p)
+            .or_else(|| caseless(p).then(|| p.to_string()))
+            .map(|l| (field.to_string(), l, anchor))
     };
     match &s.pat {
         StrPat::Exact(p) => Some(vec![atom(p, Anchor::Exact)?]),
@@ -478,6 +480,18 @@ fn item_need(f: &FieldMatcher) -> Option<Cnf> {
         }
     }
     Some(vec![clause])
+}
+
+/// True when lower-casing leaves every character of `p` as it is, and none is a long s
+/// (which `look` folds to `s`): such a literal (emoji, lower-case Cyrillic) lies in the
+/// lower-cased text wherever it lies in the text, so it can stand for itself in the
+/// automaton (`look` lower-cases non-ASCII text), cased or not.
+fn caseless(p: &str) -> bool {
+    !p.is_empty()
+        && p.chars().all(|c| {
+            let mut l = c.to_lowercase();
+            c != '\u{17f}' && l.next() == Some(c) && l.next().is_none()
+        })
 }
 
 /// The longest run of ASCII characters of `p` (all of it when ASCII), if not empty.
@@ -526,6 +540,37 @@ mod tests {
         a.push(cl.clone());
         // equally weak (the `xxxxx`), the smaller clause first
         assert_eq!(n, vec![vec![atom("EventID", "1", Anchor::Exact), cl], a]);
+    }
+
+    /// Values without an ASCII run (emoji) are literals of their own when lower-casing keeps
+    /// them; an upper-case non-ASCII letter is not.
+    #[test]
+    fn caseless_non_ascii_values_are_literals() {
+        let n = need(
+            "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
+             CommandLine|contains: ['\u{1f600}', '\u{263a}\u{fe0f}', '\u{430}']\n  condition: a\n",
+        )
+        .expect("need");
+        let lits: Vec<&str> = n[0].iter().map(|a| a.1.as_str()).collect();
+        assert_eq!(lits, ["\u{1f600}", "\u{263a}\u{fe0f}", "\u{430}"]);
+        assert!(n[0].iter().all(|a| a.2 == Anchor::Contains));
+        for p in ["\u{410}", "\u{17f}", "\u{130}", ""] {
+            assert!(!caseless(p), "{p}");
+        }
+        // an upper-case pattern is lower-cased at compile time, unless `|cased`
+        let n = need(
+            "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
+             CommandLine|contains: '\u{410}'\n  condition: a\n",
+        )
+        .expect("need");
+        assert_eq!(n[0][0].1, "\u{430}");
+        assert!(
+            need(
+                "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
+                 CommandLine|contains|cased: ['\u{1f600}', '\u{410}']\n  condition: a\n"
+            )
+            .is_none()
+        );
     }
 
     #[test]
