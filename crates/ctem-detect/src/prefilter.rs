@@ -71,9 +71,10 @@ type Pats = (HashMap<String, usize>, Vec<String>, Vec<Vec<Owner>>);
 pub(crate) struct BucketFilter {
     /// Rules (global indexes) evaluated on every event of the bucket.
     pub always: Vec<usize>,
-    /// Per field: automaton and, per pattern, the rules it belongs to. The field
-    /// [`KEYWORDS`] stands for every value of the event (keyword searches).
-    fields: Vec<(String, AhoCorasick, Vec<Vec<Owner>>)>,
+    /// Per field: its number (see [`Event::field_numbered`]), automaton and, per pattern, the
+    /// rules it belongs to. The field [`KEYWORDS`] stands for every value of the event
+    /// (keyword searches).
+    fields: Vec<(String, Option<u32>, AhoCorasick, Vec<Vec<Owner>>)>,
     /// A SIMD (Teddy) searcher over the plain keyword literals, run on the lower-cased raw
     /// line: when it finds nothing, no value can hold a keyword.
     kw_gate: Option<Gate>,
@@ -153,7 +154,13 @@ fn json_escaped(lit: &str) -> String {
 }
 
 impl BucketFilter {
-    pub fn new(rules: &[CompiledRule], idx: &[usize]) -> Self {
+    /// The filter of the rules `idx`; `number` gives a field name's number for
+    /// [`Event::field_numbered`].
+    pub fn new(
+        rules: &[CompiledRule],
+        idx: &[usize],
+        number: &dyn Fn(&str) -> Option<u32>,
+    ) -> Self {
         let mut always = Vec::new();
         let mut per_field: Vec<(String, Pats)> = Vec::new();
         for &i in idx {
@@ -191,7 +198,10 @@ impl BucketFilter {
                 .kind(kind)
                 .build(&pats)
             {
-                Ok(ac) => fields.push((field, ac, owners)),
+                Ok(ac) => {
+                    let id = number(&field);
+                    fields.push((field, id, ac, owners))
+                }
                 // cannot happen for plain literals; evaluate those rules always instead
                 Err(_) => always.extend(owners.into_iter().flatten().map(|o| o.rule)),
             }
@@ -210,7 +220,7 @@ impl BucketFilter {
         for &i in &self.always {
             marks.hit(i, 1, 1);
         }
-        for (field, ac, owners) in &self.fields {
+        for (field, id, ac, owners) in &self.fields {
             if field == KEYWORDS {
                 if let Some(text) = ev.verbatim()
                     && let Some(gate) = &self.kw_gate
@@ -224,7 +234,9 @@ impl BucketFilter {
                 });
                 continue;
             }
-            let Some(v) = ev.field(field) else { continue };
+            let Some(v) = ev.field_numbered(*id, field) else {
+                continue;
+            };
             scan(&v, &mut |t| look(ac, owners, t, marks));
         }
     }
