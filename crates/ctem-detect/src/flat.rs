@@ -181,6 +181,9 @@ pub struct FlatEvent<'a> {
     line: &'a str,
     /// Slot per interned name (`u32::MAX` = absent) into `vals`.
     slots: Vec<u32>,
+    /// The names whose slot the last line set, cleared one by one: the index holds every
+    /// path the rules name, a line sets a few dozen.
+    set: Vec<u32>,
     /// (key start, key end, value) of every top-level member, in order.
     vals: Vec<(u32, u32, Val)>,
     /// The decoded text of each escaped value of `vals` (same position) once read; `None`
@@ -199,6 +202,7 @@ impl<'a> FlatEvent<'a> {
             index,
             line: "",
             slots: vec![u32::MAX; index.len()],
+            set: Vec::with_capacity(64),
             vals: Vec::with_capacity(64),
             decoded: Vec::new(),
             spare: RefCell::new(Vec::new()),
@@ -213,7 +217,7 @@ impl<'a> FlatEvent<'a> {
 
     /// Scans `line` (one JSON object). On error the event is empty.
     pub fn scan(&mut self, line: &'a str) -> Result<(), ScanError> {
-        self.slots.iter_mut().for_each(|s| *s = u32::MAX);
+        self.clear_slots();
         self.vals.clear();
         let spare = self.spare.get_mut();
         for cell in &mut self.decoded {
@@ -226,7 +230,7 @@ impl<'a> FlatEvent<'a> {
         self.plain = true;
         let r = self.scan_object();
         if r.is_err() {
-            self.slots.iter_mut().for_each(|s| *s = u32::MAX);
+            self.clear_slots();
             self.vals.clear();
         }
         self.plain = self.plain && r.is_ok() && line.is_ascii();
@@ -234,6 +238,15 @@ impl<'a> FlatEvent<'a> {
             self.decoded.resize_with(self.vals.len(), OnceCell::new);
         }
         r
+    }
+
+    fn clear_slots(&mut self) {
+        for &id in &self.set {
+            if let Some(s) = self.slots.get_mut(id as usize) {
+                *s = u32::MAX;
+            }
+        }
+        self.set.clear();
     }
 
     fn scan_object(&mut self) -> Result<(), ScanError> {
@@ -276,6 +289,7 @@ impl<'a> FlatEvent<'a> {
             }
             if let Some(id) = slot {
                 self.slots[id as usize] = self.vals.len() as u32;
+                self.set.push(id);
             }
             self.vals.push((ks as u32, ke as u32, val));
             i = skip_ws(b, next);
