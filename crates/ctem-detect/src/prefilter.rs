@@ -66,6 +66,9 @@ struct Owner {
 /// Per field: literal -> pattern id, patterns, owners per pattern.
 type Pats = (HashMap<String, usize>, Vec<String>, Vec<Vec<Owner>>);
 
+/// One field of a bucket: name, number, automaton, owners per pattern.
+type FieldFilter = (String, Option<u32>, AhoCorasick, Vec<Vec<Owner>>);
+
 /// The prefilter of one bucket.
 #[derive(Debug)]
 pub(crate) struct BucketFilter {
@@ -74,7 +77,7 @@ pub(crate) struct BucketFilter {
     /// Per field: its number (see [`Event::field_numbered`]), automaton and, per pattern, the
     /// rules it belongs to. The field [`KEYWORDS`] stands for every value of the event
     /// (keyword searches).
-    fields: Vec<(String, Option<u32>, AhoCorasick, Vec<Vec<Owner>>)>,
+    fields: Vec<FieldFilter>,
     /// A SIMD (Teddy) searcher over the plain keyword literals, run on the lower-cased raw
     /// line: when it finds nothing, no value can hold a keyword.
     kw_gate: Option<Gate>,
