@@ -136,7 +136,7 @@ impl Engine {
         buckets.sort_by_key(|(k, _)| *k);
         let filters = buckets
             .iter()
-            .map(|(_, idx)| BucketFilter::new(&rules, idx))
+            .map(|(_, idx)| BucketFilter::new(&rules, idx, &|n| flat_paths.id(n)))
             .collect::<Vec<_>>();
         let refs = |names: &[&str]| -> Vec<usize> {
             correlations

@@ -92,6 +92,14 @@ pub trait Event {
     fn verbatim(&self) -> Option<&str> {
         None
     }
+    /// [`Event::field`] for a name the engine numbered ahead (`id`, its number among the
+    /// rule field names of the engine's flat shape); a view that keeps that table answers
+    /// without hashing the name. Always the answer of `field(name)`.
+    #[doc(hidden)]
+    fn field_numbered(&self, id: Option<u32>, name: &str) -> Option<FieldValue<'_>> {
+        let _ = id;
+        self.field(name)
+    }
 }
 
 impl<E: Event + ?Sized> Event for &E {
@@ -106,6 +114,9 @@ impl<E: Event + ?Sized> Event for &E {
     }
     fn verbatim(&self) -> Option<&str> {
         (**self).verbatim()
+    }
+    fn field_numbered(&self, id: Option<u32>, name: &str) -> Option<FieldValue<'_>> {
+        (**self).field_numbered(id, name)
     }
 }
 

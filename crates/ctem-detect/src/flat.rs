@@ -9,6 +9,7 @@
 //! only when a rule reads them (rare in flat events).
 
 use std::borrow::Cow;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -48,27 +49,46 @@ pub(crate) type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 #[derive(Debug, Default, Clone)]
 pub struct FieldIndex {
     names: Vec<Box<str>>,
-    hashes: Vec<u64>,
+    /// Per name: its [`Key`] (the hash and the words it was made of).
+    keys: Vec<Key>,
     /// Name number per table slot (`u32::MAX` = empty); the length is a power of two.
     table: Vec<u32>,
 }
 
-/// The hash of [`FieldIndex`]: length, first and last eight bytes (overlapping when short).
-fn key_hash(b: &[u8]) -> u64 {
-    let n = b.len();
-    let word = |s: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..s.len()].copy_from_slice(s);
-        u64::from_le_bytes(w)
-    };
-    let (a, z) = if n >= 8 {
-        (word(&b[..8]), word(&b[n - 8..]))
-    } else {
-        (word(b), 0)
-    };
-    let h = (a ^ (n as u64).rotate_left(56)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ z.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
-    h ^ (h >> 29)
+/// A name as [`FieldIndex`] hashes and compares it: its length, its first and last eight
+/// bytes (overlapping when short, zero-padded under eight) and a hash of the three. Two names
+/// of at most 16 bytes are equal exactly when their keys are, so most lookups compare three
+/// words instead of calling `memcmp`; longer names also compare their middle bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    hash: u64,
+    len: usize,
+    first: u64,
+    last: u64,
+}
+
+impl Key {
+    fn of(b: &[u8]) -> Key {
+        let n = b.len();
+        let word = |s: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..s.len()].copy_from_slice(s);
+            u64::from_le_bytes(w)
+        };
+        let (a, z) = if n >= 8 {
+            (word(&b[..8]), word(&b[n - 8..]))
+        } else {
+            (word(b), 0)
+        };
+        let h = (a ^ (n as u64).rotate_left(56)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ z.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+        Key {
+            hash: h ^ (h >> 29),
+            len: n,
+            first: a,
+            last: z,
+        }
+    }
 }
 
 impl FieldIndex {
@@ -79,13 +99,13 @@ impl FieldIndex {
         for n in names {
             if seen.insert(n, ()).is_none() {
                 idx.names.push(n.into());
-                idx.hashes.push(key_hash(n.as_bytes()));
+                idx.keys.push(Key::of(n.as_bytes()));
             }
         }
         let size = (idx.names.len() * 2).next_power_of_two().max(16);
         idx.table = vec![u32::MAX; size];
-        for (i, &h) in idx.hashes.iter().enumerate() {
-            let mut at = (h as usize) & (size - 1);
+        for (i, k) in idx.keys.iter().enumerate() {
+            let mut at = (k.hash as usize) & (size - 1);
             while idx.table[at] != u32::MAX {
                 at = (at + 1) & (size - 1);
             }
@@ -99,15 +119,19 @@ impl FieldIndex {
         if self.table.is_empty() {
             return None;
         }
-        let h = key_hash(name.as_bytes());
+        let b = name.as_bytes();
+        let key = Key::of(b);
         let mask = self.table.len() - 1;
-        let mut at = (h as usize) & mask;
+        let mut at = (key.hash as usize) & mask;
         loop {
             let i = *self.table.get(at)?;
             if i == u32::MAX {
                 return None;
             }
-            if self.hashes[i as usize] == h && &*self.names[i as usize] == name {
+            if self.keys[i as usize] == key
+                && (key.len <= 16
+                    || self.names[i as usize].as_bytes()[8..key.len - 8] == b[8..key.len - 8])
+            {
                 return Some(i);
             }
             at = (at + 1) & mask;
@@ -130,10 +154,8 @@ impl FieldIndex {
 enum Val {
     /// A string in the line, without escapes.
     Str(u32, u32),
-    /// A string with escapes, still raw in the line.
+    /// A string with escapes, still raw in the line (decoded when first read).
     Escaped(u32, u32),
-    /// An unescaped string in the event buffer.
-    Buf(u32, u32),
     Int(i64),
     Float(f64),
     /// An integer beyond `i64` (serde_json renders it as text).
@@ -159,9 +181,16 @@ pub struct FlatEvent<'a> {
     line: &'a str,
     /// Slot per interned name (`u32::MAX` = absent) into `vals`.
     slots: Vec<u32>,
+    /// The names whose slot the last line set, cleared one by one: the index holds every
+    /// path the rules name, a line sets a few dozen.
+    set: Vec<u32>,
     /// (key start, key end, value) of every top-level member, in order.
     vals: Vec<(u32, u32, Val)>,
-    buf: String,
+    /// The decoded text of each escaped value of `vals` (same position) once read; `None`
+    /// inside when its escapes are bad.
+    decoded: Vec<OnceCell<Option<String>>>,
+    /// Buffers of earlier lines' decoded values, reused.
+    spare: RefCell<Vec<String>>,
     /// Every leaf's text appears verbatim in the line (see [`Event::verbatim`]).
     plain: bool,
 }
@@ -173,8 +202,10 @@ impl<'a> FlatEvent<'a> {
             index,
             line: "",
             slots: vec![u32::MAX; index.len()],
+            set: Vec::with_capacity(64),
             vals: Vec::with_capacity(64),
-            buf: String::with_capacity(1024),
+            decoded: Vec::new(),
+            spare: RefCell::new(Vec::new()),
             plain: false,
         }
     }
@@ -186,18 +217,36 @@ impl<'a> FlatEvent<'a> {
 
     /// Scans `line` (one JSON object). On error the event is empty.
     pub fn scan(&mut self, line: &'a str) -> Result<(), ScanError> {
-        self.slots.iter_mut().for_each(|s| *s = u32::MAX);
+        self.clear_slots();
         self.vals.clear();
-        self.buf.clear();
+        let spare = self.spare.get_mut();
+        for cell in &mut self.decoded {
+            if let Some(Some(mut t)) = cell.take() {
+                t.clear();
+                spare.push(t);
+            }
+        }
         self.line = line;
         self.plain = true;
         let r = self.scan_object();
         if r.is_err() {
-            self.slots.iter_mut().for_each(|s| *s = u32::MAX);
+            self.clear_slots();
             self.vals.clear();
         }
         self.plain = self.plain && r.is_ok() && line.is_ascii();
+        if self.decoded.len() < self.vals.len() {
+            self.decoded.resize_with(self.vals.len(), OnceCell::new);
+        }
         r
+    }
+
+    fn clear_slots(&mut self) {
+        for &id in &self.set {
+            if let Some(s) = self.slots.get_mut(id as usize) {
+                *s = u32::MAX;
+            }
+        }
+        self.set.clear();
     }
 
     fn scan_object(&mut self) -> Result<(), ScanError> {
@@ -218,29 +267,29 @@ impl<'a> FlatEvent<'a> {
                 return Err(ScanError { at: i });
             }
             let (ks, ke, kesc) = string_end(b, i, &mut self.plain)?;
+            let kesc = kesc != Esc::None;
             i = skip_ws(b, ke + 1);
             if b.get(i) != Some(&b':') {
                 return Err(ScanError { at: i });
             }
             i = skip_ws(b, i + 1);
-            let (val, next) = self.value(b, i)?;
+            let (val, next, esc) = self.value(b, i)?;
             let slot = if kesc {
                 let key = unescape(&self.line[ks..ke]).ok_or(ScanError { at: ks })?;
                 self.index.id(&key)
             } else {
                 self.index.id(&self.line[ks..ke])
             };
-            let val = match (slot, val) {
-                (Some(_), Val::Escaped(s, e)) => {
-                    let start = self.buf.len() as u32;
-                    unescape_into(&self.line[s as usize..e as usize], &mut self.buf)
-                        .ok_or(ScanError { at: s as usize })?;
-                    Val::Buf(start, self.buf.len() as u32)
-                }
-                (_, v) => v,
-            };
+            // a value the rules may read must decode (it is decoded when first read);
+            // short escapes always do
+            if let (Some(_), Val::Escaped(s, e), Esc::Other) = (slot, val, esc)
+                && !valid_escapes(&self.line[s as usize..e as usize])
+            {
+                return Err(ScanError { at: s as usize });
+            }
             if let Some(id) = slot {
                 self.slots[id as usize] = self.vals.len() as u32;
+                self.set.push(id);
             }
             self.vals.push((ks as u32, ke as u32, val));
             i = skip_ws(b, next);
@@ -252,26 +301,27 @@ impl<'a> FlatEvent<'a> {
         }
     }
 
-    fn value(&mut self, b: &[u8], i: usize) -> Result<(Val, usize), ScanError> {
+    /// The value starting at `i`, where it ends and the kind of escapes of a string.
+    fn value(&mut self, b: &[u8], i: usize) -> Result<(Val, usize, Esc), ScanError> {
         let err = ScanError { at: i };
         match b.get(i) {
             Some(b'"') => {
                 let (s, e, esc) = string_end(b, i, &mut self.plain)?;
-                let v = if esc {
-                    Val::Escaped(s as u32, e as u32)
-                } else {
+                let v = if esc == Esc::None {
                     Val::Str(s as u32, e as u32)
+                } else {
+                    Val::Escaped(s as u32, e as u32)
                 };
-                Ok((v, e + 1))
+                Ok((v, e + 1, esc))
             }
             Some(b'{' | b'[') => {
                 let e = skip_nested(b, i)?;
                 self.plain = self.plain && plain_text(&b[i..e]);
-                Ok((Val::Raw(i as u32, e as u32), e))
+                Ok((Val::Raw(i as u32, e as u32), e, Esc::None))
             }
-            Some(b't') if b[i..].starts_with(b"true") => Ok((Val::Bool(true), i + 4)),
-            Some(b'f') if b[i..].starts_with(b"false") => Ok((Val::Bool(false), i + 5)),
-            Some(b'n') if b[i..].starts_with(b"null") => Ok((Val::Null, i + 4)),
+            Some(b't') if b[i..].starts_with(b"true") => Ok((Val::Bool(true), i + 4, Esc::None)),
+            Some(b'f') if b[i..].starts_with(b"false") => Ok((Val::Bool(false), i + 5, Esc::None)),
+            Some(b'n') if b[i..].starts_with(b"null") => Ok((Val::Null, i + 4, Esc::None)),
             Some(b'-' | b'0'..=b'9') => {
                 let mut e = i + 1;
                 while e < b.len() && matches!(b[e], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
@@ -288,23 +338,34 @@ impl<'a> FlatEvent<'a> {
                     self.plain = false;
                     Val::Float(t.parse::<f64>().map_err(|_| err)?)
                 };
-                Ok((v, e))
+                Ok((v, e, Esc::None))
             }
             _ => Err(err),
         }
     }
 
-    fn text_of(&self, v: Val) -> Option<Cow<'_, str>> {
-        Some(match v {
+    /// The text of the string value at `pos` of `vals`.
+    fn text_of(&self, pos: usize) -> Option<Cow<'_, str>> {
+        Some(match self.vals.get(pos)?.2 {
             Val::Str(s, e) | Val::Big(s, e) => Cow::Borrowed(&self.line[s as usize..e as usize]),
-            Val::Buf(s, e) => Cow::Borrowed(&self.buf[s as usize..e as usize]),
-            Val::Escaped(s, e) => Cow::Owned(unescape(&self.line[s as usize..e as usize])?),
+            Val::Escaped(s, e) => {
+                let raw = &self.line[s as usize..e as usize];
+                let decode = || {
+                    let mut t = self.spare.borrow_mut().pop().unwrap_or_default();
+                    unescape_into(raw, &mut t).map(|()| t)
+                };
+                match self.decoded.get(pos) {
+                    Some(cell) => Cow::Borrowed(cell.get_or_init(decode).as_deref()?),
+                    None => Cow::Owned(decode()?),
+                }
+            }
             _ => return None,
         })
     }
 
-    fn to_field(&self, v: Val) -> Option<FieldValue<'_>> {
-        Some(match v {
+    /// The value at `pos` of `vals`.
+    fn to_field(&self, pos: usize) -> Option<FieldValue<'_>> {
+        Some(match self.vals.get(pos)?.2 {
             Val::Int(n) => FieldValue::Int(n),
             Val::Float(f) => FieldValue::Float(f),
             Val::Bool(b) => FieldValue::Bool(b),
@@ -314,22 +375,21 @@ impl<'a> FlatEvent<'a> {
                     serde_json::from_str(&self.line[s as usize..e as usize]).ok()?;
                 json_field(&parsed).into_owned()
             }
-            other => FieldValue::Str(self.text_of(other)?),
+            _ => FieldValue::Str(self.text_of(pos)?),
         })
     }
 
-    fn member(&self, name: &str) -> Option<Val> {
+    /// The position in `vals` of the member `name` (the last one when repeated).
+    fn member(&self, name: &str) -> Option<usize> {
         match self.index.id(name) {
             Some(id) => {
                 let slot = self.slots[id as usize];
-                (slot != u32::MAX).then(|| self.vals[slot as usize].2)
+                (slot != u32::MAX).then_some(slot as usize)
             }
             None => self
                 .vals
                 .iter()
-                .rev()
-                .find(|(s, e, _)| self.key(*s, *e) == name)
-                .map(|(_, _, v)| *v),
+                .rposition(|(s, e, _)| self.key(*s, *e) == name),
         }
     }
 
@@ -387,22 +447,27 @@ impl Event for FlatEvent<'_> {
     }
 
     fn field(&self, name: &str) -> Option<FieldValue<'_>> {
-        if let Some(v) = self.member(name) {
-            return self.to_field(v);
+        if let Some(pos) = self.member(name) {
+            return self.to_field(pos);
         }
         self.nested(name)
     }
 
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
-        self.vals.iter().any(|&(_, _, v)| match v {
-            Val::Int(n) => visit(&n.to_string()),
-            Val::Float(f) => serde_json::Number::from_f64(f).is_some_and(|n| visit(&n.to_string())),
-            Val::Raw(s, e) => serde_json::from_str::<Value>(&self.line[s as usize..e as usize])
-                .is_ok_and(|v| v.keywords(visit)),
-            Val::Bool(b) => visit(if b { "true" } else { "false" }),
-            Val::Null => false,
-            other => self.text_of(other).is_some_and(|t| visit(&t)),
-        })
+        self.vals
+            .iter()
+            .enumerate()
+            .any(|(pos, &(_, _, v))| match v {
+                Val::Int(n) => visit(&n.to_string()),
+                Val::Float(f) => {
+                    serde_json::Number::from_f64(f).is_some_and(|n| visit(&n.to_string()))
+                }
+                Val::Raw(s, e) => serde_json::from_str::<Value>(&self.line[s as usize..e as usize])
+                    .is_ok_and(|v| v.keywords(visit)),
+                Val::Bool(b) => visit(if b { "true" } else { "false" }),
+                Val::Null => false,
+                _ => self.text_of(pos).is_some_and(|t| visit(&t)),
+            })
     }
 
     fn field_loose(&self, parent: &str, name: &str) -> Option<FieldValue<'_>> {
@@ -411,11 +476,11 @@ impl Event for FlatEvent<'_> {
         }
         self.vals
             .iter()
-            .find(|(s, e, _)| {
+            .position(|(s, e, _)| {
                 let k = self.key(*s, *e);
                 k.contains(' ') && k.chars().filter(|c| *c != ' ').eq(name.chars())
             })
-            .and_then(|(_, _, v)| self.to_field(*v))
+            .and_then(|pos| self.to_field(pos))
     }
 }
 
@@ -423,7 +488,7 @@ impl FlatEvent<'_> {
     /// [`Event::field`] for a name interned in the index as `id`: no hashing.
     pub fn field_at(&self, id: u32, name: &str) -> Option<FieldValue<'_>> {
         match self.slots.get(id as usize) {
-            Some(&slot) if slot != u32::MAX => self.to_field(self.vals.get(slot as usize)?.2),
+            Some(&slot) if slot != u32::MAX => self.to_field(slot as usize),
             _ => self.nested(name),
         }
     }
@@ -431,7 +496,7 @@ impl FlatEvent<'_> {
     /// A dotted path into a nested object: parses that object only.
     fn nested(&self, name: &str) -> Option<FieldValue<'_>> {
         let (head, _) = name.split_once('.')?;
-        let Val::Raw(s, e) = self.member(head)? else {
+        let Val::Raw(s, e) = self.vals.get(self.member(head)?)?.2 else {
             return None;
         };
         let mut root = serde_json::Map::new();
@@ -458,13 +523,24 @@ fn trailing(b: &[u8], i: usize) -> Result<(), ScanError> {
     }
 }
 
-/// For a string starting at the quote `i`: (content start, content end, has escapes).
+/// The escapes of a JSON string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Esc {
+    None,
+    /// Only `\\`, `\"` and control-character escapes (`\n`, `\r`, `\t`, `\b`, `\f`): they
+    /// always decode.
+    Short,
+    /// Others too (`\u`, `\/`, invalid ones).
+    Other,
+}
+
+/// For a string starting at the quote `i`: (content start, content end, its escapes).
 /// Clears `plain` on an escape that changes the text beyond `\\`, `\"` and control
 /// characters (see [`Event::verbatim`]).
-fn string_end(b: &[u8], i: usize, plain: &mut bool) -> Result<(usize, usize, bool), ScanError> {
+fn string_end(b: &[u8], i: usize, plain: &mut bool) -> Result<(usize, usize, Esc), ScanError> {
     let start = i + 1;
     let mut j = start;
-    let mut esc = false;
+    let mut esc = Esc::None;
     loop {
         let Some(off) = b.get(j..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) else {
             return Err(ScanError { at: i });
@@ -473,11 +549,15 @@ fn string_end(b: &[u8], i: usize, plain: &mut bool) -> Result<(usize, usize, boo
         if b[j] == b'"' {
             return Ok((start, j, esc));
         }
-        esc = true;
-        if !matches!(
+        if matches!(
             b.get(j + 1),
             Some(b'"' | b'\\' | b'n' | b'r' | b't' | b'b' | b'f')
         ) {
+            if esc == Esc::None {
+                esc = Esc::Short;
+            }
+        } else {
+            esc = Esc::Other;
             *plain = false;
         }
         j += 2;
@@ -509,6 +589,42 @@ fn skip_nested(b: &[u8], i: usize) -> Result<usize, ScanError> {
         j += 1;
     }
     Err(ScanError { at: i })
+}
+
+/// True when [`unescape_into`] accepts `s`, without decoding it.
+fn valid_escapes(s: &str) -> bool {
+    let b = s.as_bytes();
+    let hex = |at: usize| -> Option<u32> {
+        let h = std::str::from_utf8(b.get(at..at + 4)?).ok()?;
+        if !h.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(h, 16).ok()
+    };
+    let mut i = 0;
+    while let Some(k) = b.get(i..).and_then(|r| memchr::memchr(b'\\', r)) {
+        i += k + 1;
+        match b.get(i) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 1,
+            Some(b'u') => {
+                let Some(hi) = hex(i + 1) else { return false };
+                i += 5;
+                if (0xD800..0xDC00).contains(&hi) {
+                    if b.get(i..i + 2) != Some(b"\\u") {
+                        return false;
+                    }
+                    match hex(i + 2) {
+                        Some(lo) if (0xDC00..0xE000).contains(&lo) => i += 6,
+                        _ => return false,
+                    }
+                } else if char::from_u32(hi).is_none() {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Resolves JSON string escapes; `None` on a bad escape.
@@ -608,6 +724,32 @@ mod tests {
         );
     }
 
+    /// Lookups compare keys (length, first and last eight bytes) and, past 16 bytes, the
+    /// middle: names that differ only in the middle, in padding or by a NUL are told apart.
+    #[test]
+    fn field_index_tells_close_names_apart() {
+        let mut names: Vec<String> = Vec::new();
+        for n in 0..40 {
+            let base: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            names.push(base.clone());
+            if n > 0 {
+                let mut mid = base.clone().into_bytes();
+                mid[n / 2] = b'Z';
+                names.push(String::from_utf8(mid).expect("ascii"));
+                names.push(format!("{}\0", &base[..n - 1]));
+            }
+        }
+        let (known, unknown) = names.split_at(names.len() / 2);
+        let idx = FieldIndex::new(known.iter().map(String::as_str));
+        for n in known {
+            let id = idx.id(n).expect("known");
+            assert_eq!(&*idx.names[id as usize], n.as_str());
+        }
+        for n in unknown {
+            assert_eq!(idx.id(n).is_some(), known.contains(n), "{n:?}");
+        }
+    }
+
     #[test]
     fn bad_lines_are_errors() {
         let idx = FieldIndex::new(["a"]);
@@ -624,6 +766,37 @@ mod tests {
             assert_eq!(ev.field("a"), None);
         }
         ev.scan(r#" { } "#).expect("empty object");
+    }
+
+    /// Values the rules may read are decoded when first read, but their escapes are checked
+    /// when the line is scanned, as when they were decoded up front: a bad one makes the line
+    /// an error; in a value no rule reads it does not.
+    #[test]
+    fn escapes_of_wanted_values_are_checked_when_scanned() {
+        let idx = FieldIndex::new(["a"]);
+        let mut ev = FlatEvent::new(&idx);
+        for bad in [
+            r#"{"a":"x\ud800"}"#,
+            r#"{"a":"\udc00"}"#,
+            r#"{"a":"\ud800\u0041"}"#,
+            r#"{"a":"\u00g0"}"#,
+            r#"{"a":"\u00"}"#,
+            r#"{"a":"\x"}"#,
+        ] {
+            assert!(ev.scan(bad).is_err(), "{bad}");
+            let unread = bad.replace("\"a\"", "\"b\"");
+            let mut other = FlatEvent::new(&idx);
+            assert!(other.scan(&unread).is_ok(), "{unread}");
+        }
+        for (good, text) in [
+            (r#"{"a":"\ud83d\ude00\/\u00e9"}"#, "\u{1f600}/\u{e9}"),
+            (r#"{"a":"c:\\w\t\"q\""}"#, "c:\\w\t\"q\""),
+        ] {
+            ev.scan(good).expect("scans");
+            for _ in 0..2 {
+                assert_eq!(ev.field("a"), Some(FieldValue::Str(text.into())), "{good}");
+            }
+        }
     }
 
     #[test]

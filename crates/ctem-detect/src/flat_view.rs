@@ -45,6 +45,11 @@ impl FlatPaths {
             paths,
         }
     }
+
+    /// The number of a Sigma name (for [`Event::field_numbered`]).
+    pub fn id(&self, name: &str) -> Option<u32> {
+        self.names.id(name)
+    }
 }
 
 /// A flat event seen through the flat shape, with resolved paths.
@@ -54,14 +59,10 @@ pub(crate) struct FlatView<'e, 'a> {
     pub shape: &'e Shape,
 }
 
-impl Event for FlatView<'_, '_> {
-    fn field(&self, name: &str) -> Option<FieldValue<'_>> {
-        let found = match self
-            .paths
-            .names
-            .id(name)
-            .and_then(|i| self.paths.paths.get(i as usize))
-        {
+impl FlatView<'_, '_> {
+    /// The value of `name`, whose number in [`FlatPaths`] is `id`.
+    fn lookup(&self, id: Option<u32>, name: &str) -> Option<FieldValue<'_>> {
+        let found = match id.and_then(|i| self.paths.paths.get(i as usize)) {
             Some(paths) => paths.iter().find_map(|(id, p)| match id {
                 Some(id) => self.flat.field_at(*id, p),
                 None => self.flat.field(p),
@@ -78,6 +79,17 @@ impl Event for FlatView<'_, '_> {
                 .iter()
                 .find_map(|o| self.flat.field_loose(o, name))
         })
+    }
+}
+
+impl Event for FlatView<'_, '_> {
+    fn field(&self, name: &str) -> Option<FieldValue<'_>> {
+        self.lookup(self.paths.names.id(name), name)
+    }
+    fn field_numbered(&self, id: Option<u32>, name: &str) -> Option<FieldValue<'_>> {
+        // a number not from this table would answer for another name
+        debug_assert_eq!(id, self.paths.names.id(name), "{name}");
+        self.lookup(id, name)
     }
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
         self.flat.keywords(visit)

@@ -34,30 +34,46 @@
 //!    clauses of all children, `or` their pairwise unions, `|all` one clause per value; only
 //!    the best clause and other selective ones (no short literals such as `iex`, which occur
 //!    everywhere and cost matches) are kept, at most eight. Per bucket and field all literals
-//!    form one Aho-Corasick automaton run once (overlapping) per field; a rule is evaluated
+//!    form one Aho-Corasick automaton run once (overlapping) per field (a DFA up to 300
+//!    literals: twice as fast per byte as the contiguous NFA on `ContextInfo`, about 2.5 MiB
+//!    in all; larger sets stay NFAs, as DFAs of every set cost 100 MiB); a rule is evaluated
 //!    only when all its clause bits are set, about 0.3 of 2,400 rules per OTRF event
 //!    (anchors and clauses took that down from 2.1: `Provider_Name: Security` no longer
 //!    picks every `Microsoft-Windows-Security-Auditing` event). Keyword literals are first
-//!    looked for in the raw JSON line with a SIMD (Teddy) searcher. Rules without a formula
+//!    looked for in the raw JSON line with a SIMD (Teddy) searcher. A non-ASCII value without
+//!    an ASCII run is its own literal when lower-casing keeps each of its characters (emoji,
+//!    lower-case Cyrillic): the four emoji rules, a thousand values each, cost 50 µs a
+//!    process-creation event when always evaluated. Field names are numbered once per
+//!    engine so the flat view answers the prefilter without hashing them
+//!    (`Event::field_numbered`, hidden, defaulting to `field`). Rules without a formula
 //!    (negations, `|re` without literals, `contains: '*'`) are always evaluated. The
 //!    prefilter only skips rules that cannot match; a test compares it rule by rule with the
 //!    unfiltered path on real events.
 //! 7. **Fast JSON lines** ([`flat`], [`Engine::run_lines`]): building a `serde_json::Value`
 //!    per event costs more than matching it. [`flat::FlatEvent`] scans a line once (memchr
 //!    to the next quote or backslash, the verbatim-text check folded into the same pass),
-//!    keeps the offsets of its top-level members and decodes only those the rules name; keys
-//!    are looked up in an open-addressing table hashed on length and first/last eight bytes.
+//!    keeps the offsets of its top-level members and decodes a string with escapes only when
+//!    a rule first reads it (kept per line in a `OnceCell`): `Message`, about 950 bytes and
+//!    escaped in nine OTRF events of ten, is read by few rules (application-log ones). The
+//!    escapes of a value the rules name are still checked during the scan (only when it has
+//!    `\u` or odd ones), so a bad one fails the line as before. Keys are looked up in an
+//!    open-addressing table hashed on length and first/last eight bytes, which also decide
+//!    equality for names up to 16 bytes (no `memcmp`); a line clears only the slots it set.
 //!    A line becomes a `Value` only when it raises an alert. Rule fields are resolved to
 //!    scanner slots once per engine (`flat_view`), so a lookup is one hash, not three. The
 //!    reader thread only copies about 1 MiB of whole lines per batch and counts newlines;
 //!    workers check UTF-8, split, scan and match, and batches come back in order. Nested
 //!    shapes fall back to the `Value` path.
 //!
-//!    Where the time goes (OTRF, 2,400 rules, about 2.4 KB a line, one core, about 11 µs a
-//!    line in all): the scan alone is about 2.8 µs (`detect_bench --mode scan`); the
-//!    prefilter's automata and field lookups about 5 µs (long fields such as `ContextInfo`
-//!    and `CallTrace` dominate); full evaluation of the remaining candidates and of the
-//!    always-evaluated rules about 1.5 µs; logsource buckets, batching and alerts the rest.
+//!    Where the time goes (OTRF, 2,400 rules, about 2.4 KB a line, one core, about 7.5 µs
+//!    a line in all, from 11 µs before lazy decoding, DFAs, emoji literals and numbered
+//!    fields): the scan alone is about 2.2 µs (`detect_bench --mode scan`); the prefilter
+//!    about 4.4 µs, of which the automata about 2.4 µs (`CallTrace`, 530 bytes full of
+//!    literals such as `ntdll.dll` in every process-access event, and `ContextInfo`, 5 KB,
+//!    lead), the keyword gate about 0.5 µs and decoding escaped values (mostly `CallTrace`)
+//!    about 0.4 µs; full evaluation of the candidates and the always-evaluated rules about
+//!    1 µs (`contains: '*'` with filters on `ContextInfo` the largest); logsource buckets,
+//!    batching and alerts the rest.
 //! 8. **IOC matching** ([`ioc::IocMatcher`]): a [`Detector`] over active indicators (set and
 //!    automaton lookups per string value; see the module).
 //!

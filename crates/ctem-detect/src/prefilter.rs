@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use crate::compile::{CCond, CompiledDetection, FieldMatcher};
 use crate::event::{Event, FieldValue};
@@ -50,6 +50,9 @@ const MAX_CLAUSES: usize = 8;
 /// occurrence costs the automaton a reported match while rejecting almost nothing.
 const MIN_EXTRA_SCORE: usize = 5;
 
+/// Field automata with at most this many literals are built as DFAs.
+const MAX_DFA_PATTERNS: usize = 300;
+
 /// One rule a pattern belongs to: which clause it satisfies and where it must lie.
 #[derive(Debug, Clone, Copy)]
 struct Owner {
@@ -63,14 +66,18 @@ struct Owner {
 /// Per field: literal -> pattern id, patterns, owners per pattern.
 type Pats = (HashMap<String, usize>, Vec<String>, Vec<Vec<Owner>>);
 
+/// One field of a bucket: name, number, automaton, owners per pattern.
+type FieldFilter = (String, Option<u32>, AhoCorasick, Vec<Vec<Owner>>);
+
 /// The prefilter of one bucket.
 #[derive(Debug)]
 pub(crate) struct BucketFilter {
     /// Rules (global indexes) evaluated on every event of the bucket.
     pub always: Vec<usize>,
-    /// Per field: automaton and, per pattern, the rules it belongs to. The field
-    /// [`KEYWORDS`] stands for every value of the event (keyword searches).
-    fields: Vec<(String, AhoCorasick, Vec<Vec<Owner>>)>,
+    /// Per field: its number (see [`Event::field_numbered`]), automaton and, per pattern, the
+    /// rules it belongs to. The field [`KEYWORDS`] stands for every value of the event
+    /// (keyword searches).
+    fields: Vec<FieldFilter>,
     /// A SIMD (Teddy) searcher over the plain keyword literals, run on the lower-cased raw
     /// line: when it finds nothing, no value can hold a keyword.
     kw_gate: Option<Gate>,
@@ -150,7 +157,13 @@ fn json_escaped(lit: &str) -> String {
 }
 
 impl BucketFilter {
-    pub fn new(rules: &[CompiledRule], idx: &[usize]) -> Self {
+    /// The filter of the rules `idx`; `number` gives a field name's number for
+    /// [`Event::field_numbered`].
+    pub fn new(
+        rules: &[CompiledRule],
+        idx: &[usize],
+        number: &dyn Fn(&str) -> Option<u32>,
+    ) -> Self {
         let mut always = Vec::new();
         let mut per_field: Vec<(String, Pats)> = Vec::new();
         for &i in idx {
@@ -178,11 +191,20 @@ impl BucketFilter {
             if field == KEYWORDS {
                 kw_gate = keyword_gate(&pats);
             }
+            // a DFA is about twice as fast per byte as the contiguous NFA the builder picks
+            // past 100 patterns, and long fields (`ContextInfo`, `Payload`) spend their time
+            // there; the largest sets stay NFAs (DFAs up to 300 literals cost about 2.5 MiB
+            // in all, a DFA of every set 100 MiB)
+            let kind = (pats.len() <= MAX_DFA_PATTERNS).then_some(AhoCorasickKind::DFA);
             match AhoCorasick::builder()
                 .ascii_case_insensitive(true)
+                .kind(kind)
                 .build(&pats)
             {
-                Ok(ac) => fields.push((field, ac, owners)),
+                Ok(ac) => {
+                    let id = number(&field);
+                    fields.push((field, id, ac, owners))
+                }
                 // cannot happen for plain literals; evaluate those rules always instead
                 Err(_) => always.extend(owners.into_iter().flatten().map(|o| o.rule)),
             }
@@ -201,7 +223,7 @@ impl BucketFilter {
         for &i in &self.always {
             marks.hit(i, 1, 1);
         }
-        for (field, ac, owners) in &self.fields {
+        for (field, id, ac, owners) in &self.fields {
             if field == KEYWORDS {
                 if let Some(text) = ev.verbatim()
                     && let Some(gate) = &self.kw_gate
@@ -215,7 +237,9 @@ impl BucketFilter {
                 });
                 continue;
             }
-            let Some(v) = ev.field(field) else { continue };
+            let Some(v) = ev.field_numbered(*id, field) else {
+                continue;
+            };
             scan(&v, &mut |t| look(ac, owners, t, marks));
         }
     }
@@ -429,7 +453,9 @@ fn value_atoms(field: &str, m: &ValueMatcher) -> Option<Clause> {
         } else {
             Anchor::Contains
         };
-        longest_ascii_run(p).map(|l| (field.to_string(), l, anchor))
+        longest_ascii_run(p)
+            .or_else(|| caseless(p).then(|| p.to_string()))
+            .map(|l| (field.to_string(), l, anchor))
     };
     match &s.pat {
         StrPat::Exact(p) => Some(vec![atom(p, Anchor::Exact)?]),
@@ -469,6 +495,18 @@ fn item_need(f: &FieldMatcher) -> Option<Cnf> {
         }
     }
     Some(vec![clause])
+}
+
+/// True when lower-casing leaves every character of `p` as it is, and none is a long s
+/// (which `look` folds to `s`): such a literal (emoji, lower-case Cyrillic) lies in the
+/// lower-cased text wherever it lies in the text, so it can stand for itself in the
+/// automaton (`look` lower-cases non-ASCII text), cased or not.
+fn caseless(p: &str) -> bool {
+    !p.is_empty()
+        && p.chars().all(|c| {
+            let mut l = c.to_lowercase();
+            c != '\u{17f}' && l.next() == Some(c) && l.next().is_none()
+        })
 }
 
 /// The longest run of ASCII characters of `p` (all of it when ASCII), if not empty.
@@ -517,6 +555,37 @@ mod tests {
         a.push(cl.clone());
         // equally weak (the `xxxxx`), the smaller clause first
         assert_eq!(n, vec![vec![atom("EventID", "1", Anchor::Exact), cl], a]);
+    }
+
+    /// Values without an ASCII run (emoji) are literals of their own when lower-casing keeps
+    /// them; an upper-case non-ASCII letter is not.
+    #[test]
+    fn caseless_non_ascii_values_are_literals() {
+        let n = need(
+            "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
+             CommandLine|contains: ['\u{1f600}', '\u{263a}\u{fe0f}', '\u{430}']\n  condition: a\n",
+        )
+        .expect("need");
+        let lits: Vec<&str> = n[0].iter().map(|a| a.1.as_str()).collect();
+        assert_eq!(lits, ["\u{1f600}", "\u{263a}\u{fe0f}", "\u{430}"]);
+        assert!(n[0].iter().all(|a| a.2 == Anchor::Contains));
+        for p in ["\u{410}", "\u{17f}", "\u{130}", ""] {
+            assert!(!caseless(p), "{p}");
+        }
+        // an upper-case pattern is lower-cased at compile time, unless `|cased`
+        let n = need(
+            "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
+             CommandLine|contains: '\u{410}'\n  condition: a\n",
+        )
+        .expect("need");
+        assert_eq!(n[0][0].1, "\u{430}");
+        assert!(
+            need(
+                "title: t\nlogsource: {product: windows}\ndetection:\n  a:\n    \
+                 CommandLine|contains|cased: ['\u{1f600}', '\u{410}']\n  condition: a\n"
+            )
+            .is_none()
+        );
     }
 
     #[test]

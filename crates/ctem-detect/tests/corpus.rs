@@ -318,3 +318,59 @@ fn zeek_tsv_logs_decode() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Rules whose values have no ASCII run (emoji, Cyrillic homoglyphs) are prefiltered on those
+/// values themselves: on process-creation events holding the rules' own characters, upper-
+/// and lower-cased, alone and in longer text, the prefiltered engine picks exactly the rules
+/// of the unfiltered path.
+#[test]
+fn non_ascii_literals_prefilter_as_the_unfiltered_path() -> anyhow::Result<()> {
+    let Some(root) = shared() else { return Ok(()) };
+    let dir = root.join("sigma/rules/windows/process_creation");
+    let mut set = RuleSet::default();
+    let mut files = Vec::new();
+    let mut chars: Vec<String> = Vec::new();
+    for f in std::fs::read_dir(&dir)? {
+        let p = f?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.contains("emoji") || name.contains("homoglyph") {
+            let text = std::fs::read_to_string(&p)?;
+            for l in text.lines() {
+                let v = l.trim().trim_start_matches("- ").trim_matches('\'');
+                if !v.is_empty() && !v.is_ascii() && v.chars().count() <= 3 {
+                    chars.push(v.to_string());
+                }
+            }
+            set.add_yaml(&text, &p.display().to_string(), &Default::default());
+            files.push(p);
+        }
+    }
+    assert!(
+        files.len() >= 5 && chars.len() > 1000,
+        "{files:?} {}",
+        chars.len()
+    );
+    assert_eq!(set.rules.len(), files.len());
+    let engine = Engine::new(set, Mappings::builtin()?);
+    let mut hits = 0;
+    for (i, c) in chars.iter().enumerate().step_by(7) {
+        for text in [
+            c.clone(),
+            format!("powershell -c \"echo {c}\""),
+            format!("cmd /c {}", c.to_uppercase()),
+            format!("Start {}{}", c.to_lowercase(), chars[(i + 1) % chars.len()]),
+        ] {
+            let ev = serde_json::json!({
+                "Channel": "Microsoft-Windows-Sysmon/Operational",
+                "EventID": 1,
+                "Image": "C:\\Windows\\System32\\cmd.exe",
+                "CommandLine": text,
+            });
+            let got = engine.matching_rules(&ev);
+            assert_eq!(got, engine.matching_rules_unfiltered(&ev), "{text}");
+            hits += got.len();
+        }
+    }
+    assert!(hits > 100, "{hits}");
+    Ok(())
+}
