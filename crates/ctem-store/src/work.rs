@@ -139,6 +139,11 @@ pub trait WorkStore {
     fn reprioritize(&mut self, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary>;
     /// The stored prioritisation of one exposure.
     fn stored_risk(&self, exposure_id: i64) -> Result<Option<StoredRisk>>;
+    /// Whether exposures are stored but no scores are (a store whose scores a migration
+    /// reset): the caller then re-prioritises before reading priorities.
+    fn scores_missing(&self) -> Result<bool> {
+        Ok(false)
+    }
     /// Open or reopened exposures with their stored risk, highest score first, as
     /// `(exposure id, risk)`; `limit` caps the list.
     fn ranked(&self, limit: Option<usize>) -> Result<Vec<(i64, StoredRisk)>>;

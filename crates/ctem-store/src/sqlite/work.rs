@@ -394,6 +394,14 @@ impl WorkStore for SqliteStore {
         summary
     }
 
+    fn scores_missing(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM exposures) AND NOT EXISTS (SELECT 1 FROM exposure_risk)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     fn stored_risk(&self, exposure_id: i64) -> Result<Option<StoredRisk>> {
         Ok(self
             .conn

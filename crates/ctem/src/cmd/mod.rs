@@ -19,7 +19,15 @@ use anyhow::{Context, Result};
 use crate::cli::{Cli, Command};
 
 pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
-    ctem_store::open(url).with_context(|| format!("store {url}"))
+    let mut store = ctem_store::open(url).with_context(|| format!("store {url}"))?;
+    // a store whose scores a migration reset is re-prioritised once, before any command
+    // reads priorities; a failure leaves the command to run on what is stored
+    if store.scores_missing().unwrap_or(false)
+        && let Err(e) = risk::after_import(store.as_mut())
+    {
+        eprintln!("warning: re-prioritising the store: {e:#}");
+    }
+    Ok(store)
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {

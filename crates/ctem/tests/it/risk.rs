@@ -465,3 +465,21 @@ fn demo_prints_top_tickets_for_two_teams_and_an_explanation() {
         assert!(explanation.contains(f), "{f}: {explanation}");
     }
 }
+
+/// A store whose scores were reset (as migration 21 does) is re-prioritised when a command
+/// opens it, so `top` and `explain` read the same as before the reset.
+#[test]
+fn a_store_whose_scores_were_reset_is_reprioritised_when_opened() {
+    let env = Env::new();
+    env.import(&[trivy_fixture("kubernetes.json")]);
+    let before = env.json(&["top", "--json"]);
+    assert!(!before.as_array().expect("list").is_empty());
+    {
+        let c = rusqlite::Connection::open(env.db()).expect("open store");
+        let n = c
+            .execute("DELETE FROM exposure_risk", [])
+            .expect("reset scores");
+        assert!(n > 0);
+    }
+    assert_eq!(env.json(&["top", "--json"]), before);
+}
