@@ -22,7 +22,8 @@ use crate::{Error, Result};
 /// Teams, users, rules, per-exposure risk, tickets, ticket history, deliveries.
 /// Scores name their ticket group by a hash of the ticket key (`grp`, on the score row and on
 /// the ticket) instead of the ticket's id, so a pass writes scores before it regroups
-/// tickets. The scores are recomputed whole by every pass; the next one fills the new table.
+/// tickets. The scores are recomputed whole by every pass; the CLI runs one when it opens a
+/// store with exposures and no scores (`WorkStore::scores_missing`).
 pub(crate) const MIGRATION_21: &str = r#"
 DROP TABLE exposure_risk;
 CREATE TABLE exposure_risk (
