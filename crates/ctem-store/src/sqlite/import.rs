@@ -40,6 +40,10 @@ pub(crate) struct SqliteImport<'c> {
     /// New exposures on new assets waiting to be written many to a statement (see
     /// [`SqliteImport::flush`]), with their asset and detail ids.
     pending: Vec<(i64, i64, PreparedExposure)>,
+    /// The statement texts of a full batch and of one row (built once: they are the
+    /// statement cache's keys).
+    batch_sql: String,
+    single_sql: String,
 }
 
 /// Rows a multi-row insert writes at once: a million single-row statements spend more in
@@ -152,6 +156,8 @@ impl SqliteStore {
             fixed_first_records: false,
             max_exposure_before,
             pending: Vec::with_capacity(INSERT_BATCH),
+            batch_sql: insert_new_sql(INSERT_BATCH),
+            single_sql: insert_new_sql(1),
         })
     }
 }
@@ -371,28 +377,33 @@ impl SqliteImport<'_> {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
-        let mut vals = Vec::with_capacity(pending.len() * NEW_EXPOSURE_ARITY);
-        for (asset_id, detail_id, p) in &pending {
+        let rows: Vec<_> = pending.iter().map(|(a, d, p)| (*a, *d, p)).collect();
+        let inserted = self.insert_new(&rows)?;
+        drop(rows);
+        self.summary.exposures.new += inserted as u64;
+        self.pending = pending;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Inserts new exposure rows `(asset id, detail id, exposure)` in one statement; returns
+    /// how many were inserted (a row whose identity is already stored does nothing).
+    fn insert_new(&self, rows: &[(i64, i64, &PreparedExposure)]) -> Result<usize> {
+        let mut vals = Vec::with_capacity(rows.len() * NEW_EXPOSURE_ARITY);
+        for (asset_id, detail_id, p) in rows {
             bind_new(&mut vals, *asset_id, *detail_id, self.now, p);
         }
         let args = rusqlite::params_from_iter(
             vals.iter()
                 .map(|v| rusqlite::types::ToSqlOutput::Borrowed(*v)),
         );
-        let inserted = if pending.len() == INSERT_BATCH {
-            self.tx
-                .prepare_cached(&insert_new_sql(INSERT_BATCH))?
-                .execute(args)?
-        } else {
-            self.tx
-                .prepare(&insert_new_sql(pending.len()))?
-                .execute(args)?
+        // the two usual sizes are cached; the tail of a batch is prepared once
+        let n = match rows.len() {
+            INSERT_BATCH => self.tx.prepare_cached(&self.batch_sql)?.execute(args)?,
+            1 => self.tx.prepare_cached(&self.single_sql)?.execute(args)?,
+            n => self.tx.prepare(&insert_new_sql(n))?.execute(args)?,
         };
-        self.summary.exposures.new += inserted as u64;
-        drop(vals);
-        self.pending = pending;
-        self.pending.clear();
-        Ok(())
+        Ok(n)
     }
 
     fn exposure(&mut self, asset_id: i64, p: PreparedExposure) -> Result<()> {
@@ -427,37 +438,7 @@ impl SqliteImport<'_> {
         let id = match existing {
             None => {
                 let detail_id = self.detail_id(p.detail_hash, None, p.cve.as_deref())?;
-                let inserted = self
-                    .tx
-                    .prepare_cached(
-                        "INSERT INTO exposures(asset_id, fingerprint, kind, title, severity, cve,
-                            rule_id, pkg_name, pkg_version, fixed_version, port, status,
-                            first_seen, last_seen, content_hash, detail_id, instance)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?16, ?12, ?12,
-                                 ?13, ?14, ?15)
-                         ON CONFLICT(asset_id, fingerprint) DO NOTHING",
-                    )?
-                    .execute(params![
-                        asset_id,
-                        &fp.0[..],
-                        p.kind.as_str(),
-                        p.title,
-                        p.severity as i64,
-                        p.cve,
-                        p.rule_id,
-                        p.pkg_name,
-                        p.pkg_version,
-                        p.fixed_version,
-                        p.port,
-                        self.now,
-                        &hash[..],
-                        detail_id,
-                        p.instance_json,
-                        p.decided
-                            .as_ref()
-                            .map_or(ExposureStatus::Open, |d| d.0)
-                            .as_str()
-                    ])?;
+                let inserted = self.insert_new(&[(asset_id, detail_id, &p)])?;
                 if inserted == 0 {
                     // the same finding twice in one report on a new asset: already stored
                     return Ok(());
