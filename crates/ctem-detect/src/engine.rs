@@ -134,9 +134,10 @@ impl Engine {
         }
         let mut buckets: Vec<_> = by_ls.into_iter().collect();
         buckets.sort_by_key(|(k, _)| *k);
+        let mut caches = 0;
         let filters = buckets
             .iter()
-            .map(|(_, idx)| BucketFilter::new(&rules, idx, &|n| flat_paths.id(n)))
+            .map(|(_, idx)| BucketFilter::new(&rules, idx, &|n| flat_paths.id(n), &mut caches))
             .collect::<Vec<_>>();
         let refs = |names: &[&str]| -> Vec<usize> {
             correlations

@@ -100,6 +100,15 @@ pub trait Event {
         let _ = id;
         self.field(name)
     }
+    /// The raw bytes that decide the text of [`Event::field_numbered`]`(id, name)` when the
+    /// view can name them without decoding (the JSON text of a string value, escapes and
+    /// all): equal bytes mean equal text, so results that depend on the text alone can be
+    /// cached by them. `None` when the view cannot tell (absent, nested, not a string).
+    #[doc(hidden)]
+    fn raw_numbered(&self, id: Option<u32>, name: &str) -> Option<&[u8]> {
+        let _ = (id, name);
+        None
+    }
 }
 
 impl<E: Event + ?Sized> Event for &E {
@@ -117,6 +126,9 @@ impl<E: Event + ?Sized> Event for &E {
     }
     fn field_numbered(&self, id: Option<u32>, name: &str) -> Option<FieldValue<'_>> {
         (**self).field_numbered(id, name)
+    }
+    fn raw_numbered(&self, id: Option<u32>, name: &str) -> Option<&[u8]> {
+        (**self).raw_numbered(id, name)
     }
 }
 

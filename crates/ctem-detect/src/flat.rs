@@ -493,6 +493,23 @@ impl FlatEvent<'_> {
         }
     }
 
+    /// The raw text of the member interned as `id`: `None` when absent, `Some(None)` when
+    /// present but not a string (see [`Event::raw_numbered`]). The raw bytes of a string
+    /// without escapes are its text; with escapes they hold a backslash, so equal raw bytes
+    /// always mean equal text.
+    pub(crate) fn raw_at(&self, id: u32) -> Option<Option<&[u8]>> {
+        let slot = *self.slots.get(id as usize)?;
+        if slot == u32::MAX {
+            return None;
+        }
+        Some(match self.vals.get(slot as usize)?.2 {
+            Val::Str(s, e) | Val::Escaped(s, e) => {
+                Some(&self.line.as_bytes()[s as usize..e as usize])
+            }
+            _ => None,
+        })
+    }
+
     /// A dotted path into a nested object: parses that object only.
     fn nested(&self, name: &str) -> Option<FieldValue<'_>> {
         let (head, _) = name.split_once('.')?;

@@ -82,6 +82,23 @@ impl FlatView<'_, '_> {
     }
 }
 
+impl FlatView<'_, '_> {
+    /// The raw text [`FlatView::lookup`] would read, when it is a string member of the line
+    /// found through a resolved path.
+    fn raw(&self, id: Option<u32>) -> Option<&[u8]> {
+        let paths = self.paths.paths.get(id? as usize)?;
+        for (slot, p) in paths {
+            match self.flat.raw_at((*slot)?) {
+                Some(raw) => return raw,
+                // absent as a member, but a dotted path may still lead into an object
+                None if p.contains('.') => return None,
+                None => {}
+            }
+        }
+        None
+    }
+}
+
 impl Event for FlatView<'_, '_> {
     fn field(&self, name: &str) -> Option<FieldValue<'_>> {
         self.lookup(self.paths.names.id(name), name)
@@ -90,6 +107,10 @@ impl Event for FlatView<'_, '_> {
         // a number not from this table would answer for another name
         debug_assert_eq!(id, self.paths.names.id(name), "{name}");
         self.lookup(id, name)
+    }
+    fn raw_numbered(&self, id: Option<u32>, name: &str) -> Option<&[u8]> {
+        debug_assert_eq!(id, self.paths.names.id(name), "{name}");
+        self.raw(id)
     }
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
         self.flat.keywords(visit)

@@ -66,8 +66,9 @@ struct Owner {
 /// Per field: literal -> pattern id, patterns, owners per pattern.
 type Pats = (HashMap<String, usize>, Vec<String>, Vec<Vec<Owner>>);
 
-/// One field of a bucket: name, number, automaton, owners per pattern.
-type FieldFilter = (String, Option<u32>, AhoCorasick, Vec<Vec<Owner>>);
+/// One field of a bucket: name, number, automaton, owners per pattern, and the number of its
+/// value cache in [`Marks`].
+type FieldFilter = (String, Option<u32>, AhoCorasick, Vec<Vec<Owner>>, usize);
 
 /// The prefilter of one bucket.
 #[derive(Debug)]
@@ -93,6 +94,59 @@ pub(crate) struct Marks {
     /// Candidate rules of the current event (unsorted, each once).
     pub cand: Vec<usize>,
     gate_buf: String,
+    /// One value cache per field filter of the engine (see [`ValueCache`]), made on first use.
+    caches: Vec<ValueCache>,
+    /// While `recording` (a field value scanned for its cache): every (rule, bit, full) it
+    /// marked.
+    rec: Vec<Mark>,
+    recording: bool,
+}
+
+/// (rule, clause bit, all clause bits) as [`Marks::hit`] takes them.
+type Mark = (u32, u32, u32);
+
+/// Lookups per window of a value cache; a window with fewer hits than [`CACHE_MIN_HITS`]
+/// turns the cache off for [`CACHE_OFF_WINDOWS`] windows (values that never repeat, such as
+/// PowerShell `ContextInfo` with its sequence numbers, would only cost a hash and a copy).
+const CACHE_WINDOW: u32 = 1024;
+const CACHE_MIN_HITS: u32 = CACHE_WINDOW / 8;
+const CACHE_OFF_WINDOWS: u32 = 15;
+/// A cache forgets everything when it holds this many values or key bytes; longer values
+/// are not cached.
+const CACHE_MAX_ENTRIES: usize = 16 << 10;
+const CACHE_MAX_BYTES: usize = 4 << 20;
+const CACHE_MAX_KEY: usize = 16 << 10;
+
+/// The marks one field automaton made on each recent value of its field, keyed by the raw
+/// bytes of the value ([`Event::raw_numbered`]): real event streams repeat most values
+/// (a process-access `CallTrace` of 530 bytes, escaped, takes about 1,300 distinct values in
+/// 43,000 OTRF events), and a hit replays the marks instead of decoding the value and running
+/// the automaton over it. Per thread, bounded, verified by comparing the whole key.
+#[derive(Debug, Default)]
+struct ValueCache {
+    map: HashMap<Box<[u8]>, (u32, u32), foldhash::fast::RandomState>,
+    marks: Vec<Mark>,
+    bytes: usize,
+    lookups: u32,
+    hits: u32,
+    /// Lookups left before the cache is tried again.
+    off: u32,
+}
+
+impl ValueCache {
+    fn clear(&mut self) {
+        self.map.clear();
+        self.marks.clear();
+        self.bytes = 0;
+    }
+}
+
+/// What [`Marks::replay`] did.
+enum Replay {
+    /// The value's marks were replayed.
+    Done,
+    /// Scan the value; record its marks for the cache when `true`.
+    Scan(bool),
 }
 
 impl Marks {
@@ -103,7 +157,68 @@ impl Marks {
             mask: vec![0; rules],
             cand: Vec::new(),
             gate_buf: String::new(),
+            caches: Vec::new(),
+            rec: Vec::new(),
+            recording: false,
         }
+    }
+
+    /// Replays the marks cache `c` holds for `raw`, or says to scan (and whether to record).
+    fn replay(&mut self, c: usize, raw: &[u8]) -> Replay {
+        if self.caches.len() <= c {
+            self.caches.resize_with(c + 1, ValueCache::default);
+        }
+        let cache = &mut self.caches[c];
+        if cache.off > 0 {
+            cache.off -= 1;
+            return Replay::Scan(false);
+        }
+        cache.lookups += 1;
+        let found = cache.map.get(raw).copied();
+        if found.is_some() {
+            cache.hits += 1;
+        }
+        if cache.lookups == CACHE_WINDOW {
+            if cache.hits < CACHE_MIN_HITS {
+                cache.off = CACHE_WINDOW * CACHE_OFF_WINDOWS;
+                cache.clear();
+            }
+            cache.lookups = 0;
+            cache.hits = 0;
+        }
+        let Some((start, len)) = found else {
+            return Replay::Scan(raw.len() <= CACHE_MAX_KEY);
+        };
+        for k in start..start + len {
+            let (rule, bit, full) = self.caches[c].marks[k as usize];
+            self.hit(rule as usize, bit, full);
+        }
+        Replay::Done
+    }
+
+    /// Starts recording marks for a value cache.
+    fn record(&mut self) {
+        self.rec.clear();
+        self.recording = true;
+    }
+
+    /// Keeps the marks recorded since [`Marks::record`] as cache `c`'s entry for `raw`.
+    fn store(&mut self, c: usize, raw: &[u8]) {
+        self.recording = false;
+        let rec = &self.rec;
+        let Some(cache) = self.caches.get_mut(c) else {
+            return;
+        };
+        if cache.map.len() >= CACHE_MAX_ENTRIES || cache.bytes + raw.len() > CACHE_MAX_BYTES {
+            cache.clear();
+        }
+        let (Ok(start), Ok(len)) = (u32::try_from(cache.marks.len()), u32::try_from(rec.len()))
+        else {
+            return;
+        };
+        cache.marks.extend_from_slice(rec);
+        cache.bytes += raw.len();
+        cache.map.insert(raw.into(), (start, len));
     }
 
     /// Forgets the previous event.
@@ -117,6 +232,9 @@ impl Marks {
     }
 
     fn hit(&mut self, rule: usize, bit: u32, full: u32) {
+        if self.recording {
+            self.rec.push((rule as u32, bit, full));
+        }
         let (Some(g), Some(m)) = (self.gen_of.get_mut(rule), self.mask.get_mut(rule)) else {
             return;
         };
@@ -163,6 +281,7 @@ impl BucketFilter {
         rules: &[CompiledRule],
         idx: &[usize],
         number: &dyn Fn(&str) -> Option<u32>,
+        caches: &mut usize,
     ) -> Self {
         let mut always = Vec::new();
         let mut per_field: Vec<(String, Pats)> = Vec::new();
@@ -203,7 +322,8 @@ impl BucketFilter {
             {
                 Ok(ac) => {
                     let id = number(&field);
-                    fields.push((field, id, ac, owners))
+                    fields.push((field, id, ac, owners, *caches));
+                    *caches += 1;
                 }
                 // cannot happen for plain literals; evaluate those rules always instead
                 Err(_) => always.extend(owners.into_iter().flatten().map(|o| o.rule)),
@@ -223,7 +343,7 @@ impl BucketFilter {
         for &i in &self.always {
             marks.hit(i, 1, 1);
         }
-        for (field, id, ac, owners) in &self.fields {
+        for (field, id, ac, owners, cache) in &self.fields {
             if field == KEYWORDS {
                 if let Some(text) = ev.verbatim()
                     && let Some(gate) = &self.kw_gate
@@ -237,10 +357,22 @@ impl BucketFilter {
                 });
                 continue;
             }
+            let raw = ev.raw_numbered(*id, field);
+            let record = match raw.map(|r| marks.replay(*cache, r)) {
+                Some(Replay::Done) => continue,
+                Some(Replay::Scan(record)) => record,
+                None => false,
+            };
             let Some(v) = ev.field_numbered(*id, field) else {
                 continue;
             };
+            if record {
+                marks.record();
+            }
             scan(&v, &mut |t| look(ac, owners, t, marks));
+            if let (true, Some(raw)) = (record, raw) {
+                marks.store(*cache, raw);
+            }
         }
     }
 }

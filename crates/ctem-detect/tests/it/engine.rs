@@ -156,3 +156,93 @@ fn correlation_chain_silences_base_rule_and_fires_once() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The lines path caches what the prefilter found in each field value by the value's raw
+/// bytes. Over a stream whose values repeat (some written with escapes, some with the same
+/// text spelled differently), with more distinct values than a cache holds (so caches are
+/// cleared and refilled) and a field whose values never repeat (so its cache turns off), every
+/// line raises exactly the rules the unfiltered path picks on its parsed value.
+#[test]
+fn value_caches_answer_as_the_unfiltered_path() -> anyhow::Result<()> {
+    let rule = |id: &str, det: &str| {
+        format!(
+            "title: {id}\nid: {id}\nlogsource: {{product: windows, category: process_access}}\n\
+             detection:\n{det}\n---\n"
+        )
+    };
+    let mut yaml = String::new();
+    yaml += &rule(
+        "calltrace-dbghelp",
+        "  sel:\n    TargetImage|endswith: '\\lsass.exe'\n    CallTrace|contains: 'dbghelp.dll'\n  condition: sel",
+    );
+    yaml += &rule(
+        "calltrace-unknown",
+        "  sel:\n    CallTrace|startswith: 'UNKNOWN('\n  condition: sel",
+    );
+    yaml += &rule(
+        "calltrace-all",
+        "  sel:\n    CallTrace|contains|all: ['ntdll.dll', 'kernelbase.dll']\n    GrantedAccess: '0x1410'\n  condition: sel",
+    );
+    yaml += &rule(
+        "seq-filter",
+        "  sel:\n    Context|contains: 'run 7'\n  filter:\n    Context|contains: 'run 77'\n  condition: sel and not filter",
+    );
+    let engine = Engine::new(RuleSet::from_yaml(&yaml)?, Mappings::builtin()?);
+    let traces = [
+        r"C:\Windows\SYSTEM32\ntdll.dll+9d4c4|C:\Windows\System32\KERNELBASE.dll+2730e|UNKNOWN(00007FF)",
+        r"C:\Windows\SYSTEM32\ntdll.dll+9d4c4|C:\Windows\System32\dbghelp.dll+1e2|C:\x.exe+11",
+        "UNKNOWN(0000000000000000)|UNKNOWN(0000000000000000)|",
+        "C:\\Windows\\System32\\DBGHELP.DLL+1|\u{e9}t\u{e9}",
+    ];
+    let targets = [
+        r"C:\Windows\system32\lsass.exe",
+        r"C:\Windows\system32\svchost.exe",
+    ];
+    let mut text = String::new();
+    for i in 0..40_000usize {
+        let trace = if i % 3 == 0 {
+            // distinct values: more than a cache keeps
+            format!("{}|C:\\p{i}.dll+1", traces[i % traces.len()])
+        } else {
+            traces[i % traces.len()].to_string()
+        };
+        let mut line = serde_json::to_string(&json!({
+            "Channel": "Microsoft-Windows-Sysmon/Operational",
+            "EventID": 10,
+            "TargetImage": targets[(i / 7) % 2],
+            "GrantedAccess": if i % 5 == 0 { "0x1410" } else { "0x1000" },
+            "CallTrace": trace,
+            "Context": format!("run {i}"),
+        }))?;
+        if i % 11 == 0 {
+            // the same text with `\u` escapes: other raw bytes, same answer
+            line = line
+                .replace("ntdll", "\\u006etdll")
+                .replace("UNKNOWN", "\\u0055NKNOWN");
+        }
+        text += &line;
+        text.push('\n');
+    }
+    let mut expected = std::collections::BTreeMap::new();
+    let mut picked = std::collections::BTreeSet::new();
+    for (n, l) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(l)?;
+        for r in engine.matching_rules_unfiltered(&v) {
+            *expected.entry((n as u64 + 1, r)).or_insert(0) += 1;
+            picked.insert(r);
+        }
+    }
+    assert_eq!(picked.len(), 4, "every rule fires somewhere");
+    for threads in [1, 2] {
+        let mut ids = std::collections::BTreeMap::new();
+        engine.run_lines(text.as_bytes(), None, threads, |a| {
+            *ids.entry((a.record.unwrap_or(0), a.rule_id)).or_insert(0) += 1;
+        })?;
+        let names: std::collections::BTreeMap<_, _> = expected
+            .keys()
+            .map(|(n, r)| ((*n, engine.rules()[*r].meta.id.clone()), 1))
+            .collect();
+        assert_eq!(ids, names, "{threads} threads");
+    }
+    Ok(())
+}
