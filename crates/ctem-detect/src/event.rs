@@ -86,9 +86,10 @@ pub trait Event {
         let _ = (parent, name);
         None
     }
-    /// A text in which the text of every value [`Event::keywords`] visits appears verbatim
-    /// (a raw JSON line without unusual escapes), when the event has one. Lets a keyword
-    /// prefilter look at one string instead of every value. Optional.
+    /// A text in which the text of every value [`Event::keywords`] visits appears verbatim,
+    /// byte for byte (a raw JSON line without unusual escapes; non-ASCII text is fine), when
+    /// the event has one. Lets a keyword prefilter look at one string instead of every value.
+    /// Optional.
     fn verbatim(&self) -> Option<&str> {
         None
     }

@@ -233,7 +233,7 @@ impl<'a> FlatEvent<'a> {
             self.clear_slots();
             self.vals.clear();
         }
-        self.plain = self.plain && r.is_ok() && line.is_ascii();
+        self.plain = self.plain && r.is_ok();
         if self.decoded.len() < self.vals.len() {
             self.decoded.resize_with(self.vals.len(), OnceCell::new);
         }

@@ -93,7 +93,7 @@ pub(crate) struct Marks {
     mask: Vec<u32>,
     /// Candidate rules of the current event (unsorted, each once).
     pub cand: Vec<usize>,
-    gate_buf: String,
+    gate_buf: Vec<u8>,
     /// One value cache per field filter of the engine (see [`ValueCache`]), made on first use.
     caches: Vec<ValueCache>,
     /// While `recording` (a field value scanned for its cache): every (rule, bit, full) it
@@ -156,7 +156,7 @@ impl Marks {
             gen_of: vec![0; rules],
             mask: vec![0; rules],
             cand: Vec::new(),
-            gate_buf: String::new(),
+            gate_buf: Vec::new(),
             caches: Vec::new(),
             rec: Vec::new(),
             recording: false,
@@ -254,8 +254,16 @@ impl Marks {
 
 /// Looks for the JSON-escaped keyword literals in a raw line.
 #[derive(Debug)]
-enum Gate {
-    /// Case-sensitive SIMD search over the lower-cased line.
+struct Gate {
+    search: GateSearch,
+    /// Every literal is ASCII.
+    ascii: bool,
+}
+
+/// The searcher of a [`Gate`], run over the lower-cased line.
+#[derive(Debug)]
+enum GateSearch {
+    /// Case-sensitive SIMD search.
     Teddy(aho_corasick::packed::Searcher),
     /// Too many literals for Teddy.
     Ac(AhoCorasick),
@@ -397,31 +405,49 @@ fn add(per_field: &mut Vec<(String, Pats)>, field: String, lit: String, owner: O
 
 fn keyword_gate(pats: &[String]) -> Option<Gate> {
     let escaped: Vec<String> = pats.iter().map(|p| json_escaped(p)).collect();
-    match aho_corasick::packed::Config::new()
+    let search = match aho_corasick::packed::Config::new()
         .builder()
         .extend(&escaped)
         .build()
     {
-        Some(g) => Some(Gate::Teddy(g)),
-        None => AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(&escaped)
-            .ok()
-            .map(Gate::Ac),
+        Some(g) => GateSearch::Teddy(g),
+        None => GateSearch::Ac(
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&escaped)
+                .ok()?,
+        ),
+    };
+    Some(Gate {
+        search,
+        ascii: pats.iter().all(|p| p.is_ascii()),
+    })
+}
+
+fn gate_hit(gate: &Gate, text: &str, buf: &mut Vec<u8>) -> bool {
+    buf.clear();
+    // lower-case ASCII while copying (one pass); every non-ASCII character lower-cases to
+    // non-ASCII text except these three, so with ASCII literals that is the folded line
+    if text.is_ascii() || (gate.ascii && !FOLD_TO_ASCII.iter().any(|c| text.contains(*c))) {
+        buf.extend(text.bytes().map(|c| c.to_ascii_lowercase()));
+    } else if text.contains('\u{3a3}') {
+        // capital sigma lower-cases by its context, which differs between the line and the
+        // value: let the values decide
+        return true;
+    } else {
+        // as `look` folds a value: every other character lower-cases on its own, so the
+        // folded value lies in the folded line
+        buf.extend_from_slice(lowercase(text).replace('\u{17f}', "s").as_bytes());
+    }
+    match &gate.search {
+        GateSearch::Teddy(g) => g.find(buf.as_slice()).is_some(),
+        GateSearch::Ac(ac) => ac.is_match(buf.as_slice()),
     }
 }
 
-fn gate_hit(gate: &Gate, text: &str, buf: &mut String) -> bool {
-    match gate {
-        Gate::Teddy(g) => {
-            buf.clear();
-            buf.push_str(text);
-            buf.make_ascii_lowercase();
-            g.find(buf.as_bytes()).is_some()
-        }
-        Gate::Ac(ac) => ac.is_match(text),
-    }
-}
+/// The non-ASCII characters whose folded form (as `look` folds) holds ASCII: the Kelvin sign
+/// (`k`), capital I with dot above (`i` and a combining dot) and the long s (`s`).
+const FOLD_TO_ASCII: [char; 3] = ['\u{212a}', '\u{130}', '\u{17f}'];
 
 /// Runs one field automaton over one text and marks the clauses whose literal lies where its
 /// anchor says.

@@ -246,3 +246,54 @@ fn value_caches_answer_as_the_unfiltered_path() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Keyword rules are gated on the raw line, lower-cased. Lines with non-ASCII text take the
+/// gate too: characters that fold to ASCII (the Kelvin sign, the long s, capital I with dot),
+/// upper-case non-ASCII letters of a literal and the capital sigma (whose folding depends on
+/// its neighbours, which an escape such as `\n` changes) must not make it miss what the
+/// values hold. The lines path raises what the unfiltered path does.
+#[test]
+fn keyword_gate_on_non_ascii_lines_answers_as_the_unfiltered_path() -> anyhow::Result<()> {
+    let yaml = "title: kw\nid: kw\nlogsource: {product: windows}\ndetection:\n  keywords:\n    \
+                - 'kerberos::golden'\n    - 'sekurlsa::'\n    - 'iis'\n  condition: keywords\n---\n\
+                title: kw2\nid: kw2\nlogsource: {product: windows}\ndetection:\n  keywords:\n    \
+                - 'mimi\u{430}tz'\n    - '\u{1f600}'\n    - '\u{3c3}'\n  condition: keywords\n";
+    let engine = Engine::new(RuleSet::from_yaml(yaml)?, Mappings::builtin()?);
+    let texts = [
+        "plain kerberos::golden",
+        "KERBEROS::GOLDEN caf\u{e9}",
+        "\u{212a}erberos::golden \u{e9}",
+        "\u{17f}ekurl\u{17f}a:: \u{e9}",
+        "\u{130}IS \u{e9}",
+        "caf\u{e9} nothing here",
+        "MIMI\u{410}TZ",
+        "mimi\u{430}tz",
+        "smile \u{1f600}",
+        "\u{3a3}\u{3a3}",
+        "\u{3c3}\u{3a3}",
+        // in the line the escape's `n` is a letter before the sigma, in the value a newline
+        "x\n\u{3a3}",
+        "tab\tand \"quote\" \\ sekurlsa:: \u{e9}",
+    ];
+    let mut text = String::new();
+    for t in texts {
+        text += &serde_json::to_string(&json!({
+            "Channel": "Security", "EventID": 4688, "Message": t, "Other": "x"
+        }))?;
+        text.push('\n');
+    }
+    let mut expected = std::collections::BTreeSet::new();
+    for (n, l) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(l)?;
+        for r in engine.matching_rules_unfiltered(&v) {
+            expected.insert((n as u64 + 1, engine.rules()[r].meta.id.clone()));
+        }
+    }
+    assert!(expected.len() >= 8, "{expected:?}");
+    let mut got = std::collections::BTreeSet::new();
+    engine.run_lines(text.as_bytes(), None, 1, |a| {
+        got.insert((a.record.unwrap_or(0), a.rule_id));
+    })?;
+    assert_eq!(got, expected);
+    Ok(())
+}
