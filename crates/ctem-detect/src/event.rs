@@ -101,15 +101,29 @@ pub trait Event {
         let _ = id;
         self.field(name)
     }
-    /// The raw bytes that decide the text of [`Event::field_numbered`]`(id, name)` when the
-    /// view can name them without decoding (the JSON text of a string value, escapes and
-    /// all): equal bytes mean equal text, so results that depend on the text alone can be
-    /// cached by them. `None` when the view cannot tell (absent, nested, not a string).
+    /// What [`Event::field_numbered`]`(id, name)` would find, when the view can tell without
+    /// decoding: absent, the raw bytes of a string value (equal bytes mean equal text, so
+    /// results that depend on the text alone can be cached by them) or an integer.
     #[doc(hidden)]
-    fn raw_numbered(&self, id: Option<u32>, name: &str) -> Option<&[u8]> {
+    fn raw_numbered(&self, id: Option<u32>, name: &str) -> RawField<'_> {
         let _ = (id, name);
-        None
+        RawField::Unknown
     }
+}
+
+/// A field as [`Event::raw_numbered`] sees it.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawField<'a> {
+    /// The view cannot tell cheaply: ask [`Event::field_numbered`].
+    Unknown,
+    /// The event has no such field.
+    Absent,
+    /// A string, as raw bytes that decide its text (for JSON: the text between the quotes,
+    /// escapes and all).
+    Text(&'a [u8]),
+    /// An integer.
+    Int(i64),
 }
 
 impl<E: Event + ?Sized> Event for &E {
@@ -128,7 +142,7 @@ impl<E: Event + ?Sized> Event for &E {
     fn field_numbered(&self, id: Option<u32>, name: &str) -> Option<FieldValue<'_>> {
         (**self).field_numbered(id, name)
     }
-    fn raw_numbered(&self, id: Option<u32>, name: &str) -> Option<&[u8]> {
+    fn raw_numbered(&self, id: Option<u32>, name: &str) -> RawField<'_> {
         (**self).raw_numbered(id, name)
     }
 }

@@ -15,7 +15,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use serde_json::Value;
 
-use crate::event::{Event, FieldValue, json_field, json_path};
+use crate::event::{Event, FieldValue, RawField, json_field, json_path};
 
 /// FNV-1a: field names are short and trusted enough (rule authors), so a fast hash wins.
 #[derive(Default, Clone, Copy)]
@@ -493,20 +493,31 @@ impl FlatEvent<'_> {
         }
     }
 
-    /// The raw text of the member interned as `id`: `None` when absent, `Some(None)` when
-    /// present but not a string (see [`Event::raw_numbered`]). The raw bytes of a string
-    /// without escapes are its text; with escapes they hold a backslash, so equal raw bytes
-    /// always mean equal text.
-    pub(crate) fn raw_at(&self, id: u32) -> Option<Option<&[u8]>> {
-        let slot = *self.slots.get(id as usize)?;
+    /// The member interned as `id` as [`Event::raw_numbered`] sees it. The raw bytes of a
+    /// string without escapes are its text; with escapes they hold a backslash, so equal raw
+    /// bytes always mean equal text.
+    pub(crate) fn raw_at(&self, id: u32) -> RawField<'_> {
+        let slot = self.slots.get(id as usize).copied().unwrap_or(u32::MAX);
         if slot == u32::MAX {
-            return None;
+            return RawField::Absent;
         }
-        Some(match self.vals.get(slot as usize)?.2 {
-            Val::Str(s, e) | Val::Escaped(s, e) => {
-                Some(&self.line.as_bytes()[s as usize..e as usize])
+        match self.vals.get(slot as usize).map(|v| v.2) {
+            Some(Val::Str(s, e) | Val::Escaped(s, e)) => {
+                RawField::Text(&self.line.as_bytes()[s as usize..e as usize])
             }
-            _ => None,
+            Some(Val::Int(n)) => RawField::Int(n),
+            _ => RawField::Unknown,
+        }
+    }
+
+    /// True when a top-level key may hold a space (only such keys answer
+    /// [`Event::field_loose`]): one has a space or an escape.
+    pub(crate) fn has_spaced_key(&self) -> bool {
+        let b = self.line.as_bytes();
+        self.vals.iter().any(|(s, e, _)| {
+            b[*s as usize..*e as usize]
+                .iter()
+                .any(|c| matches!(c, b' ' | b'\\'))
         })
     }
 

@@ -252,11 +252,8 @@ impl Engine {
                     &self.mappings().shapes[fallback],
                 );
             if flat_ok {
-                let view = FlatView {
-                    flat: &flat,
-                    paths: &self.flat_paths,
-                    shape: &self.mappings().shapes[fallback],
-                };
+                let view =
+                    FlatView::new(&flat, &self.flat_paths, &self.mappings().shapes[fallback]);
                 self.match_view(&view, sc, &mut hits);
             } else {
                 // nested shapes and odd lines: the full Value path

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use crate::compile::{CCond, CompiledDetection, FieldMatcher};
-use crate::event::{Event, FieldValue};
+use crate::event::{Event, FieldValue, RawField};
 use crate::ruleset::CompiledRule;
 use crate::value::{StrPat, ValueMatcher, lowercase};
 
@@ -365,7 +365,18 @@ impl BucketFilter {
                 });
                 continue;
             }
-            let raw = ev.raw_numbered(*id, field);
+            let mut int_key = [0u8; 9];
+            let raw = match ev.raw_numbered(*id, field) {
+                RawField::Absent => continue,
+                RawField::Unknown => None,
+                RawField::Text(t) => Some(t),
+                RawField::Int(n) => {
+                    // 0xFF never occurs in UTF-8 text, so an integer's key is no text's key
+                    int_key[0] = 0xFF;
+                    int_key[1..].copy_from_slice(&n.to_le_bytes());
+                    Some(&int_key[..])
+                }
+            };
             let record = match raw.map(|r| marks.replay(*cache, r)) {
                 Some(Replay::Done) => continue,
                 Some(Replay::Scan(record)) => record,
