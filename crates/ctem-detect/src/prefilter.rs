@@ -18,6 +18,8 @@
 //! cannot match, never add hits.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
@@ -52,6 +54,11 @@ const MIN_EXTRA_SCORE: usize = 5;
 
 /// Field automata with at most this many literals are built as DFAs.
 const MAX_DFA_PATTERNS: usize = 300;
+/// Larger sets, up to this many literals, become DFAs once their NFA has scanned
+/// [`LAZY_DFA_BYTES`] (summed over threads): only the sets the events use pay the memory and
+/// the build time, and the rule load stays fast.
+const MAX_LAZY_DFA_PATTERNS: usize = 1500;
+const LAZY_DFA_BYTES: u64 = 256 << 10;
 
 /// One rule a pattern belongs to: which clause it satisfies and where it must lie.
 #[derive(Debug, Clone, Copy)]
@@ -66,9 +73,57 @@ struct Owner {
 /// Per field: literal -> pattern id, patterns, owners per pattern.
 type Pats = (HashMap<String, usize>, Vec<String>, Vec<Vec<Owner>>);
 
-/// One field of a bucket: name, number, automaton, owners per pattern, and the number of its
-/// value cache in [`Marks`].
-type FieldFilter = (String, Option<u32>, AhoCorasick, Vec<Vec<Owner>>, usize);
+/// One field of a bucket.
+#[derive(Debug)]
+struct FieldFilter {
+    name: String,
+    /// Its number (see [`Event::field_numbered`]).
+    id: Option<u32>,
+    ac: AhoCorasick,
+    /// The rules of each pattern.
+    owners: Vec<Vec<Owner>>,
+    /// The number of its value cache in [`Marks`].
+    cache: usize,
+    /// For a set too large for a DFA up front (see [`MAX_LAZY_DFA_PATTERNS`]).
+    lazy: Option<LazyDfa>,
+}
+
+/// The DFA of a large literal set, built when its NFA has done enough work.
+#[derive(Debug)]
+struct LazyDfa {
+    pats: Vec<String>,
+    scanned: AtomicU64,
+    dfa: OnceLock<Option<AhoCorasick>>,
+}
+
+impl FieldFilter {
+    /// The automaton to run: the DFA once built.
+    fn automaton(&self) -> &AhoCorasick {
+        self.lazy
+            .as_ref()
+            .and_then(|l| l.dfa.get())
+            .and_then(Option::as_ref)
+            .unwrap_or(&self.ac)
+    }
+
+    /// Counts bytes the NFA scanned; builds the DFA when they pass [`LAZY_DFA_BYTES`].
+    fn scanned(&self, bytes: usize) {
+        let Some(l) = &self.lazy else { return };
+        if l.dfa.get().is_some() {
+            return;
+        }
+        let before = l.scanned.fetch_add(bytes as u64, Ordering::Relaxed);
+        if before < LAZY_DFA_BYTES && before + bytes as u64 >= LAZY_DFA_BYTES {
+            l.dfa.get_or_init(|| {
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .build(&l.pats)
+                    .ok()
+            });
+        }
+    }
+}
 
 /// The prefilter of one bucket.
 #[derive(Debug)]
@@ -330,7 +385,20 @@ impl BucketFilter {
             {
                 Ok(ac) => {
                     let id = number(&field);
-                    fields.push((field, id, ac, owners, *caches));
+                    let lazy =
+                        (kind.is_none() && pats.len() <= MAX_LAZY_DFA_PATTERNS).then(|| LazyDfa {
+                            pats,
+                            scanned: AtomicU64::new(0),
+                            dfa: OnceLock::new(),
+                        });
+                    fields.push(FieldFilter {
+                        name: field,
+                        id,
+                        ac,
+                        owners,
+                        cache: *caches,
+                        lazy,
+                    });
                     *caches += 1;
                 }
                 // cannot happen for plain literals; evaluate those rules always instead
@@ -351,7 +419,9 @@ impl BucketFilter {
         for &i in &self.always {
             marks.hit(i, 1, 1);
         }
-        for (field, id, ac, owners, cache) in &self.fields {
+        for f in &self.fields {
+            let (field, id, owners, cache) = (&f.name, &f.id, &f.owners, &f.cache);
+            let ac = f.automaton();
             if field == KEYWORDS {
                 if let Some(text) = ev.verbatim()
                     && let Some(gate) = &self.kw_gate
@@ -388,7 +458,12 @@ impl BucketFilter {
             if record {
                 marks.record();
             }
-            scan(&v, &mut |t| look(ac, owners, t, marks));
+            let mut bytes = 0;
+            scan(&v, &mut |t| {
+                bytes += t.len();
+                look(ac, owners, t, marks)
+            });
+            f.scanned(bytes);
             if let (true, Some(raw)) = (record, raw) {
                 marks.store(*cache, raw);
             }
@@ -790,5 +865,41 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    /// A field with more literals than an up-front DFA takes runs its NFA until it has scanned
+    /// enough text, then a DFA built from the same literals: the candidates stay the same.
+    #[test]
+    fn lazy_dfa_keeps_the_candidates() {
+        let mut yaml = String::new();
+        for i in 0..400 {
+            yaml += &format!(
+                "title: r{i}\nlogsource: {{product: windows}}\ndetection:\n  sel:\n    \
+                 TargetObject|contains: '\\\\key{i}\\\\'\n  condition: sel\n---\n"
+            );
+        }
+        let set = crate::RuleSet::from_yaml(&yaml).expect("rules");
+        let idx: Vec<usize> = (0..set.rules.len()).collect();
+        let lazy = BucketFilter::new(&set.rules, &idx, &|_| None, &mut 0);
+        let mut eager = BucketFilter::new(&set.rules, &idx, &|_| None, &mut 0);
+        eager.fields.iter_mut().for_each(|f| f.lazy = None);
+        assert!(lazy.fields[0].lazy.is_some(), "400 literals wait for a DFA");
+        let (mut m1, mut m2) = (Marks::new(set.rules.len()), Marks::new(set.rules.len()));
+        let mut found = 0;
+        for n in 0..3_000 {
+            let key = format!("HKLM\\Software\\KEY{}\\x{n}\\{}", n % 450, "pad".repeat(30));
+            let ev = serde_json::json!({ "TargetObject": key });
+            m1.start();
+            m2.start();
+            lazy.candidates(&ev, &mut m1);
+            eager.candidates(&ev, &mut m2);
+            m1.cand.sort_unstable();
+            m2.cand.sort_unstable();
+            assert_eq!(m1.cand, m2.cand, "{key}");
+            found += m1.cand.len();
+        }
+        assert!(found > 2_000, "{found}");
+        let dfa = lazy.fields[0].lazy.as_ref().and_then(|l| l.dfa.get());
+        assert!(dfa.is_some_and(|d| d.as_ref().is_some_and(|d| d.kind() == AhoCorasickKind::DFA)));
     }
 }
