@@ -1,4 +1,10 @@
 //! Compiles a typed [`Rule`] into matchers and evaluates them on events.
+//!
+//! An item's plain case-insensitive values are tested together where that is cheaper
+//! ([`ValueSets`]: one automaton or finder pass instead of a `memmem` per value), and the
+//! lower-cased copy of a field's text is made once per rule evaluation and handed from item
+//! to item (`LowerCache`), so a rule whose filters all read one 5 KB `ContextInfo` folds it
+//! once. Both give exactly the answers of testing each value alone.
 
 use std::collections::HashMap;
 
@@ -9,8 +15,8 @@ use crate::error::{Error, Result};
 use crate::event::{Event, FieldValue};
 use crate::rule::{FieldItem, Modifier, Rule, Scalar};
 use crate::value::{
-    Cmp, Piece, RefKind, StrMatch, StrPat, Text, TimePart, ValueMatcher, base64, base64_offsets,
-    parse_cidr, parse_sigma_string, utf16, windash_variants,
+    Cmp, Lowered, Piece, RefKind, StrMatch, StrPat, Text, TimePart, ValueMatcher, ValueSets,
+    base64, base64_offsets, parse_cidr, parse_sigma_string, utf16, windash_variants,
 };
 
 /// Options used while compiling: the values of `%placeholder%`s for `|expand`.
@@ -30,46 +36,26 @@ pub struct FieldMatcher {
     pub all: bool,
     /// `|neq`: the field must differ from every value.
     pub neq: bool,
-    /// All case-insensitive ASCII `contains` patterns in one automaton (one pass per value).
-    pub prefilter: Option<Prefilter>,
+    /// Plain case-insensitive values tested together (see [`ValueSets`]).
+    pub sets: Option<ValueSets>,
 }
 
-/// An Aho-Corasick automaton over a field's substring patterns.
-#[derive(Debug, Clone)]
-pub struct Prefilter {
-    ac: aho_corasick::AhoCorasick,
-    /// Automaton pattern id -> matcher index.
-    ids: Vec<usize>,
-    /// Matcher index -> handled by the automaton.
-    covered: Vec<bool>,
+/// Lower-cased field texts handed from one item of a rule evaluation to the next: the
+/// 5 KB `ContextInfo` that seven items of a PowerShell rule read is lower-cased once, not
+/// seven times. Kept by field name; an item takes the copy and puts it back.
+#[derive(Debug, Default)]
+struct LowerCache<'r> {
+    kept: Vec<(&'r str, Lowered)>,
 }
 
-fn build_prefilter(matchers: &[ValueMatcher]) -> Option<Prefilter> {
-    let mut pats = Vec::new();
-    let mut ids = Vec::new();
-    let mut covered = vec![false; matchers.len()];
-    for (i, m) in matchers.iter().enumerate() {
-        if let ValueMatcher::Str(StrMatch {
-            pat: StrPat::Contains(p),
-            cased: false,
-            ..
-        }) = m
-            && p.is_ascii()
-            && !p.is_empty()
-        {
-            pats.push(p.clone());
-            ids.push(i);
-            covered[i] = true;
-        }
+impl<'r> LowerCache<'r> {
+    fn take(&mut self, field: &str) -> Option<Lowered> {
+        let i = self.kept.iter().position(|(f, _)| *f == field)?;
+        Some(self.kept.swap_remove(i).1)
     }
-    if pats.is_empty() {
-        return None;
+    fn put(&mut self, field: &'r str, l: Lowered) {
+        self.kept.push((field, l));
     }
-    let ac = aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(&pats)
-        .ok()?;
-    Some(Prefilter { ac, ids, covered })
 }
 
 /// Calls `f` on the text of a scalar or of each list element until it returns true.
@@ -188,11 +174,12 @@ pub fn compile_item(item: &FieldItem, opts: &CompileOptions, rule: &str) -> Resu
     if has(mods, FieldRef) && item.field.is_none() {
         return Err(unsupported(rule, "fieldref needs a field"));
     }
+    let all = has(mods, All);
     Ok(FieldMatcher {
         field: item.field.clone(),
-        prefilter: build_prefilter(&matchers),
+        sets: ValueSets::build(&matchers, all),
         matchers,
-        all: has(mods, All),
+        all,
         neq: has(mods, Neq),
     })
 }
@@ -395,6 +382,11 @@ fn expand(text: &str, opts: &CompileOptions, rule: &str) -> Result<Vec<String>> 
 impl FieldMatcher {
     /// Tests the matcher on an event.
     pub fn matches<E: Event + ?Sized>(&self, ev: &E) -> bool {
+        self.matches_in(ev, &mut LowerCache::default())
+    }
+
+    /// Tests the matcher on an event, reusing lower-cased texts of earlier items.
+    fn matches_in<'r, E: Event + ?Sized>(&'r self, ev: &E, cache: &mut LowerCache<'r>) -> bool {
         let Some(name) = &self.field else {
             return self.keywords(ev);
         };
@@ -407,14 +399,30 @@ impl FieldMatcher {
                     self.matchers.iter().any(absent_ok)
                 };
         };
-        // a scalar's text, lower-cased at most once for all the values of the item
+        // a scalar's text, lower-cased at most once for all the items of the evaluation
         let scalar = match &value {
             FieldValue::List(_) => None,
             v => v.as_text(),
         };
-        let text = scalar.as_deref().map(Text::new);
+        let text = scalar
+            .as_deref()
+            .map(|raw| Text::reusing(raw, cache.take(name)));
+        let hit = self.test(ev, &value, text.as_ref());
+        if let Some(l) = text.and_then(Text::into_lowered) {
+            cache.put(name, l);
+        }
+        hit != self.neq
+    }
+
+    /// The item's values on a present field (`text` is the text of a scalar).
+    fn test<E: Event + ?Sized>(
+        &self,
+        ev: &E,
+        value: &FieldValue<'_>,
+        text: Option<&Text<'_>>,
+    ) -> bool {
         let one = |m: &ValueMatcher| {
-            if let (ValueMatcher::Str(s), Some(t)) = (m, &text) {
+            if let (ValueMatcher::Str(s), Some(t)) = (m, text) {
                 return s.is_match(t);
             }
             let other = match m {
@@ -426,41 +434,36 @@ impl FieldMatcher {
             {
                 return false;
             }
-            test_value(m, &value, other.as_ref())
+            test_value(m, value, other.as_ref())
         };
-        let covered = |i: usize| self.prefilter.as_ref().is_some_and(|p| p.covered[i]);
-        let hit = if self.all {
-            match &text {
-                // ASCII: each value in turn on the one lower-cased copy (the same test as
-                // the automaton's), the first miss stops
-                Some(t) if t.raw().is_ascii() => self.matchers.iter().all(one),
-                _ => {
-                    let mut seen = vec![false; self.matchers.len()];
-                    if let Some(p) = &self.prefilter {
-                        any_text(&value, &mut |t| {
-                            for m in p.ac.find_overlapping_iter(t) {
-                                seen[p.ids[m.pattern().as_usize()]] = true;
-                            }
-                            false
-                        });
-                    }
-                    self.matchers
-                        .iter()
-                        .enumerate()
-                        .all(|(i, m)| if covered(i) { seen[i] } else { one(m) })
+        let Some(sets) = &self.sets else {
+            return if self.all {
+                self.matchers.iter().all(one)
+            } else {
+                self.matchers.iter().any(one)
+            };
+        };
+        // a list matches a value when one of its elements does
+        let on_text = |f: &dyn Fn(&Text<'_>) -> bool| match text {
+            Some(t) => f(t),
+            None => any_text(value, &mut |s| f(&Text::new(s))),
+        };
+        if self.all {
+            self.matchers.iter().enumerate().all(|(i, m)| {
+                if sets.covers(i) {
+                    on_text(&|t| sets.contains_value(i, t))
+                } else {
+                    one(m)
                 }
-            }
+            })
         } else {
-            self.prefilter
-                .as_ref()
-                .is_some_and(|p| any_text(&value, &mut |t| p.ac.is_match(t)))
-                || self
-                    .matchers
+            on_text(&|t| sets.any_match(t))
+                || sets
+                    .rest()
                     .iter()
-                    .enumerate()
-                    .any(|(i, m)| !covered(i) && one(m))
-        };
-        hit != self.neq
+                    .filter_map(|&i| self.matchers.get(i))
+                    .any(one)
+        }
     }
 
     fn keywords<E: Event + ?Sized>(&self, ev: &E) -> bool {
@@ -491,6 +494,12 @@ fn test_value(m: &ValueMatcher, v: &FieldValue<'_>, other: Option<&FieldValue<'_
     }
 }
 
+/// The state of one evaluation: search results and lower-cased texts.
+struct Eval<'m, 'r> {
+    memo: &'m mut [Option<bool>],
+    cache: LowerCache<'r>,
+}
+
 impl CompiledDetection {
     /// True when any condition holds on the event.
     pub fn matches<E: Event + ?Sized>(&self, ev: &E) -> bool {
@@ -503,11 +512,15 @@ impl CompiledDetection {
             big.resize(self.searches.len(), None);
             &mut big
         };
-        self.conditions.iter().any(|c| self.eval(c, ev, memo))
+        let mut st = Eval {
+            memo,
+            cache: LowerCache::default(),
+        };
+        self.conditions.iter().any(|c| self.eval(c, ev, &mut st))
     }
 
-    fn search<E: Event + ?Sized>(&self, i: usize, ev: &E, memo: &mut [Option<bool>]) -> bool {
-        let Some(slot) = memo.get(i) else {
+    fn search<'r, E: Event + ?Sized>(&'r self, i: usize, ev: &E, st: &mut Eval<'_, 'r>) -> bool {
+        let Some(slot) = st.memo.get(i) else {
             return false;
         };
         if let Some(b) = slot {
@@ -517,21 +530,21 @@ impl CompiledDetection {
         let r = s
             .alternatives
             .iter()
-            .any(|alt| alt.iter().all(|fm| fm.matches(ev)));
-        memo[i] = Some(r);
+            .any(|alt| alt.iter().all(|fm| fm.matches_in(ev, &mut st.cache)));
+        st.memo[i] = Some(r);
         r
     }
 
-    fn eval<E: Event + ?Sized>(&self, c: &CCond, ev: &E, memo: &mut [Option<bool>]) -> bool {
+    fn eval<'r, E: Event + ?Sized>(&'r self, c: &CCond, ev: &E, st: &mut Eval<'_, 'r>) -> bool {
         match c {
-            CCond::Search(i) => self.search(*i, ev, memo),
-            CCond::And(v) => v.iter().all(|c| self.eval(c, ev, memo)),
-            CCond::Or(v) => v.iter().any(|c| self.eval(c, ev, memo)),
-            CCond::Not(c) => !self.eval(c, ev, memo),
+            CCond::Search(i) => self.search(*i, ev, st),
+            CCond::And(v) => v.iter().all(|c| self.eval(c, ev, st)),
+            CCond::Or(v) => v.iter().any(|c| self.eval(c, ev, st)),
+            CCond::Not(c) => !self.eval(c, ev, st),
             CCond::AtLeast(n, v) => {
                 let mut k = 0;
                 for i in v {
-                    if self.search(*i, ev, memo) {
+                    if self.search(*i, ev, st) {
                         k += 1;
                         if k >= *n {
                             return true;
@@ -540,7 +553,7 @@ impl CompiledDetection {
                 }
                 false
             }
-            CCond::All(v) => v.iter().all(|i| self.search(*i, ev, memo)),
+            CCond::All(v) => v.iter().all(|i| self.search(*i, ev, st)),
         }
     }
 

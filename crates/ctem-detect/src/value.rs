@@ -1,9 +1,14 @@
 //! Value matchers: a Sigma value plus its modifiers compiled into something that tests a
 //! [`FieldValue`]. Wildcards, escaping, encodings and windash are resolved
-//! here, once, into plain string tests or a regex.
+//! here, once, into plain string tests or a regex. [`ValueSets`] groups the plain values of
+//! one item (many `contains`, `startswith` or `endswith` values, the thousand emoji of a
+//! `contains` list) into automata that answer exactly as the values tested one by one.
 
+use std::cell::OnceCell;
 use std::net::IpAddr;
 
+use aho_corasick::{AhoCorasick, Anchored, Input, StartKind};
+use memchr::memmem::Finder;
 use regex::Regex;
 
 use crate::event::FieldValue;
@@ -72,24 +77,78 @@ pub struct StrMatch {
     pub required: Vec<String>,
 }
 
-/// The text of a value, lower-cased lazily at most once per value.
+/// The text of a value, lower-cased lazily at most once per value (and, through
+/// `Lowered`, at most once per rule evaluation).
 pub struct Text<'t> {
     raw: &'t str,
-    lower: std::cell::OnceCell<String>,
+    ascii: OnceCell<bool>,
+    lower: OnceCell<String>,
+    /// Only ASCII letters lower-cased; kept apart from `lower` only for non-ASCII text.
+    folded: OnceCell<String>,
+}
+
+/// The lower-cased copy of a text, handed from one item of a rule to the next.
+#[derive(Debug)]
+pub(crate) struct Lowered {
+    raw_len: usize,
+    ascii: bool,
+    text: String,
 }
 
 impl<'t> Text<'t> {
     pub fn new(raw: &'t str) -> Self {
         Text {
             raw,
-            lower: std::cell::OnceCell::new(),
+            ascii: OnceCell::new(),
+            lower: OnceCell::new(),
+            folded: OnceCell::new(),
         }
+    }
+    /// A text whose lower-cased copy may already be known (from another item on the same
+    /// value); a copy of a different length is ignored.
+    pub(crate) fn reusing(raw: &'t str, kept: Option<Lowered>) -> Self {
+        let t = Text::new(raw);
+        if let Some(k) = kept.filter(|k| k.raw_len == raw.len()) {
+            let _ = t.ascii.set(k.ascii);
+            let _ = t.lower.set(k.text);
+        }
+        t
+    }
+    /// Gives the lower-cased copy back for the next item, when it was made.
+    pub(crate) fn into_lowered(self) -> Option<Lowered> {
+        let raw_len = self.raw.len();
+        let ascii = self.ascii.into_inner()?;
+        let text = self.lower.into_inner()?;
+        Some(Lowered {
+            raw_len,
+            ascii,
+            text,
+        })
     }
     pub fn raw(&self) -> &'t str {
         self.raw
     }
+    pub fn is_ascii(&self) -> bool {
+        *self.ascii.get_or_init(|| self.raw.is_ascii())
+    }
+    /// Unicode lower case ([`lowercase`]).
     pub fn lower(&self) -> &str {
-        self.lower.get_or_init(|| lowercase(self.raw))
+        self.lower.get_or_init(|| {
+            if self.is_ascii() {
+                self.raw.to_ascii_lowercase()
+            } else {
+                self.raw.to_lowercase()
+            }
+        })
+    }
+    /// ASCII letters lower-cased, other characters kept: searching it for a lower-case ASCII
+    /// literal is an ASCII case-insensitive search of the raw text.
+    pub fn folded(&self) -> &str {
+        if self.is_ascii() {
+            self.lower()
+        } else {
+            self.folded.get_or_init(|| self.raw.to_ascii_lowercase())
+        }
     }
 }
 
@@ -190,6 +249,190 @@ impl StrMatch {
             _ => h[h.len() - p.len()..].eq_ignore_ascii_case(p),
         })
     }
+}
+
+/// Fewest `startswith`, `endswith` or non-ASCII `contains` values of one item worth an
+/// automaton; below it each value is tested alone.
+const MIN_SET: usize = 4;
+
+/// The plain case-insensitive values of one item tested together instead of one by one. Each
+/// set answers exactly as the per-value tests it replaces: ASCII `contains` values are
+/// searched in the ASCII-folded text (an ASCII case-insensitive search of the raw text),
+/// non-ASCII ones in the lower-cased text, `startswith` and `endswith` values compare with
+/// the raw text ignoring ASCII case.
+#[derive(Debug, Clone, Default)]
+pub struct ValueSets {
+    /// Matcher index -> answered by the sets.
+    covered: Vec<bool>,
+    /// The indexes of the other matchers (an `endswith` list of 400 values may leave none).
+    rest: Vec<usize>,
+    /// `|all` items: matcher index -> the finder of its ASCII `contains` value (tested in
+    /// order, the first miss stops: cheaper than marking every value in one pass).
+    finders: Vec<Option<Finder<'static>>>,
+    /// Other items: every ASCII `contains` value.
+    contains: Option<Literals>,
+    /// Non-ASCII `contains` values (emoji lists); only non-ASCII text can hold them.
+    wide: Option<AhoCorasick>,
+    /// ASCII `startswith` values, anchored at the start.
+    prefix: Option<AhoCorasick>,
+    /// ASCII `endswith` values reversed, anchored at the start of the reversed text; with the
+    /// longest value's length (the part of the text read).
+    suffix: Option<(AhoCorasick, usize)>,
+}
+
+#[derive(Debug, Clone)]
+enum Literals {
+    One(Box<Finder<'static>>),
+    Many(AhoCorasick),
+}
+
+impl ValueSets {
+    /// The sets of an item's matchers, `None` when no value is covered.
+    pub fn build(matchers: &[ValueMatcher], all: bool) -> Option<Self> {
+        let mut kinds: [Vec<(usize, &str)>; 4] = Default::default();
+        for (i, m) in matchers.iter().enumerate() {
+            let ValueMatcher::Str(StrMatch {
+                pat, cased: false, ..
+            }) = m
+            else {
+                continue;
+            };
+            let (k, p) = match pat {
+                StrPat::Contains(p) if p.is_ascii() => (0, p),
+                StrPat::Contains(p) => (1, p),
+                StrPat::Prefix(p) if p.is_ascii() => (2, p),
+                StrPat::Suffix(p) if p.is_ascii() => (3, p),
+                _ => continue,
+            };
+            if !p.is_empty() {
+                kinds[k].push((i, p.as_str()));
+            }
+        }
+        let [ascii, wide, prefix, suffix] = kinds;
+        let mut s = ValueSets {
+            covered: vec![false; matchers.len()],
+            ..ValueSets::default()
+        };
+        if all {
+            s.finders = vec![None; matchers.len()];
+            for &(i, p) in &ascii {
+                s.finders[i] = Some(Finder::new(p).into_owned());
+            }
+            s.cover(&ascii);
+        } else {
+            s.contains = match ascii.as_slice() {
+                [] => None,
+                [(_, p)] => Some(Literals::One(Box::new(Finder::new(p).into_owned()))),
+                many => {
+                    automaton(many.iter().map(|(_, p)| p.as_bytes()), false).map(Literals::Many)
+                }
+            };
+            if s.contains.is_some() {
+                s.cover(&ascii);
+            }
+            if wide.len() >= MIN_SET {
+                s.wide = automaton(wide.iter().map(|(_, p)| p.as_bytes()), false);
+                if s.wide.is_some() {
+                    s.cover(&wide);
+                }
+            }
+            if prefix.len() >= MIN_SET {
+                s.prefix = automaton(prefix.iter().map(|(_, p)| p.as_bytes()), true);
+                if s.prefix.is_some() {
+                    s.cover(&prefix);
+                }
+            }
+            if suffix.len() >= MIN_SET {
+                let rev: Vec<Vec<u8>> = suffix
+                    .iter()
+                    .map(|(_, p)| p.bytes().rev().collect())
+                    .collect();
+                let longest = rev.iter().map(Vec::len).max().unwrap_or(0);
+                s.suffix = automaton(rev.iter().map(Vec::as_slice), true).map(|a| (a, longest));
+                if s.suffix.is_some() {
+                    s.cover(&suffix);
+                }
+            }
+        }
+        s.rest = (0..matchers.len()).filter(|&i| !s.covered[i]).collect();
+        (s.rest.len() < matchers.len()).then_some(s)
+    }
+
+    fn cover(&mut self, values: &[(usize, &str)]) {
+        for &(i, _) in values {
+            self.covered[i] = true;
+        }
+    }
+
+    /// Whether matcher `i` is answered by the sets.
+    pub fn covers(&self, i: usize) -> bool {
+        self.covered.get(i).copied().unwrap_or(false)
+    }
+
+    /// The indexes of the matchers the sets do not answer.
+    pub fn rest(&self) -> &[usize] {
+        &self.rest
+    }
+
+    /// `|all` items: whether the covered value `i` is in the text.
+    pub fn contains_value(&self, i: usize, t: &Text<'_>) -> bool {
+        self.finders
+            .get(i)
+            .and_then(Option::as_ref)
+            .is_some_and(|f| f.find(t.folded().as_bytes()).is_some())
+    }
+
+    /// Other items: whether any covered value matches the text.
+    pub fn any_match(&self, t: &Text<'_>) -> bool {
+        let raw = t.raw().as_bytes();
+        if let Some(ac) = &self.prefix
+            && ac.is_match(Input::new(raw).anchored(Anchored::Yes))
+        {
+            return true;
+        }
+        if let Some((ac, longest)) = &self.suffix
+            && suffix_match(ac, *longest, raw)
+        {
+            return true;
+        }
+        let hit = match &self.contains {
+            Some(Literals::One(f)) => f.find(t.folded().as_bytes()).is_some(),
+            Some(Literals::Many(ac)) => ac.is_match(t.folded()),
+            None => false,
+        };
+        hit || self
+            .wide
+            .as_ref()
+            .is_some_and(|ac| !t.is_ascii() && ac.is_match(t.lower()))
+    }
+}
+
+/// One automaton over byte literals: case-sensitive and unanchored, or ASCII
+/// case-insensitive and anchored at the start of the haystack.
+fn automaton<'p>(pats: impl Iterator<Item = &'p [u8]>, anchored: bool) -> Option<AhoCorasick> {
+    let mut b = AhoCorasick::builder();
+    if anchored {
+        b.ascii_case_insensitive(true)
+            .start_kind(StartKind::Anchored);
+    }
+    b.build(pats).ok()
+}
+
+/// Whether one of the reversed literals starts the reversed text: the text ends with it.
+fn suffix_match(ac: &AhoCorasick, longest: usize, raw: &[u8]) -> bool {
+    let tail = &raw[raw.len().saturating_sub(longest)..];
+    let mut stack = [0u8; 128];
+    let mut heap = Vec::new();
+    let rev = if tail.len() <= stack.len() {
+        &mut stack[..tail.len()]
+    } else {
+        heap.resize(tail.len(), 0);
+        &mut heap[..]
+    };
+    for (d, s) in rev.iter_mut().zip(tail.iter().rev()) {
+        *d = *s;
+    }
+    ac.is_match(Input::new(&*rev).anchored(Anchored::Yes))
 }
 
 /// Literals one of which every match of a regex contains: its prefix literals, else its

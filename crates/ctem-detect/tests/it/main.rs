@@ -1,4 +1,5 @@
 mod engine;
 mod ioc;
+mod matching;
 mod modifiers;
 mod regression;
