@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::correlation::{CorrelationState, HitInput};
-use crate::event::Event;
-use crate::flat::{FieldIndex, FnvMap};
+use crate::event::{Event, RawField};
+use crate::flat::FieldIndex;
 use crate::flat_view::FlatPaths;
 use crate::mapping::{MappedEvent, Mappings};
 use crate::prefilter::{BucketFilter, Marks};
@@ -67,7 +67,9 @@ pub struct Engine {
     /// Per bucket: the literal prefilter that picks the rules worth evaluating.
     filters: Vec<BucketFilter>,
     /// Fields the logsource conditions read (the key of the per-thread bucket cache).
-    ls_fields: Vec<String>,
+    /// The fields the logsource conditions read, with their numbers (see
+    /// [`Event::field_numbered`]).
+    ls_fields: Vec<(String, Option<u32>)>,
     /// Every field name or path a rule or mapping reads (the fast JSON-lines path).
     pub(crate) index: FieldIndex,
     /// Every rule field's paths in the fallback (flat) shape, as slots of `index`.
@@ -162,7 +164,13 @@ impl Engine {
             mappings,
             buckets,
             filters,
-            ls_fields,
+            ls_fields: ls_fields
+                .into_iter()
+                .map(|f| {
+                    let id = flat_paths.id(&f);
+                    (f, id)
+                })
+                .collect(),
             index,
             flat_paths,
             silent,
@@ -230,16 +238,36 @@ impl Engine {
     /// The buckets whose logsource condition holds, cached per distinct logsource-field values.
     fn buckets_of<E: Event + ?Sized>(&self, view: &E, sc: &mut Scratch) -> usize {
         use std::fmt::Write;
+        // the raw value where the view has it (no decoding, no formatting), tagged so that
+        // no two kinds of key meet
         sc.key.clear();
-        for f in &self.ls_fields {
-            match view.field(f) {
-                Some(v) => {
-                    let _ = write!(sc.key, "{v:?}\0");
+        for (f, id) in &self.ls_fields {
+            match view.raw_numbered(*id, f) {
+                RawField::Absent => sc.key.push(1),
+                RawField::Text(t) => {
+                    sc.key.push(2);
+                    sc.key.extend_from_slice(&(t.len() as u64).to_le_bytes());
+                    sc.key.extend_from_slice(t);
                 }
-                None => sc.key.push('\u{1}'),
+                RawField::Int(n) => {
+                    sc.key.push(3);
+                    sc.key.extend_from_slice(&n.to_le_bytes());
+                }
+                RawField::Unknown => {
+                    let mut text = String::new();
+                    match view.field(f) {
+                        Some(v) => {
+                            let _ = write!(text, "{v:?}");
+                            sc.key.push(4);
+                            sc.key.extend_from_slice(&(text.len() as u64).to_le_bytes());
+                            sc.key.extend_from_slice(text.as_bytes());
+                        }
+                        None => sc.key.push(1),
+                    }
+                }
             }
         }
-        if let Some(&slot) = sc.ls_cache.get(sc.key.as_str()) {
+        if let Some(&slot) = sc.ls_cache.get(sc.key.as_slice()) {
             return slot;
         }
         let list: Vec<usize> = self
@@ -464,8 +492,8 @@ impl Detector for Engine {
 /// Per-thread working memory of the matcher: prefilter marks, candidates, the bucket cache.
 pub(crate) struct Scratch {
     marks: Marks,
-    key: String,
-    ls_cache: FnvMap<String, usize>,
+    key: Vec<u8>,
+    ls_cache: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
     ls_lists: Vec<Vec<usize>>,
 }
 
@@ -473,8 +501,8 @@ impl Scratch {
     pub(crate) fn new(engine: &Engine) -> Self {
         Scratch {
             marks: Marks::new(engine.rules.len()),
-            key: String::new(),
-            ls_cache: FnvMap::default(),
+            key: Vec::new(),
+            ls_cache: HashMap::default(),
             ls_lists: Vec::new(),
         }
     }

@@ -129,8 +129,15 @@
 //! ## Design choices
 //!
 //! * Case-insensitive matching lower-cases the pattern at compile time and each field value
-//!   at most once per item ([`value::Text`]), not once per pattern; `|all` on ASCII text
-//!   tests its values one by one on that copy and stops at the first miss.
+//!   at most once per rule evaluation (the copy is handed from item to item by field name),
+//!   not once per pattern; `|all` on ASCII text tests its values one by one on that copy and
+//!   stops at the first miss. An item's plain values are tested together where that is
+//!   cheaper (`value::ValueSets`): several ASCII `contains` values are one case-sensitive
+//!   automaton (Teddy where it fits) over the ASCII-lower-cased copy, four or more
+//!   `startswith` / `endswith` values one anchored automaton (suffixes over the reversed
+//!   end), four or more non-ASCII `contains` values (the emoji rules) one automaton that
+//!   all-ASCII text skips. The answers are those of testing each value alone (tests compare
+//!   both).
 //! * Unsupported features are not errors of the whole set: a rule that does not compile is
 //!   named in [`RulesReport::unsupported`] with a reason and the others run.
 //! * Correlation rules referenced with `generate: false` (the default) silence their base
