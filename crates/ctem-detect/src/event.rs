@@ -93,6 +93,12 @@ pub trait Event {
     fn verbatim(&self) -> Option<&str> {
         None
     }
+    /// Whether the text [`Event::verbatim`] gives is all ASCII, when the view knows without
+    /// another pass over it.
+    #[doc(hidden)]
+    fn verbatim_ascii(&self) -> Option<bool> {
+        None
+    }
     /// [`Event::field`] for a name the engine numbered ahead (`id`, its number among the
     /// rule field names of the engine's flat shape); a view that keeps that table answers
     /// without hashing the name. Always the answer of `field(name)`.
@@ -138,6 +144,9 @@ impl<E: Event + ?Sized> Event for &E {
     }
     fn verbatim(&self) -> Option<&str> {
         (**self).verbatim()
+    }
+    fn verbatim_ascii(&self) -> Option<bool> {
+        (**self).verbatim_ascii()
     }
     fn field_numbered(&self, id: Option<u32>, name: &str) -> Option<FieldValue<'_>> {
         (**self).field_numbered(id, name)

@@ -5,8 +5,10 @@
 //! top-level value lies in the line, and decodes only the values the rules ask for (string
 //! escapes are resolved into a per-event buffer that is reused across lines). Field names the
 //! rules use are interned once in a [`FieldIndex`], so a lookup is one hash of the name and
-//! one slot read. Nested objects and arrays are kept as raw text and parsed with serde_json
-//! only when a rule reads them (rare in flat events).
+//! one slot read. Where each string ends comes from one pass over the whole line, 64 bytes
+//! at a time, before the scan (`string_scan`): no search stops at every backslash. Nested
+//! objects and arrays are kept as raw text and parsed with serde_json only when a rule reads
+//! them (rare in flat events).
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
@@ -16,6 +18,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use serde_json::Value;
 
 use crate::event::{Event, FieldValue, RawField, json_field, json_path};
+use crate::string_scan::{Esc, StringIndex};
 
 /// FNV-1a: field names are short and trusted enough (rule authors), so a fast hash wins.
 #[derive(Default, Clone, Copy)]
@@ -70,15 +73,12 @@ struct Key {
 impl Key {
     fn of(b: &[u8]) -> Key {
         let n = b.len();
-        let word = |s: &[u8]| {
-            let mut w = [0u8; 8];
-            w[..s.len()].copy_from_slice(s);
-            u64::from_le_bytes(w)
-        };
-        let (a, z) = if n >= 8 {
-            (word(&b[..8]), word(&b[n - 8..]))
-        } else {
-            (word(b), 0)
+        let (a, z) = match b.first_chunk::<8>() {
+            Some(head) => {
+                let tail = b.last_chunk::<8>().unwrap_or(head);
+                (u64::from_le_bytes(*head), u64::from_le_bytes(*tail))
+            }
+            None => (short_word(b), 0),
         };
         let h = (a ^ (n as u64).rotate_left(56)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
             ^ z.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
@@ -88,6 +88,22 @@ impl Key {
             first: a,
             last: z,
         }
+    }
+}
+
+/// The bytes of a name shorter than eight bytes as a little-endian word, zero-padded. Read
+/// as two loads that overlap (each byte lands on its own place, so OR-ing them twice is
+/// harmless): copying a few bytes into a buffer calls `memcpy`, which cost a quarter of a
+/// lookup.
+fn short_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    if let (Some(head), Some(tail)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        u64::from(u32::from_le_bytes(*head)) | u64::from(u32::from_le_bytes(*tail)) << (8 * (n - 4))
+    } else if let (Some(&first), Some(&last)) = (b.first(), b.last()) {
+        let mid = b[n / 2];
+        u64::from(first) | u64::from(mid) << (8 * (n / 2)) | u64::from(last) << (8 * (n - 1))
+    } else {
+        0
     }
 }
 
@@ -193,6 +209,8 @@ pub struct FlatEvent<'a> {
     spare: RefCell<Vec<String>>,
     /// Every leaf's text appears verbatim in the line (see [`Event::verbatim`]).
     plain: bool,
+    /// Where the strings of the line end.
+    strings: StringIndex,
 }
 
 impl<'a> FlatEvent<'a> {
@@ -207,6 +225,7 @@ impl<'a> FlatEvent<'a> {
             decoded: Vec::new(),
             spare: RefCell::new(Vec::new()),
             plain: false,
+            strings: StringIndex::default(),
         }
     }
 
@@ -254,6 +273,7 @@ impl<'a> FlatEvent<'a> {
         if b.len() >= u32::MAX as usize {
             return Err(ScanError { at: 0 });
         }
+        self.strings.build(b);
         let mut i = skip_ws(b, 0);
         if b.get(i) != Some(&b'{') {
             return Err(ScanError { at: i });
@@ -266,7 +286,7 @@ impl<'a> FlatEvent<'a> {
             if b.get(i) != Some(&b'"') {
                 return Err(ScanError { at: i });
             }
-            let (ks, ke, kesc) = string_end(b, i, &mut self.plain)?;
+            let (ks, ke, kesc) = self.strings.string_end(i, &mut self.plain)?;
             let kesc = kesc != Esc::None;
             i = skip_ws(b, ke + 1);
             if b.get(i) != Some(&b':') {
@@ -306,7 +326,7 @@ impl<'a> FlatEvent<'a> {
         let err = ScanError { at: i };
         match b.get(i) {
             Some(b'"') => {
-                let (s, e, esc) = string_end(b, i, &mut self.plain)?;
+                let (s, e, esc) = self.strings.string_end(i, &mut self.plain)?;
                 let v = if esc == Esc::None {
                     Val::Str(s as u32, e as u32)
                 } else {
@@ -315,7 +335,7 @@ impl<'a> FlatEvent<'a> {
                 Ok((v, e + 1, esc))
             }
             Some(b'{' | b'[') => {
-                let e = skip_nested(b, i)?;
+                let e = skip_nested(&self.strings, b, i)?;
                 self.plain = self.plain && plain_text(&b[i..e]);
                 Ok((Val::Raw(i as u32, e as u32), e, Esc::None))
             }
@@ -445,6 +465,9 @@ impl Event for FlatEvent<'_> {
     fn verbatim(&self) -> Option<&str> {
         self.plain.then_some(self.line)
     }
+    fn verbatim_ascii(&self) -> Option<bool> {
+        self.plain.then(|| self.strings.ascii())
+    }
 
     fn field(&self, name: &str) -> Option<FieldValue<'_>> {
         if let Some(pos) = self.member(name) {
@@ -551,58 +574,14 @@ fn trailing(b: &[u8], i: usize) -> Result<(), ScanError> {
     }
 }
 
-/// The escapes of a JSON string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Esc {
-    None,
-    /// Only `\\`, `\"` and control-character escapes (`\n`, `\r`, `\t`, `\b`, `\f`): they
-    /// always decode.
-    Short,
-    /// Others too (`\u`, `\/`, invalid ones).
-    Other,
-}
-
-/// For a string starting at the quote `i`: (content start, content end, its escapes).
-/// Clears `plain` on an escape that changes the text beyond `\\`, `\"` and control
-/// characters (see [`Event::verbatim`]).
-fn string_end(b: &[u8], i: usize, plain: &mut bool) -> Result<(usize, usize, Esc), ScanError> {
-    let start = i + 1;
-    let mut j = start;
-    let mut esc = Esc::None;
-    loop {
-        let Some(off) = b.get(j..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) else {
-            return Err(ScanError { at: i });
-        };
-        j += off;
-        if b[j] == b'"' {
-            return Ok((start, j, esc));
-        }
-        if matches!(
-            b.get(j + 1),
-            Some(b'"' | b'\\' | b'n' | b'r' | b't' | b'b' | b'f')
-        ) {
-            if esc == Esc::None {
-                esc = Esc::Short;
-            }
-        } else {
-            esc = Esc::Other;
-            *plain = false;
-        }
-        j += 2;
-        if j > b.len() {
-            return Err(ScanError { at: i });
-        }
-    }
-}
-
-/// The end (exclusive) of the object or array starting at `i`.
-fn skip_nested(b: &[u8], i: usize) -> Result<usize, ScanError> {
+/// The end (exclusive) of the object or array starting at `i` of the line `strings` indexes.
+fn skip_nested(strings: &StringIndex, b: &[u8], i: usize) -> Result<usize, ScanError> {
     let mut depth = 0usize;
     let mut j = i;
     while j < b.len() {
         match b[j] {
             b'"' => {
-                let (_, e, _) = string_end(b, j, &mut true)?;
+                let (_, e, _) = strings.string_end(j, &mut true)?;
                 j = e;
             }
             b'{' | b'[' => depth += 1,
@@ -824,6 +803,17 @@ mod tests {
             for _ in 0..2 {
                 assert_eq!(ev.field("a"), Some(FieldValue::Str(text.into())), "{good}");
             }
+        }
+    }
+
+    /// The two overlapping loads of a short name give the zero-padded word.
+    #[test]
+    fn short_words_are_zero_padded() {
+        let name = b"\x01\x02\x03\x04\x05\x06\x07";
+        for n in 0..8 {
+            let mut w = [0u8; 8];
+            w[..n].copy_from_slice(&name[..n]);
+            assert_eq!(short_word(&name[..n]), u64::from_le_bytes(w), "{n}");
         }
     }
 

@@ -159,6 +159,9 @@ impl Event for FlatView<'_, '_> {
     fn verbatim(&self) -> Option<&str> {
         self.flat.verbatim()
     }
+    fn verbatim_ascii(&self) -> Option<bool> {
+        self.flat.verbatim_ascii()
+    }
 }
 
 #[cfg(test)]

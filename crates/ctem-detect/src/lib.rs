@@ -178,6 +178,7 @@ pub mod mapping;
 mod prefilter;
 pub mod rule;
 mod ruleset;
+mod string_scan;
 pub mod value;
 
 pub use compile::CompileOptions;

@@ -334,6 +334,9 @@ impl<E: Event + ?Sized> Event for MappedEvent<'_, E> {
     fn verbatim(&self) -> Option<&str> {
         self.inner.verbatim()
     }
+    fn verbatim_ascii(&self) -> Option<bool> {
+        self.inner.verbatim_ascii()
+    }
 }
 
 #[cfg(test)]

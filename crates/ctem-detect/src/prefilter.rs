@@ -425,7 +425,7 @@ impl BucketFilter {
             if field == KEYWORDS {
                 if let Some(text) = ev.verbatim()
                     && let Some(gate) = &self.kw_gate
-                    && !gate_hit(gate, text, &mut marks.gate_buf)
+                    && !gate_hit(gate, text, ev.verbatim_ascii(), &mut marks.gate_buf)
                 {
                     continue;
                 }
@@ -510,11 +510,13 @@ fn keyword_gate(pats: &[String]) -> Option<Gate> {
     })
 }
 
-fn gate_hit(gate: &Gate, text: &str, buf: &mut Vec<u8>) -> bool {
+/// Whether `text` (whose ASCII-ness the view may know) may hold a keyword literal.
+fn gate_hit(gate: &Gate, text: &str, ascii: Option<bool>, buf: &mut Vec<u8>) -> bool {
     buf.clear();
+    let ascii = ascii.unwrap_or_else(|| text.is_ascii());
     // lower-case ASCII while copying (one pass); every non-ASCII character lower-cases to
     // non-ASCII text except these three, so with ASCII literals that is the folded line
-    if text.is_ascii() || (gate.ascii && !FOLD_TO_ASCII.iter().any(|c| text.contains(*c))) {
+    if ascii || (gate.ascii && !FOLD_TO_ASCII.iter().any(|c| text.contains(*c))) {
         buf.extend(text.bytes().map(|c| c.to_ascii_lowercase()));
     } else if text.contains('\u{3a3}') {
         // capital sigma lower-cases by its context, which differs between the line and the
