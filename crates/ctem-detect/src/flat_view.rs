@@ -19,6 +19,9 @@ use crate::mapping::Shape;
 pub(crate) struct FlatPaths {
     names: FieldIndex,
     paths: Vec<Vec<(Option<u32>, Box<str>)>>,
+    /// Per name: the one slot it can be found in, when it has one path, interned and not
+    /// dotted (most names): [`FlatView`] answers those with one slot read.
+    single: Vec<Option<u32>>,
 }
 
 impl FlatPaths {
@@ -29,7 +32,7 @@ impl FlatPaths {
         names: impl IntoIterator<Item = &'a str> + Clone,
     ) -> Self {
         let names_idx = FieldIndex::new(names.clone());
-        let mut paths = vec![Vec::new(); names_idx.len()];
+        let mut paths: Vec<Vec<(Option<u32>, Box<str>)>> = vec![Vec::new(); names_idx.len()];
         for n in names {
             if let Some(i) = names_idx.id(n)
                 && let Some(slot) = paths.get_mut(i as usize)
@@ -42,9 +45,17 @@ impl FlatPaths {
                     .collect();
             }
         }
+        let single = paths
+            .iter()
+            .map(|p| match p.as_slice() {
+                [(Some(slot), path)] if !path.contains('.') => Some(*slot),
+                _ => None,
+            })
+            .collect();
         FlatPaths {
             names: names_idx,
             paths,
+            single,
         }
     }
 
@@ -116,7 +127,18 @@ impl FlatView<'_, '_> {
 impl FlatView<'_, '_> {
     /// What [`FlatView::lookup`] would find, as [`Event::raw_numbered`] tells it.
     fn raw(&self, id: Option<u32>) -> RawField<'_> {
-        let Some(paths) = id.and_then(|i| self.paths.paths.get(i as usize)) else {
+        let Some(i) = id else {
+            return RawField::Unknown;
+        };
+        if let Some(Some(slot)) = self.paths.single.get(i as usize) {
+            return match self.flat.raw_at(*slot) {
+                RawField::Absent if !self.shape.loose.is_empty() && self.spaced() => {
+                    RawField::Unknown
+                }
+                found => found,
+            };
+        }
+        let Some(paths) = self.paths.paths.get(i as usize) else {
             return RawField::Unknown;
         };
         for (slot, p) in paths {
