@@ -517,7 +517,10 @@ fn gate_hit(gate: &Gate, text: &str, ascii: Option<bool>, buf: &mut Vec<u8>) -> 
     // lower-case ASCII while copying (one pass); every non-ASCII character lower-cases to
     // non-ASCII text except these three, so with ASCII literals that is the folded line
     if ascii || (gate.ascii && !FOLD_TO_ASCII.iter().any(|c| text.contains(*c))) {
-        buf.extend(text.bytes().map(|c| c.to_ascii_lowercase()));
+        buf.resize(text.len(), 0);
+        for (d, s) in buf.iter_mut().zip(text.as_bytes()) {
+            *d = s.to_ascii_lowercase();
+        }
     } else if text.contains('\u{3a3}') {
         // capital sigma lower-cases by its context, which differs between the line and the
         // value: let the values decide
