@@ -67,6 +67,11 @@
 //!    that fold to ASCII (Kelvin sign, long s, dotted capital I); other lines are folded as
 //!    values are, and a capital sigma (which folds by its neighbours) lets the values decide.
 //!    Before, the 13% of OTRF lines with any non-ASCII byte visited every value.
+//!    Texts of 1 KiB or more whose automaton has no literal with a line break are looked at
+//!    line by line, through a cache of each line's matches (`LineCache`): PowerShell
+//!    `ContextInfo` never repeats whole but most of its twenty lines do. A match at the
+//!    start of the first line is at the text's start, one at the end of the last line at
+//!    its end, so anchors keep their meaning.
 //! 7. **Fast JSON lines** ([`flat`], [`Engine::run_lines`]): building a `serde_json::Value`
 //!    per event costs more than matching it. [`flat::FlatEvent`] scans a line once (memchr
 //!    to the next quote or backslash, the verbatim-text check folded into the same pass),

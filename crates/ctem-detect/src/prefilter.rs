@@ -86,6 +86,9 @@ struct FieldFilter {
     cache: usize,
     /// For a set too large for a DFA up front (see [`MAX_LAZY_DFA_PATTERNS`]).
     lazy: Option<LazyDfa>,
+    /// No literal holds a line break, so every match lies within one line of a text and a
+    /// long text can be looked at line by line (see [`LineCache`]).
+    by_line: bool,
 }
 
 /// The DFA of a large literal set, built when its NFA has done enough work.
@@ -151,6 +154,10 @@ pub(crate) struct Marks {
     gate_buf: Vec<u8>,
     /// One value cache per field filter of the engine (see [`ValueCache`]), made on first use.
     caches: Vec<ValueCache>,
+    /// One line cache per field filter, made on first use.
+    lines: Vec<LineCache>,
+    /// The matches of the line being looked at.
+    found: Vec<Found>,
     /// While `recording` (a field value scanned for its cache): every (rule, bit, full) it
     /// marked.
     rec: Vec<Mark>,
@@ -188,6 +195,69 @@ struct ValueCache {
     off: u32,
 }
 
+/// Texts at least this long are looked at line by line.
+const LINE_MIN_TEXT: usize = 1024;
+
+/// A match within one line: (pattern, at the line's start, at the line's end).
+type Found = (u32, bool, bool);
+
+/// The automaton's matches in each recent line of long values of one field: PowerShell
+/// `ContextInfo` (5 KB, about twenty `Key = Value` lines) never repeats as a whole, for its
+/// sequence number and times, but most of its lines do. A line is a key as a value is in
+/// [`ValueCache`], with the same bounds and the same way of turning off.
+#[derive(Debug, Default)]
+struct LineCache {
+    map: HashMap<Box<[u8]>, (u32, u32), foldhash::fast::RandomState>,
+    found: Vec<Found>,
+    bytes: usize,
+    lookups: u32,
+    hits: u32,
+    off: u32,
+}
+
+impl LineCache {
+    /// The matches kept for `line`, or whether to keep the ones found now.
+    fn get(&mut self, line: &[u8]) -> Result<(u32, u32), bool> {
+        if self.off > 0 {
+            self.off -= 1;
+            return Err(false);
+        }
+        self.lookups += 1;
+        let found = self.map.get(line).copied();
+        if found.is_some() {
+            self.hits += 1;
+        }
+        if self.lookups == CACHE_WINDOW {
+            if self.hits < CACHE_MIN_HITS {
+                self.off = CACHE_WINDOW * CACHE_OFF_WINDOWS;
+                self.clear();
+            }
+            self.lookups = 0;
+            self.hits = 0;
+        }
+        found.ok_or(line.len() <= CACHE_MAX_KEY)
+    }
+
+    fn put(&mut self, line: &[u8], found: &[Found]) {
+        if self.map.len() >= CACHE_MAX_ENTRIES || self.bytes + line.len() > CACHE_MAX_BYTES {
+            self.clear();
+        }
+        let (Ok(start), Ok(len)) = (u32::try_from(self.found.len()), u32::try_from(found.len()))
+        else {
+            return;
+        };
+        self.found.extend_from_slice(found);
+        self.bytes += line.len();
+        self.map.insert(line.into(), (start, len));
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.found.clear();
+        self.bytes = 0;
+    }
+}
+
 impl ValueCache {
     fn clear(&mut self) {
         self.map.clear();
@@ -213,6 +283,8 @@ impl Marks {
             cand: Vec::new(),
             gate_buf: Vec::new(),
             caches: Vec::new(),
+            lines: Vec::new(),
+            found: Vec::new(),
             rec: Vec::new(),
             recording: false,
         }
@@ -385,6 +457,7 @@ impl BucketFilter {
             {
                 Ok(ac) => {
                     let id = number(&field);
+                    let by_line = pats.iter().all(|p| !p.contains('\n'));
                     let lazy =
                         (kind.is_none() && pats.len() <= MAX_LAZY_DFA_PATTERNS).then(|| LazyDfa {
                             pats,
@@ -398,6 +471,7 @@ impl BucketFilter {
                         owners,
                         cache: *caches,
                         lazy,
+                        by_line,
                     });
                     *caches += 1;
                 }
@@ -461,7 +535,11 @@ impl BucketFilter {
             let mut bytes = 0;
             scan(&v, &mut |t| {
                 bytes += t.len();
-                look(ac, owners, t, marks)
+                if f.by_line && t.len() >= LINE_MIN_TEXT {
+                    look_lines(ac, owners, t, marks, *cache);
+                } else {
+                    look(ac, owners, t, marks);
+                }
             });
             f.scanned(bytes);
             if let (true, Some(raw)) = (record, raw) {
@@ -566,6 +644,66 @@ fn look(ac: &AhoCorasick, owners: &[Vec<Owner>], t: &str, marks: &mut Marks) {
                 marks.hit(o.rule, o.bit, o.full);
             }
         }
+    }
+}
+
+/// [`look`] over a long text whose automaton has no literal with a line break, one line at a
+/// time through line cache `c`: a match lies within one line, at the text's start when it
+/// is at the start of the first line, at its end when at the end of the last.
+fn look_lines(ac: &AhoCorasick, owners: &[Vec<Owner>], t: &str, marks: &mut Marks, c: usize) {
+    let lowered;
+    let t = if t.is_ascii() {
+        t
+    } else {
+        lowered = lowercase(t).replace('\u{17f}', "s");
+        lowered.as_str()
+    };
+    if marks.lines.len() <= c {
+        marks.lines.resize_with(c + 1, LineCache::default);
+    }
+    let n = t.len();
+    let mut start = 0;
+    loop {
+        let end = memchr::memchr(b'\n', &t.as_bytes()[start..]).map_or(n, |i| start + i);
+        let line = &t[start..end];
+        let (first, last) = (start == 0, end == n);
+        let mut found = std::mem::take(&mut marks.found);
+        found.clear();
+        match marks.lines[c].get(line.as_bytes()) {
+            Ok((at, len)) => {
+                let cache = &marks.lines[c];
+                found.extend_from_slice(&cache.found[at as usize..(at + len) as usize]);
+            }
+            Err(keep) => {
+                let l = line.len();
+                found.extend(
+                    ac.find_overlapping_iter(line)
+                        .map(|m| (m.pattern().as_u32(), m.start() == 0, m.end() == l)),
+                );
+                if keep {
+                    marks.lines[c].put(line.as_bytes(), &found);
+                }
+            }
+        }
+        for &(p, at_start, at_end) in &found {
+            let (s0, e1) = (at_start && first, at_end && last);
+            for o in &owners[p as usize] {
+                let ok = match o.anchor {
+                    Anchor::Exact => s0 && e1,
+                    Anchor::Prefix => s0,
+                    Anchor::Suffix => e1,
+                    Anchor::Contains => true,
+                };
+                if ok {
+                    marks.hit(o.rule, o.bit, o.full);
+                }
+            }
+        }
+        marks.found = found;
+        if end == n {
+            break;
+        }
+        start = end + 1;
     }
 }
 

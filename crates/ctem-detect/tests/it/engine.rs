@@ -297,3 +297,107 @@ fn keyword_gate_on_non_ascii_lines_answers_as_the_unfiltered_path() -> anyhow::R
     assert_eq!(got, expected);
     Ok(())
 }
+
+/// Long values are looked at line by line through a cache of lines: a literal at the start
+/// of a later line is no `startswith` match, one at the end of an earlier line no `endswith`
+/// match, an exact value never matches a text of several lines, and a field with a literal
+/// that spans a line break is looked at whole. Every line of the stream raises what the
+/// unfiltered path does.
+#[test]
+fn long_values_looked_at_line_by_line_answer_as_the_unfiltered_path() -> anyhow::Result<()> {
+    let rule = |id: &str, det: &str| {
+        format!(
+            "title: {id}\nid: {id}\nlogsource: {{product: windows, category: ps_module}}\n\
+             detection:\n{det}\n---\n"
+        )
+    };
+    let mut yaml = String::new();
+    for (id, det) in [
+        (
+            "starts",
+            "  sel:\n    ContextInfo|startswith: 'severity = '\n  condition: sel",
+        ),
+        (
+            "ends",
+            "  sel:\n    ContextInfo|endswith: 'user = alice'\n  condition: sel",
+        ),
+        (
+            "exact",
+            "  sel:\n    ContextInfo: 'host name = consolehost'\n  condition: sel",
+        ),
+        (
+            "contains",
+            "  sel:\n    ContextInfo|contains: 'Invoke-Mimikatz'\n  condition: sel",
+        ),
+        (
+            "all",
+            "  sel:\n    ContextInfo|contains|all: ['-nop', 'hidden']\n  condition: sel",
+        ),
+        (
+            "umlaut",
+            "  sel:\n    ContextInfo|contains: 'gr\u{fc}n'\n  condition: sel",
+        ),
+        (
+            "spans",
+            "  sel:\n    Payload|contains: \"a\\nb\"\n  condition: sel",
+        ),
+    ] {
+        yaml += &rule(id, det);
+    }
+    let engine = Engine::new(RuleSet::from_yaml(&yaml)?, Mappings::builtin()?);
+    let mut text = String::new();
+    for i in 0..6_000usize {
+        let mut lines: Vec<String> = vec![
+            "Severity = Informational".into(),
+            "Host Name = ConsoleHost".into(),
+            format!("Sequence Number = {i}"),
+            "Host Application = powershell.exe -nop -w hidden -c whoami".into(),
+        ];
+        for k in 0..40 {
+            lines.push(format!("Padding line {k} = {}", "x".repeat(20)));
+        }
+        match i % 7 {
+            0 => lines.insert(0, "Invoke-Mimikatz".into()),
+            1 => lines.push("User = alice".into()),
+            2 => lines.insert(2, "User = alice".into()),
+            3 => {
+                lines[0] = "Level = 4".into();
+                lines.insert(1, "severity = high".into());
+            }
+            4 => lines.push("Gr\u{dc}N field".into()),
+            5 => lines.push("-NOP and HIDDEN".into()),
+            _ => {}
+        }
+        let sep = if i % 2 == 0 { "\r\n" } else { "\n" };
+        let mut info = lines.join(sep);
+        if i % 5 == 0 {
+            info = "Host Name = ConsoleHost".into();
+        }
+        let payload = if i % 3 == 0 {
+            format!("{}a\nb", "p".repeat(1100))
+        } else {
+            "p".repeat(1100)
+        };
+        text += &serde_json::to_string(&json!({
+            "Channel": "Microsoft-Windows-PowerShell/Operational", "EventID": 4103,
+            "ContextInfo": info, "Payload": payload,
+        }))?;
+        text.push('\n');
+    }
+    let mut expected = std::collections::BTreeSet::new();
+    let mut picked = std::collections::BTreeSet::new();
+    for (n, l) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(l)?;
+        for r in engine.matching_rules_unfiltered(&v) {
+            expected.insert((n as u64 + 1, engine.rules()[r].meta.id.clone()));
+            picked.insert(r);
+        }
+    }
+    assert_eq!(picked.len(), 7, "every rule fires somewhere");
+    let mut got = std::collections::BTreeSet::new();
+    engine.run_lines(text.as_bytes(), None, 1, |a| {
+        got.insert((a.record.unwrap_or(0), a.rule_id));
+    })?;
+    assert_eq!(got, expected);
+    Ok(())
+}
