@@ -435,9 +435,12 @@ fn suffix_match(ac: &AhoCorasick, longest: usize, raw: &[u8]) -> bool {
     ac.is_match(Input::new(&*rev).anchored(Anchored::Yes))
 }
 
-/// Literals one of which every match of a regex contains: its prefix literals, else its
-/// suffix literals (regex-syntax's extractor). Empty when the set is unbounded or holds an
-/// empty literal.
+/// Literals one of which every match of a regex contains, as the prefilter sees text
+/// (lower-cased, long s folded to `s`): the most selective of its prefix literals, its suffix
+/// literals (regex-syntax's extractor) and a run of literal pieces inside it
+/// ([`inner_required`]): `(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe` needs
+/// `werfaultsecure.exe`, where its prefix `.exe` lies in every command line. Empty when none
+/// is known.
 pub fn regex_required(
     pattern: &str,
     case_insensitive: bool,
@@ -454,20 +457,163 @@ pub fn regex_required(
     else {
         return Vec::new();
     };
+    let mut best: Option<Vec<String>> = inner_required(&hir);
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
         let mut ex = Extractor::new();
         ex.kind(kind).limit_total(256);
         let seq = ex.extract(&hir);
         let Some(lits) = seq.literals() else { continue };
-        let out: Vec<String> = lits
+        // every literal, or the set says nothing
+        let Some(mut out) = lits
             .iter()
-            .filter_map(|l| std::str::from_utf8(l.as_bytes()).ok().map(str::to_string))
-            .collect();
-        if !out.is_empty() && out.len() == lits.len() && out.iter().all(|l| !l.is_empty()) {
-            return out;
-        }
+            .map(|l| std::str::from_utf8(l.as_bytes()).ok().map(fold))
+            .collect::<Option<Vec<String>>>()
+        else {
+            continue;
+        };
+        out.sort_unstable();
+        out.dedup();
+        best = better(best, out);
     }
-    Vec::new()
+    best.unwrap_or_default()
+}
+
+/// Most literal sets kept while combining the pieces of a regex.
+const MAX_REQUIRED: usize = 16;
+
+/// Text as the prefilter compares it: lower-cased, long s as `s`.
+fn fold(s: &str) -> String {
+    lowercase(s).replace('\u{17f}', "s")
+}
+
+/// The more selective of two required sets: the longer shortest literal, then fewer.
+fn better(a: Option<Vec<String>>, b: Vec<String>) -> Option<Vec<String>> {
+    let score = |v: &[String]| {
+        (
+            v.iter().map(|l| l.chars().count()).min().unwrap_or(0),
+            usize::MAX - v.len(),
+        )
+    };
+    match a {
+        Some(a) if score(&a) >= score(&b) => Some(a),
+        _ if b.iter().all(|l| !l.is_empty()) && !b.is_empty() => Some(b),
+        a => a,
+    }
+}
+
+/// The folded strings `h` matches, when they are few (a literal, a case-insensitive letter,
+/// a short alternation or concatenation of those).
+fn exact(h: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(vec![String::new()]),
+        HirKind::Literal(l) => Some(vec![fold(std::str::from_utf8(&l.0).ok()?)]),
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut out: Vec<String> = Vec::new();
+            for r in c.ranges() {
+                if r.end() as u32 - r.start() as u32 >= 8 {
+                    return None;
+                }
+                for ch in r.start()..=r.end() {
+                    out.push(fold(&ch.to_string()));
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            (out.len() <= 4).then_some(out)
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut out: Vec<String> = Vec::new();
+            for r in c.ranges() {
+                if r.end() - r.start() >= 8 {
+                    return None;
+                }
+                for b in r.start()..=r.end() {
+                    out.push(fold(std::str::from_utf8(&[b]).ok()?));
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            (out.len() <= 4).then_some(out)
+        }
+        HirKind::Capture(c) => exact(&c.sub),
+        HirKind::Repetition(r) if r.min == 1 && r.max == Some(1) => exact(&r.sub),
+        HirKind::Concat(hs) => {
+            let mut acc = vec![String::new()];
+            for h in hs {
+                acc = cross(&acc, &exact(h)?)?;
+            }
+            Some(acc)
+        }
+        HirKind::Alternation(hs) => {
+            let mut out = Vec::new();
+            for h in hs {
+                out.extend(exact(h)?);
+            }
+            out.sort_unstable();
+            out.dedup();
+            (out.len() <= MAX_REQUIRED).then_some(out)
+        }
+        _ => None,
+    }
+}
+
+/// Every concatenation of a string of `a` with one of `b`, when there are few.
+fn cross(a: &[String], b: &[String]) -> Option<Vec<String>> {
+    if a.len() * b.len() > MAX_REQUIRED {
+        return None;
+    }
+    let mut out: Vec<String> = a
+        .iter()
+        .flat_map(|x| b.iter().map(move |y| format!("{x}{y}")))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
+}
+
+/// The most selective set of literals one of which every match of `h` contains, found
+/// anywhere in it: runs of consecutive exact pieces of a concatenation, what a repetition of
+/// at least one requires, what every branch of an alternation requires.
+fn inner_required(h: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
+    use regex_syntax::hir::HirKind;
+    if let Some(e) = exact(h)
+        && e.iter().all(|l| !l.is_empty())
+    {
+        return Some(e);
+    }
+    match h.kind() {
+        HirKind::Capture(c) => inner_required(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => inner_required(&r.sub),
+        HirKind::Alternation(hs) => {
+            let mut out = Vec::new();
+            for h in hs {
+                out.extend(inner_required(h)?);
+            }
+            out.sort_unstable();
+            out.dedup();
+            (out.len() <= MAX_REQUIRED).then_some(out)
+        }
+        HirKind::Concat(hs) => {
+            let mut best: Option<Vec<String>> = None;
+            let mut run = vec![String::new()];
+            for h in hs {
+                match exact(h).and_then(|e| cross(&run, &e)) {
+                    Some(r) => run = r,
+                    None => {
+                        best = better(best, std::mem::replace(&mut run, vec![String::new()]));
+                        if let Some(e) = exact(h) {
+                            run = e;
+                        } else if let Some(inner) = inner_required(h) {
+                            best = better(best, inner);
+                        }
+                    }
+                }
+            }
+            better(best, run)
+        }
+        _ => None,
+    }
 }
 
 /// Numeric comparison of `lt`, `lte`, `gt`, `gte`.
@@ -727,6 +873,79 @@ pub fn windash_variants(pieces: &[Piece]) -> Vec<Vec<Piece>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A regex's required literals: the rare inner run, not the prefix every command line
+    /// has; case-insensitive letters folded as the prefilter folds text; optional and
+    /// repeated-zero pieces never required.
+    #[test]
+    fn regex_required_prefers_a_selective_inner_run() {
+        let req = |p: &str, i: bool| regex_required(p, i, false, false);
+        assert_eq!(
+            req(
+                r#"(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe["']?\s+\d{2,10}"#,
+                false
+            ),
+            ["werfaultsecure.exe"]
+        );
+        assert_eq!(req("(foo|bar)baz\\d+", false), ["barbaz", "foobaz"]);
+        assert_eq!(req("a?bcd", false), ["bcd"]);
+        assert_eq!(req("(abc)?defg", false), ["defg"]);
+        // the prefix extractor sees through the repetition
+        assert_eq!(req("x(?:ab)+y", false), ["xab"]);
+        let r = req("[0-9]+(?:ab)+[0-9]", false);
+        assert!(!r.is_empty() && r.iter().all(|l| l.contains("ab")), "{r:?}");
+        assert_eq!(req("KelvinS", true), ["kelvins"]);
+        assert!(req("x*", false).is_empty());
+        assert!(req("[a-z]+", false).is_empty());
+        assert!(req("(abc|)d", false).iter().all(|l| !l.is_empty()));
+    }
+
+    /// Whenever a regex matches a text, the folded text holds one of its required literals
+    /// (the prefilter may only skip rules that cannot match).
+    #[test]
+    fn regex_required_literals_are_necessary() {
+        let patterns = [
+            r#"(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe"#,
+            "(?i)(invoke|iex)-?(expression|command)",
+            "(?i)k[e3]rnel",
+            "(?i)ſystem32",
+            "(ab|cd)+ef(gh)?",
+            "^c:\\\\windows\\\\(system32|syswow64)\\\\[a-z]+\\.exe$",
+            "(?i)\\bmimi(katz|lib)\\b",
+        ];
+        let texts = [
+            "C:\\x.EXE  werfaultsecure.exe 123",
+            "powershell IEX-Command foo",
+            "Invoke-Expression",
+            "\u{212a}ERNEL32",
+            "k3rnel",
+            "\u{17f}YSTEM32",
+            "SYSTEM32",
+            "ababcdef",
+            "cdefgh",
+            "c:\\windows\\system32\\cmd.exe",
+            "run MimiKatz now",
+            "mimilib",
+            "nothing here",
+        ];
+        let mut matched = 0;
+        for p in patterns {
+            let req = regex_required(p, false, false, false);
+            assert!(!req.is_empty(), "{p}");
+            let re = regex::Regex::new(p).expect("regex");
+            for t in texts {
+                if re.is_match(t) {
+                    matched += 1;
+                    let folded = fold(t);
+                    assert!(
+                        req.iter().any(|l| folded.contains(l.as_str())),
+                        "{p} matches {t:?} but none of {req:?} lies in {folded:?}"
+                    );
+                }
+            }
+        }
+        assert!(matched >= 10, "{matched}");
+    }
 
     fn m(s: &str, lead: bool, trail: bool, cased: bool) -> StrMatch {
         StrMatch::from_pieces(parse_sigma_string(s), lead, trail, cased).expect("compiles")
