@@ -850,12 +850,12 @@ fn value_atoms(field: &str, m: &ValueMatcher) -> Option<Clause> {
         StrPat::Suffix(p) => Some(vec![atom(p, Anchor::Suffix)?]),
         StrPat::Contains(p) => Some(vec![atom(p, Anchor::Contains)?]),
         // one of several literals: any found suffices
-        StrPat::Regex(_) if !s.required.is_empty() => s
+        StrPat::Regex(_) | StrPat::Wild { .. } if !s.required.is_empty() => s
             .required
             .iter()
             .map(|r| atom(r, Anchor::Contains))
             .collect(),
-        StrPat::Regex(_) | StrPat::Any => None,
+        StrPat::Regex(_) | StrPat::Wild { .. } | StrPat::Any => None,
     }
 }
 

@@ -43,6 +43,21 @@ fn one_value(m: &ValueMatcher, raw: &str) -> bool {
         StrPat::Prefix(p) => lowercase(raw).starts_with(p.as_str()),
         StrPat::Suffix(p) => lowercase(raw).ends_with(p.as_str()),
         StrPat::Contains(p) => lowercase(raw).contains(p.as_str()),
+        StrPat::Wild { parts, lead, trail } => {
+            let glob: Vec<String> = parts.iter().map(|p| regex::escape(p)).collect();
+            let re = format!(
+                "(?s)^{}{}{}$",
+                if *lead { ".*" } else { "" },
+                glob.join(".*"),
+                if *trail { ".*" } else { "" }
+            );
+            let text = if s.cased {
+                raw.to_string()
+            } else {
+                lowercase(raw)
+            };
+            regex::Regex::new(&re).expect("glob").is_match(&text)
+        }
     }
 }
 
