@@ -835,14 +835,13 @@ fn union(a: &Clause, b: &Clause) -> Clause {
 fn value_atoms(field: &str, m: &ValueMatcher) -> Option<Clause> {
     let ValueMatcher::Str(s) = m else { return None };
     let atom = |p: &str, anchor: Anchor| {
-        let anchor = if p.is_ascii() {
-            anchor
-        } else {
-            Anchor::Contains
-        };
-        longest_ascii_run(p)
-            .or_else(|| caseless(p).then(|| p.to_string()))
-            .map(|l| (field.to_string(), l, anchor))
+        // a value that lower-casing leaves as it is stands for itself, anchor and all (the
+        // folded text ends with it when the text does): `'⠀⠀⠀⠀⠀⠀.exe'` is far rarer than
+        // its ASCII run `.exe`
+        if (p.is_ascii() && !p.is_empty()) || caseless(p) {
+            return Some((field.to_string(), p.to_string(), anchor));
+        }
+        longest_ascii_run(p).map(|l| (field.to_string(), l, Anchor::Contains))
     };
     match &s.pat {
         StrPat::Exact(p) => Some(vec![atom(p, Anchor::Exact)?]),

@@ -401,3 +401,34 @@ fn long_values_looked_at_line_by_line_answer_as_the_unfiltered_path() -> anyhow:
     assert_eq!(got, expected);
     Ok(())
 }
+
+/// A non-ASCII value that lower-casing keeps is prefiltered whole, with its anchor: on texts
+/// that end with it (any ASCII case), hold it elsewhere, or hold only its ASCII part, the
+/// prefiltered engine picks exactly what the unfiltered path picks.
+#[test]
+fn caseless_non_ascii_values_keep_their_anchor() -> anyhow::Result<()> {
+    let yaml = "title: braille\nid: braille\nlogsource: {product: windows, category: process_creation}\n\
+                detection:\n  sel:\n    Image|endswith: '\u{2800}\u{2800}.exe'\n  condition: sel\n---\n\
+                title: start\nid: start\nlogsource: {product: windows, category: process_creation}\n\
+                detection:\n  sel:\n    CommandLine|startswith: '\u{2800}run'\n  condition: sel\n";
+    let engine = Engine::new(RuleSet::from_yaml(yaml)?, Mappings::builtin()?);
+    let mut hits = 0;
+    for image in [
+        "C:\\x\\\u{2800}\u{2800}.exe",
+        "C:\\x\\\u{2800}\u{2800}.EXE",
+        "C:\\x\\\u{2800}\u{2800}.exe.bak",
+        "C:\\x\\a.exe",
+        "\u{2800}\u{2800}.exe",
+        "\u{17f}\u{2800}\u{2800}.Exe",
+    ] {
+        for cmd in ["\u{2800}RUN x", "x \u{2800}run", "\u{2800}ru", "run"] {
+            let ev = json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1,
+                            "Image": image, "CommandLine": cmd});
+            let got = engine.matching_rules(&ev);
+            assert_eq!(got, engine.matching_rules_unfiltered(&ev), "{image} {cmd}");
+            hits += got.len();
+        }
+    }
+    assert!(hits >= 12, "{hits}");
+    Ok(())
+}
