@@ -29,6 +29,7 @@ for t in $targets; do
     case $t in
         ingest_all) seeds=$here/../crates/ctem-ingest/tests/fixtures ;;
         ingest_*) seeds=$here/../crates/ctem-ingest/tests/fixtures/${t#ingest_} ;;
+        detect_lines) seeds=$here/seeds/detect_lines ;;
         *) seeds= ;;
     esac
     if [ -n "$seeds" ] && [ -d "$seeds" ]; then

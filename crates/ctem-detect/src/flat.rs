@@ -477,9 +477,14 @@ impl Event for FlatEvent<'_> {
     }
 
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
+        // a key given twice keeps its last value, as in a parsed object: the earlier ones are
+        // no values of the event (found by the fuzz target `detect_lines`)
+        let mut later: std::collections::HashSet<Cow<'_, str>> = std::collections::HashSet::new();
         self.vals
             .iter()
             .enumerate()
+            .rev()
+            .filter(|(_, (ks, ke, _))| later.insert(self.key(*ks, *ke)))
             .any(|(pos, &(_, _, v))| match v {
                 Val::Int(n) => visit(&n.to_string()),
                 Val::Float(f) => {
@@ -497,13 +502,19 @@ impl Event for FlatEvent<'_> {
         if !parent.is_empty() {
             return None;
         }
-        self.vals
-            .iter()
-            .position(|(s, e, _)| {
-                let k = self.key(*s, *e);
-                k.contains(' ') && k.chars().filter(|c| *c != ' ').eq(name.chars())
-            })
-            .and_then(|pos| self.to_field(pos))
+        // as a parsed object answers: keys in order (serde_json's map is sorted), a repeated
+        // key with its last value
+        let mut best: Option<(Cow<'_, str>, usize)> = None;
+        for (pos, (s, e, _)) in self.vals.iter().enumerate() {
+            let k = self.key(*s, *e);
+            if k.contains(' ')
+                && k.chars().filter(|c| *c != ' ').eq(name.chars())
+                && best.as_ref().is_none_or(|(b, _)| k <= *b)
+            {
+                best = Some((k, pos));
+            }
+        }
+        best.and_then(|(_, pos)| self.to_field(pos))
     }
 }
 

@@ -432,3 +432,39 @@ fn caseless_non_ascii_values_keep_their_anchor() -> anyhow::Result<()> {
     assert!(hits >= 12, "{hits}");
     Ok(())
 }
+
+/// A key given twice keeps its last value, as serde_json reads the line: keyword searches and
+/// loosely named fields (`Threat Name` for `ThreatName`) on the lines path see only that
+/// value. Found by the `detect_lines` fuzz target.
+#[test]
+fn repeated_keys_keep_their_last_value_on_the_lines_path() -> anyhow::Result<()> {
+    let yaml = "title: kw\nid: kw\ndetection:\n  kw:\n    - 'sekurlsa::'\n  condition: kw\n---\n\
+                title: loose\nid: loose\ndetection:\n  sel:\n    ThreatName: 'evil'\n  condition: sel\n";
+    let engine = Engine::new(RuleSet::from_yaml(yaml)?, Mappings::builtin()?);
+    let text = concat!(
+        r#"{"Message": "sekurlsa::x", "Message": "nothing"}"#,
+        "\n",
+        r#"{"Message": "nothing", "Message": "sekurlsa::x"}"#,
+        "\n",
+        r#"{"Threat Name": "evil", "Threat Name": "good"}"#,
+        "\n",
+        r#"{"Threat Name": "good", "Threat Name": "evil"}"#,
+        "\n",
+        r#"{"Threat  Name": "good", "Threat Name": "evil"}"#,
+        "\n",
+    );
+    let mut expected = std::collections::BTreeSet::new();
+    for (n, l) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(l)?;
+        for r in engine.matching_rules_unfiltered(&v) {
+            expected.insert((n as u64 + 1, engine.rules()[r].meta.id.clone()));
+        }
+    }
+    assert!(expected.contains(&(2, "kw".into())) && !expected.contains(&(1, "kw".into())));
+    let mut got = std::collections::BTreeSet::new();
+    engine.run_lines(text.as_bytes(), None, 1, |a| {
+        got.insert((a.record.unwrap_or(0), a.rule_id));
+    })?;
+    assert_eq!(got, expected);
+    Ok(())
+}
