@@ -12,8 +12,11 @@
 //!    patterns already expanded. Nothing after this step sees YAML.
 //! 2. **AST -> matchers** ([`compile`], [`value`]): each value with its modifiers becomes
 //!    [`value::ValueMatcher`]s. Wildcards and escapes are resolved once; plain patterns
-//!    become exact / prefix / suffix / substring tests on lower-cased text (memchr), only
-//!    patterns with inner wildcards become a regex. Encodings (`base64`, `base64offset`,
+//!    become exact / prefix / suffix / substring tests on lower-cased text (memchr), literals
+//!    joined by `*` a search for each part after the one before, only patterns with `?` a
+//!    regex. A `|re` regex names for the prefilter its most selective required literals:
+//!    prefix, suffix or a run of literal pieces inside it (`werfaultsecure.exe`, not the
+//!    `.exe` every command line holds). Encodings (`base64`, `base64offset`,
 //!    `utf16*`), `windash` and `expand` produce their variants at compile time.
 //! 3. **Events through a trait** ([`Event`]): the matcher reads fields by name through
 //!    [`Event::field`] and keyword searches through [`Event::keywords`]; it never sees a
@@ -73,8 +76,9 @@
 //!    start of the first line is at the text's start, one at the end of the last line at
 //!    its end, so anchors keep their meaning.
 //! 7. **Fast JSON lines** ([`flat`], [`Engine::run_lines`]): building a `serde_json::Value`
-//!    per event costs more than matching it. [`flat::FlatEvent`] scans a line once (memchr
-//!    to the next quote or backslash, the verbatim-text check folded into the same pass),
+//!    per event costs more than matching it. [`flat::FlatEvent`] scans a line once (one SSE2
+//!    pass indexes its quotes, backslashes and escapes 64 bytes at a time, simdjson-style,
+//!    and tells whether the line is ASCII; string ends are then bit lookups),
 //!    keeps the offsets of its top-level members and decodes a string with escapes only when
 //!    a rule first reads it (kept per line in a `OnceCell`): `Message`, about 950 bytes and
 //!    escaped in nine OTRF events of ten, is read by few rules (application-log ones). The
@@ -88,15 +92,18 @@
 //!    workers check UTF-8, split, scan and match, and batches come back in order. Nested
 //!    shapes fall back to the `Value` path.
 //!
-//!    Where the time goes (OTRF, 2,400 rules, about 2.4 KB a line, one core, about 7.5 µs
-//!    a line in all, from 11 µs before lazy decoding, DFAs, emoji literals and numbered
-//!    fields): the scan alone is about 2.2 µs (`detect_bench --mode scan`); the prefilter
-//!    about 4.4 µs, of which the automata about 2.4 µs (`CallTrace`, 530 bytes full of
-//!    literals such as `ntdll.dll` in every process-access event, and `ContextInfo`, 5 KB,
-//!    lead), the keyword gate about 0.5 µs and decoding escaped values (mostly `CallTrace`)
-//!    about 0.4 µs; full evaluation of the candidates and the always-evaluated rules about
-//!    1 µs (`contains: '*'` with filters on `ContextInfo` the largest); logsource buckets,
-//!    batching and alerts the rest.
+//!    Where the time goes (OTRF, 2,400 rules, about 2.4 KB a line, one core, about 4.3 µs
+//!    a line in all, from 7.5 µs before the value and line caches, the SSE2 scan, value
+//!    sets and inner regex literals; measured with cycle counters around each part): the
+//!    scan about 1 µs (`detect_bench --mode scan`); the prefilter about 2.4 µs, of which
+//!    field values not in a cache about 1.1 µs (automata 0.55, building the lazy DFAs of
+//!    `TargetObject` and `ScriptBlockText` 0.3 over the first 100,000 lines, storing cache
+//!    entries 0.15, decoding escapes 0.1), the keyword gate 0.5 µs (lower-casing 0.15, Teddy
+//!    0.35), cache hits 0.35 µs and absent fields 0.25 µs; full evaluation about 0.45 µs
+//!    (the PowerShell `ContextInfo` rules lead); buckets, batching and alerts the rest. On a
+//!    stream of process creations with unique command lines the caches help least: about
+//!    60,000 lines a second, as the 7,165-literal `CommandLine` automaton stays an NFA (about
+//!    100 ns a byte) and ten candidate rules a line are evaluated.
 //! 8. **IOC matching** ([`ioc::IocMatcher`]): a [`Detector`] over active indicators (set and
 //!    automaton lookups per string value; see the module).
 //!

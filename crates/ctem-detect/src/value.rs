@@ -493,7 +493,7 @@ fn suffix_match(ac: &AhoCorasick, longest: usize, raw: &[u8]) -> bool {
 /// Literals one of which every match of a regex contains, as the prefilter sees text
 /// (lower-cased, long s folded to `s`): the most selective of its prefix literals, its suffix
 /// literals (regex-syntax's extractor) and a run of literal pieces inside it
-/// ([`inner_required`]): `(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe` needs
+/// (`inner_required`): `(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe` needs
 /// `werfaultsecure.exe`, where its prefix `.exe` lies in every command line. Empty when none
 /// is known.
 pub fn regex_required(
