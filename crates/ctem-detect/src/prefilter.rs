@@ -179,15 +179,15 @@ const CACHE_MAX_ENTRIES: usize = 16 << 10;
 const CACHE_MAX_BYTES: usize = 4 << 20;
 const CACHE_MAX_KEY: usize = 16 << 10;
 
-/// The marks one field automaton made on each recent value of its field, keyed by the raw
-/// bytes of the value ([`Event::raw_numbered`]): real event streams repeat most values
-/// (a process-access `CallTrace` of 530 bytes, escaped, takes about 1,300 distinct values in
-/// 43,000 OTRF events), and a hit replays the marks instead of decoding the value and running
-/// the automaton over it. Per thread, bounded, verified by comparing the whole key.
-#[derive(Debug, Default)]
-struct ValueCache {
+/// What one field automaton found in recent keys (values or lines of values), each kept as
+/// a run of `T` in one vector: real event streams repeat most values (a process-access
+/// `CallTrace` of 530 bytes, escaped, takes about 1,300 distinct values in 43,000 OTRF
+/// events). Per thread, bounded, verified by comparing the whole key; a window of lookups
+/// with few hits turns it off for a while.
+#[derive(Debug)]
+struct Recent<T> {
     map: HashMap<Box<[u8]>, (u32, u32), foldhash::fast::RandomState>,
-    marks: Vec<Mark>,
+    items: Vec<T>,
     bytes: usize,
     lookups: u32,
     hits: u32,
@@ -195,35 +195,28 @@ struct ValueCache {
     off: u32,
 }
 
-/// Texts at least this long are looked at line by line.
-const LINE_MIN_TEXT: usize = 1024;
-
-/// A match within one line: (pattern, at the line's start, at the line's end).
-type Found = (u32, bool, bool);
-
-/// The automaton's matches in each recent line of long values of one field: PowerShell
-/// `ContextInfo` (5 KB, about twenty `Key = Value` lines) never repeats as a whole, for its
-/// sequence number and times, but most of its lines do. A line is a key as a value is in
-/// [`ValueCache`], with the same bounds and the same way of turning off.
-#[derive(Debug, Default)]
-struct LineCache {
-    map: HashMap<Box<[u8]>, (u32, u32), foldhash::fast::RandomState>,
-    found: Vec<Found>,
-    bytes: usize,
-    lookups: u32,
-    hits: u32,
-    off: u32,
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Recent {
+            map: HashMap::default(),
+            items: Vec::new(),
+            bytes: 0,
+            lookups: 0,
+            hits: 0,
+            off: 0,
+        }
+    }
 }
 
-impl LineCache {
-    /// The matches kept for `line`, or whether to keep the ones found now.
-    fn get(&mut self, line: &[u8]) -> Result<(u32, u32), bool> {
+impl<T: Copy> Recent<T> {
+    /// Where the items kept for `key` lie in `items`, or whether to keep the ones found now.
+    fn get(&mut self, key: &[u8]) -> Result<(u32, u32), bool> {
         if self.off > 0 {
             self.off -= 1;
             return Err(false);
         }
         self.lookups += 1;
-        let found = self.map.get(line).copied();
+        let found = self.map.get(key).copied();
         if found.is_some() {
             self.hits += 1;
         }
@@ -235,36 +228,48 @@ impl LineCache {
             self.lookups = 0;
             self.hits = 0;
         }
-        found.ok_or(line.len() <= CACHE_MAX_KEY)
+        found.ok_or(key.len() <= CACHE_MAX_KEY)
     }
 
-    fn put(&mut self, line: &[u8], found: &[Found]) {
-        if self.map.len() >= CACHE_MAX_ENTRIES || self.bytes + line.len() > CACHE_MAX_BYTES {
+    /// The items kept at `at` (from [`Recent::get`]).
+    fn items(&self, (start, len): (u32, u32)) -> &[T] {
+        &self.items[start as usize..(start + len) as usize]
+    }
+
+    fn put(&mut self, key: &[u8], items: &[T]) {
+        if self.map.len() >= CACHE_MAX_ENTRIES || self.bytes + key.len() > CACHE_MAX_BYTES {
             self.clear();
         }
-        let (Ok(start), Ok(len)) = (u32::try_from(self.found.len()), u32::try_from(found.len()))
+        let (Ok(start), Ok(len)) = (u32::try_from(self.items.len()), u32::try_from(items.len()))
         else {
             return;
         };
-        self.found.extend_from_slice(found);
-        self.bytes += line.len();
-        self.map.insert(line.into(), (start, len));
+        self.items.extend_from_slice(items);
+        self.bytes += key.len();
+        self.map.insert(key.into(), (start, len));
     }
 
     fn clear(&mut self) {
         self.map.clear();
-        self.found.clear();
+        self.items.clear();
         self.bytes = 0;
     }
 }
 
-impl ValueCache {
-    fn clear(&mut self) {
-        self.map.clear();
-        self.marks.clear();
-        self.bytes = 0;
-    }
-}
+/// The marks a field automaton made on a value: a hit replays them instead of decoding the
+/// value and running the automaton over it.
+type ValueCache = Recent<Mark>;
+
+/// Texts at least this long are looked at line by line.
+const LINE_MIN_TEXT: usize = 1024;
+
+/// A match within one line: (pattern, at the line's start, at the line's end).
+type Found = (u32, bool, bool);
+
+/// The automaton's matches in each line of long values of one field: PowerShell
+/// `ContextInfo` (5 KB, about twenty `Key = Value` lines) never repeats as a whole, for its
+/// sequence number and times, but most of its lines do.
+type LineCache = Recent<Found>;
 
 /// What [`Marks::replay`] did.
 enum Replay {
@@ -295,29 +300,12 @@ impl Marks {
         if self.caches.len() <= c {
             self.caches.resize_with(c + 1, ValueCache::default);
         }
-        let cache = &mut self.caches[c];
-        if cache.off > 0 {
-            cache.off -= 1;
-            return Replay::Scan(false);
-        }
-        cache.lookups += 1;
-        let found = cache.map.get(raw).copied();
-        if found.is_some() {
-            cache.hits += 1;
-        }
-        if cache.lookups == CACHE_WINDOW {
-            if cache.hits < CACHE_MIN_HITS {
-                cache.off = CACHE_WINDOW * CACHE_OFF_WINDOWS;
-                cache.clear();
-            }
-            cache.lookups = 0;
-            cache.hits = 0;
-        }
-        let Some((start, len)) = found else {
-            return Replay::Scan(raw.len() <= CACHE_MAX_KEY);
+        let (start, len) = match self.caches[c].get(raw) {
+            Ok(at) => at,
+            Err(record) => return Replay::Scan(record),
         };
         for k in start..start + len {
-            let (rule, bit, full) = self.caches[c].marks[k as usize];
+            let (rule, bit, full) = self.caches[c].items[k as usize];
             self.hit(rule as usize, bit, full);
         }
         Replay::Done
@@ -332,20 +320,9 @@ impl Marks {
     /// Keeps the marks recorded since [`Marks::record`] as cache `c`'s entry for `raw`.
     fn store(&mut self, c: usize, raw: &[u8]) {
         self.recording = false;
-        let rec = &self.rec;
-        let Some(cache) = self.caches.get_mut(c) else {
-            return;
-        };
-        if cache.map.len() >= CACHE_MAX_ENTRIES || cache.bytes + raw.len() > CACHE_MAX_BYTES {
-            cache.clear();
+        if let Some(cache) = self.caches.get_mut(c) {
+            cache.put(raw, &self.rec);
         }
-        let (Ok(start), Ok(len)) = (u32::try_from(cache.marks.len()), u32::try_from(rec.len()))
-        else {
-            return;
-        };
-        cache.marks.extend_from_slice(rec);
-        cache.bytes += raw.len();
-        cache.map.insert(raw.into(), (start, len));
     }
 
     /// Forgets the previous event.
@@ -670,10 +647,7 @@ fn look_lines(ac: &AhoCorasick, owners: &[Vec<Owner>], t: &str, marks: &mut Mark
         let mut found = std::mem::take(&mut marks.found);
         found.clear();
         match marks.lines[c].get(line.as_bytes()) {
-            Ok((at, len)) => {
-                let cache = &marks.lines[c];
-                found.extend_from_slice(&cache.found[at as usize..(at + len) as usize]);
-            }
+            Ok(at) => found.extend_from_slice(marks.lines[c].items(at)),
             Err(keep) => {
                 let l = line.len();
                 found.extend(
