@@ -1,5 +1,6 @@
 //! The engine API: alert JSON shape, threads, correlation wiring, extra detectors.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use ctem_detect::{Alert, Detector, Engine, Mappings, Record, RuleSet};
@@ -36,6 +37,32 @@ fn all_events() -> anyhow::Result<Vec<Record>> {
             out.push(r?);
         }
     }
+    Ok(out)
+}
+
+/// (line number, rule id) of the rules the unfiltered path picks on each line of `text`.
+fn unfiltered_hits(engine: &Engine, text: &str) -> anyhow::Result<BTreeSet<(u64, String)>> {
+    let mut out = BTreeSet::new();
+    for (n, l) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(l)?;
+        for r in engine.matching_rules_unfiltered(&v) {
+            out.insert((n as u64 + 1, engine.rules()[r].meta.id.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// (line number, rule id) of the alerts the lines path raises over `text`, each once.
+fn lines_hits(
+    engine: &Engine,
+    text: &str,
+    threads: usize,
+) -> anyhow::Result<BTreeSet<(u64, String)>> {
+    let mut out = BTreeSet::new();
+    engine.run_lines(text.as_bytes(), None, threads, |a| {
+        let key = (a.record.unwrap_or(0), a.rule_id);
+        assert!(out.insert(key.clone()), "{key:?} twice");
+    })?;
     Ok(out)
 }
 
@@ -223,26 +250,15 @@ fn value_caches_answer_as_the_unfiltered_path() -> anyhow::Result<()> {
         text += &line;
         text.push('\n');
     }
-    let mut expected = std::collections::BTreeMap::new();
-    let mut picked = std::collections::BTreeSet::new();
-    for (n, l) in text.lines().enumerate() {
-        let v: Value = serde_json::from_str(l)?;
-        for r in engine.matching_rules_unfiltered(&v) {
-            *expected.entry((n as u64 + 1, r)).or_insert(0) += 1;
-            picked.insert(r);
-        }
-    }
+    let expected = unfiltered_hits(&engine, &text)?;
+    let picked: BTreeSet<&str> = expected.iter().map(|(_, r)| r.as_str()).collect();
     assert_eq!(picked.len(), 4, "every rule fires somewhere");
     for threads in [1, 2] {
-        let mut ids = std::collections::BTreeMap::new();
-        engine.run_lines(text.as_bytes(), None, threads, |a| {
-            *ids.entry((a.record.unwrap_or(0), a.rule_id)).or_insert(0) += 1;
-        })?;
-        let names: std::collections::BTreeMap<_, _> = expected
-            .keys()
-            .map(|(n, r)| ((*n, engine.rules()[*r].meta.id.clone()), 1))
-            .collect();
-        assert_eq!(ids, names, "{threads} threads");
+        assert_eq!(
+            lines_hits(&engine, &text, threads)?,
+            expected,
+            "{threads} threads"
+        );
     }
     Ok(())
 }
@@ -282,19 +298,9 @@ fn keyword_gate_on_non_ascii_lines_answers_as_the_unfiltered_path() -> anyhow::R
         }))?;
         text.push('\n');
     }
-    let mut expected = std::collections::BTreeSet::new();
-    for (n, l) in text.lines().enumerate() {
-        let v: Value = serde_json::from_str(l)?;
-        for r in engine.matching_rules_unfiltered(&v) {
-            expected.insert((n as u64 + 1, engine.rules()[r].meta.id.clone()));
-        }
-    }
+    let expected = unfiltered_hits(&engine, &text)?;
     assert!(expected.len() >= 8, "{expected:?}");
-    let mut got = std::collections::BTreeSet::new();
-    engine.run_lines(text.as_bytes(), None, 1, |a| {
-        got.insert((a.record.unwrap_or(0), a.rule_id));
-    })?;
-    assert_eq!(got, expected);
+    assert_eq!(lines_hits(&engine, &text, 1)?, expected);
     Ok(())
 }
 
@@ -384,21 +390,10 @@ fn long_values_looked_at_line_by_line_answer_as_the_unfiltered_path() -> anyhow:
         }))?;
         text.push('\n');
     }
-    let mut expected = std::collections::BTreeSet::new();
-    let mut picked = std::collections::BTreeSet::new();
-    for (n, l) in text.lines().enumerate() {
-        let v: Value = serde_json::from_str(l)?;
-        for r in engine.matching_rules_unfiltered(&v) {
-            expected.insert((n as u64 + 1, engine.rules()[r].meta.id.clone()));
-            picked.insert(r);
-        }
-    }
+    let expected = unfiltered_hits(&engine, &text)?;
+    let picked: BTreeSet<&str> = expected.iter().map(|(_, r)| r.as_str()).collect();
     assert_eq!(picked.len(), 7, "every rule fires somewhere");
-    let mut got = std::collections::BTreeSet::new();
-    engine.run_lines(text.as_bytes(), None, 1, |a| {
-        got.insert((a.record.unwrap_or(0), a.rule_id));
-    })?;
-    assert_eq!(got, expected);
+    assert_eq!(lines_hits(&engine, &text, 1)?, expected);
     Ok(())
 }
 
@@ -453,18 +448,8 @@ fn repeated_keys_keep_their_last_value_on_the_lines_path() -> anyhow::Result<()>
         r#"{"Threat  Name": "good", "Threat Name": "evil"}"#,
         "\n",
     );
-    let mut expected = std::collections::BTreeSet::new();
-    for (n, l) in text.lines().enumerate() {
-        let v: Value = serde_json::from_str(l)?;
-        for r in engine.matching_rules_unfiltered(&v) {
-            expected.insert((n as u64 + 1, engine.rules()[r].meta.id.clone()));
-        }
-    }
+    let expected = unfiltered_hits(&engine, text)?;
     assert!(expected.contains(&(2, "kw".into())) && !expected.contains(&(1, "kw".into())));
-    let mut got = std::collections::BTreeSet::new();
-    engine.run_lines(text.as_bytes(), None, 1, |a| {
-        got.insert((a.record.unwrap_or(0), a.rule_id));
-    })?;
-    assert_eq!(got, expected);
+    assert_eq!(lines_hits(&engine, text, 1)?, expected);
     Ok(())
 }
