@@ -76,7 +76,7 @@ for line in open(sys.argv[1], encoding="utf-8"):
     except ValueError: continue
     if o.get("EventID") == 1 and "Sysmon" in str(o.get("Channel", "")): pc.append(o)
 with open(sys.argv[2], "w", encoding="utf-8") as f:
-    for i in range(20000):
+    for i in range(50000):
         o = dict(pc[(i * 7919) % len(pc)])
         o["CommandLine"] = f"{o.get('CommandLine', '')} /arg{(i * 2654435761) % 10**9} --x {i}"
         f.write(json.dumps(o, ensure_ascii=False, separators=(",", ":")) + "\n")
