@@ -156,6 +156,9 @@ pub(crate) struct Marks {
     caches: Vec<ValueCache>,
     /// One line cache per field filter, made on first use.
     lines: Vec<LineCache>,
+    /// Key bytes the caches took since they were last all cleared, and the bound on them.
+    cache_bytes: usize,
+    cache_budget: usize,
     /// The matches of the line being looked at.
     found: Vec<Found>,
     /// While `recording` (a field value scanned for its cache): every (rule, bit, full) it
@@ -178,6 +181,10 @@ const CACHE_OFF_WINDOWS: u32 = 15;
 const CACHE_MAX_ENTRIES: usize = 16 << 10;
 const CACHE_MAX_BYTES: usize = 4 << 20;
 const CACHE_MAX_KEY: usize = 16 << 10;
+/// All caches of one thread forget everything once they have taken this many key bytes
+/// since they last did: a few hundred field caches of 4 MiB each would otherwise allow a
+/// stream of distinct long values to hold a gigabyte.
+const CACHE_THREAD_BYTES: usize = 64 << 20;
 
 /// What one field automaton found in recent keys (values or lines of values), each kept as
 /// a run of `T` in one vector: real event streams repeat most values (a process-access
@@ -290,6 +297,8 @@ impl Marks {
             caches: Vec::new(),
             lines: Vec::new(),
             found: Vec::new(),
+            cache_bytes: 0,
+            cache_budget: CACHE_THREAD_BYTES,
             rec: Vec::new(),
             recording: false,
         }
@@ -320,8 +329,20 @@ impl Marks {
     /// Keeps the marks recorded since [`Marks::record`] as cache `c`'s entry for `raw`.
     fn store(&mut self, c: usize, raw: &[u8]) {
         self.recording = false;
+        self.spend(raw.len());
         if let Some(cache) = self.caches.get_mut(c) {
             cache.put(raw, &self.rec);
+        }
+    }
+
+    /// Counts `bytes` of keys about to be kept; past the thread's budget every cache is
+    /// cleared first.
+    fn spend(&mut self, bytes: usize) {
+        self.cache_bytes += bytes;
+        if self.cache_bytes > self.cache_budget {
+            self.caches.iter_mut().for_each(Recent::clear);
+            self.lines.iter_mut().for_each(Recent::clear);
+            self.cache_bytes = bytes;
         }
     }
 
@@ -655,6 +676,7 @@ fn look_lines(ac: &AhoCorasick, owners: &[Vec<Owner>], t: &str, marks: &mut Mark
                         .map(|m| (m.pattern().as_u32(), m.start() == 0, m.end() == l)),
                 );
                 if keep {
+                    marks.spend(line.len());
                     marks.lines[c].put(line.as_bytes(), &found);
                 }
             }
@@ -1017,5 +1039,47 @@ mod tests {
         assert!(found > 2_000, "{found}");
         let dfa = lazy.fields[0].lazy.as_ref().and_then(|l| l.dfa.get());
         assert!(dfa.is_some_and(|d| d.as_ref().is_some_and(|d| d.kind() == AhoCorasickKind::DFA)));
+    }
+
+    /// Past the thread's budget every cache forgets what it holds, and answers stay right.
+    #[test]
+    fn caches_of_a_thread_stay_within_their_budget() {
+        let set = crate::RuleSet::from_yaml(
+            "title: r\nlogsource: {product: windows}\ndetection:\n  a:\n    A|contains: 'xyz'\n  \
+             b:\n    B|contains: 'uvw'\n  condition: a or b\n",
+        )
+        .expect("rule");
+        let filter = BucketFilter::new(&set.rules, &[0], &|_| None, &mut 0);
+        let mut marks = Marks::new(1);
+        marks.cache_budget = 4096;
+        let mut peak = 0;
+        for n in 0..2_000 {
+            let a = format!("{n:0>100}{}", if n % 3 == 0 { "xyz" } else { "" });
+            let b = format!("{:0>100}uvw", n % 7);
+            // the caches see raw bytes through a flat view; stand in for one
+            for (f, text) in filter.fields.iter().zip([&a, &b]) {
+                marks.start();
+                if let Replay::Scan(record) = marks.replay(f.cache, text.as_bytes()) {
+                    if record {
+                        marks.record();
+                    }
+                    look(f.automaton(), &f.owners, text, &mut marks);
+                    if record {
+                        marks.store(f.cache, text.as_bytes());
+                    }
+                }
+                let hit = !marks.cand.is_empty();
+                let want = text.contains("xyz") || text.contains("uvw");
+                assert_eq!(hit, want, "{text}");
+            }
+            let held: usize = marks.caches.iter().map(|c| c.bytes).sum();
+            peak = peak.max(held);
+            assert!(
+                marks.cache_bytes <= marks.cache_budget,
+                "{}",
+                marks.cache_bytes
+            );
+        }
+        assert!(peak > 2_000 && peak <= 4096, "{peak}");
     }
 }
