@@ -61,9 +61,9 @@
 //!    the marks the automaton made on recent values, keyed by the raw bytes of the value in
 //!    the line (`Event::raw_numbered`, hidden: equal raw bytes mean equal text, escapes and
 //!    all, so a hit needs no decoding); a hit replays the marks. Keys are compared whole, a
-//!    cache forgets everything past 16,384 values or 4 MiB (all of a thread's past 64 MiB), and a window of 1,024 lookups
-//!    with fewer than one hit in eight turns it off for fifteen windows (`ContextInfo`
-//!    carries sequence numbers and never repeats). The same view says when a field is
+//!    cache forgets everything past 16,384 values or 4 MiB (all caches of a thread past
+//!    64 MiB), and a window of 1,024 lookups with fewer than one hit in eight turns it off
+//!    for fifteen windows (`ContextInfo` carries sequence numbers and never repeats). The same view says when a field is
 //!    absent, so absent fields (twenty of the thirty a Windows event is asked for) cost one
 //!    slot read. The keyword gate runs on lines with non-ASCII text too: an ASCII literal
 //!    lies in the ASCII-lower-cased line unless the line holds one of the three characters
