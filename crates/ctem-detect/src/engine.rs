@@ -56,6 +56,13 @@ pub trait Detector: Send + Sync {
     fn name(&self) -> &str;
     /// Appends the alerts `record` raises.
     fn detect(&self, record: &Record, out: &mut Vec<Alert>);
+    /// Whether [`Detector::detect`] may raise anything on an event like `event` (its raw
+    /// top-level fields), asked before the fast JSON-lines path parses the line into a
+    /// `Value` for it. `true` when unsure, the default.
+    fn wants(&self, event: &dyn Event) -> bool {
+        let _ = event;
+        true
+    }
 }
 
 /// The Sigma engine plus any extra detectors.
@@ -477,6 +484,11 @@ impl Engine {
     /// True when extra detectors are attached (they need every event as a `Value`).
     pub(crate) fn has_detectors(&self) -> bool {
         !self.detectors.is_empty()
+    }
+
+    /// True when an extra detector may raise something on `event` (see [`Detector::wants`]).
+    pub(crate) fn detectors_want(&self, event: &dyn Event) -> bool {
+        self.detectors.iter().any(|d| d.wants(event))
     }
 }
 

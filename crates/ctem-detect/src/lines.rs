@@ -198,14 +198,7 @@ impl Engine {
             Format::Auto => crate::decode::sniff(&head),
             f => f,
         };
-        let text = String::from_utf8_lossy(&head);
-        let first = text.trim_start_matches('\u{feff}').trim_start();
-        let json_lines = matches!(sniffed, Format::Jsonl | Format::Suricata | Format::Zeek)
-            && first.starts_with('{')
-            && first
-                .split_once('\n')
-                .is_some_and(|(l, _)| l.trim_end().ends_with('}'));
-        if json_lines {
+        if crate::decode::is_json_lines(&head, sniffed) {
             return self.run_lines(r, Some(&source), threads, sink);
         }
         let mut bad = 0;
@@ -265,7 +258,14 @@ impl Engine {
                 self.match_view(&self.mappings().view(&v), sc, &mut hits);
                 value = Some(v);
             }
-            if hits.is_empty() && !self.has_detectors() {
+            // a parsed line goes to the detectors as it is; a scanned one only when one of
+            // them wants it (a line becomes a `Value` for them, which costs more than matching)
+            let detect = self.has_detectors()
+                && match value {
+                    Some(_) => true,
+                    None => self.detectors_want(&flat),
+                };
+            if hits.is_empty() && !detect {
                 continue;
             }
             let event = match value {
@@ -280,7 +280,7 @@ impl Engine {
                 },
             };
             let mut extra = Vec::new();
-            if self.has_detectors() {
+            if detect {
                 let rec = Record {
                     source: source.map(str::to_string),
                     record: Some(line_no),

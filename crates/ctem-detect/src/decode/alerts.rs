@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::engine::{Alert, Detector, Record};
+use crate::event::{Event, FieldValue};
 
 /// Detector that passes through alerts raised by the event source.
 #[derive(Debug, Clone, Copy, Default)]
@@ -17,6 +18,11 @@ impl Detector for SourceAlerts {
         if let Some(a) = source_alert(record) {
             out.push(a);
         }
+    }
+    /// Only a Suricata `alert` event or a record with a top-level `rule` (Wazuh) can be one.
+    fn wants(&self, event: &dyn Event) -> bool {
+        matches!(event.field("event_type"), Some(FieldValue::Str(t)) if t == "alert")
+            || event.field("rule").is_some()
     }
 }
 

@@ -123,6 +123,23 @@ pub fn gunzip_if_needed(bytes: Vec<u8>) -> Result<Vec<u8>> {
     }
 }
 
+/// Whether a stream whose first bytes are `head`, read as `format` (`Auto` sniffs), is JSON
+/// lines, one object per line, which [`crate::Engine::run_lines`] reads without building a
+/// `Value` per line.
+pub fn is_json_lines(head: &[u8], format: Format) -> bool {
+    let format = match format {
+        Format::Auto => sniff(head),
+        f => f,
+    };
+    let text = String::from_utf8_lossy(head);
+    let first = text.trim_start_matches('\u{feff}').trim_start();
+    matches!(format, Format::Jsonl | Format::Suricata | Format::Zeek)
+        && first.starts_with('{')
+        && first
+            .split_once('\n')
+            .is_some_and(|(l, _)| l.trim_end().ends_with('}'))
+}
+
 /// Guesses the format from content.
 pub fn sniff(bytes: &[u8]) -> Format {
     if bytes.starts_with(b"ElfFile\0") {

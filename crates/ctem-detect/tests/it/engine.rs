@@ -453,3 +453,48 @@ fn repeated_keys_keep_their_last_value_on_the_lines_path() -> anyhow::Result<()>
     assert_eq!(lines_hits(&engine, text, 1)?, expected);
     Ok(())
 }
+
+/// The lines path hands a line to the extra detectors only when one of them wants it
+/// (`Detector::wants`): source alerts still come out for Suricata `alert` events and Wazuh
+/// records among plain events, exactly as on the `Value` path.
+#[test]
+fn source_alerts_on_the_lines_path_answer_as_the_value_path() -> anyhow::Result<()> {
+    let set = RuleSet::from_yaml(
+        "title: whoami\nid: w\nlogsource: {product: windows}\ndetection:\n  sel:\n    \
+         CommandLine|contains: whoami\n  condition: sel\n",
+    )?;
+    let mut engine = Engine::new(set, Mappings::builtin()?);
+    engine.add_detector(Box::new(ctem_detect::decode::SourceAlerts));
+    let text = concat!(
+        r#"{"event_type":"alert","timestamp":"2024-01-01T00:00:00Z","alert":{"signature":"ET X","signature_id":1,"severity":1}}"#,
+        "\n",
+        r#"{"event_type":"dns","dns":{"rrname":"a.example"}}"#,
+        "\n",
+        r#"{"rule":{"id":"5710","level":5,"description":"sshd: bad user","mitre":{"id":["T1110"]}},"agent":{"name":"a"}}"#,
+        "\n",
+        r#"{"Channel":"Security","EventID":4688,"CommandLine":"cmd /c whoami"}"#,
+        "\n",
+        r#"{"rule":"not an object","event_type":"flow"}"#,
+        "\n",
+    );
+    let key = |a: &Alert| (a.record.unwrap_or(0), a.rule_id.clone(), a.title.clone());
+    let mut lines = Vec::new();
+    engine.run_lines(text.as_bytes(), None, 1, |a| lines.push(key(&a)))?;
+    let records: Vec<Record> = text
+        .lines()
+        .enumerate()
+        .map(|(n, l)| {
+            let mut r = Record::new(serde_json::from_str(l).expect("json"));
+            r.record = Some(n as u64 + 1);
+            r
+        })
+        .collect();
+    let mut values = Vec::new();
+    engine.run(records, 1, |a| values.push(key(&a)));
+    lines.sort();
+    values.sort();
+    assert_eq!(lines, values);
+    let ids: Vec<&str> = lines.iter().map(|(_, id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["suricata:1:1", "wazuh:5710", "w"]);
+    Ok(())
+}

@@ -293,22 +293,26 @@ pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
         } else {
             Box::new(std::fs::File::open(f).with_context(|| f.display().to_string())?)
         };
-        // JSON lines take the lazy path: only the fields rules name are decoded
-        if format == Format::Jsonl {
-            let gz;
-            let mut br = std::io::BufReader::with_capacity(1 << 16, reader);
-            let is_gz = std::io::BufRead::fill_buf(&mut br)
-                .map(|b| b.starts_with(&[0x1f, 0x8b]))
-                .unwrap_or(false);
-            let lines: Box<dyn std::io::BufRead> = if is_gz {
-                gz = std::io::BufReader::with_capacity(
-                    1 << 16,
-                    flate2::read::MultiGzDecoder::new(br),
-                );
-                Box::new(gz)
-            } else {
-                Box::new(br)
-            };
+        // JSON lines (named, or found by sniffing) take the lazy path: only the fields rules
+        // name are decoded
+        let mut br = std::io::BufReader::with_capacity(1 << 16, reader);
+        let is_gz = std::io::BufRead::fill_buf(&mut br)
+            .map(|b| b.starts_with(&[0x1f, 0x8b]))
+            .unwrap_or(false);
+        let mut lines: Box<dyn std::io::BufRead + Send> = if is_gz {
+            Box::new(std::io::BufReader::with_capacity(
+                1 << 16,
+                flate2::read::MultiGzDecoder::new(br),
+            ))
+        } else {
+            Box::new(br)
+        };
+        let head = std::io::BufRead::fill_buf(&mut lines)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        if format == Format::Jsonl
+            || (format == Format::Auto && decode::is_json_lines(&head, format))
+        {
             let s = engine.run_lines(lines, Some(&name), threads, &mut sink)?;
             stats.events += s.run.events;
             stats.alerts += s.run.alerts;
@@ -318,9 +322,9 @@ pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
             continue;
         }
         let records = if f.as_os_str() == "-" {
-            decode::stream(reader, format, Some(name.clone()))?
+            decode::stream(lines, format, Some(name.clone()))?
         } else {
-            match decode::stream(reader, format, Some(name.clone())) {
+            match decode::stream(lines, format, Some(name.clone())) {
                 Ok(r) => r,
                 Err(e) if !strict => {
                     eprintln!("skipped {}: {e}", f.display());
