@@ -206,7 +206,13 @@ impl IocMatcher {
                 }
             }
         }
-        for tok in s.split(|c: char| c.is_whitespace() || "\"'()[]{}<>,;=|".contains(c)) {
+        let sep = |c: char| {
+            matches!(
+                c,
+                '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | ',' | ';' | '=' | '|'
+            ) || c.is_whitespace()
+        };
+        for tok in s.split(sep) {
             if !tok.is_empty() {
                 self.match_token(tok, hits);
             }
@@ -227,13 +233,24 @@ impl IocMatcher {
                 hits.extend(v.iter().copied());
             }
         };
-        if let Some(ip) = parse_ip(tok) {
+        // an IP (with a port) holds nothing but these, and `parse_ip` reads a bracketed one
+        // up to its bracket: skip the parser for any other token
+        let ip_like = tok.starts_with('[')
+            || tok
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':'));
+        if ip_like && let Some(ip) = parse_ip(tok) {
             self.match_ip(ip, &mut add);
             return;
         }
-        let lower = tok.to_ascii_lowercase();
+        let lower: std::borrow::Cow<'_, str> = if tok.bytes().any(|b| b.is_ascii_uppercase()) {
+            tok.to_ascii_lowercase().into()
+        } else {
+            tok.into()
+        };
+        let lower = lower.as_ref();
         if lower.contains('@') {
-            let addr = lower.strip_prefix("mailto:").unwrap_or(&lower);
+            let addr = lower.strip_prefix("mailto:").unwrap_or(lower);
             add(self.emails.get(addr));
             if let Some((_, dom)) = addr.rsplit_once('@') {
                 self.match_domain(dom, &mut add);
@@ -242,7 +259,7 @@ impl IocMatcher {
         }
         if matches!(lower.len(), 32 | 40 | 64 | 128) && lower.bytes().all(|b| b.is_ascii_hexdigit())
         {
-            add(self.hashes.get(&lower));
+            add(self.hashes.get(lower));
             return;
         }
         if let Some((_, rest)) = lower.split_once("://") {
@@ -258,11 +275,11 @@ impl IocMatcher {
             return;
         }
         if !self.filenames.is_empty() {
-            let base = lower.rsplit(['/', '\\']).next().unwrap_or(&lower);
+            let base = lower.rsplit(['/', '\\']).next().unwrap_or(lower);
             add(self.filenames.get(base));
         }
         if lower.contains('.') {
-            let host = lower.split(['/', '\\']).next().unwrap_or(&lower);
+            let host = lower.split(['/', '\\']).next().unwrap_or(lower);
             let host = host.split(':').next().unwrap_or(host);
             self.match_domain(host, &mut add);
         }
