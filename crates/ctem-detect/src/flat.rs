@@ -479,12 +479,21 @@ impl Event for FlatEvent<'_> {
     fn keywords(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
         // a key given twice keeps its last value, as in a parsed object: the earlier ones are
         // no values of the event (found by the fuzz target `detect_lines`)
-        let mut later: std::collections::HashSet<Cow<'_, str>> = std::collections::HashSet::new();
+        // (an interned key's slot holds its last position; other keys look at the members
+        // after them, which are few)
+        let last = |pos: usize, ks: u32, ke: u32| {
+            let key = self.key(ks, ke);
+            match self.index.id(&key) {
+                Some(id) => self.slots.get(id as usize) == Some(&(pos as u32)),
+                None => !self.vals[pos + 1..]
+                    .iter()
+                    .any(|(s, e, _)| self.key(*s, *e) == key),
+            }
+        };
         self.vals
             .iter()
             .enumerate()
-            .rev()
-            .filter(|(_, (ks, ke, _))| later.insert(self.key(*ks, *ke)))
+            .filter(|(pos, (ks, ke, _))| last(*pos, *ks, *ke))
             .any(|(pos, &(_, _, v))| match v {
                 Val::Int(n) => visit(&n.to_string()),
                 Val::Float(f) => {
