@@ -17,6 +17,7 @@
 //! sufficient, so the full matcher still decides: the prefilter can only skip rules that
 //! cannot match, never add hits.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +27,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use crate::compile::{CCond, CompiledDetection, FieldMatcher};
 use crate::event::{Event, FieldValue, RawField};
 use crate::ruleset::CompiledRule;
-use crate::value::{StrPat, ValueMatcher, lowercase};
+use crate::value::{StrPat, ValueMatcher, fold};
 
 /// Where a literal must lie in the field's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -604,7 +605,7 @@ fn gate_hit(gate: &Gate, text: &str, ascii: Option<bool>, buf: &mut Vec<u8>) -> 
     } else {
         // as `look` folds a value: every other character lower-cases on its own, so the
         // folded value lies in the folded line
-        buf.extend_from_slice(lowercase(text).replace('\u{17f}', "s").as_bytes());
+        buf.extend_from_slice(fold(text).as_bytes());
     }
     match &gate.search {
         GateSearch::Teddy(g) => g.find(buf.as_slice()).is_some(),
@@ -616,32 +617,44 @@ fn gate_hit(gate: &Gate, text: &str, ascii: Option<bool>, buf: &mut Vec<u8>) -> 
 /// (`k`), capital I with dot above (`i` and a combining dot) and the long s (`s`).
 const FOLD_TO_ASCII: [char; 3] = ['\u{212a}', '\u{130}', '\u{17f}'];
 
+/// The text as the automata see it: as is when ASCII, else folded as values are compared.
+fn folded(t: &str) -> Cow<'_, str> {
+    if t.is_ascii() {
+        Cow::Borrowed(t)
+    } else {
+        Cow::Owned(fold(t))
+    }
+}
+
+/// Marks the clauses of pattern `p` whose anchor holds for a match that is at the start of
+/// the text or not, at its end or not.
+fn mark(owners: &[Vec<Owner>], p: usize, at_start: bool, at_end: bool, marks: &mut Marks) {
+    for o in &owners[p] {
+        let ok = match o.anchor {
+            Anchor::Exact => at_start && at_end,
+            Anchor::Prefix => at_start,
+            Anchor::Suffix => at_end,
+            Anchor::Contains => true,
+        };
+        if ok {
+            marks.hit(o.rule, o.bit, o.full);
+        }
+    }
+}
+
 /// Runs one field automaton over one text and marks the clauses whose literal lies where its
 /// anchor says.
 fn look(ac: &AhoCorasick, owners: &[Vec<Owner>], t: &str, marks: &mut Marks) {
-    let lowered;
-    let t = if t.is_ascii() {
-        t
-    } else {
-        // regexes fold case simply: long s (U+017F) is `s`, the Kelvin sign (lower-cased
-        // to `k` already) is `k`
-        lowered = lowercase(t).replace('\u{17f}', "s");
-        lowered.as_str()
-    };
+    let t = folded(t);
     let n = t.len();
-    for m in ac.find_overlapping_iter(t) {
-        let (s, e) = (m.start(), m.end());
-        for o in &owners[m.pattern().as_usize()] {
-            let ok = match o.anchor {
-                Anchor::Exact => s == 0 && e == n,
-                Anchor::Prefix => s == 0,
-                Anchor::Suffix => e == n,
-                Anchor::Contains => true,
-            };
-            if ok {
-                marks.hit(o.rule, o.bit, o.full);
-            }
-        }
+    for m in ac.find_overlapping_iter(t.as_ref()) {
+        mark(
+            owners,
+            m.pattern().as_usize(),
+            m.start() == 0,
+            m.end() == n,
+            marks,
+        );
     }
 }
 
@@ -649,13 +662,8 @@ fn look(ac: &AhoCorasick, owners: &[Vec<Owner>], t: &str, marks: &mut Marks) {
 /// time through line cache `c`: a match lies within one line, at the text's start when it
 /// is at the start of the first line, at its end when at the end of the last.
 fn look_lines(ac: &AhoCorasick, owners: &[Vec<Owner>], t: &str, marks: &mut Marks, c: usize) {
-    let lowered;
-    let t = if t.is_ascii() {
-        t
-    } else {
-        lowered = lowercase(t).replace('\u{17f}', "s");
-        lowered.as_str()
-    };
+    let t = folded(t);
+    let t = t.as_ref();
     if marks.lines.len() <= c {
         marks.lines.resize_with(c + 1, LineCache::default);
     }
@@ -682,18 +690,7 @@ fn look_lines(ac: &AhoCorasick, owners: &[Vec<Owner>], t: &str, marks: &mut Mark
             }
         }
         for &(p, at_start, at_end) in &found {
-            let (s0, e1) = (at_start && first, at_end && last);
-            for o in &owners[p as usize] {
-                let ok = match o.anchor {
-                    Anchor::Exact => s0 && e1,
-                    Anchor::Prefix => s0,
-                    Anchor::Suffix => e1,
-                    Anchor::Contains => true,
-                };
-                if ok {
-                    marks.hit(o.rule, o.bit, o.full);
-                }
-            }
+            mark(owners, p as usize, at_start && first, at_end && last, marks);
         }
         marks.found = found;
         if end == n {

@@ -519,16 +519,14 @@ pub fn regex_required(
         let seq = ex.extract(&hir);
         let Some(lits) = seq.literals() else { continue };
         // every literal, or the set says nothing
-        let Some(mut out) = lits
+        let Some(out) = lits
             .iter()
             .map(|l| std::str::from_utf8(l.as_bytes()).ok().map(fold))
             .collect::<Option<Vec<String>>>()
         else {
             continue;
         };
-        out.sort_unstable();
-        out.dedup();
-        best = better(best, out);
+        best = better(best, bounded(out, usize::MAX).unwrap_or_default());
     }
     best.unwrap_or_default()
 }
@@ -536,9 +534,17 @@ pub fn regex_required(
 /// Most literal sets kept while combining the pieces of a regex.
 const MAX_REQUIRED: usize = 16;
 
-/// Text as the prefilter compares it: lower-cased, long s as `s`.
-fn fold(s: &str) -> String {
+/// Text as the prefilter compares it: lower-cased, long s as `s` (regexes fold case simply:
+/// long s is `s`, and the Kelvin sign lower-cases to `k` already).
+pub(crate) fn fold(s: &str) -> String {
     lowercase(s).replace('\u{17f}', "s")
+}
+
+/// `set` sorted without repeats, when it holds at most `max` strings.
+fn bounded(mut set: Vec<String>, max: usize) -> Option<Vec<String>> {
+    set.sort_unstable();
+    set.dedup();
+    (set.len() <= max).then_some(set)
 }
 
 /// The more selective of two required sets: the longer shortest literal, then fewer.
@@ -563,22 +569,19 @@ fn exact(h: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
     match h.kind() {
         HirKind::Empty | HirKind::Look(_) => Some(vec![String::new()]),
         HirKind::Literal(l) => Some(vec![fold(std::str::from_utf8(&l.0).ok()?)]),
+        // a case-insensitive letter is a class of its cases, which fold to one string
         HirKind::Class(Class::Unicode(c)) => {
-            let mut out: Vec<String> = Vec::new();
+            let mut out = Vec::new();
             for r in c.ranges() {
                 if r.end() as u32 - r.start() as u32 >= 8 {
                     return None;
                 }
-                for ch in r.start()..=r.end() {
-                    out.push(fold(&ch.to_string()));
-                }
+                out.extend((r.start()..=r.end()).map(|ch| fold(ch.encode_utf8(&mut [0; 4]))));
             }
-            out.sort_unstable();
-            out.dedup();
-            (out.len() <= 4).then_some(out)
+            bounded(out, 4)
         }
         HirKind::Class(Class::Bytes(c)) => {
-            let mut out: Vec<String> = Vec::new();
+            let mut out = Vec::new();
             for r in c.ranges() {
                 if r.end() - r.start() >= 8 {
                     return None;
@@ -587,9 +590,7 @@ fn exact(h: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
                     out.push(fold(std::str::from_utf8(&[b]).ok()?));
                 }
             }
-            out.sort_unstable();
-            out.dedup();
-            (out.len() <= 4).then_some(out)
+            bounded(out, 4)
         }
         HirKind::Capture(c) => exact(&c.sub),
         HirKind::Repetition(r) if r.min == 1 && r.max == Some(1) => exact(&r.sub),
@@ -605,9 +606,7 @@ fn exact(h: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
             for h in hs {
                 out.extend(exact(h)?);
             }
-            out.sort_unstable();
-            out.dedup();
-            (out.len() <= MAX_REQUIRED).then_some(out)
+            bounded(out, MAX_REQUIRED)
         }
         _ => None,
     }
@@ -618,13 +617,12 @@ fn cross(a: &[String], b: &[String]) -> Option<Vec<String>> {
     if a.len() * b.len() > MAX_REQUIRED {
         return None;
     }
-    let mut out: Vec<String> = a
-        .iter()
-        .flat_map(|x| b.iter().map(move |y| format!("{x}{y}")))
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    Some(out)
+    bounded(
+        a.iter()
+            .flat_map(|x| b.iter().map(move |y| format!("{x}{y}")))
+            .collect(),
+        MAX_REQUIRED,
+    )
 }
 
 /// The most selective set of literals one of which every match of `h` contains, found
@@ -645,9 +643,7 @@ fn inner_required(h: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
             for h in hs {
                 out.extend(inner_required(h)?);
             }
-            out.sort_unstable();
-            out.dedup();
-            (out.len() <= MAX_REQUIRED).then_some(out)
+            bounded(out, MAX_REQUIRED)
         }
         HirKind::Concat(hs) => {
             let mut best: Option<Vec<String>> = None;

@@ -40,6 +40,14 @@ fn all_events() -> anyhow::Result<Vec<Record>> {
     Ok(out)
 }
 
+/// One rule document of a Windows `category` with the detection block `det`.
+fn rule_yaml(id: &str, category: &str, det: &str) -> String {
+    format!(
+        "title: {id}\nid: {id}\nlogsource: {{product: windows, category: {category}}}\n\
+         detection:\n{det}\n---\n"
+    )
+}
+
 /// (line number, rule id) of the rules the unfiltered path picks on each line of `text`.
 fn unfiltered_hits(engine: &Engine, text: &str) -> anyhow::Result<BTreeSet<(u64, String)>> {
     let mut out = BTreeSet::new();
@@ -191,12 +199,7 @@ fn correlation_chain_silences_base_rule_and_fires_once() -> anyhow::Result<()> {
 /// line raises exactly the rules the unfiltered path picks on its parsed value.
 #[test]
 fn value_caches_answer_as_the_unfiltered_path() -> anyhow::Result<()> {
-    let rule = |id: &str, det: &str| {
-        format!(
-            "title: {id}\nid: {id}\nlogsource: {{product: windows, category: process_access}}\n\
-             detection:\n{det}\n---\n"
-        )
-    };
+    let rule = |id: &str, det: &str| rule_yaml(id, "process_access", det);
     let mut yaml = String::new();
     yaml += &rule(
         "calltrace-dbghelp",
@@ -311,12 +314,7 @@ fn keyword_gate_on_non_ascii_lines_answers_as_the_unfiltered_path() -> anyhow::R
 /// unfiltered path does.
 #[test]
 fn long_values_looked_at_line_by_line_answer_as_the_unfiltered_path() -> anyhow::Result<()> {
-    let rule = |id: &str, det: &str| {
-        format!(
-            "title: {id}\nid: {id}\nlogsource: {{product: windows, category: ps_module}}\n\
-             detection:\n{det}\n---\n"
-        )
-    };
+    let rule = |id: &str, det: &str| rule_yaml(id, "ps_module", det);
     let mut yaml = String::new();
     for (id, det) in [
         (
