@@ -43,6 +43,8 @@ struct BatchOut {
     hits: Vec<Hit>,
     events: u64,
     bad: u64,
+    /// Lines of the batch, empty ones included.
+    lines: u64,
 }
 
 /// About this many bytes of whole lines a batch: large enough that handing batches around
@@ -66,7 +68,6 @@ impl Engine {
     {
         let mut stats = LineStats::default();
         let mut reader = reader;
-        let mut next_line = 1u64;
         let mut emit = |out: BatchOut, stats: &mut LineStats| {
             stats.run.events += out.events;
             stats.bad_lines += out.bad;
@@ -84,16 +85,23 @@ impl Engine {
             }
         };
         if threads <= 1 {
+            // one buffer for every batch, and the lines counted where they are split
             let mut sc = Scratch::new(self);
-            while let Some(b) = read_batch(&mut reader, &mut next_line, source)? {
+            let mut b = Batch {
+                bytes: Vec::new(),
+                first: 1,
+            };
+            while fill_batch(&mut reader, &mut b.bytes, source)? {
                 let out = self.match_batch(&b, source, &mut sc);
+                b.first += out.lines;
                 emit(out, &mut stats);
             }
             return Ok(stats);
         }
+        let mut next_line = 1u64;
         let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Batch)>(threads * 2);
         let job_rx = Arc::new(Mutex::new(job_rx));
-        let (res_tx, res_rx) = mpsc::channel::<(u64, BatchOut)>();
+        let (res_tx, res_rx) = mpsc::channel::<(u64, BatchOut, Vec<u8>)>();
         std::thread::scope(|s| -> Result<()> {
             for _ in 0..threads {
                 let job_rx = Arc::clone(&job_rx);
@@ -106,10 +114,8 @@ impl Engine {
                             Err(_) => return,
                         };
                         let Ok((seq, b)) = job else { return };
-                        if res_tx
-                            .send((seq, self.match_batch(&b, source, &mut sc)))
-                            .is_err()
-                        {
+                        let out = self.match_batch(&b, source, &mut sc);
+                        if res_tx.send((seq, out, b.bytes)).is_err() {
                             return;
                         }
                     }
@@ -125,23 +131,31 @@ impl Engine {
                     next_out += 1;
                 }
             };
+            // buffers of finished batches, filled again (fresh ones cost page faults)
+            let mut spare: Vec<Vec<u8>> = Vec::new();
             let read = loop {
-                let b = match read_batch(&mut reader, &mut next_line, source) {
-                    Ok(Some(b)) => b,
-                    Ok(None) => break Ok(()),
+                let mut bytes = spare.pop().unwrap_or_default();
+                let b = match fill_batch(&mut reader, &mut bytes, source) {
+                    Ok(true) => {
+                        let first = next_line;
+                        next_line += count_lines(&bytes);
+                        Batch { bytes, first }
+                    }
+                    Ok(false) => break Ok(()),
                     Err(e) => break Err(e),
                 };
                 if job_tx.send((sent, b)).is_err() {
                     break Ok(());
                 }
                 sent += 1;
-                while let Ok((seq, out)) = res_rx.try_recv() {
+                while let Ok((seq, out, bytes)) = res_rx.try_recv() {
                     pending.insert(seq, out);
+                    spare.push(bytes);
                 }
                 drain(&mut pending, &mut stats);
             };
             drop(job_tx);
-            for (seq, out) in res_rx.iter() {
+            for (seq, out, _) in res_rx.iter() {
                 pending.insert(seq, out);
                 drain(&mut pending, &mut stats);
             }
@@ -229,6 +243,7 @@ impl Engine {
         let mut start = 0;
         let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len()));
         for (n, end) in ends.enumerate() {
+            out.lines += 1;
             let line = &text[start..end];
             start = end + 1;
             let line = line.trim_end_matches('\r').trim_start_matches('\u{feff}');
@@ -299,19 +314,16 @@ impl Engine {
     }
 }
 
-/// Reads about [`BATCH_BYTES`] of whole lines (a longer line whole). The reader thread only
-/// copies bytes and counts newlines (both SIMD); splitting, UTF-8 checks and scanning happen
-/// on the workers.
-fn read_batch<R: BufRead>(
-    r: &mut R,
-    next_line: &mut u64,
-    source: Option<&str>,
-) -> Result<Option<Batch>> {
+/// Fills `buf` (cleared first) with about [`BATCH_BYTES`] of whole lines (a longer line
+/// whole), without the final line break; false at the end of the input. The caller's thread
+/// only copies bytes (SIMD); splitting, UTF-8 checks and scanning happen on the workers.
+fn fill_batch<R: BufRead>(r: &mut R, buf: &mut Vec<u8>, source: Option<&str>) -> Result<bool> {
     let io = |e: std::io::Error| Error::Io {
         path: source.unwrap_or("-").into(),
         source: e,
     };
-    let mut buf = Vec::with_capacity(BATCH_BYTES + (64 << 10));
+    buf.clear();
+    buf.reserve(BATCH_BYTES + (64 << 10));
     loop {
         let avail = r.fill_buf().map_err(io)?;
         if avail.is_empty() {
@@ -340,15 +352,18 @@ fn read_batch<R: BufRead>(
         }
     }
     if buf.is_empty() {
-        return Ok(None);
+        return Ok(false);
     }
-    let first = *next_line;
-    let newlines = memchr::memchr_iter(b'\n', &buf).count() as u64;
-    *next_line += newlines + u64::from(buf.last() != Some(&b'\n'));
     if buf.last() == Some(&b'\n') {
         buf.pop();
     }
-    Ok(Some(Batch { bytes: buf, first }))
+    Ok(true)
+}
+
+/// The lines of a batch filled by [`fill_batch`] (its final line break is gone, so one more
+/// than its line breaks).
+fn count_lines(batch: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', batch).count() as u64 + 1
 }
 
 #[cfg(test)]
@@ -369,16 +384,55 @@ mod tests {
         let mut next = 1u64;
         let mut seen = Vec::new();
         let mut batches = 0;
-        while let Some(b) = read_batch(&mut r, &mut next, None).expect("reads") {
+        // one buffer for every batch, as the single-thread path does
+        let mut buf = Vec::new();
+        while fill_batch(&mut r, &mut buf, None).expect("reads") {
             batches += 1;
-            let text = String::from_utf8(b.bytes).expect("utf-8");
+            let text = std::str::from_utf8(&buf).expect("utf-8");
             for (k, l) in text.split('\n').enumerate() {
-                assert_eq!(b.first + k as u64, seen.len() as u64 + 1);
+                assert_eq!(next + k as u64, seen.len() as u64 + 1);
                 seen.push(l.to_string());
             }
+            next += count_lines(&buf);
         }
         assert!(batches > 3, "{batches}");
         assert_eq!(seen, lines);
         assert_eq!(next, lines.len() as u64 + 1);
+    }
+
+    /// Alerts carry the line number of their line, with one thread (batches numbered as they
+    /// are matched, one buffer reused) and with two, over many batches.
+    #[test]
+    fn alerts_name_their_line_across_batches() {
+        use crate::{Mappings, RuleSet};
+        let set = RuleSet::from_yaml(
+            "title: T\nid: t-1\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|endswith: '\\evil.exe'\n  condition: sel\n",
+        )
+        .expect("rule");
+        let engine = Engine::new(set, Mappings::builtin().expect("mappings"));
+        let pad = "p".repeat(700);
+        let mut want = Vec::new();
+        let mut lines = Vec::new();
+        for i in 0..6000u64 {
+            if i % 997 == 3 {
+                lines.push(String::new());
+            } else if i % 101 == 7 {
+                lines.push(format!(r#"{{"Image":"C:\\x\\evil.exe","n":{i}}}"#));
+                want.push(i + 1);
+            } else {
+                lines.push(format!(r#"{{"Image":"C:\\x\\good.exe","pad":"{pad}"}}"#));
+            }
+        }
+        let text = lines.join("\n");
+        assert!(text.len() > 3 * BATCH_BYTES);
+        for threads in [1, 2] {
+            let mut got = Vec::new();
+            engine
+                .run_lines(text.as_bytes(), None, threads, |a| {
+                    got.push(a.record.unwrap_or(0))
+                })
+                .expect("runs");
+            assert_eq!(got, want, "{threads} threads");
+        }
     }
 }
