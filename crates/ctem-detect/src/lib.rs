@@ -184,6 +184,7 @@ mod error;
 pub mod event;
 pub mod flat;
 mod flat_view;
+mod fold_find;
 pub mod ioc;
 mod lines;
 pub mod mapping;

@@ -26,6 +26,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use crate::compile::{CCond, CompiledDetection, FieldMatcher};
 use crate::event::{Event, FieldValue, RawField};
+use crate::fold_find::FoldFind;
 use crate::ruleset::CompiledRule;
 use crate::value::{StrPat, ValueMatcher, fold};
 
@@ -381,6 +382,8 @@ impl Marks {
 /// Looks for the JSON-escaped keyword literals in a raw line.
 #[derive(Debug)]
 struct Gate {
+    /// The one-pass case-insensitive searcher, when every literal suits it.
+    fold: Option<FoldFind>,
     search: GateSearch,
     /// Every literal is ASCII.
     ascii: bool,
@@ -582,6 +585,7 @@ fn keyword_gate(pats: &[String]) -> Option<Gate> {
         ),
     };
     Some(Gate {
+        fold: FoldFind::new(&escaped),
         search,
         ascii: pats.iter().all(|p| p.is_ascii()),
     })
@@ -594,6 +598,9 @@ fn gate_hit(gate: &Gate, text: &str, ascii: Option<bool>, buf: &mut Vec<u8>) -> 
     // lower-case ASCII while copying (one pass); every non-ASCII character lower-cases to
     // non-ASCII text except these three, so with ASCII literals that is the folded line
     if ascii || (gate.ascii && !FOLD_TO_ASCII.iter().any(|c| text.contains(*c))) {
+        if let Some(f) = &gate.fold {
+            return f.is_match(text.as_bytes());
+        }
         buf.resize(text.len(), 0);
         for (d, s) in buf.iter_mut().zip(text.as_bytes()) {
             *d = s.to_ascii_lowercase();
