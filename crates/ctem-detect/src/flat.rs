@@ -236,6 +236,31 @@ impl<'a> FlatEvent<'a> {
 
     /// Scans `line` (one JSON object). On error the event is empty.
     pub fn scan(&mut self, line: &'a str) -> Result<(), ScanError> {
+        self.strings.build(line.as_bytes());
+        self.scan_indexed(line)
+    }
+
+    /// Scans a line given as bytes, or says `None` when it is not UTF-8 (the event is then
+    /// empty). Only lines with non-ASCII bytes are validated: the string index, built first,
+    /// tells whether a line is ASCII, so most lines need no second pass.
+    pub fn scan_bytes(&mut self, line: &'a [u8]) -> Option<Result<(), ScanError>> {
+        self.strings.build(line);
+        let text = if self.strings.ascii() {
+            // SAFETY: the index found no byte of 0x80 or above (tested against
+            // `<[u8]>::is_ascii`), and ASCII bytes are UTF-8
+            unsafe { std::str::from_utf8_unchecked(line) }
+        } else if let Ok(t) = std::str::from_utf8(line) {
+            t
+        } else {
+            self.strings.build(b"");
+            let _ = self.scan_indexed("");
+            return None;
+        };
+        Some(self.scan_indexed(text))
+    }
+
+    /// [`FlatEvent::scan`] once the string index of `line` is built.
+    fn scan_indexed(&mut self, line: &'a str) -> Result<(), ScanError> {
         self.clear_slots();
         self.vals.clear();
         let spare = self.spare.get_mut();
@@ -273,7 +298,6 @@ impl<'a> FlatEvent<'a> {
         if b.len() >= u32::MAX as usize {
             return Err(ScanError { at: 0 });
         }
-        self.strings.build(b);
         let mut i = skip_ws(b, 0);
         if b.get(i) != Some(&b'{') {
             return Err(ScanError { at: i });

@@ -235,30 +235,47 @@ impl Engine {
         let mut flat = FlatEvent::new(&self.index);
         let mut hits = Vec::new();
         let fallback = self.mappings().shapes.len() - 1;
-        // the fast validator first: the lossy one walks the bytes in chunks
-        let text = match std::str::from_utf8(&b.bytes) {
-            Ok(t) => std::borrow::Cow::Borrowed(t),
-            Err(_) => String::from_utf8_lossy(&b.bytes),
-        };
+        // lines are split as bytes: `scan_bytes` checks UTF-8 only on lines with non-ASCII
+        // bytes, which the string index it builds anyway tells
+        let bytes = b.bytes.as_slice();
         let mut start = 0;
-        let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len()));
+        let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
         for (n, end) in ends.enumerate() {
             out.lines += 1;
-            let line = &text[start..end];
+            let raw = &bytes[start..end];
             start = end + 1;
-            let line = line.trim_end_matches('\r').trim_start_matches('\u{feff}');
+            let mut raw = raw;
+            while let Some(r) = raw.strip_suffix(b"\r") {
+                raw = r;
+            }
+            while let Some(r) = raw.strip_prefix("\u{feff}".as_bytes()) {
+                raw = r;
+            }
+            if raw.trim_ascii().is_empty() {
+                continue;
+            }
+            let line_no = b.first + n as u64;
+            hits.clear();
+            let mut value = None;
+            let mut lossy = None;
+            let flat_ok = match flat.scan_bytes(raw) {
+                Some(r) => {
+                    r.is_ok()
+                        && std::ptr::eq(
+                            self.mappings().shape_of(&flat),
+                            &self.mappings().shapes[fallback],
+                        )
+                }
+                None => {
+                    lossy = Some(String::from_utf8_lossy(raw).into_owned());
+                    false
+                }
+            };
+            let line = lossy.as_deref().unwrap_or(flat.line());
             if line.trim().is_empty() {
                 continue;
             }
             out.events += 1;
-            let line_no = b.first + n as u64;
-            hits.clear();
-            let mut value = None;
-            let flat_ok = flat.scan(line).is_ok()
-                && std::ptr::eq(
-                    self.mappings().shape_of(&flat),
-                    &self.mappings().shapes[fallback],
-                );
             if flat_ok {
                 let view =
                     FlatView::new(&flat, &self.flat_paths, &self.mappings().shapes[fallback]);
@@ -433,6 +450,40 @@ mod tests {
                 })
                 .expect("runs");
             assert_eq!(got, want, "{threads} threads");
+        }
+    }
+
+    /// Lines that are not UTF-8 are read lossily through the `Value` path; a byte-order mark,
+    /// carriage returns and blank lines are skipped as before; non-ASCII lines are validated.
+    #[test]
+    fn odd_bytes_in_lines() {
+        use crate::{Mappings, RuleSet};
+        let set = RuleSet::from_yaml(
+            "title: T\nid: t-1\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|endswith: '\\evil.exe'\n  condition: sel\n",
+        )
+        .expect("rule");
+        let engine = Engine::new(set, Mappings::builtin().expect("mappings"));
+        let mut input: Vec<u8> = Vec::new();
+        input.extend_from_slice(b"{\"Image\":\"C:\\\\x\\\\evil.exe\",\"junk\":\"\xff\xfe\"}\n");
+        input.extend_from_slice("\u{feff}{\"Image\":\"C:\\\\x\\\\evil.exe\"}\r\r\n".as_bytes());
+        input.extend_from_slice("{\"Image\":\"C:\\\\\u{e9}\\\\evil.exe\"}\n".as_bytes());
+        input.extend_from_slice(b"   \t\n");
+        input.extend_from_slice(b"{\"Image\":\"C:\\\\x\\\\good.exe\"}\n");
+        input.extend_from_slice(b"not json \xfe\n");
+        input.extend_from_slice("{\"Image\":\"C:\\\\\u{e9}\\\\evil.exe\"\u{2028}".as_bytes());
+        for threads in [1, 2] {
+            let mut got = Vec::new();
+            let stats = engine
+                .run_lines(input.as_slice(), None, threads, |a| {
+                    got.push(a.record.unwrap_or(0))
+                })
+                .expect("runs");
+            assert_eq!(got, [1, 2, 3], "{threads} threads");
+            assert_eq!(
+                (stats.run.events, stats.bad_lines),
+                (4, 2),
+                "{threads} threads"
+            );
         }
     }
 }
