@@ -367,13 +367,32 @@ impl<'a> FlatEvent<'a> {
             Some(b'f') if b[i..].starts_with(b"false") => Ok((Val::Bool(false), i + 5, Esc::None)),
             Some(b'n') if b[i..].starts_with(b"null") => Ok((Val::Null, i + 4, Esc::None)),
             Some(b'-' | b'0'..=b'9') => {
-                let mut e = i + 1;
+                // the digits of a short integer (most numbers of events: ids, ports, codes)
+                // are summed as they are passed; anything else is parsed below
+                let neg = b[i] == b'-';
+                let mut e = i + usize::from(neg);
+                let mut n: i64 = 0;
+                while let Some(d @ b'0'..=b'9') = b.get(e) {
+                    n = n.wrapping_mul(10).wrapping_add(i64::from(d - b'0'));
+                    e += 1;
+                }
+                let digits = e - i - usize::from(neg);
+                let more = b
+                    .get(e)
+                    .is_some_and(|c| matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'));
+                // serde_json reads `-0` as the float -0.0
+                if (1..=18).contains(&digits) && !more && !(neg && n == 0) {
+                    return Ok((Val::Int(if neg { -n } else { n }), e, Esc::None));
+                }
                 while e < b.len() && matches!(b[e], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
                 {
                     e += 1;
                 }
                 let t = &self.line[i..e];
-                let v = if let Ok(n) = t.parse::<i64>() {
+                let v = if t.len() > 1 && t.bytes().skip(1).all(|c| c == b'0') && neg {
+                    self.plain = false;
+                    Val::Float(-0.0)
+                } else if let Ok(n) = t.parse::<i64>() {
                     Val::Int(n)
                 } else if t.parse::<u64>().is_ok() {
                     Val::Big(i as u32, e as u32)
@@ -773,6 +792,40 @@ mod tests {
                 "Image", "EventID", "K", "Big", "F", "B", "N", "tags", "nested", "U",
             ],
         );
+    }
+
+    /// Numbers read as serde_json reads them: short integers summed while scanned, the rest
+    /// (long, fractions, exponents, beyond 64 bits) parsed.
+    #[test]
+    fn numbers_match_the_value_path() {
+        for t in [
+            "0",
+            "-0",
+            "5",
+            "-5",
+            "4688",
+            "123456789012345678",
+            "-123456789012345678",
+            "1234567890123456789",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1.5",
+            "-1.5e3",
+            "1e5",
+            "2E-3",
+            "0.0",
+            "-0.0",
+            "12e+2",
+        ] {
+            same_as_value(
+                &format!(r#"{{"N":{t},"M":[{t}],"After":1}}"#),
+                &["N", "M", "After"],
+            );
+            same_as_value(&format!(r#"{{"N":{t}}}"#), &["N"]);
+        }
     }
 
     /// Lookups compare keys (length, first and last eight bytes) and, past 16 bytes, the
