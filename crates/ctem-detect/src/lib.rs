@@ -76,9 +76,10 @@
 //!    start of the first line is at the text's start, one at the end of the last line at
 //!    its end, so anchors keep their meaning.
 //! 7. **Fast JSON lines** ([`flat`], [`Engine::run_lines`]): building a `serde_json::Value`
-//!    per event costs more than matching it. [`flat::FlatEvent`] scans a line once (one SSE2
-//!    pass indexes its quotes, backslashes and escapes 64 bytes at a time, simdjson-style,
-//!    and tells whether the line is ASCII; string ends are then bit lookups),
+//!    per event costs more than matching it. [`flat::FlatEvent`] scans a line once (one pass
+//!    indexes its quotes, backslashes and escapes 64 bytes at a time, simdjson-style, with
+//!    AVX-512BW, AVX2 or SSE2 as the CPU has them, and tells whether the line is ASCII;
+//!    string ends are then bit lookups),
 //!    keeps the offsets of its top-level members and decodes a string with escapes only when
 //!    a rule first reads it (kept per line in a `OnceCell`): `Message`, about 950 bytes and
 //!    escaped in nine OTRF events of ten, is read by few rules (application-log ones). The
