@@ -1,8 +1,9 @@
 //! The fast path for JSON lines: [`Engine::run_lines`].
 //!
-//! The reader (the calling thread) cuts the input into batches of whole lines; worker threads
-//! scan each line lazily ([`FlatEvent`]), pick candidate rules with the prefilter and evaluate
-//! them; only lines with a hit (or every line, when extra detectors need it) become a
+//! With one thread, lines are matched where the reader's buffer holds them (a line the buffer
+//! cuts is put together first). With more, the reader (the calling thread) copies the input
+//! into batches of whole lines; worker threads scan each line lazily ([`FlatEvent`]), pick
+//! candidate rules with the prefilter and evaluate them; only lines with a hit (or every line, when extra detectors need it) become a
 //! `serde_json::Value`. Results come back tagged with their batch number and are emitted in
 //! input order, where correlations are fed, so output does not depend on the thread count.
 
@@ -85,18 +86,49 @@ impl Engine {
             }
         };
         if threads <= 1 {
-            // one buffer for every batch, and the lines counted where they are split
+            // whole lines are matched where the reader holds them; only a line cut by the
+            // end of the reader's buffer is put together in `carry`
             let mut sc = Scratch::new(self);
-            let mut b = Batch {
-                bytes: Vec::new(),
-                first: 1,
+            let mut carry: Vec<u8> = Vec::new();
+            let mut first = 1u64;
+            let io = |e: std::io::Error| Error::Io {
+                path: source.unwrap_or("-").into(),
+                source: e,
             };
-            while fill_batch(&mut reader, &mut b.bytes, source)? {
-                let out = self.match_batch(&b, source, &mut sc);
-                b.first += out.lines;
-                emit(out, &mut stats);
+            loop {
+                let avail = reader.fill_buf().map_err(io)?;
+                if avail.is_empty() {
+                    if !carry.is_empty() {
+                        emit(self.match_batch(&carry, first, source, &mut sc), &mut stats);
+                    }
+                    return Ok(stats);
+                }
+                let view = &avail[..avail.len().min(BATCH_BYTES)];
+                if carry.is_empty()
+                    && let Some(k) = memchr::memrchr(b'\n', view)
+                {
+                    let out = self.match_batch(&view[..k], first, source, &mut sc);
+                    reader.consume(k + 1);
+                    first += out.lines;
+                    emit(out, &mut stats);
+                    continue;
+                }
+                match memchr::memchr(b'\n', avail) {
+                    Some(j) => {
+                        carry.extend_from_slice(&avail[..j]);
+                        reader.consume(j + 1);
+                        let out = self.match_batch(&carry, first, source, &mut sc);
+                        carry.clear();
+                        first += out.lines;
+                        emit(out, &mut stats);
+                    }
+                    None => {
+                        let n = avail.len();
+                        carry.extend_from_slice(avail);
+                        reader.consume(n);
+                    }
+                }
             }
-            return Ok(stats);
         }
         let mut next_line = 1u64;
         let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Batch)>(threads * 2);
@@ -114,7 +146,7 @@ impl Engine {
                             Err(_) => return,
                         };
                         let Ok((seq, b)) = job else { return };
-                        let out = self.match_batch(&b, source, &mut sc);
+                        let out = self.match_batch(&b.bytes, b.first, source, &mut sc);
                         if res_tx.send((seq, out, b.bytes)).is_err() {
                             return;
                         }
@@ -230,14 +262,20 @@ impl Engine {
         })
     }
 
-    fn match_batch(&self, b: &Batch, source: Option<&str>, sc: &mut Scratch) -> BatchOut {
+    /// Matches the lines of `bytes` (no final line break), numbered from `first`.
+    fn match_batch(
+        &self,
+        bytes: &[u8],
+        first: u64,
+        source: Option<&str>,
+        sc: &mut Scratch,
+    ) -> BatchOut {
         let mut out = BatchOut::default();
         let mut flat = FlatEvent::new(&self.index);
         let mut hits = Vec::new();
         let fallback = self.mappings().shapes.len() - 1;
         // lines are split as bytes: `scan_bytes` checks UTF-8 only on lines with non-ASCII
         // bytes, which the string index it builds anyway tells
-        let bytes = b.bytes.as_slice();
         let mut start = 0;
         let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
         for (n, end) in ends.enumerate() {
@@ -254,7 +292,7 @@ impl Engine {
             if raw.trim_ascii().is_empty() {
                 continue;
             }
-            let line_no = b.first + n as u64;
+            let line_no = first + n as u64;
             hits.clear();
             let mut value = None;
             let mut lossy = None;
@@ -442,14 +480,21 @@ mod tests {
         }
         let text = lines.join("\n");
         assert!(text.len() > 3 * BATCH_BYTES);
-        for threads in [1, 2] {
-            let mut got = Vec::new();
-            engine
-                .run_lines(text.as_bytes(), None, threads, |a| {
-                    got.push(a.record.unwrap_or(0))
-                })
+        // the whole text in view, a reader whose buffer cuts lines (and holds less than the
+        // long ones), and one that hands out seven bytes at a time
+        for cap in [usize::MAX, 1000, 7] {
+            for threads in [1, 2] {
+                let mut got = Vec::new();
+                let push = |a: Alert| got.push(a.record.unwrap_or(0));
+                if cap == usize::MAX {
+                    engine.run_lines(text.as_bytes(), None, threads, push)
+                } else {
+                    let r = std::io::BufReader::with_capacity(cap, text.as_bytes());
+                    engine.run_lines(r, None, threads, push)
+                }
                 .expect("runs");
-            assert_eq!(got, want, "{threads} threads");
+                assert_eq!(got, want, "{threads} threads, buffer {cap}");
+            }
         }
     }
 
