@@ -71,6 +71,7 @@ struct Key {
 }
 
 impl Key {
+    #[inline]
     fn of(b: &[u8]) -> Key {
         let n = b.len();
         let (a, z) = match b.first_chunk::<8>() {
@@ -131,6 +132,7 @@ impl FieldIndex {
     }
 
     /// The slot of a name.
+    #[inline(always)]
     pub fn id(&self, name: &str) -> Option<u32> {
         if self.table.is_empty() {
             return None;
@@ -621,7 +623,18 @@ impl FlatEvent<'_> {
     }
 }
 
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+/// The first byte from `i` on that is not JSON white space. Compact lines have none, so the
+/// first byte is checked inline and the loop is called only past it.
+#[inline(always)]
+fn skip_ws(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(b' ' | b'\t' | b'\r' | b'\n') => skip_ws_run(b, i + 1),
+        _ => i,
+    }
+}
+
+#[inline(never)]
+fn skip_ws_run(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
         i += 1;
     }
