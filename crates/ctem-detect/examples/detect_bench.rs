@@ -21,6 +21,10 @@ use std::time::Instant;
 use ctem_detect::{Engine, Mappings, Record, RuleSet};
 use serde_json::{Value, json};
 
+/// The allocator of the `ctem` binary, so the figures are those of `ctem detect`.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("detect_bench: {e}");
