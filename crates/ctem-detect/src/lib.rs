@@ -40,13 +40,19 @@
 //!    form one Aho-Corasick automaton run once (overlapping) per field (a DFA up to 300
 //!    literals: twice as fast per byte as the contiguous NFA on `ContextInfo`, about 2.5 MiB
 //!    in all; sets up to 1,500 literals start as NFAs and become DFAs once they have scanned
-//!    256 KiB, so only the sets the events use pay for one; DFAs of every set cost 100 MiB
-//!    and the rule load would pass a second); a rule is evaluated
+//!    8 KiB of text per literal, about where a build of 25 µs a literal pays for itself, so
+//!    only sets the events use at length pay for one; DFAs of every set cost 100 MiB and
+//!    the rule load would pass a second); a rule is evaluated
 //!    only when all its clause bits are set, about 0.3 of 2,400 rules per OTRF event
 //!    (anchors and clauses took that down from 2.1: `Provider_Name: Security` no longer
 //!    picks every `Microsoft-Windows-Security-Auditing` event). Keyword literals are first
-//!    looked for in the raw JSON line with a SIMD (Teddy) searcher. A non-ASCII value without
-//!    an ASCII run is its own literal when lower-casing keeps each of its characters (emoji,
+//!    looked for in the raw JSON line by the `fold_find` searcher, Teddy's idea written for
+//!    this case: ASCII case ignored without a lower-cased copy of the line, each literal
+//!    found by its rarest three bytes (`t::` of `event::clear`, not `eve`, which every
+//!    `EventID` key holds), one 128-entry table lookup per byte with AVX-512 VBMI (nibble
+//!    shuffles with AVX2): 185 ns a line against 450 for a lower-cased copy and a Teddy.
+//!    A non-ASCII value without an ASCII run is its own literal when lower-casing keeps
+//!    each of its characters (emoji,
 //!    lower-case Cyrillic): the four emoji rules, a thousand values each, cost 50 µs a
 //!    process-creation event when always evaluated. Field names are numbered once per
 //!    engine so the flat view answers the prefilter without hashing them
@@ -88,23 +94,30 @@
 //!    open-addressing table hashed on length and first/last eight bytes, which also decide
 //!    equality for names up to 16 bytes (no `memcmp`); a line clears only the slots it set.
 //!    A line becomes a `Value` only when it raises an alert. Rule fields are resolved to
-//!    scanner slots once per engine (`flat_view`), so a lookup is one hash, not three. The
-//!    reader thread only copies about 1 MiB of whole lines per batch and counts newlines;
-//!    workers check UTF-8, split, scan and match, and batches come back in order. Nested
-//!    shapes fall back to the `Value` path.
+//!    scanner slots once per engine (`flat_view`), so a lookup is one hash, not three. With
+//!    one thread, lines are matched where the reader's buffer holds them; with more, the
+//!    reader thread copies about 1 MiB of whole lines per batch into recycled buffers and
+//!    workers split, scan and match, and batches come back in order. Only lines with a
+//!    non-ASCII byte are checked for UTF-8 (the scan's index says which). Short integers
+//!    are summed as their digits are passed. Nested shapes fall back to the `Value` path.
 //!
-//!    Where the time goes (OTRF, 2,400 rules, about 2.4 KB a line, one core, about 4.3 µs
-//!    a line in all, from 7.5 µs before the value and line caches, the SSE2 scan, value
-//!    sets and inner regex literals; measured with cycle counters around each part): the
-//!    scan about 1 µs (`detect_bench --mode scan`); the prefilter about 2.4 µs, of which
-//!    field values not in a cache about 1.1 µs (automata 0.55, building the lazy DFAs of
-//!    `TargetObject` and `ScriptBlockText` 0.3 over the first 100,000 lines, storing cache
-//!    entries 0.15, decoding escapes 0.1), the keyword gate 0.5 µs (lower-casing 0.15, Teddy
-//!    0.35), cache hits 0.35 µs and absent fields 0.25 µs; full evaluation about 0.45 µs
-//!    (the PowerShell `ContextInfo` rules lead); buckets, batching and alerts the rest. On a
-//!    stream of process creations with unique command lines the caches help least: about
-//!    60,000 lines a second, as the 7,165-literal `CommandLine` automaton stays an NFA (about
-//!    100 ns a byte) and ten candidate rules a line are evaluated.
+//!    Where the time goes (OTRF, 2,400 rules, about 2.4 KB a line, one core, about 3.0 µs
+//!    a line in all, from 4.3 µs at the start of the last session and 7.5 µs before the
+//!    value and line caches; cycle counters around each part, 2.6 GHz): the scan about
+//!    0.85 µs (2,150 cycles); the prefilter about 1.7 µs (4,350 cycles), led by
+//!    `TargetObject` values not in a cache (18,000 in 100,000 events, 3,500 cycles each: the
+//!    648-literal NFA at 19 cycles a byte, storing the entry, decoding), `CallTrace` hits
+//!    (a 570-byte key hashed and compared whole: about 1,000 cycles) and the keyword gate;
+//!    full evaluation about 0.45 µs (1,150 cycles; the PowerShell `ContextInfo` rules lead:
+//!    3,700 module events cost 10 µs each, 13% of the run). On a stream of process
+//!    creations with unique command lines the caches help least: about 60,000 lines a
+//!    second, as the 7,165-literal `CommandLine` automaton stays an NFA (about 100 ns a
+//!    byte) and ten candidate rules a line are evaluated. Tried and dropped: an
+//!    open-addressing cache table with short keys inline and an arena for long ones (no
+//!    gain: the time is the memory reads of the stored key), prefetching cache slots,
+//!    anchored searches for `endswith` literals apart from the `contains` automaton (the
+//!    NFA of `TargetObject` keeps 430 `contains` literals; no gain), and DFAs for sets of
+//!    650 literals (7 MB tables: a cache miss a byte).
 //! 8. **IOC matching** ([`ioc::IocMatcher`]): a [`Detector`] over active indicators (set and
 //!    automaton lookups per string value; see the module).
 //!
