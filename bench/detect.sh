@@ -4,7 +4,7 @@
 #
 #   bench/detect.sh            # 100k OTRF events for the rsigma comparison, 1M for ctem alone
 #   REPEAT=3 bench/detect.sh   # smaller big run
-#   RUNS=5 bench/detect.sh     # more alternating ctem/rsigma runs of the 100k comparison (3)
+#   RUNS=5 bench/detect.sh     # more alternating ctem/rsigma runs of the 100k comparison (5)
 #
 # Inputs: all SigmaHQ Windows rules and the OTRF flat events from ../shared/fixtures (or
 # $CTEM_SHARED_FIXTURES). rsigma 0.23.0 is installed with cargo if missing. The ctem side runs
@@ -51,10 +51,10 @@ rs() {
       echo "rsigma failed:" >&2; tail -5 "$WORK/rs_err" >&2; exit 1; }
   cat "$WORK/rs_time"
 }
-# the 100k comparison alternates ctem and rsigma RUNS times; the best run of each side is
+# the 100k comparison alternates ctem and rsigma RUNS (5) times; the best run of each side is
 # compared (the machine is shared: a slow run is interference, on either side), every run
 # is printed
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 echo "== ctem and rsigma, 1 thread, $N events, $RUNS alternating runs each" >&2
 RS_ONE=""
 RS_ALL=""
