@@ -4,7 +4,7 @@
 #
 #   bench/detect.sh            # 100k OTRF events for the rsigma comparison, 1M for ctem alone
 #   REPEAT=3 bench/detect.sh   # smaller big run
-#   RUNS=5 bench/detect.sh     # more alternating ctem/rsigma runs of the 100k comparison (5)
+#   RUNS=9 bench/detect.sh     # more alternating ctem/rsigma runs of the 100k comparison (5)
 #
 # Inputs: all SigmaHQ Windows rules and the OTRF flat events from ../shared/fixtures (or
 # $CTEM_SHARED_FIXTURES). rsigma 0.23.0 is installed with cargo if missing. The ctem side runs
