@@ -231,6 +231,19 @@ impl FoldFind {
         })
     }
 
+    /// Whether a literal has its window at one of the candidates of a SIMD step at `q`:
+    /// bit `j` of `cand` set for a window at `q + j`, whose buckets are `buckets[j]`.
+    fn verify_step(&self, hay: &[u8], q: usize, mut cand: u64, buckets: &[u8]) -> bool {
+        while cand != 0 {
+            let j = cand.trailing_zeros() as usize;
+            cand &= cand - 1;
+            if self.verify(hay, q + j, buckets[j]) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Whether a literal of the buckets `m` has its window at `q`.
     fn verify(&self, hay: &[u8], q: usize, mut m: u8) -> bool {
         while m != 0 {
@@ -288,17 +301,13 @@ impl FoldFind {
                 let h = _mm256_shuffle_epi8(hi[k], _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
                 m = _mm256_and_si256(m, _mm256_and_si256(l, h));
             }
-            let mut cand = !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, zero)) as u32);
+            let cand = !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, zero)) as u32);
             if cand != 0 {
                 let mut bytes = [0u8; STEP];
                 // SAFETY: `bytes` holds 32 bytes; unaligned stores are allowed
                 unsafe { _mm256_storeu_si256(bytes.as_mut_ptr().cast::<__m256i>(), m) };
-                while cand != 0 {
-                    let j = cand.trailing_zeros() as usize;
-                    cand &= cand - 1;
-                    if self.verify(hay, q + j, bytes[j]) {
-                        return true;
-                    }
+                if self.verify_step(hay, q, u64::from(cand), &bytes) {
+                    return true;
                 }
             }
             q += STEP;
@@ -333,17 +342,13 @@ impl FoldFind {
                 let v = unsafe { _mm512_loadu_si512(p.as_ptr().add(k).cast::<__m512i>()) };
                 m = _mm512_and_si512(m, _mm512_permutex2var_epi8(low[k], v, high[k]));
             }
-            let mut cand = _mm512_test_epi8_mask(m, m);
+            let cand = _mm512_test_epi8_mask(m, m);
             if cand != 0 {
                 let mut bytes = [0u8; STEP];
                 // SAFETY: `bytes` holds 64 bytes; unaligned stores are allowed
                 unsafe { _mm512_storeu_si512(bytes.as_mut_ptr().cast::<__m512i>(), m) };
-                while cand != 0 {
-                    let j = cand.trailing_zeros() as usize;
-                    cand &= cand - 1;
-                    if self.verify(hay, q + j, bytes[j]) {
-                        return true;
-                    }
+                if self.verify_step(hay, q, cand, &bytes) {
+                    return true;
                 }
             }
             q += STEP;
@@ -355,6 +360,7 @@ impl FoldFind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     /// The reference: the lower-cased text holds a lower-cased literal.
     fn naive(lits: &[String], hay: &[u8]) -> bool {
@@ -393,20 +399,6 @@ mod tests {
             }
         }
         out
-    }
-
-    /// A small deterministic generator (xorshift).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
     }
 
     fn lits(v: &[&str]) -> Vec<String> {

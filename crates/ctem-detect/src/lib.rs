@@ -206,6 +206,8 @@ mod prefilter;
 pub mod rule;
 mod ruleset;
 mod string_scan;
+#[cfg(test)]
+mod test_rng;
 pub mod value;
 
 pub use compile::CompileOptions;

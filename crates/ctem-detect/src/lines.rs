@@ -455,16 +455,21 @@ mod tests {
         assert_eq!(next, lines.len() as u64 + 1);
     }
 
-    /// Alerts carry the line number of their line, with one thread (batches numbered as they
-    /// are matched, one buffer reused) and with two, over many batches.
-    #[test]
-    fn alerts_name_their_line_across_batches() {
+    /// An engine with one rule: an `Image` that ends with `\evil.exe`.
+    fn evil_engine() -> Engine {
         use crate::{Mappings, RuleSet};
         let set = RuleSet::from_yaml(
             "title: T\nid: t-1\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|endswith: '\\evil.exe'\n  condition: sel\n",
         )
         .expect("rule");
-        let engine = Engine::new(set, Mappings::builtin().expect("mappings"));
+        Engine::new(set, Mappings::builtin().expect("mappings"))
+    }
+
+    /// Alerts carry the line number of their line, with one thread (batches numbered as they
+    /// are matched, one buffer reused) and with two, over many batches.
+    #[test]
+    fn alerts_name_their_line_across_batches() {
+        let engine = evil_engine();
         let pad = "p".repeat(700);
         let mut want = Vec::new();
         let mut lines = Vec::new();
@@ -502,12 +507,7 @@ mod tests {
     /// carriage returns and blank lines are skipped as before; non-ASCII lines are validated.
     #[test]
     fn odd_bytes_in_lines() {
-        use crate::{Mappings, RuleSet};
-        let set = RuleSet::from_yaml(
-            "title: T\nid: t-1\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|endswith: '\\evil.exe'\n  condition: sel\n",
-        )
-        .expect("rule");
-        let engine = Engine::new(set, Mappings::builtin().expect("mappings"));
+        let engine = evil_engine();
         let mut input: Vec<u8> = Vec::new();
         input.extend_from_slice(b"{\"Image\":\"C:\\\\x\\\\evil.exe\",\"junk\":\"\xff\xfe\"}\n");
         input.extend_from_slice("\u{feff}{\"Image\":\"C:\\\\x\\\\evil.exe\"}\r\r\n".as_bytes());

@@ -1,6 +1,7 @@
 //! Tests of the string index: every tier against a byte-at-a-time reference and memchr.
 
 use super::*;
+use crate::test_rng::Rng;
 
 /// The scanner before the index: memchr from the opening quote to the next quote or
 /// backslash, one escape at a time. The reference the index must agree with.
@@ -53,21 +54,6 @@ fn check(line: &[u8]) {
         if want.is_ok() {
             assert_eq!(p1, p2, "plain of {:?}", String::from_utf8_lossy(line));
         }
-    }
-}
-
-/// A small deterministic generator (xorshift), so failures repeat.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 
