@@ -71,8 +71,12 @@ pub struct Engine {
     mappings: Mappings,
     /// (logsource entry or none, rule indexes)
     buckets: Vec<(Option<usize>, Vec<usize>)>,
-    /// Per bucket: the literal prefilter that picks the rules worth evaluating.
+    /// Per bucket: the literal prefilter that picks the rules worth evaluating; after them,
+    /// the filters of `groups`.
     filters: Vec<BucketFilter>,
+    /// Buckets whose logsources hold on the same events (largest first), and the filter of
+    /// all their rules (see [`overlapping_buckets`]).
+    groups: Vec<(Vec<usize>, usize)>,
     /// Fields the logsource conditions read (the key of the per-thread bucket cache).
     /// The fields the logsource conditions read, with their numbers (see
     /// [`Event::field_numbered`]).
@@ -144,10 +148,25 @@ impl Engine {
         let mut buckets: Vec<_> = by_ls.into_iter().collect();
         buckets.sort_by_key(|(k, _)| *k);
         let mut caches = 0;
-        let filters = buckets
+        let mut filters = buckets
             .iter()
             .map(|(_, idx)| BucketFilter::new(&rules, idx, &|n| flat_paths.id(n), &mut caches))
             .collect::<Vec<_>>();
+        // buckets whose logsources hold on the same events get one filter more, over all
+        // their rules, used in their place: a field of both is looked up once
+        let mut groups = Vec::new();
+        for g in overlapping_buckets(&mappings, &buckets) {
+            let mut idx: Vec<usize> = g.iter().flat_map(|&b| buckets[b].1.clone()).collect();
+            idx.sort_unstable();
+            filters.push(BucketFilter::new(
+                &rules,
+                &idx,
+                &|n| flat_paths.id(n),
+                &mut caches,
+            ));
+            groups.push((g, filters.len() - 1));
+        }
+        groups.sort_by_key(|(g, _)| std::cmp::Reverse(g.len()));
         let refs = |names: &[&str]| -> Vec<usize> {
             correlations
                 .iter()
@@ -171,6 +190,7 @@ impl Engine {
             mappings,
             buckets,
             filters,
+            groups,
             ls_fields: ls_fields
                 .into_iter()
                 .map(|f| {
@@ -290,6 +310,14 @@ impl Engine {
             })
             .map(|(b, _)| b)
             .collect();
+        // a group of buckets all in the list is looked at through its one filter
+        let mut list = list;
+        for (g, f) in &self.groups {
+            if g.iter().all(|b| list.contains(b)) {
+                list.retain(|b| !g.contains(b));
+                list.push(*f);
+            }
+        }
         if sc.ls_lists.len() >= 4096 {
             sc.ls_cache.clear();
             sc.ls_lists.clear();
@@ -499,6 +527,47 @@ impl Detector for Engine {
     fn detect(&self, record: &Record, out: &mut Vec<Alert>) {
         out.extend(self.process_record(record));
     }
+}
+
+/// The groups of buckets (two or more, indexes in order) whose logsources hold on the same
+/// events: among logsources that test the same fields with plain values (see
+/// [`crate::mapping::LogSourceEntry::atoms`]), those that hold on each combination of values.
+/// A Sysmon event 13 is both `registry_set` and `registry_event`, event 12 `registry_add`,
+/// `registry_delete` and `registry_event`: their buckets' filters would each look up and
+/// scan `TargetObject`.
+fn overlapping_buckets(
+    mappings: &Mappings,
+    buckets: &[(Option<usize>, Vec<usize>)],
+) -> Vec<Vec<usize>> {
+    let with_atoms: Vec<(usize, usize, &crate::mapping::Atoms)> = buckets
+        .iter()
+        .enumerate()
+        .filter_map(|(b, (ls, _))| {
+            let l = (*ls)?;
+            Some((b, l, mappings.logsources[l].atoms.as_ref()?))
+        })
+        .collect();
+    let mut groups: std::collections::BTreeSet<Vec<usize>> = Default::default();
+    for (_, _, (fields, atoms)) in &with_atoms {
+        for atom in atoms {
+            let view = mappings.view(atom);
+            let holds: Vec<usize> = with_atoms
+                .iter()
+                .filter(|(_, l, (f, _))| {
+                    f == fields
+                        && mappings.logsources[*l]
+                            .when
+                            .iter()
+                            .any(|alt| alt.iter().all(|m| m.matches(&view)))
+                })
+                .map(|(b, _, _)| *b)
+                .collect();
+            if holds.len() >= 2 {
+                groups.insert(holds);
+            }
+        }
+    }
+    groups.into_iter().collect()
 }
 
 /// Per-thread working memory of the matcher: prefilter marks, candidates, the bucket cache.

@@ -80,7 +80,15 @@ pub struct LogSourceEntry {
     pub logsource: LogSource,
     /// Alternatives (OR) of ANDed field tests.
     pub when: Vec<Vec<FieldMatcher>>,
+    /// When every alternative tests the same fields, each for one or more plain values: those
+    /// fields (sorted) and every combination of one value per field, as a one-level event
+    /// (`{Channel, EventID}` of each event id). The engine merges the buckets of logsources
+    /// that hold on the same combination (see `Engine::new`).
+    pub atoms: Option<Atoms>,
 }
+
+/// The fields a logsource tests and one event per combination of their values.
+pub type Atoms = (Vec<String>, Vec<Value>);
 
 /// Event shapes plus the logsource table.
 #[derive(Debug)]
@@ -105,6 +113,44 @@ fn strings(v: Option<&Value>) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The atoms of a logsource's `when` alternatives (see [`LogSourceEntry::atoms`]): `None`
+/// unless every alternative names the same fields, each with scalars or lists of scalars.
+fn atoms_of(alts: &[serde_json::Map<String, Value>]) -> Option<Atoms> {
+    let first = alts.first()?;
+    let mut fields: Vec<String> = first.keys().cloned().collect();
+    fields.sort_unstable();
+    let mut out = Vec::new();
+    for alt in alts {
+        let mut keys: Vec<&String> = alt.keys().collect();
+        keys.sort_unstable();
+        if keys.len() != fields.len() || keys.iter().zip(&fields).any(|(a, b)| *a != b) {
+            return None;
+        }
+        let mut combos = vec![serde_json::Map::new()];
+        for (field, v) in alt {
+            let values: Vec<&Value> = match v {
+                Value::Array(a) => a.iter().collect(),
+                other => vec![other],
+            };
+            if values.is_empty() || values.iter().any(|x| x.is_array() || x.is_object()) {
+                return None;
+            }
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    values.iter().map(move |x| {
+                        let mut c = c.clone();
+                        c.insert(field.clone(), (*x).clone());
+                        c
+                    })
+                })
+                .collect();
+        }
+        out.extend(combos.into_iter().map(Value::Object));
+    }
+    Some((fields, out))
 }
 
 fn to_scalar(v: &Value) -> Scalar {
@@ -199,6 +245,7 @@ impl Mappings {
                 service: get("service"),
             };
             let mut when = Vec::new();
+            let mut alts = Vec::new();
             for alt in e
                 .get("when")
                 .and_then(Value::as_array)
@@ -208,6 +255,7 @@ impl Mappings {
                 let obj = alt
                     .as_object()
                     .ok_or_else(|| merr("logsources", "`when` entry is not a map"))?;
+                alts.push(obj.clone());
                 let mut items = Vec::new();
                 for (field, v) in obj {
                     let values = match v {
@@ -223,7 +271,12 @@ impl Mappings {
                 }
                 when.push(items);
             }
-            logsources.push(LogSourceEntry { logsource, when });
+            let atoms = atoms_of(&alts);
+            logsources.push(LogSourceEntry {
+                logsource,
+                when,
+                atoms,
+            });
         }
         Ok(Mappings { shapes, logsources })
     }
@@ -343,6 +396,45 @@ impl<E: Event + ?Sized> Event for MappedEvent<'_, E> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Atoms: one event per combination of values; none when alternatives name other fields
+    /// or a value is not a scalar.
+    #[test]
+    fn logsource_atoms() {
+        let alts = |v: Value| -> Vec<serde_json::Map<String, Value>> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_object().cloned())
+                .collect()
+        };
+        let (fields, atoms) = atoms_of(&alts(json!([
+            {"Channel": "Sysmon", "EventID": [12, 13]},
+            {"Channel": "Security", "EventID": 4688}
+        ])))
+        .expect("atoms");
+        assert_eq!(fields, ["Channel", "EventID"]);
+        assert_eq!(
+            atoms,
+            [
+                json!({"Channel": "Sysmon", "EventID": 12}),
+                json!({"Channel": "Sysmon", "EventID": 13}),
+                json!({"Channel": "Security", "EventID": 4688}),
+            ]
+        );
+        assert!(atoms_of(&alts(json!([{"Channel": "a"}, {"EventID": 1}]))).is_none());
+        assert!(atoms_of(&alts(json!([{"Channel": "a", "EventID": [[1]]}]))).is_none());
+        assert!(atoms_of(&alts(json!([{"Channel": "a", "EventID": []}]))).is_none());
+        assert!(atoms_of(&[]).is_none());
+        // the built-in table: registry_event holds on three Sysmon event ids
+        let m = Mappings::builtin().expect("mappings");
+        let reg = m
+            .logsources
+            .iter()
+            .find(|e| e.logsource.category.as_deref() == Some("registry_event"))
+            .expect("registry_event");
+        assert_eq!(reg.atoms.as_ref().map(|(_, a)| a.len()), Some(3));
+    }
 
     #[test]
     fn one_name_resolves_on_every_shape() {

@@ -496,3 +496,79 @@ fn source_alerts_on_the_lines_path_answer_as_the_value_path() -> anyhow::Result<
     assert_eq!(ids, ["suricata:1:1", "wazuh:5710", "w"]);
     Ok(())
 }
+
+/// Sysmon registry events belong to `registry_event` and to `registry_set`, `_add`,
+/// `_delete` or `_rename`: the engine looks at the buckets of such logsources through one
+/// merged filter. Every rule of each still fires exactly where the unfiltered path says,
+/// on each event id, with values that one, both or neither logsource's rules want, and a
+/// rule of each logsource may hit the same event.
+#[test]
+fn overlapping_logsources_keep_every_rule() -> anyhow::Result<()> {
+    let mut yaml = String::new();
+    for (cat, key) in [
+        ("registry_event", "\\\\Run"),
+        ("registry_set", "\\\\Services"),
+        ("registry_add", "\\\\Policies"),
+        ("registry_delete", "\\\\Winlogon"),
+        ("registry_rename", "\\\\Shell"),
+    ] {
+        yaml += &rule_yaml(
+            &format!("{cat}-1"),
+            cat,
+            &format!("  sel:\n    TargetObject|contains: '{key}'\n  condition: sel"),
+        );
+        yaml += &rule_yaml(
+            &format!("{cat}-2"),
+            cat,
+            "  sel:\n    TargetObject|endswith: '\\Start'\n    EventType: SetValue\n  condition: sel",
+        );
+    }
+    let engine = Engine::new(RuleSet::from_yaml(&yaml)?, Mappings::builtin()?);
+    let mut lines = Vec::new();
+    for id in [12, 13, 14, 1] {
+        for obj in [
+            "\\\\Run\\\\x",
+            "\\\\Services\\\\y\\\\Start",
+            "\\\\Policies\\\\Run",
+            "\\\\Winlogon",
+            "\\\\Shell\\\\z",
+            "\\\\Other",
+        ] {
+            for et in ["SetValue", "CreateKey"] {
+                lines.push(format!(
+                    r#"{{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":{id},"EventType":"{et}","TargetObject":"HKLM\\SOFTWARE{obj}"}}"#
+                ));
+            }
+        }
+    }
+    let text = lines.join("\n");
+    let want = unfiltered_hits(&engine, &text)?;
+    // event 13 with a `\Run` key hits a rule of each logsource
+    assert!(want.iter().any(|(_, r)| r == "registry_event-1"));
+    assert!(want.iter().any(|(_, r)| r == "registry_set-2"));
+    assert!(want.iter().any(|(_, r)| r == "registry_add-1"));
+    for threads in [1, 2] {
+        assert_eq!(
+            lines_hits(&engine, &text, threads)?,
+            want,
+            "{threads} threads"
+        );
+    }
+    for (n, l) in lines.iter().enumerate() {
+        let v: Value = serde_json::from_str(l)?;
+        let mut got: Vec<String> = engine
+            .matching_rules(&v)
+            .into_iter()
+            .map(|r| engine.rules()[r].meta.id.clone())
+            .collect();
+        got.sort();
+        let mut w: Vec<String> = want
+            .iter()
+            .filter(|(k, _)| *k == n as u64 + 1)
+            .map(|(_, r)| r.clone())
+            .collect();
+        w.sort();
+        assert_eq!(got, w, "{l}");
+    }
+    Ok(())
+}
