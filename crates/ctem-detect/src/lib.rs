@@ -76,6 +76,13 @@
 //!    that fold to ASCII (Kelvin sign, long s, dotted capital I); other lines are folded as
 //!    values are, and a capital sigma (which folds by its neighbours) lets the values decide.
 //!    Before, the 13% of OTRF lines with any non-ASCII byte visited every value.
+//!    **Overlapping logsources.** A Sysmon event 13 is `registry_set` and `registry_event`
+//!    (event 12: `registry_add`, `registry_delete` and `registry_event`): each bucket's filter
+//!    looked `TargetObject` up in its own cache and, for a new value, ran its own automaton
+//!    (2.7 lookups per registry event). At load the engine reads the plain
+//!    (`Channel`, `EventID`) values of the logsource table, finds the buckets that hold on the
+//!    same events and builds one more filter over all their rules, used in their place:
+//!    registry events 1.17-1.23x faster.
 //!    Texts of 1 KiB or more whose automaton has no literal with a line break are looked at
 //!    line by line, through a cache of each line's matches (`LineCache`): PowerShell
 //!    `ContextInfo` never repeats whole but most of its twenty lines do. A match at the
