@@ -254,6 +254,7 @@ impl<'a> FlatEvent<'a> {
         } else if let Ok(t) = std::str::from_utf8(line) {
             t
         } else {
+            // leave the event empty, as a failed scan does
             self.strings.build(b"");
             let _ = self.scan_indexed("");
             return None;

@@ -12,8 +12,8 @@
 //! [`FoldFind`] does the same job in one pass over the raw text, with the idea of Teddy
 //! (Hyperscan's literal matcher) written for this case:
 //! - Each literal is found by a window of three of its bytes, at the offset where its bytes
-//!   are least common in event text (`t::c` for `event::clear`, `mil` rather than `\\m`), not
-//!   always at its start.
+//!   are least common in event text (`t::` for `event::clear`, `mim` rather than `\\m` for
+//!   `\\mimilib.dll`), not always at its start.
 //! - The literals go into eight buckets. For each window byte, two tables of 16 bytes give
 //!   the buckets whose window has that low nibble and that high nibble there. A position where
 //!   every window byte's two entries share a bucket is a candidate.
@@ -126,8 +126,10 @@ fn window_score(w: &[u8]) -> u32 {
     let mut s: u32 = w.iter().map(|&b| rarity(b)).sum();
     for p in w.windows(2) {
         let (a, b) = (p[0], p[1]);
-        let common_pair = matches!((a, b), (b'\\', b'\\') | (b'"', b':') | (b':', b'"'))
-            || matches!((a, b), (b'"', b',') | (b',', b'"') | (b'\\', b'"'));
+        let common_pair = matches!(
+            (a, b),
+            (b'\\', b'\\' | b'"') | (b'"', b':' | b',') | (b':' | b',', b'"')
+        );
         if !a.is_ascii_alphanumeric() && !b.is_ascii_alphanumeric() && !common_pair {
             s += 3;
         }

@@ -3,8 +3,8 @@
 //! With one thread, lines are matched where the reader's buffer holds them (a line the buffer
 //! cuts is put together first). With more, the reader (the calling thread) copies the input
 //! into batches of whole lines; worker threads scan each line lazily ([`FlatEvent`]), pick
-//! candidate rules with the prefilter and evaluate them; only lines with a hit (or every line, when extra detectors need it) become a
-//! `serde_json::Value`. Results come back tagged with their batch number and are emitted in
+//! candidate rules with the prefilter and evaluate them; only lines with a hit (or every
+//! line, when extra detectors need it) become a `serde_json::Value`. Results come back tagged with their batch number and are emitted in
 //! input order, where correlations are fed, so output does not depend on the thread count.
 
 use std::collections::BTreeMap;
@@ -91,12 +91,8 @@ impl Engine {
             let mut sc = Scratch::new(self);
             let mut carry: Vec<u8> = Vec::new();
             let mut first = 1u64;
-            let io = |e: std::io::Error| Error::Io {
-                path: source.unwrap_or("-").into(),
-                source: e,
-            };
             loop {
-                let avail = reader.fill_buf().map_err(io)?;
+                let avail = reader.fill_buf().map_err(read_error(source))?;
                 if avail.is_empty() {
                     if !carry.is_empty() {
                         emit(self.match_batch(&carry, first, source, &mut sc), &mut stats);
@@ -280,9 +276,8 @@ impl Engine {
         let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
         for (n, end) in ends.enumerate() {
             out.lines += 1;
-            let raw = &bytes[start..end];
+            let mut raw = &bytes[start..end];
             start = end + 1;
-            let mut raw = raw;
             while let Some(r) = raw.strip_suffix(b"\r") {
                 raw = r;
             }
@@ -373,14 +368,10 @@ impl Engine {
 /// whole), without the final line break; false at the end of the input. The caller's thread
 /// only copies bytes (SIMD); splitting, UTF-8 checks and scanning happen on the workers.
 fn fill_batch<R: BufRead>(r: &mut R, buf: &mut Vec<u8>, source: Option<&str>) -> Result<bool> {
-    let io = |e: std::io::Error| Error::Io {
-        path: source.unwrap_or("-").into(),
-        source: e,
-    };
     buf.clear();
     buf.reserve(BATCH_BYTES + (64 << 10));
     loop {
-        let avail = r.fill_buf().map_err(io)?;
+        let avail = r.fill_buf().map_err(read_error(source))?;
         if avail.is_empty() {
             break;
         }
@@ -413,6 +404,14 @@ fn fill_batch<R: BufRead>(r: &mut R, buf: &mut Vec<u8>, source: Option<&str>) ->
         buf.pop();
     }
     Ok(true)
+}
+
+/// The error of a failed read of the input named `source` (`-` when unnamed).
+fn read_error(source: Option<&str>) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Io {
+        path: source.unwrap_or("-").into(),
+        source: e,
+    }
 }
 
 /// The lines of a batch filled by [`fill_batch`] (its final line break is gone, so one more
