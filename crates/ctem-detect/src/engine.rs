@@ -245,10 +245,7 @@ impl Engine {
         let mut out = Vec::new();
         for (ls, idx) in &self.buckets {
             if let Some(l) = ls
-                && !self.mappings.logsources[*l]
-                    .when
-                    .iter()
-                    .any(|alt| alt.iter().all(|f| f.matches(&view)))
+                && !self.mappings.logsources[*l].holds(&view)
             {
                 continue;
             }
@@ -303,10 +300,7 @@ impl Engine {
             .enumerate()
             .filter(|(_, (ls, _))| match ls {
                 None => true,
-                Some(l) => self.mappings.logsources[*l]
-                    .when
-                    .iter()
-                    .any(|alt| alt.iter().all(|f| f.matches(view))),
+                Some(l) => self.mappings.logsources[*l].holds(view),
             })
             .map(|(b, _)| b)
             .collect();
@@ -553,13 +547,7 @@ fn overlapping_buckets(
             let view = mappings.view(atom);
             let holds: Vec<usize> = with_atoms
                 .iter()
-                .filter(|(_, l, (f, _))| {
-                    f == fields
-                        && mappings.logsources[*l]
-                            .when
-                            .iter()
-                            .any(|alt| alt.iter().all(|m| m.matches(&view)))
-                })
+                .filter(|(_, l, (f, _))| f == fields && mappings.logsources[*l].holds(&view))
                 .map(|(b, _, _)| *b)
                 .collect();
             if holds.len() >= 2 {

@@ -87,6 +87,15 @@ pub struct LogSourceEntry {
     pub atoms: Option<Atoms>,
 }
 
+impl LogSourceEntry {
+    /// Whether the entry's `when` holds on `ev` (an event seen through its shape).
+    pub fn holds<E: Event + ?Sized>(&self, ev: &E) -> bool {
+        self.when
+            .iter()
+            .any(|alt| alt.iter().all(|f| f.matches(ev)))
+    }
+}
+
 /// The fields a logsource tests and one event per combination of their values.
 pub type Atoms = (Vec<String>, Vec<Value>);
 
@@ -498,17 +507,9 @@ mod tests {
         let e = &m.logsources[i];
         let ev = json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1});
         let view = m.view(&ev);
-        assert!(
-            e.when
-                .iter()
-                .any(|alt| alt.iter().all(|f| f.matches(&view)))
-        );
+        assert!(e.holds(&view));
         let ev2 = json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 3});
         let view2 = m.view(&ev2);
-        assert!(
-            !e.when
-                .iter()
-                .any(|alt| alt.iter().all(|f| f.matches(&view2)))
-        );
+        assert!(!e.holds(&view2));
     }
 }
