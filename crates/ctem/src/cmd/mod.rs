@@ -18,8 +18,11 @@ use anyhow::{Context, Result};
 
 use crate::cli::{Cli, Command};
 
+pub(crate) use feeds::parse_duration;
+
 pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
-    let mut store = ctem_store::open(url).with_context(|| format!("store {url}"))?;
+    let mut store = ctem_store::open_with(url, &crate::store_config::options())
+        .with_context(|| format!("store {}", ctem_model::redact::url(url)))?;
     // a store whose scores a migration reset is re-prioritised once, before any command
     // reads priorities; a failure leaves the command to run on what is stored
     if store.scores_missing().unwrap_or(false)
@@ -34,6 +37,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     // read (and so validated) before any command runs; stages take their sections from it
     let config = crate::config::Config::load(cli.config.as_deref())?;
     risk::set_config(&config);
+    crate::store_config::set(&config)?;
     match cli.command {
         Command::Demo { dir } => demo::run(dir),
         Command::Formats { json } => list::formats(json),
