@@ -23,20 +23,8 @@ const WEBHOOK_HOSTS: &[&str] = &[
 
 /// Query / fragment keys whose values are secrets (matched as lower-case substrings).
 const SECRET_KEYS: &[&str] = &[
-    "token",
-    "key",
-    "sig",
-    "secret",
-    "pass",
-    "pwd",
-    "auth",
-    "cred",
-    "session",
-    "code",
-    "jwt",
-    "private",
-    "access",
-    "hash",
+    "token", "key", "sig", "secret", "pass", "pwd", "auth", "cred", "session", "code", "jwt",
+    "private", "access", "hash",
 ];
 
 /// One URL with its secrets masked; text that is not a URL is returned unchanged.
@@ -95,6 +83,12 @@ pub fn text(s: &str) -> String {
         let end = rest[i + 3..]
             .find(|c: char| c.is_whitespace() || c.is_control() || "\"'<>`()[]{}|\\".contains(c))
             .map_or(rest.len(), |j| i + 3 + j);
+        // punctuation that ends a sentence or a message part is not part of the URL
+        let end = i
+            + 3
+            + rest[i + 3..end]
+                .trim_end_matches(['.', ',', ':', ';', '!', '?'])
+                .len();
         out.push_str(&rest[..start]);
         if start == i {
             // no scheme before `://`: not a URL
@@ -109,7 +103,10 @@ pub fn text(s: &str) -> String {
 }
 
 fn redact_path(host: &str, path: &str) -> String {
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h).to_ascii_lowercase();
+    let host = host
+        .rsplit_once(':')
+        .map_or(host, |(h, _)| h)
+        .to_ascii_lowercase();
     let webhook = WEBHOOK_HOSTS
         .iter()
         .any(|w| host == *w || host.ends_with(&format!(".{w}")));
@@ -132,7 +129,8 @@ fn redact_pairs(q: &str) -> String {
         .map(|pair| match pair.split_once('=') {
             Some((k, v)) => {
                 let lower = k.to_ascii_lowercase();
-                if !v.is_empty() && (SECRET_KEYS.iter().any(|s| lower.contains(s)) || looks_secret(v))
+                if !v.is_empty()
+                    && (SECRET_KEYS.iter().any(|s| lower.contains(s)) || looks_secret(v))
                 {
                     format!("{k}={MASK}")
                 } else {
@@ -168,9 +166,15 @@ mod tests {
                 "postgres://ctem:hunter2@db.example:5432/ctem",
                 "postgres://ctem:***@db.example:5432/ctem",
             ),
-            ("postgresql://u:p%40ss@h/db?sslmode=require", "postgresql://u:***@h/db?sslmode=require"),
+            (
+                "postgresql://u:p%40ss@h/db?sslmode=require",
+                "postgresql://u:***@h/db?sslmode=require",
+            ),
             // a token as the user name
-            ("https://ghp_abc123@github.com/o/r.git", "https://***@github.com/o/r.git"),
+            (
+                "https://ghp_abc123@github.com/o/r.git",
+                "https://***@github.com/o/r.git",
+            ),
             // a password containing @ and :
             ("https://u:a:b@c@h.example/x", "https://u:***@h.example/x"),
             // Slack and other incoming webhooks: the path is the credential
@@ -188,8 +192,14 @@ mod tests {
             ),
             // query values by key
             ("https://h/x?token=abc", "https://h/x?token=***"),
-            ("https://h/x?api_key=abc&page=2", "https://h/x?api_key=***&page=2"),
-            ("https://h/x?apiKey=abc&q=cve", "https://h/x?apiKey=***&q=cve"),
+            (
+                "https://h/x?api_key=abc&page=2",
+                "https://h/x?api_key=***&page=2",
+            ),
+            (
+                "https://h/x?apiKey=abc&q=cve",
+                "https://h/x?apiKey=***&q=cve",
+            ),
             (
                 "https://acct.blob.core.windows.net/c/f.json?sv=2022&sig=AbC%2Bd&se=2030",
                 "https://acct.blob.core.windows.net/c/f.json?sv=2022&sig=***&se=2030",
@@ -198,14 +208,20 @@ mod tests {
                 "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA/x&X-Amz-Signature=ff00",
                 "https://b.s3.amazonaws.com/k?X-Amz-Credential=***&X-Amz-Signature=***",
             ),
-            ("https://h/cb#access_token=abc&state=1", "https://h/cb#access_token=***&state=1"),
+            (
+                "https://h/cb#access_token=abc&state=1",
+                "https://h/cb#access_token=***&state=1",
+            ),
             ("https://h/x?password=&a=1", "https://h/x?password=&a=1"),
             // a token-like path segment or value under any name
             (
                 "https://feeds.example/0123456789abcdef0123456789abcdef/kev.json",
                 "https://feeds.example/***/kev.json",
             ),
-            ("https://h/x?t=0123456789abcdefghij0123", "https://h/x?t=***"),
+            (
+                "https://h/x?t=0123456789abcdefghij0123",
+                "https://h/x?t=***",
+            ),
             // nothing secret: unchanged
             (
                 "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
@@ -215,7 +231,10 @@ mod tests {
                 "https://nvd.nist.gov/feeds/json/cve/1.1/nvdcve-1.1-2023.json.gz",
                 "https://nvd.nist.gov/feeds/json/cve/1.1/nvdcve-1.1-2023.json.gz",
             ),
-            ("http://127.0.0.1:8080/rest/api/3/issue", "http://127.0.0.1:8080/rest/api/3/issue"),
+            (
+                "http://127.0.0.1:8080/rest/api/3/issue",
+                "http://127.0.0.1:8080/rest/api/3/issue",
+            ),
             ("https://[::1]:8443/x?page=1", "https://[::1]:8443/x?page=1"),
             ("ctem.db", "ctem.db"),
         ];
@@ -233,6 +252,14 @@ mod tests {
             "store \"postgres://bob:***@db/x\": GET https://h/a?token=*** (after https://u:***@m/), file:///etc/x"
         );
         assert!(!got.contains("s3cret") && !got.contains("t0k") && !got.contains("pw@"));
+        assert_eq!(
+            text("POST https://hooks.slack.com/services/T0/B0/abc: HTTP 500."),
+            "POST https://hooks.slack.com/services/***/***/***: HTTP 500."
+        );
+        assert_eq!(
+            text("see https://h/x?token=abc."),
+            "see https://h/x?token=***."
+        );
         assert_eq!(text("no url here: a://"), "no url here: a://");
         assert_eq!(text("://x"), "://x");
         assert_eq!(text(""), "");

@@ -144,8 +144,8 @@ mod tests {
 
     #[test]
     fn urls_in_errors_are_redacted() {
-        let e = anyhow::anyhow!("connection refused")
-            .context("store postgres://ctem:hunter2@db/ctem");
+        let e =
+            anyhow::anyhow!("connection refused").context("store postgres://ctem:hunter2@db/ctem");
         let shown = chain(&e);
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres://ctem:***@db/ctem"), "{shown}");
@@ -161,10 +161,16 @@ mod tests {
         let shown = chain(&e);
         assert_eq!(
             shown,
-            format!("importing r.json: {}", busy_sentence(crate::store_config::busy_timeout()))
+            format!(
+                "importing r.json: {}",
+                busy_sentence(crate::store_config::busy_timeout())
+            )
         );
         assert!(!shown.contains("database is locked"), "{shown}");
         assert_eq!(human_duration(std::time::Duration::from_secs(10)), "10 s");
-        assert_eq!(human_duration(std::time::Duration::from_millis(2500)), "2.5 s");
+        assert_eq!(
+            human_duration(std::time::Duration::from_millis(2500)),
+            "2.5 s"
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod import;
 mod integrations;
 mod intel;
 mod list;
+pub mod outbound;
 pub mod risk;
 mod share;
 pub mod teams;
@@ -38,6 +39,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let config = crate::config::Config::load(cli.config.as_deref())?;
     risk::set_config(&config);
     crate::store_config::set(&config)?;
+    // the URLs of outbound calls are checked when the settings are loaded, not when sent
+    feeds::load(&config)?;
+    risk::Settings::from_config(&config)?;
     match cli.command {
         Command::Demo { dir } => demo::run(dir),
         Command::Formats { json } => list::formats(json),

@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod detect;
+mod harden;
 mod intel;
 mod risk;
 mod tickets;
