@@ -2,7 +2,9 @@
 
 mod demo;
 mod detect;
+mod export;
 mod feeds;
+pub mod gate;
 pub mod import;
 mod integrations;
 mod intel;
@@ -86,6 +88,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             kev,
             limit,
             json,
+            output,
         } => {
             let store = open_store(&cli.db)?;
             let q = list::ExposureQuery {
@@ -97,7 +100,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 kev,
                 limit,
             };
-            list::exposures(store.as_ref(), q, json)
+            gate::exposures(store.as_ref(), q, json, &output)
+        }
+        Command::Gate(args) => {
+            let store = open_store(&cli.db)?;
+            gate::run(store.as_ref(), args)
         }
         Command::Exposure {
             id,

@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod detect;
+mod export;
 mod harden;
 mod intel;
 mod risk;
