@@ -62,6 +62,7 @@ pub enum Command {
         json: bool,
     },
     /// List exposures
+    #[command(after_help = crate::cmd::gate::EXIT_CODES_HELP)]
     Exposures {
         /// Minimum severity: info, low, medium, high, critical
         #[arg(long)]
@@ -90,6 +91,7 @@ pub enum Command {
         output: crate::cmd::gate::OutputArgs,
     },
     /// CI gate: list open exposures at or above --fail-on; exit 3 when there are any
+    #[command(after_help = crate::cmd::gate::EXIT_CODES_HELP)]
     Gate(crate::cmd::gate::GateArgs),
     /// Show one exposure with its sources and status history
     Exposure {

@@ -163,13 +163,13 @@ fn fingerprint(e: &Exposure, asset: &str) -> String {
 
 fn sarif_rule(e: &Exposure, id: &str) -> Value {
     let mut help = e.solution.clone().unwrap_or_default();
-    if let Some(p) = &e.package {
-        if help.is_empty() {
-            help = match &p.fixed_version {
-                Some(f) => format!("Upgrade {} to {f}.", p.name),
-                None => format!("No fixed version of {} is known yet.", p.name),
-            };
-        }
+    if let Some(p) = &e.package
+        && help.is_empty()
+    {
+        help = match &p.fixed_version {
+            Some(f) => format!("Upgrade {} to {f}.", p.name),
+            None => format!("No fixed version of {} is known yet.", p.name),
+        };
     }
     if help.is_empty() {
         help = e.title.clone();
@@ -398,10 +398,10 @@ pub fn vex(w: &mut dyn Write, rows: &[Exposure], names: &HashMap<i64, String>) -
             }
             c
         });
-        if let Some(a) = e.asset_id.and_then(|a| names.get(&a)) {
-            if !assets.contains(&a.as_str()) {
-                assets.push(a);
-            }
+        if let Some(a) = e.asset_id.and_then(|a| names.get(&a))
+            && !assets.contains(&a.as_str())
+        {
+            assets.push(a);
         }
         let source = if id.starts_with("CVE-") {
             json!({"name": "NVD", "url": format!("https://nvd.nist.gov/vuln/detail/{id}")})

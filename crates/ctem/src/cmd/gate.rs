@@ -23,6 +23,15 @@ use super::list::ExposureQuery;
 /// The exit code of a gate that found exposures at or above its level.
 pub const GATE_FAILED: u8 = 3;
 
+/// The end of `--help` of the commands with a gate.
+pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success (and the gate passed), 1 the work \
+failed, 2 usage error, 3 the gate failed: open exposures at or above --fail-on remain.
+
+Examples:
+  ctem exposures --fail-on high
+  ctem gate --fail-on critical --new-since 12 --format sarif > new.sarif
+  ctem exposures --status all --format csv > exposures.csv";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// A table for people (the default)

@@ -31,7 +31,10 @@ pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
     if store.scores_missing().unwrap_or(false)
         && let Err(e) = risk::after_import(store.as_mut())
     {
-        eprintln!("warning: re-prioritising the store: {e:#}");
+        eprintln!(
+            "warning: re-prioritising the store: {}",
+            crate::output::chain(&e)
+        );
     }
     Ok(store)
 }
