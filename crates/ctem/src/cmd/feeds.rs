@@ -353,7 +353,9 @@ fn update_one(store: &mut dyn Store, f: &FeedConfig, force: bool) -> Result<Feed
                     }
                 }
             }
-            let summary = super::intel::import_inputs(store, &f.url, kind, inputs)
+            // the label is printed and kept as the indicators' source: no URL secrets in it
+            let label = ctem_model::redact::url(&f.url);
+            let summary = super::intel::import_inputs(store, &label, kind, inputs)
                 .with_context(|| format!("feed {}", f.name))?;
             state.url = f.url.clone();
             state.etag = etag;

@@ -251,6 +251,13 @@ impl Resolver for GuardResolver {
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
         let addrs = DefaultResolver::default().resolve(uri, config, timeout)?;
+        // the configured proxy (often on loopback) is the operator's choice, not a target
+        if config
+            .proxy()
+            .is_some_and(|p| uri.host().is_some_and(|h| h.eq_ignore_ascii_case(p.host())))
+        {
+            return Ok(addrs);
+        }
         for a in addrs.iter() {
             let a: &SocketAddr = a;
             if let Some(why) = self.policy.refusal(a.ip()) {
@@ -386,6 +393,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("sekrit"), "{e}");
+    }
+
+    /// The resolver refuses on its own, without the URL check before it: what the client
+    /// connects to is what was checked (a name whose DNS answer changes after the first
+    /// check still meets this one).
+    #[test]
+    fn the_client_resolver_refuses_what_it_would_connect_to() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let config = ureq::Agent::config_builder().proxy(None).build();
+        let agent = guarded_agent(config.clone(), Arc::new(AddressPolicy::default()));
+        let e = agent
+            .get(&format!("http://localhost:{port}/"))
+            .call()
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.contains("refused to connect to") && e.contains("loopback"),
+            "{e}"
+        );
+        // allowed: the request reaches the listener (which then hangs up)
+        let allow = AddressPolicy {
+            allow: vec![
+                Net::parse("127.0.0.0/8").unwrap(),
+                Net::parse("::1").unwrap(),
+            ],
+        };
+        let agent = guarded_agent(config, Arc::new(allow));
+        std::thread::spawn(move || {
+            let _ = l.accept();
+        });
+        let e = agent
+            .get(&format!("http://127.0.0.1:{port}/"))
+            .call()
+            .map(|_| String::new())
+            .unwrap_or_else(|e| e.to_string());
+        assert!(!e.contains("refused to connect to"), "{e}");
     }
 
     #[test]

@@ -98,6 +98,7 @@ fn feed_redirects_to_metadata_link_local_and_unlisted_loopback_are_refused() {
         "127.0.0.1",
         vec![
             ("/kev.json".into(), ok_body(&kev)),
+            ("/kev.json?token=abc123secret".into(), ok_body(&kev)),
             (
                 "/to-metadata".into(),
                 redirect("http://169.254.169.254/latest/meta-data/iam/"),
@@ -118,6 +119,11 @@ fn feed_redirects_to_metadata_link_local_and_unlisted_loopback_are_refused() {
     let config = [
         feed("allowed", &format!("{base}/kev.json"), &local),
         feed("unlisted", &format!("{base}/kev.json"), &[]),
+        feed(
+            "with_token",
+            &format!("{base}/kev.json?token=abc123secret"),
+            &local,
+        ),
         feed("metadata", &format!("{base}/to-metadata"), &local),
         feed("gcp", &format!("{base}/to-gcp"), &local),
         feed("link_local", &format!("{base}/to-link-local"), &local),
@@ -136,6 +142,10 @@ fn feed_redirects_to_metadata_link_local_and_unlisted_loopback_are_refused() {
     let r: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(outcome(&r, "allowed").0, "updated");
     assert_eq!(outcome(&r, "same_host").0, "updated");
+    assert_eq!(outcome(&r, "with_token").0, "updated");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(!printed.contains("abc123secret"), "{printed}");
+    assert!(printed.contains("kev.json?token=***"), "{printed}");
     assert_eq!(
         outcome(&r, "other_direct").0,
         "updated",
