@@ -7,9 +7,11 @@
 //! - **SARIF 2.1.0** as GitHub code scanning reads it: one rule per finding id
 //!   (`tool.driver.rules[]` with `id`, descriptions, `help`, and `security-severity`), results
 //!   with `ruleId`, `ruleIndex`, `level`, `message.text`, a `physicalLocation` for findings in
-//!   a file (the location path, else the package's lockfile path) or a `logicalLocation` for
-//!   findings on a host, and `partialFingerprints` (`ctem/v1`: the asset and the exposure's
-//!   dedup fingerprint) so an upload does not duplicate alerts of the previous one.
+//!   a file (the location path, else the package's lockfile path) and, for findings on a host
+//!   or an image, a `logicalLocation` naming the asset plus a `physicalLocation` whose artifact
+//!   is the asset (GitHub displays only results with a physical location), and
+//!   `partialFingerprints` (`ctem/v1`: the asset and the exposure's dedup fingerprint) so an
+//!   upload does not duplicate alerts of the previous one.
 //! - **CycloneDX VEX** (spec 1.6): one `vulnerabilities[]` entry per package vulnerability,
 //!   `affects[].ref` the package's purl (also listed in `components[]` with that `bom-ref`),
 //!   and `analysis` from the exposure's status and the reason given when it was set:
@@ -215,15 +217,24 @@ fn sarif_result(e: &Exposure, id: &str, index: usize, asset: &str) -> Value {
         },
         "kind": "resource",
     }]);
+    // GitHub shows a result only with a physical location: a finding on a host or an image
+    // points at the asset as its artifact (as Trivy does for images) and names it as a
+    // logical location too
     let location = match location(e) {
         Some((path, line)) => {
-            let mut phys = json!({"artifactLocation": {"uri": path.trim_start_matches('/')}});
+            let mut phys = json!({"artifactLocation": {"uri": uri(&path)}});
             if let Some(l) = line.filter(|l| *l > 0) {
                 phys["region"] = json!({"startLine": l});
             }
-            json!({"physicalLocation": phys, "logicalLocations": logical})
+            json!({"physicalLocation": phys})
         }
-        None => json!({"logicalLocations": logical}),
+        None => json!({
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri(if asset.is_empty() { "unknown-asset" } else { asset })},
+                "region": {"startLine": 1},
+            },
+            "logicalLocations": logical,
+        }),
     };
     json!({
         "ruleId": id,
@@ -238,6 +249,20 @@ fn sarif_result(e: &Exposure, id: &str, index: usize, asset: &str) -> Value {
             "severity": e.severity.as_str(),
         },
     })
+}
+
+/// A path or name as a relative URI reference: no leading slash, and every byte outside
+/// the unreserved and path characters percent-encoded.
+fn uri(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.trim_start_matches('/').bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/:@!$&'()*+,;=".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 pub fn sarif(w: &mut dyn Write, rows: &[Exposure], names: &HashMap<i64, String>) -> Result<()> {
@@ -479,6 +504,14 @@ mod tests {
         }
         assert_eq!(defuse("CVE-2021-44228"), "CVE-2021-44228");
         assert_eq!(defuse(""), "");
+    }
+
+    #[test]
+    fn artifact_uris_are_relative_and_encoded() {
+        assert_eq!(uri("/src/app/main.go"), "src/app/main.go");
+        assert_eq!(uri("C:\\dir\\a b.txt"), "C:%5Cdir%5Ca%20b.txt");
+        assert_eq!(uri("alpine:3.10"), "alpine:3.10");
+        assert_eq!(uri("é"), "%C3%A9");
     }
 
     #[test]

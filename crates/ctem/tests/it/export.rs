@@ -213,13 +213,19 @@ fn sarif_export_validates_and_carries_what_github_code_scanning_reads() {
         );
         assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap_or("")));
         assert!(!r["message"]["text"].as_str().unwrap_or("").is_empty());
+        // GitHub displays results with a physical location only: every result has one
         let loc = &r["locations"][0];
-        if let Some(uri) = loc["physicalLocation"]["artifactLocation"]["uri"].as_str() {
-            assert!(!uri.is_empty());
-            files += 1;
-        } else {
-            assert!(loc["logicalLocations"][0]["name"].as_str().is_some(), "{r}");
-            hosts += 1;
+        let uri = loc["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .expect("uri");
+        assert!(!uri.is_empty() && !uri.starts_with('/'), "{r}");
+        match loc["logicalLocations"][0]["name"].as_str() {
+            // a finding on a host or image: the asset is the artifact and the logical location
+            Some(name) => {
+                assert_eq!(uri, name.replace(' ', "%20"), "{r}");
+                hosts += 1;
+            }
+            None => files += 1,
         }
         let fp = r["partialFingerprints"]["ctem/v1"]
             .as_str()
