@@ -23,4 +23,18 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Another connection held the lock for the whole busy timeout (`SQLITE_BUSY` or
+    /// `SQLITE_LOCKED`): the store is in use by another process, not broken.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Error::Sqlite(e) if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            )
+        )
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

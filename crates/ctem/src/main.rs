@@ -5,6 +5,7 @@ mod cli;
 mod cmd;
 mod config;
 mod output;
+mod store_config;
 
 use std::process::ExitCode;
 
@@ -20,13 +21,8 @@ fn main() -> ExitCode {
     match cmd::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // one line: the context chain joined
-            let msg = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
-            eprintln!("error: {msg}");
+            // one line: the context chain joined, secrets in URLs masked
+            eprintln!("error: {}", output::chain(&e));
             ExitCode::from(1)
         }
     }

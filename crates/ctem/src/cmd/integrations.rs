@@ -52,6 +52,35 @@ pub struct TargetConfig {
     pub backoff_ms: u64,
     #[serde(default = "default_timeout")]
     pub timeout_ms: u64,
+    /// Permits `http://` URLs, and then only to a loopback host (a local relay, a test
+    /// server); without it every URL of the target must be `https://`, because each one
+    /// carries a credential (a token header, or a webhook URL that is itself the secret).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+impl TargetConfig {
+    /// The URL settings of the target, each with its key, e.g. `("base_url", ...)`.
+    fn urls(&self) -> Vec<(&'static str, &str)> {
+        match &self.kind {
+            TargetKind::Webhook { url } | TargetKind::Slack { url } => vec![("url", url)],
+            TargetKind::Jira { base_url, .. } => vec![("base_url", base_url)],
+            TargetKind::Github { api_url, .. } => vec![("api_url", api_url)],
+        }
+    }
+
+    /// Every URL is http(s) with a host, and https unless `allow_insecure_http` permits
+    /// http to a loopback host. Run when ctem.toml is loaded and again before sending.
+    pub fn check(&self) -> Result<()> {
+        for (key, url) in self.urls() {
+            super::outbound::check_credential_url(
+                url,
+                &format!("[[risk.integrations]] {}: {key}", self.name),
+                self.allow_insecure_http,
+            )?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -267,7 +296,8 @@ impl Client {
                 r.content_type("application/json").send(text.as_bytes())
             }
         };
-        let mut resp = res.map_err(|e| fail(true, format!("{method} {url}: {e}")))?;
+        let shown = ctem_model::redact::url(url);
+        let mut resp = res.map_err(|e| fail(true, format!("{method} {shown}: {e}")))?;
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         if (200..300).contains(&status) {
@@ -281,7 +311,7 @@ impl Client {
         Err(fail(
             retry,
             format!(
-                "{method} {url}: HTTP {status}: {}",
+                "{method} {shown}: HTTP {status}: {}",
                 crate::output::cut(&text, 200)
             ),
         ))
@@ -376,6 +406,7 @@ fn push_one(
     t: &Ticket,
 ) -> Result<String> {
     let name = target.name.as_str();
+    target.check()?;
     match &target.kind {
         TargetKind::Webhook { url } | TargetKind::Slack { url } => {
             let key = format!(

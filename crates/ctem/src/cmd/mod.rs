@@ -2,11 +2,14 @@
 
 mod demo;
 mod detect;
+mod export;
 mod feeds;
+pub mod gate;
 pub mod import;
 mod integrations;
 mod intel;
 mod list;
+pub mod outbound;
 pub mod risk;
 mod share;
 pub mod teams;
@@ -18,14 +21,20 @@ use anyhow::{Context, Result};
 
 use crate::cli::{Cli, Command};
 
+pub(crate) use feeds::parse_duration;
+
 pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
-    let mut store = ctem_store::open(url).with_context(|| format!("store {url}"))?;
+    let mut store = ctem_store::open_with(url, &crate::store_config::options())
+        .with_context(|| format!("store {}", ctem_model::redact::url(url)))?;
     // a store whose scores a migration reset is re-prioritised once, before any command
     // reads priorities; a failure leaves the command to run on what is stored
     if store.scores_missing().unwrap_or(false)
         && let Err(e) = risk::after_import(store.as_mut())
     {
-        eprintln!("warning: re-prioritising the store: {e:#}");
+        eprintln!(
+            "warning: re-prioritising the store: {}",
+            crate::output::chain(&e)
+        );
     }
     Ok(store)
 }
@@ -34,6 +43,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     // read (and so validated) before any command runs; stages take their sections from it
     let config = crate::config::Config::load(cli.config.as_deref())?;
     risk::set_config(&config);
+    crate::store_config::set(&config)?;
+    // the URLs of outbound calls are checked when the settings are loaded, not when sent
+    feeds::load(&config)?;
+    risk::Settings::from_config(&config)?;
     match cli.command {
         Command::Demo { dir } => demo::run(dir),
         Command::Formats { json } => list::formats(json),
@@ -78,6 +91,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             kev,
             limit,
             json,
+            output,
         } => {
             let store = open_store(&cli.db)?;
             let q = list::ExposureQuery {
@@ -89,7 +103,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 kev,
                 limit,
             };
-            list::exposures(store.as_ref(), q, json)
+            gate::exposures(store.as_ref(), q, json, &output)
+        }
+        Command::Gate(args) => {
+            let store = open_store(&cli.db)?;
+            gate::run(store.as_ref(), args)
         }
         Command::Exposure {
             id,

@@ -48,10 +48,13 @@ impl Settings {
             Some(v) => Some(v.try_into().with_context(|| ctx(".ownership"))?),
             None => None,
         };
-        let integrations = match t.remove("integrations") {
+        let integrations: Vec<super::integrations::TargetConfig> = match t.remove("integrations") {
             Some(v) => v.try_into().with_context(|| ctx(".integrations"))?,
             None => Vec::new(),
         };
+        for i in &integrations {
+            i.check().context("ctem.toml")?;
+        }
         let model: RiskConfig = toml::Value::Table(t).try_into().with_context(|| ctx(""))?;
         let model = model
             .build()

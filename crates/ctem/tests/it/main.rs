@@ -3,6 +3,8 @@
 mod cli;
 mod common;
 mod detect;
+mod export;
+mod harden;
 mod intel;
 mod risk;
 mod tickets;
