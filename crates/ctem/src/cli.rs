@@ -117,9 +117,11 @@ pub enum Command {
         json: bool,
     },
     /// Import scanner reports and inventories: files, folders (recursively), gzip, - for stdin
-    #[command(after_help = "Examples:\n  ctem import trivy.json\n  ctem import reports/\n  \
+    #[command(
+        after_help = "Examples:\n  ctem import trivy.json\n  ctem import reports/\n  \
                             trivy image -f json alpine | ctem import --scope ci -\n  \
-                            ctem import --format nessus scan.nessus.gz")]
+                            ctem import --format nessus scan.nessus.gz"
+    )]
     Import {
         /// Report files, folders (walked recursively, in sorted order), or - for stdin;
         /// gzip is recognised by its content
@@ -239,9 +241,11 @@ pub enum Command {
     #[command(subcommand)]
     Teams(crate::cmd::teams::TeamsCommand),
     /// Run Sigma rules and source alerts over events
-    #[command(after_help = "Examples:\n  ctem detect --rules sigma/rules events.evtx\n  \
+    #[command(
+        after_help = "Examples:\n  ctem detect --rules sigma/rules events.evtx\n  \
                             zcat eve.json.gz | ctem detect --rules rules/ --json -\n  \
-                            ctem detect --rules rules/ --follow --store /var/log/app.jsonl")]
+                            ctem detect --rules rules/ --follow --store /var/log/app.jsonl"
+    )]
     Detect(DetectArgs),
     /// Work with detection rules
     #[command(subcommand)]
@@ -285,16 +289,20 @@ pub enum Command {
         json: bool,
     },
     /// Print a shell completion script
-    #[command(after_help = "Examples:\n  ctem completions bash > ~/.local/share/bash-completion/completions/ctem\n  \
+    #[command(
+        after_help = "Examples:\n  ctem completions bash > ~/.local/share/bash-completion/completions/ctem\n  \
                             ctem completions zsh > ~/.zfunc/_ctem\n  \
-                            ctem completions fish > ~/.config/fish/completions/ctem.fish")]
+                            ctem completions fish > ~/.config/fish/completions/ctem.fish"
+    )]
     Completions {
         /// The shell
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print the manual page (roff) of ctem or of one command
-    #[command(after_help = "Examples:\n  ctem man > ctem.1 && man -l ctem.1\n  ctem man import | man -l -")]
+    #[command(
+        after_help = "Examples:\n  ctem man > ctem.1 && man -l ctem.1\n  ctem man import | man -l -"
+    )]
     Man {
         /// A command, for its own page (ctem-COMMAND(1))
         command: Option<String>,
@@ -335,10 +343,11 @@ fn event_formats() -> PossibleValuesParser {
     let shown = ["auto", "jsonl", "evtx", "suricata", "zeek", "syslog"];
     let aliases = ["json", "suricata_eve", "zeek_json", "zeek_tsv", "cef"];
     PossibleValuesParser::new(
-        shown
-            .into_iter()
-            .map(PossibleValue::new)
-            .chain(aliases.into_iter().map(|a| PossibleValue::new(a).hide(true))),
+        shown.into_iter().map(PossibleValue::new).chain(
+            aliases
+                .into_iter()
+                .map(|a| PossibleValue::new(a).hide(true)),
+        ),
     )
 }
 
@@ -358,9 +367,11 @@ pub enum RulesCommand {
 #[derive(Subcommand, Debug)]
 pub enum IntelCommand {
     /// Import KEV, EPSS, ATT&CK, STIX, MISP (event or feed manifest.json), IOC lists, CVE records
-    #[command(after_help = "Examples:\n  ctem intel import known_exploited_vulnerabilities.json\n  \
+    #[command(
+        after_help = "Examples:\n  ctem intel import known_exploited_vulnerabilities.json\n  \
                             ctem intel import --kind epss epss_scores-current.csv.gz\n  \
-                            curl -s URL | ctem intel import --kind iocs -")]
+                            curl -s URL | ctem intel import --kind iocs -"
+    )]
     Import {
         /// Files, folders (walked recursively) or - for stdin; gzip is recognised by its content
         #[arg(required = true)]
@@ -427,8 +438,10 @@ pub struct ShareFilterArgs {
 #[derive(Subcommand, Debug)]
 pub enum ShareCommand {
     /// Write a blocklist for a control
-    #[command(after_help = "Examples:\n  ctem share blocklist --type ip --format nftables --out /etc/nftables.d/ctem.nft\n  \
-                            ctem share blocklist --type domain --format rpz --max-tlp green")]
+    #[command(
+        after_help = "Examples:\n  ctem share blocklist --type ip --format nftables --out /etc/nftables.d/ctem.nft\n  \
+                            ctem share blocklist --type domain --format rpz --max-tlp green"
+    )]
     Blocklist {
         /// What to block
         #[arg(long = "type", value_parser = choice(["email", "domain", "ip", "url", "hash"]))]
@@ -485,7 +498,9 @@ mod tests {
         for f in ["postfix", "nftables", "rpz", "csv", "plain"] {
             assert!(BlocklistFormat::parse(f).is_some(), "{f}");
         }
-        for f in ["auto", "jsonl", "evtx", "suricata", "zeek", "syslog", "json", "cef"] {
+        for f in [
+            "auto", "jsonl", "evtx", "suricata", "zeek", "syslog", "json", "cef",
+        ] {
             assert!(f.parse::<ctem_detect::decode::Format>().is_ok(), "{f}");
         }
     }

@@ -181,7 +181,9 @@ impl<R: Read> Read for Capped<R> {
                 self.cap_mb, self.setting
             )));
         }
-        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         self.left -= n as u64;
         Ok(n)
@@ -195,7 +197,11 @@ fn is_gzip(head: &[u8]) -> bool {
 
 /// A source opened for reading: gzip inflated, pipes and gzip capped at `cap_mb`.
 /// Returns the reader and whether it is a plain file (neither stdin nor gzip).
-pub fn open(src: &Source, cap_mb: u64, setting: &'static str) -> Result<(Box<dyn BufRead + Send>, bool)> {
+pub fn open(
+    src: &Source,
+    cap_mb: u64,
+    setting: &'static str,
+) -> Result<(Box<dyn BufRead + Send>, bool)> {
     let raw: Box<dyn Read + Send> = match &src.path {
         Some(p) => Box::new(File::open(p).context("cannot open")?),
         None => Box::new(std::io::stdin()),
@@ -223,14 +229,13 @@ fn open_gzip<R: BufRead + Send + 'static>(
 }
 
 /// An event file (or `-`) for `detect`: gzip inflated and capped, and, unless the content
-/// is EVTX, lines capped at `limits.max_line_kb`. `format` auto is resolved from the
-/// (decompressed) content, so the decoder sees the same bytes the sniffing saw.
+/// is EVTX (named, or seen in the first bytes), lines capped at `limits.max_line_kb`.
 pub fn open_events(
     path: &Path,
     format: ctem_detect::decode::Format,
     limits: &Limits,
     label: &str,
-) -> Result<(Box<dyn BufRead + Send>, ctem_detect::decode::Format)> {
+) -> Result<Box<dyn BufRead + Send>> {
     use ctem_detect::decode::{self, Format};
     let src = Source {
         path: (path.as_os_str() != "-").then(|| path.to_path_buf()),
@@ -248,16 +253,21 @@ pub fn open_events(
         open(&src, limits.max_decompressed_mb, "max_decompressed_mb")
             .with_context(|| path.display().to_string())?
     };
-    let head = reader.fill_buf().with_context(|| path.display().to_string())?;
-    let format = match format {
-        Format::Auto if !head.is_empty() => decode::sniff(head),
-        f => f,
+    let head = reader
+        .fill_buf()
+        .with_context(|| path.display().to_string())?;
+    let evtx = match format {
+        Format::Auto => decode::sniff(head) == Format::Evtx,
+        f => f == Format::Evtx,
     };
-    if format == Format::Evtx {
-        return Ok((reader, format));
+    if evtx {
+        return Ok(reader);
     }
-    let capped = LineCapped::new(reader, limits.max_line(), label.to_string());
-    Ok((Box::new(capped), format))
+    Ok(Box::new(LineCapped::new(
+        reader,
+        limits.max_line(),
+        label.to_string(),
+    )))
 }
 
 /// The whole content of a threat-intel input, inflated, at most `limits.max_intel_mb`.
@@ -292,7 +302,8 @@ pub fn spool(
         .context("read")?;
     check_head(&head)?;
     if plain {
-        let file = File::open(src.path.as_deref().unwrap_or(Path::new("-"))).context("cannot open")?;
+        let file =
+            File::open(src.path.as_deref().unwrap_or(Path::new("-"))).context("cannot open")?;
         return Ok(Spooled { file, _temp: None });
     }
     let temp = tempfile::NamedTempFile::new().context("creating a temporary file")?;
@@ -388,7 +399,14 @@ impl<R: BufRead> LineCapped<R> {
 }
 
 /// Ends line `line + 1` as an overlong one: an empty line takes its place in `buf`.
-fn drop_line(buf: &mut Vec<u8>, ready: usize, skipped: &mut u64, line: u64, label: &str, max: usize) {
+fn drop_line(
+    buf: &mut Vec<u8>,
+    ready: usize,
+    skipped: &mut u64,
+    line: u64,
+    label: &str,
+    max: usize,
+) {
     buf.truncate(ready);
     buf.push(b'\n');
     *skipped += 1;

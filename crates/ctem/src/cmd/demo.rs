@@ -150,12 +150,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     super::risk::demo(store.as_mut())?;
     // one command a line, so each can be pasted as it is
     outln!("\nnext:");
-    for c in [
-        "exposures --severity high",
-        "exposure ID",
-        "assets",
-        "top",
-    ] {
+    for c in ["exposures --severity high", "exposure ID", "assets", "top"] {
         outln!("  ctem --db {url} {c}");
     }
     Ok(ExitCode::SUCCESS)

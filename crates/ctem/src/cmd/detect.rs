@@ -294,7 +294,7 @@ pub fn run(db: &str, args: DetectArgs, limits: &crate::input::Limits) -> Result<
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| f.display().to_string())
         };
-        let (lines, format) = crate::input::open_events(f, format, limits, &name)?;
+        let lines = crate::input::open_events(f, format, limits, &name)?;
         let mut lines = crate::output::progress::Reading::new(lines, &name);
         let head = std::io::BufRead::fill_buf(&mut lines)
             .map(<[u8]>::to_vec)
@@ -341,12 +341,14 @@ pub fn run(db: &str, args: DetectArgs, limits: &crate::input::Limits) -> Result<
         stats.alerts += file_stats.alerts;
     }
     if !args.json && !args.follow {
-        out.write_all(if table.is_empty() {
-            "no alerts\n".to_string()
-        } else {
-            table.render()
-        }
-        .as_bytes())?;
+        out.write_all(
+            if table.is_empty() {
+                "no alerts\n".to_string()
+            } else {
+                table.render()
+            }
+            .as_bytes(),
+        )?;
     }
     if args.store
         && let Some(store) = store.as_mut()

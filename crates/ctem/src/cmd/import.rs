@@ -160,6 +160,17 @@ fn import_source(
 ) -> Result<ImportSummary> {
     let mut format = None;
     let spooled = input::spool(src, &opts.limits, |head| {
+        // every registered format is text: NUL bytes mean binary data (or UTF-16), refused
+        // before anything is copied (a gzip of zeros fails here, not at the size cap)
+        if head.contains(&0) {
+            let why = "binary data (NUL bytes) where a text report was expected; UTF-16 is not \
+                       read, convert it to UTF-8";
+            return Err(if src.in_folder && opts.format == "auto" {
+                Unrecognised(why.into()).into()
+            } else {
+                anyhow!(why)
+            });
+        }
         format = Some(choose_format(src, head, &opts.format)?);
         Ok(())
     })?;
@@ -399,18 +410,20 @@ struct Skipped<'a> {
 /// or a line per file.
 pub fn print(results: &[FileResult], json: bool) {
     if json {
-        crate::output::json_array(results.iter().map(|r| match (&r.outcome, r.skipped()) {
-            (Ok(s), _) => serde_json::to_value(s).unwrap_or_default(),
-            (Err(_), Some(why)) => serde_json::to_value(Skipped {
-                file: &r.file,
-                skipped: why,
-            })
-            .unwrap_or_default(),
-            (Err(e), None) => serde_json::to_value(Failed {
-                file: &r.file,
-                error: crate::output::chain(e),
-            })
-            .unwrap_or_default(),
+        crate::output::json_array(results.iter().map(|r| {
+            match (&r.outcome, r.skipped()) {
+                (Ok(s), _) => serde_json::to_value(s).unwrap_or_default(),
+                (Err(_), Some(why)) => serde_json::to_value(Skipped {
+                    file: &r.file,
+                    skipped: why,
+                })
+                .unwrap_or_default(),
+                (Err(e), None) => serde_json::to_value(Failed {
+                    file: &r.file,
+                    error: crate::output::chain(e),
+                })
+                .unwrap_or_default(),
+            }
         }));
         return;
     }

@@ -238,7 +238,8 @@ fn import_source(
     limits: &Limits,
 ) -> Result<FileSummary> {
     let label = src.label();
-    let bytes = crate::input::read_intel(src, limits).with_context(|| format!("{label}: cannot read"))?;
+    let bytes =
+        crate::input::read_intel(src, limits).with_context(|| format!("{label}: cannot read"))?;
     let mut inputs = vec![(label.clone(), bytes)];
     let mut kind = kind;
     if let Some(entries) = manifest_entries(kind, &label, &inputs[0].1) {
@@ -396,7 +397,12 @@ pub fn demo(store: &mut dyn Store, dir: &Path) -> Result<()> {
         let st = &s.stored;
         outln!(
             "   {name} ({}): {} records (kev {}, epss {}, attack objects {}, relationships {})",
-            s.kind, s.records, st.kev, st.epss, st.attack_objects, st.relationships
+            s.kind,
+            s.records,
+            st.kev,
+            st.epss,
+            st.attack_objects,
+            st.relationships
         );
     }
     let kev = store.exposures(&ctem_store::ExposureFilter {

@@ -13,9 +13,9 @@ use crate::output::{Table, cut, json_array};
 
 pub fn formats(json: bool) -> Result<ExitCode> {
     if json {
-        json_array(ctem_ingest::REGISTRY.iter().map(|f| {
-            serde_json::json!({"name": f.name, "kind": f.kind, "description": f.description})
-        }));
+        json_array(ctem_ingest::REGISTRY.iter().map(
+            |f| serde_json::json!({"name": f.name, "kind": f.kind, "description": f.description}),
+        ));
     } else {
         let mut t = Table::new(&["NAME", "KIND", "DESCRIPTION"]);
         for f in ctem_ingest::REGISTRY {
@@ -323,7 +323,9 @@ pub fn packages(store: &dyn Store, asset: i64, json: bool) -> Result<ExitCode> {
             cut(p.path.as_deref().unwrap_or(""), 60),
         ]);
     }
-    t.print(&format!("asset {asset} has no packages (they come from SBOMs)"));
+    t.print(&format!(
+        "asset {asset} has no packages (they come from SBOMs)"
+    ));
     if !rows.is_empty() {
         eprintln!("{} packages", rows.len());
     }

@@ -135,7 +135,8 @@ pub fn prioritize(db: &str, config: &Config, json: bool) -> Result<ExitCode> {
         let [p1, p2, p3, p4] = s.open_by_priority;
         outln!(
             "scored {} exposures in {} ms; open: {p1} P1, {p2} P2, {p3} P3, {p4} P4",
-            s.scored, s.score_ms
+            s.scored,
+            s.score_ms
         );
         outln!(
             "tickets: {} created, {} updated, {} verified, {} reopened ({} ms)",
@@ -320,7 +321,10 @@ pub fn top(db: &str, limit: usize, json: bool) -> Result<ExitCode> {
     if let Some(g) = shown.first() {
         outln!(
             "\n{} on {} assets: closes {} exposures, {} in KEV",
-            g.group.action, g.group.assets, g.group.exposures, g.group.kev
+            g.group.action,
+            g.group.assets,
+            g.group.exposures,
+            g.group.kev
         );
     }
     Ok(ExitCode::SUCCESS)

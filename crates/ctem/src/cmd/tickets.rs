@@ -109,7 +109,8 @@ fn states(names: &[String]) -> Result<Vec<TicketState>> {
         match n.as_str() {
             "all" => return Ok(Vec::new()),
             "active" => out.extend([TicketState::Open, TicketState::InProgress]),
-            x => out.push(TicketState::parse(x).ok_or_else(|| anyhow!("unknown ticket state {x:?}"))?),
+            x => out
+                .push(TicketState::parse(x).ok_or_else(|| anyhow!("unknown ticket state {x:?}"))?),
         }
     }
     Ok(out)

@@ -20,7 +20,12 @@ pub enum ColorChoice {
 }
 
 /// Whether colour is on, given the choice and the environment (pure, for tests).
-pub fn decide(choice: ColorChoice, stdout_tty: bool, no_color: Option<&str>, term: Option<&str>) -> bool {
+pub fn decide(
+    choice: ColorChoice,
+    stdout_tty: bool,
+    no_color: Option<&str>,
+    term: Option<&str>,
+) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -93,7 +98,10 @@ mod tests {
 
     #[test]
     fn words_without_a_style_stay_plain() {
-        assert_eq!(paint_if(true, "critical", "critical"), "\x1b[1;31mcritical\x1b[0m");
+        assert_eq!(
+            paint_if(true, "critical", "critical"),
+            "\x1b[1;31mcritical\x1b[0m"
+        );
         assert_eq!(paint_if(true, "P3", "P3 "), "\x1b[33mP3 \x1b[0m");
         assert_eq!(paint_if(true, "open", "open"), "open");
         assert_eq!(paint_if(false, "critical", "critical"), "critical");

@@ -16,12 +16,18 @@ use std::fmt::Write as _;
 
 pub use stdout::Stdout;
 
-/// An error with its context chain on one line.
+/// An error with its context chain on one line. A cause whose text its parent already
+/// printed (errors that show their source in their own message) is not repeated.
 pub fn chain(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
+    let mut parts: Vec<String> = Vec::new();
+    for c in e.chain() {
+        let text = c.to_string();
+        if parts.last().is_some_and(|p| p.ends_with(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
 }
 
 /// Text from untrusted input made safe for a terminal: control characters (NUL, escape
@@ -158,6 +164,14 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cause_already_in_its_parent_is_not_repeated() {
+        let e = anyhow::anyhow!("larger than 1 MiB")
+            .context("read: larger than 1 MiB")
+            .context("bomb.gz");
+        assert_eq!(chain(&e), "bomb.gz: read: larger than 1 MiB");
+    }
 
     #[test]
     fn printable_escapes_control_characters_and_cuts() {

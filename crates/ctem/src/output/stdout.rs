@@ -7,9 +7,18 @@
 
 use std::io::{BufWriter, ErrorKind, StdoutLock, Write};
 
+/// Whether a write error means the reader went away (also when serde_json wrapped it).
+fn is_pipe(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::BrokenPipe
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<serde_json::Error>())
+            .and_then(serde_json::Error::io_error_kind)
+            == Some(ErrorKind::BrokenPipe)
+}
+
 /// Ends the process after a failed write to stdout: quietly when the reader went away.
 pub fn fail(e: &std::io::Error) -> ! {
-    if e.kind() == ErrorKind::BrokenPipe {
+    if is_pipe(e) {
         std::process::exit(0);
     }
     eprintln!("error: writing to standard output: {e}");
@@ -19,8 +28,10 @@ pub fn fail(e: &std::io::Error) -> ! {
 /// Whether an error (anywhere in its chain) is a closed stdout pipe.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+        c.downcast_ref::<std::io::Error>().is_some_and(is_pipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(ErrorKind::BrokenPipe)
     })
 }
 

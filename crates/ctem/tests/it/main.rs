@@ -3,6 +3,11 @@
 mod cli;
 mod common;
 mod detect;
+mod exits;
+mod inputs;
 mod intel;
+mod listings;
+mod pipes;
 mod risk;
 mod tickets;
+mod tooling;
