@@ -111,6 +111,7 @@ pub enum Command {
         dir: Option<PathBuf>,
     },
     /// List the registered input formats
+    #[command(after_help = "Examples:\n  ctem formats\n  ctem formats --json | jq -r '.[].name'")]
     Formats {
         /// One JSON array on stdout
         #[arg(long)]
@@ -141,6 +142,7 @@ pub enum Command {
         json: bool,
     },
     /// List assets
+    #[command(after_help = "Examples:\n  ctem assets --kind container_image\n  ctem assets --search 10.0.0. --json")]
     Assets {
         /// Only assets of this kind
         #[arg(long, value_parser = asset_kinds())]
@@ -189,6 +191,7 @@ pub enum Command {
         json: bool,
     },
     /// Show one exposure with its sources and status history
+    #[command(after_help = "Examples:\n  ctem exposure 42\n  ctem exposure 42 --set accepted --reason \"compensating WAF rule\"")]
     Exposure {
         /// The exposure id (see `ctem exposures`)
         id: i64,
@@ -213,6 +216,7 @@ pub enum Command {
         json: bool,
     },
     /// What to fix first: open exposures grouped by remediation action, with reasons
+    #[command(after_help = "Examples:\n  ctem top --limit 5\n  ctem top --json")]
     Top {
         /// At most this many groups
         #[arg(long, default_value_t = 20)]
@@ -222,6 +226,7 @@ pub enum Command {
         json: bool,
     },
     /// Why an exposure has its priority
+    #[command(after_help = "Examples:\n  ctem explain 42\n  ctem explain 42 --json")]
     Explain {
         /// The exposure id
         id: i64,
@@ -230,15 +235,18 @@ pub enum Command {
         json: bool,
     },
     /// Re-score every exposure and regroup tickets (after a policy or intel change)
+    #[command(after_help = "Examples:\n  ctem prioritize\n  ctem --config ctem.toml prioritize --json")]
     Prioritize {
         /// The summary as one JSON object
         #[arg(long)]
         json: bool,
     },
     /// Remediation tickets: list, sync, show, assign, move, comment, push
+    #[command(after_help = "Examples:\n  ctem tickets --team platform\n  ctem tickets move 7 in_progress\n  ctem tickets push")]
     Tickets(crate::cmd::tickets::TicketsArgs),
     /// Teams, users with roles, ownership rules
     #[command(subcommand)]
+    #[command(after_help = "Examples:\n  ctem teams add platform --description \"images and code\"\n  ctem teams rule asset_kind container_image platform\n  ctem teams list")]
     Teams(crate::cmd::teams::TeamsCommand),
     /// Run Sigma rules and source alerts over events
     #[command(
@@ -249,8 +257,10 @@ pub enum Command {
     Detect(DetectArgs),
     /// Work with detection rules
     #[command(subcommand)]
+    #[command(after_help = "Examples:\n  ctem rules check sigma/rules\n  ctem rules check --json sigma/rules")]
     Rules(RulesCommand),
     /// List stored detection alerts
+    #[command(after_help = "Examples:\n  ctem alerts --level high\n  ctem alerts --host WIN-01 --json")]
     Alerts {
         /// Minimum level
         #[arg(long, value_parser = choice(["informational", "low", "medium", "high", "critical"]), ignore_case = true)]
@@ -270,11 +280,14 @@ pub enum Command {
     },
     /// Threat intelligence: import files, refresh feeds, list indicators
     #[command(subcommand)]
+    #[command(after_help = "Examples:\n  ctem intel import kev.json epss.csv.gz\n  ctem intel update\n  ctem intel indicators --type domain")]
     Intel(IntelCommand),
     /// Share indicators: blocklists for controls, STIX 2.1 for partners
     #[command(subcommand)]
+    #[command(after_help = "Examples:\n  ctem share blocklist --type domain --format rpz\n  ctem share stix --out bundle.json")]
     Share(ShareCommand),
     /// The package inventory of an asset (from SBOMs: CycloneDX, SPDX)
+    #[command(after_help = "Examples:\n  ctem packages 3\n  ctem packages 3 --json")]
     Packages {
         /// Asset id
         asset: i64,
@@ -283,6 +296,7 @@ pub enum Command {
         json: bool,
     },
     /// List imports
+    #[command(after_help = "Examples:\n  ctem scans\n  ctem scans --json")]
     Scans {
         /// One JSON array on stdout
         #[arg(long)]
@@ -487,6 +501,15 @@ mod tests {
         let mut missing = Vec::new();
         walk(&cmd, "ctem", &mut missing);
         assert!(missing.is_empty(), "flags without help: {missing:?}");
+        let no_examples: Vec<&str> = cmd
+            .get_subcommands()
+            .filter(|c| {
+                !c.get_after_help()
+                    .is_some_and(|h| h.to_string().starts_with("Example"))
+            })
+            .map(|c| c.get_name())
+            .collect();
+        assert!(no_examples.is_empty(), "--help without examples: {no_examples:?}");
     }
 
     #[test]

@@ -65,8 +65,8 @@ pub enum TicketsCommand {
         #[arg(value_parser = crate::cli::choice(["open", "in_progress", "resolved", "risk_accepted"]))]
         state: String,
         /// Expiry of a risk acceptance (YYYY-MM-DD)
-        #[arg(long)]
-        until: Option<String>,
+        #[arg(long, value_parser = date_arg)]
+        until: Option<chrono::NaiveDate>,
         /// The ticket as one JSON object
         #[arg(long)]
         json: bool,
@@ -87,6 +87,11 @@ pub enum TicketsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--until`: a date, checked by clap (a bad one is a usage error).
+fn date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
+    super::risk::date(s).map_err(|e| e.to_string())
 }
 
 fn actor() -> Option<String> {
@@ -233,7 +238,6 @@ pub fn run(db: &str, config: &Config, a: TicketsArgs) -> Result<ExitCode> {
                     "unknown ticket state {state:?}: open, in_progress, resolved, risk_accepted"
                 )
             })?;
-            let until = until.as_deref().map(super::risk::date).transpose()?;
             let t = store.move_ticket(id, to, until, actor.as_deref())?;
             print_one(&t, json)?;
         }
