@@ -142,7 +142,9 @@ pub enum Command {
         json: bool,
     },
     /// List assets
-    #[command(after_help = "Examples:\n  ctem assets --kind container_image\n  ctem assets --search 10.0.0. --json")]
+    #[command(
+        after_help = "Examples:\n  ctem assets --kind container_image\n  ctem assets --search 10.0.0. --json"
+    )]
     Assets {
         /// Only assets of this kind
         #[arg(long, value_parser = asset_kinds())]
@@ -191,7 +193,9 @@ pub enum Command {
         json: bool,
     },
     /// Show one exposure with its sources and status history
-    #[command(after_help = "Examples:\n  ctem exposure 42\n  ctem exposure 42 --set accepted --reason \"compensating WAF rule\"")]
+    #[command(
+        after_help = "Examples:\n  ctem exposure 42\n  ctem exposure 42 --set accepted --reason \"compensating WAF rule\""
+    )]
     Exposure {
         /// The exposure id (see `ctem exposures`)
         id: i64,
@@ -235,18 +239,24 @@ pub enum Command {
         json: bool,
     },
     /// Re-score every exposure and regroup tickets (after a policy or intel change)
-    #[command(after_help = "Examples:\n  ctem prioritize\n  ctem --config ctem.toml prioritize --json")]
+    #[command(
+        after_help = "Examples:\n  ctem prioritize\n  ctem --config ctem.toml prioritize --json"
+    )]
     Prioritize {
         /// The summary as one JSON object
         #[arg(long)]
         json: bool,
     },
     /// Remediation tickets: list, sync, show, assign, move, comment, push
-    #[command(after_help = "Examples:\n  ctem tickets --team platform\n  ctem tickets move 7 in_progress\n  ctem tickets push")]
+    #[command(
+        after_help = "Examples:\n  ctem tickets --team platform\n  ctem tickets move 7 in_progress\n  ctem tickets push"
+    )]
     Tickets(crate::cmd::tickets::TicketsArgs),
     /// Teams, users with roles, ownership rules
     #[command(subcommand)]
-    #[command(after_help = "Examples:\n  ctem teams add platform --description \"images and code\"\n  ctem teams rule asset_kind container_image platform\n  ctem teams list")]
+    #[command(
+        after_help = "Examples:\n  ctem teams add platform --description \"images and code\"\n  ctem teams rule asset_kind container_image platform\n  ctem teams list"
+    )]
     Teams(crate::cmd::teams::TeamsCommand),
     /// Run Sigma rules and source alerts over events
     #[command(
@@ -257,10 +267,14 @@ pub enum Command {
     Detect(DetectArgs),
     /// Work with detection rules
     #[command(subcommand)]
-    #[command(after_help = "Examples:\n  ctem rules check sigma/rules\n  ctem rules check --json sigma/rules")]
+    #[command(
+        after_help = "Examples:\n  ctem rules check sigma/rules\n  ctem rules check --json sigma/rules"
+    )]
     Rules(RulesCommand),
     /// List stored detection alerts
-    #[command(after_help = "Examples:\n  ctem alerts --level high\n  ctem alerts --host WIN-01 --json")]
+    #[command(
+        after_help = "Examples:\n  ctem alerts --level high\n  ctem alerts --host WIN-01 --json"
+    )]
     Alerts {
         /// Minimum level
         #[arg(long, value_parser = choice(["informational", "low", "medium", "high", "critical"]), ignore_case = true)]
@@ -280,11 +294,15 @@ pub enum Command {
     },
     /// Threat intelligence: import files, refresh feeds, list indicators
     #[command(subcommand)]
-    #[command(after_help = "Examples:\n  ctem intel import kev.json epss.csv.gz\n  ctem intel update\n  ctem intel indicators --type domain")]
+    #[command(
+        after_help = "Examples:\n  ctem intel import kev.json epss.csv.gz\n  ctem intel update\n  ctem intel indicators --type domain"
+    )]
     Intel(IntelCommand),
     /// Share indicators: blocklists for controls, STIX 2.1 for partners
     #[command(subcommand)]
-    #[command(after_help = "Examples:\n  ctem share blocklist --type domain --format rpz\n  ctem share stix --out bundle.json")]
+    #[command(
+        after_help = "Examples:\n  ctem share blocklist --type domain --format rpz\n  ctem share stix --out bundle.json"
+    )]
     Share(ShareCommand),
     /// The package inventory of an asset (from SBOMs: CycloneDX, SPDX)
     #[command(after_help = "Examples:\n  ctem packages 3\n  ctem packages 3 --json")]
@@ -509,7 +527,10 @@ mod tests {
             })
             .map(|c| c.get_name())
             .collect();
-        assert!(no_examples.is_empty(), "--help without examples: {no_examples:?}");
+        assert!(
+            no_examples.is_empty(),
+            "--help without examples: {no_examples:?}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use ctem_detect::decode::{self, Format};
 use ctem_detect::ioc::IocMatcher;
 use ctem_detect::{Engine, Mappings, RuleSet};
@@ -41,22 +41,6 @@ pub fn rules_check(dirs: &[PathBuf], json: bool) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    if p.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-            .with_context(|| p.display().to_string())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for e in entries {
-            walk(&e, out)?;
-        }
-    } else {
-        out.push(p.to_path_buf());
-    }
-    Ok(())
 }
 
 /// The first string among `paths` (dotted, into nested objects) in an event.
@@ -208,19 +192,18 @@ pub fn run(db: &str, args: DetectArgs, limits: &crate::input::Limits) -> Result<
     for f in &args.files {
         if f == "-" {
             files.push((PathBuf::from("-"), true));
-        } else {
-            let p = PathBuf::from(f);
-            if !p.exists() {
-                bail!("{f}: no such file or folder");
-            }
-            if p.is_dir() {
-                let mut found = Vec::new();
-                walk(&p, &mut found)?;
-                files.extend(found.into_iter().map(|f| (f, false)));
-            } else {
-                files.push((p, true));
-            }
+            continue;
         }
+        if !Path::new(f).exists() {
+            bail!("{f}: no such file or folder");
+        }
+        // folders walked in sorted order, a symbolic-link loop followed once
+        let found = crate::input::expand(&[PathBuf::from(f)])?;
+        files.extend(
+            found
+                .into_iter()
+                .filter_map(|s| Some((s.path?, !s.in_folder))),
+        );
     }
     if args.follow && (files.len() != 1 || files[0].0.as_os_str() == "-") {
         bail!("--follow takes exactly one file");

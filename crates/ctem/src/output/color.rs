@@ -11,11 +11,10 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
-    /// Colour when stdout is a terminal and NO_COLOR is not set
+    // colour when stdout is a terminal and NO_COLOR is not set
     Auto,
-    /// Always colour (even into a pipe, despite NO_COLOR)
+    // always colour (even into a pipe, despite NO_COLOR)
     Always,
-    /// Never colour
     Never,
 }
 

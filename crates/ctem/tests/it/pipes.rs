@@ -78,3 +78,25 @@ fn detect_into_a_closed_pipe_ends_quietly() {
         assert_eq!(code, Some(0), "{err}");
     }
 }
+
+#[test]
+fn a_real_head_in_a_shell_pipeline_sees_exit_0() {
+    let env = populated();
+    let ctem = env!("CARGO_BIN_EXE_ctem");
+    let db = env.db();
+    // enough output to fill the pipe buffer, so ctem writes after head has gone
+    for cmd in [
+        "alerts --limit 5000 --json | head -c 10",
+        "alerts --limit 5000 | head -1",
+        "exposures --status all --json | head -c 1",
+    ] {
+        let script = format!("set -o pipefail; '{ctem}' --db '{db}' {cmd} >/dev/null");
+        let out = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .output()
+            .expect("bash");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{cmd}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {err}");
+    }
+}
