@@ -27,7 +27,9 @@ pub struct Limits {
     /// Scanner reports and event files: the most a gzip or standard input may expand to
     /// (MiB). Spooled to disk, so this bounds time and disk, not memory.
     pub max_decompressed_mb: u64,
-    /// Threat-intel files, which are parsed in memory: the most one may be or expand to (MiB).
+    /// Threat-intel files, which are parsed in memory: the most one may be or expand to
+    /// (MiB). 128 holds the largest public files (ATT&CK Enterprise is about 50 MB, the
+    /// full EPSS CSV about 10 MB) and keeps the import of one under 512 MiB.
     pub max_intel_mb: u64,
     /// Line-based event formats (`detect`): the longest line kept (KiB); a longer one is
     /// skipped with an issue naming its line.
@@ -38,7 +40,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_decompressed_mb: 1024,
-            max_intel_mb: 256,
+            max_intel_mb: 128,
             max_line_kb: 16 * 1024,
         }
     }
@@ -272,11 +274,20 @@ pub fn open_events(
 
 /// The whole content of a threat-intel input, inflated, at most `limits.max_intel_mb`.
 pub fn read_intel(src: &Source, limits: &Limits) -> Result<Vec<u8>> {
-    let (reader, _) = open(src, limits.max_intel_mb, "max_intel_mb")?;
+    let (reader, plain) = open(src, limits.max_intel_mb, "max_intel_mb")?;
     // a plain file is capped too: it is held in memory
-    let mut capped = Capped::new(reader, limits.max_intel_mb, "max_intel_mb");
+    let cap = limits.max_intel_mb.saturating_mul(MIB).saturating_add(1);
+    let want = match (&src.path, plain) {
+        (Some(p), true) => std::fs::metadata(p).map_or(cap, |m| m.len().saturating_add(1).min(cap)),
+        _ => cap,
+    };
+    // room for the whole input at once: a growing Vec would copy itself and briefly need
+    // twice the memory; pages never written are never resident
     let mut bytes = Vec::new();
-    capped.read_to_end(&mut bytes).context("read")?;
+    let _ = bytes.try_reserve_exact(usize::try_from(want).unwrap_or(usize::MAX));
+    Capped::new(reader, limits.max_intel_mb, "max_intel_mb")
+        .read_to_end(&mut bytes)
+        .context("read")?;
     Ok(bytes)
 }
 

@@ -351,6 +351,16 @@ fn intel_import_reads_gzip_and_stdin_and_refuses_past_its_cap() {
         "{err}"
     );
     assert!(peak_kib < 512 * 1024);
+    // with the default cap (128 MiB): 1 MiB of rows repeated 200 times, a gzip of members
+    std::fs::remove_file(env.path("ctem.toml")).expect("rm");
+    let mut members = gzip(&epss);
+    members.extend(gzip(&row.repeat((1 << 20) / row.len())).repeat(200));
+    std::fs::write(env.path("big.csv.gz"), members).expect("write");
+    let (out, peak_kib) = run_measured(&env, &["intel", "import", "big.csv.gz"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("larger than 128 MiB"), "{err}");
+    assert!(peak_kib < 512 * 1024, "{peak_kib} KiB");
 }
 
 #[test]
