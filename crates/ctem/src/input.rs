@@ -291,6 +291,25 @@ pub fn read_intel(src: &Source, limits: &Limits) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// `bytes` themselves, or their inflated content when they are gzip (a downloaded feed),
+/// at most `limits.max_intel_mb`.
+pub fn inflate_intel(bytes: Vec<u8>, limits: &Limits) -> Result<Vec<u8>> {
+    if !is_gzip(&bytes) {
+        return Ok(bytes);
+    }
+    let cap = limits.max_intel_mb.saturating_mul(MIB).saturating_add(1);
+    let mut out = Vec::new();
+    let _ = out.try_reserve_exact(usize::try_from(cap).unwrap_or(usize::MAX));
+    Capped::new(
+        flate2::read::MultiGzDecoder::new(&bytes[..]),
+        limits.max_intel_mb,
+        "max_intel_mb",
+    )
+    .read_to_end(&mut out)
+    .context("gzip")?;
+    Ok(out)
+}
+
 /// A scanner report ready for the import: the file itself, or a temporary copy of what a
 /// pipe or a gzip held. The copy is deleted when this is dropped.
 pub struct Spooled {

@@ -148,9 +148,16 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     }
     super::intel::demo(store.as_mut(), &dir)?;
     super::risk::demo(store.as_mut())?;
-    // one command a line, so each can be pasted as it is
+    // one command a line, each runnable as it is pasted (a real exposure id, no pipes)
+    let most_severe = open.first().and_then(|e| e.id).unwrap_or(1);
     outln!("\nnext:");
-    for c in ["exposures --severity high", "exposure ID", "assets", "top"] {
+    for c in [
+        "exposures --severity high".to_string(),
+        format!("exposure {most_severe}"),
+        format!("explain {most_severe}"),
+        "assets".to_string(),
+        "top".to_string(),
+    ] {
         outln!("  ctem --db {url} {c}");
     }
     Ok(ExitCode::SUCCESS)

@@ -97,7 +97,7 @@ pub fn run(
             }
             let mut store = super::open_store(db)?;
             let spin = progress::spinner(format!("updating {} feed(s)", feeds.len()));
-            let outcomes = super::feeds::update(store.as_mut(), &feeds, force);
+            let outcomes = super::feeds::update(store.as_mut(), &feeds, force, limits);
             spin.finish_and_clear();
             if outcomes.iter().any(|o| o.import.is_some()) {
                 super::risk::after_import(store.as_mut())?;
@@ -262,15 +262,17 @@ fn import_source(
             inputs.push((p.display().to_string(), b));
         }
     }
-    import_inputs(store, &label, kind, inputs)
+    import_inputs(store, &label, kind, inputs, limits)
 }
 
-/// Parses every input and stores them as one batch (one transaction).
+/// Parses every input and stores them as one batch (one transaction). A gzip input (a
+/// downloaded feed) is inflated here within `limits.max_intel_mb`.
 pub(crate) fn import_inputs(
     store: &mut dyn Store,
     label: &str,
     kind: Option<IntelKind>,
     inputs: Vec<(String, Vec<u8>)>,
+    limits: &Limits,
 ) -> Result<FileSummary> {
     let mut batch = IntelBatch {
         source: label.to_string(),
@@ -280,6 +282,7 @@ pub(crate) fn import_inputs(
     let mut issues = Vec::new();
     let mut kinds = Vec::new();
     for (name, bytes) in inputs {
+        let bytes = crate::input::inflate_intel(bytes, limits).with_context(|| name.clone())?;
         let imp = ctem_intel::import(kind, &bytes, &name)?;
         records += imp.record_count();
         issues.extend(imp.issues().iter().cloned());

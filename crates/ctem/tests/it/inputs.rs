@@ -370,3 +370,30 @@ fn missing_and_unreadable_inputs_name_the_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("nope/"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_feed_whose_gzip_expands_past_the_cap_is_refused() {
+    let env = Env::new();
+    let epss = std::fs::read(intel_fixture("epss/epss_scores-current.head60.csv")).expect("epss");
+    let row = b"CVE-2099-0001,0.00043,0.12345\n";
+    // a few hundred KB on the wire (under max_size_mb = 5), 200 MiB once inflated
+    let mut body = gzip(&epss);
+    body.extend(gzip(&row.repeat((1 << 20) / row.len())).repeat(200));
+    assert!(body.len() < 5 << 20, "{}", body.len());
+    let (base, _) = crate::intel::serve(vec![("epss.csv.gz", body)]);
+    std::fs::write(
+        env.path("ctem.toml"),
+        format!(
+            "[[feeds]]\nname = \"epss\"\nurl = \"{base}/epss.csv.gz\"\nkind = \"epss\"\n\
+             interval = \"0s\"\nmax_size_mb = 5\n"
+        ),
+    )
+    .expect("config");
+    let (out, peak_kib) = run_measured(&env, &["intel", "update", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let err = v[0]["error"].as_str().expect("error");
+    assert!(err.contains("larger than 128 MiB"), "{err}");
+    assert!(err.contains("max_intel_mb"), "{err}");
+    assert!(peak_kib < 512 * 1024, "{peak_kib} KiB");
+}

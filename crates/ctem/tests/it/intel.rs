@@ -215,7 +215,7 @@ fn share_blocklists_and_stix_bundle() {
 /// A tiny HTTP/1.1 server on 127.0.0.1 serving fixture files with an ETag, answering 304 to a
 /// matching `If-None-Match`, and one redirect to a `file:` URL. Records the request lines and
 /// conditional headers it saw.
-fn serve(files: Vec<(&'static str, Vec<u8>)>) -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn serve(files: Vec<(&'static str, Vec<u8>)>) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(Vec::new()));

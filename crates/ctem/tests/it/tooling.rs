@@ -133,17 +133,18 @@ fn the_demo_advice_is_one_command_a_line() {
         assert!(!l.contains(" | "), "{l}");
         assert!(l.trim_start().starts_with("ctem --db "), "{l}");
     }
-    // each line runs as it is (exposure ID needs a real id)
-    let first = lines[0].trim();
-    let args: Vec<&str> = first.split_whitespace().skip(1).collect();
-    let run = Command::new(env!("CARGO_BIN_EXE_ctem"))
-        .args(&args)
-        .current_dir(env.dir.path())
-        .output()
-        .expect("run");
-    assert!(
-        run.status.success(),
-        "{first}: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    // each line runs as it is pasted
+    for line in &lines {
+        let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let run = Command::new(env!("CARGO_BIN_EXE_ctem"))
+            .args(&args)
+            .current_dir(env.dir.path())
+            .output()
+            .expect("run");
+        assert!(
+            run.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
 }
