@@ -69,7 +69,7 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
             let rules = store.rules()?;
             if json {
                 let v = serde_json::json!({"teams": teams, "users": users, "rules": rules});
-                outln!("{}", serde_json::to_string(&v)?);
+                crate::output::json_doc(&v);
                 return Ok(ExitCode::SUCCESS);
             }
             let mut t = Table::new(&["team", "description", "members"]);
@@ -85,7 +85,7 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
                     members.join(", "),
                 ]);
             }
-            out!("{}", t.render());
+            t.print("no teams: add one with `ctem teams add NAME`");
             let mut u = Table::new(&["user", "role", "email", "teams"]);
             for x in &users {
                 u.row(vec![
@@ -96,7 +96,7 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
                 ]);
             }
             outln!();
-            out!("{}", u.render());
+            u.print("no users: add one with `ctem teams user NAME --role ROLE`");
             let mut r = Table::new(&["rule", "match", "pattern", "team"]);
             for x in &rules {
                 r.row(vec![
@@ -107,7 +107,7 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
                 ]);
             }
             outln!();
-            out!("{}", r.render());
+            r.print("no ownership rules: add one with `ctem teams rule MATCH PATTERN TEAM`");
         }
         TeamsCommand::Add { name, description } => {
             store.put_team(&Team {
