@@ -190,45 +190,18 @@ fn import_source(
     };
     let mut phase = super::Timings::from_env();
     let mut session = store.begin_import(meta)?;
-    // Two threads: this one parses and prepares records (fingerprints, hashes, JSON), the
-    // calling one writes them to the store. A store error drops the receiver, which stops the
-    // parser at its next send.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(32);
-    let producer_bar = bar.clone();
-    let tool = format.name;
-    let (produced, store_err, issues) = std::thread::scope(|scope| {
-        let producer =
-            scope.spawn(move || produce(format, tool, &mut file, size, producer_bar, tx));
-        let mut store_err: Option<ctem_store::Error> = None;
-        let mut issues = 0usize;
-        let mut waited = std::time::Duration::ZERO;
-        loop {
-            let t = std::time::Instant::now();
-            let Ok(batch) = rx.recv() else { break };
-            waited += t.elapsed();
-            for p in batch {
-                if matches!(p, Prepared::Record(ctem_model::Record::Issue(_))) {
-                    issues += 1;
-                }
-                if let Err(e) = session.prepared(p) {
-                    store_err = Some(e);
-                    break;
-                }
-            }
-            if store_err.is_some() {
-                break;
-            }
-        }
-        drop(rx);
-        phase.note(&format!(
-            "writer waited for the parser {:.3} s",
-            waited.as_secs_f64()
-        ));
-        let produced = producer
-            .join()
-            .unwrap_or_else(|_| Err(anyhow!("the {} parser panicked (a bug)", format.name)));
-        (produced, store_err, issues)
-    });
+    let Parsed {
+        produced,
+        store_err,
+        issues,
+    } = parse_into(
+        session.as_mut(),
+        format,
+        &mut file,
+        size,
+        bar.clone(),
+        &phase,
+    );
     let (parsed, sha) = produced?;
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -259,6 +232,66 @@ fn import_source(
         p.score_ms, p.tickets_ms
     ));
     Ok(summary)
+}
+
+/// What [`parse_into`] ends with.
+struct Parsed {
+    /// The parse outcome and the file's SHA-256.
+    produced: Result<(ctem_ingest::Result<()>, String)>,
+    /// The store's error, if writing failed.
+    store_err: Option<ctem_store::Error>,
+    issues: usize,
+}
+
+/// Parses `file` on a second thread while this one writes the prepared records into
+/// `session`: the parse outcome with the file's SHA-256, the store's error if it failed (its
+/// error drops the receiver, which stops the parser at its next send), and the issue count.
+fn parse_into(
+    session: &mut dyn ctem_store::ImportSession,
+    format: &'static Format,
+    file: &mut File,
+    size: u64,
+    bar: Option<indicatif::ProgressBar>,
+    phase: &super::Timings,
+) -> Parsed {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(32);
+    let tool = format.name;
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || produce(format, tool, file, size, bar, tx));
+        let mut store_err: Option<ctem_store::Error> = None;
+        let mut issues = 0usize;
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            let t = std::time::Instant::now();
+            let Ok(batch) = rx.recv() else { break };
+            waited += t.elapsed();
+            for p in batch {
+                if matches!(p, Prepared::Record(ctem_model::Record::Issue(_))) {
+                    issues += 1;
+                }
+                if let Err(e) = session.prepared(p) {
+                    store_err = Some(e);
+                    break;
+                }
+            }
+            if store_err.is_some() {
+                break;
+            }
+        }
+        drop(rx);
+        phase.note(&format!(
+            "writer waited for the parser {:.3} s",
+            waited.as_secs_f64()
+        ));
+        let produced = producer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("the {} parser panicked (a bug)", format.name)));
+        Parsed {
+            produced,
+            store_err,
+            issues,
+        }
+    })
 }
 
 const BATCH: usize = 512;
