@@ -200,6 +200,21 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
+/// `exposure ID --set STATUS --reason WHY`: triage by hand; priorities and tickets follow.
+pub fn set_status(
+    store: &mut dyn Store,
+    id: i64,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<()> {
+    let Some(st) = ExposureStatus::parse(status) else {
+        bail!("unknown status {status:?}: use open, accepted, false_positive or fixed");
+    };
+    store.set_status(id, st, reason.unwrap_or(""))?;
+    super::risk::after_import(store)?;
+    Ok(())
+}
+
 pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
     let Some(e) = store.exposure(id)? else {
         bail!("exposure {id} not found");

@@ -126,11 +126,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let mut store = open_existing(db)?;
             if let Some(status) = set {
-                let Some(st) = ctem_model::ExposureStatus::parse(&status) else {
-                    bail!("unknown status {status:?}: use open, accepted, false_positive or fixed");
-                };
-                store.set_status(id, st, reason.as_deref().unwrap_or(""))?;
-                risk::after_import(store.as_mut())?;
+                list::set_status(store.as_mut(), id, &status, reason.as_deref())?;
             }
             list::exposure(store.as_ref(), id, json)
         }
