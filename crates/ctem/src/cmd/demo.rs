@@ -66,13 +66,14 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     }
     let url = db.display().to_string();
     let mut store = super::open_store(&url)?;
-    println!("ctem demo: a fresh store in {}\n", db.display());
-    println!("1. ingest: {} reports from 5 tools", paths.len());
+    outln!("ctem demo: a fresh store in {}\n", db.display());
+    outln!("1. ingest: {} reports from 5 tools", paths.len());
     let opts = Options {
         format: "auto".into(),
         scope: None,
         strict: false,
         progress: false,
+        limits: crate::input::Limits::default(),
     };
     super::risk::demo_setup(store.as_mut())?;
     let results = import::import_files(store.as_mut(), &paths, &opts);
@@ -84,7 +85,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     }
 
     let assets = store.assets(&AssetFilter::default())?;
-    println!("\n2. inventory: {} assets", assets.len());
+    outln!("\n2. inventory: {} assets", assets.len());
     for a in &assets {
         let ids: Vec<_> = a
             .asset
@@ -92,7 +93,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             .iter()
             .map(|i| format!("{}={}", i.kind.as_str(), i.value))
             .collect();
-        println!(
+        outln!(
             "   #{} {} {} ({} services, {} open exposures) [{}]",
             a.asset.id.unwrap_or_default(),
             a.asset.kind.as_str(),
@@ -116,7 +117,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
                 }
             }
         }
-        println!(
+        outln!(
             "   nmap and nessus saw {} as one asset (#{id}): {} exposures reported by {}",
             merged.asset.name,
             ex.len(),
@@ -134,10 +135,10 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         .rev()
         .map(|(s, n)| format!("{n} {}", s.as_str()))
         .collect();
-    println!("\n3. exposures: {} open ({})", open.len(), sev.join(", "));
-    println!("   most severe:");
+    outln!("\n3. exposures: {} open ({})", open.len(), sev.join(", "));
+    outln!("   most severe:");
     for e in open.iter().take(8) {
-        println!(
+        outln!(
             "   #{:<4} {:<8} {:<16} {}",
             e.id.unwrap_or_default(),
             e.severity.as_str(),
@@ -147,8 +148,17 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     }
     super::intel::demo(store.as_mut(), &dir)?;
     super::risk::demo(store.as_mut())?;
-    println!(
-        "\nnext: ctem --db {url} exposures --severity high | ctem --db {url} exposure ID | ctem --db {url} assets"
-    );
+    // one command a line, each runnable as it is pasted (a real exposure id, no pipes)
+    let most_severe = open.first().and_then(|e| e.id).unwrap_or(1);
+    outln!("\nnext:");
+    for c in [
+        "exposures --severity high".to_string(),
+        format!("exposure {most_severe}"),
+        format!("explain {most_severe}"),
+        "assets".to_string(),
+        "top".to_string(),
+    ] {
+        outln!("  ctem --db {url} {c}");
+    }
     Ok(ExitCode::SUCCESS)
 }

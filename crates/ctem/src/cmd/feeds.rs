@@ -284,10 +284,15 @@ fn resolve(base: &str, loc: &str) -> String {
 }
 
 /// Refreshes every configured feed that is due (all of them with `force`).
-pub fn update(store: &mut dyn Store, feeds: &[FeedConfig], force: bool) -> Vec<FeedOutcome> {
+pub fn update(
+    store: &mut dyn Store,
+    feeds: &[FeedConfig],
+    force: bool,
+    limits: &crate::input::Limits,
+) -> Vec<FeedOutcome> {
     feeds
         .iter()
-        .map(|f| match update_one(store, f, force) {
+        .map(|f| match update_one(store, f, force, limits) {
             Ok(o) => o,
             Err(e) => FeedOutcome {
                 feed: f.name.clone(),
@@ -299,7 +304,12 @@ pub fn update(store: &mut dyn Store, feeds: &[FeedConfig], force: bool) -> Vec<F
         .collect()
 }
 
-fn update_one(store: &mut dyn Store, f: &FeedConfig, force: bool) -> Result<FeedOutcome> {
+fn update_one(
+    store: &mut dyn Store,
+    f: &FeedConfig,
+    force: bool,
+    limits: &crate::input::Limits,
+) -> Result<FeedOutcome> {
     let interval = parse_duration(&f.interval)?;
     let timeout = parse_duration(&f.timeout)?;
     let max = f.max_size_mb.saturating_mul(1 << 20);
@@ -355,7 +365,7 @@ fn update_one(store: &mut dyn Store, f: &FeedConfig, force: bool) -> Result<Feed
             }
             // the label is printed and kept as the indicators' source: no URL secrets in it
             let label = ctem_model::redact::url(&f.url);
-            let summary = super::intel::import_inputs(store, &label, kind, inputs)
+            let summary = super::intel::import_inputs(store, &label, kind, inputs, limits)
                 .with_context(|| format!("feed {}", f.name))?;
             state.url = f.url.clone();
             state.etag = etag;

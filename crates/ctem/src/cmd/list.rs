@@ -1,23 +1,21 @@
-//! Listings: formats, assets, exposures, scans.
+//! Listings: formats, assets, exposures, scans, packages, alerts. Each prints one JSON
+//! array with `--json` (crate::output::json_array) and says so when nothing matches.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use ctem_model::{AssetKind, Exposure, ExposureStatus, Severity};
+use ctem_store::alerts::AlertFilter;
 use ctem_store::{AssetFilter, ExposureFilter, Store};
 
-use crate::output::{Table, cut};
+use crate::output::{Table, cut, json_array};
 
 pub fn formats(json: bool) -> Result<ExitCode> {
     if json {
-        let v: Vec<_> = ctem_ingest::REGISTRY
-            .iter()
-            .map(|f| {
-                serde_json::json!({"name": f.name, "kind": f.kind, "description": f.description})
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        json_array(ctem_ingest::REGISTRY.iter().map(
+            |f| serde_json::json!({"name": f.name, "kind": f.kind, "description": f.description}),
+        ));
     } else {
         let mut t = Table::new(&["NAME", "KIND", "DESCRIPTION"]);
         for f in ctem_ingest::REGISTRY {
@@ -27,7 +25,7 @@ pub fn formats(json: bool) -> Result<ExitCode> {
                 f.description.into(),
             ]);
         }
-        print!("{}", t.render());
+        t.print("no formats registered");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -56,7 +54,7 @@ pub fn assets(
         limit,
     })?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        json_array(&rows);
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new(&["ID", "KIND", "NAME", "IDENTIFIERS", "SERVICES", "OPEN"]);
@@ -77,14 +75,16 @@ pub fn assets(
             r.open_exposures.to_string(),
         ]);
     }
-    print!("{}", t.render());
-    eprintln!("{} assets", rows.len());
+    t.print("no assets match");
+    if !rows.is_empty() {
+        eprintln!("{} assets", rows.len());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 pub struct ExposureQuery {
     pub severity: Option<String>,
-    pub status: String,
+    pub status: Vec<String>,
     pub asset: Option<String>,
     pub cve: Option<String>,
     pub tool: Option<String>,
@@ -92,23 +92,20 @@ pub struct ExposureQuery {
     pub limit: Option<usize>,
 }
 
-pub(crate) fn statuses(s: &str) -> Result<Vec<ExposureStatus>> {
-    Ok(match s {
-        "all" => Vec::new(),
-        "active" => vec![ExposureStatus::Open, ExposureStatus::Reopened],
-        other => {
-            let mut v = Vec::new();
-            for p in other.split(',') {
-                match ExposureStatus::parse(p.trim()) {
-                    Some(st) => v.push(st),
-                    None => bail!(
-                        "unknown status {p:?}: use open, reopened, fixed, accepted, false_positive, active or all"
-                    ),
-                }
-            }
-            v
+/// The statuses `--status` names (checked by clap): `all` is every status (no filter).
+pub(crate) fn statuses(names: &[String]) -> Result<Vec<ExposureStatus>> {
+    let mut v = Vec::new();
+    for n in names {
+        match n.as_str() {
+            "all" => return Ok(Vec::new()),
+            "active" => v.extend([ExposureStatus::Open, ExposureStatus::Reopened]),
+            p => match ExposureStatus::parse(p) {
+                Some(st) => v.push(st),
+                None => bail!("unknown status {p:?}"),
+            },
         }
-    })
+    }
+    Ok(v)
 }
 
 fn ident(e: &Exposure) -> String {
@@ -119,7 +116,7 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
     let min_severity = match &q.severity {
         Some(s) => match Severity::parse(s) {
             Some(s) => Some(s),
-            None => bail!("unknown severity {s:?}: use info, low, medium, high or critical"),
+            None => bail!("unknown severity {s:?}"),
         },
         None => None,
     };
@@ -144,9 +141,7 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
         rows.truncate(l);
     }
     if json {
-        for e in &rows {
-            println!("{}", serde_json::to_string(e)?);
-        }
+        json_array(&rows);
         return Ok(ExitCode::SUCCESS);
     }
     let names: HashMap<i64, String> = store
@@ -156,7 +151,8 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
         .collect();
     let mut t = Table::new(&[
         "ID", "SEVERITY", "STATUS", "ASSET", "KIND", "ID/RULE", "PACKAGE", "TITLE",
-    ]);
+    ])
+    .paint(1);
     for e in &rows {
         let pkg = e
             .package
@@ -192,16 +188,31 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
             cut(&e.title, 60),
         ]);
     }
-    print!("{}", t.render());
+    t.print("no exposures match");
     if more {
         eprintln!(
             "showing the first {}; use --limit or --json for more",
             rows.len()
         );
-    } else {
+    } else if !rows.is_empty() {
         eprintln!("{} exposures", rows.len());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `exposure ID --set STATUS --reason WHY`: triage by hand; priorities and tickets follow.
+pub fn set_status(
+    store: &mut dyn Store,
+    id: i64,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<()> {
+    let Some(st) = ExposureStatus::parse(status) else {
+        bail!("unknown status {status:?}: use open, accepted, false_positive or fixed");
+    };
+    store.set_status(id, st, reason.unwrap_or(""))?;
+    super::risk::after_import(store)?;
+    Ok(())
 }
 
 pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
@@ -215,18 +226,18 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
     };
     if json {
         let v = serde_json::json!({"exposure": e, "asset": asset, "sources": sources});
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::output::json_doc(&v);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("exposure {id}: {}", e.title);
-    println!(
+    outln!("exposure {id}: {}", e.title);
+    outln!(
         "  kind {}, severity {}, status {}",
         e.kind.as_str(),
-        e.severity.as_str(),
+        crate::output::color::paint(e.severity.as_str()),
         e.status.as_str()
     );
     if let Some(a) = &asset {
-        println!(
+        outln!(
             "  asset {} ({}, {})",
             a.name,
             a.kind.as_str(),
@@ -234,16 +245,16 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
         );
     }
     if !e.cves.is_empty() || !e.advisories.is_empty() {
-        println!(
+        outln!(
             "  ids {}",
             [e.cves.clone(), e.advisories.clone()].concat().join(", ")
         );
     }
     if let Some(r) = &e.rule_id {
-        println!("  rule {r}");
+        outln!("  rule {r}");
     }
     if let Some(p) = &e.package {
-        println!(
+        outln!(
             "  package {} {} (fixed in {})",
             p.name,
             p.version.as_deref().unwrap_or("?"),
@@ -251,7 +262,7 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
         );
     }
     for c in &e.cvss {
-        println!(
+        outln!(
             "  cvss {} {} {}",
             c.version,
             c.vector.as_deref().unwrap_or(""),
@@ -259,7 +270,7 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
         );
     }
     for s in &sources {
-        println!(
+        outln!(
             "  source {} scope {} ({}), last seen {} in scan {}",
             s.tool,
             s.scope,
@@ -273,7 +284,7 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
         );
     }
     for h in &e.history {
-        println!(
+        outln!(
             "  {} {} -> {}: {}",
             h.at.format("%Y-%m-%d %H:%M"),
             h.from.map(|f| f.as_str()).unwrap_or("-"),
@@ -287,7 +298,7 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
 pub fn scans(store: &dyn Store, json: bool) -> Result<ExitCode> {
     let scans = store.scans()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&scans)?);
+        json_array(&scans);
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new(&[
@@ -305,7 +316,7 @@ pub fn scans(store: &dyn Store, json: bool) -> Result<ExitCode> {
             cut(&s.file, 60),
         ]);
     }
-    print!("{}", t.render());
+    t.print("no scans yet: import a report with `ctem import FILE`");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -315,7 +326,7 @@ pub fn packages(store: &dyn Store, asset: i64, json: bool) -> Result<ExitCode> {
     }
     let rows = store.packages(asset)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        json_array(&rows);
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new(&["NAME", "VERSION", "ECOSYSTEM", "PATH"]);
@@ -327,7 +338,46 @@ pub fn packages(store: &dyn Store, asset: i64, json: bool) -> Result<ExitCode> {
             cut(p.path.as_deref().unwrap_or(""), 60),
         ]);
     }
-    print!("{}", t.render());
-    eprintln!("{} packages", rows.len());
+    t.print(&format!(
+        "asset {asset} has no packages (they come from SBOMs)"
+    ));
+    if !rows.is_empty() {
+        eprintln!("{} packages", rows.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn alerts(
+    store: &dyn Store,
+    level: Option<String>,
+    rule: Option<String>,
+    host: Option<String>,
+    limit: usize,
+    json: bool,
+) -> Result<ExitCode> {
+    let rows = store.alerts(&AlertFilter {
+        rule_id: rule,
+        min_level: level,
+        host,
+        limit: Some(limit),
+    })?;
+    if json {
+        json_array(&rows);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["ID", "TIME", "LEVEL", "HOST", "USER", "TITLE"]).paint(2);
+    for a in &rows {
+        t.row(vec![
+            a.id.unwrap_or_default().to_string(),
+            a.event_time
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+            a.level.clone(),
+            cut(a.host.as_deref().unwrap_or(""), 24),
+            cut(a.user.as_deref().unwrap_or(""), 20),
+            cut(&a.title, 60),
+        ]);
+    }
+    t.print("no alerts match");
     Ok(ExitCode::SUCCESS)
 }

@@ -15,14 +15,16 @@ mod share;
 pub mod teams;
 pub mod tickets;
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::cli::{Cli, Command};
 
 pub(crate) use feeds::parse_duration;
 
+/// The store of a command that writes: created when it does not exist yet.
 pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
     let mut store = ctem_store::open_with(url, &crate::store_config::options())
         .with_context(|| format!("store {}", ctem_model::redact::url(url)))?;
@@ -39,17 +41,52 @@ pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
     Ok(store)
 }
 
+/// The file of a SQLite store URL (`PATH` or `sqlite://PATH`); `None` for other schemes.
+pub fn sqlite_path(url: &str) -> Option<&Path> {
+    match url.strip_prefix("sqlite://") {
+        Some(p) => Some(Path::new(p)),
+        None if url.contains("://") => None,
+        None => Some(Path::new(url)),
+    }
+}
+
+/// The store of a command that reads: refused when it does not exist, so a typo in `--db`
+/// is an error instead of an empty store left behind.
+pub fn open_existing(url: &str) -> Result<Box<dyn ctem_store::Store>> {
+    if let Some(path) = sqlite_path(url)
+        && !path.exists()
+    {
+        bail!(
+            "store {url} does not exist: create one with `ctem import FILE...` (or try \
+             `ctem demo`), or point --db or $CTEM_DB at an existing store"
+        );
+    }
+    open_store(url)
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    crate::output::color::init(cli.color);
+    match cli.command {
+        // commands that need neither settings nor a store
+        Command::Completions { shell } => return completions(shell),
+        Command::Man { command } => return man(command.as_deref()),
+        Command::Formats { json } => return list::formats(json),
+        _ => {}
+    }
     // read (and so validated) before any command runs; stages take their sections from it
     let config = crate::config::Config::load(cli.config.as_deref())?;
+    let limits = crate::input::Limits::from_config(&config)?;
     risk::set_config(&config);
     crate::store_config::set(&config)?;
     // the URLs of outbound calls are checked when the settings are loaded, not when sent
     feeds::load(&config)?;
     risk::Settings::from_config(&config)?;
+    let db = cli.db.as_str();
     match cli.command {
+        Command::Completions { .. } | Command::Man { .. } | Command::Formats { .. } => {
+            unreachable!("handled above")
+        }
         Command::Demo { dir } => demo::run(dir),
-        Command::Formats { json } => list::formats(json),
         Command::Import {
             files,
             format,
@@ -57,20 +94,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             strict,
             json,
         } => {
-            let mut store = open_store(&cli.db)?;
             let opts = import::Options {
                 format,
                 scope,
                 strict,
                 progress: true,
+                limits,
             };
-            let results = import::import_files(store.as_mut(), &files, &opts);
-            import::print(&results, json)?;
-            Ok(if results.iter().all(|r| r.outcome.is_ok()) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            import::run(db, &files, &opts, json)
         }
         Command::Assets {
             kind,
@@ -78,10 +109,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             tag,
             limit,
             json,
-        } => {
-            let store = open_store(&cli.db)?;
-            list::assets(store.as_ref(), kind, search, tag, limit, json)
-        }
+        } => list::assets(open_existing(db)?.as_ref(), kind, search, tag, limit, json),
         Command::Exposures {
             severity,
             status,
@@ -93,7 +121,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             json,
             output,
         } => {
-            let store = open_store(&cli.db)?;
             let q = list::ExposureQuery {
                 severity,
                 status,
@@ -103,37 +130,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 kev,
                 limit,
             };
-            gate::exposures(store.as_ref(), q, json, &output)
+            gate::exposures(open_existing(db)?.as_ref(), q, json, &output)
         }
-        Command::Gate(args) => {
-            let store = open_store(&cli.db)?;
-            gate::run(store.as_ref(), args)
-        }
+        Command::Gate(args) => gate::run(open_existing(db)?.as_ref(), args),
         Command::Exposure {
             id,
             set,
             reason,
             json,
         } => {
-            let mut store = open_store(&cli.db)?;
+            let mut store = open_existing(db)?;
             if let Some(status) = set {
-                let Some(st) = ctem_model::ExposureStatus::parse(&status) else {
-                    anyhow::bail!(
-                        "unknown status {status:?}: use open, accepted, false_positive or fixed"
-                    );
-                };
-                store.set_status(id, st, reason.as_deref().unwrap_or(""))?;
-                risk::after_import(store.as_mut())?;
+                list::set_status(store.as_mut(), id, &status, reason.as_deref())?;
             }
             list::exposure(store.as_ref(), id, json)
         }
         Command::Cvss { vector, json } => risk::cvss(&vector, json),
-        Command::Top { limit, json } => risk::top(&cli.db, limit, json),
-        Command::Explain { id, json } => risk::explain(&cli.db, &config, id, json),
-        Command::Prioritize { json } => risk::prioritize(&cli.db, &config, json),
-        Command::Tickets(a) => tickets::run(&cli.db, &config, a),
-        Command::Teams(c) => teams::run(&cli.db, c),
-        Command::Detect(args) => detect::run(&cli.db, args),
+        Command::Top { limit, json } => risk::top(db, limit, json),
+        Command::Explain { id, json } => risk::explain(db, &config, id, json),
+        Command::Prioritize { json } => risk::prioritize(db, &config, json),
+        Command::Tickets(a) => tickets::run(db, &config, a),
+        Command::Teams(c) => teams::run(db, c),
+        Command::Detect(args) => detect::run(db, args, &limits),
         Command::Rules(crate::cli::RulesCommand::Check { dirs, json }) => {
             detect::rules_check(&dirs, json)
         }
@@ -143,21 +161,53 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             host,
             limit,
             json,
-        } => {
-            let store = open_store(&cli.db)?;
-            detect::alerts(store.as_ref(), level, rule, host, limit, json)
-        }
-        Command::Intel(c) => intel::run(&cli.db, &config, c),
-        Command::Share(c) => share::run(&cli.db, c),
+        } => list::alerts(open_existing(db)?.as_ref(), level, rule, host, limit, json),
+        Command::Intel(c) => intel::run(db, &config, &limits, c),
+        Command::Share(c) => share::run(db, c),
         Command::Packages { asset, json } => {
-            let store = open_store(&cli.db)?;
-            list::packages(store.as_ref(), asset, json)
+            list::packages(open_existing(db)?.as_ref(), asset, json)
         }
-        Command::Scans { json } => {
-            let store = open_store(&cli.db)?;
-            list::scans(store.as_ref(), json)
-        }
+        Command::Scans { json } => list::scans(open_existing(db)?.as_ref(), json),
     }
+}
+
+/// `ctem completions SHELL`: the script on stdout.
+fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "ctem", &mut buf);
+    let mut out = crate::output::Stdout::new();
+    out.bytes(&buf);
+    out.finish();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ctem man [COMMAND]`: the manual page (roff) of ctem, or of one of its commands, on
+/// stdout.
+fn man(command: Option<&str>) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let page = match command {
+        None => cmd,
+        Some(name) => {
+            let Some(sub) = cmd.find_subcommand(name) else {
+                bail!("no command {name:?}: see `ctem --help`");
+            };
+            // the page of `ctem import` is ctem-import(1), as git and cargo name theirs
+            sub.clone()
+                .name(format!("ctem-{name}"))
+                .version(env!("CARGO_PKG_VERSION"))
+        }
+    };
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut buf)
+        .context("rendering the manual page")?;
+    let mut out = crate::output::Stdout::new();
+    out.bytes(&buf);
+    out.finish();
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Wall time of the phases of a long command, printed on stderr when `CTEM_TIMINGS` is set

@@ -106,12 +106,12 @@ pub fn after_import(store: &mut dyn Store) -> Result<PrioritizeSummary> {
 pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {
     let s = ctem_risk::score(vector).map_err(|e| anyhow!("{e}"))?;
     if json {
-        println!("{}", serde_json::to_string(&s)?);
+        outln!("{}", serde_json::to_string(&s)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("vector       {}", s.vector);
-    println!("version      {}", s.version.as_str());
-    println!("base score   {:.1} ({})", s.base_score, s.severity.as_str());
+    outln!("vector       {}", s.vector);
+    outln!("version      {}", s.version.as_str());
+    outln!("base score   {:.1} ({})", s.base_score, s.severity.as_str());
     let v = serde_json::to_value(&s)?;
     for (k, label) in [
         ("temporal_score", "temporal     "),
@@ -120,7 +120,7 @@ pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {
         ("nomenclature", "nomenclature "),
     ] {
         if let Some(x) = v.get(k) {
-            println!("{label} {}", x.to_string().trim_matches('"'));
+            outln!("{label} {}", x.to_string().trim_matches('"'));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -128,17 +128,20 @@ pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {
 
 pub fn prioritize(db: &str, config: &Config, json: bool) -> Result<ExitCode> {
     let settings = Settings::from_config(config)?;
-    let mut store = super::open_store(db)?;
+    let mut store = super::open_existing(db)?;
+    let spin = crate::output::progress::spinner("prioritising".into());
     let s = settings.reprioritize(store.as_mut())?;
+    spin.finish_and_clear();
     if json {
-        println!("{}", serde_json::to_string(&s)?);
+        outln!("{}", serde_json::to_string(&s)?);
     } else {
         let [p1, p2, p3, p4] = s.open_by_priority;
-        println!(
+        outln!(
             "scored {} exposures in {} ms; open: {p1} P1, {p2} P2, {p3} P3, {p4} P4",
-            s.scored, s.score_ms
+            s.scored,
+            s.score_ms
         );
-        println!(
+        outln!(
             "tickets: {} created, {} updated, {} verified, {} reopened ({} ms)",
             s.tickets_created,
             s.tickets_updated,
@@ -152,12 +155,12 @@ pub fn prioritize(db: &str, config: &Config, json: bool) -> Result<ExitCode> {
 
 pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCode> {
     let settings = Settings::from_config(config)?;
-    let store = super::open_store(db)?;
+    let store = super::open_existing(db)?;
     let (v, text) = explanation(store.as_ref(), &settings, id)?;
     if json {
-        println!("{}", serde_json::to_string(&v)?);
+        outln!("{}", serde_json::to_string(&v)?);
     } else {
-        print!("{text}");
+        out!("{text}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -276,7 +279,7 @@ fn reasons(t: &ctem_store::work::TopGroup) -> String {
 }
 
 pub fn top(db: &str, limit: usize, json: bool) -> Result<ExitCode> {
-    let store = super::open_store(db)?;
+    let store = super::open_existing(db)?;
     let groups = store.top(Utc::now().date_naive())?;
     let shown: Vec<_> = groups.into_iter().take(limit).collect();
     if json {
@@ -288,11 +291,11 @@ pub fn top(db: &str, limit: usize, json: bool) -> Result<ExitCode> {
                 v
             })
             .collect();
-        println!("{}", serde_json::to_string(&v)?);
+        crate::output::json_array(&v);
         return Ok(ExitCode::SUCCESS);
     }
     if shown.is_empty() {
-        println!("no open exposures (run `ctem prioritize` after an import of older stores)");
+        outln!("no open exposures (run `ctem prioritize` after an import of older stores)");
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new(&[
@@ -317,11 +320,14 @@ pub fn top(db: &str, limit: usize, json: bool) -> Result<ExitCode> {
             reasons(g),
         ]);
     }
-    print!("{}", t.render());
+    out!("{}", t.render());
     if let Some(g) = shown.first() {
-        println!(
+        outln!(
             "\n{} on {} assets: closes {} exposures, {} in KEV",
-            g.group.action, g.group.assets, g.group.exposures, g.group.kev
+            g.group.action,
+            g.group.assets,
+            g.group.exposures,
+            g.group.kev
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -380,18 +386,18 @@ pub fn demo(store: &mut dyn Store) -> Result<()> {
     let settings = Settings::from_config(CONFIG.get().unwrap_or(&Config::default()))?;
     let s = settings.reprioritize(store)?;
     let [p1, p2, p3, p4] = s.open_by_priority;
-    println!(
+    outln!(
         "\n5. prioritize: {} exposures scored; open {p1} P1, {p2} P2, {p3} P3, {p4} P4",
         s.scored
     );
-    println!("   what to fix first (ctem top):");
+    outln!("   what to fix first (ctem top):");
     for (i, g) in store
         .top(Utc::now().date_naive())?
         .iter()
         .take(5)
         .enumerate()
     {
-        println!(
+        outln!(
             "   {}. {} on {} assets: closes {} exposures, {} in KEV ({})",
             i + 1,
             g.group.action,
@@ -401,15 +407,15 @@ pub fn demo(store: &mut dyn Store) -> Result<()> {
             reasons(g)
         );
     }
-    println!("\n6. mobilize: tickets per owning team (ctem tickets)");
+    outln!("\n6. mobilize: tickets per owning team (ctem tickets)");
     for team in ["it_operations", "platform"] {
         let list = store.tickets(&ctem_store::work::TicketFilter {
             team: Some(team.into()),
             ..Default::default()
         })?;
-        println!("   {team}: {} tickets", list.len());
+        outln!("   {team}: {} tickets", list.len());
         for t in list.iter().take(3) {
-            println!(
+            outln!(
                 "     #{} [{}] {} {} ({} exposures, due {})",
                 t.id,
                 t.state,
@@ -421,10 +427,10 @@ pub fn demo(store: &mut dyn Store) -> Result<()> {
         }
     }
     if let Some((id, _)) = store.ranked(Some(1))?.first() {
-        println!("\n7. why (ctem explain {id}):");
+        outln!("\n7. why (ctem explain {id}):");
         let (_, text) = explanation(store, &settings, *id)?;
         for l in text.lines() {
-            println!("   {l}");
+            outln!("   {l}");
         }
     }
     Ok(())

@@ -12,21 +12,26 @@ use crate::output::Table;
 pub enum TeamsCommand {
     /// List teams, users and ownership rules
     List {
+        /// One JSON object on stdout: {"teams", "users", "rules"}
         #[arg(long)]
         json: bool,
     },
     /// Create or update a team
     Add {
+        /// The team's name
         name: String,
+        /// What the team looks after
         #[arg(long)]
         description: Option<String>,
     },
     /// Create or update a user with a role and teams
     User {
+        /// The user's name
         name: String,
-        /// admin, vulnerability_manager, threat_analyst, incident_responder, it_operations, viewer
-        #[arg(long)]
+        /// The user's role
+        #[arg(long, value_parser = crate::cli::choice(Role::ALL.map(|r| r.as_str())))]
         role: String,
+        /// The user's e-mail address
         #[arg(long)]
         email: Option<String>,
         /// A team the user belongs to (repeatable)
@@ -36,17 +41,27 @@ pub enum TeamsCommand {
     /// Route assets to a team: MATCH is tag, zone, name, repository or asset_kind; PATTERN a
     /// glob (`*`, `?`)
     Rule {
-        #[arg(name = "MATCH")]
+        /// What the pattern is matched against
+        #[arg(name = "MATCH", value_parser = crate::cli::choice(RuleKind::ALL.map(|k| k.as_str())))]
         kind: String,
+        /// A glob: `*` any text, `?` one character
         pattern: String,
+        /// The team that owns what matches
         team: String,
     },
     /// Remove an ownership rule by id
-    Unrule { id: i64 },
+    Unrule {
+        /// The rule id (see `ctem teams list`)
+        id: i64,
+    },
 }
 
 pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
-    let mut store = super::open_store(db)?;
+    // listing or removing needs an existing store; adding creates one
+    let mut store = match c {
+        TeamsCommand::List { .. } | TeamsCommand::Unrule { .. } => super::open_existing(db)?,
+        _ => super::open_store(db)?,
+    };
     match c {
         TeamsCommand::List { json } => {
             let teams = store.teams()?;
@@ -54,7 +69,7 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
             let rules = store.rules()?;
             if json {
                 let v = serde_json::json!({"teams": teams, "users": users, "rules": rules});
-                println!("{}", serde_json::to_string(&v)?);
+                crate::output::json_doc(&v);
                 return Ok(ExitCode::SUCCESS);
             }
             let mut t = Table::new(&["team", "description", "members"]);
@@ -70,7 +85,7 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
                     members.join(", "),
                 ]);
             }
-            print!("{}", t.render());
+            t.print("no teams: add one with `ctem teams add NAME`");
             let mut u = Table::new(&["user", "role", "email", "teams"]);
             for x in &users {
                 u.row(vec![
@@ -80,8 +95,8 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
                     x.teams.join(", "),
                 ]);
             }
-            println!();
-            print!("{}", u.render());
+            outln!();
+            u.print("no users: add one with `ctem teams user NAME --role ROLE`");
             let mut r = Table::new(&["rule", "match", "pattern", "team"]);
             for x in &rules {
                 r.row(vec![
@@ -91,15 +106,15 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
                     x.team.clone(),
                 ]);
             }
-            println!();
-            print!("{}", r.render());
+            outln!();
+            r.print("no ownership rules: add one with `ctem teams rule MATCH PATTERN TEAM`");
         }
         TeamsCommand::Add { name, description } => {
             store.put_team(&Team {
                 name: name.clone(),
                 description,
             })?;
-            println!("team {name} saved");
+            outln!("team {name} saved");
         }
         TeamsCommand::User {
             name,
@@ -116,7 +131,7 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
                 role,
                 teams: team,
             })?;
-            println!("user {name} saved ({role})");
+            outln!("user {name} saved ({role})");
         }
         TeamsCommand::Rule {
             kind,
@@ -133,11 +148,11 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
                 pattern,
                 team,
             })?;
-            println!("rule {id} added (takes effect at the next import or `ctem tickets sync`)");
+            outln!("rule {id} added (takes effect at the next import or `ctem tickets sync`)");
         }
         TeamsCommand::Unrule { id } => {
             store.remove_rule(id)?;
-            println!("rule {id} removed");
+            outln!("rule {id} removed");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,8 +3,13 @@
 mod cli;
 mod common;
 mod detect;
+mod exits;
 mod export;
 mod harden;
+mod inputs;
 mod intel;
+mod listings;
+mod pipes;
 mod risk;
 mod tickets;
+mod tooling;

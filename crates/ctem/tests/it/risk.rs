@@ -25,7 +25,7 @@ impl Env {
 
     /// Every exposure of the store (`exposures --status all --json`, one object a line).
     pub fn exposures(&self) -> Vec<Value> {
-        self.lines(&["exposures", "--status", "all", "--json"])
+        self.rows(&["exposures", "--status", "all", "--json"])
     }
 
     pub fn explain(&self, id: i64) -> Value {
