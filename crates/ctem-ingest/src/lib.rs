@@ -61,12 +61,16 @@ pub mod xml;
 pub mod zap;
 
 mod common;
+mod empty;
 mod jsonutil;
+pub mod limits;
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 pub use ctem_model::{Record, RecordIssue};
+pub use empty::{EmptyReport, EmptyShape};
 pub use error::{Error, Result};
+pub use limits::Limits;
 
 /// What a format carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -97,6 +101,10 @@ pub struct Format {
     /// path for that; such parsers emit [`Record::Progress`] as they go so the caller can show
     /// progress and release what was read.
     pub parse_slice: Option<SliceParser>,
+    /// What the tool writes when it finds nothing. [`Format::read`] takes the bodies declared
+    /// here as a valid report with no findings, so a clean rescan can close what the scope
+    /// no longer reports.
+    pub empty: EmptyReport,
 }
 
 /// A parser over a whole input held in memory.
@@ -156,16 +164,94 @@ pub fn by_name(name: &str) -> Result<&'static Format> {
 }
 
 /// The format whose probe is most confident about `head`, if any is.
+///
+/// `file_name` (a file name or path) is a tie-breaker only: a body that carries no format of
+/// its own (an empty file, `null`, `[]`: see [`EmptyShape`]) is given to the one format
+/// that writes such a body and whose name the path mentions (`prowler/no_vuln.json`); with
+/// none or several, the error asks for `--format`.
 pub fn detect(head: &[u8], file_name: &str) -> Result<&'static Format> {
+    let whole = head.len() < PROBE_BYTES;
     let head = &head[..head.len().min(PROBE_BYTES)];
-    let best = REGISTRY
+    let scored: Vec<(u8, &'static Format)> = REGISTRY
         .iter()
         .map(|f| ((f.probe)(head, file_name), *f))
         .filter(|(s, _)| *s > 0)
-        .max_by_key(|(s, _)| *s);
-    match best {
-        Some((_, f)) => Ok(f),
+        .collect();
+    if let Some(top) = scored.iter().map(|(s, _)| *s).max() {
+        let tied: Vec<&'static Format> = scored
+            .iter()
+            .filter(|(s, _)| *s == top)
+            .map(|(_, f)| *f)
+            .collect();
+        // a tie (`{"findings": []}` is an empty AWS Inspector and Semgrep report) goes to
+        // the format the path names; else the user says which
+        return match tied.as_slice() {
+            [one] => Ok(one),
+            _ => empty::named(&tied, file_name).ok_or_else(|| Error::Ambiguous {
+                formats: tied.iter().map(|f| f.name).collect::<Vec<_>>().join(", "),
+            }),
+        };
+    }
+    match EmptyShape::of(head).filter(|_| whole) {
+        Some(shape) => empty::detect(shape, file_name),
         None => Err(Error::Undetected(describe_head(head))),
+    }
+}
+
+impl Format {
+    /// Reads a report from a stream: a body this format declares as its empty report
+    /// ([`Format::empty`]) is a valid report with no findings, another [`EmptyShape`] is
+    /// refused, anything else goes to the parser.
+    /// Every record is bounded by the default [`Limits`].
+    pub fn read(&self, input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
+        self.read_with(input, &Limits::default(), emit)
+    }
+
+    /// [`Format::read`] with other field size limits.
+    pub fn read_with(
+        &self,
+        input: &mut dyn BufRead,
+        limits: &Limits,
+        emit: &mut Emit<'_>,
+    ) -> Result<()> {
+        let emit = &mut bounded(limits, emit);
+        let chunk = input.fill_buf()?;
+        let Some(shape) = EmptyShape::of(chunk) else {
+            return (self.parse)(input, emit);
+        };
+        let saved = chunk.to_vec();
+        input.consume(saved.len());
+        if !input.fill_buf()?.is_empty() {
+            // more follows the first chunk: not an empty body after all
+            let mut whole = std::io::Cursor::new(saved).chain(input);
+            return (self.parse)(&mut whole, emit);
+        }
+        self.empty.accept(self.name, shape)
+    }
+
+    /// [`Format::read`] over a whole report in memory (the slice parser when there is one).
+    pub fn read_slice(&self, input: &[u8], emit: &mut Emit<'_>) -> Result<()> {
+        self.read_slice_with(input, &Limits::default(), emit)
+    }
+
+    /// [`Format::read_slice`] with other field size limits.
+    pub fn read_slice_with(
+        &self,
+        input: &[u8],
+        limits: &Limits,
+        emit: &mut Emit<'_>,
+    ) -> Result<()> {
+        let emit = &mut bounded(limits, emit);
+        if let Some(shape) = EmptyShape::of(input) {
+            return self.empty.accept(self.name, shape);
+        }
+        match self.parse_slice {
+            Some(f) => f(input, emit),
+            None => {
+                let mut r = input;
+                (self.parse)(&mut r, emit)
+            }
+        }
     }
 }
 
@@ -192,6 +278,20 @@ pub(crate) fn trim_ascii_bom(b: &[u8]) -> &[u8] {
     b.trim_ascii_start()
 }
 
+/// `emit` behind [`Limits::bound`]: an oversized field is cut or dropped, with an issue.
+fn bounded<'a>(
+    limits: &'a Limits,
+    emit: &'a mut Emit<'_>,
+) -> impl FnMut(Record) -> Result<()> + 'a {
+    move |r| {
+        let (r, issue) = limits.bound(r);
+        if let Some(i) = issue {
+            emit(Record::Issue(i))?;
+        }
+        emit(r)
+    }
+}
+
 /// Parses a whole report held in memory and collects its records (tests, small files);
 /// progress records are left out.
 pub fn parse_bytes(format: &Format, bytes: &[u8]) -> Result<Vec<Record>> {
@@ -202,13 +302,7 @@ pub fn parse_bytes(format: &Format, bytes: &[u8]) -> Result<Vec<Record>> {
         }
         Ok(())
     };
-    match format.parse_slice {
-        Some(f) => f(bytes, &mut push)?,
-        None => {
-            let mut input = bytes;
-            (format.parse)(&mut input, &mut push)?
-        }
-    }
+    format.read_slice(bytes, &mut push)?;
     Ok(out)
 }
 
@@ -216,7 +310,7 @@ pub fn parse_bytes(format: &Format, bytes: &[u8]) -> Result<Vec<Record>> {
 pub fn parse_bytes_streaming(format: &Format, bytes: &[u8]) -> Result<Vec<Record>> {
     let mut out = Vec::new();
     let mut input = bytes;
-    (format.parse)(&mut input, &mut |r| {
+    format.read(&mut input, &mut |r| {
         if !matches!(r, Record::Progress { .. }) {
             out.push(r);
         }

@@ -10,7 +10,7 @@ use ctem_model::{AssetKind, Cvss, Exposure, ExposureKind, Severity};
 use serde_json::Value;
 
 use crate::common::{Out, arr, has, is_json, named_asset, num, package, read_json, s, severity};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "osv_scanner",
@@ -19,6 +19,12 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport {
+        blank: true,
+        null: false,
+        empty_array: false,
+        example: r#""#,
+    },
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
