@@ -61,8 +61,9 @@ fn choose_format(file: &mut File, path: &Path, name: &str) -> Result<&'static Fo
         .read_to_end(&mut head)
         .context("read")?;
     file.seek(SeekFrom::Start(0)).context("seek")?;
-    let fname = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    Ok(ctem_ingest::detect(&head, fname)?)
+    // the whole path is the hint: a body with no format of its own (an empty file, `null`,
+    // `[]`) is known by the tool a folder or the file name names
+    Ok(ctem_ingest::detect(&head, &path.to_string_lossy())?)
 }
 
 pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result<ImportSummary> {
@@ -194,7 +195,7 @@ fn produce(
         Ok(())
     };
     let (res, sha) = match format.parse_slice {
-        Some(parse_slice) if size > 0 => {
+        Some(_) if size > 0 => {
             let mapped = Mapped::new(file)?;
             // the file's SHA-256 is read on its own thread, through read() rather than the
             // map, so its pages do not count as resident memory
@@ -206,7 +207,7 @@ fn produce(
                     std::io::copy(&mut again, &mut h)?;
                     Ok(hex::encode(h.finalize()))
                 });
-                let res = parse_slice(mapped.bytes(), &mut |r| {
+                let res = format.read_slice(mapped.bytes(), &mut |r| {
                     if let ctem_model::Record::Progress { offset } = r {
                         if let Some(b) = &bar {
                             b.set_position(offset);
@@ -231,7 +232,7 @@ fn produce(
             };
             let res = {
                 let mut reader = BufReader::with_capacity(256 * 1024, &mut tap);
-                (format.parse)(&mut reader, &mut sink)
+                format.read(&mut reader, &mut sink)
             };
             // drain what the parser did not read so the hash covers the whole file
             std::io::copy(&mut tap, &mut std::io::sink()).context("read")?;

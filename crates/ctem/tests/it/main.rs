@@ -4,5 +4,6 @@ mod cli;
 mod common;
 mod detect;
 mod intel;
+mod lifecycle;
 mod risk;
 mod tickets;
