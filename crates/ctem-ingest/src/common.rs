@@ -620,17 +620,15 @@ fn is_plural_of(list: &str, item: &str) -> bool {
 
 /// The status a VEX statement decides for the exposure it is about. `fixed` (CSAF `fixed`,
 /// `first_fixed`, `recommended`; CycloneDX `resolved`) closes it; `not_affected` (CSAF
-/// `known_not_affected`) accepts it, with the justification as the reason; CycloneDX
-/// `false_positive` marks it so; `affected`, `under_investigation`, `exploitable` and
-/// `in_triage` leave it open.
+/// `known_not_affected`) and CycloneDX `false_positive` make it `false_positive`, with the
+/// statement and its justification as the reason (`accepted` is kept for risk a person
+/// accepted, which the risk model weighs apart); `affected`, `under_investigation`,
+/// `exploitable` and `in_triage` leave it open.
 pub(crate) fn vex_status(word: &str) -> ctem_model::ExposureStatus {
     use ctem_model::ExposureStatus as S;
     match word {
-        "fixed" | "first_fixed" | "recommended" | "resolved" | "resolved_with_pedigree" => {
-            S::Fixed
-        }
-        "not_affected" | "known_not_affected" => S::Accepted,
-        "false_positive" => S::FalsePositive,
+        "fixed" | "first_fixed" | "recommended" | "resolved" | "resolved_with_pedigree" => S::Fixed,
+        "not_affected" | "known_not_affected" | "false_positive" => S::FalsePositive,
         _ => S::Open,
     }
 }

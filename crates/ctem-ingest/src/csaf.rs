@@ -6,7 +6,7 @@
 //! (`known_affected`, `known_not_affected`, `fixed`, `under_investigation`, ...) and the
 //! matching threat or remediation text are kept in the solution, and the status list decides
 //! the exposure's status: `fixed`, `first_fixed` and `recommended` close it,
-//! `known_not_affected` accepts it (the note is the reason), the affected and
+//! `known_not_affected` makes it `false_positive` (the note is the reason), the affected and
 //! `under_investigation` lists leave it open; the store applies the decision to the matching
 //! stored exposure too. A document speaks only for the (product, vulnerability) pairs it
 //! states ([`ctem_model::Coverage::Statements`]): a second advisory never closes the first

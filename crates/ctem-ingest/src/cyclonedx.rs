@@ -9,10 +9,12 @@
 //! package vulnerability per affected component. Severity: the most severe rating word, else
 //! the highest score as a CVSS band. A VEX analysis is kept in the solution (`VEX analysis:
 //! not_affected (code_not_reachable): ...`) and decides the exposure's status: `resolved`
-//! closes it, `not_affected` accepts it, `false_positive` marks it so, `exploitable` and
-//! `in_triage` leave it open. A BOM whose every vulnerability carries an analysis is a VEX
-//! document: it speaks only for the pairs it states ([`ctem_model::Coverage::Statements`]),
-//! while a BOM of scan results speaks for its subject like any scan.
+//! closes it, `not_affected` and `false_positive` make it `false_positive`, `exploitable` and
+//! `in_triage` leave it open. A BOM with no components whose every vulnerability carries an
+//! analysis is an independent VEX document (about another BOM's components): it speaks only
+//! for the pairs it states ([`ctem_model::Coverage::Statements`]); a BOM with its components
+//! (SBOM, VDR, a scanner's output, a VEX embedded in the SBOM) speaks for its subject like
+//! any scan.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -79,7 +81,10 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         .and_then(|t| s(t, &["name"]))
         .or(s(&doc["metadata"]["tools"], &["components", "0", "name"]));
     let stated = list(&doc["vulnerabilities"]);
-    let vex = !stated.is_empty() && stated.iter().all(|v| v.get("analysis").is_some());
+    // an independent VEX: statements about another BOM's components, none of its own
+    let vex = !stated.is_empty()
+        && list(&doc["components"]).is_empty()
+        && stated.iter().all(|v| v.get("analysis").is_some());
     out.scan_covering(
         tool,
         if vex {

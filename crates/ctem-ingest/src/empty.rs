@@ -125,7 +125,11 @@ pub(crate) fn named(candidates: &[&'static Format], hint: &str) -> Option<&'stat
     let best: Vec<&'static Format> = named
         .iter()
         .copied()
-        .filter(|f| !named.iter().any(|g| g.name != f.name && g.name.contains(f.name)))
+        .filter(|f| {
+            !named
+                .iter()
+                .any(|g| g.name != f.name && g.name.contains(f.name))
+        })
         .collect();
     match best.as_slice() {
         [one] => Some(one),

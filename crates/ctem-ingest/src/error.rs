@@ -35,7 +35,9 @@ pub enum Error {
         formats: String,
     },
     /// A body that several formats read equally well, and whose file name names none.
-    #[error("could not recognise the format: the file reads as {formats} alike; pass --format NAME")]
+    #[error(
+        "could not recognise the format: the file reads as {formats} alike; pass --format NAME"
+    )]
     Ambiguous { formats: String },
     /// The record sink asked to stop (its own error is kept by the sink).
     #[error("import aborted by the store")]

@@ -4,8 +4,8 @@
 //! vulnerability exposure whose package is the subcomponent (or the product, when the
 //! product is itself a package purl). The VEX status and justification are kept in the
 //! solution (`VEX status: not_affected (vulnerable_code_not_present)`), and the status
-//! decides the exposure's: `fixed` closes it, `not_affected` accepts it (the note, with its
-//! justification, is the reason), `affected` and `under_investigation` leave it open; the store
+//! decides the exposure's: `fixed` closes it, `not_affected` makes it `false_positive` (the note,
+//! with its justification, is the reason), `affected` and `under_investigation` leave it open; the store
 //! applies the decision to the matching stored exposure too (same asset, CVE and package).
 //! A document speaks only for its statements ([`ctem_model::Coverage::Statements`]): importing
 //! one never closes what it does not mention. Severity is unknown: VEX does not carry one.

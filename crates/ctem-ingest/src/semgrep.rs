@@ -36,9 +36,8 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
     let platform = has(head, "findings") && (has(head, "rule_name") || has(head, "match_based_id"));
     let sca = has(head, "vulns") && has(head, "matchedDependency");
     // `{"findings": []}`: an empty platform export, and an empty AWS Inspector report too
-    let empty_platform = crate::trim_ascii_bom(head).starts_with(b"{")
-        && has(head, "findings")
-        && head.len() < 64;
+    let empty_platform =
+        crate::trim_ascii_bom(head).starts_with(b"{") && has(head, "findings") && head.len() < 64;
     if cli || platform || sca {
         88
     } else if empty_platform {

@@ -358,7 +358,10 @@ fn every_corpus_file_parses_or_is_refused_clearly() {
          findings",
         files.len()
     );
-    assert!(zero_findings >= 40, "{zero_findings} reports with no findings");
+    assert!(
+        zero_findings >= 40,
+        "{zero_findings} reports with no findings"
+    );
     assert!(
         failures.is_empty(),
         "{} corpus failures:\n{}",

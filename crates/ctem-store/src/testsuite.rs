@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ctem_model::{
-    Asset, AssetKind, Coverage, Exposure, ExposureKind, ExposureStatus, Identifier,
-    IdentifierKind, ImportSummary, Package, Record, Severity,
+    Asset, AssetKind, Coverage, Exposure, ExposureKind, ExposureStatus, Identifier, IdentifierKind,
+    ImportSummary, Package, Record, Severity,
 };
 
 use crate::{ExposureFilter, ScanMeta, Store};
@@ -588,7 +588,10 @@ fn a_document_of_statements_closes_only_what_it_states(store: &mut dyn Store) {
     let e = store.exposure(id).expect("q").expect("exists");
     assert_eq!(e.fixed_at, Some(t(2)), "fixed when the advisory said so");
     assert_eq!(
-        e.history.iter().filter(|h| h.to == ExposureStatus::Fixed).count(),
+        e.history
+            .iter()
+            .filter(|h| h.to == ExposureStatus::Fixed)
+            .count(),
         1,
         "{:?}",
         e.history

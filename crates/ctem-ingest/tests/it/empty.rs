@@ -31,7 +31,11 @@ fn every_format_reads_its_declared_empty_report_as_no_findings() {
         let got = detect(example, &hint).unwrap_or_else(|e| panic!("{}: {e}", f.name));
         assert_eq!(got.name, f.name, "the empty report of {}", f.name);
         if let Some(shape) = EmptyShape::of(example) {
-            assert!(f.empty.allows(shape), "{}: example of an undeclared shape", f.name);
+            assert!(
+                f.empty.allows(shape),
+                "{}: example of an undeclared shape",
+                f.name
+            );
         }
     }
 }
@@ -123,7 +127,9 @@ fn an_empty_body_that_names_no_tool_asks_for_format() {
     assert!(detect(b"", "nuclei-and-naabu.jsonl").is_err());
     // a folder of the path may name the tool
     assert_eq!(
-        detect(b"[]", "scans/anchore/no_vuln.json").expect("anchore").name,
+        detect(b"[]", "scans/anchore/no_vuln.json")
+            .expect("anchore")
+            .name,
         "anchore"
     );
 }

@@ -3,3 +3,4 @@
 mod empty;
 mod golden;
 mod safety;
+mod vex;

@@ -103,26 +103,28 @@ fn a_second_advisory_does_not_mark_the_first_advisorys_cves_fixed() {
     // CVE-2026-10002: known_affected on one product, known_not_affected on one, fixed on
     // one, under_investigation on one; EXAMPLE-2026-0002-B known_affected
     assert_eq!(of("fixed"), 1, "{before:?}");
-    assert_eq!(of("accepted"), 1, "{before:?}");
+    assert_eq!(of("false_positive"), 1, "{before:?}");
     assert_eq!(of("open"), 3, "{before:?}");
 }
 
 #[test]
 fn openvex_fixed_and_not_affected_statements_are_not_open_exposures() {
     let env = Env::new();
-    let many = fixture("openvex/openvex_many_vuln.json").display().to_string();
+    let many = fixture("openvex/openvex_many_vuln.json")
+        .display()
+        .to_string();
     env.ok(&["import", &many]);
     let got: Vec<(String, String)> = statuses(&env)
         .into_iter()
         .map(|(id, _, st)| (id, st))
         .collect();
     let want = [
-        ("CVE-2024-10001", "accepted"),
+        ("CVE-2024-10001", "false_positive"),
         ("CVE-2024-10002", "open"),
         ("CVE-2024-10003", "fixed"),
         ("CVE-2024-10004", "open"),
-        ("CVE-2024-10005", "accepted"),
-        ("CVE-2024-10006", "accepted"),
+        ("CVE-2024-10005", "false_positive"),
+        ("CVE-2024-10006", "false_positive"),
     ]
     .map(|(a, b)| (a.to_string(), b.to_string()));
     assert_eq!(got, want);
@@ -130,9 +132,14 @@ fn openvex_fixed_and_not_affected_statements_are_not_open_exposures() {
     let e = exposures(&env, &["--cve", "CVE-2024-10005", "--status", "all"]);
     let id = e[0]["id"].as_i64().expect("id").to_string();
     let shown = env.ok(&["exposure", &id]);
-    assert!(shown.contains("inline_mitigations_already_exist"), "{shown}");
+    assert!(
+        shown.contains("inline_mitigations_already_exist"),
+        "{shown}"
+    );
     // a later document about one of the products changes nothing else
-    let one = fixture("openvex/openvex_one_vuln.json").display().to_string();
+    let one = fixture("openvex/openvex_one_vuln.json")
+        .display()
+        .to_string();
     env.ok(&["import", &one]);
     let again: Vec<(String, String)> = statuses(&env)
         .into_iter()
