@@ -127,3 +127,79 @@ fn arbitrary_prefixes_of_real_files_never_panic() {
         }
     }
 }
+
+/// The real Alpine report with an 8 MiB title and an 8 MiB "CVE id" put into two findings
+/// (the issue's 50 MB ones take a minute to build and parse in a debug build; the limits are
+/// in kilobytes, so 8 MiB shows the same).
+fn trivy_with_oversized_fields() -> Vec<u8> {
+    let bytes = std::fs::read(fixtures().join("trivy/alpine-310.json")).expect("read");
+    let mut doc: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    let vulns = doc["Results"][0]["Vulnerabilities"]
+        .as_array_mut()
+        .expect("vulnerabilities");
+    vulns[0]["Title"] = "A".repeat(8 << 20).into();
+    vulns[1]["VulnerabilityID"] = format!("CVE-2019-{}", "1".repeat(8 << 20)).into();
+    serde_json::to_vec(&doc).expect("json")
+}
+
+#[test]
+fn an_oversized_trivy_title_is_cut_and_an_oversized_cve_id_dropped() {
+    let bytes = trivy_with_oversized_fields();
+    let limits = ctem_ingest::Limits::default();
+    let trivy = by_name("trivy").expect("trivy");
+    for records in [
+        parse_bytes(trivy, &bytes).expect("in memory"),
+        ctem_ingest::parse_bytes_streaming(trivy, &bytes).expect("streamed"),
+    ] {
+        let mut cut = 0;
+        for r in &records {
+            if let ctem_ingest::Record::Exposure { exposure: e, .. } = r {
+                assert!(e.title.len() <= limits.title, "{}", e.title.len());
+                assert!(e.cves.iter().chain(&e.advisories).all(|c| c.len() < 64));
+                cut += usize::from(e.title.ends_with(ctem_ingest::limits::TRUNCATED));
+            }
+        }
+        assert_eq!(cut, 1);
+        let issues: Vec<String> = records
+            .iter()
+            .filter_map(|r| match r {
+                ctem_ingest::Record::Issue(i) => Some(format!("{}: {}", i.record, i.message)),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            issues.iter().any(|i| i.contains("title of 8388608 bytes")),
+            "{issues:?}"
+        );
+        assert!(
+            issues.iter().any(|i| i.contains("malformed CVE id")),
+            "{issues:?}"
+        );
+        assert!(
+            issues.iter().all(|i| i.len() < 400),
+            "issues quote clips only"
+        );
+    }
+}
+
+#[test]
+fn field_limits_are_a_value_the_caller_chooses() {
+    let bytes = std::fs::read(fixtures().join("trivy/alpine-310.json")).expect("read");
+    let tight = ctem_ingest::Limits {
+        title: 24,
+        ..ctem_ingest::Limits::default()
+    };
+    let mut titles = Vec::new();
+    let mut input = &bytes[..];
+    by_name("trivy")
+        .expect("trivy")
+        .read_with(&mut input, &tight, &mut |r| {
+            if let ctem_ingest::Record::Exposure { exposure, .. } = r {
+                titles.push(exposure.title);
+            }
+            Ok(())
+        })
+        .expect("reads");
+    assert!(!titles.is_empty());
+    assert!(titles.iter().all(|t| t.len() <= 24), "{titles:?}");
+}

@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod detect;
+mod hostile;
 mod intel;
 mod lifecycle;
 mod risk;
