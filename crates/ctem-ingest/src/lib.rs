@@ -24,7 +24,16 @@
 //! - **Safe XML.** XML is read with quick-xml through [`xml`]: DTDs with entity declarations
 //!   and external DTDs are refused, so XXE and entity-expansion bombs cannot work.
 //! - **Content detection.** Probes look at the first 64 KiB only (root element, top-level JSON
-//!   keys), never at the file name alone, so a renamed file still imports.
+//!   keys), never at the file name alone, so a renamed file still imports. The file's path is
+//!   a tie-breaker only: for a body no format owns (an empty file, `null`, `[]`) or one that
+//!   two formats read equally, the format the path names wins, else the caller must say.
+//! - **Empty reports are reports.** Every format declares what its tool writes when it finds
+//!   nothing ([`EmptyReport`]); [`Format::read`] takes that as a valid scan with no findings,
+//!   so a clean rescan can close what it no longer reports, and refuses the empty bodies its
+//!   tool never writes.
+//! - **Bounded fields.** Every record passes through [`Limits`] on its way out: oversized text
+//!   is cut with a marker, oversized or malformed identifiers are dropped, each with an issue,
+//!   so a hostile report cannot make the store hold megabytes per field.
 
 pub mod anchore;
 pub mod aws_inspector2;
