@@ -37,6 +37,26 @@ impl EmptyShape {
             .then_some(EmptyShape::EmptyArray)
     }
 
+    /// Whether `head` may be the start of one of the three bodies (all of it is blanks, a
+    /// prefix of `null`, or `[` and blanks, with what may follow each).
+    pub fn may_start(head: &[u8]) -> bool {
+        let t = crate::trim_ascii_bom(head);
+        let (word, rest) = t.split_at(t.len().min(4));
+        if !word.is_empty() && b"null".starts_with(word) {
+            return rest.iter().all(u8::is_ascii_whitespace);
+        }
+        match t.strip_prefix(b"[") {
+            Some(inner) => {
+                let inner = inner.trim_ascii_start();
+                match inner.strip_prefix(b"]") {
+                    Some(after) => after.iter().all(u8::is_ascii_whitespace),
+                    None => inner.is_empty(),
+                }
+            }
+            None => t.is_empty() || b"\xef\xbb\xbf".starts_with(head),
+        }
+    }
+
     /// How an error names it.
     pub fn describe(self) -> &'static str {
         match self {
@@ -154,5 +174,49 @@ mod tests {
         assert_eq!(EmptyShape::of(b"{}"), None);
         assert_eq!(EmptyShape::of(b"nullx"), None);
         assert_eq!(EmptyShape::of(b"[]x"), None);
+    }
+
+    #[test]
+    fn the_start_of_a_body_is_known_before_its_end() {
+        for head in [
+            &b""[..],
+            b" \n",
+            b"n",
+            b"nul",
+            b"null",
+            b"null \n",
+            b"[",
+            b"[ \n",
+            b"[ ]",
+        ] {
+            assert!(EmptyShape::may_start(head), "{head:?}");
+        }
+        for head in [&b"{"[..], b"nulx", b"null{", b"[{", b"[ ] x", b"<"] {
+            assert!(!EmptyShape::may_start(head), "{head:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_body_handed_over_in_pieces_is_still_read_as_one() {
+        use std::io::Read;
+        // a reader that hands out one byte at a time, as a slow pipe may
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(1).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let trivy = crate::by_name("trivy").expect("trivy");
+        let mut r = std::io::BufReader::with_capacity(1, Trickle(b" null\n"));
+        trivy
+            .read(&mut r, &mut |_| Ok(()))
+            .expect("null, one byte at a time");
+        // and a real report after a piece that looked empty goes whole to the parser
+        let doc = br#" {"SchemaVersion": 2, "ArtifactName": "a", "Results": []}"#;
+        let mut r = std::io::BufReader::with_capacity(1, Trickle(doc));
+        trivy.read(&mut r, &mut |_| Ok(())).expect("the report");
     }
 }

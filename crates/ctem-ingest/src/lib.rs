@@ -224,18 +224,29 @@ impl Format {
         emit: &mut Emit<'_>,
     ) -> Result<()> {
         let emit = &mut bounded(limits, emit);
-        let chunk = input.fill_buf()?;
-        let Some(shape) = EmptyShape::of(chunk) else {
-            return (self.parse)(input, emit);
-        };
-        let saved = chunk.to_vec();
-        input.consume(saved.len());
-        if !input.fill_buf()?.is_empty() {
-            // more follows the first chunk: not an empty body after all
-            let mut whole = std::io::Cursor::new(saved).chain(input);
-            return (self.parse)(&mut whole, emit);
+        // read on while what came so far may still be an empty body (a pipe may hand it
+        // over in pieces); the first byte that rules it out goes back in front of the rest
+        let mut head = Vec::new();
+        loop {
+            let chunk = input.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let mut next = head.clone();
+            next.extend_from_slice(chunk);
+            if !EmptyShape::may_start(&next) || next.len() > PROBE_BYTES {
+                let mut whole = std::io::Cursor::new(head).chain(input);
+                return (self.parse)(&mut whole, emit);
+            }
+            let n = chunk.len();
+            input.consume(n);
+            head = next;
         }
-        self.empty.accept(self.name, shape)
+        match EmptyShape::of(&head) {
+            Some(shape) => self.empty.accept(self.name, shape),
+            // a cut `null` or `[`: the parser says what is wrong with it
+            None => (self.parse)(&mut &head[..], emit),
+        }
     }
 
     /// [`Format::read`] over a whole report in memory (the slice parser when there is one).
