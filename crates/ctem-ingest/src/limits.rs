@@ -123,40 +123,34 @@ fn clip(s: &str) -> String {
 
 impl Limits {
     /// `record` within the limits, and the issue saying what was cut or dropped.
-    pub fn bound(&self, record: Record) -> (Record, Option<RecordIssue>) {
+    pub fn bound(&self, mut record: Record) -> (Record, Option<RecordIssue>) {
         let mut n = Notes {
             limits: self,
             said: Vec::new(),
         };
-        let (record, place) = match record {
-            Record::Exposure {
-                asset,
-                mut exposure,
-            } => {
-                self.exposure(&mut n, &mut exposure);
-                let place = format!("exposure {:?}", clip(&exposure.title));
-                (Record::Exposure { asset, exposure }, place)
+        match &mut record {
+            Record::Exposure { exposure, .. } => self.exposure(&mut n, exposure),
+            Record::Asset { asset, .. } => self.asset(&mut n, asset),
+            Record::Service { service, .. } => self.service(&mut n, service),
+            Record::Package { package, .. } => n.package(package),
+            Record::ScanInfo { tool, .. } => n.ident("tool name", tool),
+            _ => {}
+        }
+        if n.said.is_empty() {
+            return (record, None);
+        }
+        // the place is written only for a record that has an issue
+        let place = match &record {
+            Record::Exposure { exposure, .. } => format!("exposure {:?}", clip(&exposure.title)),
+            Record::Asset { asset, .. } => format!("asset {:?}", clip(&asset.name)),
+            Record::Service { service, .. } => {
+                format!("service {}/{}", service.port, service.protocol)
             }
-            Record::Asset { key, mut asset } => {
-                self.asset(&mut n, &mut asset);
-                let place = format!("asset {:?}", clip(&asset.name));
-                (Record::Asset { key, asset }, place)
-            }
-            Record::Service { asset, mut service } => {
-                self.service(&mut n, &mut service);
-                let place = format!("service {}/{}", service.port, service.protocol);
-                (Record::Service { asset, service }, place)
-            }
-            Record::Package { asset, mut package } => {
-                n.package(&mut package);
-                let place = format!("package {:?}", clip(&package.name));
-                (Record::Package { asset, package }, place)
-            }
-            other => return (other, None),
+            Record::Package { package, .. } => format!("package {:?}", clip(&package.name)),
+            _ => "scan".to_string(),
         };
-        let issue = (!n.said.is_empty())
-            .then(|| RecordIssue::new(place, format!("field checks: {}", n.said.join("; "))));
-        (record, issue)
+        let issue = RecordIssue::new(place, format!("field checks: {}", n.said.join("; ")));
+        (record, Some(issue))
     }
 
     fn exposure(&self, n: &mut Notes<'_>, e: &mut Exposure) {
@@ -257,6 +251,18 @@ mod tests {
                 .message
                 .contains("title of 80 bytes")
         );
+    }
+
+    #[test]
+    fn an_oversized_tool_name_is_dropped() {
+        let (r, issue) = Limits::default().bound(Record::ScanInfo {
+            tool: Some("x".repeat(1 << 20)),
+            started_at: None,
+            finished_at: None,
+            covers: ctem_model::Coverage::Assets,
+        });
+        assert!(matches!(r, Record::ScanInfo { tool: None, .. }));
+        assert_eq!(issue.expect("issue").record, "scan");
     }
 
     #[test]
