@@ -15,6 +15,9 @@
 
 use ctem_model::{Asset, Exposure, Package, Record, RecordIssue, Service};
 
+/// The longest issue record or message kept.
+const ISSUE_TEXT: usize = 1 << 10;
+
 /// What a cut text ends with.
 pub const TRUNCATED: &str = " [truncated by ctem]";
 
@@ -134,6 +137,15 @@ impl Limits {
             Record::Service { service, .. } => self.service(&mut n, service),
             Record::Package { package, .. } => n.package(package),
             Record::ScanInfo { tool, .. } => n.ident("tool name", tool),
+            Record::Issue(i) => {
+                // a parser may quote the value it refused: an issue quotes a clip of it
+                let mut quiet = Notes {
+                    limits: self,
+                    said: Vec::new(),
+                };
+                quiet.text("record", ISSUE_TEXT, &mut i.record);
+                quiet.text("message", ISSUE_TEXT, &mut i.message);
+            }
             _ => {}
         }
         if n.said.is_empty() {
@@ -251,6 +263,17 @@ mod tests {
                 .message
                 .contains("title of 80 bytes")
         );
+    }
+
+    #[test]
+    fn a_parser_issue_quoting_a_megabyte_is_cut() {
+        let i = RecordIssue::new("line 1", format!("bad value `{}`", "v".repeat(1 << 20)));
+        let (r, issue) = Limits::default().bound(Record::Issue(i));
+        assert!(issue.is_none());
+        let Record::Issue(i) = r else {
+            panic!("an issue")
+        };
+        assert!(i.message.len() <= 1 << 10 && i.message.ends_with(TRUNCATED));
     }
 
     #[test]
