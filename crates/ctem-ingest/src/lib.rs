@@ -210,8 +210,8 @@ pub fn detect(head: &[u8], file_name: &str) -> Result<&'static Format> {
 impl Format {
     /// Reads a report from a stream: a body this format declares as its empty report
     /// ([`Format::empty`]) is a valid report with no findings, another [`EmptyShape`] is
-    /// refused, anything else goes to the parser.
-    /// Every record is bounded by the default [`Limits`].
+    /// refused, anything else goes to the parser. Every record is bounded by the default
+    /// [`Limits`].
     pub fn read(&self, input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         self.read_with(input, &Limits::default(), emit)
     }
@@ -232,15 +232,18 @@ impl Format {
             if chunk.is_empty() {
                 break;
             }
-            let mut next = head.clone();
-            next.extend_from_slice(chunk);
-            if !EmptyShape::may_start(&next) || next.len() > PROBE_BYTES {
+            let may = if head.is_empty() {
+                EmptyShape::may_start(chunk)
+            } else {
+                EmptyShape::may_start(&[&head[..], chunk].concat())
+            };
+            if !may || head.len() + chunk.len() > PROBE_BYTES {
                 let mut whole = std::io::Cursor::new(head).chain(input);
                 return (self.parse)(&mut whole, emit);
             }
+            head.extend_from_slice(chunk);
             let n = chunk.len();
             input.consume(n);
-            head = next;
         }
         match EmptyShape::of(&head) {
             Some(shape) => self.empty.accept(self.name, shape),
