@@ -53,8 +53,14 @@ fn an_empty_nuclei_rescan_with_a_scope_closes_what_it_no_longer_reports() {
     assert!(open.len() > 3, "{} open", open.len());
     // nuclei writes an empty file when it finds nothing
     let empty = write(&env, "e.jsonl", "");
-    let out = env.ok(&["import", "--scope", "web", "--format", "nuclei", &empty]);
-    assert!(out.contains(&format!("{} fixed", open.len())), "{out}");
+    let summary = env.json(&[
+        "import", "--json", "--scope", "web", "--format", "nuclei", &empty,
+    ]);
+    assert_eq!(
+        summary[0]["exposures"]["fixed"].as_u64(),
+        Some(open.len() as u64),
+        "{summary}"
+    );
     assert!(exposures(&env, &["--status", "active"]).is_empty());
     let fixed = exposures(&env, &["--status", "fixed"]);
     assert_eq!(fixed.len(), open.len());
