@@ -203,3 +203,41 @@ fn field_limits_are_a_value_the_caller_chooses() {
     assert!(!titles.is_empty());
     assert!(titles.iter().all(|t| t.len() <= 24), "{titles:?}");
 }
+
+/// The `ingest_all` fuzz target over its seeds (every fixture under 256 KiB, as
+/// fuzz/run-all.sh copies them): detection, the detected parser, and every parser, with
+/// no panic. Replays the seeds without cargo-fuzz.
+#[test]
+fn the_ingest_all_fuzz_seeds_never_panic() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut seeds = Vec::new();
+    walk(&fixtures(), &mut seeds);
+    seeds.retain(|p| {
+        let n = p.to_string_lossy();
+        !n.ends_with(".expected.json")
+            && !n.ends_with(".md")
+            && std::fs::metadata(p).is_ok_and(|m| m.len() < 256 << 10)
+    });
+    assert!(seeds.len() > 50, "{} seeds", seeds.len());
+    for p in &seeds {
+        let data = std::fs::read(p).expect("read");
+        let run = std::panic::catch_unwind(|| {
+            if let Ok(f) = detect(&data, "fuzz") {
+                let _ = parse_bytes(f, &data);
+            }
+            for f in ctem_ingest::REGISTRY {
+                let _ = parse_bytes(f, &data);
+            }
+        });
+        assert!(run.is_ok(), "{}: a parser panicked", p.display());
+    }
+}
