@@ -40,7 +40,7 @@ pub use alert::Alert;
 pub use asset::{Asset, AssetKind, Identifier, IdentifierKind, Service};
 pub use exposure::{
     Cvss, Exposure, ExposureKind, ExposureStatus, Fingerprint, Location, Package, Severity,
-    StatusChange,
+    StatusChange, is_cve_id,
 };
-pub use record::{AssetKey, Record, RecordIssue};
+pub use record::{AssetKey, Coverage, Record, RecordIssue};
 pub use scan::{AssetCounts, ExposureCounts, ImportSummary, Scan};
