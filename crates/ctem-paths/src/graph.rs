@@ -1,0 +1,353 @@
+//! A compact directed graph (CSR arrays) with the two searches the queries need: Dijkstra
+//! and Yen's k shortest loopless paths, whose spur searches are A* guided by the exact
+//! distance to the target (so each explores little more than the path it finds).
+//!
+//! Nodes are `u32` indices, weights `f64` (`-ln(likelihood)`, never negative). Edge ids are
+//! positions in the CSR arrays, so a path names the exact edge it took even when two
+//! parallel edges join the same nodes.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashSet};
+
+/// A node index.
+pub type NodeId = u32;
+/// An edge index (position in [`Csr::targets`]).
+pub type EdgeId = u32;
+
+/// Forward adjacency in compressed sparse row form.
+#[derive(Debug, Clone, Default)]
+pub struct Csr {
+    /// `offsets[v]..offsets[v + 1]` are the out-edges of `v`.
+    pub offsets: Vec<u32>,
+    pub targets: Vec<NodeId>,
+    pub weights: Vec<f64>,
+    /// For each CSR edge, its index in the edge list it was built from.
+    pub origin: Vec<u32>,
+}
+
+impl Csr {
+    /// Builds the arrays from `(from, to, weight)` triples over `n` nodes (counting sort,
+    /// stable: out-edges keep their input order).
+    pub fn from_edges(n: usize, edges: &[(NodeId, NodeId, f64)]) -> Self {
+        let mut offsets = vec![0u32; n + 1];
+        for &(u, _, _) in edges {
+            offsets[u as usize + 1] += 1;
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut targets = vec![0; edges.len()];
+        let mut weights = vec![0.0; edges.len()];
+        let mut origin = vec![0; edges.len()];
+        for (i, &(u, v, w)) in edges.iter().enumerate() {
+            let at = fill[u as usize] as usize;
+            fill[u as usize] += 1;
+            targets[at] = v;
+            weights[at] = w;
+            origin[at] = i as u32;
+        }
+        Csr {
+            offsets,
+            targets,
+            weights,
+            origin,
+        }
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// The out-edge ids of `v`.
+    pub fn out(&self, v: NodeId) -> std::ops::Range<usize> {
+        self.offsets[v as usize] as usize..self.offsets[v as usize + 1] as usize
+    }
+
+    /// The graph with every edge reversed; `origin` then names the forward CSR edge id.
+    pub fn reversed(&self) -> Csr {
+        let n = self.node_count();
+        let mut edges = Vec::with_capacity(self.edge_count());
+        for u in 0..n as u32 {
+            for e in self.out(u) {
+                edges.push((self.targets[e], u, self.weights[e]));
+            }
+        }
+        Csr::from_edges(n, &edges)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+struct Item {
+    key: f64,
+    node: NodeId,
+}
+impl Eq for Item {}
+impl Ord for Item {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // min-heap on key, ties by node id so results do not depend on heap internals
+        o.key.total_cmp(&self.key).then(o.node.cmp(&self.node))
+    }
+}
+impl PartialOrd for Item {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+/// Single-source (or multi-source) Dijkstra: distances and the edge each node was reached
+/// by (`u32::MAX` for sources and unreached nodes).
+pub fn dijkstra(g: &Csr, sources: &[NodeId]) -> (Vec<f64>, Vec<EdgeId>) {
+    let n = g.node_count();
+    let mut dist = vec![f64::INFINITY; n];
+    let mut via = vec![u32::MAX; n];
+    let mut heap = BinaryHeap::new();
+    for &s in sources {
+        dist[s as usize] = 0.0;
+        heap.push(Item { key: 0.0, node: s });
+    }
+    while let Some(Item { key, node }) = heap.pop() {
+        if key > dist[node as usize] {
+            continue;
+        }
+        for e in g.out(node) {
+            let v = g.targets[e];
+            let d = key + g.weights[e];
+            if d < dist[v as usize] {
+                dist[v as usize] = d;
+                via[v as usize] = e as u32;
+                heap.push(Item { key: d, node: v });
+            }
+        }
+    }
+    (dist, via)
+}
+
+/// A path: its nodes, the edges between them and its total weight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Path {
+    pub nodes: Vec<NodeId>,
+    pub edges: Vec<EdgeId>,
+    pub cost: f64,
+}
+
+/// Scratch space reused by the A* searches of one Yen run (stamped, so a search costs what
+/// it explores, not the size of the graph).
+struct Scratch {
+    /// `seen[v] == search` when `dist[v]` / `via[v]` belong to the current search.
+    seen: Vec<u32>,
+    search: u32,
+    dist: Vec<f64>,
+    via: Vec<EdgeId>,
+    /// `banned[v] == ban` when `v` is a root node of the current spur search.
+    banned: Vec<u32>,
+    ban: u32,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Self {
+        Scratch {
+            seen: vec![0; n],
+            search: 0,
+            dist: vec![0.0; n],
+            via: vec![0; n],
+            banned: vec![0; n],
+            ban: 1,
+        }
+    }
+}
+
+/// Reconstructs the path ending at `t` from the `via` edges of a search started at `s`.
+fn walk_back(g: &Csr, from: &[NodeId], via: impl Fn(NodeId) -> EdgeId, s: NodeId, t: NodeId) -> Path {
+    let mut nodes = vec![t];
+    let mut edges = Vec::new();
+    let mut v = t;
+    let mut cost = 0.0;
+    while v != s {
+        let e = via(v);
+        edges.push(e);
+        cost += g.weights[e as usize];
+        v = from[e as usize];
+        nodes.push(v);
+    }
+    nodes.reverse();
+    edges.reverse();
+    Path { nodes, edges, cost }
+}
+
+/// The source node of each CSR edge.
+pub fn edge_sources(g: &Csr) -> Vec<NodeId> {
+    let mut src = vec![0; g.edge_count()];
+    for u in 0..g.node_count() as u32 {
+        for e in g.out(u) {
+            src[e] = u;
+        }
+    }
+    src
+}
+
+/// The k shortest loopless paths from `s` to `t` (Yen), shortest first. `sources[e]` is the
+/// source node of edge `e` ([`edge_sources`]), `h` the exact distance of every node to `t`
+/// in the whole graph (a Dijkstra on the reversed graph).
+pub fn k_shortest(
+    g: &Csr,
+    sources: &[NodeId],
+    h: &[f64],
+    s: NodeId,
+    t: NodeId,
+    k: usize,
+) -> Vec<Path> {
+    let mut found: Vec<Path> = Vec::new();
+    if k == 0 || !h[s as usize].is_finite() {
+        return found;
+    }
+    let mut sc = Scratch::new(g.node_count());
+    let Some(first) = astar(g, sources, h, s, t, &mut sc, &HashSet::new()) else {
+        return found;
+    };
+    found.push(first);
+    let mut candidates: Vec<Path> = Vec::new();
+    let mut seen: HashSet<Vec<EdgeId>> = HashSet::new();
+    seen.insert(found[0].edges.clone());
+    while found.len() < k {
+        let prev = found[found.len() - 1].clone();
+        let mut root_cost = 0.0;
+        for i in 0..prev.edges.len() {
+            let spur = prev.nodes[i];
+            let root_edges = &prev.edges[..i];
+            let banned_edges: HashSet<EdgeId> = found
+                .iter()
+                .filter(|p| p.edges.len() > i && &p.edges[..i] == root_edges)
+                .map(|p| p.edges[i])
+                .collect();
+            sc.ban += 1;
+            for &v in &prev.nodes[..i] {
+                sc.banned[v as usize] = sc.ban;
+            }
+            if let Some(sp) = astar(g, sources, h, spur, t, &mut sc, &banned_edges) {
+                let mut edges = root_edges.to_vec();
+                edges.extend_from_slice(&sp.edges);
+                if seen.insert(edges.clone()) {
+                    let mut nodes = prev.nodes[..i].to_vec();
+                    nodes.extend_from_slice(&sp.nodes);
+                    candidates.push(Path {
+                        nodes,
+                        edges,
+                        cost: root_cost + sp.cost,
+                    });
+                }
+            }
+            root_cost += g.weights[prev.edges[i] as usize];
+        }
+        // the cheapest candidate; ties broken by edge sequence for stable output
+        let Some(best) = (0..candidates.len()).min_by(|&a, &b| {
+            candidates[a]
+                .cost
+                .total_cmp(&candidates[b].cost)
+                .then_with(|| candidates[a].edges.cmp(&candidates[b].edges))
+        }) else {
+            break;
+        };
+        found.push(candidates.swap_remove(best));
+    }
+    found
+}
+
+/// A* from `s` to `t` avoiding the nodes banned for this spur (`sc.banned[v] == sc.ban`)
+/// and the `banned` edges; `h` is a consistent heuristic (exact distances in a supergraph),
+/// so the first time `t` is popped its path is shortest.
+fn astar(
+    g: &Csr,
+    sources: &[NodeId],
+    h: &[f64],
+    s: NodeId,
+    t: NodeId,
+    sc: &mut Scratch,
+    banned: &HashSet<EdgeId>,
+) -> Option<Path> {
+    sc.search += 1;
+    let stamp = sc.search;
+    let mut heap = BinaryHeap::new();
+    sc.seen[s as usize] = stamp;
+    sc.dist[s as usize] = 0.0;
+    sc.via[s as usize] = u32::MAX;
+    heap.push(Item {
+        key: h[s as usize],
+        node: s,
+    });
+    let mut reached = false;
+    while let Some(Item { key, node }) = heap.pop() {
+        let d = sc.dist[node as usize];
+        if key > d + h[node as usize] {
+            continue;
+        }
+        if node == t {
+            reached = true;
+            break;
+        }
+        for e in g.out(node) {
+            let v = g.targets[e];
+            let hv = h[v as usize];
+            if !hv.is_finite()
+                || sc.banned[v as usize] == sc.ban
+                || (!banned.is_empty() && banned.contains(&(e as u32)))
+            {
+                continue;
+            }
+            let nd = d + g.weights[e];
+            if sc.seen[v as usize] != stamp || nd < sc.dist[v as usize] {
+                sc.seen[v as usize] = stamp;
+                sc.dist[v as usize] = nd;
+                sc.via[v as usize] = e as u32;
+                heap.push(Item {
+                    key: nd + hv,
+                    node: v,
+                });
+            }
+        }
+    }
+    if !reached {
+        return None;
+    }
+    let via = &sc.via;
+    Some(walk_back(g, sources, |v| via[v as usize], s, t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diamond() -> Csr {
+        // 0 -> 1 -> 3, 0 -> 2 -> 3, 1 -> 2
+        Csr::from_edges(
+            4,
+            &[(0, 1, 1.0), (0, 2, 2.5), (1, 3, 2.0), (2, 3, 1.0), (1, 2, 0.5)],
+        )
+    }
+
+    #[test]
+    fn dijkstra_finds_the_cheapest_route() {
+        let g = diamond();
+        let (d, _) = dijkstra(&g, &[0]);
+        assert_eq!(d, vec![0.0, 1.0, 1.5, 2.5]);
+    }
+
+    #[test]
+    fn yen_lists_all_three_paths_in_order() {
+        let g = diamond();
+        let r = g.reversed();
+        let (h, _) = dijkstra(&r, &[3]);
+        let src = edge_sources(&g);
+        let p = k_shortest(&g, &src, &h, 0, 3, 10);
+        let nodes: Vec<_> = p.iter().map(|p| p.nodes.clone()).collect();
+        assert_eq!(nodes, vec![vec![0, 1, 2, 3], vec![0, 1, 3], vec![0, 2, 3]]);
+        assert_eq!(
+            p.iter().map(|p| p.cost).collect::<Vec<_>>(),
+            vec![2.5, 3.0, 3.5]
+        );
+    }
+}
