@@ -353,6 +353,15 @@ impl Environment {
             if !x.status.is_active() || !known.contains_key(&asset) {
                 continue;
             }
+            // an open port is reachability, not a weakness: it adds to the asset's ports
+            if x.kind == ExposureKind::OpenService {
+                if let (Some(p), Some(a)) = (x.port, out.assets.iter_mut().find(|a| a.id == asset))
+                    && !a.ports.contains(&p)
+                {
+                    a.ports.push(p);
+                }
+                continue;
+            }
             out.exposures.push(env_exposure(id, asset, x));
         }
         Ok(out)
@@ -448,7 +457,7 @@ fn env_exposure(id: i64, asset: i64, x: &Exposure) -> EnvExposure {
     let parsed = vector_text.as_deref().and_then(cvss_exploitability);
     let vector = match x.kind {
         ExposureKind::Secret => Vector::Credential,
-        ExposureKind::OpenService | ExposureKind::WeakCredential => Vector::Network,
+        ExposureKind::WeakCredential => Vector::Network,
         _ => match parsed {
             Some((v, _)) => v,
             None if x.port.is_some() => Vector::Network,

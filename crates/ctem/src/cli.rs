@@ -166,7 +166,99 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    // --- validation (crates/ctem-paths): attack, paths, chokepoints, scenario, coverage ---
+    /// ATT&CK techniques in the store, with the rules and exposures linked to them
+    #[command(subcommand)]
+    Attack(AttackCommand),
+    /// The most likely attack paths to the crown jewels, or the blast radius of one asset
+    Paths {
+        /// Only paths to this crown jewel (id or name)
+        #[arg(long, conflicts_with = "from")]
+        to: Option<String>,
+        /// Blast radius: what an attacker with admin on this asset reaches
+        #[arg(long)]
+        from: Option<String>,
+        /// Paths per crown jewel
+        #[arg(long, default_value_t = 3)]
+        top: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The fixes that cut the attack paths: a minimum cut and a greedy ranking
+    Chokepoints {
+        /// Fixes in the ranking
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Paths per crown jewel the ranking weighs
+        #[arg(long, default_value_t = 10)]
+        paths: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Simulated attack scenarios
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
+    /// Detection coverage by ATT&CK technique: rules present, logsource seen, proven by replay
+    Coverage {
+        /// Sigma rule folders (repeatable)
+        #[arg(long = "rules", required = true)]
+        rules: Vec<PathBuf>,
+        /// Event files replayed through the rules (repeatable)
+        #[arg(long)]
+        replay: Vec<PathBuf>,
+        /// Scenario files whose replay events count too (repeatable)
+        #[arg(long)]
+        scenario: Vec<PathBuf>,
+        /// Write an ATT&CK Navigator layer (format 4.5) here
+        #[arg(long)]
+        navigator: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    // --- end of validation ---
 }
+
+// --- validation (crates/ctem-paths) ---
+#[derive(Subcommand, Debug)]
+pub enum AttackCommand {
+    /// List techniques
+    Techniques {
+        /// Only techniques of this tactic (shortname, e.g. lateral-movement)
+        #[arg(long)]
+        tactic: Option<String>,
+        /// Count the rules tagged with each technique in these folders (repeatable)
+        #[arg(long = "rules")]
+        rules: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One technique: tactics, data sources, mitigations, detection notes, rules, exposures
+    Show {
+        id: String,
+        /// Sigma rule folders (repeatable)
+        #[arg(long = "rules")]
+        rules: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScenarioCommand {
+    /// Evaluate a scenario: per step feasible, detectable, proven, and the team that acts
+    Run {
+        file: PathBuf,
+        /// Sigma rule folders (repeatable)
+        #[arg(long = "rules")]
+        rules: Vec<PathBuf>,
+        /// Replay these events for every step (instead of the steps' own files)
+        #[arg(long)]
+        replay: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+// --- end of validation ---
 
 #[derive(clap::Args, Debug)]
 pub struct DetectArgs {

@@ -147,6 +147,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     }
     super::intel::demo(store.as_mut(), &dir)?;
     super::risk::demo(store.as_mut())?;
+    super::paths::demo(store.as_ref(), &dir)?;
     println!(
         "\nnext: ctem --db {url} exposures --severity high | ctem --db {url} exposure ID | ctem --db {url} assets"
     );

@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod attack;
 mod demo;
 mod detect;
 mod feeds;
@@ -7,7 +8,9 @@ pub mod import;
 mod integrations;
 mod intel;
 mod list;
+pub mod paths;
 pub mod risk;
+mod scenario;
 mod share;
 pub mod teams;
 pub mod tickets;
@@ -139,6 +142,38 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_store(&cli.db)?;
             list::scans(store.as_ref(), json)
         }
+        // --- validation (crates/ctem-paths) ---
+        Command::Attack(crate::cli::AttackCommand::Techniques {
+            tactic,
+            rules,
+            json,
+        }) => attack::list(&cli.db, tactic, &rules, json),
+        Command::Attack(crate::cli::AttackCommand::Show { id, rules, json }) => {
+            attack::show(&cli.db, &config, &id, &rules, json)
+        }
+        Command::Paths {
+            to,
+            from,
+            top,
+            json,
+        } => paths::paths(&cli.db, &config, paths::PathsArgs { to, from, top, json }),
+        Command::Chokepoints { top, paths, json } => {
+            paths::chokepoints(&cli.db, &config, top, paths, json)
+        }
+        Command::Scenario(crate::cli::ScenarioCommand::Run {
+            file,
+            rules,
+            replay,
+            json,
+        }) => scenario::run(&cli.db, &config, &file, &rules, replay.as_deref(), json),
+        Command::Coverage {
+            rules,
+            replay,
+            scenario,
+            navigator,
+            json,
+        } => scenario::coverage(&cli.db, &rules, &replay, &scenario, navigator.as_deref(), json),
+        // --- end of validation ---
     }
 }
 
