@@ -150,8 +150,8 @@ impl Reach {
         let mut table = vec![None; n * n];
         for (i, zs) in zones.iter().enumerate() {
             for (j, zt) in zones.iter().enumerate() {
-                let mut p: Option<Ports> = (i == j && cfg.intra_zone && zs != INTERNET)
-                    .then_some(Ports::Any);
+                let mut p: Option<Ports> =
+                    (i == j && cfg.intra_zone && zs != INTERNET).then_some(Ports::Any);
                 for r in &cfg.reach {
                     let hit = |pat: &str, z: &str| pat == "*" || pat.eq_ignore_ascii_case(z);
                     if !(hit(&r.from, zs) && hit(&r.to, zt)) {
@@ -263,8 +263,9 @@ fn rule_phishing(
     }
     let phishing = b.node(Node::Phishing);
     b.edge(attacker, phishing, cfg.phishing_likelihood, Rule::Entry);
+    let admin = usize::from(cfg.phishing_privilege == "admin");
     for i in targets {
-        b.edge(phishing, states[i][0], 1.0, Rule::Phish);
+        b.edge(phishing, states[i][admin], 1.0, Rule::Phish);
     }
 }
 
@@ -368,7 +369,10 @@ fn rule_credentials(
         let members: Vec<usize> = (0..env.assets.len())
             .filter(|&i| sels.iter().any(|s| s.matches(&env.assets[i])))
             .collect();
-        let mut zones: Vec<String> = members.iter().map(|&i| env.assets[i].zone.clone()).collect();
+        let mut zones: Vec<String> = members
+            .iter()
+            .map(|&i| env.assets[i].zone.clone())
+            .collect();
         zones.sort();
         zones.dedup();
         for &i in &members {
@@ -377,7 +381,12 @@ fn rule_credentials(
                 group: g.name.clone(),
                 zone: a.zone.clone(),
             });
-            b.edge(states[i][1], cred, cfg.lateral_likelihood, Rule::CredentialDump);
+            b.edge(
+                states[i][1],
+                cred,
+                cfg.lateral_likelihood,
+                Rule::CredentialDump,
+            );
             let logon = b.node(Node::Logon {
                 group: g.name.clone(),
                 zone: a.zone.clone(),

@@ -127,36 +127,61 @@ pub fn validate_layer(v: &serde_json::Value) -> Vec<String> {
     let Some(o) = v.as_object() else {
         return vec!["layer is not an object".into()];
     };
-    need(o.get("name").is_some_and(Value::is_string), "name: required string");
     need(
-        o.get("domain").and_then(Value::as_str).is_some_and(|d| {
-            ["enterprise-attack", "mobile-attack", "ics-attack"].contains(&d)
-        }),
+        o.get("name").is_some_and(Value::is_string),
+        "name: required string",
+    );
+    need(
+        o.get("domain")
+            .and_then(Value::as_str)
+            .is_some_and(|d| ["enterprise-attack", "mobile-attack", "ics-attack"].contains(&d)),
         "domain: one of enterprise-attack, mobile-attack, ics-attack",
     );
     if let Some(ver) = o.get("versions") {
-        need(ver.get("layer").and_then(Value::as_str) == Some("4.5"), "versions.layer: must be \"4.5\"");
+        need(
+            ver.get("layer").and_then(Value::as_str) == Some("4.5"),
+            "versions.layer: must be \"4.5\"",
+        );
         let nav = ver.get("navigator").and_then(Value::as_str).unwrap_or("");
         let parts: Vec<u32> = nav.split('.').filter_map(|p| p.parse().ok()).collect();
-        need(parts.len() == 3 && parts >= vec![4, 9, 0], "versions.navigator: at least 4.9.0");
+        need(
+            parts.len() == 3 && parts >= vec![4, 9, 0],
+            "versions.navigator: at least 4.9.0",
+        );
     }
     if let Some(s) = o.get("sorting") {
         need(s.as_u64().is_some_and(|s| s <= 3), "sorting: 0-3");
     }
-    for key in ["hideDisabled", "showTacticRowBackground", "selectTechniquesAcrossTactics"] {
+    for key in [
+        "hideDisabled",
+        "showTacticRowBackground",
+        "selectTechniquesAcrossTactics",
+    ] {
         if let Some(b) = o.get(key) {
             need(b.is_boolean(), &format!("{key}: boolean"));
         }
     }
     if let Some(g) = o.get("gradient") {
         let colors = g.get("colors").and_then(Value::as_array);
-        need(colors.is_some_and(|c| c.len() >= 2 && c.iter().all(is_color)), "gradient.colors: two or more #rrggbb");
-        let (lo, hi) = (g.get("minValue").and_then(Value::as_f64), g.get("maxValue").and_then(Value::as_f64));
-        need(matches!((lo, hi), (Some(l), Some(h)) if h > l), "gradient: minValue < maxValue");
+        need(
+            colors.is_some_and(|c| c.len() >= 2 && c.iter().all(is_color)),
+            "gradient.colors: two or more #rrggbb",
+        );
+        let (lo, hi) = (
+            g.get("minValue").and_then(Value::as_f64),
+            g.get("maxValue").and_then(Value::as_f64),
+        );
+        need(
+            matches!((lo, hi), (Some(l), Some(h)) if h > l),
+            "gradient: minValue < maxValue",
+        );
     }
     if let Some(items) = o.get("legendItems") {
         let ok = items.as_array().is_some_and(|a| {
-            a.iter().all(|i| i.get("label").is_some_and(Value::is_string) && i.get("color").is_some_and(Value::is_string))
+            a.iter().all(|i| {
+                i.get("label").is_some_and(Value::is_string)
+                    && i.get("color").is_some_and(Value::is_string)
+            })
         });
         need(ok, "legendItems: each needs label and color");
     }
@@ -182,12 +207,16 @@ fn check_technique(i: usize, t: &serde_json::Value, errs: &mut Vec<String>) {
     use serde_json::Value;
     let id = t.get("techniqueID").and_then(Value::as_str).unwrap_or("");
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    let ok = id.strip_prefix('T').is_some_and(|r| match r.split_once('.') {
-        Some((a, b)) => digits(a, 4) && digits(b, 3),
-        None => digits(r, 4),
-    });
+    let ok = id
+        .strip_prefix('T')
+        .is_some_and(|r| match r.split_once('.') {
+            Some((a, b)) => digits(a, 4) && digits(b, 3),
+            None => digits(r, 4),
+        });
     if !ok {
-        errs.push(format!("techniques[{i}].techniqueID: T#### or T####.### (got {id:?})"));
+        errs.push(format!(
+            "techniques[{i}].techniqueID: T#### or T####.### (got {id:?})"
+        ));
     }
     let typed = [
         ("tactic", Value::is_string as fn(&Value) -> bool),
@@ -209,15 +238,28 @@ fn check_technique(i: usize, t: &serde_json::Value, errs: &mut Vec<String>) {
     if let Some(Value::Array(md)) = t.get("metadata") {
         for m in md {
             let divider = m.get("divider").is_some_and(Value::is_boolean);
-            let pair = m.get("name").is_some_and(Value::is_string) && m.get("value").is_some_and(Value::is_string);
+            let pair = m.get("name").is_some_and(Value::is_string)
+                && m.get("value").is_some_and(Value::is_string);
             if !(divider || pair) {
-                errs.push(format!("techniques[{i}].metadata: name and value strings, or a divider"));
+                errs.push(format!(
+                    "techniques[{i}].metadata: name and value strings, or a divider"
+                ));
             }
         }
     }
     if let Some(o) = t.as_object() {
         for k in o.keys() {
-            let known = ["techniqueID", "tactic", "comment", "enabled", "score", "color", "metadata", "links", "showSubtechniques"];
+            let known = [
+                "techniqueID",
+                "tactic",
+                "comment",
+                "enabled",
+                "score",
+                "color",
+                "metadata",
+                "links",
+                "showSubtechniques",
+            ];
             if !known.contains(&k.as_str()) {
                 errs.push(format!("techniques[{i}]: unknown field {k}"));
             }

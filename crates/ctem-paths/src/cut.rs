@@ -155,7 +155,13 @@ pub enum Cut {
 pub fn min_vertex_cut(g: &Csr, cuttable: &[bool], sources: &[NodeId], targets: &[NodeId]) -> Cut {
     let n = g.node_count();
     // node v: in = v, out = n + v for cuttable nodes; super source 2n, super sink 2n + 1
-    let out_of = |v: NodeId| if cuttable[v as usize] { n as u32 + v } else { v };
+    let out_of = |v: NodeId| {
+        if cuttable[v as usize] {
+            n as u32 + v
+        } else {
+            v
+        }
+    };
     let (ss, tt) = (2 * n as u32, 2 * n as u32 + 1);
     let mut net = Net::new(2 * n + 2, g.edge_count() + n);
     for v in 0..n as u32 {
@@ -202,7 +208,13 @@ mod tests {
         // 0 -> {1,2} -> 3 -> 4 ; 1, 2, 3 cuttable: 3 alone suffices
         let g = Csr::from_edges(
             5,
-            &[(0, 1, 0.0), (0, 2, 0.0), (1, 3, 0.0), (2, 3, 0.0), (3, 4, 0.0)],
+            &[
+                (0, 1, 0.0),
+                (0, 2, 0.0),
+                (1, 3, 0.0),
+                (2, 3, 0.0),
+                (3, 4, 0.0),
+            ],
         );
         let c = min_vertex_cut(&g, &[false, true, true, true, false], &[0], &[4]);
         assert_eq!(c, Cut::Nodes(vec![3]));

@@ -60,6 +60,9 @@ pub struct PathsConfig {
     pub phishing: Vec<String>,
     /// Likelihood that a phishing mail gives code execution on a workstation.
     pub phishing_likelihood: f64,
+    /// The privilege a phished user runs with: `user`, or `admin` where users are local
+    /// administrators of their workstations.
+    pub phishing_privilege: String,
     /// Likelihood of dumping a shared credential on an admin host and reusing it.
     pub lateral_likelihood: f64,
     /// Ports credential reuse needs (SSH, SMB, RDP, WinRM).
@@ -77,6 +80,7 @@ impl Default for PathsConfig {
             crown_jewel_tags: vec!["crown-jewel".into()],
             phishing: vec!["tag:workstation".into(), "zone:workstations".into()],
             phishing_likelihood: 0.3,
+            phishing_privilege: "user".into(),
             lateral_likelihood: 0.5,
             admin_ports: vec![22, 135, 445, 3389, 5985, 5986],
             intra_zone: true,
@@ -100,6 +104,12 @@ impl PathsConfig {
                     message: format!("{p} is not a likelihood in (0, 1]"),
                 });
             }
+        }
+        if !matches!(self.phishing_privilege.as_str(), "user" | "admin") {
+            return Err(Error::Config {
+                field: "phishing_privilege".into(),
+                message: format!("{:?} is neither user nor admin", self.phishing_privilege),
+            });
         }
         let sels = self
             .phishing
@@ -144,9 +154,9 @@ pub enum Selector {
 
 impl Selector {
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
-        let (k, v) = s
-            .split_once(':')
-            .ok_or_else(|| format!("selector {s:?} is not KEY:VALUE (tag, zone, name, kind, id)"))?;
+        let (k, v) = s.split_once(':').ok_or_else(|| {
+            format!("selector {s:?} is not KEY:VALUE (tag, zone, name, kind, id)")
+        })?;
         let v = v.trim().to_ascii_lowercase();
         Ok(match k.trim() {
             "tag" => Selector::Tag(v),
@@ -248,7 +258,12 @@ pub struct EnvExposure {
 /// `epss` the FIRST EPSS probability, `exploitability` the CVSS exploitability (0-1), or by
 /// severity when there is no vector (critical 1, high 0.7, medium 0.4, low 0.2); kept in
 /// [0.01, 0.99].
-pub fn likelihood(kev: bool, epss: Option<f64>, exploitability: Option<f64>, severity: &str) -> f64 {
+pub fn likelihood(
+    kev: bool,
+    epss: Option<f64>,
+    exploitability: Option<f64>,
+    severity: &str,
+) -> f64 {
     let e = exploitability.unwrap_or(match severity {
         "critical" => 1.0,
         "high" => 0.7,
@@ -277,7 +292,11 @@ pub fn cvss_exploitability(vector: &str) -> Option<(Vector, f64)> {
         "P" => (Vector::Local, 0.2),
         _ => return None,
     };
-    let ac = if m.get("AC") == Some(&"H") { 0.44 } else { 0.77 };
+    let ac = if m.get("AC") == Some(&"H") {
+        0.44
+    } else {
+        0.77
+    };
     let pr = match m.get("PR").copied() {
         Some("H") => 0.27,
         Some("L") => 0.62,
@@ -378,8 +397,7 @@ impl Environment {
             .filter(|&i| {
                 let a = &self.assets[i];
                 a.criticality == Some(5)
-                    || a
-                        .tags
+                    || a.tags
                         .iter()
                         .any(|t| tags.contains(&t.to_ascii_lowercase()))
             })
@@ -518,6 +536,11 @@ mod tests {
             phishing_likelihood: 1.5,
             ..PathsConfig::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("phishing_likelihood"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("phishing_likelihood")
+        );
     }
 }

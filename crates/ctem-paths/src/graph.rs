@@ -162,7 +162,13 @@ impl Scratch {
 }
 
 /// Reconstructs the path ending at `t` from the `via` edges of a search started at `s`.
-fn walk_back(g: &Csr, from: &[NodeId], via: impl Fn(NodeId) -> EdgeId, s: NodeId, t: NodeId) -> Path {
+fn walk_back(
+    g: &Csr,
+    from: &[NodeId],
+    via: impl Fn(NodeId) -> EdgeId,
+    s: NodeId,
+    t: NodeId,
+) -> Path {
     let mut nodes = vec![t];
     let mut edges = Vec::new();
     let mut v = t;
@@ -325,7 +331,13 @@ mod tests {
         // 0 -> 1 -> 3, 0 -> 2 -> 3, 1 -> 2
         Csr::from_edges(
             4,
-            &[(0, 1, 1.0), (0, 2, 2.5), (1, 3, 2.0), (2, 3, 1.0), (1, 2, 0.5)],
+            &[
+                (0, 1, 1.0),
+                (0, 2, 2.5),
+                (1, 3, 2.0),
+                (2, 3, 1.0),
+                (1, 2, 0.5),
+            ],
         )
     }
 

@@ -79,7 +79,10 @@ pub fn describe(g: &AttackGraph, env: &Environment, goal_asset: usize, p: &Path)
         if rule == Rule::Entry {
             entry = label(g, env, to);
         }
-        if matches!(rule, Rule::Position | Rule::Reach | Rule::Compromise | Rule::Entry) {
+        if matches!(
+            rule,
+            Rule::Position | Rule::Reach | Rule::Compromise | Rule::Entry
+        ) {
             continue;
         }
         let (exposure, cve) = match &g.nodes[from as usize] {
@@ -282,7 +285,9 @@ pub fn greedy(env: &Environment, paths: &[AttackPath], top: usize) -> Vec<Fix> {
             }
             let better = match best {
                 None => true,
-                Some((_, r, c)) => risk > r + 1e-12 || ((risk - r).abs() <= 1e-12 && live.len() > c),
+                Some((_, r, c)) => {
+                    risk > r + 1e-12 || ((risk - r).abs() <= 1e-12 && live.len() > c)
+                }
             };
             if better {
                 best = Some((x, risk, live.len()));

@@ -116,21 +116,50 @@ pub fn evidence(g: &AttackGraph, env: &Environment, id: &str, tactics: &[String]
         ),
         "T1068" => (
             "privilege_escalation",
-            exploits_from(&|n| matches!(n, Node::State { .. }), &|v| v == Vector::Local),
+            exploits_from(&|n| matches!(n, Node::State { .. }), &|v| {
+                v == Vector::Local
+            }),
             Vec::new(),
         ),
-        "T1566" | "T1204" => ("phish", Vec::new(), edge_targets(g, env, Rule::Phish, &reached)),
+        "T1566" | "T1204" => (
+            "phish",
+            Vec::new(),
+            edge_targets(g, env, Rule::Phish, &reached),
+        ),
+        "T1003" => (
+            "credential_dump: admin on a holder of a shared credential",
+            exploits_from(&|n| matches!(n, Node::State { .. }), &|v| {
+                v == Vector::Credential
+            }),
+            credential_holders(g, env, &reached),
+        ),
         "T1552" => (
             "credential_dump from a leaked secret",
-            exploits_from(&|n| matches!(n, Node::State { .. }), &|v| v == Vector::Credential),
+            exploits_from(&|n| matches!(n, Node::State { .. }), &|v| {
+                v == Vector::Credential
+            }),
             Vec::new(),
         ),
-        "T1078" | "T1021" | "T1550" | "T1003" | "T1570" => (
-            "credential_dump and lateral_movement",
-            exploits_from(&|n| matches!(n, Node::State { .. }), &|v| v == Vector::Credential),
+        "T1078" | "T1021" | "T1550" | "T1570" => (
+            "lateral_movement with a shared credential",
+            exploits_from(&|n| matches!(n, Node::State { .. }), &|v| {
+                v == Vector::Credential
+            }),
             edge_targets(g, env, Rule::LateralMovement, &reached),
         ),
-        _ => return by_tactic(g, env, tactics, &reached),
+        _ => {
+            let builtin: Vec<String>;
+            let tactics = if tactics.is_empty() {
+                builtin = builtin_tactic(&base)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
+                &builtin[..]
+            } else {
+                tactics
+            };
+            return by_tactic(g, env, tactics, &reached);
+        }
     };
     Evidence {
         feasible: Some(!exposures.is_empty() || !assets.is_empty()),
@@ -138,6 +167,41 @@ pub fn evidence(g: &AttackGraph, env: &Environment, id: &str, tactics: &[String]
         exposures,
         assets,
     }
+}
+
+/// The tactic of common techniques, for stores without the ATT&CK bundle.
+fn builtin_tactic(base: &str) -> Option<&'static str> {
+    Some(match base {
+        "T1059" | "T1047" | "T1053" | "T1569" | "T1203" => "execution",
+        "T1505" | "T1543" | "T1547" | "T1136" => "persistence",
+        "T1548" | "T1134" | "T1055" => "privilege-escalation",
+        "T1027" | "T1218" | "T1562" | "T1070" | "T1036" => "defense-evasion",
+        "T1033" | "T1082" | "T1087" | "T1069" | "T1018" | "T1057" => "discovery",
+        "T1560" | "T1005" | "T1114" => "collection",
+        "T1071" | "T1105" | "T1572" => "command-and-control",
+        "T1041" | "T1048" | "T1567" => "exfiltration",
+        "T1486" | "T1485" | "T1490" | "T1489" | "T1491" | "T1529" => "impact",
+        _ => return None,
+    })
+}
+
+/// Assets holding a shared credential where the attacker reaches admin.
+fn credential_holders(
+    g: &AttackGraph,
+    env: &Environment,
+    reached: &dyn Fn(u32) -> bool,
+) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    for (i, st) in g.states.iter().enumerate() {
+        if !reached(st[1]) {
+            continue;
+        }
+        let holds = g.csr.out(st[1]).any(|e| g.rule[e] == Rule::CredentialDump);
+        if holds {
+            out.insert(env.assets[i].name.clone());
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// Assets entered (as `to` of an edge of `rule`) by a reachable edge.
@@ -212,7 +276,10 @@ mod tests {
 
     #[test]
     fn tags_name_techniques_and_their_subtechniques() {
-        let tags = vec!["attack.execution".to_string(), "attack.t1059.001".to_string()];
+        let tags = vec![
+            "attack.execution".to_string(),
+            "attack.t1059.001".to_string(),
+        ];
         assert!(tagged_with(&tags, "T1059.001"));
         assert!(tagged_with(&tags, "T1059"));
         assert!(!tagged_with(&tags, "T1059.003"));

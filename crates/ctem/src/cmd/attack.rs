@@ -20,8 +20,8 @@ use crate::output::{Table, cut};
 pub fn techniques(store: &dyn Store) -> Result<Vec<Technique>> {
     let mut out = Vec::new();
     for o in store.attack_objects(Some("technique"))? {
-        let t: Technique = serde_json::from_str(&o.data)
-            .with_context(|| format!("stored technique {}", o.id))?;
+        let t: Technique =
+            serde_json::from_str(&o.data).with_context(|| format!("stored technique {}", o.id))?;
         if !t.revoked && !t.deprecated {
             out.push(t);
         }
@@ -200,16 +200,29 @@ pub fn show(
     let _ = writeln!(
         out,
         "detection notes: {}",
-        t.detection.as_deref().map(|d| cut(d, 400)).unwrap_or("(none in the bundle)".into())
+        t.detection
+            .as_deref()
+            .map(|d| cut(d, 400))
+            .unwrap_or("(none in the bundle)".into())
     );
     match &tagged {
         None => {
-            let _ = writeln!(out, "rules: pass --rules DIR to list the rules tagged with it");
+            let _ = writeln!(
+                out,
+                "rules: pass --rules DIR to list the rules tagged with it"
+            );
         }
         Some(rs) => {
             let _ = writeln!(out, "rules tagged with it: {}", rs.len());
             for r in rs.iter().take(30) {
-                let _ = writeln!(out, "  {} [{}] {} ({})", r.id, r.level, cut(&r.title, 60), r.logsource);
+                let _ = writeln!(
+                    out,
+                    "  {} [{}] {} ({})",
+                    r.id,
+                    r.level,
+                    cut(&r.title, 60),
+                    r.logsource
+                );
             }
         }
     }

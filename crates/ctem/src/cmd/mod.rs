@@ -156,7 +156,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             from,
             top,
             json,
-        } => paths::paths(&cli.db, &config, paths::PathsArgs { to, from, top, json }),
+        } => paths::paths(
+            &cli.db,
+            &config,
+            paths::PathsArgs {
+                to,
+                from,
+                top,
+                json,
+            },
+        ),
         Command::Chokepoints { top, paths, json } => {
             paths::chokepoints(&cli.db, &config, top, paths, json)
         }
@@ -172,7 +181,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             scenario,
             navigator,
             json,
-        } => scenario::coverage(&cli.db, &rules, &replay, &scenario, navigator.as_deref(), json),
+        } => scenario::coverage(
+            &cli.db,
+            &rules,
+            &replay,
+            &scenario,
+            navigator.as_deref(),
+            json,
+        ),
         // --- end of validation ---
     }
 }

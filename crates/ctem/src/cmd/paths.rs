@@ -116,7 +116,13 @@ pub fn render_paths(m: &Model, paths: &[AttackPath]) -> String {
         }
         let _ = writeln!(out, "{name}:");
         for (i, p) in mine.iter().enumerate() {
-            let _ = writeln!(out, "  {}. likelihood {:.3}: {}", i + 1, p.likelihood, line(p));
+            let _ = writeln!(
+                out,
+                "  {}. likelihood {:.3}: {}",
+                i + 1,
+                p.likelihood,
+                line(p)
+            );
         }
     }
     out
@@ -136,11 +142,19 @@ pub fn line(p: &AttackPath) -> String {
     s
 }
 
-pub fn chokepoints(db: &str, config: &Config, top: usize, k: usize, json: bool) -> Result<ExitCode> {
+pub fn chokepoints(
+    db: &str,
+    config: &Config,
+    top: usize,
+    k: usize,
+    json: bool,
+) -> Result<ExitCode> {
     let store = super::open_store(db)?;
     let m = Model::load(store.as_ref(), config)?;
     if m.graph.goals.is_empty() {
-        bail!("no crown jewels: give assets criticality 5 or a crown-jewel tag (see docs/paths.md)");
+        bail!(
+            "no crown jewels: give assets criticality 5 or a crown-jewel tag (see docs/paths.md)"
+        );
     }
     let c = query::chokepoints(&m.graph, &m.env, k.max(1), top);
     if json {
@@ -176,7 +190,14 @@ pub fn render_chokepoints(c: &Chokepoints) -> String {
         }
     }
     let _ = writeln!(out, "fixes ranked over the {} most likely paths:", c.paths);
-    let mut t = Table::new(&["#", "EXPOSURE", "ASSET", "CVE / TITLE", "PATHS CUT", "RISK REMOVED"]);
+    let mut t = Table::new(&[
+        "#",
+        "EXPOSURE",
+        "ASSET",
+        "CVE / TITLE",
+        "PATHS CUT",
+        "RISK REMOVED",
+    ]);
     for (i, f) in c.ranking.iter().enumerate() {
         t.row(vec![
             (i + 1).to_string(),
@@ -209,7 +230,10 @@ pub fn demo(store: &dyn Store, dir: &std::path::Path) -> Result<()> {
     );
     let paths = query::top_paths(&m.graph, &m.env, 1, None);
     for p in &paths {
-        println!("   top path to {} (likelihood {:.3}):", p.target, p.likelihood);
+        println!(
+            "   top path to {} (likelihood {:.3}):",
+            p.target, p.likelihood
+        );
         println!("   {}", line(p));
     }
     let c = query::chokepoints(&m.graph, &m.env, 10, 1);
@@ -226,7 +250,11 @@ pub fn demo(store: &dyn Store, dir: &std::path::Path) -> Result<()> {
     }
     if let Some(cut) = &c.min_cut {
         let ids: Vec<String> = cut.iter().map(|i| format!("#{i}")).collect();
-        println!("   minimum cut: fixing {} cuts every path ({})", ids.join(" "), ids.len());
+        println!(
+            "   minimum cut: fixing {} cuts every path ({})",
+            ids.join(" "),
+            ids.len()
+        );
     }
     Ok(())
 }

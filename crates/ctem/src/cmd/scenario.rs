@@ -74,14 +74,28 @@ pub fn evaluate(
 }
 
 pub fn render(r: &ScenarioReport, with_rules: bool) -> String {
-    let mut t = Table::new(&["#", "TECHNIQUE", "FEASIBLE", "RULES", "DETECTABLE", "PROVEN", "TEAM"]);
+    let mut t = Table::new(&[
+        "#",
+        "TECHNIQUE",
+        "FEASIBLE",
+        "RULES",
+        "DETECTABLE",
+        "PROVEN",
+        "TEAM",
+    ]);
     for (i, st) in r.steps.iter().enumerate() {
         let feasible = match st.feasible {
             Some(true) => "yes",
             Some(false) => "no",
             None => "?",
         };
-        let n = |v: &[String]| if with_rules { v.len().to_string() } else { "-".into() };
+        let n = |v: &[String]| {
+            if with_rules {
+                v.len().to_string()
+            } else {
+                "-".into()
+            }
+        };
         t.row(vec![
             (i + 1).to_string(),
             format!("{} {}", st.technique, st.name.as_deref().unwrap_or("")),
@@ -94,13 +108,27 @@ pub fn render(r: &ScenarioReport, with_rules: bool) -> String {
     }
     let mut out = format!("scenario: {}\n{}", r.name, t.render());
     for (i, st) in r.steps.iter().enumerate() {
-        out.push_str(&format!("{}. {}: {}", i + 1, st.technique, st.evidence.basis));
+        out.push_str(&format!(
+            "{}. {}: {}",
+            i + 1,
+            st.technique,
+            st.evidence.basis
+        ));
         if !st.evidence.exposures.is_empty() {
-            let ids: Vec<String> = st.evidence.exposures.iter().take(10).map(|x| x.to_string()).collect();
+            let ids: Vec<String> = st
+                .evidence
+                .exposures
+                .iter()
+                .take(10)
+                .map(|x| x.to_string())
+                .collect();
             out.push_str(&format!("; exposures {}", ids.join(", ")));
         }
         if !st.evidence.assets.is_empty() {
-            out.push_str(&format!("; assets {}", cut(&st.evidence.assets.join(", "), 80)));
+            out.push_str(&format!(
+                "; assets {}",
+                cut(&st.evidence.assets.join(", "), 80)
+            ));
         }
         if !st.proven.is_empty() {
             out.push_str(&format!("; fired {}", st.proven.join(", ")));
@@ -131,7 +159,11 @@ pub fn coverage(
     for f in scenarios {
         let s = Scenario::load(f)?;
         let dir = f.parent().unwrap_or(Path::new("."));
-        files.extend(s.steps.iter().filter_map(|st| st.replay.as_ref().map(|r| dir.join(r))));
+        files.extend(
+            s.steps
+                .iter()
+                .filter_map(|st| st.replay.as_ref().map(|r| dir.join(r))),
+        );
     }
     files.sort();
     files.dedup();
@@ -151,7 +183,14 @@ pub fn coverage(
         println!("{}", serde_json::to_string(&cov)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["TECHNIQUE", "NAME", "RULES", "LOGSOURCE SEEN", "PROVEN", "SCORE"]);
+    let mut t = Table::new(&[
+        "TECHNIQUE",
+        "NAME",
+        "RULES",
+        "LOGSOURCE SEEN",
+        "PROVEN",
+        "SCORE",
+    ]);
     for c in &cov {
         t.row(vec![
             c.technique.clone(),
