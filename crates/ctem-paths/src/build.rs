@@ -393,9 +393,13 @@ fn rule_credentials(
             });
             b.edge(logon, states[i][1], 1.0, Rule::LateralMovement);
         }
+        let member_of: HashMap<i64, usize> =
+            members.iter().map(|&i| (env.assets[i].id, i)).collect();
         for (xi, x) in env.exposures.iter().enumerate() {
-            let ai = members.iter().find(|&&i| env.assets[i].id == x.asset);
-            if let (Vector::Credential, Some(&ai)) = (x.vector, ai)
+            if x.vector != Vector::Credential {
+                continue;
+            }
+            if let Some(&ai) = member_of.get(&x.asset)
                 && exploits[xi] != u32::MAX
             {
                 let cred = b.node(Node::Credential {

@@ -53,10 +53,11 @@ pub fn coverage(
                 score: 0,
             });
             c.rules.push(r.meta.id.clone());
-            if seen[i] {
+            let proven = fired.contains(&r.meta.id);
+            if seen[i] || proven {
                 c.logsource_seen.push(r.meta.id.clone());
             }
-            if fired.contains(&r.meta.id) {
+            if proven {
                 c.proven.push(r.meta.id.clone());
             }
         }

@@ -196,13 +196,38 @@ pub fn edge_sources(g: &Csr) -> Vec<NodeId> {
     src
 }
 
+/// Each node's out-edges sorted by `weight + h(target)`: the order an A* guided by `h`
+/// wants them in, so a search expands one edge at a time instead of pushing a node's whole
+/// fan-out (a network position reaches thousands of exploits). Edges into nodes with
+/// infinite `h` come last.
+pub struct Guide {
+    order: Vec<EdgeId>,
+}
+
+impl Guide {
+    pub fn new(g: &Csr, h: &[f64]) -> Self {
+        let mut order: Vec<EdgeId> = (0..g.edge_count() as u32).collect();
+        for u in 0..g.node_count() as u32 {
+            let r = g.out(u);
+            order[r].sort_by(|&a, &b| {
+                let ka = g.weights[a as usize] + h[g.targets[a as usize] as usize];
+                let kb = g.weights[b as usize] + h[g.targets[b as usize] as usize];
+                ka.total_cmp(&kb).then(a.cmp(&b))
+            });
+        }
+        Guide { order }
+    }
+}
+
 /// The k shortest loopless paths from `s` to `t` (Yen), shortest first. `sources[e]` is the
 /// source node of edge `e` ([`edge_sources`]), `h` the exact distance of every node to `t`
-/// in the whole graph (a Dijkstra on the reversed graph).
+/// in the whole graph (a Dijkstra on the reversed graph) or any consistent lower bound,
+/// `guide` the adjacency sorted by it ([`Guide::new`]).
 pub fn k_shortest(
     g: &Csr,
     sources: &[NodeId],
     h: &[f64],
+    guide: &Guide,
     s: NodeId,
     t: NodeId,
     k: usize,
@@ -212,7 +237,14 @@ pub fn k_shortest(
         return found;
     }
     let mut sc = Scratch::new(g.node_count());
-    let Some(first) = astar(g, sources, h, s, t, &mut sc, &HashSet::new()) else {
+    let search = Search {
+        g,
+        sources,
+        h,
+        guide,
+        t,
+    };
+    let Some(first) = search.run(s, &mut sc, &HashSet::new()) else {
         return found;
     };
     found.push(first);
@@ -234,7 +266,7 @@ pub fn k_shortest(
             for &v in &prev.nodes[..i] {
                 sc.banned[v as usize] = sc.ban;
             }
-            if let Some(sp) = astar(g, sources, h, spur, t, &mut sc, &banned_edges) {
+            if let Some(sp) = search.run(spur, &mut sc, &banned_edges) {
                 let mut edges = root_edges.to_vec();
                 edges.extend_from_slice(&sp.edges);
                 if seen.insert(edges.clone()) {
@@ -263,64 +295,103 @@ pub fn k_shortest(
     found
 }
 
-/// A* from `s` to `t` avoiding the nodes banned for this spur (`sc.banned[v] == sc.ban`)
-/// and the `banned` edges; `h` is a consistent heuristic (exact distances in a supergraph),
-/// so the first time `t` is popped its path is shortest.
-fn astar(
-    g: &Csr,
-    sources: &[NodeId],
-    h: &[f64],
-    s: NodeId,
+/// A candidate edge of the lazy A*: position `pos` in the sorted adjacency of `node`.
+#[derive(Clone, Copy, PartialEq)]
+struct Cand {
+    key: f64,
+    node: NodeId,
+    pos: u32,
+}
+impl Eq for Cand {}
+impl Ord for Cand {
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.key
+            .total_cmp(&self.key)
+            .then(o.node.cmp(&self.node))
+            .then(o.pos.cmp(&self.pos))
+    }
+}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+struct Search<'a> {
+    g: &'a Csr,
+    sources: &'a [NodeId],
+    h: &'a [f64],
+    guide: &'a Guide,
     t: NodeId,
-    sc: &mut Scratch,
-    banned: &HashSet<EdgeId>,
-) -> Option<Path> {
-    sc.search += 1;
-    let stamp = sc.search;
-    let mut heap = BinaryHeap::new();
-    sc.seen[s as usize] = stamp;
-    sc.dist[s as usize] = 0.0;
-    sc.via[s as usize] = u32::MAX;
-    heap.push(Item {
-        key: h[s as usize],
-        node: s,
-    });
-    let mut reached = false;
-    while let Some(Item { key, node }) = heap.pop() {
-        let d = sc.dist[node as usize];
-        if key > d + h[node as usize] {
-            continue;
+}
+
+impl Search<'_> {
+    /// The candidate for the edge at sorted position `pos` out of settled node `u`.
+    fn cand(&self, sc: &Scratch, u: NodeId, pos: usize) -> Option<Cand> {
+        if pos >= self.g.offsets[u as usize + 1] as usize {
+            return None;
         }
-        if node == t {
-            reached = true;
-            break;
+        let e = self.guide.order[pos] as usize;
+        let key = sc.dist[u as usize] + self.g.weights[e] + self.h[self.g.targets[e] as usize];
+        key.is_finite().then_some(Cand {
+            key,
+            node: u,
+            pos: pos as u32,
+        })
+    }
+
+    /// A* from `s` to the target avoiding the nodes banned for this spur (`sc.banned[v] ==
+    /// sc.ban`) and the `banned` edges. Edges are expanded lazily in `guide` order; with a
+    /// consistent `h` the first edge popped into a node settles it at its shortest distance.
+    fn run(&self, s: NodeId, sc: &mut Scratch, banned: &HashSet<EdgeId>) -> Option<Path> {
+        let g = self.g;
+        sc.search += 1;
+        let stamp = sc.search;
+        sc.seen[s as usize] = stamp;
+        sc.dist[s as usize] = 0.0;
+        sc.via[s as usize] = u32::MAX;
+        if s == self.t {
+            return Some(Path {
+                nodes: vec![s],
+                edges: Vec::new(),
+                cost: 0.0,
+            });
         }
-        for e in g.out(node) {
-            let v = g.targets[e];
-            let hv = h[v as usize];
-            if !hv.is_finite()
+        let mut heap = BinaryHeap::new();
+        if let Some(c) = self.cand(sc, s, g.offsets[s as usize] as usize) {
+            heap.push(c);
+        }
+        let mut reached = false;
+        while let Some(c) = heap.pop() {
+            let u = c.node;
+            if let Some(next) = self.cand(sc, u, c.pos as usize + 1) {
+                heap.push(next);
+            }
+            let e = self.guide.order[c.pos as usize];
+            let v = g.targets[e as usize];
+            if sc.seen[v as usize] == stamp
                 || sc.banned[v as usize] == sc.ban
-                || (!banned.is_empty() && banned.contains(&(e as u32)))
+                || (!banned.is_empty() && banned.contains(&e))
             {
                 continue;
             }
-            let nd = d + g.weights[e];
-            if sc.seen[v as usize] != stamp || nd < sc.dist[v as usize] {
-                sc.seen[v as usize] = stamp;
-                sc.dist[v as usize] = nd;
-                sc.via[v as usize] = e as u32;
-                heap.push(Item {
-                    key: nd + hv,
-                    node: v,
-                });
+            sc.seen[v as usize] = stamp;
+            sc.dist[v as usize] = sc.dist[u as usize] + g.weights[e as usize];
+            sc.via[v as usize] = e;
+            if v == self.t {
+                reached = true;
+                break;
+            }
+            if let Some(c) = self.cand(sc, v, g.offsets[v as usize] as usize) {
+                heap.push(c);
             }
         }
+        if !reached {
+            return None;
+        }
+        let via = &sc.via;
+        Some(walk_back(g, self.sources, |v| via[v as usize], s, self.t))
     }
-    if !reached {
-        return None;
-    }
-    let via = &sc.via;
-    Some(walk_back(g, sources, |v| via[v as usize], s, t))
 }
 
 #[cfg(test)]
@@ -354,7 +425,8 @@ mod tests {
         let r = g.reversed();
         let (h, _) = dijkstra(&r, &[3]);
         let src = edge_sources(&g);
-        let p = k_shortest(&g, &src, &h, 0, 3, 10);
+        let guide = Guide::new(&g, &h);
+        let p = k_shortest(&g, &src, &h, &guide, 0, 3, 10);
         let nodes: Vec<_> = p.iter().map(|p| p.nodes.clone()).collect();
         assert_eq!(nodes, vec![vec![0, 1, 2, 3], vec![0, 1, 3], vec![0, 2, 3]]);
         assert_eq!(

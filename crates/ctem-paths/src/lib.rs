@@ -10,6 +10,7 @@ pub mod error;
 pub mod graph;
 pub mod query;
 pub mod scenario;
+pub mod synth;
 pub mod technique;
 
 pub use build::{AttackGraph, Node, Rule};

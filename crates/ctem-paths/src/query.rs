@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::build::{AttackGraph, Node, Rule};
 use crate::cut::{Cut, min_vertex_cut};
 use crate::env::Environment;
-use crate::graph::{Path, dijkstra, edge_sources, k_shortest};
+use crate::graph::{Guide, Path, dijkstra, edge_sources, k_shortest};
 
 /// One step of a path as users read it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -120,24 +120,64 @@ pub fn describe(g: &AttackGraph, env: &Environment, goal_asset: usize, p: &Path)
 
 /// The `k` most likely paths to each crown jewel (or to `only` when given), jewels in
 /// environment order, paths most likely first.
+///
+/// Yen runs on the reversed graph, from each jewel back to the attacker, with the forward
+/// distances from the attacker as its A* heuristic: one Dijkstra serves every jewel, and
+/// the spur searches start on the jewel's side, where the graph is narrow (a few exploits
+/// and logons per host), instead of fanning out from network positions that reach
+/// thousands of exploits.
 pub fn top_paths(
     g: &AttackGraph,
     env: &Environment,
     k: usize,
     only: Option<usize>,
 ) -> Vec<AttackPath> {
-    let sources = edge_sources(&g.csr);
+    let (h, _) = dijkstra(&g.csr, &[g.attacker]);
+    let sources = edge_sources(&g.rev);
+    let guide = Guide::new(&g.rev, &h);
     let mut out = Vec::new();
     for &(asset, goal) in &g.goals {
         if only.is_some_and(|o| o != asset) {
             continue;
         }
-        let (h, _) = dijkstra(&g.rev, &[goal]);
-        for p in k_shortest(&g.csr, &sources, &h, g.attacker, goal, k) {
-            out.push(describe(g, env, asset, &p));
+        // Yen lists loopless paths of the graph; some are the same attack with detours
+        // (admin first, then the same exploit; an exploit of a host already held). Keep a
+        // path only when no more likely kept path has the same entry and a subset of its
+        // exposures: up to k distinct ways in, from 4k candidates.
+        let mut kept: Vec<AttackPath> = Vec::new();
+        for p in k_shortest(
+            &g.rev,
+            &sources,
+            &h,
+            &guide,
+            goal,
+            g.attacker,
+            k.saturating_mul(4),
+        ) {
+            let a = describe(g, env, asset, &forward(g, p));
+            let dominated = kept
+                .iter()
+                .any(|q| q.entry == a.entry && q.exposures.iter().all(|x| a.exposures.contains(x)));
+            if !dominated {
+                kept.push(a);
+                if kept.len() == k {
+                    break;
+                }
+            }
         }
+        out.extend(kept);
     }
     out
+}
+
+/// A path found in the reversed graph, turned around.
+pub fn forward(g: &AttackGraph, mut p: Path) -> Path {
+    p.nodes.reverse();
+    p.edges.reverse();
+    for e in &mut p.edges {
+        *e = g.rev.origin[*e as usize];
+    }
+    p
 }
 
 /// An asset an attacker reaches from a compromised one.
@@ -145,9 +185,11 @@ pub fn top_paths(
 pub struct Reached {
     pub asset: String,
     pub asset_id: i64,
-    /// The best privilege reached.
-    pub admin: bool,
+    /// Likelihood of reaching any privilege on it.
     pub likelihood: f64,
+    /// Likelihood of reaching admin on it, when an attacker can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_likelihood: Option<f64>,
     pub crown_jewel: bool,
 }
 
@@ -168,8 +210,8 @@ pub fn blast_radius(g: &AttackGraph, env: &Environment, from: usize) -> Vec<Reac
         out.push(Reached {
             asset: env.assets[i].name.clone(),
             asset_id: env.assets[i].id,
-            admin: da <= du,
             likelihood: (-best).exp(),
+            admin_likelihood: da.is_finite().then(|| (-da).exp()),
             crown_jewel: jewels.contains(&i),
         });
     }
@@ -230,6 +272,17 @@ pub struct Chokepoints {
 /// A minimum cut of exposures and a greedy ranking of fixes over the `k` most likely paths
 /// of each crown jewel (each pick removes the most remaining path likelihood).
 pub fn chokepoints(g: &AttackGraph, env: &Environment, k: usize, top: usize) -> Chokepoints {
+    let paths = top_paths(g, env, k, None);
+    chokepoints_of(g, env, &paths, top)
+}
+
+/// [`chokepoints`] over paths already found.
+pub fn chokepoints_of(
+    g: &AttackGraph,
+    env: &Environment,
+    paths: &[AttackPath],
+    top: usize,
+) -> Chokepoints {
     let mut cuttable = vec![false; g.nodes.len()];
     for &n in &g.exploits {
         if n != u32::MAX {
@@ -251,9 +304,8 @@ pub fn chokepoints(g: &AttackGraph, env: &Environment, k: usize, top: usize) -> 
         }
         Cut::Uncuttable => None,
     };
-    let paths = top_paths(g, env, k, None);
     let uncuttable = paths.iter().filter(|p| p.exposures.is_empty()).count();
-    let ranking = greedy(env, &paths, top);
+    let ranking = greedy(env, paths, top);
     Chokepoints {
         min_cut,
         uncuttable,

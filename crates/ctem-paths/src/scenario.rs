@@ -137,7 +137,9 @@ pub fn read_events(path: &Path) -> Result<Vec<Record>> {
     Ok(out)
 }
 
-/// The rule indices of `engine` whose logsource holds on at least one of `events`.
+/// For each rule of `engine`, whether its logsource holds on at least one of `events`. A
+/// logsource the mappings do not describe cannot be judged and counts as unseen (a rule
+/// that fires on the events is seen all the same: callers add it).
 pub fn logsources_seen(engine: &Engine, events: &[Record]) -> Vec<bool> {
     let m = engine.mappings();
     let entries: Vec<Option<usize>> = engine
@@ -158,7 +160,7 @@ pub fn logsources_seen(engine: &Engine, events: &[Record]) -> Vec<bool> {
         .iter()
         .map(|e| match e {
             Some(i) => held[*i],
-            None => !events.is_empty(),
+            None => false,
         })
         .collect()
 }
@@ -214,6 +216,11 @@ pub fn run(s: &Scenario, base: &Path, cx: &Context<'_>) -> Result<ScenarioReport
                     if technique::tagged_with(&a.tags, &tid) {
                         proven.insert(a.rule_id);
                     }
+                }
+            }
+            for p in &proven {
+                if !detectable.contains(p) {
+                    detectable.push(p.clone());
                 }
             }
         }

@@ -71,12 +71,14 @@ pub fn paths(db: &str, config: &Config, a: PathsArgs) -> Result<ExitCode> {
             reached.len(),
             reached.iter().filter(|r| r.crown_jewel).count()
         );
-        let mut t = Table::new(&["ASSET", "PRIVILEGE", "LIKELIHOOD", "CROWN JEWEL"]);
+        let mut t = Table::new(&["ASSET", "LIKELIHOOD", "ADMIN", "CROWN JEWEL"]);
         for r in reached.iter().take(50) {
             t.row(vec![
                 r.asset.clone(),
-                if r.admin { "admin" } else { "user" }.into(),
                 format!("{:.3}", r.likelihood),
+                r.admin_likelihood
+                    .map(|a| format!("{a:.3}"))
+                    .unwrap_or("-".into()),
                 if r.crown_jewel { "yes" } else { "" }.into(),
             ]);
         }
