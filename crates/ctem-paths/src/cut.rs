@@ -11,52 +11,65 @@ use crate::graph::{Csr, NodeId};
 
 const INF: u64 = u64::MAX / 4;
 
-/// A flow network in adjacency-list form with paired reverse edges.
+/// A flow network in CSR form: the arcs of node `u` are `start[u]..start[u + 1]`, each arc
+/// knows the position of its paired reverse arc.
 struct Net {
-    head: Vec<u32>,
-    next: Vec<u32>,
+    start: Vec<u32>,
     to: Vec<u32>,
     cap: Vec<u64>,
+    pair: Vec<u32>,
     level: Vec<i32>,
     iter: Vec<u32>,
 }
 
-const NIL: u32 = u32::MAX;
-
 impl Net {
-    fn new(n: usize, edges_hint: usize) -> Self {
+    /// Builds the network from `(from, to, capacity)` arcs over `n` nodes.
+    fn new(n: usize, arcs: &[(u32, u32, u64)]) -> Self {
+        let mut start = vec![0u32; n + 1];
+        for &(u, v, _) in arcs {
+            start[u as usize + 1] += 1;
+            start[v as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let m = start[n] as usize;
+        let mut fill = start.clone();
+        let (mut to, mut cap, mut pair) = (vec![0u32; m], vec![0u64; m], vec![0u32; m]);
+        for &(u, v, c) in arcs {
+            let a = fill[u as usize];
+            fill[u as usize] += 1;
+            let b = fill[v as usize];
+            fill[v as usize] += 1;
+            (to[a as usize], cap[a as usize], pair[a as usize]) = (v, c, b);
+            (to[b as usize], cap[b as usize], pair[b as usize]) = (u, 0, a);
+        }
         Net {
-            head: vec![NIL; n],
-            next: Vec::with_capacity(edges_hint * 2),
-            to: Vec::with_capacity(edges_hint * 2),
-            cap: Vec::with_capacity(edges_hint * 2),
+            start,
+            to,
+            cap,
+            pair,
             level: vec![0; n],
             iter: vec![0; n],
         }
     }
 
-    fn add(&mut self, u: u32, v: u32, c: u64) {
-        for (a, b, cap) in [(u, v, c), (v, u, 0)] {
-            self.to.push(b);
-            self.cap.push(cap);
-            self.next.push(self.head[a as usize]);
-            self.head[a as usize] = (self.to.len() - 1) as u32;
-        }
-    }
-
+    /// Levels of the residual graph, up to the level of `t` (the rest is never used).
     fn bfs(&mut self, s: u32, t: u32) -> bool {
         self.level.iter_mut().for_each(|l| *l = -1);
         self.level[s as usize] = 0;
         let mut q = VecDeque::from([s]);
         while let Some(u) = q.pop_front() {
-            let mut e = self.head[u as usize];
-            while e != NIL {
-                let v = self.to[e as usize];
-                if self.cap[e as usize] > 0 && self.level[v as usize] < 0 {
-                    self.level[v as usize] = self.level[u as usize] + 1;
+            let lu = self.level[u as usize];
+            if self.level[t as usize] >= 0 && lu >= self.level[t as usize] {
+                break;
+            }
+            for a in self.start[u as usize] as usize..self.start[u as usize + 1] as usize {
+                let v = self.to[a];
+                if self.cap[a] > 0 && self.level[v as usize] < 0 {
+                    self.level[v as usize] = lu + 1;
                     q.push_back(v);
                 }
-                e = self.next[e as usize];
             }
         }
         self.level[t as usize] >= 0
@@ -64,42 +77,41 @@ impl Net {
 
     /// One augmenting path in the level graph (iterative DFS); returns the flow pushed.
     fn augment(&mut self, s: u32, t: u32) -> u64 {
-        let mut stack: Vec<u32> = Vec::new(); // edges taken
+        let mut stack: Vec<u32> = Vec::new(); // arcs taken
         let mut u = s;
         loop {
             if u == t {
-                let f = stack
-                    .iter()
-                    .map(|&e| self.cap[e as usize])
-                    .min()
-                    .unwrap_or(0);
-                for &e in &stack {
-                    self.cap[e as usize] -= f;
-                    self.cap[(e ^ 1) as usize] += f;
+                let f = stack.iter().map(|&a| self.cap[a as usize]).min().unwrap_or(0);
+                for &a in &stack {
+                    self.cap[a as usize] -= f;
+                    let p = self.pair[a as usize] as usize;
+                    self.cap[p] += f;
                 }
                 return f;
             }
+            let end = self.start[u as usize + 1];
             let mut advanced = false;
-            while self.iter[u as usize] != NIL {
-                let e = self.iter[u as usize];
-                let v = self.to[e as usize];
-                if self.cap[e as usize] > 0 && self.level[v as usize] == self.level[u as usize] + 1
+            while self.iter[u as usize] < end {
+                let a = self.iter[u as usize];
+                let v = self.to[a as usize];
+                if self.cap[a as usize] > 0
+                    && self.level[v as usize] == self.level[u as usize] + 1
                 {
-                    stack.push(e);
+                    stack.push(a);
                     u = v;
                     advanced = true;
                     break;
                 }
-                self.iter[u as usize] = self.next[e as usize];
+                self.iter[u as usize] += 1;
             }
             if !advanced {
-                // dead end: retreat and skip the edge that led here
+                // dead end: retreat and skip the arc that led here
                 self.level[u as usize] = -1;
-                let Some(e) = stack.pop() else {
+                let Some(a) = stack.pop() else {
                     return 0;
                 };
-                let prev = self.to[(e ^ 1) as usize];
-                self.iter[prev as usize] = self.next[e as usize];
+                let prev = self.to[self.pair[a as usize] as usize];
+                self.iter[prev as usize] += 1;
                 u = prev;
             }
         }
@@ -108,7 +120,7 @@ impl Net {
     fn max_flow(&mut self, s: u32, t: u32, limit: u64) -> u64 {
         let mut flow = 0;
         while flow < limit && self.bfs(s, t) {
-            self.iter.copy_from_slice(&self.head);
+            self.iter.copy_from_slice(&self.start[..self.start.len() - 1]);
             loop {
                 let f = self.augment(s, t);
                 if f == 0 {
@@ -124,22 +136,39 @@ impl Net {
     }
 
     fn reachable(&self, s: u32) -> Vec<bool> {
-        let mut seen = vec![false; self.head.len()];
+        let mut seen = vec![false; self.level.len()];
         seen[s as usize] = true;
         let mut q = vec![s];
         while let Some(u) = q.pop() {
-            let mut e = self.head[u as usize];
-            while e != NIL {
-                let v = self.to[e as usize];
-                if self.cap[e as usize] > 0 && !seen[v as usize] {
+            for a in self.start[u as usize] as usize..self.start[u as usize + 1] as usize {
+                let v = self.to[a];
+                if self.cap[a] > 0 && !seen[v as usize] {
                     seen[v as usize] = true;
                     q.push(v);
                 }
-                e = self.next[e as usize];
             }
         }
         seen
     }
+}
+
+/// Nodes reachable from `from` along the edges of `g`.
+fn reach(g: &Csr, from: &[NodeId]) -> Vec<bool> {
+    let mut seen = vec![false; g.node_count()];
+    let mut q: Vec<NodeId> = from.to_vec();
+    for &s in from {
+        seen[s as usize] = true;
+    }
+    while let Some(u) = q.pop() {
+        for e in g.out(u) {
+            let v = g.targets[e];
+            if !seen[v as usize] {
+                seen[v as usize] = true;
+                q.push(v);
+            }
+        }
+    }
+    seen
 }
 
 /// The result of [`min_vertex_cut`].
@@ -151,34 +180,38 @@ pub enum Cut {
     Uncuttable,
 }
 
-/// A minimum set of `cuttable` nodes separating `sources` from `targets` in `g`.
+/// A minimum set of `cuttable` nodes separating `sources` from `targets` in `g`. Only the
+/// part of `g` reachable from the sources takes part in the flow network.
 pub fn min_vertex_cut(g: &Csr, cuttable: &[bool], sources: &[NodeId], targets: &[NodeId]) -> Cut {
     let n = g.node_count();
+    let live = reach(g, sources);
     // node v: in = v, out = n + v for cuttable nodes; super source 2n, super sink 2n + 1
-    let out_of = |v: NodeId| {
-        if cuttable[v as usize] {
-            n as u32 + v
-        } else {
-            v
-        }
-    };
+    let out_of = |v: NodeId| if cuttable[v as usize] { n as u32 + v } else { v };
     let (ss, tt) = (2 * n as u32, 2 * n as u32 + 1);
-    let mut net = Net::new(2 * n + 2, g.edge_count() + n);
+    let mut arcs: Vec<(u32, u32, u64)> = Vec::new();
+    let mut limit = 1u64;
     for v in 0..n as u32 {
+        if !live[v as usize] {
+            continue;
+        }
         if cuttable[v as usize] {
-            net.add(v, n as u32 + v, 1);
+            arcs.push((v, n as u32 + v, 1));
+            limit += 1;
         }
         for e in g.out(v) {
-            net.add(out_of(v), g.targets[e], INF);
+            arcs.push((out_of(v), g.targets[e], INF));
         }
     }
     for &s in sources {
-        net.add(ss, s, INF);
+        arcs.push((ss, s, INF));
     }
     for &t in targets {
-        net.add(out_of(t), tt, INF);
+        if live[t as usize] {
+            arcs.push((out_of(t), tt, INF));
+        }
     }
-    let limit = cuttable.iter().filter(|c| **c).count() as u64 + 1;
+    let mut net = Net::new(2 * n + 2, &arcs);
+    drop(arcs);
     let flow = net.max_flow(ss, tt, limit);
     if flow >= limit {
         return Cut::Uncuttable;

@@ -4,5 +4,6 @@ mod cli;
 mod common;
 mod detect;
 mod intel;
+mod paths;
 mod risk;
 mod tickets;
