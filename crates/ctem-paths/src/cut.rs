@@ -81,7 +81,11 @@ impl Net {
         let mut u = s;
         loop {
             if u == t {
-                let f = stack.iter().map(|&a| self.cap[a as usize]).min().unwrap_or(0);
+                let f = stack
+                    .iter()
+                    .map(|&a| self.cap[a as usize])
+                    .min()
+                    .unwrap_or(0);
                 for &a in &stack {
                     self.cap[a as usize] -= f;
                     let p = self.pair[a as usize] as usize;
@@ -94,8 +98,7 @@ impl Net {
             while self.iter[u as usize] < end {
                 let a = self.iter[u as usize];
                 let v = self.to[a as usize];
-                if self.cap[a as usize] > 0
-                    && self.level[v as usize] == self.level[u as usize] + 1
+                if self.cap[a as usize] > 0 && self.level[v as usize] == self.level[u as usize] + 1
                 {
                     stack.push(a);
                     u = v;
@@ -120,7 +123,8 @@ impl Net {
     fn max_flow(&mut self, s: u32, t: u32, limit: u64) -> u64 {
         let mut flow = 0;
         while flow < limit && self.bfs(s, t) {
-            self.iter.copy_from_slice(&self.start[..self.start.len() - 1]);
+            self.iter
+                .copy_from_slice(&self.start[..self.start.len() - 1]);
             loop {
                 let f = self.augment(s, t);
                 if f == 0 {
@@ -186,7 +190,13 @@ pub fn min_vertex_cut(g: &Csr, cuttable: &[bool], sources: &[NodeId], targets: &
     let n = g.node_count();
     let live = reach(g, sources);
     // node v: in = v, out = n + v for cuttable nodes; super source 2n, super sink 2n + 1
-    let out_of = |v: NodeId| if cuttable[v as usize] { n as u32 + v } else { v };
+    let out_of = |v: NodeId| {
+        if cuttable[v as usize] {
+            n as u32 + v
+        } else {
+            v
+        }
+    };
     let (ss, tt) = (2 * n as u32, 2 * n as u32 + 1);
     let mut arcs: Vec<(u32, u32, u64)> = Vec::new();
     let mut limit = 1u64;

@@ -260,3 +260,35 @@ pub fn demo(store: &dyn Store, dir: &std::path::Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// "On a path to a crown jewel" for `ctem explain`: the likelihood of the most likely attack
+/// path through exposure `id` (`null` when there is none or no crown jewel is named), and a
+/// line of text.
+pub fn explain_factor(
+    store: &dyn Store,
+    config: &Config,
+    id: i64,
+) -> Result<(serde_json::Value, String)> {
+    let m = Model::load(store, config)?;
+    if m.graph.goals.is_empty() {
+        return Ok((
+            serde_json::Value::Null,
+            "   attack paths: no crown jewels named (criticality 5 or [paths] crown_jewel_tags)\n"
+                .into(),
+        ));
+    }
+    let f = query::path_factors(&m.graph, &m.env);
+    Ok(match f.get(&id) {
+        Some(p) => (
+            serde_json::json!({"on_path_to_crown_jewel": true, "likelihood": p}),
+            format!(
+                "   attack paths: on a path to a crown jewel (most likely path through it {p:.3}; \
+                 see ctem paths)\n"
+            ),
+        ),
+        None => (
+            serde_json::json!({"on_path_to_crown_jewel": false}),
+            "   attack paths: on no path to a crown jewel\n".into(),
+        ),
+    })
+}
