@@ -198,6 +198,9 @@ pub enum Command {
     /// Simulated attack scenarios
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// Attack-scenario exercises: tasks per team with acknowledge and complete times
+    #[command(subcommand)]
+    Exercise(ExerciseCommand),
     /// Detection coverage by ATT&CK technique: rules present, logsource seen, proven by replay
     Coverage {
         /// Sigma rule folders (repeatable)
@@ -254,6 +257,38 @@ pub enum ScenarioCommand {
         /// Replay these events for every step (instead of the steps' own files)
         #[arg(long)]
         replay: Option<PathBuf>,
+        /// Open an exercise: one task per step for the team that must act
+        #[arg(long)]
+        exercise: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExerciseCommand {
+    /// List exercises with their progress
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One exercise with its tasks and their times
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The team acknowledges a task
+    Ack {
+        id: i64,
+        step: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The team completes a task (acknowledging it if it had not)
+    Complete {
+        id: i64,
+        step: i64,
         #[arg(long)]
         json: bool,
     },

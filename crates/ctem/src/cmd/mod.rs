@@ -173,8 +173,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             file,
             rules,
             replay,
+            exercise,
             json,
-        }) => scenario::run(&cli.db, &config, &file, &rules, replay.as_deref(), json),
+        }) => {
+            let opts = scenario::RunOptions {
+                rules: &rules,
+                replay: replay.as_deref(),
+                exercise,
+                json,
+            };
+            scenario::run(&cli.db, &config, &file, &opts)
+        }
+        Command::Exercise(c) => scenario::exercise(&cli.db, c),
         Command::Coverage {
             rules,
             replay,

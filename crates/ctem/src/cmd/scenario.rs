@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use chrono::Utc;
 use ctem_detect::{Engine, Mappings};
 use ctem_paths::coverage;
 use ctem_paths::scenario::{self, Scenario, ScenarioReport};
+use ctem_store::exercise::{Exercise, ExerciseTask, TaskEvent};
 
+use crate::cli::ExerciseCommand;
 use crate::config::Config;
 use crate::output::{Table, cut};
 
@@ -32,22 +35,149 @@ fn tactics(db: &str) -> Result<HashMap<String, Vec<String>>> {
         .collect())
 }
 
-pub fn run(
-    db: &str,
-    config: &Config,
-    file: &Path,
-    rules: &[PathBuf],
-    replay: Option<&Path>,
-    json: bool,
-) -> Result<ExitCode> {
+/// Options of `ctem scenario run`.
+pub struct RunOptions<'a> {
+    pub rules: &'a [PathBuf],
+    pub replay: Option<&'a Path>,
+    pub exercise: bool,
+    pub json: bool,
+}
+
+pub fn run(db: &str, config: &Config, file: &Path, o: &RunOptions<'_>) -> Result<ExitCode> {
     let s = Scenario::load(file)?;
-    let report = evaluate(db, config, &s, file, rules, replay)?;
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
+    let report = evaluate(db, config, &s, file, o.rules, o.replay)?;
+    let exercise = if o.exercise {
+        let mut store = super::open_store(db)?;
+        let tasks: Vec<ExerciseTask> = report
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, st)| ExerciseTask {
+                step: i as i64 + 1,
+                technique: st.technique.clone(),
+                title: st.name.clone().unwrap_or_else(|| st.technique.clone()),
+                team: st.team.clone(),
+                response: st.response.clone(),
+                acked_at: None,
+                completed_at: None,
+            })
+            .collect();
+        let id = store.open_exercise(&s.name, &file.display().to_string(), Utc::now(), &tasks)?;
+        store.exercise(id)?
     } else {
-        print!("{}", render(&report, !rules.is_empty()));
+        None
+    };
+    if o.json {
+        let mut v = serde_json::to_value(&report)?;
+        if let Some(x) = &exercise {
+            v["exercise"] = serde_json::to_value(x)?;
+        }
+        println!("{v}");
+    } else {
+        print!("{}", render(&report, !o.rules.is_empty()));
+        if let Some(x) = &exercise {
+            println!(
+                "exercise #{} opened: {} tasks (ctem exercise ack {} STEP / complete {} STEP)",
+                x.id,
+                x.tasks.len(),
+                x.id,
+                x.id
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ctem exercise ...`.
+pub fn exercise(db: &str, c: ExerciseCommand) -> Result<ExitCode> {
+    let mut store = super::open_store(db)?;
+    let (event, id, step, json) = match c {
+        ExerciseCommand::List { json } => {
+            let all = store.exercises()?;
+            if json {
+                println!("{}", serde_json::to_string(&all)?);
+            } else {
+                let mut t = Table::new(&["ID", "NAME", "OPENED", "TASKS", "ACKED", "DONE"]);
+                for x in &all {
+                    t.row(vec![
+                        x.id.to_string(),
+                        cut(&x.name, 40),
+                        x.opened_at.format("%Y-%m-%d %H:%M").to_string(),
+                        x.tasks.len().to_string(),
+                        x.tasks
+                            .iter()
+                            .filter(|t| t.acked_at.is_some())
+                            .count()
+                            .to_string(),
+                        x.tasks
+                            .iter()
+                            .filter(|t| t.completed_at.is_some())
+                            .count()
+                            .to_string(),
+                    ]);
+                }
+                print!("{}", t.render());
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        ExerciseCommand::Show { id, json } => {
+            let x = store
+                .exercise(id)?
+                .ok_or_else(|| anyhow::anyhow!("exercise {id} not found"))?;
+            if json {
+                println!("{}", serde_json::to_string(&x)?);
+            } else {
+                print!("{}", render_exercise(&x));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        ExerciseCommand::Ack { id, step, json } => (TaskEvent::Ack, id, step, json),
+        ExerciseCommand::Complete { id, step, json } => (TaskEvent::Complete, id, step, json),
+    };
+    let t = store.update_task(id, step, event, Utc::now())?;
+    if json {
+        println!("{}", serde_json::to_string(&t)?);
+    } else {
+        println!(
+            "exercise {id} task {step} ({}, {}): {}",
+            t.technique,
+            t.team,
+            if t.completed_at.is_some() {
+                "completed"
+            } else {
+                "acknowledged"
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_exercise(x: &Exercise) -> String {
+    let mut t = Table::new(&["STEP", "TECHNIQUE", "TASK", "TEAM", "ACKED", "COMPLETED"]);
+    let at = |d: Option<chrono::DateTime<Utc>>| {
+        d.map(|d| {
+            let mins = (d - x.opened_at).num_seconds() as f64 / 60.0;
+            format!("{} (+{mins:.0} min)", d.format("%H:%M:%S"))
+        })
+        .unwrap_or_else(|| "-".into())
+    };
+    for k in &x.tasks {
+        t.row(vec![
+            k.step.to_string(),
+            k.technique.clone(),
+            cut(k.response.as_deref().unwrap_or(&k.title), 50),
+            k.team.clone(),
+            at(k.acked_at),
+            at(k.completed_at),
+        ]);
+    }
+    format!(
+        "exercise #{} {} (opened {})\n{}",
+        x.id,
+        x.name,
+        x.opened_at.format("%Y-%m-%d %H:%M:%S"),
+        t.render()
+    )
 }
 
 /// Evaluates a scenario against the store's environment.

@@ -330,3 +330,45 @@ fn scenarios_on_the_demo_and_the_coverage_layer() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("gone.evtx"));
 }
+
+#[test]
+fn a_scenario_opens_an_exercise_whose_tasks_record_ack_and_completion() {
+    let d = Demo::new();
+    let file = examples("scenarios/phishing-to-ransomware.yml")
+        .display()
+        .to_string();
+    let r = d.json(&["scenario", "run", &file, "--exercise", "--json"]);
+    let id = r["exercise"]["id"].as_i64().unwrap().to_string();
+    let tasks = r["exercise"]["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 5);
+    assert_eq!(tasks[4]["team"], "it_operations");
+    assert_eq!(
+        tasks[4]["response"],
+        "isolate the affected network segment and bring the backups online"
+    );
+    assert!(tasks.iter().all(|t| t.get("acked_at").is_none()));
+
+    let t = d.json(&["exercise", "ack", &id, "2", "--json"]);
+    assert!(t["acked_at"].is_string() && t.get("completed_at").is_none());
+    // completing acknowledges too
+    let t = d.json(&["exercise", "complete", &id, "5", "--json"]);
+    assert_eq!(t["acked_at"], t["completed_at"]);
+    // the same event twice, an unknown task: errors
+    let out = d.run(&["exercise", "ack", &id, "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already acknowledged"));
+    let out = d.run(&["exercise", "complete", &id, "9"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+
+    let x = d.json(&["exercise", "show", &id, "--json"]);
+    let acked: Vec<i64> = x["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t.get("acked_at").is_some())
+        .map(|t| t["step"].as_i64().unwrap())
+        .collect();
+    assert_eq!(acked, [2, 5]);
+    let all = d.json(&["exercise", "list", "--json"]);
+    assert_eq!(all.as_array().unwrap().len(), 1);
+}
