@@ -66,3 +66,58 @@ pub trait ExerciseStore {
         at: DateTime<Utc>,
     ) -> Result<ExerciseTask>;
 }
+
+/// The conformance case of [`ExerciseStore`], run by every backend: tasks keep their order and
+/// fields, acknowledgement and completion are recorded once each, a completion acknowledges,
+/// unknown tasks are not found.
+pub fn conformance(store: &mut dyn crate::Store) {
+    use chrono::TimeZone;
+    let t0 = Utc.with_ymd_and_hms(2026, 1, 2, 10, 0, 0).unwrap();
+    let task = |step: i64, team: &str| ExerciseTask {
+        step,
+        technique: format!("T100{step}"),
+        title: format!("step {step}"),
+        team: team.into(),
+        response: (step == 2).then(|| "restore backups".to_string()),
+        acked_at: Some(t0),
+        completed_at: None,
+    };
+    let id = store
+        .open_exercise(
+            "drill",
+            "s.yml",
+            t0,
+            &[task(1, "soc"), task(2, "it_operations")],
+        )
+        .expect("open");
+    let x = store.exercise(id).expect("read").expect("exists");
+    assert_eq!(
+        (x.name.as_str(), x.opened_at, x.tasks.len()),
+        ("drill", t0, 2)
+    );
+    assert!(
+        x.tasks.iter().all(|t| t.acked_at.is_none()),
+        "timestamps are not taken on open"
+    );
+    assert_eq!(x.tasks[1].response.as_deref(), Some("restore backups"));
+    let t1 = t0 + chrono::Duration::minutes(7);
+    let a = store.update_task(id, 1, TaskEvent::Ack, t1).expect("ack");
+    assert_eq!((a.acked_at, a.completed_at), (Some(t1), None));
+    assert!(store.update_task(id, 1, TaskEvent::Ack, t1).is_err());
+    let t2 = t0 + chrono::Duration::minutes(30);
+    let c = store
+        .update_task(id, 2, TaskEvent::Complete, t2)
+        .expect("complete");
+    assert_eq!((c.acked_at, c.completed_at), (Some(t2), Some(t2)));
+    assert!(store.update_task(id, 2, TaskEvent::Complete, t2).is_err());
+    assert!(matches!(
+        store.update_task(id, 3, TaskEvent::Ack, t2),
+        Err(crate::Error::NotFound(_))
+    ));
+    let id2 = store
+        .open_exercise("second", "s.yml", t2, &[])
+        .expect("open");
+    let all = store.exercises().expect("list");
+    assert_eq!(all.iter().map(|x| x.id).collect::<Vec<_>>(), vec![id2, id]);
+    assert!(store.exercise(id2 + 100).expect("read").is_none());
+}
