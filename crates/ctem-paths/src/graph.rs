@@ -81,21 +81,54 @@ impl Csr {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-struct Item {
-    key: f64,
-    node: NodeId,
+/// A monotone priority queue on `u64` keys (a radix heap): keys popped never decrease, which
+/// Dijkstra guarantees. Non-negative `f64` distances keep their order as bit patterns. Each
+/// item moves down at most 64 buckets over its life, so push and pop are O(1) amortised and
+/// cheaper than a binary heap's comparisons.
+struct RadixHeap {
+    last: u64,
+    len: usize,
+    buckets: Vec<Vec<(u64, NodeId)>>,
 }
-impl Eq for Item {}
-impl Ord for Item {
-    fn cmp(&self, o: &Self) -> Ordering {
-        // min-heap on key, ties by node id so results do not depend on heap internals
-        o.key.total_cmp(&self.key).then(o.node.cmp(&self.node))
+
+impl RadixHeap {
+    fn new() -> Self {
+        RadixHeap {
+            last: 0,
+            len: 0,
+            buckets: (0..65).map(|_| Vec::new()).collect(),
+        }
     }
-}
-impl PartialOrd for Item {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
+
+    fn bucket(&self, key: u64) -> usize {
+        (64 - (key ^ self.last).leading_zeros()) as usize
+    }
+
+    fn push(&mut self, key: u64, v: NodeId) {
+        let b = self.bucket(key);
+        self.buckets[b].push((key, v));
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<(u64, NodeId)> {
+        if self.len == 0 {
+            return None;
+        }
+        if self.buckets[0].is_empty() {
+            let i = (1..65).find(|&i| !self.buckets[i].is_empty())?;
+            let items = std::mem::take(&mut self.buckets[i]);
+            self.last = items.iter().map(|x| x.0).min().unwrap_or(self.last);
+            for (k, v) in &items {
+                let b = self.bucket(*k);
+                self.buckets[b].push((*k, *v));
+            }
+            // give the emptied bucket its allocation back
+            let mut items = items;
+            items.clear();
+            self.buckets[i] = items;
+        }
+        self.len -= 1;
+        self.buckets[0].pop()
     }
 }
 
@@ -105,22 +138,24 @@ pub fn dijkstra(g: &Csr, sources: &[NodeId]) -> (Vec<f64>, Vec<EdgeId>) {
     let n = g.node_count();
     let mut dist = vec![f64::INFINITY; n];
     let mut via = vec![u32::MAX; n];
-    let mut heap = BinaryHeap::new();
+    let mut heap = RadixHeap::new();
     for &s in sources {
         dist[s as usize] = 0.0;
-        heap.push(Item { key: 0.0, node: s });
+        heap.push(0, s);
     }
-    while let Some(Item { key, node }) = heap.pop() {
-        if key > dist[node as usize] {
+    while let Some((key, node)) = heap.pop() {
+        let d = f64::from_bits(key);
+        if d > dist[node as usize] {
             continue;
         }
         for e in g.out(node) {
             let v = g.targets[e];
-            let d = key + g.weights[e];
-            if d < dist[v as usize] {
-                dist[v as usize] = d;
+            // weights are -ln(p) with p <= 1: never negative (-0.0 becomes 0.0)
+            let nd = d + g.weights[e].max(0.0);
+            if nd < dist[v as usize] {
+                dist[v as usize] = nd;
                 via[v as usize] = e as u32;
-                heap.push(Item { key: d, node: v });
+                heap.push(nd.to_bits(), v);
             }
         }
     }
