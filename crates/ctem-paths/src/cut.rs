@@ -9,14 +9,14 @@ use std::collections::VecDeque;
 
 use crate::graph::{Csr, NodeId};
 
-const INF: u64 = u64::MAX / 4;
+const INF: u32 = u32::MAX / 4;
 
 /// A flow network in CSR form: the arcs of node `u` are `start[u]..start[u + 1]`, each arc
 /// knows the position of its paired reverse arc.
 struct Net {
     start: Vec<u32>,
     to: Vec<u32>,
-    cap: Vec<u64>,
+    cap: Vec<u32>,
     pair: Vec<u32>,
     level: Vec<i32>,
     iter: Vec<u32>,
@@ -24,7 +24,7 @@ struct Net {
 
 impl Net {
     /// Builds the network from `(from, to, capacity)` arcs over `n` nodes.
-    fn new(n: usize, arcs: &[(u32, u32, u64)]) -> Self {
+    fn new(n: usize, arcs: &[(u32, u32, u32)]) -> Self {
         let mut start = vec![0u32; n + 1];
         for &(u, v, _) in arcs {
             start[u as usize + 1] += 1;
@@ -35,7 +35,7 @@ impl Net {
         }
         let m = start[n] as usize;
         let mut fill = start.clone();
-        let (mut to, mut cap, mut pair) = (vec![0u32; m], vec![0u64; m], vec![0u32; m]);
+        let (mut to, mut cap, mut pair) = (vec![0u32; m], vec![0u32; m], vec![0u32; m]);
         for &(u, v, c) in arcs {
             let a = fill[u as usize];
             fill[u as usize] += 1;
@@ -76,7 +76,7 @@ impl Net {
     }
 
     /// One augmenting path in the level graph (iterative DFS); returns the flow pushed.
-    fn augment(&mut self, s: u32, t: u32) -> u64 {
+    fn augment(&mut self, s: u32, t: u32) -> u32 {
         let mut stack: Vec<u32> = Vec::new(); // arcs taken
         let mut u = s;
         loop {
@@ -120,7 +120,7 @@ impl Net {
         }
     }
 
-    fn max_flow(&mut self, s: u32, t: u32, limit: u64) -> u64 {
+    fn max_flow(&mut self, s: u32, t: u32, limit: u32) -> u32 {
         let mut flow = 0;
         while flow < limit && self.bfs(s, t) {
             self.iter
@@ -198,8 +198,8 @@ pub fn min_vertex_cut(g: &Csr, cuttable: &[bool], sources: &[NodeId], targets: &
         }
     };
     let (ss, tt) = (2 * n as u32, 2 * n as u32 + 1);
-    let mut arcs: Vec<(u32, u32, u64)> = Vec::new();
-    let mut limit = 1u64;
+    let mut arcs: Vec<(u32, u32, u32)> = Vec::new();
+    let mut limit = 1u32;
     for v in 0..n as u32 {
         if !live[v as usize] {
             continue;

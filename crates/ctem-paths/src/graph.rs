@@ -44,7 +44,8 @@ impl Csr {
             let at = fill[u as usize] as usize;
             fill[u as usize] += 1;
             targets[at] = v;
-            weights[at] = w;
+            // -ln(1) is -0.0, whose bits would sort last as a radix-heap key
+            weights[at] = if w == 0.0 { 0.0 } else { w };
             origin[at] = i as u32;
         }
         Csr {
@@ -135,9 +136,23 @@ impl RadixHeap {
 /// Single-source (or multi-source) Dijkstra: distances and the edge each node was reached
 /// by (`u32::MAX` for sources and unreached nodes).
 pub fn dijkstra(g: &Csr, sources: &[NodeId]) -> (Vec<f64>, Vec<EdgeId>) {
+    dijkstra_until(g, sources, &[])
+}
+
+/// [`dijkstra`] that stops once every node of `targets` is settled (all nodes when empty);
+/// distances of nodes not settled by then are upper bounds or infinite.
+pub fn dijkstra_until(g: &Csr, sources: &[NodeId], targets: &[NodeId]) -> (Vec<f64>, Vec<EdgeId>) {
     let n = g.node_count();
     let mut dist = vec![f64::INFINITY; n];
     let mut via = vec![u32::MAX; n];
+    let mut want: Vec<bool> = Vec::new();
+    let mut left = targets.len();
+    if left > 0 {
+        want = vec![false; n];
+        for &t in targets {
+            want[t as usize] = true;
+        }
+    }
     let mut heap = RadixHeap::new();
     for &s in sources {
         dist[s as usize] = 0.0;
@@ -148,13 +163,20 @@ pub fn dijkstra(g: &Csr, sources: &[NodeId]) -> (Vec<f64>, Vec<EdgeId>) {
         if d > dist[node as usize] {
             continue;
         }
-        for e in g.out(node) {
-            let v = g.targets[e];
-            // weights are -ln(p) with p <= 1: never negative (-0.0 becomes 0.0)
-            let nd = d + g.weights[e].max(0.0);
+        if !want.is_empty() && want[node as usize] {
+            want[node as usize] = false;
+            left -= 1;
+            if left == 0 {
+                break;
+            }
+        }
+        let r = g.out(node);
+        let first = r.start;
+        for (i, (&v, &w)) in g.targets[r.clone()].iter().zip(&g.weights[r]).enumerate() {
+            let nd = d + w;
             if nd < dist[v as usize] {
                 dist[v as usize] = nd;
-                via[v as usize] = e as u32;
+                via[v as usize] = (first + i) as u32;
                 heap.push(nd.to_bits(), v);
             }
         }
