@@ -59,16 +59,38 @@ impl Rng {
 
 const PORTS: [u16; 6] = [22, 80, 443, 445, 3389, 8080];
 
+fn zone(i: usize) -> String {
+    match i {
+        0 => "dmz".to_string(),
+        1 => "corp".to_string(),
+        _ => format!("z{i}"),
+    }
+}
+
 /// Generates an environment and its `[paths]` settings.
 pub fn generate(spec: &Spec) -> (Environment, PathsConfig) {
     let mut rng = Rng::new(spec.seed);
     let zones = spec.zones.max(3);
-    let zone = |i: usize| match i {
-        0 => "dmz".to_string(),
-        1 => "corp".to_string(),
-        _ => format!("z{i}"),
-    };
     let mut env = Environment::default();
+    add_assets(&mut env, spec, zones, &mut rng);
+    add_exposures(&mut env, spec, &mut rng);
+    let credentials = (0..spec.credential_groups)
+        .map(|g| CredentialGroup {
+            name: format!("admins{g}"),
+            members: vec![format!("name:h{}*", g + 1)],
+        })
+        .collect();
+    let cfg = PathsConfig {
+        reach: reach_rules(zones),
+        credentials,
+        ..PathsConfig::default()
+    };
+    (env, cfg)
+}
+
+/// Hosts: the first 2% in the DMZ (internet-facing), the rest spread over the other zones
+/// (`corp` holds the workstations); crown jewels at the end of the last zone.
+fn add_assets(env: &mut Environment, spec: &Spec, zones: usize, rng: &mut Rng) {
     for h in 0..spec.hosts {
         let z = if h < spec.hosts / 50 {
             0
@@ -104,6 +126,10 @@ pub fn generate(spec: &Spec) -> (Environment, PathsConfig) {
             jewels += 1;
         }
     }
+}
+
+/// Exposures on random hosts: 70% network, 10% adjacent, 20% local.
+fn add_exposures(env: &mut Environment, spec: &Spec, rng: &mut Rng) {
     let n_exp = (spec.hosts as f64 * spec.exposures_per_host) as usize;
     for i in 0..n_exp {
         let asset = 1 + rng.below(spec.hosts) as i64;
@@ -128,6 +154,10 @@ pub fn generate(spec: &Spec) -> (Environment, PathsConfig) {
             likelihood,
         });
     }
+}
+
+/// internet -> dmz, dmz and corp -> z2, then a chain z2 -> z3 -> ... to the last zone.
+fn reach_rules(zones: usize) -> Vec<ReachRule> {
     let mut reach = vec![ReachRule {
         from: "internet".into(),
         to: "dmz".into(),
@@ -150,16 +180,5 @@ pub fn generate(spec: &Spec) -> (Environment, PathsConfig) {
             ports: vec![443, 445, 8080],
         });
     }
-    let credentials = (0..spec.credential_groups)
-        .map(|g| CredentialGroup {
-            name: format!("admins{g}"),
-            members: vec![format!("name:h{}*", g + 1)],
-        })
-        .collect();
-    let cfg = PathsConfig {
-        reach,
-        credentials,
-        ..PathsConfig::default()
-    };
-    (env, cfg)
+    reach
 }

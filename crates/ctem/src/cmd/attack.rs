@@ -117,6 +117,29 @@ pub fn list(db: &str, tactic: Option<String>, rules: &[PathBuf], json: bool) -> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// The mitigations ATT&CK links to technique `id` (`mitigates` relationships).
+fn mitigations_of(store: &dyn Store, id: &str) -> Result<Vec<Mitigation>> {
+    let names: HashMap<String, String> = store
+        .attack_objects(Some("mitigation"))?
+        .into_iter()
+        .map(|o| (o.id, o.name))
+        .collect();
+    let mut out: Vec<Mitigation> = store
+        .attack_relationships(id)?
+        .into_iter()
+        .filter(|r| r.relationship_type == "mitigates" && !r.revoked)
+        .filter(|r| r.target_id.as_deref() == Some(id))
+        .filter_map(|r| r.source_id)
+        .map(|m| Mitigation {
+            name: names.get(&m).cloned().unwrap_or_default(),
+            id: m,
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out.dedup_by(|a, b| a.id == b.id);
+    Ok(out)
+}
+
 #[derive(Serialize)]
 struct Mitigation {
     id: String,
@@ -139,24 +162,7 @@ pub fn show(
         bail!("no technique {id} in the store (ids look like T1059 or T1059.001)");
     };
     let names = tactic_names(store.as_ref())?;
-    let mitigation_names: HashMap<String, String> = store
-        .attack_objects(Some("mitigation"))?
-        .into_iter()
-        .map(|o| (o.id, o.name))
-        .collect();
-    let mut mitigations: Vec<Mitigation> = store
-        .attack_relationships(&t.id)?
-        .into_iter()
-        .filter(|r| r.relationship_type == "mitigates" && !r.revoked)
-        .filter(|r| r.target_id.as_deref() == Some(t.id.as_str()))
-        .filter_map(|r| r.source_id)
-        .map(|m| Mitigation {
-            name: mitigation_names.get(&m).cloned().unwrap_or_default(),
-            id: m,
-        })
-        .collect();
-    mitigations.sort_by(|a, b| a.id.cmp(&b.id));
-    mitigations.dedup_by(|a, b| a.id == b.id);
+    let mitigations = mitigations_of(store.as_ref(), &t.id)?;
     let rs = load_rules(rules)?;
     let tagged: Option<Vec<RuleRef>> = rs.as_ref().map(|rs| {
         rs.rules
@@ -180,6 +186,21 @@ pub fn show(
         println!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
+    print!(
+        "{}",
+        render_show(t, &names, &mitigations, tagged.as_deref(), intel_links, &ev)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_show(
+    t: &Technique,
+    names: &HashMap<String, String>,
+    mitigations: &[Mitigation],
+    tagged: Option<&[RuleRef]>,
+    intel_links: &str,
+    ev: &technique::Evidence,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} {}", t.id, t.name);
     let tactics: Vec<String> = t
@@ -191,7 +212,7 @@ pub fn show(
     let _ = writeln!(out, "platforms: {}", t.platforms.join(", "));
     let _ = writeln!(out, "data sources: {}", list_or_none(&t.data_sources));
     let _ = writeln!(out, "mitigations:");
-    for m in &mitigations {
+    for m in mitigations {
         let _ = writeln!(out, "  {} {}", m.id, m.name);
     }
     if mitigations.is_empty() {
@@ -205,7 +226,7 @@ pub fn show(
             .map(|d| cut(d, 400))
             .unwrap_or("(none in the bundle)".into())
     );
-    match &tagged {
+    match tagged {
         None => {
             let _ = writeln!(
                 out,
@@ -240,8 +261,7 @@ pub fn show(
     if !ev.assets.is_empty() {
         let _ = writeln!(out, "  assets: {}", ev.assets.join(", "));
     }
-    print!("{out}");
-    Ok(ExitCode::SUCCESS)
+    out
 }
 
 fn list_or_none(v: &[String]) -> String {
