@@ -42,6 +42,7 @@
 
 pub mod alerts;
 pub mod error;
+pub mod exercise;
 mod fx;
 pub mod intel;
 pub mod prepared;
@@ -133,7 +134,9 @@ pub trait ImportSession {
 /// The store every stage reads and writes. Each stage's own storage is a trait of its own
 /// ([`intel::IntelStore`], [`work::WorkStore`], [`alerts::AlertStore`]) so its methods live
 /// beside its tables.
-pub trait Store: intel::IntelStore + work::WorkStore + alerts::AlertStore {
+pub trait Store:
+    intel::IntelStore + work::WorkStore + alerts::AlertStore + exercise::ExerciseStore
+{
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;
     fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;
     fn asset(&self, id: i64) -> Result<Option<Asset>>;

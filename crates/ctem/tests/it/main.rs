@@ -11,6 +11,7 @@ mod inputs;
 mod intel;
 mod lifecycle;
 mod listings;
+mod paths;
 mod pipes;
 mod risk;
 mod tickets;
