@@ -81,5 +81,5 @@ pub use config::{Policy, RiskConfig};
 pub use cvss::{Cvss, CvssScore, Severity, Version, score};
 pub use error::{Error, Result};
 pub use model::{Factor, NetworkZone, Priority, RiskInput, RiskModel, RiskScore};
-pub use remediation::{OpenExposure, RemediationGroup, group_remediations};
+pub use remediation::{OpenExposure, RemediationGroup, group_remediations, urgency_order};
 pub use sla::{SlaConfig, SlaStatus, SlaTarget};
