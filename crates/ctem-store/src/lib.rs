@@ -44,6 +44,7 @@ pub mod intel;
 pub mod prepared;
 pub mod sqlite;
 pub mod testsuite;
+pub mod testsuite_context;
 pub mod testsuite_intel;
 pub mod testsuite_work;
 pub mod work;
@@ -102,6 +103,14 @@ pub struct AssetRow {
     pub last_seen: DateTime<Utc>,
     pub services: u64,
     pub open_exposures: u64,
+    /// The tools that reported the asset (`nmap`, `trivy`, `inventory`...).
+    pub sources: Vec<String>,
+    /// Only an inventory import knows it: no scanner reported it yet.
+    pub never_scanned: bool,
+    /// Where each stored fact came from (inventory or scanner); rules are applied on top by
+    /// [`ctem_model::context::ContextRules::resolve`].
+    #[serde(skip)]
+    pub fact_sources: ctem_model::context::FactSources,
 }
 
 /// A source of an exposure: a tool and scope that report it.

@@ -88,3 +88,21 @@ fn work_conformance_sqlite_file() {
         Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
     });
 }
+
+#[test]
+fn context_conformance_sqlite_memory() {
+    ctem_store::testsuite_context::run_all(&mut || {
+        Box::new(SqliteStore::in_memory().expect("store")) as Box<dyn Store>
+    });
+}
+
+#[test]
+fn context_conformance_sqlite_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut n = 0;
+    ctem_store::testsuite_context::run_all(&mut || {
+        n += 1;
+        let path = dir.path().join(format!("c{n}.db"));
+        Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
+    });
+}

@@ -13,11 +13,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use ctem_model::context::{ContextRules, FactSources};
 use ctem_model::intel::Enrichment;
-use ctem_model::work::{OwnershipRule, TicketState, route};
+use ctem_model::work::{OwnershipRule, TicketState};
 use ctem_model::{Asset, AssetKind, Identifier, IdentifierKind};
 use ctem_risk::remediation::needed_fix;
-use ctem_risk::{OpenExposure, Priority, RemediationGroup, group_remediations};
+use ctem_risk::{NetworkZone, OpenExposure, Priority, RemediationGroup, group_remediations};
 use rusqlite::{Transaction, params};
 
 use super::scan::{Row, Shared, scan_and_write};
@@ -89,6 +90,9 @@ pub(super) const NONE: u32 = u32::MAX;
 pub(super) struct AssetInfo {
     pub(super) id: i64,
     pub(super) facts: AssetFacts,
+    /// A scanner inventoried the asset's services (any state): only then does a port
+    /// without an open service mean "not reachable".
+    pub(super) services_known: bool,
     pub(super) team: Option<u32>,
     /// The owning team's name, for threads that do not share the interner.
     pub(super) team_name: Option<String>,
@@ -129,9 +133,12 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
         store_config_rules(tx, rules)?;
     }
     let rules = load_rules(tx)?;
+    let context =
+        ContextRules::build(ctx.context, &rules).map_err(|e| Error::Invalid(e.to_string()))?;
     let mut strings = Interner::default();
-    let (assets, index) = load_assets(tx, &rules, &mut strings)?;
+    let (assets, index) = load_assets(tx, &context, &mut strings)?;
     let services = load_services(tx)?;
+    let kev_catalog = kev_catalog_loaded(tx)?;
     let stored_intel;
     let intel: &dyn crate::work::IntelLookup = match ctx.intel {
         Some(i) => i,
@@ -152,6 +159,7 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
         services: &services,
         details: &details,
         detail_index: &detail_index,
+        kev_catalog,
     };
     // scores are written as they are computed (see `scan`)
     let rows = scan_and_write(tx, &shared, &mut strings, &mut summary.open_by_priority)?;
@@ -183,9 +191,15 @@ fn store_config_rules(tx: &Transaction<'_>, rules: &[OwnershipRule]) -> Result<(
         )?;
         // configuration rules come before rules added on the command line
         tx.execute(
-            "INSERT INTO ownership_rules(position, kind, pattern, team, source)
-             VALUES (?1, ?2, ?3, ?4, 'config')",
-            params![i as i64 - 1_000_000, r.kind.as_str(), r.pattern, r.team],
+            "INSERT INTO ownership_rules(position, kind, pattern, team, source, priority)
+             VALUES (?1, ?2, ?3, ?4, 'config', ?5)",
+            params![
+                i as i64 - 1_000_000,
+                r.kind.as_str(),
+                r.pattern,
+                r.team,
+                r.priority
+            ],
         )?;
     }
     Ok(())
@@ -193,22 +207,54 @@ fn store_config_rules(tx: &Transaction<'_>, rules: &[OwnershipRule]) -> Result<(
 
 type AssetIndex = IdIndex;
 
+/// Identifiers of the kinds rules read (repository URLs always, addresses when a `cidr`
+/// rule exists), by asset id.
+fn load_identifiers(
+    tx: &Transaction<'_>,
+    addresses: bool,
+) -> Result<HashMap<i64, Vec<Identifier>>> {
+    let mut out: HashMap<i64, Vec<Identifier>> = HashMap::new();
+    let sql = if addresses {
+        "SELECT asset_id, kind, value FROM asset_identifiers
+         WHERE kind IN ('repo_url', 'ipv4', 'ipv6')"
+    } else {
+        "SELECT asset_id, kind, value FROM asset_identifiers WHERE kind = 'repo_url'"
+    };
+    let mut st = tx.prepare(sql)?;
+    let mut q = st.query([])?;
+    while let Some(r) = q.next()? {
+        let kind = IdentifierKind::parse(r.get_ref(1)?.as_str().unwrap_or(""))
+            .unwrap_or(IdentifierKind::Name);
+        out.entry(r.get(0)?).or_default().push(Identifier {
+            kind,
+            value: r.get(2)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Every asset with its effective context (stored facts, then rules; see
+/// `ctem_model::context`) and team.
 fn load_assets(
     tx: &Transaction<'_>,
-    rules: &[OwnershipRule],
+    context: &ContextRules,
     strings: &mut Interner,
 ) -> Result<(Vec<AssetInfo>, AssetIndex)> {
-    let mut repo_urls: HashMap<i64, Vec<String>> = HashMap::new();
-    {
-        let mut st =
-            tx.prepare("SELECT asset_id, value FROM asset_identifiers WHERE kind = 'repo_url'")?;
-        let mut q = st.query([])?;
-        while let Some(r) = q.next()? {
-            repo_urls.entry(r.get(0)?).or_default().push(r.get(1)?);
+    let mut identifiers = load_identifiers(tx, context.uses_addresses())?;
+    let mut tools: HashMap<i64, Vec<String>> = HashMap::new();
+    if context.uses_sources() {
+        for (id, tool) in super::super::context::asset_tools(tx)? {
+            tools.entry(id).or_default().push(tool);
         }
     }
+    let services_known: FxSet<i64> = {
+        let mut st = tx.prepare("SELECT DISTINCT asset_id FROM services")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
     let mut st = tx.prepare(
-        "SELECT id, kind, name, tags, owner_team, criticality, internet_facing, zone FROM assets",
+        "SELECT id, kind, name, tags, owner_team, criticality, internet_facing, zone,
+                environment, fact_sources FROM assets",
     )?;
     let mut q = st.query([])?;
     let mut out = Vec::new();
@@ -225,22 +271,37 @@ fn load_assets(
         a.criticality = r.get(5)?;
         a.internet_facing = r.get(6)?;
         a.zone = r.get(7)?;
-        for u in repo_urls.remove(&id).unwrap_or_default() {
-            a.identifiers.push(Identifier {
-                kind: IdentifierKind::RepoUrl,
-                value: u,
-            });
-        }
-        let team = route(rules, &a).map(str::to_owned);
+        a.environment = r.get(8)?;
+        let sources: FactSources =
+            serde_json::from_str(r.get_ref(9)?.as_str().unwrap_or("{}")).unwrap_or_default();
+        a.identifiers = identifiers.remove(&id).unwrap_or_default();
+        let c = context.resolve(&a, &sources, tools.get(&id).map_or(&[], Vec::as_slice));
+        let team = c.team.value;
         index.insert(id, out.len());
         out.push(AssetInfo {
             id,
-            facts: AssetFacts::of(&a),
+            facts: AssetFacts {
+                criticality: c.criticality.value,
+                internet_facing: c.internet_facing.value,
+                zone: c.zone.value.as_deref().and_then(NetworkZone::from_name),
+            },
+            services_known: services_known.contains(&id),
             team: team.as_deref().map(|t| strings.id(t)),
             team_name: team,
         });
     }
     Ok((out, index))
+}
+
+/// Whether a KEV catalog is stored: then a CVE it does not list is "not in KEV", not
+/// "KEV status unknown".
+pub(crate) fn kev_catalog_loaded(conn: &rusqlite::Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'intel_kev')
+            AND EXISTS(SELECT 1 FROM intel_kev)",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// The intel stage's per-CVE enrichment, when its table exists.
@@ -419,6 +480,7 @@ fn sync_tickets(
                 asset_id: &asset_keys[r.asset as usize],
                 risk_score: r.score,
                 kev: r.kev,
+                priority: r.priority,
             });
         }
         let group = match group_remediations(&buf).into_iter().next() {
@@ -564,7 +626,8 @@ fn apply_follow(
 }
 
 /// Open exposures grouped by remediation action across teams (`ctem top`), with the
-/// counts the reasons are made of.
+/// counts the reasons are made of. Informational findings (severity info: an open port, a
+/// banner) never enter the list.
 pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<TopGroup>> {
     let mut st = conn.prepare(
         "SELECT coalesce(e.pkg_name, e.title), e.pkg_name IS NOT NULL, coalesce(e.pkg_version, ''),
@@ -572,7 +635,8 @@ pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<T
                 r.priority, r.due, coalesce(r.team, 'unassigned'), coalesce(a.internet_facing, 0)
          FROM exposures e JOIN exposure_risk r ON r.exposure_id = e.id
               JOIN assets a ON a.id = e.asset_id
-         WHERE e.status IN ('open', 'reopened') AND instr(e.instance, 'not_affected') = 0",
+         WHERE e.status IN ('open', 'reopened') AND instr(e.instance, 'not_affected') = 0
+           AND e.severity <> 1",
     )?;
     let mut q = st.query([])?;
     let mut strings = Interner::default();
@@ -623,6 +687,7 @@ pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<T
             asset_id: k,
             risk_score: l.score,
             kev: l.kev,
+            priority: super::priority_of(l.priority),
         })
         .collect();
     let groups = group_remediations(&open);
@@ -808,6 +873,7 @@ mod tests {
                     intel: Some(&intel),
                     config_rules: None,
                     config_teams: &[],
+                    context: &[],
                     tickets: true,
                     now: Utc
                         .with_ymd_and_hms(2026, 2, 1, 0, 0, 0)

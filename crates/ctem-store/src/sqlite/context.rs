@@ -1,0 +1,130 @@
+//! Asset context in SQLite (migration 22): where each stored asset fact came from, which
+//! sources reported an asset, the environment column, and ownership rule priorities.
+//!
+//! An import writes facts by rank: an inventory import (`format = inventory`) overwrites the
+//! facts it states and marks them `inventory`; a scanner sets a fact only where no inventory
+//! stated it. Rules are configuration and are applied when facts are read (the
+//! prioritisation pass, `ctem assets`), never stored, so changing a rule needs one re-score,
+//! not a re-import.
+
+use ctem_model::Asset;
+use ctem_model::context::{FactSource, FactSources};
+use rusqlite::{Transaction, params};
+
+use crate::Result;
+
+/// Asset facts' sources, the sources that reported each asset, rule priorities. The
+/// backfill gives assets stored earlier the sources of their exposures.
+pub(crate) const MIGRATION_22: &str = r#"
+ALTER TABLE assets ADD COLUMN environment TEXT;
+ALTER TABLE assets ADD COLUMN fact_sources TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE ownership_rules ADD COLUMN priority INTEGER;
+CREATE TABLE asset_sources (
+    asset_id   INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+    source_id  INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    PRIMARY KEY (asset_id, source_id)
+) WITHOUT ROWID;
+CREATE INDEX asset_sources_source ON asset_sources(source_id, asset_id);
+INSERT OR IGNORE INTO asset_sources(asset_id, source_id, first_seen, last_seen)
+    SELECT asset_id, source_id, min(first_seen), max(last_seen) FROM exposure_sources
+    GROUP BY asset_id, source_id;
+"#;
+
+/// The tool name of inventory imports; assets that only it reported were never scanned.
+pub(crate) const INVENTORY: &str = "inventory";
+
+/// The facts an asset record states, as (fact name, column, value).
+fn stated(asset: &Asset) -> Vec<(&'static str, &'static str, rusqlite::types::Value)> {
+    use rusqlite::types::Value as V;
+    let mut out = Vec::new();
+    if let Some(c) = asset.criticality {
+        out.push(("criticality", "criticality", V::Integer(i64::from(c))));
+    }
+    if let Some(z) = asset.zone.clone().filter(|z| !z.trim().is_empty()) {
+        out.push(("zone", "zone", V::Text(z)));
+    }
+    if let Some(i) = asset.internet_facing {
+        out.push((
+            "internet_facing",
+            "internet_facing",
+            V::Integer(i64::from(i)),
+        ));
+    }
+    if let Some(t) = asset.owner_team.clone().filter(|t| !t.trim().is_empty()) {
+        out.push(("team", "owner_team", V::Text(t)));
+    }
+    if let Some(e) = asset.environment.clone().filter(|e| !e.trim().is_empty()) {
+        out.push(("environment", "environment", V::Text(e)));
+    }
+    out
+}
+
+/// The sources JSON of a new asset's stated facts.
+pub(crate) fn new_fact_sources(asset: &Asset, source: FactSource) -> String {
+    let map: FactSources = stated(asset)
+        .into_iter()
+        .map(|(f, _, _)| (f.to_owned(), source))
+        .collect();
+    serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
+}
+
+/// Writes the facts `asset` states onto the stored asset `id`, by rank: `source` inventory
+/// overwrites; a scanner fills only facts no inventory stated.
+pub(crate) fn merge_facts(
+    tx: &Transaction<'_>,
+    id: i64,
+    asset: &Asset,
+    source: FactSource,
+) -> Result<()> {
+    let facts = stated(asset);
+    if facts.is_empty() {
+        return Ok(());
+    }
+    let text: String = tx
+        .prepare_cached("SELECT fact_sources FROM assets WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    let mut sources: FactSources = serde_json::from_str(&text).unwrap_or_default();
+    let mut changed = false;
+    for (fact, column, value) in facts {
+        if source != FactSource::Inventory && sources.get(fact) == Some(&FactSource::Inventory) {
+            continue;
+        }
+        tx.execute(
+            &format!("UPDATE assets SET {column} = ?2 WHERE id = ?1"),
+            params![id, value],
+        )?;
+        sources.insert(fact.to_owned(), source);
+        changed = true;
+    }
+    if changed {
+        tx.prepare_cached("UPDATE assets SET fact_sources = ?2 WHERE id = ?1")?
+            .execute(params![
+                id,
+                serde_json::to_string(&sources).unwrap_or_else(|_| "{}".into())
+            ])?;
+    }
+    Ok(())
+}
+
+/// Records that source `source_id` reported asset `id` at `now`.
+pub(crate) fn touch_source(tx: &Transaction<'_>, id: i64, source_id: i64, now: i64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO asset_sources(asset_id, source_id, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT(asset_id, source_id) DO UPDATE SET last_seen = excluded.last_seen",
+    )?
+    .execute(params![id, source_id, now])?;
+    Ok(())
+}
+
+/// The tools that reported each asset, by asset id (for `source` rules and listings).
+pub(crate) fn asset_tools(conn: &rusqlite::Connection) -> Result<Vec<(i64, String)>> {
+    let mut st = conn.prepare(
+        "SELECT DISTINCT a.asset_id, s.tool FROM asset_sources a JOIN sources s ON s.id = a.source_id
+         ORDER BY 1, 2",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
