@@ -87,6 +87,8 @@ pub struct ExposureFilter {
 /// Filters for [`Store::assets`].
 #[derive(Debug, Clone, Default)]
 pub struct AssetFilter {
+    /// One asset by id.
+    pub id: Option<i64>,
     pub kind: Option<ctem_model::AssetKind>,
     /// Substring of the name or of any identifier.
     pub search: Option<String>,

@@ -162,6 +162,10 @@ impl SqliteStore {
              FROM assets a WHERE 1=1",
         );
         let mut args: Vec<SqlValue> = Vec::new();
+        if let Some(id) = f.id {
+            sql.push_str(" AND a.id = ?");
+            args.push(id.into());
+        }
         if let Some(k) = f.kind {
             sql.push_str(" AND a.kind = ?");
             args.push(k.as_str().to_string().into());

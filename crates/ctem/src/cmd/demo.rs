@@ -73,6 +73,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         scope: None,
         strict: false,
         progress: false,
+        vantage: crate::config::Vantage::Internal,
     };
     super::risk::demo_setup(store.as_mut())?;
     let results = import::import_files(store.as_mut(), &paths, &opts);

@@ -34,6 +34,7 @@ pub fn formats(json: bool) -> Result<ExitCode> {
 
 pub fn assets(
     store: &dyn Store,
+    rules: &ctem_model::context::ContextRules,
     kind: Option<String>,
     search: Option<String>,
     tag: Option<String>,
@@ -54,13 +55,29 @@ pub fn assets(
         search,
         tag,
         limit,
+        ..AssetFilter::default()
     })?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| super::context::row_json(rules, r))
+            .collect::<Result<_>>()?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["ID", "KIND", "NAME", "IDENTIFIERS", "SERVICES", "OPEN"]);
+    let mut t = Table::new(&[
+        "ID",
+        "KIND",
+        "NAME",
+        "IDENTIFIERS",
+        "SERVICES",
+        "OPEN",
+        "CRIT",
+        "INTERNET",
+        "TEAM",
+    ]);
     for r in &rows {
+        let c = super::context::of(rules, r);
         let ids: Vec<String> = r
             .asset
             .identifiers_by_strength()
@@ -75,6 +92,14 @@ pub fn assets(
             cut(&ids.join(", "), 60),
             r.services.to_string(),
             r.open_exposures.to_string(),
+            c.criticality
+                .value
+                .map_or("-".into(), |v| v.to_string()),
+            c.internet_facing
+                .value
+                .map_or("-".into(), |v| if v { "yes" } else { "no" }.into()),
+            c.team.value.clone().unwrap_or_else(|| "-".into())
+                + if r.never_scanned { " (never scanned)" } else { "" },
         ]);
     }
     print!("{}", t.render());

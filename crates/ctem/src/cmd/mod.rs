@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod context;
 mod demo;
 mod detect;
 mod feeds;
@@ -42,14 +43,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             format,
             scope,
             strict,
+            vantage,
             json,
         } => {
             let mut store = open_store(&cli.db)?;
+            if vantage.is_some() && !import::vantage_applies(&format) {
+                anyhow::bail!(
+                    "--vantage applies to port scans ({}), not --format {format}",
+                    crate::config::VANTAGE_FORMATS.join(", ")
+                );
+            }
             let opts = import::Options {
                 format,
                 scope,
                 strict,
                 progress: true,
+                vantage: vantage.unwrap_or(config.context()?.vantage),
             };
             let results = import::import_files(store.as_mut(), &files, &opts);
             import::print(&results, json)?;
@@ -67,7 +76,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             json,
         } => {
             let store = open_store(&cli.db)?;
-            list::assets(store.as_ref(), kind, search, tag, limit, json)
+            let rules = context::rules(store.as_ref(), &config.context()?.rules)?;
+            list::assets(store.as_ref(), &rules, kind, search, tag, limit, json)
         }
         Command::Exposures {
             severity,

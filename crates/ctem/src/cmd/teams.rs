@@ -34,12 +34,16 @@ pub enum TeamsCommand {
         team: Vec<String>,
     },
     /// Route assets to a team: MATCH is tag, zone, name, repository or asset_kind; PATTERN a
-    /// glob (`*`, `?`)
+    /// glob (`*`, `?`). Rules are tried by priority, then the most specific first (a name
+    /// before a tag before an asset kind), then in the order added (docs/risk-model.md)
     Rule {
         #[arg(name = "MATCH")]
         kind: String,
         pattern: String,
         team: String,
+        /// Tried before rules of a lower priority (default 0), whatever their specificity
+        #[arg(long, allow_hyphen_values = true)]
+        priority: Option<i64>,
     },
     /// Remove an ownership rule by id
     Unrule { id: i64 },
@@ -122,6 +126,7 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
             kind,
             pattern,
             team,
+            priority,
         } => {
             let kind = RuleKind::parse(&kind).ok_or_else(|| {
                 anyhow!("unknown match {kind:?}: tag, zone, name, repository, asset_kind")
@@ -132,6 +137,7 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
                 kind,
                 pattern,
                 team,
+                priority,
             })?;
             println!("rule {id} added (takes effect at the next import or `ctem tickets sync`)");
         }
