@@ -60,8 +60,13 @@ const KNOWN: &[&str] = &[
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
     if let Some(h) = csv_header(head) {
-        let cols: Vec<&str> = h.split([',', ';']).map(|c| c.trim().trim_matches('"')).collect();
-        let id = ["name", "ip", "fqdn", "mac"].iter().any(|c| cols.contains(c));
+        let cols: Vec<&str> = h
+            .split([',', ';'])
+            .map(|c| c.trim().trim_matches('"'))
+            .collect();
+        let id = ["name", "ip", "fqdn", "mac"]
+            .iter()
+            .any(|c| cols.contains(c));
         let fact = ["criticality", "internet_facing"]
             .iter()
             .any(|c| cols.contains(c));
@@ -111,7 +116,10 @@ fn csv_rows(buf: &[u8]) -> Result<Vec<(String, Row)>> {
         .iter()
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
-    if !header.iter().any(|h| ["name", "ip", "fqdn", "mac"].contains(&h.as_str())) {
+    if !header
+        .iter()
+        .any(|h| ["name", "ip", "fqdn", "mac"].contains(&h.as_str()))
+    {
         return Err(Error::Refused(
             "CSV without a name, ip, fqdn or mac column: not an asset inventory".into(),
         ));
@@ -187,7 +195,9 @@ fn get<'r>(row: &'r Row, names: &[&str]) -> Option<&'r str> {
 }
 
 fn list(v: &str) -> impl Iterator<Item = &str> {
-    v.split([';', ' ', ',']).map(str::trim).filter(|s| !s.is_empty())
+    v.split([';', ' ', ','])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 fn boolean(v: &str) -> Option<bool> {

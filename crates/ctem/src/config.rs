@@ -140,7 +140,10 @@ mod tests {
         )
         .unwrap();
         let e = format!("{:#}", bad.context().unwrap_err());
-        assert!(e.contains("context rule 2") && e.contains("not an IP network"), "{e}");
+        assert!(
+            e.contains("context rule 2") && e.contains("not an IP network"),
+            "{e}"
+        );
         let unknown = Config::parse("[[context.rules]]\nnmae = \"a\"\n", None).unwrap();
         assert!(format!("{:#}", unknown.context().unwrap_err()).contains("nmae"));
     }

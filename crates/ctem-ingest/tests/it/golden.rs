@@ -24,9 +24,14 @@ pub fn summarise(records: &[Record]) -> Value {
     let mut scan = Value::Null;
     for r in records {
         match r {
-            Record::ScanInfo { tool, started_at, finished_at } => {
+            Record::ScanInfo {
+                tool,
+                started_at,
+                finished_at,
+            } => {
                 if scan.is_null() || tool.is_some() {
-                    scan = json!({"tool": tool, "started_at": started_at, "finished_at": finished_at});
+                    scan =
+                        json!({"tool": tool, "started_at": started_at, "finished_at": finished_at});
                 }
             }
             Record::Asset { key, asset } => {
@@ -41,7 +46,10 @@ pub fn summarise(records: &[Record]) -> Value {
                     "internet_facing": asset.internet_facing, "owner_team": asset.owner_team,
                     "environment": asset.environment,
                 });
-                if facts.as_object().is_some_and(|o| o.values().any(|v| !v.is_null())) {
+                if facts
+                    .as_object()
+                    .is_some_and(|o| o.values().any(|v| !v.is_null()))
+                {
                     a["context"] = facts;
                 }
                 assets.push(a);

@@ -37,9 +37,13 @@ pub fn row_json(rules: &ContextRules, row: &AssetRow) -> Result<serde_json::Valu
 /// plus `service_reachable` for a port-bound finding without a service inventory).
 pub fn how_to_supply(fact: &str) -> &'static str {
     match fact {
-        "kev" => "import the CISA KEV catalog: ctem intel import known_exploited_vulnerabilities.json",
+        "kev" => {
+            "import the CISA KEV catalog: ctem intel import known_exploited_vulnerabilities.json"
+        }
         "epss" => "import EPSS scores: ctem intel import epss_scores-current.csv",
-        "severity" => "the scanner gave no severity or CVSS: import a CVE record (ctem intel import --kind cve)",
+        "severity" => {
+            "the scanner gave no severity or CVSS: import a CVE record (ctem intel import --kind cve)"
+        }
         "exposure" => {
             "set internet_facing or zone in an inventory import (ctem import --format inventory), \
              a [[context.rules]] rule in ctem.toml, or import a port scan taken from outside \

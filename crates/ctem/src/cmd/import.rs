@@ -111,9 +111,8 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
     let external = opts.vantage == crate::config::Vantage::External
         && crate::config::VANTAGE_FORMATS.contains(&format.name);
     let (produced, store_err, issues) = std::thread::scope(|scope| {
-        let producer = scope.spawn(move || {
-            produce(format, tool, &mut file, size, producer_bar, tx, external)
-        });
+        let producer =
+            scope.spawn(move || produce(format, tool, &mut file, size, producer_bar, tx, external));
         let mut store_err: Option<ctem_store::Error> = None;
         let mut issues = 0usize;
         let mut waited = std::time::Duration::ZERO;

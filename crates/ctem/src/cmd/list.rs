@@ -92,14 +92,16 @@ pub fn assets(
             cut(&ids.join(", "), 60),
             r.services.to_string(),
             r.open_exposures.to_string(),
-            c.criticality
-                .value
-                .map_or("-".into(), |v| v.to_string()),
+            c.criticality.value.map_or("-".into(), |v| v.to_string()),
             c.internet_facing
                 .value
                 .map_or("-".into(), |v| if v { "yes" } else { "no" }.into()),
             c.team.value.clone().unwrap_or_else(|| "-".into())
-                + if r.never_scanned { " (never scanned)" } else { "" },
+                + if r.never_scanned {
+                    " (never scanned)"
+                } else {
+                    ""
+                },
         ]);
     }
     print!("{}", t.render());

@@ -254,7 +254,10 @@ fn explanation(
     }
     out.push_str(&score.explain());
     if !missing.is_empty() {
-        let _ = writeln!(out, "missing facts (unknown context is left out of the score):");
+        let _ = writeln!(
+            out,
+            "missing facts (unknown context is left out of the score):"
+        );
         for m in &missing {
             let _ = writeln!(
                 out,
