@@ -739,7 +739,11 @@ pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<T
             by_priority: t.by_priority,
             breached: t.breached,
             teams: t.teams,
-            group: RemediationGroup { action, ..g },
+            group: RemediationGroup {
+                action,
+                risk_removed: (g.risk_removed * 10.0).round() / 10.0,
+                ..g
+            },
         };
         out.push(t);
     }
