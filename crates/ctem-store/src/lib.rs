@@ -15,7 +15,12 @@
 //!   its identifiers, strongest first (cloud id, image digest, repo URL, MAC, FQDN, image ref,
 //!   IP, short host name, name); the first identifier that names a stored asset wins and the
 //!   new identifiers are added to it. So nmap's `10.0.0.5 / web01.corp` and Nessus's
-//!   `web01.corp / 00:11:22:..` become one asset.
+//!   `web01.corp / 00:11:22:..` become one asset. A local identifier (loopback, link-local,
+//!   unspecified address, `localhost`) only finds assets the same source reported before.
+//! - **asset facts**: criticality, zone, internet-facing, team and environment are written by
+//!   rank: an inventory import's facts overwrite and are kept; a scanner's fill the rest. Each
+//!   fact's source is stored (`AssetRow::fact_sources`), and which sources reported each
+//!   asset (`AssetRow::sources`, `never_scanned`).
 //! - **dedup**: an exposure is keyed by `(asset, fingerprint)` where the fingerprint recipe
 //!   depends on its kind ([`ctem_model::Exposure::fingerprint`]).
 //! - **lifecycle**: each exposure remembers which `(tool, scope)` pairs currently report it

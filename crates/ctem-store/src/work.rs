@@ -150,8 +150,9 @@ pub trait WorkStore {
     /// Open or reopened exposures with their stored risk, highest score first, as
     /// `(exposure id, risk)`; `limit` caps the list.
     fn ranked(&self, limit: Option<usize>) -> Result<Vec<(i64, StoredRisk)>>;
-    /// Open exposures grouped by remediation action, most risk removed first (`ctem top`),
-    /// from the stored scores.
+    /// Open exposures grouped by remediation action in urgency order
+    /// (`ctem_risk::urgency_order`), informational findings left out (`ctem top`), from the
+    /// stored scores.
     fn top(&self, today: NaiveDate) -> Result<Vec<TopGroup>>;
 
     fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>>;
