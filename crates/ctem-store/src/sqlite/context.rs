@@ -14,7 +14,10 @@ use rusqlite::{Transaction, params};
 use crate::Result;
 
 /// Asset facts' sources, the sources that reported each asset, rule priorities. The
-/// backfill gives assets stored earlier the sources of their exposures.
+/// backfill gives assets stored earlier the sources of their exposures. The stored scores
+/// are dropped: the model changed with this migration (exploited first, neutral unknown
+/// context, no-fix leaves the urgency alone), and the CLI re-scores a store without scores
+/// when it opens it.
 pub(crate) const MIGRATION_22: &str = r#"
 ALTER TABLE assets ADD COLUMN environment TEXT;
 ALTER TABLE assets ADD COLUMN fact_sources TEXT NOT NULL DEFAULT '{}';
@@ -30,6 +33,7 @@ CREATE INDEX asset_sources_source ON asset_sources(source_id, asset_id);
 INSERT OR IGNORE INTO asset_sources(asset_id, source_id, first_seen, last_seen)
     SELECT asset_id, source_id, min(first_seen), max(last_seen) FROM exposure_sources
     GROUP BY asset_id, source_id;
+DELETE FROM exposure_risk;
 "#;
 
 /// The tool name of inventory imports; assets that only it reported were never scanned.
@@ -127,4 +131,62 @@ pub(crate) fn asset_tools(conn: &rusqlite::Connection) -> Result<Vec<(i64, Strin
     )?;
     let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use crate::sqlite::SqliteStore;
+    use crate::sqlite::migrations::MIGRATIONS;
+    use crate::work::WorkStore;
+    use crate::{AssetFilter, Store};
+
+    /// A store of migration 21 gets the sources of its assets from their exposures' sources,
+    /// no fact sources, and no stored scores (re-scored with the new model when opened).
+    #[test]
+    fn migration_22_backfills_asset_sources_and_drops_scores() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (
+                    version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+            )
+            .expect("schema_migrations");
+            for (v, sql) in MIGRATIONS.iter().filter(|m| m.0 < 22) {
+                conn.execute_batch(sql).expect("old migration");
+                conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [v])
+                    .expect("version");
+            }
+            conn.execute_batch(
+                r#"INSERT INTO assets(id, kind, name, first_seen, last_seen, criticality)
+                       VALUES (1, 'host', 'web-1', 10, 20, 4);
+                   INSERT INTO sources(id, tool, scope) VALUES (5, 'nessus', 'dmz');
+                   INSERT INTO exposure_details(id, hash, data) VALUES (1, x'00', '{"title":"t"}');
+                   INSERT INTO exposures(id, asset_id, fingerprint, kind, title, severity, status,
+                       first_seen, last_seen, content_hash, detail_id, instance)
+                       VALUES (1, 1, x'01', 'vulnerability', 't', 3, 'open', 10, 20, x'02', 1, '{}');
+                   INSERT INTO exposure_sources(source_id, exposure_id, asset_id, active,
+                       first_seen, last_seen, last_scan_id) VALUES (5, 1, 1, 1, 10, 20, 7);
+                   INSERT INTO exposure_risk(exposure_id, score, priority, ssvc, kev)
+                       VALUES (1, 50.0, 2, 0, 0);"#,
+            )
+            .expect("old rows");
+        }
+        let store = SqliteStore::open(&path).expect("migrate");
+        let rows = store.assets(&AssetFilter::default()).expect("assets");
+        assert_eq!(rows[0].sources, ["nessus"]);
+        assert!(!rows[0].never_scanned);
+        assert!(
+            rows[0].fact_sources.is_empty(),
+            "a stored fact's source is a scanner"
+        );
+        assert_eq!(rows[0].asset.criticality, Some(4));
+        assert!(
+            store.scores_missing().expect("scores"),
+            "scores are recomputed"
+        );
+    }
 }
