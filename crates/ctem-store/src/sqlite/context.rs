@@ -9,7 +9,7 @@
 
 use ctem_model::Asset;
 use ctem_model::context::{FactSource, FactSources};
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::Result;
 
@@ -110,6 +110,43 @@ pub(crate) fn merge_facts(
             ])?;
     }
     Ok(())
+}
+
+/// The stored asset an asset record names: its identifiers tried strongest first, the
+/// first that names a stored asset of the same kind wins. A local identifier (loopback,
+/// link-local, unspecified address, `localhost`) names a stored asset only when the
+/// importing source `source_id` (tool and scope) reported that asset before: every machine
+/// has one, so it never merges assets across sources.
+pub(crate) fn resolve(tx: &Transaction<'_>, asset: &Asset, source_id: i64) -> Result<Option<i64>> {
+    let kind = asset.kind.as_str();
+    for id in asset.identifiers_by_strength() {
+        let hit: Option<i64> = if id.is_local() {
+            tx.prepare_cached(
+                "SELECT i.asset_id FROM asset_identifiers i
+                 JOIN assets a ON a.id = i.asset_id
+                 JOIN asset_sources s ON s.asset_id = i.asset_id AND s.source_id = ?4
+                 WHERE i.kind = ?1 AND i.value = ?2 AND a.kind = ?3
+                 ORDER BY i.asset_id LIMIT 1",
+            )?
+            .query_row(params![id.kind.as_str(), id.value, kind, source_id], |r| {
+                r.get(0)
+            })
+            .optional()?
+        } else {
+            tx.prepare_cached(
+                "SELECT i.asset_id FROM asset_identifiers i
+                 JOIN assets a ON a.id = i.asset_id
+                 WHERE i.kind = ?1 AND i.value = ?2 AND a.kind = ?3
+                 ORDER BY i.asset_id LIMIT 1",
+            )?
+            .query_row(params![id.kind.as_str(), id.value, kind], |r| r.get(0))
+            .optional()?
+        };
+        if hit.is_some() {
+            return Ok(hit);
+        }
+    }
+    Ok(None)
 }
 
 /// Records that source `source_id` reported asset `id` at `now`.

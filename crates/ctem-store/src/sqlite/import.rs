@@ -264,49 +264,10 @@ impl SqliteImport<'_> {
         }
     }
 
-    /// The stored asset an asset record names: its identifiers tried strongest first, the
-    /// first that names a stored asset of the same kind wins. A local identifier (loopback,
-    /// link-local, unspecified address, `localhost`) names a stored asset only when this
-    /// import's source (tool and scope) reported that asset before: every machine has one,
-    /// so it never merges assets across sources.
-    fn resolve(&mut self, asset: &Asset) -> Result<Option<i64>> {
-        let kind = asset.kind.as_str();
-        for id in asset.identifiers_by_strength() {
-            let hit: Option<i64> = if id.is_local() {
-                let source = self.source_id()?;
-                self.tx
-                    .prepare_cached(
-                        "SELECT i.asset_id FROM asset_identifiers i
-                         JOIN assets a ON a.id = i.asset_id
-                         JOIN asset_sources s ON s.asset_id = i.asset_id AND s.source_id = ?4
-                         WHERE i.kind = ?1 AND i.value = ?2 AND a.kind = ?3
-                         ORDER BY i.asset_id LIMIT 1",
-                    )?
-                    .query_row(params![id.kind.as_str(), id.value, kind, source], |r| {
-                        r.get(0)
-                    })
-                    .optional()?
-            } else {
-                self.tx
-                    .prepare_cached(
-                        "SELECT i.asset_id FROM asset_identifiers i
-                         JOIN assets a ON a.id = i.asset_id
-                         WHERE i.kind = ?1 AND i.value = ?2 AND a.kind = ?3
-                         ORDER BY i.asset_id LIMIT 1",
-                    )?
-                    .query_row(params![id.kind.as_str(), id.value, kind], |r| r.get(0))
-                    .optional()?
-            };
-            if hit.is_some() {
-                return Ok(hit);
-            }
-        }
-        Ok(None)
-    }
-
     fn asset(&mut self, key: AssetKey, asset: Asset) -> Result<()> {
         let kind = asset.kind.as_str();
-        let found = self.resolve(&asset)?;
+        let source = self.source_id()?;
+        let found = super::context::resolve(&self.tx, &asset, source)?;
         let fact_source = self.fact_source();
         let asset_id = match found {
             Some(id) => {
@@ -349,7 +310,6 @@ impl SqliteImport<'_> {
                 id
             }
         };
-        let source = self.source_id()?;
         super::context::touch_source(&self.tx, asset_id, source, self.now)?;
         for i in &asset.identifiers {
             self.tx

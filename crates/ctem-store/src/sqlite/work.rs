@@ -1,6 +1,7 @@
 //! SQLite side of [`crate::work::WorkStore`]: teams, users, ownership rules, per-exposure
 //! risk, tickets and delivery records (migration 20), and the bulk re-prioritisation.
 
+mod assets;
 mod prioritize;
 mod scan;
 
