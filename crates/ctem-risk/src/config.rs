@@ -99,7 +99,8 @@ impl Default for Thresholds {
 
 /// Values (0-1) assumed when an input is unknown, and the exposure of each network zone.
 /// Unknown exposure and criticality are not assumed: they are left out of the weighted
-/// mean (neutral), so `exposure` and `criticality` are read only by older files.
+/// mean (neutral). `exposure` is read only for a service known not to be reachable on an
+/// asset whose zone is unknown; `criticality` is accepted for older files and unused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Assumptions {
