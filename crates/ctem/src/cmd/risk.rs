@@ -202,6 +202,10 @@ fn explanation(
     let input = ctem_store::work::risk_input(&facts);
     let score = settings.model.score(&input);
     let mut missing: Vec<&str> = score.missing.clone();
+    if e.cves.is_empty() {
+        // KEV and EPSS are keyed by CVE: nothing to supply for a finding without one
+        missing.retain(|f| !matches!(*f, "kev" | "epss"));
+    }
     if e.port.is_some() && input.service_reachable.is_none() {
         missing.push("service_reachable");
     }

@@ -66,6 +66,23 @@ fn demo_top_is_the_log4shell_mitigation_on_the_crown_jewel_at_p1() {
         !missing.contains(&"asset_criticality") && !missing.contains(&"exposure"),
         "{missing:?}"
     );
+    // a finding without a CVE (the SARIF taint results) has no KEV or EPSS to supply
+    let all = env.lines(&["exposures", "--json"]);
+    let no_cve = all
+        .iter()
+        .find(|e| e["cves"].as_array().is_none_or(|a| a.is_empty()) && e["port"].is_null())
+        .expect("a finding without a CVE");
+    let x = run(&["explain", &no_cve["id"].to_string(), "--json"]);
+    let facts: Vec<&str> = x["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["fact"].as_str().unwrap())
+        .collect();
+    assert!(
+        !facts.contains(&"epss") && !facts.contains(&"kev"),
+        "{facts:?}"
+    );
 }
 
 #[test]
