@@ -66,7 +66,8 @@ name = "*app-2?"
 zone = "dmz"
 priority = 1
 TOML
-"$BIN/ctem" --db "$D/ctem.db" --config "$D/ctem.toml" prioritize --json > "$D/prio-context.json"
+/usr/bin/time -f "prioritize after the context change CPU: user %U s, sys %S s, max RSS %M KB" \
+  "$BIN/ctem" --db "$D/ctem.db" --config "$D/ctem.toml" prioritize --json > "$D/prio-context.json"
 python3 - "$D/prio.json" "$D/prio-context.json" <<'PY'
 import json, sys
 before, after = (json.load(open(p)) for p in sys.argv[1:3])
