@@ -212,6 +212,7 @@ pub mod mapping;
 mod prefilter;
 pub mod rule;
 mod ruleset;
+pub mod source;
 mod string_scan;
 #[cfg(test)]
 mod test_rng;

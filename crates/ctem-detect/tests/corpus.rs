@@ -374,3 +374,133 @@ fn non_ascii_literals_prefilter_as_the_unfiltered_path() -> anyhow::Result<()> {
     assert!(hits > 100, "{hits}");
     Ok(())
 }
+
+/// The products a rule may name to fire on the events of a fixture folder (`None`: only
+/// rules that name no product), and for Zeek the log type the file holds.
+fn allowed_products(folder: &str) -> &'static [&'static str] {
+    match folder {
+        "zeek_json" | "zeek_tsv" => &["zeek"],
+        "evtx" | "jsonl" | "windows_ecs" | "windows_evtx" | "windows_json" => &["windows"],
+        "cloudtrail" => &["aws"],
+        "auditd" | "sysmon_linux_syslog" | "syslog_rfc3164" | "syslog_rfc5424" => &["linux"],
+        _ => &[],
+    }
+}
+
+fn event_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if p.is_dir() {
+            event_files(&p, out);
+        } else if !(name.ends_with(".yml")
+            || name.ends_with(".md")
+            || name.ends_with(".tsv")
+            || name.ends_with(".ini")
+            || name.ends_with(".yaml")
+            || name.ends_with(".txt")
+            || name.contains("expected"))
+        {
+            out.push(p);
+        }
+    }
+}
+
+/// Every event file under `events/` with every SigmaHQ rule: no alert from a rule whose
+/// logsource cannot apply to the file's source; the rules that should fire still do. Prints
+/// the alert counts per file folder and rule product.
+#[test]
+fn logsources_route_every_event_file() -> anyhow::Result<()> {
+    use std::collections::BTreeMap;
+    let Some(root) = shared() else { return Ok(()) };
+    let dirs: Vec<PathBuf> = RULE_DIRS
+        .iter()
+        .map(|d| root.join("sigma").join(d))
+        .collect();
+    let set = RuleSet::load_dirs(&dirs)?;
+    let engine = Engine::new(set, Mappings::builtin()?);
+    let product_of: BTreeMap<String, (Option<String>, Option<String>)> = engine
+        .rules()
+        .iter()
+        .map(|r| {
+            (
+                r.meta.id.clone(),
+                (r.logsource.product.clone(), r.logsource.service.clone()),
+            )
+        })
+        .collect();
+    let mut files = Vec::new();
+    event_files(&root.join("events"), &mut files);
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut fired: BTreeMap<String, u64> = BTreeMap::new();
+    let mut wrong = Vec::new();
+    for f in &files {
+        let folder = f
+            .parent()
+            .and_then(|p| {
+                p.ancestors().find(|a| {
+                    a.parent()
+                        .is_some_and(|pp| pp.ends_with("logs") || pp.ends_with("events"))
+                })
+            })
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let allowed = allowed_products(&folder);
+        let limit = if name.contains("100k") {
+            20_000
+        } else {
+            u64::MAX
+        };
+        let mut n = 0u64;
+        let Ok(stats) = engine.run_file(f, ctem_detect::decode::Format::Auto, 2, |a| {
+            n += 1;
+            if n > limit {
+                return;
+            }
+            let (product, service) = product_of.get(&a.rule_id).cloned().unwrap_or_default();
+            let p = product.clone().unwrap_or_else(|| "-".into());
+            *counts.entry((folder.clone(), p.clone())).or_default() += 1;
+            *fired.entry(a.rule_id.clone()).or_default() += 1;
+            let ok_product = product.as_deref().is_none_or(|p| allowed.contains(&p));
+            let ok_service = product.as_deref() != Some("zeek")
+                || service.as_deref().is_some_and(|s| name.contains(s));
+            if !(ok_product && ok_service) {
+                wrong.push(format!(
+                    "{name}: {} ({p}/{service:?}) {}",
+                    a.title, a.rule_id
+                ));
+            }
+        }) else {
+            println!("corpus: {name}: not an event file");
+            continue;
+        };
+        println!("corpus: {folder}/{name}: {} events", stats.run.events);
+    }
+    println!("corpus: alerts per folder and rule product:");
+    for ((folder, product), n) in &counts {
+        println!("  {folder:22} {product:10} {n}");
+    }
+    let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
+    for w in &wrong {
+        let k = shown
+            .entry(w.split(':').next().unwrap_or_default())
+            .or_default();
+        *k += 1;
+        if *k <= 3 {
+            println!("  WRONG {w}");
+        }
+    }
+    println!(
+        "corpus: {} alerts from rules whose logsource cannot apply",
+        wrong.len()
+    );
+    assert!(wrong.is_empty());
+    Ok(())
+}
