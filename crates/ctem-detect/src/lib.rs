@@ -198,9 +198,11 @@
 
 pub mod compile;
 pub mod condition;
+mod config;
 pub mod correlation;
 pub mod decode;
 mod engine;
+mod entities;
 mod error;
 pub mod event;
 pub mod flat;
@@ -219,12 +221,17 @@ mod test_rng;
 pub mod value;
 
 pub use compile::CompileOptions;
+pub use config::DetectConfig;
 pub use correlation::CorrelationRule;
 pub use engine::{Alert, Detector, Engine, Record, RunStats, epoch_secs};
+pub use entities::EntityPaths;
 pub use error::{Error, Result};
 pub use event::{Event, FieldValue};
 pub use ioc::IocMatcher;
 pub use lines::LineStats;
 pub use mapping::Mappings;
 pub use rule::{Modifier, Rule};
-pub use ruleset::{CompiledRule, RuleMeta, RuleSet, RulesReport, Unsupported, rules_check};
+pub use ruleset::{
+    CompiledRule, LogsourceReport, RuleMeta, RuleSet, RulesReport, Unsupported, rules_check,
+    rules_check_with,
+};

@@ -46,11 +46,13 @@ pub fn alert_identity(a: &Alert) -> String {
     if a.record.is_none() && a.event_time.is_none() {
         h.update(a.event.to_string().as_bytes());
     }
-    h.finalize().iter().fold(String::with_capacity(64), |mut s, b| {
-        use std::fmt::Write;
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    h.finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Storage of detection alerts.

@@ -60,6 +60,7 @@ pub fn stream<R: Read + Send + 'static>(
         source,
         line: 0,
         buf: Vec::new(),
+        failed: false,
     }))
 }
 
@@ -70,6 +71,8 @@ struct LineRecords {
     source: Option<String>,
     line: u64,
     buf: Vec<u8>,
+    /// A read failed (truncated gzip, I/O error): the stream has ended.
+    failed: bool,
 }
 
 fn format_name(f: Format) -> &'static str {
@@ -109,16 +112,23 @@ impl Iterator for LineRecords {
     type Item = Result<Record>;
     fn next(&mut self) -> Option<Result<Record>> {
         loop {
+            if self.failed {
+                return None;
+            }
             self.buf.clear();
             match self.reader.read_until(b'\n', &mut self.buf) {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(e) => {
-                    return Some(Err(decode_err(
-                        format_name(self.format),
-                        self.line + 1,
-                        e.to_string(),
-                    )));
+                    // the rest cannot be read: one error naming the line, then the end
+                    self.failed = true;
+                    return Some(Err(Error::Io {
+                        path: PathBuf::from(self.source.as_deref().unwrap_or("-")),
+                        source: std::io::Error::new(
+                            e.kind(),
+                            format!("after line {}: {e}", self.line),
+                        ),
+                    }));
                 }
             }
             self.line += 1;

@@ -115,9 +115,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Prioritize { json } => risk::prioritize(&cli.db, &config, json),
         Command::Tickets(a) => tickets::run(&cli.db, &config, a),
         Command::Teams(c) => teams::run(&cli.db, c),
-        Command::Detect(args) => detect::run(&cli.db, args),
+        Command::Detect(args) => detect::run(&cli.db, args, &config),
         Command::Rules(crate::cli::RulesCommand::Check { dirs, json }) => {
-            detect::rules_check(&dirs, json)
+            detect::rules_check(&dirs, json, &config)
         }
         Command::Alerts {
             level,
