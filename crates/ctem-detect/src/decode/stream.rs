@@ -47,7 +47,9 @@ pub fn stream<R: Read + Send + 'static>(
         Some((first, _)) => first.trim_end().ends_with('}'),
         None => head_text.trim_end().ends_with('}') || head_text.is_empty(),
     };
+    // audit records are grouped by serial across lines: read whole
     let whole = format == Format::Evtx
+        || format == Format::Auditd
         || (format != Format::Syslog && (head_text.starts_with('[') || !first_line_whole));
     if whole {
         let mut bytes = Vec::new();
@@ -80,6 +82,7 @@ fn format_name(f: Format) -> &'static str {
         Format::Suricata => "suricata",
         Format::Zeek => "zeek",
         Format::Syslog => "syslog",
+        Format::Auditd => "auditd",
         _ => "jsonl",
     }
 }
@@ -97,6 +100,12 @@ fn decode_line(
     }
     let event = if format == Format::Syslog {
         Ok(parse_syslog_line(t))
+    } else if format == Format::Auditd {
+        // followed line by line: each record is its own event
+        let mut g = super::AuditGrouper::default();
+        g.push(t)
+            .map(|done| done.or_else(|| g.finish()).unwrap_or_default())
+            .map_err(|m| decode_err("auditd", line, m))
     } else {
         serde_json::from_str::<Value>(t)
             .map_err(|e| decode_err(format_name(format), line, e.to_string()))
