@@ -280,10 +280,13 @@ impl Engine {
 
     /// Whether the rules of bucket `b` may run on an event of logsource `src`: the rule
     /// logsource applies to the source, and the logsource-table condition holds.
+    /// A source that names its categories (ECS, OCSF process starts) needs no table test;
+    /// one that leaves them open (Windows by `Channel`) is tested by the table.
     fn bucket_applies<E: Event + ?Sized>(&self, b: usize, src: &SourceLs, view: &E) -> bool {
         applies(&self.bucket_ls[b], src)
             && match self.buckets[b].0 {
                 None => true,
+                Some(_) if src.categories.is_some() => true,
                 Some(l) => self.mappings.logsources[l].holds(view),
             }
     }

