@@ -560,3 +560,38 @@ fn logsources_route_every_event_file() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A damaged chunk of an EVTX file is reported as an issue and the rest of the file is
+/// still read: `ocsf-raw-sysmon.evtx` ends with eight blocks that are not chunks (358
+/// records in chunks 0-8), and a copy with chunk 3's header destroyed loses only that
+/// chunk's 43 records.
+#[test]
+fn evtx_damaged_chunk_is_reported_and_the_rest_read() -> anyhow::Result<()> {
+    use ctem_detect::decode::{Format, decode_bytes};
+    let Some(root) = shared() else { return Ok(()) };
+    let bytes = std::fs::read(root.join("events/logs/windows_evtx/ocsf-raw-sysmon.evtx"))?;
+    let split = |recs: ctem_detect::decode::Records| {
+        let (mut ok, mut errs) = (Vec::new(), Vec::new());
+        for r in recs {
+            match r {
+                Ok(r) => ok.push(r.record.unwrap_or(0)),
+                Err(e) => errs.push(e.to_string()),
+            }
+        }
+        (ok, errs)
+    };
+    let (ok, errs) = split(decode_bytes(bytes.clone(), Format::Evtx, None)?);
+    println!("corpus: ocsf-raw-sysmon.evtx: {} records, issues {errs:?}", ok.len());
+    assert_eq!(ok.len(), 358);
+    assert!(errs.iter().all(|e| e.contains("chunk")), "{errs:?}");
+    let mut damaged = bytes;
+    let chunk3 = 4096 + 3 * 65536;
+    damaged[chunk3..chunk3 + 8].copy_from_slice(b"XXXXXXXX");
+    let (ok, errs) = split(decode_bytes(damaged, Format::Evtx, None)?);
+    println!("corpus: chunk 3 damaged: {} records, issues {errs:?}", ok.len());
+    assert_eq!(ok.len(), 358 - 43);
+    assert!(ok.contains(&120) && ok.contains(&164) && ok.contains(&358));
+    assert!(!ok.contains(&121) && !ok.contains(&163));
+    assert!(errs.iter().any(|e| e.contains("chunk 3")), "{errs:?}");
+    Ok(())
+}

@@ -170,10 +170,11 @@ pub enum Command {
 
 #[derive(clap::Args, Debug)]
 pub struct DetectArgs {
-    /// Sigma rule folders or files (repeatable)
+    /// Sigma rule folders or files (repeatable; default: [detect] rules of ctem.toml, else
+    /// none: source alerts and indicator matches only)
     #[arg(long = "rules")]
     pub rules: Vec<PathBuf>,
-    /// Event format: auto, jsonl, evtx, suricata, zeek, syslog
+    /// Event format: auto, jsonl, evtx, suricata, zeek, syslog, auditd
     #[arg(long, default_value = "auto")]
     pub input: String,
     /// Worker threads for rule evaluation

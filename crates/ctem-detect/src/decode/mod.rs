@@ -251,6 +251,16 @@ pub fn decode_evtx(bytes: Vec<u8>, source: Option<String>) -> Result<Records> {
                 record: Some(rec.event_record_id),
                 event: rec.data,
             }),
+            // a damaged chunk is one issue; the parser goes on with the next chunk
+            Err(evtx::err::EvtxError::FailedToParseChunk { chunk_id, source }) => Err(decode_err(
+                "evtx",
+                0,
+                format!(
+                    "damaged chunk {chunk_id} (byte {}): {source}; its records are skipped, \
+                     the other chunks are read",
+                    4096 + chunk_id * 65536
+                ),
+            )),
             Err(e) => Err(decode_err("evtx", 0, e.to_string())),
         })
         .collect();

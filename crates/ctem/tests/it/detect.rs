@@ -140,6 +140,20 @@ fn rules_check_reports_counts_and_reasons() {
     assert_eq!(v["compiled"], 1);
     let u = &v["unsupported"][0];
     assert!(u["path"].as_str().expect("path").ends_with("bad.yml"));
+    // per logsource: how many rules, and which sources feed it
+    let ls = v["logsources"].as_array().expect("logsources");
+    assert_eq!(ls.len(), 1, "{ls:?}");
+    assert_eq!(ls[0]["product"], "windows");
+    assert_eq!(ls[0]["rules"], 1);
+    assert_eq!(ls[0]["fed"], true);
+    assert!(
+        ls[0]["fed_by"]
+            .as_array()
+            .expect("fed_by")
+            .iter()
+            .any(|f| f == "windows"),
+        "{ls:?}"
+    );
     assert!(!u["reason"].as_str().expect("reason").is_empty());
     let missing = ctem(tmp.path(), &["rules", "check", "/no/such/dir"]);
     assert_eq!(missing.status.code(), Some(1));
