@@ -82,9 +82,12 @@ pub struct Engine {
     /// all their rules (see [`overlapping_buckets`]).
     groups: Vec<(Vec<usize>, usize)>,
     /// The fields the logsource conditions and the routing table read, with their numbers
-    /// (see [`Event::field_numbered`]) and whether their value matters or only their
-    /// presence: the key of the per-thread bucket cache.
-    ls_fields: Vec<(String, Option<u32>, bool)>,
+    /// (see [`Event::field_numbered`]): the key of the per-thread bucket cache.
+    ls_fields: Vec<(String, Option<u32>)>,
+    /// The fields of the logsource table (their values are in every key).
+    table_keys: Vec<usize>,
+    /// What routing reads, entry by entry (see [`crate::source::Sources::plan`]).
+    route_plan: Vec<RouteStep>,
     /// Every field name or path a rule or mapping reads (the fast JSON-lines path).
     pub(crate) index: FieldIndex,
     /// Every rule field's paths in the fallback (flat) shape, as slots of `index`.
@@ -121,24 +124,34 @@ impl Engine {
             .flat_map(|r| r.detection.field_names())
             .collect();
         // the fields the logsource table and the routing table read: the key of the
-        // per-thread bucket cache (values, or only presence where that is all that matters)
-        let mut ls_fields: Vec<(String, bool)> = mappings
+        // per-thread bucket cache
+        let mut ls_fields: Vec<String> = mappings
             .logsources
             .iter()
             .flat_map(|e| e.when.iter().flatten())
             .filter_map(|f| f.field.clone())
-            .map(|f| (f, true))
             .collect();
-        ls_fields.extend(mappings.sources.fields());
         ls_fields.sort_unstable();
-        ls_fields.dedup_by(|b, a| {
-            let same = a.0 == b.0;
-            if same {
-                a.1 |= b.1;
+        ls_fields.dedup();
+        let table_keys: Vec<usize> = (0..ls_fields.len()).collect();
+        let mut field_no = |f: &String| match ls_fields.iter().position(|x| x == f) {
+            Some(i) => i,
+            None => {
+                ls_fields.push(f.clone());
+                ls_fields.len() - 1
             }
-            same
-        });
-        names.extend(ls_fields.iter().map(|(f, _)| f.clone()));
+        };
+        let route_plan: Vec<RouteStep> = mappings
+            .sources
+            .plan()
+            .iter()
+            .map(|(present, values, decides)| RouteStep {
+                present: present.iter().map(&mut field_no).collect(),
+                values: values.iter().map(&mut field_no).collect(),
+                decides: *decides,
+            })
+            .collect();
+        names.extend(ls_fields.iter().cloned());
         names.sort_unstable();
         names.dedup();
         mappings.prepare(names.iter().map(String::as_str));
@@ -213,11 +226,13 @@ impl Engine {
             groups,
             ls_fields: ls_fields
                 .into_iter()
-                .map(|(f, value)| {
+                .map(|f| {
                     let id = flat_paths.id(&f);
-                    (f, id, value)
+                    (f, id)
                 })
                 .collect(),
+            table_keys,
+            route_plan,
             index,
             flat_paths,
             silent,
@@ -297,40 +312,74 @@ impl Engine {
         self.mappings.sources.classify(&view, file)
     }
 
+    /// Appends field `i` of `ls_fields` to a cache key: its value, or (`value` false) only
+    /// whether it is present. Returns whether it is present.
+    fn push_key<E: Event + ?Sized>(
+        &self,
+        view: &E,
+        i: usize,
+        value: bool,
+        key: &mut Vec<u8>,
+    ) -> bool {
+        use std::fmt::Write;
+        let (f, id) = &self.ls_fields[i];
+        match view.raw_numbered(*id, f) {
+            RawField::Absent => {
+                key.push(1);
+                return false;
+            }
+            RawField::Text(_) | RawField::Int(_) if !value => key.push(5),
+            RawField::Text(t) => {
+                key.push(2);
+                key.extend_from_slice(&(t.len() as u64).to_le_bytes());
+                key.extend_from_slice(t);
+            }
+            RawField::Int(n) => {
+                key.push(3);
+                key.extend_from_slice(&n.to_le_bytes());
+            }
+            RawField::Unknown => match view.field(f) {
+                None => {
+                    key.push(1);
+                    return false;
+                }
+                Some(_) if !value => key.push(5),
+                Some(v) => {
+                    let mut text = String::new();
+                    let _ = write!(text, "{v:?}");
+                    key.push(4);
+                    key.extend_from_slice(&(text.len() as u64).to_le_bytes());
+                    key.extend_from_slice(text.as_bytes());
+                }
+            },
+        }
+        true
+    }
+
     /// The buckets whose logsource condition holds, cached per distinct logsource-field values.
     fn buckets_of<E: Event + ?Sized>(&self, view: &E, sc: &mut Scratch) -> usize {
-        use std::fmt::Write;
         // the raw value where the view has it (no decoding, no formatting), tagged so that
-        // no two kinds of key meet
+        // no two kinds of key meet: the table's fields, then what routing reads up to the
+        // first entry that decides (a Windows event: the presence of `Channel`)
         sc.key.clear();
         sc.key.extend_from_slice(sc.file_type.as_bytes());
         sc.key.push(0);
-        for (f, id, value) in &self.ls_fields {
-            match view.raw_numbered(*id, f) {
-                RawField::Absent => sc.key.push(1),
-                RawField::Text(_) | RawField::Int(_) if !value => sc.key.push(5),
-                RawField::Text(t) => {
-                    sc.key.push(2);
-                    sc.key.extend_from_slice(&(t.len() as u64).to_le_bytes());
-                    sc.key.extend_from_slice(t);
-                }
-                RawField::Int(n) => {
-                    sc.key.push(3);
-                    sc.key.extend_from_slice(&n.to_le_bytes());
-                }
-                RawField::Unknown => {
-                    let mut text = String::new();
-                    match view.field(f) {
-                        Some(_) if !value => sc.key.push(5),
-                        Some(v) => {
-                            let _ = write!(text, "{v:?}");
-                            sc.key.push(4);
-                            sc.key.extend_from_slice(&(text.len() as u64).to_le_bytes());
-                            sc.key.extend_from_slice(text.as_bytes());
-                        }
-                        None => sc.key.push(1),
-                    }
-                }
+        for &i in &self.table_keys {
+            self.push_key(view, i, true, &mut sc.key);
+        }
+        for step in &self.route_plan {
+            if !step
+                .present
+                .iter()
+                .all(|&i| self.push_key(view, i, false, &mut sc.key))
+            {
+                continue;
+            }
+            for &i in &step.values {
+                self.push_key(view, i, true, &mut sc.key);
+            }
+            if step.decides {
+                break;
             }
         }
         if let Some(&slot) = sc.ls_cache.get(sc.key.as_slice()) {
@@ -608,6 +657,15 @@ fn overlapping_buckets(
         }
     }
     groups.into_iter().collect()
+}
+
+/// What routing reads of one table entry: fields that must be present, fields whose values
+/// decide, and whether the entry decides once its fields are present (numbers in
+/// `Engine::ls_fields`).
+struct RouteStep {
+    present: Vec<usize>,
+    values: Vec<usize>,
+    decides: bool,
 }
 
 /// Per-thread working memory of the matcher: prefilter marks, candidates, the bucket cache.

@@ -205,6 +205,26 @@ impl Sources {
         out
     }
 
+    /// What the classification of an event reads, entry by entry: the fields that must be
+    /// present, the fields whose values it compares or copies, and whether the entry decides
+    /// once its fields are present (it has no `equals`). A cache key made of what is read in
+    /// this order, up to the first deciding entry whose fields are present, determines the
+    /// classification: a Windows event's key is the presence of `Channel`, nothing more.
+    pub fn plan(&self) -> Vec<(Vec<String>, Vec<String>, bool)> {
+        self.entries
+            .iter()
+            .map(|e| {
+                let mut values: Vec<String> = e.equals.iter().map(|(f, _)| f.clone()).collect();
+                for t in e.product.iter().chain(e.services.iter().flatten()) {
+                    if let Template::Field(f) = t {
+                        values.push(f.clone());
+                    }
+                }
+                (e.present.clone(), values, e.equals.is_empty())
+            })
+            .collect()
+    }
+
     /// The log type a file name ends with (`otrf-apt29-day1-SCRANTON_conn.log` -> `conn`).
     pub fn file_type(&self, file: Option<&str>) -> Option<&str> {
         let name = file?.rsplit(['/', '\\']).next()?.to_ascii_lowercase();

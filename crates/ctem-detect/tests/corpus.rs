@@ -398,6 +398,8 @@ fn allowed_products(folder: &str) -> &'static [&'static str] {
         "evtx" | "jsonl" | "windows_ecs" | "windows_evtx" | "windows_json" => &["windows"],
         "cloudtrail" => &["aws"],
         "auditd" | "sysmon_linux_syslog" | "syslog_rfc3164" | "syslog_rfc5424" => &["linux"],
+        // OCSF process activity runs the process_creation rules of the device's OS
+        "ocsf" => &["windows", "linux", "macos"],
         _ => &[],
     }
 }
@@ -581,14 +583,20 @@ fn evtx_damaged_chunk_is_reported_and_the_rest_read() -> anyhow::Result<()> {
         (ok, errs)
     };
     let (ok, errs) = split(decode_bytes(bytes.clone(), Format::Evtx, None)?);
-    println!("corpus: ocsf-raw-sysmon.evtx: {} records, issues {errs:?}", ok.len());
+    println!(
+        "corpus: ocsf-raw-sysmon.evtx: {} records, issues {errs:?}",
+        ok.len()
+    );
     assert_eq!(ok.len(), 358);
     assert!(errs.iter().all(|e| e.contains("chunk")), "{errs:?}");
     let mut damaged = bytes;
     let chunk3 = 4096 + 3 * 65536;
     damaged[chunk3..chunk3 + 8].copy_from_slice(b"XXXXXXXX");
     let (ok, errs) = split(decode_bytes(damaged, Format::Evtx, None)?);
-    println!("corpus: chunk 3 damaged: {} records, issues {errs:?}", ok.len());
+    println!(
+        "corpus: chunk 3 damaged: {} records, issues {errs:?}",
+        ok.len()
+    );
     assert_eq!(ok.len(), 358 - 43);
     assert!(ok.contains(&120) && ok.contains(&164) && ok.contains(&358));
     assert!(!ok.contains(&121) && !ok.contains(&163));
