@@ -59,7 +59,7 @@ impl Alert {
         let event_time = self
             .timestamp
             .as_deref()
-            .and_then(|t| crate::epoch_secs(t))
+            .and_then(crate::epoch_secs)
             .and_then(|s| chrono::DateTime::from_timestamp(s, 0));
         ctem_model::Alert {
             id: None,

@@ -309,7 +309,6 @@ pub fn run(db: &str, args: DetectArgs, config: &Config) -> Result<ExitCode> {
             }
         }
     }
-    drop(sink);
     // alerts of a file that failed part-way count too (they were printed and stored)
     stats.alerts = alerts_seen;
     writer.flush();
