@@ -528,7 +528,7 @@ fn logsources_route_every_event_file() -> anyhow::Result<()> {
     };
     // no fixture holds a WebDAV PUT: a real Zeek http record made one (method, user agent,
     // a public responder) fires the rule as an http record, and not as a conn record
-    let webdav = "aac2fd97-bcba-491b-ad66-a6edf89c71bf";
+    let webdav = "705072a5-bb6f-4ced-95b6-ecfa6602090b";
     let first = std::fs::read_to_string(root.join("events/logs/zeek_json/ocsf-raw-http.log"))?;
     let mut ev: serde_json::Value = serde_json::from_str(first.lines().next().unwrap_or_default())?;
     ev["method"] = "PUT".into();
