@@ -27,7 +27,14 @@
 //!    `include_str!`, so one rule runs unchanged on every shape and new shapes need no code.
 //! 5. **Engine** ([`Engine`]): rules are bucketed by logsource; an event tests the logsource
 //!    conditions once (cached per thread by the values of the fields they read, `Channel` and
-//!    `EventID`), then only the buckets it belongs to. Matching is pure and runs on several
+//!    `EventID`), then only the buckets it belongs to. **Routing** ([`source`],
+//!    `mappings/sources.yml`): every event is first given the logsource of its source
+//!    (product, services, categories: Zeek by log type, Suricata by event type, syslog by app
+//!    name, CloudTrail, CEF vendor, ECS module, OCSF class, Windows by `Channel`), and a
+//!    bucket runs only where its rules' logsource applies; an unknown source gets only rules
+//!    that name no product or service. The classification reads a few fields, in table order
+//!    up to the first entry that decides, and is part of the same per-thread cache key, so it
+//!    costs nothing per rule (a Windows event adds the presence of `Channel` to the key). Matching is pure and runs on several
 //!    threads ([`Engine::run`], [`Engine::run_lines`]); correlation state is fed in input
 //!    order afterwards so results do not depend on the thread count.
 //! 6. **Prefilter** (`prefilter`): for each rule a necessary literal formula is derived from
