@@ -187,7 +187,23 @@ impl Engine {
         // buckets whose logsources hold on the same events get one filter more, over all
         // their rules, used in their place: a field of both is looked up once
         let mut groups = Vec::new();
-        for g in overlapping_buckets(&mappings, &buckets) {
+        // the buckets without a table entry that a Windows event (services and categories
+        // left to the table) runs all at once: one filter over all of them, as before routing
+        // split them by logsource
+        let windows = SourceLs {
+            entry: Some("windows".into()),
+            product: Some("windows".into()),
+            services: None,
+            categories: None,
+        };
+        let untabled: Vec<usize> = (0..buckets.len())
+            .filter(|&b| buckets[b].0.is_none() && applies(&bucket_ls[b], &windows))
+            .collect();
+        let mut merged = overlapping_buckets(&mappings, &buckets);
+        if untabled.len() >= 2 {
+            merged.push(untabled);
+        }
+        for g in merged {
             let mut idx: Vec<usize> = g.iter().flat_map(|&b| buckets[b].1.clone()).collect();
             idx.sort_unstable();
             filters.push(BucketFilter::new(
