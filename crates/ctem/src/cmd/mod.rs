@@ -167,9 +167,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Prioritize { json } => risk::prioritize(db, &config, json),
         Command::Tickets(a) => tickets::run(db, &config, a),
         Command::Teams(c) => teams::run(db, c),
-        Command::Detect(args) => detect::run(db, args, &limits),
+        Command::Detect(args) => detect::run(db, args, &config, &limits),
         Command::Rules(crate::cli::RulesCommand::Check { dirs, json }) => {
-            detect::rules_check(&dirs, json)
+            detect::rules_check(&dirs, json, &config)
         }
         Command::Alerts {
             level,
