@@ -38,6 +38,7 @@
 //! - **One conformance suite** ([`testsuite`]) that every backend runs.
 
 pub mod alerts;
+pub mod auth;
 pub mod error;
 mod fx;
 pub mod intel;
@@ -81,6 +82,43 @@ pub struct ExposureFilter {
     /// Only exposures whose CVE is in the CISA KEV catalog (after enrichment).
     pub kev: bool,
     pub limit: Option<usize>,
+    /// The order of the listing.
+    pub sort: ExposureSort,
+    /// Keyset pagination: only the exposures that come after this one in `sort` order.
+    pub after: Option<ExposureCursor>,
+}
+
+/// The orders an exposure listing can take; each ends on the id, so a position in it is
+/// one `(key, id)` pair ([`ExposureCursor`]) and the next page is a range scan of an index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExposureSort {
+    /// Most severe first, then by id.
+    #[default]
+    Severity,
+    /// Oldest id first.
+    Id,
+    /// Newest id first.
+    IdDesc,
+}
+
+/// Where a page of exposures ended: the sort key (the severity rank for
+/// [`ExposureSort::Severity`], unused otherwise) and the id of its last exposure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExposureCursor {
+    pub key: i64,
+    pub id: i64,
+}
+
+impl ExposureCursor {
+    /// The cursor after `e` in `sort` order.
+    pub fn after(e: &Exposure, sort: ExposureSort) -> Option<Self> {
+        let id = e.id?;
+        let key = match sort {
+            ExposureSort::Severity => e.severity as i64,
+            ExposureSort::Id | ExposureSort::IdDesc => 0,
+        };
+        Some(ExposureCursor { key, id })
+    }
 }
 
 /// Filters for [`Store::assets`].
@@ -91,6 +129,8 @@ pub struct AssetFilter {
     pub search: Option<String>,
     pub tag: Option<String>,
     pub limit: Option<usize>,
+    /// Keyset pagination: only assets with a larger id (the listing is in id order).
+    pub after_id: Option<i64>,
 }
 
 /// An asset with its counts, as listings show it.
@@ -130,7 +170,9 @@ pub trait ImportSession {
 /// The store every stage reads and writes. Each stage's own storage is a trait of its own
 /// ([`intel::IntelStore`], [`work::WorkStore`], [`alerts::AlertStore`]) so its methods live
 /// beside its tables.
-pub trait Store: intel::IntelStore + work::WorkStore + alerts::AlertStore {
+pub trait Store:
+    intel::IntelStore + work::WorkStore + alerts::AlertStore + auth::AuthStore
+{
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;
     fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;
     fn asset(&self, id: i64) -> Result<Option<Asset>>;
@@ -187,4 +229,17 @@ pub fn open_with(url: &str, opts: &OpenOptions) -> Result<Box<dyn Store>> {
         return Err(Error::UnsupportedUrl(shown));
     }
     Ok(Box::new(sqlite::SqliteStore::open_with(url, opts)?))
+}
+
+/// [`open_with`] for a store moved between threads (the server's pool of handles).
+pub fn open_shared(url: &str, opts: &OpenOptions) -> Result<Box<dyn Store + Send>> {
+    if url.contains("://") && !url.starts_with("sqlite://") {
+        // the same refusal, with the same redaction, as `open_with`
+        return Err(match open_with(url, opts) {
+            Err(e) => e,
+            Ok(_) => Error::UnsupportedUrl(ctem_model::redact::url(url)),
+        });
+    }
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    Ok(Box::new(sqlite::SqliteStore::open_with(path, opts)?))
 }

@@ -216,6 +216,7 @@ CREATE INDEX alerts_detected ON alerts(detected_at);
 CREATE INDEX alerts_rule ON alerts(rule_id);
 "#,
     ),
+    (70, super::auth::MIGRATION_70),
 ];
 
 #[cfg(test)]

@@ -125,6 +125,7 @@ pub fn exposures(
         tool: q.tool.clone(),
         kev: q.kev,
         limit: None,
+        ..ExposureFilter::default()
     };
     let code = match format {
         OutputFormat::Human | OutputFormat::Json => {
@@ -200,6 +201,7 @@ fn query_filter(q: &ExposureQuery) -> Result<ExposureFilter> {
         tool: q.tool.clone(),
         kev: q.kev,
         limit: q.limit,
+        ..ExposureFilter::default()
     })
 }
 

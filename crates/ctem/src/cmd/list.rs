@@ -54,6 +54,7 @@ pub fn assets(
         search,
         tag,
         limit,
+        after_id: None,
     })?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -137,6 +138,7 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
         tool: q.tool,
         kev: q.kev,
         limit: limit.map(|l| l + 1),
+        ..ExposureFilter::default()
     };
     let mut rows = store.exposures(&filter)?;
     let more = limit.is_some_and(|l| rows.len() > l);
