@@ -24,6 +24,28 @@ pub enum Command {
         /// Folder for the demo store (default: a new demo-* folder here)
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Then serve the dashboard on it, with a demo admin whose password is printed once
+        #[arg(long)]
+        serve: bool,
+        /// Address for --serve
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// The API, OpenAPI document, TAXII 2.1 and metrics over HTTP
+    Serve(crate::cmd::serve::ServeArgs),
+    /// Users who sign in to the server
+    #[command(subcommand)]
+    Users(crate::cmd::serve::UsersCommand),
+    /// API tokens: create (shown once), list, revoke
+    #[command(subcommand)]
+    Tokens(crate::cmd::serve::TokensCommand),
+    /// The audit log: every change, who, what, when, from where
+    Audit {
+        #[arg(long)]
+        json: bool,
+        /// Only the last N entries
+        #[arg(long)]
+        limit: Option<usize>,
     },
     /// List the registered input formats
     Formats {

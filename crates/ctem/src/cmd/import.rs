@@ -66,6 +66,40 @@ fn choose_format(file: &mut File, path: &Path, name: &str) -> Result<&'static Fo
 }
 
 pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result<ImportSummary> {
+    import_file_as(store, path, &path.display().to_string(), opts)
+}
+
+/// One uploaded report (`POST /api/v1/imports`): the bytes go to a private temporary file so
+/// the same parse paths (memory map, streaming, format detection by content and name) run
+/// as for `ctem import FILE`; the scan records `name`. This is the one entry point the
+/// server's import jobs call (it moves to ctem-core with the rest of the pipeline).
+pub fn import_upload(
+    store: &mut dyn Store,
+    bytes: &[u8],
+    name: &str,
+    opts: &Options,
+) -> Result<ImportSummary> {
+    // only the base name is kept: it helps format detection and names the scan
+    let base = Path::new(name)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("upload");
+    let dir = tempfile::Builder::new()
+        .prefix("ctem-upload-")
+        .tempdir()
+        .context("temporary folder for the upload")?;
+    let path = dir.path().join(base);
+    std::fs::write(&path, bytes).context("writing the upload")?;
+    import_file_as(store, &path, base, opts)
+}
+
+fn import_file_as(
+    store: &mut dyn Store,
+    path: &Path,
+    shown: &str,
+    opts: &Options,
+) -> Result<ImportSummary> {
     if opts.format != "auto" {
         ctem_ingest::by_name(&opts.format)?;
     }
@@ -87,7 +121,7 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
         tool: format.name.to_string(),
         format: format.name.to_string(),
         scope: opts.scope.clone(),
-        file: path.display().to_string(),
+        file: shown.to_string(),
         sha256: String::new(),
         imported_at: chrono::Utc::now(),
     };

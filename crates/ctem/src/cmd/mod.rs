@@ -1,7 +1,7 @@
 //! One module per command.
 
 mod demo;
-mod detect;
+pub mod detect;
 mod export;
 mod feeds;
 pub mod gate;
@@ -11,6 +11,7 @@ mod intel;
 mod list;
 pub mod outbound;
 pub mod risk;
+pub mod serve;
 mod share;
 pub mod teams;
 pub mod tickets;
@@ -48,7 +49,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     feeds::load(&config)?;
     risk::Settings::from_config(&config)?;
     match cli.command {
-        Command::Demo { dir } => demo::run(dir),
+        Command::Demo { dir, serve, listen } => {
+            let dir = dir.unwrap_or_else(demo::default_dir);
+            let code = demo::run(Some(dir.clone()))?;
+            if serve {
+                return serve::demo(&dir, &listen, &config);
+            }
+            Ok(code)
+        }
+        Command::Serve(a) => serve::run(&cli.db, &config, a),
+        Command::Users(c) => serve::users(&cli.db, c),
+        Command::Tokens(c) => serve::tokens(&cli.db, c),
+        Command::Audit { json, limit } => serve::audit(&cli.db, json, limit),
         Command::Formats { json } => list::formats(json),
         Command::Import {
             files,

@@ -71,7 +71,7 @@ pub enum TicketsCommand {
     },
 }
 
-fn actor() -> Option<String> {
+pub(crate) fn actor() -> Option<String> {
     std::env::var("CTEM_USER").ok().filter(|u| !u.is_empty())
 }
 
