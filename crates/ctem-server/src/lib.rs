@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod taxii;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

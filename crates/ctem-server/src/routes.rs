@@ -150,6 +150,8 @@ pub(crate) fn public() -> Router<AppState> {
         .route("/metrics", get(crate::metrics::render))
         .route("/openapi.json", get(crate::openapi::document))
         .route("/api/docs", get(crate::openapi::viewer))
+        .route("/login", get(crate::web::login_form).post(crate::web::login))
+        .route("/logout", post(crate::web::logout))
 }
 
 pub(crate) async fn not_found() -> ApiError {
