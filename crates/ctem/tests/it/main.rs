@@ -7,4 +7,5 @@ mod export;
 mod harden;
 mod intel;
 mod risk;
+mod serve;
 mod tickets;
