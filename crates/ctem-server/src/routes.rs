@@ -60,6 +60,15 @@ use Action as A;
 
 /// Every protected route. The matrix test walks it for every role.
 pub const RULES: &[Rule] = &[
+    rule("GET", "/", A::ReadExposures),
+    rule("GET", "/exposures", A::ReadExposures),
+    rule("GET", "/exposures/{id}", A::ReadExposures),
+    rule("GET", "/assets", A::ReadExposures),
+    rule("GET", "/alerts", A::ReadAlerts),
+    rule("GET", "/tickets", A::ReadTickets),
+    rule("POST", "/tickets/{id}/move", A::WorkTickets),
+    rule("GET", "/intel", A::ReadIntel),
+    rule("GET", "/admin", A::ManageTeams),
     rule("GET", "/api/v1/assets", A::ReadExposures),
     rule("GET", "/api/v1/assets/{id}", A::ReadExposures),
     rule("GET", "/api/v1/exposures", A::ReadExposures),
@@ -119,7 +128,17 @@ pub fn rule_for(method: &str, path: &str) -> Option<&'static Rule> {
 
 /// Routes behind [`authz`].
 pub(crate) fn protected() -> Router<AppState> {
+    use crate::dashboard as d;
     Router::new()
+        .route("/", get(d::overview))
+        .route("/exposures", get(d::exposures))
+        .route("/exposures/{id}", get(d::exposure))
+        .route("/assets", get(d::assets))
+        .route("/alerts", get(d::alerts))
+        .route("/tickets", get(d::tickets))
+        .route("/tickets/{id}/move", post(d::move_ticket))
+        .route("/intel", get(d::intel))
+        .route("/admin", get(d::admin))
         .route("/api/v1/assets", get(api::assets))
         .route("/api/v1/assets/{id}", get(api::asset))
         .route("/api/v1/exposures", get(api::exposures))
@@ -152,6 +171,7 @@ pub(crate) fn public() -> Router<AppState> {
         .route("/api/docs", get(crate::openapi::viewer))
         .route("/login", get(crate::web::login_form).post(crate::web::login))
         .route("/logout", post(crate::web::logout))
+        .route("/static/ctem.css", get(crate::dashboard::stylesheet))
 }
 
 pub(crate) async fn not_found() -> ApiError {
@@ -307,12 +327,11 @@ async fn authz_inner(state: &AppState, req: Request) -> Result<Request, Response
             .partner
             .map(|p| format!(" (partner {})", p.as_str()))
             .unwrap_or_default();
-        return Err(ApiError::forbidden(format!(
-            "role {}{scope} may not {}",
-            principal.role,
-            rule.action.as_str()
-        ))
-        .into_response());
+        let message = format!("role {}{scope} may not {}", principal.role, rule.action.as_str());
+        if is_page {
+            return Err(crate::dashboard::forbidden_page(&message));
+        }
+        return Err(ApiError::forbidden(message).into_response());
     }
     let remote = req
         .extensions()

@@ -186,6 +186,24 @@ pub trait Store:
     fn scans(&self) -> Result<Vec<Scan>>;
     /// Changes an exposure's status by hand (accepted, false_positive, ...), with a reason.
     fn set_status(&mut self, id: i64, status: ExposureStatus, reason: &str) -> Result<()>;
+    /// The dashboard's figures as of `today`, with a trend of the last `days` days.
+    fn overview(&self, today: chrono::NaiveDate, days: u32) -> Result<Overview>;
+}
+
+/// What the dashboard's overview shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Overview {
+    pub assets: u64,
+    /// Open and reopened exposures by severity (unknown, info, low, medium, high, critical).
+    pub open_by_severity: [u64; 6],
+    /// Open and reopened exposures by priority P1..P4.
+    pub open_by_priority: [u64; 4],
+    /// Open exposures whose CVE is in CISA KEV.
+    pub kev_open: u64,
+    /// Open exposures past their SLA due date.
+    pub sla_breached: u64,
+    /// Per day: exposures first seen, exposures fixed.
+    pub trend: Vec<(chrono::NaiveDate, u64, u64)>,
 }
 
 /// How a store is opened: what the command line and `[store]` in ctem.toml may set.

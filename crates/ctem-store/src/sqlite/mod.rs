@@ -5,6 +5,7 @@ mod auth;
 mod import;
 mod intel;
 pub mod migrations;
+mod overview;
 mod query;
 mod work;
 
