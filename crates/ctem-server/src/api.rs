@@ -199,19 +199,21 @@ impl ExposureQuery {
             }
             None => None,
         };
-        let min_severity = match self.severity.as_deref() {
+        let min_severity = match self.severity.as_deref().filter(|s| !s.is_empty()) {
             Some(s) => Some(
                 Severity::parse(s)
                     .ok_or_else(|| ApiError::invalid(format!("unknown severity {s:?}")))?,
             ),
             None => None,
         };
+        // an empty parameter (a blank form field) filters nothing
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
         Ok(ExposureFilter {
             min_severity,
-            statuses: statuses(self.status.as_deref())?,
-            asset: self.asset.clone(),
-            cve: self.cve.clone(),
-            tool: self.tool.clone(),
+            statuses: statuses(self.status.as_deref().filter(|s| !s.is_empty()))?,
+            asset: given(&self.asset),
+            cve: given(&self.cve),
+            tool: given(&self.tool),
             kev: self.kev.unwrap_or(false),
             limit: Some(n),
             sort,

@@ -124,7 +124,7 @@ fn overview_html(o: &Overview) -> String {
     ] {
         let _ = write!(s, "<div class=\"card\" id=\"card-{id}\"><b>{v}</b>{label}</div>");
     }
-    s.push_str("</section><h2>Open by priority</h2><table><tr>");
+    s.push_str("</section><h2>Open by priority</h2><table class=\"num\"><tr>");
     for p in ["P1", "P2", "P3", "P4"] {
         let _ = write!(s, "<th class=\"{p}\">{p}</th>");
     }
@@ -132,7 +132,7 @@ fn overview_html(o: &Overview) -> String {
     for (i, v) in o.open_by_priority.iter().enumerate() {
         let _ = write!(s, "<td class=\"n P{}\">{v}</td>", i + 1);
     }
-    s.push_str("</tr></table><h2>Open by severity</h2><table><tr>");
+    s.push_str("</tr></table><h2>Open by severity</h2><table class=\"num\"><tr>");
     let names = ["unknown", "info", "low", "medium", "high", "critical"];
     for n in names.iter().rev() {
         let _ = write!(s, "<th>{n}</th>");
@@ -158,7 +158,7 @@ fn select(name: &str, current: Option<&str>, options: &[&str]) -> String {
     let mut s = format!("<select name=\"{name}\" id=\"f-{name}\">");
     for o in options {
         let sel = if Some(*o) == current { " selected" } else { "" };
-        let _ = write!(s, "<option{sel}>{o}</option>");
+        let _ = write!(s, "<option value=\"{o}\"{sel}>{o}</option>");
     }
     s.push_str("</select>");
     s
@@ -370,7 +370,7 @@ pub async fn tickets(State(st): State<AppState>, Extension(c): Extension<Caller>
             let options: String = STATES
                 .iter()
                 .filter(|x| TicketState::parse(x).is_some_and(|to| t.state.can_move_to(to)))
-                .map(|x| format!("<option>{x}</option>"))
+                .map(|x| format!("<option value=\"{x}\">{x}</option>"))
                 .collect();
             let _ = write!(s, "<td><form class=\"inline\" method=\"post\" action=\"/tickets/{id}/move\">\
                 <input type=\"hidden\" name=\"csrf\" value=\"{token}\"><label class=\"inline\">to <select name=\"state\" id=\"move-{id}\">{options}</select></label>\

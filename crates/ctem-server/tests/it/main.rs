@@ -2,6 +2,7 @@
 //! matrix, one test over a real socket, TAXII 2.1 with the Python taxii2-client.
 
 mod api;
+mod browser;
 mod common;
 mod dashboard;
 mod events;
