@@ -288,7 +288,13 @@ pub async fn exposure_status(
     st.store(move |s| {
         s.set_status(id, status, &b.reason)?;
         let detail = json!({"status": status.as_str(), "reason": b.reason});
-        audit(s, &caller, "exposures.status", format!("exposure {id}"), Some(detail))?;
+        audit(
+            s,
+            &caller,
+            "exposures.status",
+            format!("exposure {id}"),
+            Some(detail),
+        )?;
         Ok(Json(json!({"id": id, "status": status.as_str()})))
     })
     .await
@@ -316,7 +322,9 @@ pub async fn scans(
         .filter(|r| r.id.unwrap_or_default() > after)
         .take(n + 1)
         .collect();
-    Ok(Json(page(rows, n, |r| r.id.unwrap_or_default().to_string())))
+    Ok(Json(page(rows, n, |r| {
+        r.id.unwrap_or_default().to_string()
+    })))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -404,7 +412,9 @@ pub async fn alerts(
         .collect();
     rows.sort_by_key(|a| std::cmp::Reverse(a.id));
     rows.truncate(n + 1);
-    Ok(Json(page(rows, n, |a| a.id.unwrap_or_default().to_string())))
+    Ok(Json(page(rows, n, |a| {
+        a.id.unwrap_or_default().to_string()
+    })))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -483,7 +493,13 @@ pub async fn assign_ticket(
 ) -> ApiResult<Json<ctem_model::work::Ticket>> {
     st.store(move |s| {
         let t = s.assign_ticket(id, &b.user, Some(&caller.principal.name))?;
-        audit(s, &caller, "tickets.assign", format!("ticket {id}"), Some(json!({"user": b.user})))?;
+        audit(
+            s,
+            &caller,
+            "tickets.assign",
+            format!("ticket {id}"),
+            Some(json!({"user": b.user})),
+        )?;
         Ok(Json(t))
     })
     .await
@@ -507,8 +523,7 @@ pub async fn move_ticket_as(
 ) -> ApiResult<ctem_model::work::Ticket> {
     let to = TicketState::parse(&b.state)
         .ok_or_else(|| ApiError::invalid(format!("unknown ticket state {:?}", b.state)))?;
-    if to == TicketState::RiskAccepted && !authorize(&caller.principal, Action::AcceptRisk, &[])
-    {
+    if to == TicketState::RiskAccepted && !authorize(&caller.principal, Action::AcceptRisk, &[]) {
         return Err(ApiError::forbidden(format!(
             "role {} may not accept_risk",
             caller.principal.role
@@ -527,7 +542,13 @@ pub async fn move_ticket_as(
         }
         let t = s.move_ticket(id, to, b.until, Some(&caller.principal.name))?;
         let detail = json!({"from": current.state.as_str(), "to": to.as_str(), "until": b.until});
-        audit(s, &caller, "tickets.move", format!("ticket {id}"), Some(detail))?;
+        audit(
+            s,
+            &caller,
+            "tickets.move",
+            format!("ticket {id}"),
+            Some(detail),
+        )?;
         Ok(t)
     })
     .await
@@ -604,8 +625,17 @@ pub async fn add_user(
         };
         s.put_user(&user)?;
         s.set_password(&user.name, &phc)?;
-        audit(s, &caller, "users.add", format!("user {}", user.name), Some(json!({"role": role})))?;
-        Ok((StatusCode::CREATED, Json(json!({"name": user.name, "role": role}))))
+        audit(
+            s,
+            &caller,
+            "users.add",
+            format!("user {}", user.name),
+            Some(json!({"role": role})),
+        )?;
+        Ok((
+            StatusCode::CREATED,
+            Json(json!({"name": user.name, "role": role})),
+        ))
     })
     .await
 }
@@ -680,7 +710,13 @@ pub async fn create_token(
     st.store(move |s| {
         let id = s.add_token(&t)?;
         let detail = json!({"name": t.name, "role": t.role, "partner": t.partner});
-        audit(s, &caller, "tokens.create", format!("token {id}"), Some(detail))?;
+        audit(
+            s,
+            &caller,
+            "tokens.create",
+            format!("token {id}"),
+            Some(detail),
+        )?;
         Ok((
             StatusCode::CREATED,
             Json(json!({"id": id, "name": t.name, "token": secret})),
@@ -714,6 +750,8 @@ pub async fn audit_log(
 ) -> ApiResult<Json<Page<AuditEntry>>> {
     let n = limit(q.limit)?;
     let after = id_cursor(q.cursor.as_deref())?;
-    let rows = st.store(move |s| Ok(s.audit_log(after, Some(n + 1))?)).await?;
+    let rows = st
+        .store(move |s| Ok(s.audit_log(after, Some(n + 1))?))
+        .await?;
     Ok(Json(page(rows, n, |e| e.id.to_string())))
 }

@@ -53,7 +53,11 @@ fn frame(c: &Caller, current: &str, title: &str, body: &str) -> Html<String> {
     let mut nav = String::new();
     for (href, label, action) in NAV {
         if authorize(&c.principal, *action, &[]) {
-            let cur = if *href == current { " aria-current=\"page\"" } else { "" };
+            let cur = if *href == current {
+                " aria-current=\"page\""
+            } else {
+                ""
+            };
             let _ = write!(nav, "<a href=\"{href}\"{cur}>{label}</a>");
         }
     }
@@ -75,7 +79,15 @@ fn frame(c: &Caller, current: &str, title: &str, body: &str) -> Html<String> {
 
 fn error_page(c: &Caller, e: ApiError) -> Response {
     let status = e.status;
-    (status, frame(c, "", "Error", &format!("<p class=\"err\" role=\"alert\">{}</p>", esc(&e.message))))
+    (
+        status,
+        frame(
+            c,
+            "",
+            "Error",
+            &format!("<p class=\"err\" role=\"alert\">{}</p>", esc(&e.message)),
+        ),
+    )
         .into_response()
 }
 
@@ -122,7 +134,10 @@ fn overview_html(o: &Overview) -> String {
         ("KEV open", o.kev_open, "kev"),
         ("SLA breached", o.sla_breached, "breached"),
     ] {
-        let _ = write!(s, "<div class=\"card\" id=\"card-{id}\"><b>{v}</b>{label}</div>");
+        let _ = write!(
+            s,
+            "<div class=\"card\" id=\"card-{id}\"><b>{v}</b>{label}</div>"
+        );
     }
     s.push_str("</section><h2>Open by priority</h2><table class=\"num\"><tr>");
     for p in ["P1", "P2", "P3", "P4"] {
@@ -139,7 +154,11 @@ fn overview_html(o: &Overview) -> String {
     }
     s.push_str("</tr><tr>");
     for (i, v) in o.open_by_severity.iter().enumerate().rev() {
-        let _ = write!(s, "<td class=\"n sev-{}\"><a href=\"/exposures?severity={}\">{v}</a></td>", names[i], names[i]);
+        let _ = write!(
+            s,
+            "<td class=\"n sev-{}\"><a href=\"/exposures?severity={}\">{v}</a></td>",
+            names[i], names[i]
+        );
     }
     s.push_str("</tr></table><h2>Last 30 days</h2>");
     s.push_str(&trend_svg(&o.trend));
@@ -172,8 +191,24 @@ fn exposure_filters(q: &ExposureQuery) -> String {
          <label>asset <input name=\"asset\" id=\"f-asset\" value=\"{asset}\" size=\"16\"></label>\
          <label>sort{sort}</label><label class=\"inline\"><input type=\"checkbox\" name=\"kev\" value=\"true\"{kev}> KEV only</label>\
          <button type=\"submit\" id=\"f-apply\">apply</button></form>",
-        sev = select("severity", q.severity.as_deref(), &["", "info", "low", "medium", "high", "critical"]),
-        status = select("status", q.status.as_deref(), &["active", "all", "open", "reopened", "fixed", "accepted", "false_positive"]),
+        sev = select(
+            "severity",
+            q.severity.as_deref(),
+            &["", "info", "low", "medium", "high", "critical"]
+        ),
+        status = select(
+            "status",
+            q.status.as_deref(),
+            &[
+                "active",
+                "all",
+                "open",
+                "reopened",
+                "fixed",
+                "accepted",
+                "false_positive"
+            ]
+        ),
         cve = esc(q.cve.as_deref().unwrap_or("")),
         asset = esc(q.asset.as_deref().unwrap_or("")),
         sort = select("sort", q.sort.as_deref(), &["severity", "-id", "id"]),
@@ -234,7 +269,10 @@ pub async fn exposures(
             cve = esc(&e.cves.first().cloned().unwrap_or_default()),
             aid = e.asset_id.unwrap_or_default(),
             status = e.status.as_str(),
-            seen = e.last_seen.map(|t| t.date_naive().to_string()).unwrap_or_default(),
+            seen = e
+                .last_seen
+                .map(|t| t.date_naive().to_string())
+                .unwrap_or_default(),
         );
     }
     s.push_str("</tbody></table>");
@@ -242,15 +280,25 @@ pub async fn exposures(
         s.push_str("<p>No exposures match.</p>");
     }
     if let Some(next) = &page.next_cursor {
-        let _ = write!(s, "<p class=\"pager\"><a id=\"next\" href=\"/exposures?{}\">next page →</a></p>", query_string(&q, next));
+        let _ = write!(
+            s,
+            "<p class=\"pager\"><a id=\"next\" href=\"/exposures?{}\">next page →</a></p>",
+            query_string(&q, next)
+        );
     }
     frame(&c, "/exposures", "Exposures", &s).into_response()
 }
 
-pub async fn exposure(State(st): State<AppState>, Extension(c): Extension<Caller>, Path(id): Path<i64>) -> Response {
+pub async fn exposure(
+    State(st): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Response {
     let got = st
         .store(move |s| {
-            let e = s.exposure(id)?.ok_or_else(|| ApiError::not_found(format!("exposure {id}")))?;
+            let e = s
+                .exposure(id)?
+                .ok_or_else(|| ApiError::not_found(format!("exposure {id}")))?;
             let asset = match e.asset_id {
                 Some(a) => s.asset(a)?,
                 None => None,
@@ -266,12 +314,22 @@ pub async fn exposure(State(st): State<AppState>, Extension(c): Extension<Caller
     let mut row = |k: &str, v: String| {
         let _ = write!(s, "<dt>{k}</dt><dd>{v}</dd>");
     };
-    row("severity", format!("<span class=\"sev-{0}\">{0}</span>", e.severity.as_str()));
+    row(
+        "severity",
+        format!("<span class=\"sev-{0}\">{0}</span>", e.severity.as_str()),
+    );
     row("status", e.status.as_str().into());
     row("CVEs", esc(&e.cves.join(", ")));
     row("asset", asset.map(|a| esc(&a.name)).unwrap_or_default());
     if let Some(p) = &e.package {
-        row("package", esc(&format!("{} {}", p.name, p.version.clone().unwrap_or_default())));
+        row(
+            "package",
+            esc(&format!(
+                "{} {}",
+                p.name,
+                p.version.clone().unwrap_or_default()
+            )),
+        );
     }
     s.push_str("</dl><h2>Why this priority</h2>");
     match risk {
@@ -285,9 +343,15 @@ pub async fn exposure(State(st): State<AppState>, Extension(c): Extension<Caller
                 score = r.score,
                 ssvc = r.ssvc,
                 kev = if r.kev { "yes" } else { "no" },
-                due = r.due.map(|d| d.to_string()).unwrap_or_else(|| "none".into()),
+                due = r
+                    .due
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "none".into()),
                 team = esc(r.team.as_deref().unwrap_or("unrouted")),
-                ticket = r.ticket_id.map(|t| format!("<a href=\"/tickets#t{t}\">#{t}</a>")).unwrap_or_else(|| "none".into()),
+                ticket = r
+                    .ticket_id
+                    .map(|t| format!("<a href=\"/tickets#t{t}\">#{t}</a>"))
+                    .unwrap_or_else(|| "none".into()),
             );
         }
         None => s.push_str("<p>Not prioritised yet.</p>"),
@@ -297,11 +361,24 @@ pub async fn exposure(State(st): State<AppState>, Extension(c): Extension<Caller
     }
     s.push_str("<h2>Reported by</h2><table><tr><th>tool</th><th>scope</th><th>active</th><th>last seen</th></tr>");
     for x in &sources {
-        let _ = write!(s, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&x.tool), esc(&x.scope), x.active, x.last_seen.date_naive());
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&x.tool),
+            esc(&x.scope),
+            x.active,
+            x.last_seen.date_naive()
+        );
     }
     s.push_str("</table><h2>History</h2><table><tr><th>when</th><th>to</th><th>why</th></tr>");
     for h in &e.history {
-        let _ = write!(s, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", h.at.date_naive(), h.to.as_str(), esc(&h.reason));
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            h.at.date_naive(),
+            h.to.as_str(),
+            esc(&h.reason)
+        );
     }
     s.push_str("</table>");
     frame(&c, "/exposures", &e.title, &s).into_response()
@@ -312,38 +389,70 @@ pub struct CursorQuery {
     pub cursor: Option<i64>,
 }
 
-pub async fn assets(State(st): State<AppState>, Extension(c): Extension<Caller>, Query(q): Query<CursorQuery>) -> Response {
-    let f = AssetFilter { limit: Some(101), after_id: q.cursor, ..AssetFilter::default() };
+pub async fn assets(
+    State(st): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<CursorQuery>,
+) -> Response {
+    let f = AssetFilter {
+        limit: Some(101),
+        after_id: q.cursor,
+        ..AssetFilter::default()
+    };
     let rows = match st.store(move |s| Ok(s.assets(&f)?)).await {
         Ok(r) => r,
         Err(e) => return error_page(&c, e),
     };
-    let mut s = String::from("<table id=\"assets\"><tr><th>id</th><th>name</th><th>kind</th><th>zone</th><th>internet facing</th><th>open exposures</th></tr>");
+    let mut s = String::from(
+        "<table id=\"assets\"><tr><th>id</th><th>name</th><th>kind</th><th>zone</th><th>internet facing</th><th>open exposures</th></tr>",
+    );
     for r in rows.iter().take(100) {
         let a = &r.asset;
         let id = a.id.unwrap_or_default();
-        let _ = write!(s, "<tr><td class=\"n\">{id}</td><td><a href=\"/exposures?asset={id}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
-            esc(&a.name), a.kind.as_str(), esc(a.zone.as_deref().unwrap_or("")), a.internet_facing.map(|b| b.to_string()).unwrap_or_default(), r.open_exposures);
+        let _ = write!(
+            s,
+            "<tr><td class=\"n\">{id}</td><td><a href=\"/exposures?asset={id}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+            esc(&a.name),
+            a.kind.as_str(),
+            esc(a.zone.as_deref().unwrap_or("")),
+            a.internet_facing.map(|b| b.to_string()).unwrap_or_default(),
+            r.open_exposures
+        );
     }
     s.push_str("</table>");
     if rows.len() > 100
         && let Some(last) = rows.get(99).and_then(|r| r.asset.id)
     {
-        let _ = write!(s, "<p class=\"pager\"><a href=\"/assets?cursor={last}\">next page →</a></p>");
+        let _ = write!(
+            s,
+            "<p class=\"pager\"><a href=\"/assets?cursor={last}\">next page →</a></p>"
+        );
     }
     frame(&c, "/assets", "Assets", &s).into_response()
 }
 
 pub async fn alerts(State(st): State<AppState>, Extension(c): Extension<Caller>) -> Response {
-    let f = AlertFilter { limit: Some(200), ..AlertFilter::default() };
+    let f = AlertFilter {
+        limit: Some(200),
+        ..AlertFilter::default()
+    };
     let rows = match st.store(move |s| Ok(s.alerts(&f)?)).await {
         Ok(r) => r,
         Err(e) => return error_page(&c, e),
     };
-    let mut s = String::from("<p>The newest 200 alerts.</p><table id=\"alerts\"><tr><th>detected</th><th>level</th><th>rule</th><th>host</th><th>user</th></tr>");
+    let mut s = String::from(
+        "<p>The newest 200 alerts.</p><table id=\"alerts\"><tr><th>detected</th><th>level</th><th>rule</th><th>host</th><th>user</th></tr>",
+    );
     for a in &rows {
-        let _ = write!(s, "<tr><td>{}</td><td class=\"sev-{lvl}\">{lvl}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            a.detected_at.format("%Y-%m-%d %H:%M"), esc(&a.title), esc(a.host.as_deref().unwrap_or("")), esc(a.user.as_deref().unwrap_or("")), lvl = esc(&a.level));
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td class=\"sev-{lvl}\">{lvl}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            a.detected_at.format("%Y-%m-%d %H:%M"),
+            esc(&a.title),
+            esc(a.host.as_deref().unwrap_or("")),
+            esc(a.user.as_deref().unwrap_or("")),
+            lvl = esc(&a.level)
+        );
     }
     s.push_str("</table>");
     frame(&c, "/alerts", "Alerts", &s).into_response()
@@ -352,30 +461,54 @@ pub async fn alerts(State(st): State<AppState>, Extension(c): Extension<Caller>)
 const STATES: &[&str] = &["open", "in_progress", "done", "risk_accepted", "wont_fix"];
 
 pub async fn tickets(State(st): State<AppState>, Extension(c): Extension<Caller>) -> Response {
-    let rows = match st.store(|s| Ok(s.tickets(&TicketFilter { limit: Some(500), ..TicketFilter::default() })?)).await {
+    let rows = match st
+        .store(|s| {
+            Ok(s.tickets(&TicketFilter {
+                limit: Some(500),
+                ..TicketFilter::default()
+            })?)
+        })
+        .await
+    {
         Ok(r) => r,
         Err(e) => return error_page(&c, e),
     };
     let can_work = authorize(&c.principal, Action::WorkTickets, &[]);
     let token = esc(&csrf(&c));
-    let mut s = String::from("<table id=\"tickets\"><tr><th>id</th><th>priority</th><th>team</th><th>action</th><th>exposures</th><th>state</th><th>assignee</th><th>due</th>");
+    let mut s = String::from(
+        "<table id=\"tickets\"><tr><th>id</th><th>priority</th><th>team</th><th>action</th><th>exposures</th><th>state</th><th>assignee</th><th>due</th>",
+    );
     if can_work {
         s.push_str("<th>move</th>");
     }
     s.push_str("</tr>");
     for t in &rows {
-        let _ = write!(s, "<tr id=\"t{id}\"><td class=\"n\">{id}</td><td class=\"{p}\">{p}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"state\">{}</td><td>{}</td><td>{}</td>",
-            esc(&t.team), esc(&t.action), t.exposures, t.state.as_str(), esc(t.assignee.as_deref().unwrap_or("")), t.due.map(|d| d.to_string()).unwrap_or_default(), id = t.id, p = esc(&t.priority));
+        let _ = write!(
+            s,
+            "<tr id=\"t{id}\"><td class=\"n\">{id}</td><td class=\"{p}\">{p}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"state\">{}</td><td>{}</td><td>{}</td>",
+            esc(&t.team),
+            esc(&t.action),
+            t.exposures,
+            t.state.as_str(),
+            esc(t.assignee.as_deref().unwrap_or("")),
+            t.due.map(|d| d.to_string()).unwrap_or_default(),
+            id = t.id,
+            p = esc(&t.priority)
+        );
         if can_work {
             let options: String = STATES
                 .iter()
                 .filter(|x| TicketState::parse(x).is_some_and(|to| t.state.can_move_to(to)))
                 .map(|x| format!("<option value=\"{x}\">{x}</option>"))
                 .collect();
-            let _ = write!(s, "<td><form class=\"inline\" method=\"post\" action=\"/tickets/{id}/move\">\
+            let _ = write!(
+                s,
+                "<td><form class=\"inline\" method=\"post\" action=\"/tickets/{id}/move\">\
                 <input type=\"hidden\" name=\"csrf\" value=\"{token}\"><label class=\"inline\">to <select name=\"state\" id=\"move-{id}\">{options}</select></label>\
                 <input name=\"until\" type=\"date\" aria-label=\"risk accepted until\">\
-                <button type=\"submit\" id=\"move-btn-{id}\">move</button></form></td>", id = t.id);
+                <button type=\"submit\" id=\"move-btn-{id}\">move</button></form></td>",
+                id = t.id
+            );
         }
         s.push_str("</tr>");
     }
@@ -390,7 +523,12 @@ pub struct MoveForm {
     pub until: String,
 }
 
-pub async fn move_ticket(State(st): State<AppState>, Extension(c): Extension<Caller>, Path(id): Path<i64>, Form(f): Form<MoveForm>) -> Response {
+pub async fn move_ticket(
+    State(st): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<i64>,
+    Form(f): Form<MoveForm>,
+) -> Response {
     let until = if f.until.is_empty() {
         None
     } else {
@@ -399,7 +537,17 @@ pub async fn move_ticket(State(st): State<AppState>, Extension(c): Extension<Cal
             Err(_) => return error_page(&c, ApiError::invalid(format!("bad date {:?}", f.until))),
         }
     };
-    match move_ticket_as(&st, c.clone(), id, MoveBody { state: f.state, until }).await {
+    match move_ticket_as(
+        &st,
+        c.clone(),
+        id,
+        MoveBody {
+            state: f.state,
+            until,
+        },
+    )
+    .await
+    {
         Ok(_) => Redirect::to(&format!("/tickets#t{id}")).into_response(),
         Err(e) => error_page(&c, e),
     }
@@ -407,7 +555,18 @@ pub async fn move_ticket(State(st): State<AppState>, Extension(c): Extension<Cal
 
 pub async fn intel(State(st): State<AppState>, Extension(c): Extension<Caller>) -> Response {
     let now = chrono::Utc::now();
-    let got = st.store(move |s| Ok((s.indicators(&IndicatorFilter { active_at: Some(now), limit: Some(200), ..IndicatorFilter::default() })?, s.intel_counts()?))).await;
+    let got = st
+        .store(move |s| {
+            Ok((
+                s.indicators(&IndicatorFilter {
+                    active_at: Some(now),
+                    limit: Some(200),
+                    ..IndicatorFilter::default()
+                })?,
+                s.intel_counts()?,
+            ))
+        })
+        .await;
     let (rows, counts) = match got {
         Ok(r) => r,
         Err(e) => return error_page(&c, e),
@@ -415,13 +574,24 @@ pub async fn intel(State(st): State<AppState>, Extension(c): Extension<Caller>) 
     let mut s = String::from("<h2>In the store</h2><table id=\"intel-counts\">");
     if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(&counts) {
         for (k, v) in m {
-            let _ = write!(s, "<tr><th>{}</th><td class=\"n\">{}</td></tr>", esc(&k.replace('_', " ")), esc(&v.to_string()));
+            let _ = write!(
+                s,
+                "<tr><th>{}</th><td class=\"n\">{}</td></tr>",
+                esc(&k.replace('_', " ")),
+                esc(&v.to_string())
+            );
         }
     }
     s.push_str("</table><h2>Active indicators (first 200)</h2><table id=\"indicators\"><tr><th>type</th><th>value</th><th>source</th><th>TLP</th></tr>");
     for i in &rows {
-        let _ = write!(s, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", i.kind, esc(&i.value), esc(&i.source),
-            i.tlp.map(|t| t.to_string()).unwrap_or_default());
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            i.kind,
+            esc(&i.value),
+            esc(&i.source),
+            i.tlp.map(|t| t.to_string()).unwrap_or_default()
+        );
     }
     s.push_str("</table>");
     frame(&c, "/intel", "Intel", &s).into_response()
@@ -433,15 +603,34 @@ pub async fn admin(State(st): State<AppState>, Extension(c): Extension<Caller>) 
         Ok(r) => r,
         Err(e) => return error_page(&c, e),
     };
-    let mut s = String::from("<h2>Users</h2><table id=\"users\"><tr><th>user</th><th>role</th><th>teams</th></tr>");
+    let mut s = String::from(
+        "<h2>Users</h2><table id=\"users\"><tr><th>user</th><th>role</th><th>teams</th></tr>",
+    );
     for u in &users {
-        let _ = write!(s, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&u.name), u.role, esc(&u.teams.join(", ")));
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&u.name),
+            u.role,
+            esc(&u.teams.join(", "))
+        );
     }
     s.push_str("</table><h2>API tokens</h2><table id=\"tokens\"><tr><th>id</th><th>name</th><th>role</th><th>partner</th><th>expires</th><th>revoked</th></tr>");
     for t in &tokens {
-        let _ = write!(s, "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", t.id, esc(&t.name), esc(&t.role),
-            esc(t.partner.as_deref().unwrap_or("")), t.expires_at.map(|e| e.date_naive().to_string()).unwrap_or_default(),
-            t.revoked_at.map(|e| e.date_naive().to_string()).unwrap_or_default());
+        let _ = write!(
+            s,
+            "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            t.id,
+            esc(&t.name),
+            esc(&t.role),
+            esc(t.partner.as_deref().unwrap_or("")),
+            t.expires_at
+                .map(|e| e.date_naive().to_string())
+                .unwrap_or_default(),
+            t.revoked_at
+                .map(|e| e.date_naive().to_string())
+                .unwrap_or_default()
+        );
     }
     s.push_str("</table><p>Create users with <code>ctem users add</code> or <code>POST /api/v1/users</code>, tokens with <code>ctem tokens create</code>.</p>");
     frame(&c, "/admin", "Users and tokens", &s).into_response()

@@ -47,13 +47,37 @@ impl EventStats {
     pub(crate) fn render(&self, out: &mut String, queued: u64) {
         let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
         for (name, help, v) in [
-            ("ctem_events_accepted_total", "events admitted to the queue", c(&self.accepted)),
-            ("ctem_events_refused_total", "events refused with 429 (queue full)", c(&self.refused)),
-            ("ctem_events_refused_requests_total", "requests refused with 429", c(&self.refused_requests)),
-            ("ctem_events_detected_total", "events run through detection", c(&self.detected)),
-            ("ctem_events_bad_lines_total", "admitted lines that were not JSON", c(&self.bad_lines)),
+            (
+                "ctem_events_accepted_total",
+                "events admitted to the queue",
+                c(&self.accepted),
+            ),
+            (
+                "ctem_events_refused_total",
+                "events refused with 429 (queue full)",
+                c(&self.refused),
+            ),
+            (
+                "ctem_events_refused_requests_total",
+                "requests refused with 429",
+                c(&self.refused_requests),
+            ),
+            (
+                "ctem_events_detected_total",
+                "events run through detection",
+                c(&self.detected),
+            ),
+            (
+                "ctem_events_bad_lines_total",
+                "admitted lines that were not JSON",
+                c(&self.bad_lines),
+            ),
             ("ctem_alerts_total", "alerts raised", c(&self.alerts)),
-            ("ctem_alert_store_errors_total", "alert batches the store refused", c(&self.store_errors)),
+            (
+                "ctem_alert_store_errors_total",
+                "alert batches the store refused",
+                c(&self.store_errors),
+            ),
         ] {
             crate::metrics::write_counter(out, name, help, v);
         }
@@ -182,7 +206,10 @@ fn worker(
     request_body(content = String, content_type = "application/x-ndjson"),
     responses((status = 202, body = Object), (status = 429, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
-pub async fn post_events(State(st): State<AppState>, body: Bytes) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn post_events(
+    State(st): State<AppState>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let q = st
         .events()
         .ok_or_else(|| ApiError::unavailable("this server has no detection rules configured"))?;

@@ -122,7 +122,13 @@ pub async fn create_import(
     let detail = json!({"file": file_name, "bytes": body.len(), "format": q.format});
     let caller2 = caller.clone();
     st.store(move |s| {
-        crate::api::audit(s, &caller2, "imports.create", format!("job {id}"), Some(detail))
+        crate::api::audit(
+            s,
+            &caller2,
+            "imports.create",
+            format!("job {id}"),
+            Some(detail),
+        )
     })
     .await?;
     let req = ImportRequest {

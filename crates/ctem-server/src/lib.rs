@@ -107,9 +107,9 @@ impl AppState {
     pub fn new(cfg: ServerConfig) -> Result<Self, ctem_store::Error> {
         let first = ctem_store::open_shared(&cfg.db, &cfg.open)?;
         let metrics = metrics::Metrics::default();
-        let events = cfg
-            .detector
-            .map(|d| events::EventQueue::start(d, cfg.events_queue, cfg.db.clone(), cfg.open.clone()));
+        let events = cfg.detector.map(|d| {
+            events::EventQueue::start(d, cfg.events_queue, cfg.db.clone(), cfg.open.clone())
+        });
         Ok(AppState(Arc::new(Inner {
             db: cfg.db,
             open: cfg.open,

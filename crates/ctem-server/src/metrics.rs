@@ -40,7 +40,10 @@ pub async fn count(State(st): State<AppState>, req: Request, next: Next) -> Resp
 }
 
 fn counter(out: &mut String, name: &str, help: &str, v: u64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+    );
 }
 
 /// The Prometheus text of every counter.
@@ -68,10 +71,7 @@ pub async fn render(State(st): State<AppState>) -> impl IntoResponse {
     for (status, n) in jobs {
         let _ = writeln!(out, "ctem_import_jobs{{status=\"{status}\"}} {n}");
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        out,
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 
 pub(crate) fn write_counter(out: &mut String, name: &str, help: &str, v: u64) {

@@ -16,16 +16,41 @@ use crate::{api, error, events, jobs};
                        cookie; every route checks the role table of docs/roles.md."
     ),
     paths(
-        api::assets, api::asset, api::exposures, api::exposure, api::exposure_status,
-        api::scans, api::indicators, api::alerts, api::tickets, api::ticket,
-        api::assign_ticket, api::move_ticket, api::teams, api::users, api::add_user,
-        api::tokens, api::create_token, api::revoke_token, api::audit_log,
-        jobs::create_import, jobs::job, events::post_events
+        api::assets,
+        api::asset,
+        api::exposures,
+        api::exposure,
+        api::exposure_status,
+        api::scans,
+        api::indicators,
+        api::alerts,
+        api::tickets,
+        api::ticket,
+        api::assign_ticket,
+        api::move_ticket,
+        api::teams,
+        api::users,
+        api::add_user,
+        api::tokens,
+        api::create_token,
+        api::revoke_token,
+        api::audit_log,
+        jobs::create_import,
+        jobs::job,
+        events::post_events
     ),
     components(schemas(
-        error::ErrorBody, error::ErrorDetail, error::ErrorKind, api::PageDoc,
-        api::StatusBody, api::AssignBody, api::MoveBody, api::NewUserBody,
-        api::NewTokenBody, jobs::Job, jobs::JobStatus
+        error::ErrorBody,
+        error::ErrorDetail,
+        error::ErrorKind,
+        api::PageDoc,
+        api::StatusBody,
+        api::AssignBody,
+        api::MoveBody,
+        api::NewUserBody,
+        api::NewTokenBody,
+        jobs::Job,
+        jobs::JobStatus
     ))
 )]
 pub struct ApiDoc;

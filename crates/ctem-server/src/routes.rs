@@ -121,9 +121,7 @@ pub const RULES: &[Rule] = &[
 
 /// The rule of a matched route.
 pub fn rule_for(method: &str, path: &str) -> Option<&'static Rule> {
-    RULES
-        .iter()
-        .find(|r| r.method == method && r.path == path)
+    RULES.iter().find(|r| r.method == method && r.path == path)
 }
 
 /// Routes behind [`authz`].
@@ -154,7 +152,10 @@ pub(crate) fn protected() -> Router<AppState> {
         .route("/api/v1/teams", get(api::teams))
         .route("/api/v1/users", get(api::users).post(api::add_user))
         .route("/api/v1/tokens", get(api::tokens).post(api::create_token))
-        .route("/api/v1/tokens/{id}", axum::routing::delete(api::revoke_token))
+        .route(
+            "/api/v1/tokens/{id}",
+            axum::routing::delete(api::revoke_token),
+        )
         .route("/api/v1/audit", get(api::audit_log))
         .route("/api/v1/imports", post(jobs::create_import))
         .route("/api/v1/jobs/{id}", get(jobs::job))
@@ -169,7 +170,10 @@ pub(crate) fn public() -> Router<AppState> {
         .route("/metrics", get(crate::metrics::render))
         .route("/openapi.json", get(crate::openapi::document))
         .route("/api/docs", get(crate::openapi::viewer))
-        .route("/login", get(crate::web::login_form).post(crate::web::login))
+        .route(
+            "/login",
+            get(crate::web::login_form).post(crate::web::login),
+        )
         .route("/logout", post(crate::web::logout))
         .route("/static/ctem.css", get(crate::dashboard::stylesheet))
 }
@@ -327,7 +331,11 @@ async fn authz_inner(state: &AppState, req: Request) -> Result<Request, Response
             .partner
             .map(|p| format!(" (partner {})", p.as_str()))
             .unwrap_or_default();
-        let message = format!("role {}{scope} may not {}", principal.role, rule.action.as_str());
+        let message = format!(
+            "role {}{scope} may not {}",
+            principal.role,
+            rule.action.as_str()
+        );
         if is_page {
             return Err(crate::dashboard::forbidden_page(&message));
         }

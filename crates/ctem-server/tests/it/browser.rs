@@ -104,9 +104,18 @@ async fn dashboard_in_headless_chromium() {
     let run = async {
         // sign in
         c.goto(&format!("{base}/tickets")).await?;
-        assert!(c.current_url().await?.path().ends_with("/login"), "sent to sign in");
-        c.find(Locator::Css("#name")).await?.send_keys("it_operations").await?;
-        c.find(Locator::Css("#password")).await?.send_keys("pw-it_operations").await?;
+        assert!(
+            c.current_url().await?.path().ends_with("/login"),
+            "sent to sign in"
+        );
+        c.find(Locator::Css("#name"))
+            .await?
+            .send_keys("it_operations")
+            .await?;
+        c.find(Locator::Css("#password"))
+            .await?
+            .send_keys("pw-it_operations")
+            .await?;
         c.find(Locator::Css("#signin")).await?.click().await?;
         wait_url(&c, &format!("{base}/")).await?;
         assert_eq!(c.current_url().await?.path(), "/");
@@ -115,27 +124,45 @@ async fn dashboard_in_headless_chromium() {
         let line = c.find(Locator::Css("#trend polyline.new")).await?;
         assert!(line.attr("points").await?.is_some_and(|p| p.contains(',')));
         let width = c
-            .execute("return document.querySelector('#trend').getBoundingClientRect().width", vec![])
+            .execute(
+                "return document.querySelector('#trend').getBoundingClientRect().width",
+                vec![],
+            )
             .await?;
         assert!(width.as_f64().unwrap_or(0.0) > 300.0, "chart width {width}");
         std::fs::write(dir.join("overview.png"), c.screenshot().await?).expect("png");
 
         // filter exposures with the form
-        c.find(Locator::LinkText("Exposures")).await?.click().await?;
+        c.find(Locator::LinkText("Exposures"))
+            .await?
+            .click()
+            .await?;
         wait_url(&c, "/exposures").await?;
-        c.find(Locator::Css("#f-severity")).await?.select_by_value("critical").await?;
+        c.find(Locator::Css("#f-severity"))
+            .await?
+            .select_by_value("critical")
+            .await?;
         c.find(Locator::Css("#f-apply")).await?.click().await?;
         wait_url(&c, "severity=critical").await?;
-        let crit = c.find_all(Locator::Css("#exposures td.sev-critical")).await?;
+        let crit = c
+            .find_all(Locator::Css("#exposures td.sev-critical"))
+            .await?;
         let url = c.current_url().await?;
         assert_eq!(crit.len(), 24, "{url}: {}", c.source().await?);
-        assert!(c.find_all(Locator::Css("#exposures td.sev-high")).await?.is_empty());
+        assert!(
+            c.find_all(Locator::Css("#exposures td.sev-high"))
+                .await?
+                .is_empty()
+        );
         std::fs::write(dir.join("exposures-critical.png"), c.screenshot().await?).expect("png");
 
         // move a ticket (the form carries the session's CSRF token)
         c.find(Locator::LinkText("Tickets")).await?.click().await?;
         wait_url(&c, "/tickets").await?;
-        c.find(Locator::Css("#move-1")).await?.select_by_value("in_progress").await?;
+        c.find(Locator::Css("#move-1"))
+            .await?
+            .select_by_value("in_progress")
+            .await?;
         c.find(Locator::Css("#move-btn-1")).await?.click().await?;
         wait_url(&c, "/tickets#t1").await?;
         let state = c.find(Locator::Css("#t1 td.state")).await?.text().await?;

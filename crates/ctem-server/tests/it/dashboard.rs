@@ -14,12 +14,22 @@ async fn the_overview_shows_counts_and_a_trend_chart() {
     assert_eq!(a.status, StatusCode::OK);
     let html = a.text();
     assert!(html.contains("<svg id=\"trend\""), "{html}");
-    assert!(html.contains("class=\"new\"") && html.contains("points=\""), "a drawn line");
+    assert!(
+        html.contains("class=\"new\"") && html.contains("points=\""),
+        "a drawn line"
+    );
     // 120 seeded exposures, all open, first seen today
-    assert!(html.contains("<div class=\"card\" id=\"card-open\"><b>120</b>"), "{html}");
+    assert!(
+        html.contains("<div class=\"card\" id=\"card-open\"><b>120</b>"),
+        "{html}"
+    );
     assert!(html.contains("<div class=\"card\" id=\"card-assets\"><b>1</b>"));
     assert!(!html.contains("https://"), "nothing loads from elsewhere");
-    let css = send(env.app(), crate::common::req(Method::GET, "/static/ctem.css", None, None)).await;
+    let css = send(
+        env.app(),
+        crate::common::req(Method::GET, "/static/ctem.css", None, None),
+    )
+    .await;
     assert_eq!(css.status, StatusCode::OK);
 }
 
@@ -30,16 +40,37 @@ async fn navigation_and_forms_follow_the_role() {
     let ops = env.token(Role::ItOperations, None);
     let admin = env.token(Role::Admin, None);
     let v = get(&env, "/tickets", &viewer).await.text();
-    assert!(!v.contains("/tickets/1/move") && !v.contains("href=\"/admin\""), "{v}");
+    assert!(
+        !v.contains("/tickets/1/move") && !v.contains("href=\"/admin\""),
+        "{v}"
+    );
     let o = get(&env, "/tickets", &ops).await.text();
-    assert!(o.contains("action=\"/tickets/"), "it_operations works tickets");
-    assert!(!o.contains("href=\"/intel\""), "it_operations may not read intel");
-    assert!(get(&env, "/", &admin).await.text().contains("href=\"/admin\""));
+    assert!(
+        o.contains("action=\"/tickets/"),
+        "it_operations works tickets"
+    );
+    assert!(
+        !o.contains("href=\"/intel\""),
+        "it_operations may not read intel"
+    );
+    assert!(
+        get(&env, "/", &admin)
+            .await
+            .text()
+            .contains("href=\"/admin\"")
+    );
     let refused = get(&env, "/admin", &viewer).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused.text().contains("may not manage_teams"));
-    assert_eq!(get(&env, "/intel", &ops).await.status, StatusCode::FORBIDDEN);
-    let anon = send(env.app(), crate::common::req(Method::GET, "/tickets", None, None)).await;
+    assert_eq!(
+        get(&env, "/intel", &ops).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let anon = send(
+        env.app(),
+        crate::common::req(Method::GET, "/tickets", None, None),
+    )
+    .await;
     assert_eq!(anon.status, StatusCode::SEE_OTHER);
     assert_eq!(anon.headers["location"], "/login");
 }
@@ -48,7 +79,13 @@ async fn navigation_and_forms_follow_the_role() {
 async fn exposures_page_filters_and_pages() {
     let env = env();
     let t = env.token(Role::Viewer, None);
-    let html = get(&env, "/exposures?severity=critical&status=active&sort=severity", &t).await.text();
+    let html = get(
+        &env,
+        "/exposures?severity=critical&status=active&sort=severity",
+        &t,
+    )
+    .await
+    .text();
     let rows = html.matches("<td class=\"sev-critical\">").count();
     assert_eq!(rows, 24, "the 24 critical exposures on one page of 50");
     assert!(!html.contains("sev-high\">high<"), "filtered");
@@ -56,7 +93,10 @@ async fn exposures_page_filters_and_pages() {
     let all = get(&env, "/exposures", &t).await.text();
     assert!(all.contains("id=\"next\""), "120 exposures span pages");
     let detail = get(&env, "/exposures/1", &t).await.text();
-    assert!(detail.contains("id=\"explanation\"") && detail.contains("SSVC"), "{detail}");
+    assert!(
+        detail.contains("id=\"explanation\"") && detail.contains("SSVC"),
+        "{detail}"
+    );
 }
 
 #[tokio::test]

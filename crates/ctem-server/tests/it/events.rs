@@ -84,9 +84,17 @@ async fn posted_events_raise_stored_alerts() {
     }
     assert_eq!(alerts["items"].as_array().unwrap().len(), 2, "{alerts}");
     assert_eq!(alerts["items"][0]["title"], "Encoded PowerShell");
-    let m = send(env.app(), crate::common::req(Method::GET, "/metrics", None, None)).await.text();
+    let m = send(
+        env.app(),
+        crate::common::req(Method::GET, "/metrics", None, None),
+    )
+    .await
+    .text();
     assert_eq!(metric(&m, "ctem_events_accepted_total"), 4);
-    assert_eq!(metric(&m, "ctem_events_detected_total") + metric(&m, "ctem_events_bad_lines_total"), 4);
+    assert_eq!(
+        metric(&m, "ctem_events_detected_total") + metric(&m, "ctem_events_bad_lines_total"),
+        4
+    );
     assert_eq!(metric(&m, "ctem_events_bad_lines_total"), 1);
     assert_eq!(metric(&m, "ctem_alerts_total"), 2);
 }
@@ -98,18 +106,26 @@ async fn a_full_queue_answers_429_and_counts_what_it_refused() {
         c.events_queue = 5;
     });
     let ir = env.token(Role::IncidentResponder, None);
-    let six = vec![MISS; 6].join("\n");
+    let six = [MISS; 6].join("\n");
     let a = send(env.app(), post(&ir, six)).await;
     assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(a.headers["retry-after"], "1");
     assert_eq!(a.error_kind(), "unavailable");
-    let m = send(env.app(), crate::common::req(Method::GET, "/metrics", None, None)).await.text();
+    let m = send(
+        env.app(),
+        crate::common::req(Method::GET, "/metrics", None, None),
+    )
+    .await
+    .text();
     assert_eq!(metric(&m, "ctem_events_refused_total"), 6);
     assert_eq!(metric(&m, "ctem_events_refused_requests_total"), 1);
     assert_eq!(metric(&m, "ctem_events_accepted_total"), 0);
     // a batch that fits is taken
-    let a = send(env.app(), post(&ir, vec![MISS; 5].join("\n"))).await;
+    let a = send(env.app(), post(&ir, [MISS; 5].join("\n"))).await;
     assert_eq!(a.status, StatusCode::ACCEPTED);
     let viewer = env.token(Role::Viewer, None);
-    assert_eq!(send(env.app(), post(&viewer, MISS.into())).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(env.app(), post(&viewer, MISS.into())).await.status,
+        StatusCode::FORBIDDEN
+    );
 }

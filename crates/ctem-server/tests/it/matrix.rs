@@ -28,31 +28,49 @@ fn concrete(env: &Env, method: &str, path: &str, n: usize) -> (String, Option<Va
         ("POST", "/api/v1/exposures/{id}/status") => Some(json!({"status": "accepted"})),
         ("POST", "/api/v1/tickets/{id}/assign") => Some(json!({"user": "admin"})),
         ("POST", "/api/v1/tickets/{id}/move") => Some(json!({"state": "in_progress"})),
-        ("POST", "/api/v1/users") => Some(json!({"name": format!("u{n}"), "role": "viewer", "password": "x"})),
+        ("POST", "/api/v1/users") => {
+            Some(json!({"name": format!("u{n}"), "role": "viewer", "password": "x"}))
+        }
         ("POST", "/api/v1/tokens") => Some(json!({"name": format!("t{n}"), "role": "viewer"})),
         _ => None,
     };
     (path.replace("{id}", &id), body)
 }
 
-async fn call(env: &Env, method: &str, path: &str, token: Option<&str>, n: usize) -> (StatusCode, String) {
+async fn call(
+    env: &Env,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    n: usize,
+) -> (StatusCode, String) {
     let (uri, body) = concrete(env, method, path, n);
     let m = Method::from_bytes(method.as_bytes()).unwrap();
     let a = if method == "POST" && path == "/tickets/{id}/move" {
         let mut r = req(m, &uri, token, None);
-        r.headers_mut().insert("content-type", "application/x-www-form-urlencoded".parse().unwrap());
+        r.headers_mut().insert(
+            "content-type",
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
         *r.body_mut() = axum::body::Body::from("state=in_progress");
         send(env.app(), r).await
     } else if method == "POST" && body.is_none() {
         // uploads and events: a raw body
-        let payload = if path.ends_with("/events") { "{\"EventID\": 1}\n" } else { "{}" };
+        let payload = if path.ends_with("/events") {
+            "{\"EventID\": 1}\n"
+        } else {
+            "{}"
+        };
         let mut r = req(m, &uri, token, None);
         *r.body_mut() = axum::body::Body::from(payload);
         send(env.app(), r).await
     } else {
         send(env.app(), req(m, &uri, token, body)).await
     };
-    (a.status, format!("{method} {uri}: {} {}", a.status, a.text()))
+    (
+        a.status,
+        format!("{method} {uri}: {} {}", a.status, a.text()),
+    )
 }
 
 #[tokio::test]
@@ -68,9 +86,16 @@ async fn every_role_against_every_route() {
                     status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
                     "{role} should be allowed: {what}"
                 );
-                assert!(!status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE, "{what}");
+                assert!(
+                    !status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE,
+                    "{what}"
+                );
             } else {
-                assert_eq!(status, StatusCode::FORBIDDEN, "{role} should be refused: {what}");
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{role} should be refused: {what}"
+                );
             }
             checked += 1;
         }
@@ -84,8 +109,12 @@ async fn partner_tokens_reach_only_their_routes() {
     // MDR: alerts only; sharing partner: TAXII only (docs/roles.md "Partners")
     type Allowed = fn(&str, &str) -> bool;
     let cases: [(Role, Partner, Allowed); 2] = [
-        (Role::IncidentResponder, Partner::Mdr, |m, p| m == "GET" && p == "/api/v1/alerts"),
-        (Role::Viewer, Partner::Sharing, |m, p| m == "GET" && p.starts_with("/taxii2/")),
+        (Role::IncidentResponder, Partner::Mdr, |m, p| {
+            m == "GET" && p == "/api/v1/alerts"
+        }),
+        (Role::Viewer, Partner::Sharing, |m, p| {
+            m == "GET" && p.starts_with("/taxii2/")
+        }),
     ];
     for (role, partner, allowed) in cases {
         let token = env.token(role, Some(partner));
@@ -117,7 +146,9 @@ async fn no_route_answers_without_credentials() {
 #[tokio::test]
 async fn every_documented_operation_has_a_role_rule() {
     let env = env();
-    let doc = send(env.app(), req(Method::GET, "/openapi.json", None, None)).await.json();
+    let doc = send(env.app(), req(Method::GET, "/openapi.json", None, None))
+        .await
+        .json();
     let ruled: BTreeSet<(String, String)> = RULES
         .iter()
         .map(|r| (r.method.to_ascii_lowercase(), r.path.to_string()))
@@ -125,7 +156,10 @@ async fn every_documented_operation_has_a_role_rule() {
     let mut n = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
-            assert!(ruled.contains(&(method.clone(), path.clone())), "{method} {path} has no rule");
+            assert!(
+                ruled.contains(&(method.clone(), path.clone())),
+                "{method} {path} has no rule"
+            );
             n += 1;
         }
     }

@@ -8,7 +8,9 @@ use crate::common::env;
 
 /// Starts the server on an ephemeral loopback port; returns its address.
 pub async fn spawn(state: ctem_server::AppState) -> std::net::SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = l.local_addr().expect("addr");
     tokio::spawn(ctem_server::serve(l, state));
     addr
@@ -28,7 +30,10 @@ async fn the_server_answers_over_tcp_and_audits_the_peer_address() {
     let admin = env.token(Role::Admin, None);
     let addr = spawn(env.state.clone()).await;
     let health = tokio::task::spawn_blocking(move || {
-        http(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into())
+        http(
+            addr,
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(),
+        )
     })
     .await
     .unwrap();
@@ -38,10 +43,15 @@ async fn the_server_answers_over_tcp_and_audits_the_peer_address() {
         "POST /api/v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let created = tokio::task::spawn_blocking(move || http(addr, req)).await.unwrap();
+    let created = tokio::task::spawn_blocking(move || http(addr, req))
+        .await
+        .unwrap();
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
     let log = env.store().audit_log(None, None).unwrap();
-    let e = log.iter().find(|e| e.action == "users.add").expect("audited");
+    let e = log
+        .iter()
+        .find(|e| e.action == "users.add")
+        .expect("audited");
     assert_eq!(e.remote.as_deref(), Some("127.0.0.1"));
     assert_eq!(e.target, "user bob");
     let phc = env.store().password("bob").unwrap().unwrap();

@@ -77,7 +77,11 @@ async fn taxii2_client_reads_the_shared_collection_under_the_tlp_ceiling() {
     })
     .await
     .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["collections"][0], "ctem shared indicators");
     let patterns: Vec<String> = v["objects"]
@@ -87,7 +91,16 @@ async fn taxii2_client_reads_the_shared_collection_under_the_tlp_ceiling() {
         .filter(|o| o["type"] == "indicator")
         .map(|o| o["pattern"].as_str().unwrap().to_string())
         .collect();
-    assert!(patterns.iter().any(|p| p.contains("green.example")), "{patterns:?}");
-    assert!(patterns.iter().any(|p| p.contains("amber.example")), "{patterns:?}");
-    assert!(!patterns.iter().any(|p| p.contains("red.example")), "TLP:RED must not leave: {patterns:?}");
+    assert!(
+        patterns.iter().any(|p| p.contains("green.example")),
+        "{patterns:?}"
+    );
+    assert!(
+        patterns.iter().any(|p| p.contains("amber.example")),
+        "{patterns:?}"
+    );
+    assert!(
+        !patterns.iter().any(|p| p.contains("red.example")),
+        "TLP:RED must not leave: {patterns:?}"
+    );
 }

@@ -121,9 +121,9 @@ impl AuthStore for SqliteStore {
     }
 
     fn tokens(&self) -> Result<Vec<ApiToken>> {
-        let mut st = self
-            .conn
-            .prepare(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id"))?;
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id"
+        ))?;
         let rows = st.query_map([], token_from_row)?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }

@@ -44,7 +44,10 @@ impl SqliteStore {
             })?;
             for row in rows {
                 let (p, n, kev, late) = row?;
-                if let Some(slot) = usize::try_from(p - 1).ok().and_then(|p| by_priority.get_mut(p)) {
+                if let Some(slot) = usize::try_from(p - 1)
+                    .ok()
+                    .and_then(|p| by_priority.get_mut(p))
+                {
                     *slot = n as u64;
                 }
                 kev_open += kev as u64;

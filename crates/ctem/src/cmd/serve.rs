@@ -154,7 +154,9 @@ fn read_password() -> Result<String> {
         .context("reading the password from stdin")?;
     let pw = line.trim_end_matches(['\n', '\r']).to_string();
     if pw.is_empty() {
-        bail!("no password on stdin: pipe it in, e.g. `printf '%s\\n' \"$PW\" | ctem users add ...`");
+        bail!(
+            "no password on stdin: pipe it in, e.g. `printf '%s\\n' \"$PW\" | ctem users add ...`"
+        );
     }
     Ok(pw)
 }
@@ -198,8 +200,8 @@ pub fn tokens(db: &str, c: TokensCommand) -> Result<ExitCode> {
             json,
         } => {
             let role = parse_role(&role)?;
-            let partner =
-                ctem_server::api::parse_partner(partner.as_deref()).map_err(|e| anyhow!(e.message))?;
+            let partner = ctem_server::api::parse_partner(partner.as_deref())
+                .map_err(|e| anyhow!(e.message))?;
             let (t, secret) = ctem_server::api::mint_token(&name, role, partner, expires, &p.name);
             let id = store.add_token(&t)?;
             audit_cli(store.as_mut(), &p, "tokens.create", format!("token {id}"))?;
@@ -335,7 +337,10 @@ fn start(db: &str, listen: &str, cfg: ServerConfig) -> Result<ExitCode> {
         let l = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listen on {listen}"))?;
-        eprintln!("ctem serve: http://{} (API /api/v1/, docs /api/docs)", l.local_addr()?);
+        eprintln!(
+            "ctem serve: http://{} (API /api/v1/, docs /api/docs)",
+            l.local_addr()?
+        );
         ctem_server::serve(l, state).await.context("serving")
     })?;
     Ok(ExitCode::SUCCESS)

@@ -50,7 +50,10 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
     // every change goes through the one role check, and into the audit log
     let who = match &c {
         TeamsCommand::List { .. } => None,
-        _ => Some(super::serve::require(store.as_ref(), ctem_model::work::Action::ManageTeams)?),
+        _ => Some(super::serve::require(
+            store.as_ref(),
+            ctem_model::work::Action::ManageTeams,
+        )?),
     };
     let target = match &c {
         TeamsCommand::List { .. } => String::new(),
