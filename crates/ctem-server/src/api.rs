@@ -179,7 +179,7 @@ impl ExposureQuery {
     /// The store filter of this query, fetching `n` rows.
     pub fn filter(&self, n: usize) -> ApiResult<ExposureFilter> {
         let sort = match self.sort.as_deref().unwrap_or("severity") {
-            "severity" => ExposureSort::Severity,
+            "severity" => ExposureSort::SeverityNewest,
             "id" => ExposureSort::Id,
             "-id" => ExposureSort::IdDesc,
             other => {

@@ -92,9 +92,12 @@ pub struct ExposureFilter {
 /// one `(key, id)` pair ([`ExposureCursor`]) and the next page is a range scan of an index.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ExposureSort {
-    /// Most severe first, then by id.
+    /// Most severe first, then by id (the CLI's order).
     #[default]
     Severity,
+    /// Most severe first, newest id first: one index range scan from any cursor (the
+    /// API's and the dashboard's order).
+    SeverityNewest,
     /// Oldest id first.
     Id,
     /// Newest id first.
@@ -114,7 +117,7 @@ impl ExposureCursor {
     pub fn after(e: &Exposure, sort: ExposureSort) -> Option<Self> {
         let id = e.id?;
         let key = match sort {
-            ExposureSort::Severity => e.severity as i64,
+            ExposureSort::Severity | ExposureSort::SeverityNewest => e.severity as i64,
             ExposureSort::Id | ExposureSort::IdDesc => 0,
         };
         Some(ExposureCursor { key, id })

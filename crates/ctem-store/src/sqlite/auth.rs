@@ -41,7 +41,7 @@ CREATE TABLE audit_log (
     target TEXT NOT NULL,
     detail TEXT
 );
-CREATE INDEX exposures_severity ON exposures(severity DESC);
+CREATE INDEX exposures_severity ON exposures(severity, id);
 "#;
 
 fn ts(t: i64) -> DateTime<Utc> {

@@ -120,6 +120,10 @@ fn keyset(f: &ExposureFilter, sql: &mut String, args: &mut Vec<SqlValue>) {
             sql.push_str(" AND e.severity <= ? AND (e.severity < ? OR e.id > ?)");
             args.extend([c.key.into(), c.key.into(), c.id.into()]);
         }
+        (S::SeverityNewest, Some(c)) => {
+            sql.push_str(" AND (e.severity, e.id) < (?, ?)");
+            args.extend([c.key.into(), c.id.into()]);
+        }
         (S::Id, Some(c)) => {
             sql.push_str(" AND e.id > ?");
             args.push(c.id.into());
@@ -132,6 +136,7 @@ fn keyset(f: &ExposureFilter, sql: &mut String, args: &mut Vec<SqlValue>) {
     }
     sql.push_str(match f.sort {
         S::Severity => " ORDER BY e.severity DESC, e.id",
+        S::SeverityNewest => " ORDER BY e.severity DESC, e.id DESC",
         S::Id => " ORDER BY e.id",
         S::IdDesc => " ORDER BY e.id DESC",
     });
