@@ -46,6 +46,7 @@
 //! - **One conformance suite** ([`testsuite`]) that every backend runs.
 
 pub mod alerts;
+pub mod auth;
 pub mod error;
 pub mod exercise;
 mod fx;
@@ -91,6 +92,46 @@ pub struct ExposureFilter {
     /// Only exposures whose CVE is in the CISA KEV catalog (after enrichment).
     pub kev: bool,
     pub limit: Option<usize>,
+    /// The order of the listing.
+    pub sort: ExposureSort,
+    /// Keyset pagination: only the exposures that come after this one in `sort` order.
+    pub after: Option<ExposureCursor>,
+}
+
+/// The orders an exposure listing can take; each ends on the id, so a position in it is
+/// one `(key, id)` pair ([`ExposureCursor`]) and the next page is a range scan of an index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExposureSort {
+    /// Most severe first, then by id (the CLI's order).
+    #[default]
+    Severity,
+    /// Most severe first, newest id first: one index range scan from any cursor (the
+    /// API's and the dashboard's order).
+    SeverityNewest,
+    /// Oldest id first.
+    Id,
+    /// Newest id first.
+    IdDesc,
+}
+
+/// Where a page of exposures ended: the sort key (the severity rank for
+/// [`ExposureSort::Severity`], unused otherwise) and the id of its last exposure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExposureCursor {
+    pub key: i64,
+    pub id: i64,
+}
+
+impl ExposureCursor {
+    /// The cursor after `e` in `sort` order.
+    pub fn after(e: &Exposure, sort: ExposureSort) -> Option<Self> {
+        let id = e.id?;
+        let key = match sort {
+            ExposureSort::Severity | ExposureSort::SeverityNewest => e.severity as i64,
+            ExposureSort::Id | ExposureSort::IdDesc => 0,
+        };
+        Some(ExposureCursor { key, id })
+    }
 }
 
 /// Filters for [`Store::assets`].
@@ -103,6 +144,8 @@ pub struct AssetFilter {
     pub search: Option<String>,
     pub tag: Option<String>,
     pub limit: Option<usize>,
+    /// Keyset pagination: only assets with a larger id (the listing is in id order).
+    pub after_id: Option<i64>,
 }
 
 /// An asset with its counts, as listings show it.
@@ -151,7 +194,7 @@ pub trait ImportSession {
 /// ([`intel::IntelStore`], [`work::WorkStore`], [`alerts::AlertStore`]) so its methods live
 /// beside its tables.
 pub trait Store:
-    intel::IntelStore + work::WorkStore + alerts::AlertStore + exercise::ExerciseStore
+    intel::IntelStore + work::WorkStore + alerts::AlertStore + exercise::ExerciseStore + auth::AuthStore
 {
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;
     fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;
@@ -179,6 +222,24 @@ pub trait Store:
     fn scans(&self) -> Result<Vec<Scan>>;
     /// Changes an exposure's status by hand (accepted, false_positive, ...), with a reason.
     fn set_status(&mut self, id: i64, status: ExposureStatus, reason: &str) -> Result<()>;
+    /// The dashboard's figures as of `today`, with a trend of the last `days` days.
+    fn overview(&self, today: chrono::NaiveDate, days: u32) -> Result<Overview>;
+}
+
+/// What the dashboard's overview shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Overview {
+    pub assets: u64,
+    /// Open and reopened exposures by severity (unknown, info, low, medium, high, critical).
+    pub open_by_severity: [u64; 6],
+    /// Open and reopened exposures by priority P1..P4.
+    pub open_by_priority: [u64; 4],
+    /// Open exposures whose CVE is in CISA KEV.
+    pub kev_open: u64,
+    /// Open exposures past their SLA due date.
+    pub sla_breached: u64,
+    /// Per day: exposures first seen, exposures fixed.
+    pub trend: Vec<(chrono::NaiveDate, u64, u64)>,
 }
 
 /// How a store is opened: what the command line and `[store]` in ctem.toml may set.
@@ -222,4 +283,17 @@ pub fn open_with(url: &str, opts: &OpenOptions) -> Result<Box<dyn Store>> {
         return Err(Error::UnsupportedUrl(shown));
     }
     Ok(Box::new(sqlite::SqliteStore::open_with(url, opts)?))
+}
+
+/// [`open_with`] for a store moved between threads (the server's pool of handles).
+pub fn open_shared(url: &str, opts: &OpenOptions) -> Result<Box<dyn Store + Send>> {
+    if url.contains("://") && !url.starts_with("sqlite://") {
+        // the same refusal, with the same redaction, as `open_with`
+        return Err(match open_with(url, opts) {
+            Err(e) => e,
+            Ok(_) => Error::UnsupportedUrl(ctem_model::redact::url(url)),
+        });
+    }
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    Ok(Box::new(sqlite::SqliteStore::open_with(path, opts)?))
 }

@@ -109,6 +109,39 @@ pub enum Command {
         /// Folder for the demo store (default: a new demo-* folder here)
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Then serve the dashboard on it, with a demo admin whose password is printed once
+        #[arg(long)]
+        serve: bool,
+        /// Address for --serve
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// The API, OpenAPI document, TAXII 2.1 and metrics over HTTP
+    #[command(
+        after_help = "Examples:\n  ctem serve\n  ctem serve --listen 0.0.0.0:8443 --rules rules/windows\n  ctem --db team.db serve"
+    )]
+    Serve(crate::cmd::serve::ServeArgs),
+    /// Users who sign in to the server
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  printf '%s\\n' \"$PW\" | ctem users add alice --role vulnerability_manager"
+    )]
+    Users(crate::cmd::serve::UsersCommand),
+    /// API tokens: create (shown once), list, revoke
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  ctem tokens create --name ci --role it_operations\n  ctem tokens create --name mdr --role incident_responder --partner mdr --expires 2027-06-30\n  ctem tokens list\n  ctem tokens revoke 3"
+    )]
+    Tokens(crate::cmd::serve::TokensCommand),
+    /// The audit log: every change, who, what, when, from where
+    #[command(after_help = "Examples:\n  ctem audit\n  ctem audit --limit 20 --json")]
+    Audit {
+        /// One JSON array on stdout
+        #[arg(long)]
+        json: bool,
+        /// Only the last N entries
+        #[arg(long)]
+        limit: Option<usize>,
     },
     /// List the registered input formats
     #[command(after_help = "Examples:\n  ctem formats\n  ctem formats --json | jq -r '.[].name'")]

@@ -840,6 +840,10 @@ impl Store for SqliteStore {
     fn set_status(&mut self, id: i64, status: ExposureStatus, reason: &str) -> Result<()> {
         self.update_status(id, status, reason)
     }
+
+    fn overview(&self, today: chrono::NaiveDate, days: u32) -> Result<crate::Overview> {
+        self.query_overview(today, days)
+    }
 }
 
 #[cfg(test)]

@@ -234,6 +234,7 @@ CREATE UNIQUE INDEX alerts_identity ON alerts(identity);
 "#,
     ),
     (60, super::exercise::MIGRATION_60),
+    (70, super::auth::MIGRATION_70),
 ];
 
 #[cfg(test)]

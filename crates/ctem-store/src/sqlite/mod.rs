@@ -1,11 +1,13 @@
 //! The embedded SQLite backend: the default store, zero set-up.
 
 mod alerts;
+mod auth;
 mod context;
 mod exercise;
 mod import;
 mod intel;
 pub mod migrations;
+mod overview;
 mod query;
 mod work;
 

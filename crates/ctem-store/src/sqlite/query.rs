@@ -110,6 +110,38 @@ fn build_exposure(row: ExposureRow) -> Result<Exposure> {
     Ok(e)
 }
 
+/// The keyset condition and the order of an exposure listing. Each order is an index scan
+/// (`exposures_severity` keeps the id ascending within a severity; the id is the rowid), so
+/// page N costs what page 1 costs.
+fn keyset(f: &ExposureFilter, sql: &mut String, args: &mut Vec<SqlValue>) {
+    use crate::ExposureSort as S;
+    match (f.sort, f.after) {
+        (S::Severity, Some(c)) => {
+            sql.push_str(" AND e.severity <= ? AND (e.severity < ? OR e.id > ?)");
+            args.extend([c.key.into(), c.key.into(), c.id.into()]);
+        }
+        (S::SeverityNewest, Some(c)) => {
+            sql.push_str(" AND (e.severity, e.id) < (?, ?)");
+            args.extend([c.key.into(), c.id.into()]);
+        }
+        (S::Id, Some(c)) => {
+            sql.push_str(" AND e.id > ?");
+            args.push(c.id.into());
+        }
+        (S::IdDesc, Some(c)) => {
+            sql.push_str(" AND e.id < ?");
+            args.push(c.id.into());
+        }
+        (_, None) => {}
+    }
+    sql.push_str(match f.sort {
+        S::Severity => " ORDER BY e.severity DESC, e.id",
+        S::SeverityNewest => " ORDER BY e.severity DESC, e.id DESC",
+        S::Id => " ORDER BY e.id",
+        S::IdDesc => " ORDER BY e.id DESC",
+    });
+}
+
 impl SqliteStore {
     fn identifiers(&self, asset_id: i64) -> Result<Vec<Identifier>> {
         let mut st = self.conn.prepare_cached(
@@ -182,6 +214,10 @@ impl SqliteStore {
         if let Some(t) = &f.tag {
             sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value = ?)");
             args.push(t.clone().into());
+        }
+        if let Some(after) = f.after_id {
+            sql.push_str(" AND a.id > ?");
+            args.push(after.into());
         }
         sql.push_str(" ORDER BY a.id");
         if let Some(l) = f.limit {
@@ -309,7 +345,7 @@ impl SqliteStore {
             );
             args.push(t.clone().into());
         }
-        sql.push_str(" ORDER BY e.severity DESC, e.id");
+        keyset(f, &mut sql, &mut args);
         if let Some(l) = f.limit {
             sql.push_str(&format!(" LIMIT {l}"));
         }

@@ -47,14 +47,16 @@ const FILES: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// The folder of a demo run without `--dir`.
+pub fn default_dir() -> PathBuf {
+    PathBuf::from(format!(
+        "demo-{}",
+        chrono::Local::now().format("%Y%m%d-%H%M%S")
+    ))
+}
+
 pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
-    let dir = match dir {
-        Some(d) => d,
-        None => PathBuf::from(format!(
-            "demo-{}",
-            chrono::Local::now().format("%Y%m%d-%H%M%S")
-        )),
-    };
+    let dir = dir.unwrap_or_else(default_dir);
     let db = dir.join("ctem.db");
     if db.exists() {
         bail!(

@@ -129,6 +129,7 @@ pub fn exposures(
         tool: q.tool.clone(),
         kev: q.kev,
         limit: None,
+        ..ExposureFilter::default()
     };
     let code = match format {
         OutputFormat::Human | OutputFormat::Json => {
@@ -204,6 +205,7 @@ fn query_filter(q: &ExposureQuery) -> Result<ExposureFilter> {
         tool: q.tool.clone(),
         kev: q.kev,
         limit: q.limit,
+        ..ExposureFilter::default()
     })
 }
 

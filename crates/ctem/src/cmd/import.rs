@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -124,6 +124,35 @@ pub fn import_files(store: &mut dyn Store, files: &[PathBuf], opts: &Options) ->
     import_sources(store, &sources, opts)
 }
 
+/// One uploaded report (`POST /api/v1/imports`): the bytes go to a private temporary file so
+/// the same parse paths (memory map, streaming, format detection by content and name) run
+/// as for `ctem import FILE`; the scan records `name`. This is the one entry point the
+/// server's import jobs call (it moves to ctem-core with the rest of the pipeline).
+pub fn import_upload(
+    store: &mut dyn Store,
+    bytes: &[u8],
+    name: &str,
+    opts: &Options,
+) -> Result<ImportSummary> {
+    // only the base name is kept: it helps format detection and names the scan
+    let base = Path::new(name)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("upload");
+    let dir = tempfile::Builder::new()
+        .prefix("ctem-upload-")
+        .tempdir()
+        .context("temporary folder for the upload")?;
+    let path = dir.path().join(base);
+    std::fs::write(&path, bytes).context("writing the upload")?;
+    let src = Source {
+        path: Some(path),
+        in_folder: false,
+    };
+    import_source(store, &src, opts, false, base.to_string())
+}
+
 fn import_sources(store: &mut dyn Store, sources: &[Source], opts: &Options) -> Vec<FileResult> {
     let bar = if opts.progress {
         progress::items(sources.len() as u64, "importing".into())
@@ -136,7 +165,8 @@ fn import_sources(store: &mut dyn Store, sources: &[Source], opts: &Options) -> 
         .map(|src| {
             let label = src.label();
             bar.set_message(format!("importing {label}"));
-            let outcome = import_source(store, src, opts, one).with_context(|| label.clone());
+            let outcome =
+                import_source(store, src, opts, one, label.clone()).with_context(|| label.clone());
             bar.inc(1);
             FileResult {
                 file: label,
@@ -165,6 +195,7 @@ fn import_source(
     src: &Source,
     opts: &Options,
     show_bytes: bool,
+    label: String,
 ) -> Result<ImportSummary> {
     let mut format = None;
     let spooled = input::spool(src, &opts.limits, |head| {
@@ -185,7 +216,6 @@ fn import_source(
     let format = format.ok_or_else(|| anyhow!("no format chosen (a bug)"))?;
     let mut file = spooled.file;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let label = src.label();
     let bar = (opts.progress && show_bytes && size > 8 << 20)
         .then(|| progress::bytes(size, format!("importing {label}")));
     let meta = ScanMeta {

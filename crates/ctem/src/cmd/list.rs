@@ -161,6 +161,7 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
         tool: q.tool,
         kev: q.kev,
         limit: limit.map(|l| l + 1),
+        ..ExposureFilter::default()
     };
     if json {
         // streamed as SQLite reads the rows: memory stays bounded at any store size

@@ -3,7 +3,7 @@
 mod attack;
 mod context;
 mod demo;
-mod detect;
+pub mod detect;
 mod export;
 mod feeds;
 pub mod gate;
@@ -15,6 +15,7 @@ pub mod outbound;
 pub mod paths;
 pub mod risk;
 mod scenario;
+pub mod serve;
 mod share;
 pub mod teams;
 pub mod tickets;
@@ -90,7 +91,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Completions { .. } | Command::Man { .. } | Command::Formats { .. } => {
             unreachable!("handled above")
         }
-        Command::Demo { dir } => demo::run(dir),
+        Command::Demo { dir, serve, listen } => {
+            let dir = dir.unwrap_or_else(demo::default_dir);
+            let code = demo::run(Some(dir.clone()))?;
+            if serve {
+                return serve::demo(&dir, &listen, &config);
+            }
+            Ok(code)
+        }
+        Command::Serve(a) => serve::run(db, &config, a),
+        Command::Users(c) => serve::users(db, c),
+        Command::Tokens(c) => serve::tokens(db, c),
+        Command::Audit { json, limit } => serve::audit(db, json, limit),
         Command::Import {
             files,
             format,

@@ -66,6 +66,36 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
         TeamsCommand::List { .. } | TeamsCommand::Unrule { .. } => super::open_existing(db)?,
         _ => super::open_store(db)?,
     };
+    // every change goes through the one role check, and into the audit log
+    let who = match &c {
+        TeamsCommand::List { .. } => None,
+        _ => Some(super::serve::require(
+            store.as_ref(),
+            ctem_model::work::Action::ManageTeams,
+        )?),
+    };
+    let target = match &c {
+        TeamsCommand::List { .. } => String::new(),
+        TeamsCommand::Add { name, .. } => format!("team {name}"),
+        TeamsCommand::User { name, .. } => format!("user {name}"),
+        TeamsCommand::Rule { pattern, team, .. } => format!("rule {pattern} -> {team}"),
+        TeamsCommand::Unrule { id } => format!("rule {id}"),
+    };
+    let action = match &c {
+        TeamsCommand::List { .. } => "",
+        TeamsCommand::Add { .. } => "teams.add",
+        TeamsCommand::User { .. } => "teams.user",
+        TeamsCommand::Rule { .. } => "teams.rule",
+        TeamsCommand::Unrule { .. } => "teams.unrule",
+    };
+    let code = change(store.as_mut(), c)?;
+    if let Some(p) = who {
+        super::serve::audit_cli(store.as_mut(), &p, action, target)?;
+    }
+    Ok(code)
+}
+
+fn change(store: &mut dyn ctem_store::Store, c: TeamsCommand) -> Result<ExitCode> {
     match c {
         TeamsCommand::List { json } => {
             let teams = store.teams()?;

@@ -94,7 +94,7 @@ fn date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
     super::risk::date(s).map_err(|e| e.to_string())
 }
 
-fn actor() -> Option<String> {
+pub(crate) fn actor() -> Option<String> {
     std::env::var("CTEM_USER").ok().filter(|u| !u.is_empty())
 }
 

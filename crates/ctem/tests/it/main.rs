@@ -15,5 +15,6 @@ mod listings;
 mod paths;
 mod pipes;
 mod risk;
+mod serve;
 mod tickets;
 mod tooling;
