@@ -30,6 +30,7 @@
 pub mod alert;
 pub mod asset;
 pub mod exposure;
+pub mod incident;
 pub mod intel;
 pub mod record;
 pub mod redact;
@@ -42,5 +43,6 @@ pub use exposure::{
     Cvss, Exposure, ExposureKind, ExposureStatus, Fingerprint, Location, Package, Severity,
     StatusChange,
 };
+pub use incident::{Incident, IncidentState};
 pub use record::{AssetKey, Record, RecordIssue};
 pub use scan::{AssetCounts, ExposureCounts, ImportSummary, Scan};

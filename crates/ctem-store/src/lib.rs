@@ -41,6 +41,7 @@ pub mod alerts;
 pub mod error;
 mod fx;
 pub mod intel;
+pub mod measure;
 pub mod prepared;
 pub mod sqlite;
 pub mod testsuite;
@@ -130,7 +131,9 @@ pub trait ImportSession {
 /// The store every stage reads and writes. Each stage's own storage is a trait of its own
 /// ([`intel::IntelStore`], [`work::WorkStore`], [`alerts::AlertStore`]) so its methods live
 /// beside its tables.
-pub trait Store: intel::IntelStore + work::WorkStore + alerts::AlertStore {
+pub trait Store:
+    intel::IntelStore + work::WorkStore + alerts::AlertStore + measure::MeasureStore
+{
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;
     fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;
     fn asset(&self, id: i64) -> Result<Option<Asset>>;

@@ -4,7 +4,8 @@
 //! Numbers are reserved per area so work on different stages does not collide:
 //! 1-9 foundation (assets, services, scans, exposures, package inventory); 10-19 threat
 //! intelligence;
-//! 20-29 prioritisation, teams and tickets; 30-39 detection alerts.
+//! 20-29 prioritisation, teams and tickets; 30-39 detection alerts; 50-59 measurement
+//! (incidents, KPI snapshots, goals, reviews).
 
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (
@@ -216,6 +217,7 @@ CREATE INDEX alerts_detected ON alerts(detected_at);
 CREATE INDEX alerts_rule ON alerts(rule_id);
 "#,
     ),
+    (50, super::measure::MIGRATION_50),
 ];
 
 #[cfg(test)]

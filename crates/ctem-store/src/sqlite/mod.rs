@@ -3,6 +3,8 @@
 mod alerts;
 mod import;
 mod intel;
+mod measure;
+mod measure_facts;
 pub mod migrations;
 mod query;
 mod work;
