@@ -232,11 +232,24 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
             "KPIs that say `cannot compute` for lack of it get a value".into(),
         );
     }
-    for t in a.tactics.iter().filter(|t| t.alerted == 0 && t.techniques > 0) {
+    let blind: Vec<&TacticFacts> = a
+        .tactics
+        .iter()
+        .filter(|t| t.alerted == 0 && t.techniques > 0)
+        .collect();
+    if !blind.is_empty() {
+        let n: u64 = blind.iter().map(|t| t.techniques).sum();
+        let names: Vec<&str> = blind.iter().take(6).map(|t| t.tactic.as_str()).collect();
+        let more = blind.len().saturating_sub(names.len());
         push(
-            format!("add detections for tactic {} ({} techniques, none alerted)", t.tactic, t.techniques),
-            0.3,
-            "closes a blind spot; coverage.techniques rises once rule coverage is mapped".into(),
+            format!(
+                "add detections for the {} blind-spot tactics ({n} techniques, none alerted): {}{}",
+                blind.len(),
+                names.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            ),
+            0.6 * blind.len() as f64 / a.tactics.len() as f64,
+            "closes blind spots; coverage.techniques rises once rule coverage is mapped".into(),
         );
     }
     for s in g.iter().filter(|s| matches!(s.status, Status::AtRisk | Status::Missed)) {

@@ -337,6 +337,8 @@ pub fn run(db: &str, args: DetectArgs, limits: &crate::input::Limits) -> Result<
         && let Some(store) = store.as_mut()
     {
         store.store_alerts(&stored)?;
+        // incidents follow the stored alerts; the day's KPI snapshot is taken once
+        super::measure::after_change(store.as_mut(), true);
     }
     let secs = start.elapsed().as_secs_f64();
     let matching = secs - load_secs;
