@@ -5,7 +5,10 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] ctem_store::Error),
     #[error("[incidents] {field}: {message}")]
-    Settings { field: &'static str, message: String },
+    Settings {
+        field: &'static str,
+        message: String,
+    },
     #[error("goal {index} ({kpi}): {message}")]
     Goal {
         index: usize,

@@ -105,15 +105,25 @@ pub struct GoalStatus {
 /// What changes a KPI, for the goals listing and the report's actions.
 pub fn moves(kpi: &str) -> &'static str {
     match kpi.split('.').next().unwrap_or("") {
-        "mttd" => "more log sources routed to detection, rules on the techniques seen, faster event shipping",
-        "mttr" if kpi == "mttr.hours" => "acknowledge and contain incidents sooner: on-call responders, playbooks",
-        "mttr" | "remediate" => "patch the open exposures of that priority: tickets to the owning teams, fewer exceptions",
+        "mttd" => {
+            "more log sources routed to detection, rules on the techniques seen, faster event shipping"
+        }
+        "mttr" if kpi == "mttr.hours" => {
+            "acknowledge and contain incidents sooner: on-call responders, playbooks"
+        }
+        "mttr" | "remediate" => {
+            "patch the open exposures of that priority: tickets to the owning teams, fewer exceptions"
+        }
         "sla" => "work the overdue exposures first (`ctem top`), then those due soonest",
         "open" => "fix or triage open exposures of that priority (`ctem top`, `ctem tickets`)",
         "kev_open" => "patch KEV-listed exposures first, internet-facing ones the same day",
         "surface" => "close unneeded internet-facing services and ports; retire unused assets",
-        "coverage" if kpi == "coverage.techniques" => "enable rules for uncovered techniques and onboard their log sources",
-        "coverage" => "scan every known asset on a schedule; import the inventory to find the unscanned",
+        "coverage" if kpi == "coverage.techniques" => {
+            "enable rules for uncovered techniques and onboard their log sources"
+        }
+        "coverage" => {
+            "scan every known asset on a schedule; import the inventory to find the unscanned"
+        }
         "incidents" => "prevent repeat incidents: fix the exposures and detections they reveal",
         _ => "",
     }

@@ -107,7 +107,12 @@ fn detection(
         let h = f.alerts_delay_secs as f64 / f.alerts_timed as f64 / 3600.0;
         val(id, t, "hours", h, f.alerts_timed)
     } else if f.alerts_untimed > 0 {
-        none(id, t, "hours", "no alert in the window carries an event time")
+        none(
+            id,
+            t,
+            "hours",
+            "no alert in the window carries an event time",
+        )
     } else {
         none(
             id,
@@ -125,13 +130,21 @@ fn detection(
         .filter(|(_, r)| *r >= start && *r <= now)
         .map(|(d, r)| (r - d).num_seconds().max(0))
         .collect();
-    let (id, t) = ("mttr.hours", "mean time to respond (incident opened to resolved)");
+    let (id, t) = (
+        "mttr.hours",
+        "mean time to respond (incident opened to resolved)",
+    );
     out.push(if resolved.is_empty() {
-        none(id, t, "hours", if f.incidents.is_empty() {
-            "no incidents: alerts are grouped into incidents after `ctem detect --store`"
-        } else {
-            "no incident resolved in the window"
-        })
+        none(
+            id,
+            t,
+            "hours",
+            if f.incidents.is_empty() {
+                "no incidents: alerts are grouped into incidents after `ctem detect --store`"
+            } else {
+                "no incident resolved in the window"
+            },
+        )
     } else {
         let mean = resolved.iter().sum::<i64>() as f64 / resolved.len() as f64 / 3600.0;
         val(id, t, "hours", mean, resolved.len() as u64)
@@ -145,7 +158,12 @@ fn detection(
         .count() as u64;
     let (id, t) = ("incidents.per_week", "incidents opened per week");
     out.push(if f.incidents.is_empty() && f.event_sources.is_empty() {
-        none(id, t, "per week", "no alerts stored: no event source is flowing")
+        none(
+            id,
+            t,
+            "per week",
+            "no alerts stored: no event source is flowing",
+        )
     } else {
         val(id, t, "per week", n as f64 / weeks, n)
     });
@@ -169,7 +187,12 @@ fn remediation(f: &MeasureFacts, out: &mut Vec<Kpi>) {
         let t = format!("SLA compliance, P{p} ({name})");
         let total = pf.fixed_in_time + pf.fixed_late + pf.open_in_time + pf.open_overdue;
         out.push(if total == 0 {
-            none(&id, &t, "ratio", format!("no P{p} exposure open or fixed in the window"))
+            none(
+                &id,
+                &t,
+                "ratio",
+                format!("no P{p} exposure open or fixed in the window"),
+            )
         } else {
             let ok = (pf.fixed_in_time + pf.open_in_time) as f64 / total as f64;
             val(&id, &t, "ratio", ok, total)
@@ -232,7 +255,10 @@ fn posture(f: &MeasureFacts, cfg: &KpiConfig, out: &mut Vec<Kpi>) {
         (_, false) => none(id, t, "count", no_kev),
         _ => val(id, t, "count", kev as f64, kev),
     });
-    let (id, t) = ("kev_open.internet_facing", "open KEV exposures on internet-facing assets");
+    let (id, t) = (
+        "kev_open.internet_facing",
+        "open KEV exposures on internet-facing assets",
+    );
     out.push(if !scanned {
         none(id, t, "count", no_scan)
     } else if f.kev_entries == 0 {
@@ -243,9 +269,21 @@ fn posture(f: &MeasureFacts, cfg: &KpiConfig, out: &mut Vec<Kpi>) {
         val(id, t, "count", kev_inet as f64, kev_inet)
     });
     let surface = [
-        ("surface.internet_facing_assets", "internet-facing assets", f.assets_internet_facing),
-        ("surface.services", "open services on internet-facing assets", f.internet_services),
-        ("surface.open_ports", "distinct open ports on internet-facing assets", f.internet_ports),
+        (
+            "surface.internet_facing_assets",
+            "internet-facing assets",
+            f.assets_internet_facing,
+        ),
+        (
+            "surface.services",
+            "open services on internet-facing assets",
+            f.internet_services,
+        ),
+        (
+            "surface.open_ports",
+            "distinct open ports on internet-facing assets",
+            f.internet_ports,
+        ),
     ];
     for (id, t, n) in surface {
         out.push(if f.assets_exposure_known == 0 {
@@ -256,12 +294,26 @@ fn posture(f: &MeasureFacts, cfg: &KpiConfig, out: &mut Vec<Kpi>) {
     }
     let (id, t) = (
         "coverage.scanned_assets",
-        format!("assets scanned in the last {} days / all known assets", cfg.scan_days),
+        format!(
+            "assets scanned in the last {} days / all known assets",
+            cfg.scan_days
+        ),
     );
     out.push(if f.assets == 0 {
-        none(id, &t, "ratio", "no assets known: import scans or an inventory")
+        none(
+            id,
+            &t,
+            "ratio",
+            "no assets known: import scans or an inventory",
+        )
     } else {
-        val(id, &t, "ratio", f.assets_recent as f64 / f.assets as f64, f.assets)
+        val(
+            id,
+            &t,
+            "ratio",
+            f.assets_recent as f64 / f.assets as f64,
+            f.assets,
+        )
     });
     out.push(none(
         "coverage.techniques",
@@ -314,8 +366,7 @@ pub fn snapshot(
     replace: bool,
 ) -> Result<bool> {
     let (_, kpis) = current(store, None, now, cfg)?;
-    let map: BTreeMap<&str, Option<f64>> =
-        kpis.iter().map(|k| (k.id.as_str(), k.value)).collect();
+    let map: BTreeMap<&str, Option<f64>> = kpis.iter().map(|k| (k.id.as_str(), k.value)).collect();
     let snap = Snapshot {
         day: now.format("%Y-%m-%d").to_string(),
         taken_at: now,

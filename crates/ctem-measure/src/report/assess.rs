@@ -162,7 +162,11 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
     let (k, g) = (&a.kpis[..], &a.goals[..]);
     let mut out = Vec::new();
     let mut push = |action: String, gap: f64, effect: String| {
-        out.push(Action { action, gap: (gap * 1000.0).round() / 1000.0, effect });
+        out.push(Action {
+            action,
+            gap: (gap * 1000.0).round() / 1000.0,
+            effect,
+        });
     };
     if f.assets > 0 {
         let cov = f.assets_recent as f64 / f.assets as f64;
@@ -209,18 +213,32 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
         };
         let total = pf.fixed_in_time + pf.fixed_late + pf.open_in_time + pf.open_overdue;
         if pf.open_overdue > 0 && total > 0 {
-            let after = (pf.fixed_in_time + pf.open_in_time + pf.open_overdue) as f64 / total as f64;
+            let after =
+                (pf.fixed_in_time + pf.open_in_time + pf.open_overdue) as f64 / total as f64;
             let weight = [0.0, 0.9, 0.7, 0.4, 0.2][p as usize];
             push(
-                format!("fix the {} overdue P{p} ({name}) exposures", pf.open_overdue),
+                format!(
+                    "fix the {} overdue P{p} ({name}) exposures",
+                    pf.open_overdue
+                ),
                 weight * pf.open_overdue as f64 / total as f64,
                 effect(k, g, &format!("sla.{name}"), after),
             );
         }
     }
-    for s in a.sources.iter().filter(|s| s.status == "silent" || s.status == "stale") {
+    for s in a
+        .sources
+        .iter()
+        .filter(|s| s.status == "silent" || s.status == "stale")
+    {
         push(
-            format!("restore the {} {} ({}, last {})", s.kind, s.name, s.status, day(s.last)),
+            format!(
+                "restore the {} {} ({}, last {})",
+                s.kind,
+                s.name,
+                s.status,
+                day(s.last)
+            ),
             0.6,
             "data flows again: KPIs read current data".into(),
         );
@@ -246,20 +264,38 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
                 "add detections for the {} blind-spot tactics ({n} techniques, none alerted): {}{}",
                 blind.len(),
                 names.join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() }
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             ),
             0.6 * blind.len() as f64 / a.tactics.len() as f64,
             "closes blind spots; coverage.techniques rises once rule coverage is mapped".into(),
         );
     }
-    for s in g.iter().filter(|s| matches!(s.status, Status::AtRisk | Status::Missed)) {
+    for s in g
+        .iter()
+        .filter(|s| matches!(s.status, Status::AtRisk | Status::Missed))
+    {
         push(
-            format!("goal {} {} {} is {}: {}", s.goal.kpi, s.goal.op, num(s.goal.target), s.status.as_str(), s.moves),
+            format!(
+                "goal {} {} {} is {}: {}",
+                s.goal.kpi,
+                s.goal.op,
+                num(s.goal.target),
+                s.status.as_str(),
+                s.moves
+            ),
             0.5,
             format!("{}: {} now", s.goal.kpi, opt(s.value)),
         );
     }
-    out.sort_by(|a, b| b.gap.total_cmp(&a.gap).then_with(|| a.action.cmp(&b.action)));
+    out.sort_by(|a, b| {
+        b.gap
+            .total_cmp(&a.gap)
+            .then_with(|| a.action.cmp(&b.action))
+    });
     out.truncate(10);
     out
 }
@@ -272,7 +308,10 @@ impl Assessment {
     pub fn doc(&self) -> Doc {
         let mut d = Doc {
             title: "CTEM assessment: gap analysis".into(),
-            subtitle: format!("generated {}", self.generated_at.format("%Y-%m-%d %H:%M UTC")),
+            subtitle: format!(
+                "generated {}",
+                self.generated_at.format("%Y-%m-%d %H:%M UTC")
+            ),
             sections: Vec::new(),
         };
         d.sections.push(Section {
@@ -282,12 +321,24 @@ impl Assessment {
             } else {
                 vec!["The ten actions that would close the largest gaps, largest first.".into()]
             },
-            head: vec!["#".into(), "action".into(), "gap".into(), "expected effect".into()],
+            head: vec![
+                "#".into(),
+                "action".into(),
+                "gap".into(),
+                "expected effect".into(),
+            ],
             rows: self
                 .actions
                 .iter()
                 .enumerate()
-                .map(|(i, a)| vec![(i + 1).to_string(), a.action.clone(), num(a.gap), a.effect.clone()])
+                .map(|(i, a)| {
+                    vec![
+                        (i + 1).to_string(),
+                        a.action.clone(),
+                        num(a.gap),
+                        a.effect.clone(),
+                    ]
+                })
                 .collect(),
             ..Default::default()
         });
@@ -304,18 +355,34 @@ impl Assessment {
             ],
             ..Default::default()
         });
-        let mut paragraphs: Vec<String> = self.never_seen.iter().map(|n| format!("Never seen: {n}.")).collect();
+        let mut paragraphs: Vec<String> = self
+            .never_seen
+            .iter()
+            .map(|n| format!("Never seen: {n}."))
+            .collect();
         if self.sources.is_empty() {
             paragraphs.push("No data source has delivered anything yet.".into());
         }
         d.sections.push(Section {
             title: "Data sources".into(),
             paragraphs,
-            head: vec!["kind".into(), "source".into(), "last delivery".into(), "status".into()],
+            head: vec![
+                "kind".into(),
+                "source".into(),
+                "last delivery".into(),
+                "status".into(),
+            ],
             rows: self
                 .sources
                 .iter()
-                .map(|s| vec![s.kind.clone(), s.name.clone(), day(s.last), s.status.clone()])
+                .map(|s| {
+                    vec![
+                        s.kind.clone(),
+                        s.name.clone(),
+                        day(s.last),
+                        s.status.clone(),
+                    ]
+                })
                 .collect(),
             ..Default::default()
         });
@@ -338,9 +405,14 @@ impl Assessment {
                 .to_string(),
         ];
         if self.tactics.is_empty() {
-            p.push("ATT&CK is not imported: run `ctem intel import enterprise-attack.json`.".into());
+            p.push(
+                "ATT&CK is not imported: run `ctem intel import enterprise-attack.json`.".into(),
+            );
         } else if !blind.is_empty() {
-            p.push(format!("Blind spots (no alert on any technique): {}.", blind.join(", ")));
+            p.push(format!(
+                "Blind spots (no alert on any technique): {}.",
+                blind.join(", ")
+            ));
         }
         Section {
             title: "Detection coverage by ATT&CK tactic".into(),
@@ -349,7 +421,13 @@ impl Assessment {
             rows: self
                 .tactics
                 .iter()
-                .map(|t| vec![t.tactic.clone(), t.techniques.to_string(), t.alerted.to_string()])
+                .map(|t| {
+                    vec![
+                        t.tactic.clone(),
+                        t.techniques.to_string(),
+                        t.alerted.to_string(),
+                    ]
+                })
                 .collect(),
             ..Default::default()
         }
@@ -366,7 +444,9 @@ impl Assessment {
             .collect();
         Section {
             title: "Exposure posture and KPIs".into(),
-            paragraphs: vec!["n/a: the KPI cannot be computed; the reason says which data is lacking.".into()],
+            paragraphs: vec![
+                "n/a: the KPI cannot be computed; the reason says which data is lacking.".into(),
+            ],
             chart,
             head: vec!["kpi".into(), "value".into(), "n".into(), "note".into()],
             rows: self
@@ -394,9 +474,17 @@ pub fn goals_section(goals: &[GoalStatus]) -> Section {
         } else {
             vec![]
         },
-        head: ["goal", "owner", "due", "value", "trend/week", "status", "what moves it"]
-            .map(String::from)
-            .to_vec(),
+        head: [
+            "goal",
+            "owner",
+            "due",
+            "value",
+            "trend/week",
+            "status",
+            "what moves it",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: goals
             .iter()
             .map(|s| {

@@ -56,10 +56,22 @@ impl Doc {
                 s.push('\n');
             }
             if !sec.head.is_empty() {
-                let _ = writeln!(s, "| {} |", sec.head.iter().map(|h| md_cell(h)).collect::<Vec<_>>().join(" | "));
+                let _ = writeln!(
+                    s,
+                    "| {} |",
+                    sec.head
+                        .iter()
+                        .map(|h| md_cell(h))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                );
                 let _ = writeln!(s, "|{}", "---|".repeat(sec.head.len()));
                 for r in &sec.rows {
-                    let _ = writeln!(s, "| {} |", r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
+                    let _ = writeln!(
+                        s,
+                        "| {} |",
+                        r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
+                    );
                 }
                 s.push('\n');
             }
@@ -68,9 +80,8 @@ impl Doc {
     }
 
     fn html(&self) -> String {
-        let mut s = String::from(
-            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-        );
+        let mut s =
+            String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
         let _ = writeln!(s, "<title>{}</title>", esc(&self.title));
         s.push_str(CSS);
         let _ = write!(
@@ -134,7 +145,9 @@ pub fn svg_bars(bars: &[(String, f64)]) -> String {
     );
     for (i, (label, v)) in bars.iter().enumerate() {
         let y = 22 * i + 2;
-        let w = ((v / max) * 360.0).round().max(if *v > 0.0 { 1.0 } else { 0.0 });
+        let w = ((v / max) * 360.0)
+            .round()
+            .max(if *v > 0.0 { 1.0 } else { 0.0 });
         let _ = writeln!(
             s,
             "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text><rect x=\"200\" y=\"{y}\" width=\"{w}\" height=\"16\" fill=\"#0969da\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>",
@@ -201,7 +214,10 @@ mod tests {
         };
         let h = d.render(Format::Html);
         assert!(h.contains("&lt;x&gt;") && h.contains("a &amp; b") && h.contains("a&quot;"));
-        assert!(!h.contains("http://") || h.matches("http://").count() == 1, "only the SVG namespace");
+        assert!(
+            !h.contains("http://") || h.matches("http://").count() == 1,
+            "only the SVG namespace"
+        );
         assert!(!h.contains("<script") && !h.contains("<link"));
         assert_eq!(num(2.5), "2.5");
         assert_eq!(num(3.0), "3");

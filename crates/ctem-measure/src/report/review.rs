@@ -68,8 +68,9 @@ pub fn recorded(kpis: &[Kpi], goals: &[GoalStatus]) -> Recorded {
     }
 }
 
-/// Builds the review. `facts` were read with `since` (the previous review's time by default);
-/// `previous` is the last recorded review.
+/// Builds the review. `f` was read with `since` (the previous review's time by default) and
+/// gives the period's counts; `kpis` and `goals` are over all data, as recorded by the
+/// previous review (`previous`), so the deltas compare like with like.
 pub fn review(
     f: &MeasureFacts,
     kpis: &[Kpi],
@@ -143,13 +144,19 @@ pub fn review(
         previous_review: previous.map(|p| p.at),
         new_exposures: f.priorities.iter().map(|p| p.new_in_window).sum(),
         fixed_exposures: f.priorities.iter().map(|p| p.fixed_in_window).sum(),
-        incidents_opened: f.incidents.iter().filter(|i| i.detected_at >= start).count() as u64,
+        incidents_opened: f
+            .incidents
+            .iter()
+            .filter(|i| i.detected_at >= start)
+            .count() as u64,
         incidents_closed: f
             .incidents
             .iter()
             .filter(|i| {
-                matches!(i.state, IncidentState::Resolved | IncidentState::FalsePositive)
-                    && i.resolved_at.is_some_and(|r| r >= start)
+                matches!(
+                    i.state,
+                    IncidentState::Resolved | IncidentState::FalsePositive
+                ) && i.resolved_at.is_some_and(|r| r >= start)
             })
             .count() as u64,
         deltas,
@@ -192,11 +199,20 @@ impl Review {
             } else {
                 vec![]
             },
-            head: ["kpi", "before", "now", "direction"].map(String::from).to_vec(),
+            head: ["kpi", "before", "now", "direction"]
+                .map(String::from)
+                .to_vec(),
             rows: self
                 .deltas
                 .iter()
-                .map(|x| vec![x.kpi.clone(), opt(x.before), opt(x.after), x.direction.clone()])
+                .map(|x| {
+                    vec![
+                        x.kpi.clone(),
+                        opt(x.before),
+                        opt(x.after),
+                        x.direction.clone(),
+                    ]
+                })
                 .collect(),
             ..Default::default()
         });

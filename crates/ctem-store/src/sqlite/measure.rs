@@ -335,7 +335,9 @@ impl MeasureStore for SqliteStore {
     fn has_snapshot(&self, day: &str) -> Result<bool> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM kpi_snapshots WHERE day = ?1", [day], |_| Ok(()))
+            .query_row("SELECT 1 FROM kpi_snapshots WHERE day = ?1", [day], |_| {
+                Ok(())
+            })
             .optional()?
             .is_some())
     }
@@ -385,4 +387,3 @@ impl MeasureStore for SqliteStore {
             .optional()?)
     }
 }
-

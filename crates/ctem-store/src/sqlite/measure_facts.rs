@@ -30,7 +30,13 @@ pub(crate) fn read(
                 count(*) - count(event_time)
          FROM alerts WHERE detected_at >= ?1 AND detected_at <= ?2",
         params![since, now.timestamp()],
-        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        },
     )?;
     f.alerts_timed = timed as u64;
     f.alerts_delay_secs = delay;
@@ -226,8 +232,7 @@ fn tactics(s: &SqliteStore) -> Result<Vec<TacticFacts>> {
         let e = by.entry(tactic).or_default();
         e.0 += 1;
         // a sub-technique alert covers its parent and the parent covers none of its children
-        if alerted.contains(&id) || alerted.iter().any(|a| a.starts_with(&format!("{id}.")))
-        {
+        if alerted.contains(&id) || alerted.iter().any(|a| a.starts_with(&format!("{id}."))) {
             e.1 += 1;
         }
     }

@@ -104,7 +104,14 @@ pub fn incidents(db: &str, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new(&[
-        "ID", "SEVERITY", "STATE", "OWNER", "ALERTS", "FIRST EVENT", "DETECTED", "TITLE",
+        "ID",
+        "SEVERITY",
+        "STATE",
+        "OWNER",
+        "ALERTS",
+        "FIRST EVENT",
+        "DETECTED",
+        "TITLE",
     ])
     .paint(1);
     for i in &rows {
@@ -168,16 +175,38 @@ pub fn incident(db: &str, id: i64, set: Option<String>, json: bool) -> Result<Ex
     outln!("incident {id}: {}", inc.title);
     outln!("severity      {}", inc.severity);
     outln!("state         {}", inc.state);
-    outln!("owner         {}", inc.owner.as_deref().unwrap_or("(none: add an incident_responder)"));
+    outln!(
+        "owner         {}",
+        inc.owner
+            .as_deref()
+            .unwrap_or("(none: add an incident_responder)")
+    );
     outln!("grouped by    {} = {}", inc.key_kind, inc.key_value);
     outln!("first event   {}", time(Some(inc.first_event)));
     outln!("detected at   {}", time(Some(inc.detected_at)));
     outln!("acknowledged  {}", time(inc.acknowledged_at));
     outln!("contained     {}", time(inc.contained_at));
     outln!("resolved      {}", time(inc.resolved_at));
-    outln!("alerts        {} ({})", inc.alerts, alerts.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "));
+    outln!(
+        "alerts        {} ({})",
+        inc.alerts,
+        alerts
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     for e in &events {
-        outln!("  {} {} -> {}{}", time(Some(e.at)), e.from, e.to, e.actor.as_deref().map(|a| format!(" by {a}")).unwrap_or_default());
+        outln!(
+            "  {} {} -> {}{}",
+            time(Some(e.at)),
+            e.from,
+            e.to,
+            e.actor
+                .as_deref()
+                .map(|a| format!(" by {a}"))
+                .unwrap_or_default()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -209,7 +238,10 @@ pub fn kpi(db: &str, json: bool, since: Option<NaiveDate>, snapshot: bool) -> Re
             ctem_measure::report::opt(x.value),
             x.unit.clone(),
             x.n.map(|n| n.to_string()).unwrap_or_default(),
-            x.missing.clone().map(|m| format!("cannot compute: {m}")).unwrap_or_default(),
+            x.missing
+                .clone()
+                .map(|m| format!("cannot compute: {m}"))
+                .unwrap_or_default(),
         ]);
     }
     t.print("no KPIs");
@@ -218,7 +250,13 @@ pub fn kpi(db: &str, json: bool, since: Option<NaiveDate>, snapshot: bool) -> Re
 
 fn goal_statuses(store: &dyn Store, s: &Settings, now: DateTime<Utc>) -> Result<Vec<GoalStatus>> {
     let (_, k) = kpi::current(store, None, now, &s.kpi)?;
-    Ok(goals::evaluate(&s.goals, &k, &store.snapshots()?, now, TREND_DAYS)?)
+    Ok(goals::evaluate(
+        &s.goals,
+        &k,
+        &store.snapshots()?,
+        now,
+        TREND_DAYS,
+    )?)
 }
 
 pub fn goals(db: &str, json: bool) -> Result<ExitCode> {
@@ -229,10 +267,23 @@ pub fn goals(db: &str, json: bool) -> Result<ExitCode> {
         crate::output::json_array(&g);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["GOAL", "OWNER", "DUE", "VALUE", "TREND/WEEK", "STATUS", "WHAT MOVES IT"]);
+    let mut t = Table::new(&[
+        "GOAL",
+        "OWNER",
+        "DUE",
+        "VALUE",
+        "TREND/WEEK",
+        "STATUS",
+        "WHAT MOVES IT",
+    ]);
     for x in &g {
         t.row(vec![
-            format!("{} {} {}", x.goal.kpi, x.goal.op, ctem_measure::report::num(x.goal.target)),
+            format!(
+                "{} {} {}",
+                x.goal.kpi,
+                x.goal.op,
+                ctem_measure::report::num(x.goal.target)
+            ),
             x.goal.owner.clone().unwrap_or_default(),
             x.goal.due.map(|d| d.to_string()).unwrap_or_default(),
             ctem_measure::report::opt(x.value),
@@ -246,7 +297,11 @@ pub fn goals(db: &str, json: bool) -> Result<ExitCode> {
 }
 
 fn format_of(f: &str) -> Format {
-    if f == "html" { Format::Html } else { Format::Markdown }
+    if f == "html" {
+        Format::Html
+    } else {
+        Format::Markdown
+    }
 }
 
 fn write_report(text: &str, out: Option<&PathBuf>) -> Result<()> {
@@ -282,7 +337,10 @@ pub fn review_cmd(
     let now = now()?;
     let previous = store.last_review()?;
     let since = since_time(since).or(previous.as_ref().map(|p| p.at));
-    let (f, k) = kpi::current(store.as_ref(), since, now, &s.kpi)?;
+    // counts of the period from windowed facts; KPI deltas and goals over all data, as the
+    // previous review recorded them
+    let (f, _) = kpi::current(store.as_ref(), since, now, &s.kpi)?;
+    let (_, k) = kpi::current(store.as_ref(), None, now, &s.kpi)?;
     let g = goals::evaluate(&s.goals, &k, &store.snapshots()?, now, TREND_DAYS)?;
     let r = review::review(&f, &k, &g, previous.as_ref(), since, now)?;
     let rec = serde_json::to_string(&review::recorded(&k, &g))?;
