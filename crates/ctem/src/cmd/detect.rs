@@ -73,6 +73,7 @@ const HOST: &[&str] = &[
     "Event.System.Computer",
     "host.name",
     "hostname",
+    "Hostname",
     "agent.name",
     "host",
     "src_ip",
@@ -100,13 +101,24 @@ const PROCESS: &[&str] = &[
     "ProcessName",
 ];
 
+/// An event's time: RFC 3339, or `YYYY-MM-DD HH:MM:SS[.fff]` without a zone (as Windows
+/// event exports write it), read as UTC, so MTTD can be measured on such logs too.
+fn event_time(t: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(x) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Some(x.to_utc());
+    }
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(t.trim(), f).ok())
+        .map(|n| n.and_utc())
+}
+
 /// A detection alert as the store keeps it, with the entities found in its event.
 pub fn to_model(a: &ctem_detect::Alert, now: chrono::DateTime<chrono::Utc>) -> ctem_model::Alert {
     let event_time = a
         .timestamp
         .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.to_utc());
+        .and_then(event_time);
     ctem_model::Alert {
         id: None,
         rule_id: a.rule_id.clone(),

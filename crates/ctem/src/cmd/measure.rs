@@ -55,7 +55,7 @@ pub fn set_config(c: &Config) -> Result<()> {
     Ok(())
 }
 
-fn settings() -> Result<Settings> {
+pub fn settings() -> Result<Settings> {
     match SETTINGS.get() {
         Some(s) => Ok(s.clone()),
         None => Settings::from_config(&Config::default()),

@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod demo;
+mod demo_measure;
 mod detect;
 mod export;
 mod feeds;
