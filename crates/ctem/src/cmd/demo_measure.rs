@@ -31,15 +31,21 @@ const RULES: &[(&str, &[u8])] = &[
     ),
     (
         "file_event_win_lsass_default_dump_file_names.yml",
-        include_bytes!("../../../../examples/demo/rules/file_event_win_lsass_default_dump_file_names.yml"),
+        include_bytes!(
+            "../../../../examples/demo/rules/file_event_win_lsass_default_dump_file_names.yml"
+        ),
     ),
     (
         "proc_access_win_lsass_dump_comsvcs_dll.yml",
-        include_bytes!("../../../../examples/demo/rules/proc_access_win_lsass_dump_comsvcs_dll.yml"),
+        include_bytes!(
+            "../../../../examples/demo/rules/proc_access_win_lsass_dump_comsvcs_dll.yml"
+        ),
     ),
     (
         "proc_access_win_lsass_dump_keyword_image.yml",
-        include_bytes!("../../../../examples/demo/rules/proc_access_win_lsass_dump_keyword_image.yml"),
+        include_bytes!(
+            "../../../../examples/demo/rules/proc_access_win_lsass_dump_keyword_image.yml"
+        ),
     ),
     (
         "proc_access_win_lsass_memdump.yml",
@@ -47,23 +53,33 @@ const RULES: &[(&str, &[u8])] = &[
     ),
     (
         "proc_access_win_susp_dbgcore_dbghelp_load.yml",
-        include_bytes!("../../../../examples/demo/rules/proc_access_win_susp_dbgcore_dbghelp_load.yml"),
+        include_bytes!(
+            "../../../../examples/demo/rules/proc_access_win_susp_dbgcore_dbghelp_load.yml"
+        ),
     ),
     (
         "proc_creation_win_hktl_execution_via_imphashes.yml",
-        include_bytes!("../../../../examples/demo/rules/proc_creation_win_hktl_execution_via_imphashes.yml"),
+        include_bytes!(
+            "../../../../examples/demo/rules/proc_creation_win_hktl_execution_via_imphashes.yml"
+        ),
     ),
     (
         "proc_creation_win_rundll32_process_dump_via_comsvcs.yml",
-        include_bytes!("../../../../examples/demo/rules/proc_creation_win_rundll32_process_dump_via_comsvcs.yml"),
+        include_bytes!(
+            "../../../../examples/demo/rules/proc_creation_win_rundll32_process_dump_via_comsvcs.yml"
+        ),
     ),
     (
         "proc_creation_win_rundll32_susp_activity.yml",
-        include_bytes!("../../../../examples/demo/rules/proc_creation_win_rundll32_susp_activity.yml"),
+        include_bytes!(
+            "../../../../examples/demo/rules/proc_creation_win_rundll32_susp_activity.yml"
+        ),
     ),
     (
         "proc_creation_win_susp_lsass_dmp_cli_keywords.yml",
-        include_bytes!("../../../../examples/demo/rules/proc_creation_win_susp_lsass_dmp_cli_keywords.yml"),
+        include_bytes!(
+            "../../../../examples/demo/rules/proc_creation_win_susp_lsass_dmp_cli_keywords.yml"
+        ),
     ),
     (
         "win_security_audit_log_cleared.yml",
@@ -71,7 +87,9 @@ const RULES: &[(&str, &[u8])] = &[
     ),
     (
         "win_security_lsass_access_non_system_account.yml",
-        include_bytes!("../../../../examples/demo/rules/win_security_lsass_access_non_system_account.yml"),
+        include_bytes!(
+            "../../../../examples/demo/rules/win_security_lsass_access_non_system_account.yml"
+        ),
     ),
     (
         "win_security_susp_lsass_dump_generic.yml",
@@ -92,7 +110,12 @@ fn demo_goals() -> Vec<GoalConfig> {
     vec![
         g("mttr.critical_days", "<=", 7.0, "it_operations"),
         g("kev_open.total", "==", 0.0, "vulnerability_manager"),
-        g("coverage.scanned_assets", ">=", 0.95, "vulnerability_manager"),
+        g(
+            "coverage.scanned_assets",
+            ">=",
+            0.95,
+            "vulnerability_manager",
+        ),
         g("coverage.techniques", ">=", 0.6, "threat_analyst"),
     ]
 }
@@ -144,7 +167,10 @@ pub fn run(store_url: &str, dir: &Path, step: usize) -> Result<()> {
 fn print_measure(store: &dyn Store, step: usize) -> Result<()> {
     let now = super::measure::now()?;
     let incidents = store.incidents()?;
-    outln!("\n{step}. incidents: {} grouped from the alerts (same host within 1 h)", incidents.len());
+    outln!(
+        "\n{step}. incidents: {} grouped from the alerts (same host within 1 h)",
+        incidents.len()
+    );
     for i in incidents.iter().take(6) {
         outln!(
             "   #{:<3} {:<8} {:<5} {:>2} alerts  {}",
@@ -157,7 +183,10 @@ fn print_measure(store: &dyn Store, step: usize) -> Result<()> {
     }
     let s = super::measure::settings()?;
     let (f, k) = kpi::current(store, None, now, &s.kpi)?;
-    outln!("\n{}. KPIs (a value with its sample size, or what is missing):", step + 1);
+    outln!(
+        "\n{}. KPIs (a value with its sample size, or what is missing):",
+        step + 1
+    );
     for id in [
         "mttd.hours",
         "incidents.per_week",
@@ -175,8 +204,14 @@ fn print_measure(store: &dyn Store, step: usize) -> Result<()> {
             }
         }
     }
-    outln!("   (the sample was recorded in 2020 and detected now: MTTD counts from the event time)");
-    let goal_list = if s.goals.is_empty() { demo_goals() } else { s.goals.clone() };
+    outln!(
+        "   (the sample was recorded in 2020 and detected now: MTTD counts from the event time)"
+    );
+    let goal_list = if s.goals.is_empty() {
+        demo_goals()
+    } else {
+        s.goals.clone()
+    };
     let g = goals::evaluate(&goal_list, &k, &store.snapshots()?, now, 28)?;
     outln!("\n{}. goals:", step + 2);
     for x in &g {

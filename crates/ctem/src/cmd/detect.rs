@@ -115,10 +115,7 @@ fn event_time(t: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 
 /// A detection alert as the store keeps it, with the entities found in its event.
 pub fn to_model(a: &ctem_detect::Alert, now: chrono::DateTime<chrono::Utc>) -> ctem_model::Alert {
-    let event_time = a
-        .timestamp
-        .as_deref()
-        .and_then(event_time);
+    let event_time = a.timestamp.as_deref().and_then(event_time);
     ctem_model::Alert {
         id: None,
         rule_id: a.rule_id.clone(),

@@ -9,6 +9,7 @@ mod harden;
 mod inputs;
 mod intel;
 mod listings;
+mod measure;
 mod pipes;
 mod risk;
 mod tickets;
