@@ -41,8 +41,8 @@ pub use alert::Alert;
 pub use asset::{Asset, AssetKind, Identifier, IdentifierKind, Service};
 pub use exposure::{
     Cvss, Exposure, ExposureKind, ExposureStatus, Fingerprint, Location, Package, Severity,
-    StatusChange,
+    StatusChange, is_cve_id,
 };
 pub use incident::{Incident, IncidentState};
-pub use record::{AssetKey, Record, RecordIssue};
+pub use record::{AssetKey, Coverage, Record, RecordIssue};
 pub use scan::{AssetCounts, ExposureCounts, ImportSummary, Scan};

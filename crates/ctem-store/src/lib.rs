@@ -22,7 +22,10 @@
 //!   (its *sources*). When a scan commits, the sources of the same tool and scope that the
 //!   scan did not report are closed, and an exposure with no open source left becomes
 //!   `fixed`. Without an explicit scope a scan only speaks for the assets it reported; with
-//!   `--scope` it speaks for the whole scope. Exposures of other tools or scopes are never
+//!   `--scope` it speaks for the whole scope. A document of statements (a VEX, an advisory:
+//!   [`ctem_model::Coverage::Statements`] in its `ScanInfo`) speaks only for the pairs it
+//!   states and closes nothing; the status its statements decide (fixed, false positive) is
+//!   applied to the matching exposure instead. Exposures of other tools or scopes are never
 //!   touched. A fixed exposure reported again is `reopened`. Every change is kept in its
 //!   status history.
 //!

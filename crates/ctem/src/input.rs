@@ -78,13 +78,14 @@ impl Source {
         }
     }
 
-    /// The name format detection sees: the file name without a `.gz` suffix.
+    /// The name format detection sees: the path without a `.gz` suffix.
     pub fn detect_name(&self) -> String {
+        // the whole path is the hint: a body with no format of its own (an empty file,
+        // `null`, `[]`) is known by the tool a folder or the file name names
         let name = self
             .path
             .as_ref()
-            .and_then(|p| p.file_name())
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
         match name.strip_suffix(".gz") {
             Some(n) => n.to_string(),

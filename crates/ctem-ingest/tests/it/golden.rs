@@ -24,7 +24,7 @@ pub fn summarise(records: &[Record]) -> Value {
     let mut scan = Value::Null;
     for r in records {
         match r {
-            Record::ScanInfo { tool, started_at, finished_at } => {
+            Record::ScanInfo { tool, started_at, finished_at, .. } => {
                 if scan.is_null() || tool.is_some() {
                     scan = json!({"tool": tool, "started_at": started_at, "finished_at": finished_at});
                 }

@@ -9,6 +9,7 @@
 //! `snort`, `yara`) are kept the same way. A pattern that does not parse is an issue.
 
 pub mod export;
+pub mod id;
 pub mod pattern;
 
 use crate::error::{Error, Result};

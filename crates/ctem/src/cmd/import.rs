@@ -327,7 +327,7 @@ fn produce(
         Ok(())
     };
     let (res, sha) = match format.parse_slice {
-        Some(parse_slice) if size > 0 => {
+        Some(_) if size > 0 => {
             let mapped = Mapped::new(file)?;
             // the file's SHA-256 is read on its own thread, through read() rather than the
             // map, so its pages do not count as resident memory
@@ -339,7 +339,7 @@ fn produce(
                     std::io::copy(&mut again, &mut h)?;
                     Ok(hex::encode(h.finalize()))
                 });
-                let res = parse_slice(mapped.bytes(), &mut |r| {
+                let res = format.read_slice(mapped.bytes(), &mut |r| {
                     if let ctem_model::Record::Progress { offset } = r {
                         if let Some(b) = &bar {
                             b.set_position(offset);
@@ -364,7 +364,7 @@ fn produce(
             };
             let res = {
                 let mut reader = BufReader::with_capacity(256 * 1024, &mut tap);
-                (format.parse)(&mut reader, &mut sink)
+                format.read(&mut reader, &mut sink)
             };
             // drain what the parser did not read so the hash covers the whole file
             std::io::copy(&mut tap, &mut std::io::sink()).context("read")?;
