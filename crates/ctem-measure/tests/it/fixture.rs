@@ -82,7 +82,8 @@ pub fn built() -> Built {
     )
     .unwrap();
     // (id, asset, status, priority, kev, first seen days ago, fixed days ago, due days ago)
-    let rows: [(i64, i64, &str, i64, i64, i64, Option<i64>, i64); 6] = [
+    type Row<'a> = (i64, i64, &'a str, i64, i64, i64, Option<i64>, i64);
+    let rows: [Row<'_>; 6] = [
         (1, 1, "open", 1, 1, 10, None, 2), // P1 KEV internet-facing, overdue
         (2, 2, "open", 1, 1, 2, None, -5), // P1 KEV internal, due in 5 days
         (3, 1, "fixed", 1, 0, 20, Some(16), 13), // P1 fixed in 4 days, in time
