@@ -42,6 +42,7 @@
 
 pub mod alerts;
 pub mod error;
+pub mod exercise;
 mod fx;
 pub mod intel;
 pub mod measure;
@@ -135,7 +136,11 @@ pub trait ImportSession {
 /// ([`intel::IntelStore`], [`work::WorkStore`], [`alerts::AlertStore`]) so its methods live
 /// beside its tables.
 pub trait Store:
-    intel::IntelStore + work::WorkStore + alerts::AlertStore + measure::MeasureStore
+    intel::IntelStore
+    + work::WorkStore
+    + alerts::AlertStore
+    + exercise::ExerciseStore
+    + measure::MeasureStore
 {
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;
     fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;

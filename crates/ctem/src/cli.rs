@@ -414,7 +414,169 @@ pub enum Command {
         /// A command, for its own page (ctem-COMMAND(1))
         command: Option<String>,
     },
+    // --- validation (crates/ctem-paths): attack, paths, chokepoints, scenario, coverage ---
+    /// ATT&CK techniques in the store, with the rules and exposures linked to them
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  ctem attack techniques --tactic lateral-movement\n  ctem attack show T1059.001 --rules rules/windows"
+    )]
+    Attack(AttackCommand),
+    /// The most likely attack paths to the crown jewels, or the blast radius of one asset
+    #[command(
+        after_help = "Examples:\n  ctem paths --top 3\n  ctem paths --to db-01 --json\n  ctem paths --from laptop-17"
+    )]
+    Paths {
+        /// Only paths to this crown jewel (id or name)
+        #[arg(long, conflicts_with = "from")]
+        to: Option<String>,
+        /// Blast radius: what an attacker with admin on this asset reaches
+        #[arg(long)]
+        from: Option<String>,
+        /// Paths per crown jewel
+        #[arg(long, default_value_t = 3)]
+        top: usize,
+        /// Machine-readable JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// The fixes that cut the attack paths: a minimum cut and a greedy ranking
+    #[command(
+        after_help = "Examples:\n  ctem chokepoints\n  ctem chokepoints --top 5 --paths 20 --json"
+    )]
+    Chokepoints {
+        /// Fixes in the ranking
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Paths per crown jewel the ranking weighs
+        #[arg(long, default_value_t = 10)]
+        paths: usize,
+        /// Machine-readable JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Simulated attack scenarios
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  ctem scenario run examples/scenarios/phishing-to-ransomware.yml --rules examples/scenarios/rules\n  ctem scenario run FILE --exercise"
+    )]
+    Scenario(ScenarioCommand),
+    /// Attack-scenario exercises: tasks per team with acknowledge and complete times
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  ctem exercise list\n  ctem exercise ack 1 2\n  ctem exercise complete 1 2"
+    )]
+    Exercise(ExerciseCommand),
+    /// Detection coverage by ATT&CK technique: rules present, logsource seen, proven by replay
+    #[command(
+        after_help = "Examples:\n  ctem coverage --rules rules/windows --json\n  ctem coverage --rules rules/windows --replay attack.evtx --navigator layer.json"
+    )]
+    Coverage {
+        /// Sigma rule folders (repeatable)
+        #[arg(long = "rules", required = true)]
+        rules: Vec<PathBuf>,
+        /// Event files replayed through the rules (repeatable)
+        #[arg(long)]
+        replay: Vec<PathBuf>,
+        /// Scenario files whose replay events count too (repeatable)
+        #[arg(long)]
+        scenario: Vec<PathBuf>,
+        /// Write an ATT&CK Navigator layer (format 4.5) here
+        #[arg(long)]
+        navigator: Option<PathBuf>,
+        /// Machine-readable JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    // --- end of validation ---
 }
+
+// --- validation (crates/ctem-paths) ---
+#[derive(Subcommand, Debug)]
+pub enum AttackCommand {
+    /// List techniques
+    Techniques {
+        /// Only techniques of this tactic (shortname, e.g. lateral-movement)
+        #[arg(long)]
+        tactic: Option<String>,
+        /// Count the rules tagged with each technique in these folders (repeatable)
+        #[arg(long = "rules")]
+        rules: Vec<PathBuf>,
+        /// Machine-readable JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// One technique: tactics, data sources, mitigations, detection notes, rules, exposures
+    Show {
+        /// The technique id (e.g. T1059.001)
+        id: String,
+        /// Sigma rule folders (repeatable)
+        #[arg(long = "rules")]
+        rules: Vec<PathBuf>,
+        /// Machine-readable JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScenarioCommand {
+    /// Evaluate a scenario: per step feasible, detectable, proven, and the team that acts
+    Run {
+        /// The scenario file (YAML)
+        file: PathBuf,
+        /// Sigma rule folders (repeatable)
+        #[arg(long = "rules")]
+        rules: Vec<PathBuf>,
+        /// Replay these events for every step (instead of the steps' own files)
+        #[arg(long)]
+        replay: Option<PathBuf>,
+        /// Open an exercise: one task per step for the team that must act
+        #[arg(long)]
+        exercise: bool,
+        /// Machine-readable JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExerciseCommand {
+    /// List exercises with their progress
+    List {
+        /// Machine-readable JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// One exercise with its tasks and their times
+    Show {
+        /// The exercise id (see `ctem exercise list`)
+        id: i64,
+        /// Machine-readable JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// The team acknowledges a task
+    Ack {
+        /// The exercise id (see `ctem exercise list`)
+        id: i64,
+        /// The step number
+        step: i64,
+        /// Machine-readable JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// The team completes a task (acknowledging it if it had not)
+    Complete {
+        /// The exercise id (see `ctem exercise list`)
+        id: i64,
+        /// The step number
+        step: i64,
+        /// Machine-readable JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+}
+// --- end of validation ---
 
 #[derive(clap::Args, Debug)]
 pub struct DetectArgs {

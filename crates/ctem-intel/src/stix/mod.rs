@@ -270,6 +270,7 @@ fn read_object(
             platforms: Vec::new(),
             data_sources: Vec::new(),
             domains: Vec::new(),
+            detection: None,
         }),
         "relationship" => match (
             s(o, "relationship_type"),

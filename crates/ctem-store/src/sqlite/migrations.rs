@@ -5,7 +5,7 @@
 //! 1-9 foundation (assets, services, scans, exposures, package inventory); 10-19 threat
 //! intelligence;
 //! 20-29 prioritisation, teams and tickets; 30-39 detection alerts; 50-59 measurement
-//! (incidents, KPI snapshots, goals, reviews).
+//! (incidents, KPI snapshots, goals, reviews); 60-69 validation (attack-scenario exercises).
 
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (
@@ -218,6 +218,7 @@ CREATE INDEX alerts_rule ON alerts(rule_id);
 "#,
     ),
     (50, super::measure::MIGRATION_50),
+    (60, super::exercise::MIGRATION_60),
 ];
 
 #[cfg(test)]

@@ -88,3 +88,12 @@ fn work_conformance_sqlite_file() {
         Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
     });
 }
+
+#[test]
+fn exercise_conformance_sqlite() {
+    let mut s = SqliteStore::in_memory().expect("store");
+    ctem_store::exercise::conformance(&mut s);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut f = SqliteStore::open(dir.path().join("x.db")).expect("store");
+    ctem_store::exercise::conformance(&mut f);
+}

@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod attack;
 mod demo;
 mod demo_measure;
 mod detect;
@@ -12,7 +13,9 @@ mod intel;
 mod list;
 pub mod measure;
 pub mod outbound;
+pub mod paths;
 pub mod risk;
+mod scenario;
 mod share;
 pub mod teams;
 pub mod tickets;
@@ -171,6 +174,64 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             list::packages(open_existing(db)?.as_ref(), asset, json)
         }
         Command::Scans { json } => list::scans(open_existing(db)?.as_ref(), json),
+        // --- validation (crates/ctem-paths) ---
+        Command::Attack(crate::cli::AttackCommand::Techniques {
+            tactic,
+            rules,
+            json,
+        }) => attack::list(&cli.db, tactic, &rules, json),
+        Command::Attack(crate::cli::AttackCommand::Show { id, rules, json }) => {
+            attack::show(&cli.db, &config, &id, &rules, json)
+        }
+        Command::Paths {
+            to,
+            from,
+            top,
+            json,
+        } => paths::paths(
+            &cli.db,
+            &config,
+            paths::PathsArgs {
+                to,
+                from,
+                top,
+                json,
+            },
+        ),
+        Command::Chokepoints { top, paths, json } => {
+            paths::chokepoints(&cli.db, &config, top, paths, json)
+        }
+        Command::Scenario(crate::cli::ScenarioCommand::Run {
+            file,
+            rules,
+            replay,
+            exercise,
+            json,
+        }) => {
+            let opts = scenario::RunOptions {
+                rules: &rules,
+                replay: replay.as_deref(),
+                exercise,
+                json,
+            };
+            scenario::run(&cli.db, &config, &file, &opts)
+        }
+        Command::Exercise(c) => scenario::exercise(&cli.db, c),
+        Command::Coverage {
+            rules,
+            replay,
+            scenario,
+            navigator,
+            json,
+        } => scenario::coverage(
+            &cli.db,
+            &rules,
+            &replay,
+            &scenario,
+            navigator.as_deref(),
+            json,
+        ),
+        // --- end of validation ---
         Command::Incidents { json } => measure::incidents(db, json),
         Command::Incident { id, set, json } => measure::incident(db, id, set, json),
         Command::Kpi {

@@ -156,7 +156,11 @@ pub fn prioritize(db: &str, config: &Config, json: bool) -> Result<ExitCode> {
 pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCode> {
     let settings = Settings::from_config(config)?;
     let store = super::open_existing(db)?;
-    let (v, text) = explanation(store.as_ref(), &settings, id)?;
+    let (mut v, mut text) = explanation(store.as_ref(), &settings, id)?;
+    // validation: "on a path to a crown jewel" (crates/ctem-paths, docs/paths.md)
+    let (path, line) = super::paths::explain_factor(store.as_ref(), config, id)?;
+    v["attack_path"] = path;
+    text.push_str(&line);
     if json {
         outln!("{}", serde_json::to_string(&v)?);
     } else {
