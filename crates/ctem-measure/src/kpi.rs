@@ -319,8 +319,8 @@ fn posture(f: &MeasureFacts, cfg: &KpiConfig, out: &mut Vec<Kpi>) {
         "coverage.techniques",
         "ATT&CK techniques with an enabled rule whose log source is seen / techniques in scope",
         "ratio",
-        "needs the enabled rules by technique and their log sources (detect logsource routing, \
-         ctem-paths coverage), not in this build",
+        "the store keeps no record of which rules' log sources are seen: `ctem coverage --rules \
+         DIR --replay FILES` measures it per run (ctem-paths), not from stored data",
     ));
 }
 

@@ -78,7 +78,7 @@ fn every_kpi_matches_the_hand_computed_value() {
     assert_eq!(value(&k, "surface.open_ports"), (Some(2.0), Some(2)));
     // h1 and h3 seen in the last 30 days, h2 40 days ago
     assert_eq!(value(&k, "coverage.scanned_assets"), (Some(0.667), Some(3)));
-    assert!(missing(&k, "coverage.techniques").contains("rules"));
+    assert!(missing(&k, "coverage.techniques").contains("ctem coverage"));
     assert!(missing(&k, "sla.medium").contains("P3"));
     assert!(missing(&k, "mttr.low_days").contains("P4 exposure fixed"));
 }
