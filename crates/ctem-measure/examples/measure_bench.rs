@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use ctem_measure::goals::{self, GoalConfig};
 use ctem_measure::kpi::{self, KpiConfig};
 use ctem_measure::report::{Format, assess::assess};
+use ctem_store::measure::MeasureStore;
 use ctem_store::sqlite::SqliteStore;
 use rusqlite::{Connection, params};
 
@@ -137,8 +138,9 @@ fn main() {
         name: None,
     }];
     let t = Instant::now();
-    let (f, k) = kpi::current(&store, None, now, &cfg).expect("kpi");
+    let (mut f, k) = kpi::current(&store, None, now, &cfg).expect("kpi");
     let g = goals::evaluate(&goals, &k, &[], now, 28).expect("goals");
+    store.source_facts(&mut f).expect("sources");
     let a = assess(&f, &k, &g, now, cfg.scan_days);
     let md = a.doc().render(Format::Markdown);
     let html = a.doc().render(Format::Html);

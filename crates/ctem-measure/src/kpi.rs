@@ -157,7 +157,7 @@ fn detection(
         .filter(|i| i.detected_at >= from && i.detected_at <= now)
         .count() as u64;
     let (id, t) = ("incidents.per_week", "incidents opened per week");
-    out.push(if f.incidents.is_empty() && f.event_sources.is_empty() {
+    out.push(if f.incidents.is_empty() && f.alerts_total == 0 {
         none(
             id,
             t,

@@ -112,6 +112,8 @@ pub struct MeasureFacts {
     pub alerts_delay_secs: i64,
     /// Alerts detected since the window start without an event time.
     pub alerts_untimed: u64,
+    /// Every stored alert.
+    pub alerts_total: u64,
     /// KEV catalogue entries loaded (0: KEV KPIs cannot be computed).
     pub kev_entries: u64,
     /// Per priority, 0..=4.
@@ -131,6 +133,7 @@ pub struct MeasureFacts {
     /// Every incident (few: they are loaded whole).
     pub incidents: Vec<Incident>,
     pub scanners: Vec<ScannerFacts>,
+    /// Filled by [`MeasureStore::source_facts`] (the assessment), empty otherwise.
     pub event_sources: Vec<EventSourceFacts>,
     pub feeds: Vec<FeedFacts>,
     pub tactics: Vec<TacticFacts>,
@@ -184,6 +187,9 @@ pub trait MeasureStore {
         now: DateTime<Utc>,
         scan_cutoff: DateTime<Utc>,
     ) -> Result<MeasureFacts>;
+    /// Adds what only the assessment reads (alert streams, feeds, ATT&CK tactics): grouped
+    /// reads over every alert that KPIs do not need.
+    fn source_facts(&self, f: &mut MeasureFacts) -> Result<()>;
     /// Writes the day's snapshot; an existing one is kept unless `replace`. True if written.
     fn put_snapshot(&mut self, snap: &Snapshot, replace: bool) -> Result<bool>;
     /// Whether a snapshot of `day` exists (the cheap check of the daily hook).

@@ -93,8 +93,9 @@ fn assessment_markdown_and_html() {
     let mut b = built();
     incidents::group(&mut b.store, &IncidentsConfig::default().build().unwrap()).unwrap();
     let cfg = KpiConfig::default();
-    let (f, k) = kpi::current(&b.store, None, now(), &cfg).unwrap();
+    let (mut f, k) = kpi::current(&b.store, None, now(), &cfg).unwrap();
     let g = goals::evaluate(&goal_list(), &k, &[], now(), 28).unwrap();
+    b.store.source_facts(&mut f).unwrap();
     let a = assess(&f, &k, &g, now(), cfg.scan_days);
     assert!(a.actions.len() <= 10);
     assert!(

@@ -319,6 +319,10 @@ impl MeasureStore for SqliteStore {
         super::measure_facts::read(self, since, now, scan_cutoff)
     }
 
+    fn source_facts(&self, f: &mut MeasureFacts) -> Result<()> {
+        super::measure_facts::sources(self, f)
+    }
+
     fn put_snapshot(&mut self, snap: &Snapshot, replace: bool) -> Result<bool> {
         let verb = if replace {
             "INSERT OR REPLACE"

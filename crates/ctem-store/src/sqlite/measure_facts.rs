@@ -41,6 +41,9 @@ pub(crate) fn read(
     f.alerts_timed = timed as u64;
     f.alerts_delay_secs = delay;
     f.alerts_untimed = untimed as u64;
+    f.alerts_total =
+        s.conn
+            .query_row("SELECT count(*) FROM alerts", [], |r| r.get::<_, i64>(0))? as u64;
     f.priorities = priorities(s, since, now)?;
     f.kev_entries = s
         .conn
@@ -48,11 +51,23 @@ pub(crate) fn read(
         as u64;
     assets(s, &mut f, scan_cutoff)?;
     f.incidents = crate::measure::MeasureStore::incidents(s)?;
-    sources(s, &mut f)?;
-    f.tactics = tactics(s)?;
+    let mut st = s.conn.prepare(
+        "SELECT tool, count(*), max(imported_at) FROM scans GROUP BY tool ORDER BY tool",
+    )?;
+    f.scanners = st
+        .query_map([], |r| {
+            Ok(ScannerFacts {
+                tool: r.get(0)?,
+                scans: r.get::<_, i64>(1)? as u64,
+                last_import: ts(r.get(2)?),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(f)
 }
 
+/// One pass over exposures and their risk rows, counted here (a GROUP BY would sort a
+/// million rows); the KEV-on-internet-facing count is a second, narrow query.
 fn priorities(s: &SqliteStore, since: i64, now: DateTime<Utc>) -> Result<Vec<PriorityFacts>> {
     let today = now.timestamp().div_euclid(86_400) + EPOCH_DAY;
     let mut out: Vec<PriorityFacts> = (0..=4u8)
@@ -62,61 +77,59 @@ fn priorities(s: &SqliteStore, since: i64, now: DateTime<Utc>) -> Result<Vec<Pri
         })
         .collect();
     let mut st = s.conn.prepare(
-        "SELECT COALESCE(r.priority, 0),
-            sum(o), sum(o AND r.kev = 1), sum(o AND r.kev = 1 AND a.internet_facing = 1),
-            sum(o AND r.due < ?2), sum(o AND r.due >= ?2),
-            sum(fx AND e.fixed_at / 86400 + ?3 <= r.due),
-            sum(fx AND e.fixed_at / 86400 + ?3 > r.due),
-            sum(e.first_seen >= ?1), sum(fx)
-         FROM (SELECT e.*, e.status IN ('open', 'reopened') AS o,
-                      e.status = 'fixed' AND e.fixed_at >= ?1 AS fx FROM exposures e) e
-         LEFT JOIN exposure_risk r ON r.exposure_id = e.id
-         LEFT JOIN assets a ON a.id = e.asset_id
-         GROUP BY 1",
+        "SELECT COALESCE(r.priority, 0), e.status, e.first_seen, e.fixed_at, r.kev, r.due
+         FROM exposures e LEFT JOIN exposure_risk r ON r.exposure_id = e.id",
     )?;
-    let rows = st.query_map(params![since, today, EPOCH_DAY], |r| {
-        let n = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v.unwrap_or(0) as u64);
-        Ok((
-            r.get::<_, i64>(0)?,
-            [
-                n(1)?,
-                n(2)?,
-                n(3)?,
-                n(4)?,
-                n(5)?,
-                n(6)?,
-                n(7)?,
-                n(8)?,
-                n(9)?,
-            ],
-        ))
-    })?;
-    for row in rows {
-        let (p, c) = row?;
-        let Some(x) = out.get_mut(p.clamp(0, 4) as usize) else {
-            continue;
-        };
-        x.open += c[0];
-        x.kev_open += c[1];
-        x.kev_open_internet += c[2];
-        x.open_overdue += c[3];
-        x.open_in_time += c[4];
-        x.fixed_in_time += c[5];
-        x.fixed_late += c[6];
-        x.new_in_window += c[7];
-        x.fixed_in_window += c[8];
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let p = r.get::<_, i64>(0)?.clamp(0, 4) as usize;
+        let x = &mut out[p];
+        let status = r.get_ref(1)?.as_str().unwrap_or("");
+        let first: i64 = r.get(2)?;
+        let due: Option<i64> = r.get(5)?;
+        if first >= since {
+            x.new_in_window += 1;
+        }
+        match status {
+            "open" | "reopened" => {
+                x.open += 1;
+                if r.get::<_, Option<i64>>(4)? == Some(1) {
+                    x.kev_open += 1;
+                }
+                match due {
+                    Some(d) if d < today => x.open_overdue += 1,
+                    Some(_) => x.open_in_time += 1,
+                    None => {}
+                }
+            }
+            "fixed" => {
+                let Some(fixed) = r.get::<_, Option<i64>>(3)? else {
+                    continue;
+                };
+                if fixed < since {
+                    continue;
+                }
+                x.fixed_in_window += 1;
+                x.remediation_secs.push((fixed - first).max(0));
+                match due {
+                    Some(d) if fixed.div_euclid(86_400) + EPOCH_DAY <= d => x.fixed_in_time += 1,
+                    Some(_) => x.fixed_late += 1,
+                    None => {}
+                }
+            }
+            _ => {}
+        }
     }
     let mut st = s.conn.prepare(
-        "SELECT COALESCE(r.priority, 0), e.fixed_at - e.first_seen
-         FROM exposures e LEFT JOIN exposure_risk r ON r.exposure_id = e.id
-         WHERE e.status = 'fixed' AND e.fixed_at >= ?1",
+        "SELECT r.priority, count(*) FROM exposure_risk r
+         JOIN exposures e ON e.id = r.exposure_id JOIN assets a ON a.id = e.asset_id
+         WHERE r.kev = 1 AND e.status IN ('open', 'reopened') AND a.internet_facing = 1
+         GROUP BY 1",
     )?;
-    let rows = st.query_map([since], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
     for row in rows {
-        let (p, d) = row?;
-        if let Some(x) = out.get_mut(p.clamp(0, 4) as usize) {
-            x.remediation_secs.push(d.max(0));
-        }
+        let (p, n) = row?;
+        out[p.clamp(0, 4) as usize].kev_open_internet += n as u64;
     }
     Ok(out)
 }
@@ -164,19 +177,8 @@ fn assets(s: &SqliteStore, f: &mut MeasureFacts, scan_cutoff: DateTime<Utc>) -> 
     Ok(())
 }
 
-fn sources(s: &SqliteStore, f: &mut MeasureFacts) -> Result<()> {
-    let mut st = s.conn.prepare(
-        "SELECT tool, count(*), max(imported_at) FROM scans GROUP BY tool ORDER BY tool",
-    )?;
-    f.scanners = st
-        .query_map([], |r| {
-            Ok(ScannerFacts {
-                tool: r.get(0)?,
-                scans: r.get::<_, i64>(1)? as u64,
-                last_import: ts(r.get(2)?),
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+pub(crate) fn sources(s: &SqliteStore, f: &mut MeasureFacts) -> Result<()> {
+    f.tactics = tactics(s)?;
     let mut st = s.conn.prepare(
         "SELECT COALESCE(source, '(unnamed)'), count(*), max(detected_at) FROM alerts
          GROUP BY 1 ORDER BY 1",

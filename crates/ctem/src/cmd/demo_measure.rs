@@ -182,7 +182,7 @@ fn print_measure(store: &dyn Store, step: usize) -> Result<()> {
         );
     }
     let s = super::measure::settings()?;
-    let (f, k) = kpi::current(store, None, now, &s.kpi)?;
+    let (mut f, k) = kpi::current(store, None, now, &s.kpi)?;
     outln!(
         "\n{}. KPIs (a value with its sample size, or what is missing):",
         step + 1
@@ -222,6 +222,7 @@ fn print_measure(store: &dyn Store, step: usize) -> Result<()> {
             opt(x.value)
         );
     }
+    store.source_facts(&mut f)?;
     let a = assess(&f, &k, &g, now, s.kpi.scan_days);
     outln!("\n{}. top gaps (ctem assess):", step + 3);
     for (i, x) in a.actions.iter().take(5).enumerate() {

@@ -319,8 +319,9 @@ pub fn assess_cmd(db: &str, format: &str, out: Option<&PathBuf>) -> Result<ExitC
     let s = settings()?;
     let store = super::open_existing(db)?;
     let now = now()?;
-    let (f, k) = kpi::current(store.as_ref(), None, now, &s.kpi)?;
+    let (mut f, k) = kpi::current(store.as_ref(), None, now, &s.kpi)?;
     let g = goals::evaluate(&s.goals, &k, &store.snapshots()?, now, TREND_DAYS)?;
+    store.source_facts(&mut f)?;
     let a = assess(&f, &k, &g, now, s.kpi.scan_days);
     write_report(&a.doc().render(format_of(format)), out)?;
     Ok(ExitCode::SUCCESS)
