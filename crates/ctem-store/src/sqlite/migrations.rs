@@ -218,6 +218,7 @@ CREATE INDEX alerts_rule ON alerts(rule_id);
 "#,
     ),
     (50, super::measure::MIGRATION_50),
+    (51, super::measure::MIGRATION_51),
     (60, super::exercise::MIGRATION_60),
 ];
 
