@@ -46,6 +46,7 @@ pub mod error;
 pub mod github_vulnerability;
 pub mod gitleaks;
 pub mod grype;
+pub mod inventory;
 pub mod kics;
 pub mod masscan;
 pub mod naabu;
@@ -158,6 +159,7 @@ pub static REGISTRY: &[&Format] = &[
     &prowler::FORMAT,
     &trivy_operator::FORMAT,
     &dependency_check::FORMAT,
+    &inventory::FORMAT,
 ];
 
 /// How much of a file the probes look at.

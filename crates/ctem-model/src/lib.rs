@@ -16,6 +16,8 @@
 //! - [`scan`]: [`Scan`], one imported report, and the [`ImportSummary`] the CLI prints.
 //! - [`record`]: [`Record`], what a parser emits while it streams through a report.
 //! - [`intel`]: threat-intelligence records (indicators and friends).
+//! - [`context`]: asset context (criticality, zone, internet-facing, team, environment), the
+//!   source of each fact, and the context rules that set them.
 //! - [`alert`]: [`Alert`], a detection with the host, user and process it concerns.
 //!
 //! ## Design choices
@@ -29,6 +31,7 @@
 
 pub mod alert;
 pub mod asset;
+pub mod context;
 pub mod exposure;
 pub mod incident;
 pub mod intel;

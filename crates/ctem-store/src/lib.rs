@@ -15,7 +15,12 @@
 //!   its identifiers, strongest first (cloud id, image digest, repo URL, MAC, FQDN, image ref,
 //!   IP, short host name, name); the first identifier that names a stored asset wins and the
 //!   new identifiers are added to it. So nmap's `10.0.0.5 / web01.corp` and Nessus's
-//!   `web01.corp / 00:11:22:..` become one asset.
+//!   `web01.corp / 00:11:22:..` become one asset. A local identifier (loopback, link-local,
+//!   unspecified address, `localhost`) only finds assets the same source reported before.
+//! - **asset facts**: criticality, zone, internet-facing, team and environment are written by
+//!   rank: an inventory import's facts overwrite and are kept; a scanner's fill the rest. Each
+//!   fact's source is stored (`AssetRow::fact_sources`), and which sources reported each
+//!   asset (`AssetRow::sources`, `never_scanned`).
 //! - **dedup**: an exposure is keyed by `(asset, fingerprint)` where the fingerprint recipe
 //!   depends on its kind ([`ctem_model::Exposure::fingerprint`]).
 //! - **lifecycle**: each exposure remembers which `(tool, scope)` pairs currently report it
@@ -49,6 +54,7 @@ pub mod measure;
 pub mod prepared;
 pub mod sqlite;
 pub mod testsuite;
+pub mod testsuite_context;
 pub mod testsuite_intel;
 pub mod testsuite_work;
 pub mod work;
@@ -91,6 +97,8 @@ pub struct ExposureFilter {
 /// Filters for [`Store::assets`].
 #[derive(Debug, Clone, Default)]
 pub struct AssetFilter {
+    /// One asset by id.
+    pub id: Option<i64>,
     pub kind: Option<ctem_model::AssetKind>,
     /// Substring of the name or of any identifier.
     pub search: Option<String>,
@@ -107,6 +115,14 @@ pub struct AssetRow {
     pub last_seen: DateTime<Utc>,
     pub services: u64,
     pub open_exposures: u64,
+    /// The tools that reported the asset (`nmap`, `trivy`, `inventory`...).
+    pub sources: Vec<String>,
+    /// Only an inventory import knows it: no scanner reported it yet.
+    pub never_scanned: bool,
+    /// Where each stored fact came from (inventory or scanner); rules are applied on top by
+    /// [`ctem_model::context::ContextRules::resolve`].
+    #[serde(skip)]
+    pub fact_sources: ctem_model::context::FactSources,
 }
 
 /// A source of an exposure: a tool and scope that report it.

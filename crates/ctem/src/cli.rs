@@ -137,6 +137,10 @@ pub enum Command {
         /// Fail (and import nothing from that file) when any record has an issue
         #[arg(long)]
         strict: bool,
+        /// Where a port scan (nmap, masscan, naabu) was taken from: external marks every
+        /// host it reached internet-facing (default: `[context] vantage`, else internal)
+        #[arg(long, value_enum)]
+        vantage: Option<crate::config::Vantage>,
         /// The summaries as one JSON array, one object per file
         #[arg(long)]
         json: bool,

@@ -59,6 +59,46 @@ impl Config {
     }
 }
 
+/// Where a port scan was taken from (`--vantage`, `[context] vantage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Vantage {
+    /// From inside the network: says nothing about internet exposure (the default).
+    #[default]
+    Internal,
+    /// From the internet: every host the scan reached is internet-facing.
+    External,
+}
+
+/// The formats a vantage applies to: port scans, whose hosts were reached over the network.
+pub const VANTAGE_FORMATS: [&str; 3] = ["nmap", "masscan", "naabu"];
+
+/// `[context]`: asset context rules (`[[context.rules]]`, see `ctem_model::context` and
+/// docs/risk-model.md) and the vantage of port scans imported without `--vantage`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextConfig {
+    pub rules: Vec<ctem_model::context::ContextRule>,
+    pub vantage: Vantage,
+}
+
+impl Config {
+    /// The `[context]` section, its rules checked (a bad rule is named with its number).
+    pub fn context(&self) -> Result<ContextConfig> {
+        let c: ContextConfig = self.section("context")?;
+        ctem_model::context::ContextRules::build(&c.rules, &[]).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: section [context]: {e}",
+                self.path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "config".into())
+            )
+        })?;
+        Ok(c)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +118,33 @@ mod tests {
         let e = format!("{:#}", bad.section::<Feeds>("feeds").unwrap_err());
         assert!(e.contains("section [feeds]"), "{e}");
         assert!(Config::parse("not toml [", None).is_err());
+    }
+
+    #[test]
+    fn context_section_reads_rules_and_vantage_and_names_bad_rules() {
+        let c = Config::parse(
+            "[context]\nvantage = \"external\"\n[[context.rules]]\nname = \"web*\"\ncriticality = 4\n",
+            None,
+        )
+        .unwrap();
+        let ctx = c.context().unwrap();
+        assert_eq!(ctx.vantage, Vantage::External);
+        assert_eq!(ctx.rules[0].criticality, Some(4));
+        assert_eq!(
+            Config::default().context().unwrap().vantage,
+            Vantage::Internal
+        );
+        let bad = Config::parse(
+            "[[context.rules]]\nname = \"a\"\ncriticality = 4\n[[context.rules]]\ncidr = \"10.0.0.0/99\"\nzone = \"dmz\"\n",
+            None,
+        )
+        .unwrap();
+        let e = format!("{:#}", bad.context().unwrap_err());
+        assert!(
+            e.contains("context rule 2") && e.contains("not an IP network"),
+            "{e}"
+        );
+        let unknown = Config::parse("[[context.rules]]\nnmae = \"a\"\n", None).unwrap();
+        assert!(format!("{:#}", unknown.context().unwrap_err()).contains("nmae"));
     }
 }

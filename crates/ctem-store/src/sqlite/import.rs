@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use ctem_model::context::FactSource;
 use ctem_model::{
     Asset, AssetKey, Coverage, Exposure, ExposureStatus, Fingerprint, ImportSummary, Record,
     RecordIssue, Service,
@@ -257,24 +258,20 @@ impl SqliteImport<'_> {
         Ok(id)
     }
 
+    /// Whether this import is an inventory (its facts outrank scanners').
+    fn fact_source(&self) -> FactSource {
+        if self.meta.format == super::context::INVENTORY {
+            FactSource::Inventory
+        } else {
+            FactSource::Scanner
+        }
+    }
+
     fn asset(&mut self, key: AssetKey, asset: Asset) -> Result<()> {
         let kind = asset.kind.as_str();
-        let mut found: Option<i64> = None;
-        for id in asset.identifiers_by_strength() {
-            let hit: Option<i64> = self
-                .tx
-                .prepare_cached(
-                    "SELECT i.asset_id FROM asset_identifiers i JOIN assets a ON a.id = i.asset_id
-                     WHERE i.kind = ?1 AND i.value = ?2 AND a.kind = ?3
-                     ORDER BY i.asset_id LIMIT 1",
-                )?
-                .query_row(params![id.kind.as_str(), id.value, kind], |r| r.get(0))
-                .optional()?;
-            if hit.is_some() {
-                found = hit;
-                break;
-            }
-        }
+        let source = self.source_id()?;
+        let found = super::context::resolve(&self.tx, &asset, source)?;
+        let fact_source = self.fact_source();
         let asset_id = match found {
             Some(id) => {
                 self.tx
@@ -283,6 +280,7 @@ impl SqliteImport<'_> {
                          WHERE id = ?1",
                     )?
                     .execute(params![id, self.now, asset.os])?;
+                super::context::merge_facts(&self.tx, id, &asset, fact_source)?;
                 if !self.created_assets.contains(&id) && self.merged_assets.insert(id) {
                     self.summary.assets.merged += 1;
                 }
@@ -292,8 +290,9 @@ impl SqliteImport<'_> {
                 self.tx
                     .prepare_cached(
                         "INSERT INTO assets(kind, name, tags, owner_team, criticality,
-                                            internet_facing, zone, os, first_seen, last_seen)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                                            internet_facing, zone, os, first_seen, last_seen,
+                                            environment, fact_sources)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
                     )?
                     .execute(params![
                         kind,
@@ -304,7 +303,9 @@ impl SqliteImport<'_> {
                         asset.internet_facing,
                         asset.zone,
                         asset.os,
-                        self.now
+                        self.now,
+                        asset.environment,
+                        super::context::new_fact_sources(&asset, fact_source),
                     ])?;
                 let id = self.tx.last_insert_rowid();
                 self.created_assets.insert(id);
@@ -312,6 +313,7 @@ impl SqliteImport<'_> {
                 id
             }
         };
+        super::context::touch_source(&self.tx, asset_id, source, self.now)?;
         for i in &asset.identifiers {
             self.tx
                 .prepare_cached(

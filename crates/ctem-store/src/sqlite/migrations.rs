@@ -194,6 +194,7 @@ UPDATE exposure_details SET cve = json_extract(data, '$.cves[0]');
     (10, super::intel::MIGRATION_10),
     (20, super::work::MIGRATION_20),
     (21, super::work::MIGRATION_21),
+    (22, super::context::MIGRATION_22),
     (
         30,
         r#"

@@ -13,7 +13,7 @@ use super::import::{self, Options};
 
 /// The sample environment, compiled in so the binary runs the demo from anywhere. Order
 /// matters: the nmap scan of testphp comes first, the Nessus scan of the same host merges
-/// into it.
+/// into it; the inventory comes last and enriches what the scanners found.
 const FILES: &[(&str, &[u8])] = &[
     (
         "nmap-testphp.xml",
@@ -38,6 +38,12 @@ const FILES: &[(&str, &[u8])] = &[
     (
         "cyclonedx-log4j.json",
         include_bytes!("../../../../examples/demo/cyclonedx-log4j.json"),
+    ),
+    // the CMDB's view, last: it enriches the scanned assets (the log4j application is the
+    // crown jewel) and adds a database no scanner has seen
+    (
+        "inventory.csv",
+        include_bytes!("../../../../examples/demo/inventory.csv"),
     ),
 ];
 
@@ -67,13 +73,17 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     let url = db.display().to_string();
     let mut store = super::open_store(&url)?;
     outln!("ctem demo: a fresh store in {}\n", db.display());
-    outln!("1. ingest: {} reports from 5 tools", paths.len());
+    outln!(
+        "1. ingest: {} reports from 5 tools and an asset inventory",
+        paths.len()
+    );
     let opts = Options {
         format: "auto".into(),
         scope: None,
         strict: false,
         progress: false,
         limits: crate::input::Limits::default(),
+        vantage: crate::config::Vantage::Internal,
     };
     super::risk::demo_setup(store.as_mut())?;
     let results = import::import_files(store.as_mut(), &paths, &opts);
@@ -93,14 +103,19 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             .iter()
             .map(|i| format!("{}={}", i.kind.as_str(), i.value))
             .collect();
+        let context = match a.asset.criticality {
+            Some(c) if a.never_scanned => format!(", criticality {c}, never scanned"),
+            Some(c) => format!(", criticality {c}"),
+            None => String::new(),
+        };
         outln!(
-            "   #{} {} {} ({} services, {} open exposures) [{}]",
+            "   #{} {} {} ({} services, {} open exposures{context}) [{}]",
             a.asset.id.unwrap_or_default(),
             a.asset.kind.as_str(),
-            a.asset.name,
+            crate::output::cut(&a.asset.name, 60),
             a.services,
             a.open_exposures,
-            crate::output::cut(&ids.join(" "), 90)
+            crate::output::cut(&ids.join(" "), 70)
         );
     }
     if let Some(merged) = assets.iter().find(|a| a.asset.name.contains("testphp")) {

@@ -24,6 +24,14 @@ pub struct Options {
     pub strict: bool,
     pub progress: bool,
     pub limits: Limits,
+    /// Where a port scan was taken from: external marks the hosts it reached
+    /// internet-facing (port scan formats only; see `config::VANTAGE_FORMATS`).
+    pub vantage: crate::config::Vantage,
+}
+
+/// Whether `--vantage` means something for `--format NAME` (`auto` is checked per file).
+pub fn vantage_applies(format: &str) -> bool {
+    format == "auto" || crate::config::VANTAGE_FORMATS.contains(&format)
 }
 
 pub struct FileResult {
@@ -193,6 +201,9 @@ fn import_source(
     };
     let mut phase = super::Timings::from_env();
     let mut session = store.begin_import(meta)?;
+    // an external port scan reached its hosts from the internet
+    let external = opts.vantage == crate::config::Vantage::External
+        && crate::config::VANTAGE_FORMATS.contains(&format.name);
     let Parsed {
         produced,
         store_err,
@@ -204,6 +215,7 @@ fn import_source(
         size,
         bar.clone(),
         &phase,
+        external,
     );
     let (parsed, sha) = produced?;
     if let Some(b) = &bar {
@@ -256,11 +268,12 @@ fn parse_into(
     size: u64,
     bar: Option<indicatif::ProgressBar>,
     phase: &super::Timings,
+    external: bool,
 ) -> Parsed {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(32);
     let tool = format.name;
     std::thread::scope(|scope| {
-        let producer = scope.spawn(move || produce(format, tool, file, size, bar, tx));
+        let producer = scope.spawn(move || produce(format, tool, file, size, bar, tx, external));
         let mut store_err: Option<ctem_store::Error> = None;
         let mut issues = 0usize;
         let mut waited = std::time::Duration::ZERO;
@@ -300,7 +313,8 @@ fn parse_into(
 const BATCH: usize = 512;
 
 /// Parses `file` with `format` and sends prepared records in batches; returns the parse
-/// outcome and the SHA-256 of the whole file.
+/// outcome and the SHA-256 of the whole file. `external`: every asset record is marked
+/// internet-facing (an external-vantage port scan).
 fn produce(
     format: &'static Format,
     tool: &str,
@@ -308,11 +322,15 @@ fn produce(
     size: u64,
     bar: Option<indicatif::ProgressBar>,
     tx: std::sync::mpsc::SyncSender<Vec<Prepared>>,
+    external: bool,
 ) -> Result<(ctem_ingest::Result<()>, String)> {
     let mut preparer = Preparer::new(tool);
     let mut batch: Vec<Prepared> = Vec::with_capacity(BATCH);
     let mut prep_err: Option<ctem_store::Error> = None;
-    let mut sink = |r: ctem_model::Record| -> ctem_ingest::Result<()> {
+    let mut sink = |mut r: ctem_model::Record| -> ctem_ingest::Result<()> {
+        if external && let ctem_model::Record::Asset { asset, .. } = &mut r {
+            asset.internet_facing = Some(true);
+        }
         match preparer.prepare(r) {
             Ok(p) => batch.push(p),
             Err(e) => {

@@ -32,6 +32,7 @@ pub fn formats(json: bool) -> Result<ExitCode> {
 
 pub fn assets(
     store: &dyn Store,
+    rules: &ctem_model::context::ContextRules,
     kind: Option<String>,
     search: Option<String>,
     tag: Option<String>,
@@ -52,13 +53,29 @@ pub fn assets(
         search,
         tag,
         limit,
+        ..AssetFilter::default()
     })?;
     if json {
-        json_array(&rows);
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| super::context::row_json(rules, r))
+            .collect::<Result<_>>()?;
+        json_array(&v);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["ID", "KIND", "NAME", "IDENTIFIERS", "SERVICES", "OPEN"]);
+    let mut t = Table::new(&[
+        "ID",
+        "KIND",
+        "NAME",
+        "IDENTIFIERS",
+        "SERVICES",
+        "OPEN",
+        "CRIT",
+        "INTERNET",
+        "TEAM",
+    ]);
     for r in &rows {
+        let c = super::context::of(rules, r);
         let ids: Vec<String> = r
             .asset
             .identifiers_by_strength()
@@ -73,6 +90,16 @@ pub fn assets(
             cut(&ids.join(", "), 60),
             r.services.to_string(),
             r.open_exposures.to_string(),
+            c.criticality.value.map_or("-".into(), |v| v.to_string()),
+            c.internet_facing
+                .value
+                .map_or("-".into(), |v| if v { "yes" } else { "no" }.into()),
+            c.team.value.clone().unwrap_or_else(|| "-".into())
+                + if r.never_scanned {
+                    " (never scanned)"
+                } else {
+                    ""
+                },
         ]);
     }
     t.print("no assets match");

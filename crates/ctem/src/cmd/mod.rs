@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod attack;
+mod context;
 mod demo;
 mod demo_measure;
 mod detect;
@@ -98,14 +99,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             format,
             scope,
             strict,
+            vantage,
             json,
         } => {
+            if vantage.is_some() && !import::vantage_applies(&format) {
+                anyhow::bail!(
+                    "--vantage applies to port scans ({}), not --format {format}",
+                    crate::config::VANTAGE_FORMATS.join(", ")
+                );
+            }
             let opts = import::Options {
                 format,
                 scope,
                 strict,
                 progress: true,
                 limits,
+                vantage: vantage.unwrap_or(config.context()?.vantage),
             };
             import::run(db, &files, &opts, json)
         }
@@ -115,7 +124,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             tag,
             limit,
             json,
-        } => list::assets(open_existing(db)?.as_ref(), kind, search, tag, limit, json),
+        } => {
+            let store = open_existing(db)?;
+            let rules = context::rules(store.as_ref(), &config.context()?.rules)?;
+            list::assets(store.as_ref(), &rules, kind, search, tag, limit, json)
+        }
         Command::Exposures {
             severity,
             status,

@@ -25,6 +25,8 @@ pub struct Settings {
     /// `None` when the file has no `[[risk.ownership]]`: rules added with `ctem teams` stay.
     pub rules: Option<Vec<OwnershipRule>>,
     pub integrations: Vec<super::integrations::TargetConfig>,
+    /// `[[context.rules]]`: asset context rules.
+    pub context: Vec<ctem_model::context::ContextRule>,
 }
 
 #[derive(Deserialize, Default)]
@@ -71,6 +73,7 @@ impl Settings {
                 .collect(),
             rules,
             integrations,
+            context: config.context()?.rules,
         })
     }
 
@@ -82,6 +85,7 @@ impl Settings {
             intel: None,
             config_rules: self.rules.as_deref(),
             config_teams: &self.teams,
+            context: &self.context,
             tickets: true,
             now: Utc::now(),
         };
@@ -188,10 +192,37 @@ fn explanation(
         None => Vec::new(),
     };
     let cvss = CvssFacts::from_list(&e.cvss);
-    let afacts = asset.as_ref().map(AssetFacts::of);
-    let facts = ctem_store::work::facts_of(&e, &cvss, afacts.as_ref(), &services);
+    // the asset's effective context: stored facts with the rules applied, as the
+    // prioritisation pass scores it
+    let rules = super::context::rules(store, &settings.context)?;
+    let afacts = match e.asset_id {
+        Some(a) => super::context::of_asset(store, &rules, a)?.map(|c| AssetFacts {
+            criticality: c.criticality.value,
+            internet_facing: c.internet_facing.value,
+            zone: c
+                .zone
+                .value
+                .as_deref()
+                .and_then(ctem_risk::NetworkZone::from_name),
+        }),
+        None => None,
+    };
+    let kev_catalog = store.intel_counts()?.kev > 0;
+    let facts = ctem_store::work::facts_of(&e, &cvss, afacts.as_ref(), &services, kev_catalog);
     let input = ctem_store::work::risk_input(&facts);
     let score = settings.model.score(&input);
+    let mut missing: Vec<&str> = score.missing.clone();
+    if e.cves.is_empty() {
+        // KEV and EPSS are keyed by CVE: nothing to supply for a finding without one
+        missing.retain(|f| !matches!(*f, "kev" | "epss"));
+    }
+    if e.port.is_some() && input.service_reachable.is_none() {
+        missing.push("service_reachable");
+    }
+    let missing: Vec<serde_json::Value> = missing
+        .iter()
+        .map(|f| serde_json::json!({"fact": f, "how": super::context::how_to_supply(f)}))
+        .collect();
     let today = Utc::now().date_naive();
     let opened = e.first_seen.map_or(today, |t| t.date_naive());
     let target = ctem_store::work::sla_target(&settings.model, score.priority, score.ssvc);
@@ -216,6 +247,7 @@ fn explanation(
         "ssvc_inputs": settings.model.ssvc_inputs(&input),
         "sla": sla,
         "input": input,
+        "missing": missing,
     });
     let mut out = String::new();
     let _ = writeln!(
@@ -235,6 +267,20 @@ fn explanation(
         );
     }
     out.push_str(&score.explain());
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "missing facts (unknown context is left out of the score):"
+        );
+        for m in &missing {
+            let _ = writeln!(
+                out,
+                "  {:<18} {}",
+                m["fact"].as_str().unwrap_or(""),
+                m["how"].as_str().unwrap_or("")
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "SLA: due {}{} ({} days open, {} days left{})",
@@ -304,6 +350,7 @@ pub fn top(db: &str, limit: usize, json: bool) -> Result<ExitCode> {
     }
     let mut t = Table::new(&[
         "#",
+        "priority",
         "action",
         "assets",
         "closes",
@@ -315,6 +362,7 @@ pub fn top(db: &str, limit: usize, json: bool) -> Result<ExitCode> {
     for (i, g) in shown.iter().enumerate() {
         t.row(vec![
             (i + 1).to_string(),
+            g.group.priority.to_string(),
             cut(&g.group.action, 50),
             g.group.assets.to_string(),
             g.group.exposures.to_string(),
@@ -368,6 +416,7 @@ pub fn demo_setup(store: &mut dyn Store) -> Result<()> {
             kind,
             pattern: pattern.into(),
             team: team.into(),
+            priority: None,
         })?;
     }
     for (name, role, team) in [

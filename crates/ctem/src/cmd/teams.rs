@@ -39,7 +39,8 @@ pub enum TeamsCommand {
         team: Vec<String>,
     },
     /// Route assets to a team: MATCH is tag, zone, name, repository or asset_kind; PATTERN a
-    /// glob (`*`, `?`)
+    /// glob (`*`, `?`). Rules are tried by priority, then the most specific first (a name
+    /// before a tag before an asset kind), then in the order added (docs/risk-model.md)
     Rule {
         /// What the pattern is matched against
         #[arg(name = "MATCH", value_parser = crate::cli::choice(RuleKind::ALL.map(|k| k.as_str())))]
@@ -48,6 +49,9 @@ pub enum TeamsCommand {
         pattern: String,
         /// The team that owns what matches
         team: String,
+        /// Tried before rules of a lower priority (default 0), whatever their specificity
+        #[arg(long, allow_hyphen_values = true)]
+        priority: Option<i64>,
     },
     /// Remove an ownership rule by id
     Unrule {
@@ -137,6 +141,7 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
             kind,
             pattern,
             team,
+            priority,
         } => {
             let kind = RuleKind::parse(&kind).ok_or_else(|| {
                 anyhow!("unknown match {kind:?}: tag, zone, name, repository, asset_kind")
@@ -147,6 +152,7 @@ pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
                 kind,
                 pattern,
                 team,
+                priority,
             })?;
             outln!("rule {id} added (takes effect at the next import or `ctem tickets sync`)");
         }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod context;
 mod detect;
 mod exits;
 mod export;
