@@ -28,7 +28,18 @@ fn generate(path: &str, n: i64, assets: i64, now: DateTime<Utc>) -> rusqlite::Re
             "INSERT INTO services(asset_id, protocol, port, state, first_seen, last_seen)
              VALUES (?1, 'tcp', ?2, 'open', 0, 0)",
         )?;
+        tx.execute(
+            "INSERT INTO sources(id, tool, scope) VALUES (1, 'nessus', 'default')",
+            [],
+        )?;
+        let mut src = tx.prepare(
+            "INSERT INTO asset_sources(asset_id, source_id, first_seen, last_seen)
+             VALUES (?1, 1, ?2, ?3)",
+        )?;
         for i in 1..=assets {
+            if i % 20 != 0 {
+                src.execute(params![i, t - 400 * 86_400, t - (i % 60) * 86_400])?;
+            }
             let owner = (i % 7 != 0).then_some("ops");
             let inet = i64::from(i % 10 == 0);
             a.execute(params![

@@ -62,6 +62,17 @@ pub fn built() -> Built {
         )
         .unwrap();
     }
+    // what reported each asset: nessus saw 1 yesterday and 2 forty days ago; 3 came from
+    // the inventory only
+    c.execute_batch("INSERT INTO sources(id, tool, scope) VALUES (1, 'nessus', 'default'), (2, 'inventory', 'default')")
+        .unwrap();
+    for (asset, source, seen) in [(1, 1, 1), (2, 1, 40), (3, 2, 1)] {
+        c.execute(
+            "INSERT INTO asset_sources(asset_id, source_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4)",
+            params![asset, source, days_ago(90), days_ago(seen)],
+        )
+        .unwrap();
+    }
     for (asset, port) in [(1, 443), (1, 22), (2, 5432)] {
         c.execute(
             "INSERT INTO services(asset_id, protocol, port, state, first_seen, last_seen)

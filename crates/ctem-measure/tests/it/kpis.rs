@@ -76,8 +76,8 @@ fn every_kpi_matches_the_hand_computed_value() {
     );
     assert_eq!(value(&k, "surface.services"), (Some(2.0), Some(2)));
     assert_eq!(value(&k, "surface.open_ports"), (Some(2.0), Some(2)));
-    // h1 and h3 seen in the last 30 days, h2 40 days ago
-    assert_eq!(value(&k, "coverage.scanned_assets"), (Some(0.667), Some(3)));
+    // a scan saw h1 yesterday and h2 40 days ago; h3 came from the inventory only
+    assert_eq!(value(&k, "coverage.scanned_assets"), (Some(0.333), Some(3)));
     assert!(missing(&k, "coverage.techniques").contains("ctem coverage"));
     assert!(missing(&k, "sla.medium").contains("P3"));
     assert!(missing(&k, "mttr.low_days").contains("P4 exposure fixed"));

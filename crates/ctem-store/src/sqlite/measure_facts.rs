@@ -134,37 +134,38 @@ fn priorities(s: &SqliteStore, since: i64, now: DateTime<Utc>) -> Result<Vec<Pri
     Ok(out)
 }
 
+/// Assets, their owners and flags; "scanned" means reported by a source other than an
+/// inventory import (`asset_sources`, as `AssetRow::never_scanned` reads it), "recently" a
+/// scan's last sighting at or after `scan_cutoff`.
 fn assets(s: &SqliteStore, f: &mut MeasureFacts, scan_cutoff: DateTime<Utc>) -> Result<()> {
     let c = s.conn.query_row(
-        "SELECT count(*), COALESCE(sum(last_seen >= ?1), 0),
-                count(internet_facing), COALESCE(sum(internet_facing = 1), 0),
+        "SELECT count(*), count(internet_facing), COALESCE(sum(internet_facing = 1), 0),
                 COALESCE(sum(owner_team IS NULL OR owner_team = ''), 0)
          FROM assets",
-        [scan_cutoff.timestamp()],
+        [],
         |r| {
             Ok([
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
             ])
         },
     )?;
     f.assets = c[0] as u64;
-    f.assets_recent = c[1] as u64;
-    f.assets_exposure_known = c[2] as u64;
-    f.assets_internet_facing = c[3] as u64;
-    f.assets_without_owner = c[4] as u64;
-    // an asset a scan reported has a finding, a service or a package from it
-    f.assets_never_scanned = s.conn.query_row(
-        "SELECT count(*) FROM assets a
-         WHERE NOT EXISTS (SELECT 1 FROM exposures e WHERE e.asset_id = a.id)
-           AND NOT EXISTS (SELECT 1 FROM services v WHERE v.asset_id = a.id)
-           AND NOT EXISTS (SELECT 1 FROM asset_packages p WHERE p.asset_id = a.id)",
-        [],
-        |r| r.get::<_, i64>(0),
-    )? as u64;
+    f.assets_exposure_known = c[1] as u64;
+    f.assets_internet_facing = c[2] as u64;
+    f.assets_without_owner = c[3] as u64;
+    let (scanned, recent) = s.conn.query_row(
+        "SELECT count(*), COALESCE(sum(last >= ?2), 0) FROM
+            (SELECT x.asset_id, max(x.last_seen) AS last FROM asset_sources x
+             JOIN sources src ON src.id = x.source_id WHERE src.tool <> ?1
+             GROUP BY x.asset_id)",
+        params![super::context::INVENTORY, scan_cutoff.timestamp()],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+    )?;
+    f.assets_recent = recent as u64;
+    f.assets_never_scanned = f.assets.saturating_sub(scanned as u64);
     let (svc, ports) = s.conn.query_row(
         "SELECT count(*), count(DISTINCT v.protocol || '/' || v.port)
          FROM services v JOIN assets a ON a.id = v.asset_id
