@@ -37,9 +37,6 @@ fn generate(path: &str, n: i64, assets: i64, now: DateTime<Utc>) -> rusqlite::Re
              VALUES (?1, 1, ?2, ?3)",
         )?;
         for i in 1..=assets {
-            if i % 20 != 0 {
-                src.execute(params![i, t - 400 * 86_400, t - (i % 60) * 86_400])?;
-            }
             let owner = (i % 7 != 0).then_some("ops");
             let inet = i64::from(i % 10 == 0);
             a.execute(params![
@@ -50,6 +47,9 @@ fn generate(path: &str, n: i64, assets: i64, now: DateTime<Utc>) -> rusqlite::Re
                 t - 400 * 86_400,
                 t - (i % 60) * 86_400
             ])?;
+            if i % 20 != 0 {
+                src.execute(params![i, t - 400 * 86_400, t - (i % 60) * 86_400])?;
+            }
             for p in [22, 443, 8000 + i % 50] {
                 s.execute(params![i, p])?;
             }

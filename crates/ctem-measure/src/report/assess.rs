@@ -158,16 +158,31 @@ pub fn assess(
     a
 }
 
+fn push(out: &mut Vec<Action>, action: String, gap: f64, effect: String) {
+    out.push(Action {
+        action,
+        gap: (gap * 1000.0).round() / 1000.0,
+        effect,
+    });
+}
+
+/// Every action the facts call for, largest gap first, ten at most.
 fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
-    let (k, g) = (&a.kpis[..], &a.goals[..]);
     let mut out = Vec::new();
-    let mut push = |action: String, gap: f64, effect: String| {
-        out.push(Action {
-            action,
-            gap: (gap * 1000.0).round() / 1000.0,
-            effect,
-        });
-    };
+    inventory_actions(f, a, &mut out);
+    exposure_actions(f, a, &mut out);
+    source_actions(a, &mut out);
+    out.sort_by(|a, b| {
+        b.gap
+            .total_cmp(&a.gap)
+            .then_with(|| a.action.cmp(&b.action))
+    });
+    out.truncate(10);
+    out
+}
+
+fn inventory_actions(f: &MeasureFacts, a: &Assessment, out: &mut Vec<Action>) {
+    let (k, g) = (&a.kpis[..], &a.goals[..]);
     if f.assets > 0 {
         let cov = f.assets_recent as f64 / f.assets as f64;
         for (n, what) in [
@@ -177,6 +192,7 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
             if n > 0 {
                 let after = (cov + n as f64 / f.assets as f64).min(1.0);
                 push(
+                    out,
                     format!("scan the {n} assets {what}"),
                     n as f64 / f.assets as f64,
                     effect(k, g, "coverage.scanned_assets", after),
@@ -185,16 +201,22 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
         }
         if f.assets_without_owner > 0 {
             push(
+                out,
                 format!("assign an owner team to {} assets", f.assets_without_owner),
                 0.5 * f.assets_without_owner as f64 / f.assets as f64,
                 "every exposure on them gets a ticket and an SLA owner".into(),
             );
         }
     }
+}
+
+fn exposure_actions(f: &MeasureFacts, a: &Assessment, out: &mut Vec<Action>) {
+    let (k, g) = (&a.kpis[..], &a.goals[..]);
     let kev_inet: u64 = f.priorities.iter().map(|p| p.kev_open_internet).sum();
     let kev: u64 = f.priorities.iter().map(|p| p.kev_open).sum();
     if kev_inet > 0 && f.assets_exposure_known > 0 {
         push(
+            out,
             format!("patch the {kev_inet} KEV exposures on internet-facing assets"),
             1.0,
             effect(k, g, "kev_open.internet_facing", 0.0),
@@ -202,6 +224,7 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
     }
     if kev > kev_inet && f.kev_entries > 0 {
         push(
+            out,
             format!("patch the {} other KEV exposures", kev - kev_inet),
             0.8,
             effect(k, g, "kev_open.total", 0.0),
@@ -217,6 +240,7 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
                 (pf.fixed_in_time + pf.open_in_time + pf.open_overdue) as f64 / total as f64;
             let weight = [0.0, 0.9, 0.7, 0.4, 0.2][p as usize];
             push(
+                out,
                 format!(
                     "fix the {} overdue P{p} ({name}) exposures",
                     pf.open_overdue
@@ -226,12 +250,17 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
             );
         }
     }
+}
+
+fn source_actions(a: &Assessment, out: &mut Vec<Action>) {
+    let g = &a.goals[..];
     for s in a
         .sources
         .iter()
         .filter(|s| s.status == "silent" || s.status == "stale")
     {
         push(
+            out,
             format!(
                 "restore the {} {} ({}, last {})",
                 s.kind,
@@ -245,6 +274,7 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
     }
     for n in &a.never_seen {
         push(
+            out,
             format!("onboard {n}"),
             0.7,
             "KPIs that say `cannot compute` for lack of it get a value".into(),
@@ -260,6 +290,7 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
         let names: Vec<&str> = blind.iter().take(6).map(|t| t.tactic.as_str()).collect();
         let more = blind.len().saturating_sub(names.len());
         push(
+            out,
             format!(
                 "add detections for the {} blind-spot tactics ({n} techniques, none alerted): {}{}",
                 blind.len(),
@@ -279,6 +310,7 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
         .filter(|s| matches!(s.status, Status::AtRisk | Status::Missed))
     {
         push(
+            out,
             format!(
                 "goal {} {} {} is {}: {}",
                 s.goal.kpi,
@@ -291,13 +323,6 @@ fn actions(f: &MeasureFacts, a: &Assessment) -> Vec<Action> {
             format!("{}: {} now", s.goal.kpi, opt(s.value)),
         );
     }
-    out.sort_by(|a, b| {
-        b.gap
-            .total_cmp(&a.gap)
-            .then_with(|| a.action.cmp(&b.action))
-    });
-    out.truncate(10);
-    out
 }
 
 fn day(t: Option<DateTime<Utc>>) -> String {
