@@ -33,6 +33,7 @@ pub mod alert;
 pub mod asset;
 pub mod context;
 pub mod exposure;
+pub mod incident;
 pub mod intel;
 pub mod record;
 pub mod redact;
@@ -45,5 +46,6 @@ pub use exposure::{
     Cvss, Exposure, ExposureKind, ExposureStatus, Fingerprint, Location, Package, Severity,
     StatusChange, is_cve_id,
 };
+pub use incident::{Incident, IncidentState};
 pub use record::{AssetKey, Coverage, Record, RecordIssue};
 pub use scan::{AssetCounts, ExposureCounts, ImportSummary, Scan};

@@ -51,6 +51,7 @@ pub mod error;
 pub mod exercise;
 mod fx;
 pub mod intel;
+pub mod measure;
 pub mod prepared;
 pub mod sqlite;
 pub mod testsuite;
@@ -194,7 +195,12 @@ pub trait ImportSession {
 /// ([`intel::IntelStore`], [`work::WorkStore`], [`alerts::AlertStore`]) so its methods live
 /// beside its tables.
 pub trait Store:
-    intel::IntelStore + work::WorkStore + alerts::AlertStore + exercise::ExerciseStore + auth::AuthStore
+    intel::IntelStore
+    + work::WorkStore
+    + alerts::AlertStore
+    + exercise::ExerciseStore
+    + measure::MeasureStore
+    + auth::AuthStore
 {
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;
     fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;

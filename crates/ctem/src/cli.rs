@@ -360,6 +360,78 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Incidents grouped from alerts (same host or user within a window; [incidents])
+    #[command(after_help = "Examples:\n  ctem incidents\n  ctem incidents --json")]
+    Incidents {
+        /// One JSON array on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// One incident with its alerts and state history; --set moves it
+    #[command(
+        after_help = "Examples:\n  ctem incident 3\n  CTEM_USER=ann ctem incident 3 --set contained\n\n\
+                      Only users with the incident_responder or admin role may change a state \
+                      ($CTEM_USER names the user; unset is the local operator)."
+    )]
+    Incident {
+        /// Incident id
+        id: i64,
+        /// Move it to this state
+        #[arg(long, value_parser = choice(["new", "acknowledged", "contained", "resolved", "false_positive"]))]
+        set: Option<String>,
+        /// One JSON document on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// KPIs computed from the store (docs/kpis.md): a value with its sample size, or why not
+    #[command(
+        after_help = "Examples:\n  ctem kpi\n  ctem kpi --since 2026-01-01 --json\n  ctem kpi --snapshot"
+    )]
+    Kpi {
+        /// One JSON array on stdout
+        #[arg(long)]
+        json: bool,
+        /// Windowed KPIs (MTTD, MTTR, remediation, SLA, incidents) from this date (YYYY-MM-DD)
+        #[arg(long, value_parser = date_arg)]
+        since: Option<chrono::NaiveDate>,
+        /// Write (or replace) today's snapshot for trends
+        #[arg(long)]
+        snapshot: bool,
+    },
+    /// Goals of ctem.toml ([[goals]]) with status, value, trend and what moves them
+    #[command(after_help = "Examples:\n  ctem goals\n  ctem goals --json")]
+    Goals {
+        /// One JSON array on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// The gap-analysis report: coverage, data sources, ATT&CK, posture, goals, top actions
+    #[command(
+        after_help = "Examples:\n  ctem assess\n  ctem assess --format html --out assessment.html"
+    )]
+    Assess {
+        /// Report format
+        #[arg(long, default_value = "md", value_parser = choice(["md", "html"]))]
+        format: String,
+        /// Write the report here instead of stdout
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// The periodic review: what changed since the last review and what to adapt (recorded)
+    #[command(
+        after_help = "Examples:\n  ctem review\n  ctem review --since 2026-11-01 --format html --out review.html"
+    )]
+    Review {
+        /// Compare from this date (YYYY-MM-DD); default: the previous review
+        #[arg(long, value_parser = date_arg)]
+        since: Option<chrono::NaiveDate>,
+        /// Report format
+        #[arg(long, default_value = "md", value_parser = choice(["md", "html"]))]
+        format: String,
+        /// Write the report here instead of stdout
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Print a shell completion script
     #[command(
         after_help = "Examples:\n  ctem completions bash > ~/.local/share/bash-completion/completions/ctem\n  \
@@ -709,6 +781,11 @@ pub enum ShareCommand {
         #[command(flatten)]
         filter: ShareFilterArgs,
     },
+}
+
+/// A `YYYY-MM-DD` date, checked by clap (a bad one is a usage error).
+fn date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
+    crate::cmd::risk::date(s).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //! Numbers are reserved per area so work on different stages does not collide:
 //! 1-9 foundation (assets, services, scans, exposures, package inventory); 10-19 threat
 //! intelligence;
-//! 20-29 prioritisation, teams and tickets; 30-39 detection alerts; 60-69 validation
-//! (attack-scenario exercises).
+//! 20-29 prioritisation, teams and tickets; 30-39 detection alerts; 50-59 measurement
+//! (incidents, KPI snapshots, goals, reviews); 60-69 validation (attack-scenario exercises).
 
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (
@@ -233,6 +233,8 @@ ALTER TABLE alerts ADD COLUMN identity TEXT;
 CREATE UNIQUE INDEX alerts_identity ON alerts(identity);
 "#,
     ),
+    (50, super::measure::MIGRATION_50),
+    (51, super::measure::MIGRATION_51),
     (60, super::exercise::MIGRATION_60),
     (70, super::auth::MIGRATION_70),
 ];

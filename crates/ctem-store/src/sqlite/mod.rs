@@ -6,6 +6,8 @@ mod context;
 mod exercise;
 mod import;
 mod intel;
+mod measure;
+mod measure_facts;
 pub mod migrations;
 mod overview;
 mod query;

@@ -166,6 +166,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     super::intel::demo(store.as_mut(), &dir)?;
     super::risk::demo(store.as_mut())?;
     super::paths::demo(store.as_ref(), &dir)?;
+    drop(store);
+    super::demo_measure::run(&url, &dir, 9)?;
     // one command a line, each runnable as it is pasted (a real exposure id, no pipes)
     let most_severe = open.first().and_then(|e| e.id).unwrap_or(1);
     outln!("\nnext:");

@@ -330,6 +330,12 @@ pub fn run(
         return Err(e);
     }
     let stored = writer.stored;
+    if args.store
+        && let Some(store) = store.as_mut()
+    {
+        // incidents follow the stored alerts; the day's KPI snapshot is taken once
+        super::measure::after_change(store.as_mut(), true);
+    }
     if !args.json && !args.follow {
         let text = if table.is_empty() {
             "no alerts\n".to_string()

@@ -101,6 +101,9 @@ pub fn run(db: &str, args: &[PathBuf], opts: &Options, json: bool) -> Result<Exi
         }
     }
     results.extend(import_sources(store.as_mut(), &sources, opts));
+    if results.iter().any(|r| r.outcome.is_ok()) {
+        super::measure::after_change(store.as_mut(), false);
+    }
     print(&results, json);
     let failed = results
         .iter()

@@ -3,6 +3,7 @@
 mod attack;
 mod context;
 mod demo;
+mod demo_measure;
 pub mod detect;
 mod export;
 mod feeds;
@@ -11,6 +12,7 @@ pub mod import;
 mod integrations;
 mod intel;
 mod list;
+pub mod measure;
 pub mod outbound;
 pub mod paths;
 pub mod risk;
@@ -86,6 +88,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     // the URLs of outbound calls are checked when the settings are loaded, not when sent
     feeds::load(&config)?;
     risk::Settings::from_config(&config)?;
+    measure::set_config(&config)?;
     let db = cli.db.as_str();
     match cli.command {
         Command::Completions { .. } | Command::Man { .. } | Command::Formats { .. } => {
@@ -254,6 +257,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             json,
         ),
         // --- end of validation ---
+        Command::Incidents { json } => measure::incidents(db, json),
+        Command::Incident { id, set, json } => measure::incident(db, id, set, json),
+        Command::Kpi {
+            json,
+            since,
+            snapshot,
+        } => measure::kpi(db, json, since, snapshot),
+        Command::Goals { json } => measure::goals(db, json),
+        Command::Assess { format, out } => measure::assess_cmd(db, &format, out.as_ref()),
+        Command::Review { since, format, out } => {
+            measure::review_cmd(db, since, &format, out.as_ref())
+        }
     }
 }
 

@@ -225,7 +225,7 @@ pub fn demo(store: &dyn Store, dir: &std::path::Path) -> Result<()> {
     let config = Config::parse(DEMO_CONFIG, Some(path.clone()))?;
     let m = Model::load(store, &config)?;
     outln!(
-        "\n6. validate: attack paths ({} zones, {} crown jewel(s), settings in {})",
+        "\n8. validate: attack paths ({} zones, {} crown jewel(s), settings in {})",
         m.env.zones().len(),
         m.graph.goals.len(),
         path.display()

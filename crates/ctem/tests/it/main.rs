@@ -12,6 +12,7 @@ mod inputs;
 mod intel;
 mod lifecycle;
 mod listings;
+mod measure;
 mod paths;
 mod pipes;
 mod risk;

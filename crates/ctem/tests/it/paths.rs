@@ -36,7 +36,7 @@ impl Demo {
             String::from_utf8_lossy(&out.stderr)
         );
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("6. validate: attack paths"), "{text}");
+        assert!(text.contains("8. validate: attack paths"), "{text}");
         assert!(text.contains("best fix: exposure"), "{text}");
         assert!(text.contains("CVE-2021-44228"), "{text}");
         Demo { env }

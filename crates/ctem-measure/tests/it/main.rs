@@ -1,0 +1,7 @@
+//! Integration tests of ctem-measure on stores built in the test.
+
+mod fixture;
+mod goals;
+mod incidents;
+mod kpis;
+mod reports;
