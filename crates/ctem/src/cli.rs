@@ -7,9 +7,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "ctem", version, about = "Continuous Threat Exposure Management", long_about = None)]
 pub struct Cli {
-    /// The store: a path, sqlite://PATH or postgres://...
-    #[arg(long, global = true, env = "CTEM_DB", default_value = "ctem.db")]
-    pub db: String,
+    /// The store: a path, sqlite://PATH or postgres://... (default: $CTEM_DB, else
+    /// [store] url of the settings, else ctem.db)
+    #[arg(long, global = true)]
+    pub db: Option<String>,
     /// Settings file (default: $CTEM_CONFIG, else ./ctem.toml when present)
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,

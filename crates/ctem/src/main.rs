@@ -3,7 +3,6 @@
 
 mod cli;
 mod cmd;
-mod config;
 mod output;
 
 use std::process::ExitCode;

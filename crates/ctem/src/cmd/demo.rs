@@ -1,6 +1,7 @@
 //! `ctem demo`: a fresh store from the bundled sample environment (examples/demo), every
 //! stage run on it, the headline findings printed.
 
+use ctem_core::Settings;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,7 +42,7 @@ const FILES: &[(&str, &[u8])] = &[
     ),
 ];
 
-pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
+pub fn run(dir: Option<PathBuf>, settings: &Settings) -> Result<ExitCode> {
     let dir = match dir {
         Some(d) => d,
         None => PathBuf::from(format!(
@@ -64,8 +65,11 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         std::fs::write(&p, bytes).with_context(|| format!("write {}", p.display()))?;
         paths.push(p);
     }
+    // the demo's own store, with the rest of the settings as given
+    let mut settings = settings.clone();
     let url = db.display().to_string();
-    let mut store = super::open_store(&url)?;
+    settings.store.url = url.clone();
+    let mut store = super::open_store(&settings)?;
     println!("ctem demo: a fresh store in {}\n", db.display());
     println!("1. ingest: {} reports from 5 tools", paths.len());
     let opts = Options {
@@ -75,7 +79,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         progress: false,
     };
     super::risk::demo_setup(store.as_mut())?;
-    let results = import::import_files(store.as_mut(), &paths, &opts);
+    let results = import::import_files(store.as_mut(), &paths, &opts, &settings.risk);
     for r in &results {
         match &r.outcome {
             Ok(s) => import::print_summary(s),
@@ -146,7 +150,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         );
     }
     super::intel::demo(store.as_mut(), &dir)?;
-    super::risk::demo(store.as_mut())?;
+    super::risk::demo(store.as_mut(), &settings.risk)?;
     println!(
         "\nnext: ctem --db {url} exposures --severity high | ctem --db {url} exposure ID | ctem --db {url} assets"
     );

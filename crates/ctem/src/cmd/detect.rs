@@ -1,5 +1,6 @@
 //! `ctem detect`, `ctem rules check`, `ctem alerts`.
 
+use ctem_core::Settings;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -151,7 +152,8 @@ struct Summary {
     events_per_second: f64,
 }
 
-pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
+pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
+    let db = settings.store.url.as_str();
     let format: Format = args
         .input
         .parse()
@@ -179,7 +181,7 @@ pub fn run(db: &str, args: DetectArgs) -> Result<ExitCode> {
     // the intel store's active indicators are matched too, whenever there is a store
     let mut store = if args.store || Path::new(db.strip_prefix("sqlite://").unwrap_or(db)).exists()
     {
-        Some(super::open_store(db)?)
+        Some(super::open_store(settings)?)
     } else {
         None
     };

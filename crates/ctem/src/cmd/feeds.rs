@@ -1,7 +1,7 @@
 //! `ctem intel update`: the feeds configured in `ctem.toml`, fetched with conditional GET.
 //!
 //! ```toml
-//! [[feeds]]
+//! [[feeds]]          # docs/config.md lists every key
 //! name = "kev"
 //! url = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
 //! kind = "kev"          # or auto (default), epss, attack, stix, misp, iocs, cve
@@ -20,87 +20,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
-use ctem_intel::IntelKind;
+use ctem_core::settings::Feed;
 use ctem_store::Store;
 use ctem_store::intel::FeedState;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
-
-/// One `[[feeds]]` entry.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FeedConfig {
-    pub name: String,
-    pub url: String,
-    #[serde(default = "auto")]
-    pub kind: String,
-    #[serde(default = "day")]
-    pub interval: String,
-    #[serde(default = "minute")]
-    pub timeout: String,
-    #[serde(default = "max_mb")]
-    pub max_size_mb: u64,
-}
-
-fn auto() -> String {
-    "auto".into()
-}
-fn day() -> String {
-    "24h".into()
-}
-fn minute() -> String {
-    "60s".into()
-}
-fn max_mb() -> u64 {
-    512
-}
-
-/// `90s`, `15m`, `6h`, `1d` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| anyhow!("duration {s:?}: expected a number with s, m, h or d"))?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => bail!("duration {s:?}: unit must be s, m, h or d"),
-    };
-    Ok(Duration::from_secs(n * mult))
-}
-
-impl FeedConfig {
-    pub fn kind(&self) -> Result<Option<IntelKind>> {
-        if self.kind == "auto" {
-            return Ok(None);
-        }
-        IntelKind::parse(&self.kind)
-            .map(Some)
-            .ok_or_else(|| anyhow!("feed {}: unknown kind {:?}", self.name, self.kind))
-    }
-
-    fn check(&self) -> Result<()> {
-        check_scheme(&self.url).with_context(|| format!("feed {}", self.name))?;
-        parse_duration(&self.interval).with_context(|| format!("feed {}", self.name))?;
-        parse_duration(&self.timeout).with_context(|| format!("feed {}", self.name))?;
-        self.kind()?;
-        Ok(())
-    }
-}
-
-/// Reads and checks the `[[feeds]]` entries.
-pub fn load(config: &crate::config::Config) -> Result<Vec<FeedConfig>> {
-    let feeds: Vec<FeedConfig> = config.section("feeds")?;
-    for f in &feeds {
-        f.check()?;
-    }
-    Ok(feeds)
-}
 
 fn check_scheme(url: &str) -> Result<()> {
     let lower = url.to_ascii_lowercase();
@@ -232,7 +156,7 @@ fn resolve(base: &str, loc: &str) -> String {
 }
 
 /// Refreshes every configured feed that is due (all of them with `force`).
-pub fn update(store: &mut dyn Store, feeds: &[FeedConfig], force: bool) -> Vec<FeedOutcome> {
+pub fn update(store: &mut dyn Store, feeds: &[Feed], force: bool) -> Vec<FeedOutcome> {
     feeds
         .iter()
         .map(|f| match update_one(store, f, force) {
@@ -247,10 +171,8 @@ pub fn update(store: &mut dyn Store, feeds: &[FeedConfig], force: bool) -> Vec<F
         .collect()
 }
 
-fn update_one(store: &mut dyn Store, f: &FeedConfig, force: bool) -> Result<FeedOutcome> {
-    let interval = parse_duration(&f.interval)?;
-    let timeout = parse_duration(&f.timeout)?;
-    let max = f.max_size_mb.saturating_mul(1 << 20);
+fn update_one(store: &mut dyn Store, f: &Feed, force: bool) -> Result<FeedOutcome> {
+    let (interval, timeout, max) = (f.interval, f.timeout, f.max_size);
     let prev = store.feed_state(&f.name)?;
     let now = Utc::now();
     if !force
@@ -288,7 +210,7 @@ fn update_one(store: &mut dyn Store, f: &FeedConfig, force: bool) -> Result<Feed
             last_modified,
         } => {
             let sha = hex::encode(Sha256::digest(&bytes));
-            let kind = f.kind()?;
+            let kind = f.kind;
             let mut inputs = vec![(f.name.clone(), bytes)];
             if let Some(entries) = super::intel::manifest_entries(kind, &f.url, &inputs[0].1) {
                 inputs.clear();
@@ -324,10 +246,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_redirect_targets() {
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("6h").unwrap(), Duration::from_secs(21600));
-        assert!(parse_duration("6 weeks").is_err());
+    fn redirect_targets() {
         assert_eq!(
             resolve("http://a.example/feeds/x.json", "/y.json"),
             "http://a.example/y.json"

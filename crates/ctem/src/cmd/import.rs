@@ -5,6 +5,7 @@ use std::io::{BufReader, IsTerminal, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
+use ctem_core::settings::RiskSettings;
 use ctem_ingest::{Format, PROBE_BYTES};
 use ctem_model::ImportSummary;
 use ctem_store::prepared::{Prepared, Preparer};
@@ -41,12 +42,17 @@ impl<R: Read> Read for Tap<R> {
     }
 }
 
-pub fn import_files(store: &mut dyn Store, files: &[PathBuf], opts: &Options) -> Vec<FileResult> {
+pub fn import_files(
+    store: &mut dyn Store,
+    files: &[PathBuf],
+    opts: &Options,
+    risk: &RiskSettings,
+) -> Vec<FileResult> {
     files
         .iter()
         .map(|f| FileResult {
             file: f.display().to_string(),
-            outcome: import_file(store, f, opts).with_context(|| f.display().to_string()),
+            outcome: import_file(store, f, opts, risk).with_context(|| f.display().to_string()),
         })
         .collect()
 }
@@ -65,7 +71,12 @@ fn choose_format(file: &mut File, path: &Path, name: &str) -> Result<&'static Fo
     Ok(ctem_ingest::detect(&head, fname)?)
 }
 
-pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result<ImportSummary> {
+pub fn import_file(
+    store: &mut dyn Store,
+    path: &Path,
+    opts: &Options,
+    risk: &RiskSettings,
+) -> Result<ImportSummary> {
     if opts.format != "auto" {
         ctem_ingest::by_name(&opts.format)?;
     }
@@ -155,7 +166,7 @@ pub fn import_file(store: &mut dyn Store, path: &Path, opts: &Options) -> Result
         .context("enriching the imported exposures")?;
     phase.lap("enrich");
     // priorities, SLA and tickets follow the new scan
-    let p = super::risk::after_import(store)?;
+    let p = super::risk::after_import(store, risk)?;
     phase.lap("prioritize");
     phase.note(&format!(
         "prioritize detail: scan, score and write {} ms, tickets {} ms",

@@ -11,78 +11,18 @@
 //! Transient failures (connection errors, timeouts, 429, 5xx) are retried with exponential
 //! backoff; other 4xx fail at once.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use ctem_model::work::{Ticket, TicketState};
 use ctem_store::Store;
 use ctem_store::work::{Delivery, TicketFilter};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-fn default_retries() -> u32 {
-    3
-}
-fn default_backoff() -> u64 {
-    500
-}
-fn default_timeout() -> u64 {
-    10_000
-}
-fn default_github_api() -> String {
-    "https://api.github.com".into()
-}
-fn default_issue_type() -> String {
-    "Task".into()
-}
-
-/// One `[[risk.integrations]]` entry.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TargetConfig {
-    pub name: String,
-    #[serde(flatten)]
-    pub kind: TargetKind,
-    /// Retries after the first attempt.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
-    /// First backoff; doubled after each failure.
-    #[serde(default = "default_backoff")]
-    pub backoff_ms: u64,
-    #[serde(default = "default_timeout")]
-    pub timeout_ms: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum TargetKind {
-    /// POSTs the ticket as JSON.
-    Webhook { url: String },
-    /// POSTs a Slack-compatible `{"text", "blocks"}` message (incoming webhooks).
-    Slack { url: String },
-    /// Jira Cloud REST v3: an issue per ticket, transitions, comments.
-    Jira {
-        base_url: String,
-        project: String,
-        email: String,
-        /// Environment variable holding the API token.
-        token_env: String,
-        #[serde(default = "default_issue_type")]
-        issue_type: String,
-        /// Transition id per ticket state (`in_progress = "21"`).
-        #[serde(default)]
-        transitions: BTreeMap<String, String>,
-    },
-    /// GitHub Issues: an issue per ticket, closed when resolved or verified.
-    Github {
-        #[serde(default = "default_github_api")]
-        api_url: String,
-        /// `owner/name`.
-        repo: String,
-        token_env: String,
-    },
-}
+// the `[[risk.integrations]]` entries are settings: ctem-core reads and checks them
+pub use ctem_core::settings::{TargetConfig, TargetKind};
 
 /// What a push did for one ticket and target.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -3,6 +3,7 @@
 //! `IntelStore`; one input (a file, a feed, a MISP feed with its event files) is one
 //! transaction.
 
+use ctem_core::Settings;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -27,11 +28,11 @@ pub struct FileSummary {
     pub issues: Vec<Issue>,
 }
 
-pub fn run(db: &str, config: &crate::config::Config, cmd: IntelCommand) -> Result<ExitCode> {
+pub fn run(settings: &Settings, cmd: IntelCommand) -> Result<ExitCode> {
     match cmd {
         IntelCommand::Import { files, kind, json } => {
             let kind = parse_kind(&kind)?;
-            let mut store = super::open_store(db)?;
+            let mut store = super::open_store(settings)?;
             let mut ok = true;
             let mut out = Vec::new();
             for f in &files {
@@ -58,7 +59,7 @@ pub fn run(db: &str, config: &crate::config::Config, cmd: IntelCommand) -> Resul
             }) {
                 // KEV, EPSS or CVE records changed: re-score exposures and regroup tickets
                 // (ATT&CK, STIX, MISP and IOC lists do not move priorities)
-                super::risk::after_import(store.as_mut())?;
+                super::risk::after_import(store.as_mut(), &settings.risk)?;
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
@@ -70,17 +71,17 @@ pub fn run(db: &str, config: &crate::config::Config, cmd: IntelCommand) -> Resul
             })
         }
         IntelCommand::Update { force, json } => {
-            let feeds = super::feeds::load(config)?;
+            let feeds = &settings.feeds;
             if feeds.is_empty() {
                 bail!(
                     "no feeds configured: add [[feeds]] entries (name, url, kind, interval) to \
                      ctem.toml, or import downloaded files with `ctem intel import`"
                 );
             }
-            let mut store = super::open_store(db)?;
-            let outcomes = super::feeds::update(store.as_mut(), &feeds, force);
+            let mut store = super::open_store(settings)?;
+            let outcomes = super::feeds::update(store.as_mut(), feeds, force);
             if outcomes.iter().any(|o| o.import.is_some()) {
-                super::risk::after_import(store.as_mut())?;
+                super::risk::after_import(store.as_mut(), &settings.risk)?;
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&outcomes)?);
@@ -109,7 +110,7 @@ pub fn run(db: &str, config: &crate::config::Config, cmd: IntelCommand) -> Resul
             limit,
             json,
         } => {
-            let store = super::open_store(db)?;
+            let store = super::open_store(settings)?;
             let kind = r#type
                 .map(|t| {
                     t.parse::<IndicatorType>()
@@ -142,7 +143,7 @@ pub fn run(db: &str, config: &crate::config::Config, cmd: IntelCommand) -> Resul
             Ok(ExitCode::SUCCESS)
         }
         IntelCommand::Enrich { json } => {
-            let mut store = super::open_store(db)?;
+            let mut store = super::open_store(settings)?;
             let start = std::time::Instant::now();
             let n = store.enrich_exposures()?;
             let ms = start.elapsed().as_secs_f64() * 1000.0;

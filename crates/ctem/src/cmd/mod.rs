@@ -15,15 +15,18 @@ pub mod tickets;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use ctem_core::Settings;
 
 use crate::cli::{Cli, Command};
 
-pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
+/// Opens the store the settings name.
+pub fn open_store(settings: &Settings) -> Result<Box<dyn ctem_store::Store>> {
+    let url = &settings.store.url;
     let mut store = ctem_store::open(url).with_context(|| format!("store {url}"))?;
     // a store whose scores a migration reset is re-prioritised once, before any command
     // reads priorities; a failure leaves the command to run on what is stored
     if store.scores_missing().unwrap_or(false)
-        && let Err(e) = risk::after_import(store.as_mut())
+        && let Err(e) = risk::after_import(store.as_mut(), &settings.risk)
     {
         eprintln!("warning: re-prioritising the store: {e:#}");
     }
@@ -31,11 +34,15 @@ pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    // read (and so validated) before any command runs; stages take their sections from it
-    let config = crate::config::Config::load(cli.config.as_deref())?;
-    risk::set_config(&config);
+    // built (and so validated) before any command runs; commands take what they need from it
+    let flags = ctem_core::settings::Flags {
+        config: cli.config.clone(),
+        db: cli.db.clone(),
+    };
+    let settings = Settings::load(&flags, |k| std::env::var(k).ok())?;
+    let settings = &settings;
     match cli.command {
-        Command::Demo { dir } => demo::run(dir),
+        Command::Demo { dir } => demo::run(dir, settings),
         Command::Formats { json } => list::formats(json),
         Command::Import {
             files,
@@ -44,14 +51,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             strict,
             json,
         } => {
-            let mut store = open_store(&cli.db)?;
+            let mut store = open_store(settings)?;
             let opts = import::Options {
                 format,
                 scope,
                 strict,
                 progress: true,
             };
-            let results = import::import_files(store.as_mut(), &files, &opts);
+            let results = import::import_files(store.as_mut(), &files, &opts, &settings.risk);
             import::print(&results, json)?;
             Ok(if results.iter().all(|r| r.outcome.is_ok()) {
                 ExitCode::SUCCESS
@@ -66,7 +73,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             limit,
             json,
         } => {
-            let store = open_store(&cli.db)?;
+            let store = open_store(settings)?;
             list::assets(store.as_ref(), kind, search, tag, limit, json)
         }
         Command::Exposures {
@@ -79,7 +86,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             limit,
             json,
         } => {
-            let store = open_store(&cli.db)?;
+            let store = open_store(settings)?;
             let q = list::ExposureQuery {
                 severity,
                 status,
@@ -97,7 +104,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             reason,
             json,
         } => {
-            let mut store = open_store(&cli.db)?;
+            let mut store = open_store(settings)?;
             if let Some(status) = set {
                 let Some(st) = ctem_model::ExposureStatus::parse(&status) else {
                     anyhow::bail!(
@@ -105,17 +112,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     );
                 };
                 store.set_status(id, st, reason.as_deref().unwrap_or(""))?;
-                risk::after_import(store.as_mut())?;
+                risk::after_import(store.as_mut(), &settings.risk)?;
             }
             list::exposure(store.as_ref(), id, json)
         }
         Command::Cvss { vector, json } => risk::cvss(&vector, json),
-        Command::Top { limit, json } => risk::top(&cli.db, limit, json),
-        Command::Explain { id, json } => risk::explain(&cli.db, &config, id, json),
-        Command::Prioritize { json } => risk::prioritize(&cli.db, &config, json),
-        Command::Tickets(a) => tickets::run(&cli.db, &config, a),
-        Command::Teams(c) => teams::run(&cli.db, c),
-        Command::Detect(args) => detect::run(&cli.db, args),
+        Command::Top { limit, json } => risk::top(settings, limit, json),
+        Command::Explain { id, json } => risk::explain(settings, id, json),
+        Command::Prioritize { json } => risk::prioritize(settings, json),
+        Command::Tickets(a) => tickets::run(settings, a),
+        Command::Teams(c) => teams::run(settings, c),
+        Command::Detect(args) => detect::run(settings, args),
         Command::Rules(crate::cli::RulesCommand::Check { dirs, json }) => {
             detect::rules_check(&dirs, json)
         }
@@ -126,17 +133,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             limit,
             json,
         } => {
-            let store = open_store(&cli.db)?;
+            let store = open_store(settings)?;
             detect::alerts(store.as_ref(), level, rule, host, limit, json)
         }
-        Command::Intel(c) => intel::run(&cli.db, &config, c),
-        Command::Share(c) => share::run(&cli.db, c),
+        Command::Intel(c) => intel::run(settings, c),
+        Command::Share(c) => share::run(settings, c),
         Command::Packages { asset, json } => {
-            let store = open_store(&cli.db)?;
+            let store = open_store(settings)?;
             list::packages(store.as_ref(), asset, json)
         }
         Command::Scans { json } => {
-            let store = open_store(&cli.db)?;
+            let store = open_store(settings)?;
             list::scans(store.as_ref(), json)
         }
     }

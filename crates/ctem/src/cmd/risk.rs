@@ -1,103 +1,35 @@
-//! `ctem cvss`, `ctem explain`, `ctem top`, `ctem prioritize`, and the `[risk]` section of
-//! `ctem.toml` (model, SLA, teams, ownership rules, integrations).
+//! `ctem cvss`, `ctem explain`, `ctem top`, `ctem prioritize`: the risk model and the
+//! ticket routing of the settings' `[risk]` section (docs/config.md).
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
+use ctem_core::Settings;
+use ctem_core::settings::RiskSettings;
 use ctem_model::work::{OwnershipRule, Team};
-use ctem_risk::{RiskConfig, RiskModel, SlaConfig};
 use ctem_store::Store;
 use ctem_store::work::{AssetFacts, CvssFacts, Prioritize, PrioritizeSummary};
-use serde::Deserialize;
 
-use crate::config::Config;
 use crate::output::{Table, cut};
 
-/// The `[risk]` section: the model's keys (docs/risk-model.md) plus `[risk.sla]`,
-/// `[risk.teams.NAME]`, `[[risk.ownership]]` and `[[risk.integrations]]`.
-pub struct Settings {
-    pub model: RiskModel,
-    pub sla: SlaConfig,
-    pub teams: Vec<Team>,
-    /// `None` when the file has no `[[risk.ownership]]`: rules added with `ctem teams` stay.
-    pub rules: Option<Vec<OwnershipRule>>,
-    pub integrations: Vec<super::integrations::TargetConfig>,
-}
-
-#[derive(Deserialize, Default)]
-struct TeamConfig {
-    description: Option<String>,
-}
-
-impl Settings {
-    pub fn from_config(config: &Config) -> Result<Self> {
-        let mut t: toml::Table = config.section("risk")?;
-        let ctx = |what: &str| format!("ctem.toml: section [risk{what}]");
-        let sla: SlaConfig = match t.remove("sla") {
-            Some(v) => v.try_into().with_context(|| ctx(".sla"))?,
-            None => SlaConfig::default(),
-        };
-        let teams: BTreeMap<String, TeamConfig> = match t.remove("teams") {
-            Some(v) => v.try_into().with_context(|| ctx(".teams"))?,
-            None => BTreeMap::new(),
-        };
-        let rules: Option<Vec<OwnershipRule>> = match t.remove("ownership") {
-            Some(v) => Some(v.try_into().with_context(|| ctx(".ownership"))?),
-            None => None,
-        };
-        let integrations = match t.remove("integrations") {
-            Some(v) => v.try_into().with_context(|| ctx(".integrations"))?,
-            None => Vec::new(),
-        };
-        let model: RiskConfig = toml::Value::Table(t).try_into().with_context(|| ctx(""))?;
-        let model = model
-            .build()
-            .map_err(|e| anyhow!("ctem.toml: section [risk]: {e}"))?;
-        Ok(Settings {
-            model,
-            sla,
-            teams: teams
-                .into_iter()
-                .map(|(name, c)| Team {
-                    name,
-                    description: c.description,
-                })
-                .collect(),
-            rules,
-            integrations,
-        })
-    }
-
-    /// Re-scores every exposure and regroups tickets.
-    pub fn reprioritize(&self, store: &mut dyn Store) -> Result<PrioritizeSummary> {
-        let ctx = Prioritize {
-            model: &self.model,
-            sla: &self.sla,
-            intel: None,
-            config_rules: self.rules.as_deref(),
-            config_teams: &self.teams,
-            tickets: true,
-            now: Utc::now(),
-        };
-        store.reprioritize(&ctx).context("prioritising exposures")
-    }
-}
-
-static CONFIG: OnceLock<Config> = OnceLock::new();
-
-/// Remembers the loaded configuration for the import hook.
-pub fn set_config(config: &Config) {
-    let _ = CONFIG.set(config.clone());
+/// Re-scores every exposure and regroups tickets.
+pub fn reprioritize(settings: &RiskSettings, store: &mut dyn Store) -> Result<PrioritizeSummary> {
+    let ctx = Prioritize {
+        model: &settings.model,
+        sla: &settings.sla,
+        intel: None,
+        config_rules: settings.rules.as_deref(),
+        config_teams: &settings.teams,
+        tickets: true,
+        now: Utc::now(),
+    };
+    store.reprioritize(&ctx).context("prioritising exposures")
 }
 
 /// Run after every committed scan import: re-score and sync tickets.
-pub fn after_import(store: &mut dyn Store) -> Result<PrioritizeSummary> {
-    let default = Config::default();
-    let settings = Settings::from_config(CONFIG.get().unwrap_or(&default))?;
-    settings.reprioritize(store)
+pub fn after_import(store: &mut dyn Store, settings: &RiskSettings) -> Result<PrioritizeSummary> {
+    reprioritize(settings, store)
 }
 
 pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {
@@ -123,10 +55,9 @@ pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn prioritize(db: &str, config: &Config, json: bool) -> Result<ExitCode> {
-    let settings = Settings::from_config(config)?;
-    let mut store = super::open_store(db)?;
-    let s = settings.reprioritize(store.as_mut())?;
+pub fn prioritize(settings: &Settings, json: bool) -> Result<ExitCode> {
+    let mut store = super::open_store(settings)?;
+    let s = reprioritize(&settings.risk, store.as_mut())?;
     if json {
         println!("{}", serde_json::to_string(&s)?);
     } else {
@@ -147,10 +78,9 @@ pub fn prioritize(db: &str, config: &Config, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCode> {
-    let settings = Settings::from_config(config)?;
-    let store = super::open_store(db)?;
-    let (v, text) = explanation(store.as_ref(), &settings, id)?;
+pub fn explain(settings: &Settings, id: i64, json: bool) -> Result<ExitCode> {
+    let store = super::open_store(settings)?;
+    let (v, text) = explanation(store.as_ref(), &settings.risk, id)?;
     if json {
         println!("{}", serde_json::to_string(&v)?);
     } else {
@@ -162,7 +92,7 @@ pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCod
 /// The explanation of one exposure: the `--json` document and the human text.
 fn explanation(
     store: &dyn Store,
-    settings: &Settings,
+    settings: &RiskSettings,
     id: i64,
 ) -> Result<(serde_json::Value, String)> {
     use std::fmt::Write as _;
@@ -272,8 +202,8 @@ fn reasons(t: &ctem_store::work::TopGroup) -> String {
     r.join(", ")
 }
 
-pub fn top(db: &str, limit: usize, json: bool) -> Result<ExitCode> {
-    let store = super::open_store(db)?;
+pub fn top(settings: &Settings, limit: usize, json: bool) -> Result<ExitCode> {
+    let store = super::open_store(settings)?;
     let groups = store.top(Utc::now().date_naive())?;
     let shown: Vec<_> = groups.into_iter().take(limit).collect();
     if json {
@@ -373,9 +303,8 @@ pub fn demo_setup(store: &mut dyn Store) -> Result<()> {
 }
 
 /// The demo's prioritisation section: `top`, tickets per team, one explanation.
-pub fn demo(store: &mut dyn Store) -> Result<()> {
-    let settings = Settings::from_config(CONFIG.get().unwrap_or(&Config::default()))?;
-    let s = settings.reprioritize(store)?;
+pub fn demo(store: &mut dyn Store, settings: &RiskSettings) -> Result<()> {
+    let s = reprioritize(settings, store)?;
     let [p1, p2, p3, p4] = s.open_by_priority;
     println!(
         "\n5. prioritize: {} exposures scored; open {p1} P1, {p2} P2, {p3} P3, {p4} P4",
@@ -419,7 +348,7 @@ pub fn demo(store: &mut dyn Store) -> Result<()> {
     }
     if let Some((id, _)) = store.ranked(Some(1))?.first() {
         println!("\n7. why (ctem explain {id}):");
-        let (_, text) = explanation(store, &settings, *id)?;
+        let (_, text) = explanation(store, settings, *id)?;
         for l in text.lines() {
             println!("   {l}");
         }

@@ -1,5 +1,6 @@
 //! `ctem teams`: teams, users and their roles, ownership rules.
 
+use ctem_core::Settings;
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
@@ -45,8 +46,8 @@ pub enum TeamsCommand {
     Unrule { id: i64 },
 }
 
-pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
-    let mut store = super::open_store(db)?;
+pub fn run(settings: &Settings, c: TeamsCommand) -> Result<ExitCode> {
+    let mut store = super::open_store(settings)?;
     match c {
         TeamsCommand::List { json } => {
             let teams = store.teams()?;

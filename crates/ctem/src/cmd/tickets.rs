@@ -7,8 +7,8 @@ use clap::{Args, Subcommand};
 use ctem_model::work::TicketState;
 use ctem_store::work::TicketFilter;
 
-use crate::config::Config;
 use crate::output::{Table, cut};
+use ctem_core::Settings;
 
 #[derive(Args, Debug)]
 pub struct TicketsArgs {
@@ -86,8 +86,8 @@ fn states(s: &str) -> Result<Vec<TicketState>> {
     })
 }
 
-pub fn run(db: &str, config: &Config, a: TicketsArgs) -> Result<ExitCode> {
-    let mut store = super::open_store(db)?;
+pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
+    let mut store = super::open_store(settings)?;
     let actor = actor();
     let print_one = |t: &ctem_model::work::Ticket, json: bool| -> Result<()> {
         if json {
@@ -153,7 +153,7 @@ pub fn run(db: &str, config: &Config, a: TicketsArgs) -> Result<ExitCode> {
         }
         Some(TicketsCommand::Sync { json }) => {
             drop(store);
-            return super::risk::prioritize(db, config, json);
+            return super::risk::prioritize(settings, json);
         }
         Some(TicketsCommand::Show { id, json }) => {
             let t = store
@@ -211,8 +211,8 @@ pub fn run(db: &str, config: &Config, a: TicketsArgs) -> Result<ExitCode> {
             println!("comment added to ticket #{id}");
         }
         Some(TicketsCommand::Push { id, json }) => {
-            let settings = super::risk::Settings::from_config(config)?;
-            let report = super::integrations::push(store.as_mut(), &settings.integrations, id)?;
+            let targets = &settings.risk.integrations;
+            let report = super::integrations::push(store.as_mut(), targets, id)?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {

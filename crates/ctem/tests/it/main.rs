@@ -5,4 +5,5 @@ mod common;
 mod detect;
 mod intel;
 mod risk;
+mod settings;
 mod tickets;

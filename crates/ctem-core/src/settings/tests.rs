@@ -1,0 +1,203 @@
+use std::path::Path;
+
+use super::*;
+
+fn errors(text: &str) -> Vec<SettingError> {
+    match Settings::from_toml(text, Some(Path::new("ctem.toml"))) {
+        Ok(_) => panic!("settings accepted:\n{text}"),
+        Err(SettingsError::Invalid(e)) => e,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn defaults_build_and_an_empty_file_is_the_defaults() {
+    let s = Settings::from_toml("", None).unwrap();
+    assert_eq!(s.store.url, "ctem.db");
+    assert_eq!(s.store.busy_timeout.as_secs(), 30);
+    assert!(s.feeds.is_empty() && s.risk.rules.is_none());
+    assert_eq!(s.risk.sla, SlaConfig::default());
+}
+
+#[test]
+fn a_full_file_builds_every_section() {
+    let s = Settings::from_toml(
+        r#"
+[store]
+busy_timeout = "5s"
+[risk]
+policy = "ssvc"
+[risk.weights]
+kev = 40.0
+[risk.sla]
+p1_days = 3
+[risk.teams.web]
+description = "web team"
+[[risk.ownership]]
+match = "asset_kind"
+pattern = "host"
+team = "web"
+[[risk.integrations]]
+name = "hook"
+type = "webhook"
+url = "http://127.0.0.1:1/x"
+[[feeds]]
+name = "kev"
+url = "https://example.org/kev.json"
+kind = "kev"
+interval = "6h"
+"#,
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.store.busy_timeout.as_secs(), 5);
+    assert_eq!(s.risk.sla.p1_days, 3);
+    assert_eq!(s.risk.teams[0].description.as_deref(), Some("web team"));
+    assert_eq!(s.risk.rules.as_ref().unwrap()[0].team, "web");
+    assert_eq!(s.risk.integrations[0].name, "hook");
+    assert_eq!(s.feeds[0].interval.as_secs(), 6 * 3600);
+    assert_eq!(s.feeds[0].kind, Some(ctem_intel::IntelKind::Kev));
+}
+
+#[test]
+fn an_unknown_section_names_the_closest_one_with_its_line() {
+    let e = errors("[store]\nurl = \"x.db\"\n\n[[feed]]\nname = \"a\"\nurl = \"https://a\"\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].line, Some(4));
+    assert_eq!(e[0].file, "ctem.toml");
+    assert!(e[0].message.contains("did you mean [[feeds]]?"), "{e:?}");
+    let e = errors("[rsik]\npolicy = \"ssvc\"\n");
+    assert!(e[0].message.contains("did you mean [risk]?"), "{e:?}");
+}
+
+#[test]
+fn every_error_of_the_file_is_reported_at_once() {
+    let text = r#"
+[risk.weights]
+kev = "high"
+epss = 1.0
+sevrity = 2.0
+
+[risk.sla]
+p1_days = -1
+
+[[feeds]]
+name = "kev"
+url = "ftp://example.org/kev.json"
+intervl = "6h"
+
+[[feeds]]
+name = "epss"
+url = "https://example.org/epss.csv"
+interval = "soon"
+"#;
+    let e = errors(text);
+    let got: Vec<(Option<usize>, &str)> = e.iter().map(|e| (e.line, e.key.as_str())).collect();
+    assert!(got.contains(&(Some(3), "risk.weights.kev")), "{e:#?}");
+    assert!(got.contains(&(Some(5), "risk.weights.sevrity")), "{e:#?}");
+    assert!(got.contains(&(Some(8), "risk.sla.p1_days")), "{e:#?}");
+    assert!(got.contains(&(Some(13), "feeds[0].intervl")), "{e:#?}");
+    let typo = e.iter().find(|e| e.key == "feeds[0].intervl").unwrap();
+    assert!(typo.message.contains("did you mean `interval`?"), "{typo}");
+    let sev = e.iter().find(|e| e.key == "risk.weights.sevrity").unwrap();
+    assert!(sev.message.contains("did you mean `severity`?"), "{sev}");
+    assert!(got.contains(&(Some(18), "feeds[1].interval")), "{e:#?}");
+    let text_all = SettingsError::Invalid(e.clone()).to_string();
+    assert!(text_all.starts_with(&format!("{} errors in the settings", e.len())));
+    assert!(
+        text_all.contains("ctem.toml:3: risk.weights.kev: "),
+        "{text_all}"
+    );
+}
+
+#[test]
+fn the_feed_url_is_checked_even_when_another_key_is_wrong() {
+    let e =
+        errors("[[feeds]]\nname = \"kev\"\nurl = \"ftp://x\"\n\n[store]\nbusy_timeout = \"x\"\n");
+    let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, vec!["feeds[0].url", "store.busy_timeout"], "{e:#?}");
+    assert_eq!(e[0].line, Some(3));
+    assert_eq!(e[1].line, Some(6));
+}
+
+#[test]
+fn a_missing_key_is_reported_once_at_its_table() {
+    let e = errors("[[feeds]]\nname = \"kev\"\n");
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_eq!(e[0].key, "feeds[0]");
+    assert!(e[0].message.contains("missing field `url`"), "{e:?}");
+    // a key of the wrong type is not reported a second time as missing
+    let e = errors("[[feeds]]\nname = \"kev\"\nurl = 5\n");
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_eq!(e[0].key, "feeds[0].url");
+}
+
+#[test]
+fn an_unknown_sub_section_suggests_the_sub_sections_too() {
+    let e = errors("[risk.slas]\np1_days = 3\n");
+    assert!(e[0].message.contains("did you mean `sla`?"), "{e:?}");
+}
+
+#[test]
+fn an_unknown_integration_key_or_type_is_an_error() {
+    let e = errors("[[risk.integrations]]\nname = \"a\"\ntype = \"webhok\"\nurl = \"http://x\"\n");
+    assert!(e[0].message.contains("did you mean `webhook`?"), "{e:?}");
+    let e = errors(
+        "[[risk.integrations]]\nname = \"a\"\ntype = \"webhook\"\nurl = \"http://x\"\nurll = 1\n",
+    );
+    assert!(e[0].message.contains("urll"), "{e:?}");
+    assert_eq!(e[0].key, "risk.integrations[0]");
+}
+
+#[test]
+fn model_validation_errors_name_the_section() {
+    let e = errors("[risk.thresholds]\np1 = 10.0\np2 = 50.0\n");
+    assert_eq!(e[0].key, "risk");
+    assert_eq!(e[0].line, Some(1));
+}
+
+#[test]
+fn a_syntax_error_has_its_line() {
+    let e = errors("[store]\nurl = \n");
+    assert_eq!(e[0].line, Some(2), "{e:?}");
+}
+
+#[test]
+fn flags_override_the_environment_which_overrides_the_file() {
+    let dir = std::env::temp_dir().join(format!("ctem-core-settings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ctem.toml");
+    std::fs::write(&file, "[store]\nurl = \"from-file.db\"\n").unwrap();
+    let path = file.display().to_string();
+    let env = |k: &str| match k {
+        "CTEM_CONFIG" => Some(path.clone()),
+        "CTEM_DB" => Some("from-env.db".to_string()),
+        _ => None,
+    };
+    let s = Settings::load(&Flags::default(), env).unwrap();
+    assert_eq!(s.store.url, "from-env.db");
+    assert_eq!(s.source.as_deref(), Some(file.as_path()));
+    let flags = Flags {
+        config: None,
+        db: Some("from-flag.db".into()),
+    };
+    assert_eq!(
+        Settings::load(&flags, env).unwrap().store.url,
+        "from-flag.db"
+    );
+    let only_file = |k: &str| (k == "CTEM_CONFIG").then(|| path.clone());
+    assert_eq!(
+        Settings::load(&Flags::default(), only_file)
+            .unwrap()
+            .store
+            .url,
+        "from-file.db"
+    );
+    let missing = Flags {
+        config: Some(dir.join("nope.toml")),
+        db: None,
+    };
+    let e = Settings::load(&missing, |_| None).unwrap_err().to_string();
+    assert!(e.contains("nope.toml"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
