@@ -35,23 +35,33 @@
 //!   evidence) is one JSON column, so new detail needs no migration.
 //! - **Versioned migrations** in [`sqlite::migrations`]; a store newer than the binary is
 //!   refused rather than misread.
-//! - **One conformance suite** ([`testsuite`]) that every backend runs.
+//! - **One conformance suite** (`testsuite`, behind the `testsuite` cargo feature so it is
+//!   not part of the production API) that every backend runs.
+//! - **Handles for threads.** A [`Store`] is `Send`; a server shares a [`Pool`] (`Send +
+//!   Sync`) and each request takes a handle of its own.
+//! - **Errors by kind.** [`Error::kind`] says not found, conflict, invalid, forbidden,
+//!   unavailable or internal; the public error names no driver and no command-line flag.
 
 pub mod alerts;
 pub mod error;
 mod fx;
 pub mod intel;
+pub mod pool;
 pub mod prepared;
 pub mod sqlite;
+#[cfg(feature = "testsuite")]
 pub mod testsuite;
+#[cfg(feature = "testsuite")]
 pub mod testsuite_intel;
+#[cfg(feature = "testsuite")]
 pub mod testsuite_work;
 pub mod work;
 
 use chrono::{DateTime, Utc};
 use ctem_model::{Asset, Exposure, ExposureStatus, ImportSummary, Record, Scan, Service, Severity};
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
+pub use pool::{Connector, OpenOptions, Pool, Pooled};
 
 /// What the caller knows about an import before reading it.
 #[derive(Debug, Clone)]
@@ -130,7 +140,7 @@ pub trait ImportSession {
 /// The store every stage reads and writes. Each stage's own storage is a trait of its own
 /// ([`intel::IntelStore`], [`work::WorkStore`], [`alerts::AlertStore`]) so its methods live
 /// beside its tables.
-pub trait Store: intel::IntelStore + work::WorkStore + alerts::AlertStore {
+pub trait Store: intel::IntelStore + work::WorkStore + alerts::AlertStore + Send {
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;
     fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;
     fn asset(&self, id: i64) -> Result<Option<Asset>>;
@@ -148,8 +158,13 @@ pub trait Store: intel::IntelStore + work::WorkStore + alerts::AlertStore {
 
 /// Opens the store named by `url`: a path, `sqlite://PATH`, or (later) `postgres://`.
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    open_with(url, &OpenOptions::default())
+}
+
+/// [`open`] with options (the busy timeout of the settings).
+pub fn open_with(url: &str, options: &OpenOptions) -> Result<Box<dyn Store>> {
     if let Some(path) = url.strip_prefix("sqlite://") {
-        return Ok(Box::new(sqlite::SqliteStore::open(path)?));
+        return Ok(Box::new(sqlite::SqliteStore::open_with(path, options)?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Err(Error::UnsupportedUrl(format!(
@@ -159,5 +174,5 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
     if url.contains("://") {
         return Err(Error::UnsupportedUrl(url.to_string()));
     }
-    Ok(Box::new(sqlite::SqliteStore::open(url)?))
+    Ok(Box::new(sqlite::SqliteStore::open_with(url, options)?))
 }

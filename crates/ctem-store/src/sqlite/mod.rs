@@ -11,7 +11,36 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, OpenOptions, Result};
+
+/// A driver error as a store error: busy and locked are `unavailable` (another writer held
+/// the store past the busy timeout), constraint violations `conflict`, a full disk or a
+/// read-only file `unavailable`, anything else `internal`.
+pub(crate) fn backend_error(e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode as C;
+    let kind = match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => ErrorKind::Unavailable,
+        Some(C::ConstraintViolation) => ErrorKind::Conflict,
+        Some(C::DiskFull | C::ReadOnly | C::CannotOpen | C::PermissionDenied) => {
+            ErrorKind::Unavailable
+        }
+        _ => match e {
+            rusqlite::Error::QueryReturnedNoRows => ErrorKind::NotFound,
+            _ => ErrorKind::Internal,
+        },
+    };
+    Error::Backend {
+        kind,
+        message: e.to_string(),
+    }
+}
+
+// `?` on a driver result inside the backend; the conversion lives here, beside the driver
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        backend_error(e)
+    }
+}
 
 /// A store in one SQLite file (WAL mode), or in memory for tests.
 pub struct SqliteStore {
@@ -32,6 +61,11 @@ impl Drop for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, &OpenOptions::default())
+    }
+
+    /// [`SqliteStore::open`] with options.
+    pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Self> {
         let path = path.as_ref();
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
@@ -46,16 +80,24 @@ impl SqliteStore {
             url: path.display().to_string(),
             message: e.to_string(),
         })?;
-        Self::init(conn, true)
+        Self::init(conn, true, options)
     }
 
     /// A private in-memory store (tests, benchmarks).
     pub fn in_memory() -> Result<Self> {
-        Self::init(Connection::open_in_memory()?, false)
+        Self::init(
+            Connection::open_in_memory()?,
+            false,
+            &OpenOptions::default(),
+        )
     }
 
-    fn init(conn: Connection, wal: bool) -> Result<Self> {
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    fn init(mut conn: Connection, wal: bool, options: &OpenOptions) -> Result<Self> {
+        // a second writer waits for the first (up to the busy timeout) instead of failing;
+        // every transaction takes the write lock when it begins, so a transaction that read
+        // first never fails half-way when it comes to write (SQLite cannot wait then)
+        conn.busy_timeout(options.busy_timeout)?;
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         // a new store gets larger pages (fewer page operations per row in bulk imports and
         // full scans); ignored once the file has any content
         conn.execute_batch("PRAGMA page_size = 16384")?;

@@ -22,7 +22,10 @@ use crate::cli::{Cli, Command};
 /// Opens the store the settings name.
 pub fn open_store(settings: &Settings) -> Result<Box<dyn ctem_store::Store>> {
     let url = &settings.store.url;
-    let mut store = ctem_store::open(url).with_context(|| format!("store {url}"))?;
+    let options = ctem_store::OpenOptions {
+        busy_timeout: settings.store.busy_timeout,
+    };
+    let mut store = ctem_store::open_with(url, &options).with_context(|| format!("store {url}"))?;
     // a store whose scores a migration reset is re-prioritised once, before any command
     // reads priorities; a failure leaves the command to run on what is stored
     if store.scores_missing().unwrap_or(false)
