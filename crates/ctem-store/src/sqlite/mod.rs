@@ -42,6 +42,45 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+fn has_migrations_table(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// The migrations not applied yet, in order; a store newer than this build is refused.
+/// Each is applied once, by its number: a gap left by a migration that lands later is
+/// filled then.
+fn pending(conn: &Connection) -> Result<Vec<(i64, &'static str)>> {
+    let latest = migrations::MIGRATIONS
+        .iter()
+        .map(|m| m.0)
+        .max()
+        .unwrap_or(0);
+    let applied: std::collections::HashSet<i64> = if has_migrations_table(conn)? {
+        let mut st = conn.prepare("SELECT version FROM schema_migrations")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect::<std::result::Result<_, _>>()?
+    } else {
+        Default::default()
+    };
+    if let Some(found) = applied.iter().copied().max().filter(|v| *v > latest) {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: latest,
+        });
+    }
+    let mut todo: Vec<(i64, &'static str)> = migrations::MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.0))
+        .copied()
+        .collect();
+    todo.sort_by_key(|m| m.0);
+    Ok(todo)
+}
+
 /// A store in one SQLite file (WAL mode), or in memory for tests.
 pub struct SqliteStore {
     pub(crate) conn: Connection,
@@ -121,6 +160,9 @@ impl SqliteStore {
 
     /// The schema version this store is at.
     pub fn schema_version(&self) -> Result<i64> {
+        if !has_migrations_table(&self.conn)? {
+            return Ok(0);
+        }
         Ok(self
             .conn
             .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
@@ -129,62 +171,45 @@ impl SqliteStore {
             .unwrap_or(0))
     }
 
+    /// Brings the schema up to date. Many processes may open a new store at once: the
+    /// migrations run under the write lock (an IMMEDIATE transaction), and what is pending
+    /// is read again under it, so exactly one process applies them and the others wait for
+    /// the busy timeout, then find nothing to do.
     fn migrate(&mut self) -> Result<()> {
-        self.conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-        )?;
-        let current = self.schema_version()?;
-        let latest = migrations::MIGRATIONS
-            .iter()
-            .map(|m| m.0)
-            .max()
-            .unwrap_or(0);
-        if current > latest {
-            return Err(Error::SchemaTooNew {
-                found: current,
-                supported: latest,
-            });
-        }
-        // each migration is applied once, by its number: a gap left by a migration that
-        // lands later is filled then
-        let applied: std::collections::HashSet<i64> = {
-            let mut st = self.conn.prepare("SELECT version FROM schema_migrations")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            rows.collect::<std::result::Result<_, _>>()?
-        };
-        let mut todo: Vec<&(i64, &str)> = migrations::MIGRATIONS
-            .iter()
-            .filter(|m| !applied.contains(&m.0))
-            .collect();
-        todo.sort_by_key(|m| m.0);
-        if todo.is_empty() {
+        // the common case, a store already up to date, takes no lock
+        if pending(&self.conn)?.is_empty() {
             return Ok(());
         }
         // foreign keys off while tables are rebuilt (dropping the old copy of a table must
-        // not cascade into the rows that refer to it), checked once at the end
+        // not cascade into the rows that refer to it), checked once at the end; the pragma
+        // cannot change inside a transaction
         self.conn.execute_batch("PRAGMA foreign_keys=OFF")?;
         let applied = (|| -> Result<()> {
-            for (version, sql) in todo {
-                let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+            )?;
+            for (version, sql) in pending(&tx)? {
                 tx.execute_batch(sql)?;
                 tx.execute(
                     "INSERT INTO schema_migrations(version, applied_at) VALUES (?1, ?2)",
                     (version, chrono::Utc::now().timestamp()),
                 )?;
-                tx.commit()?;
             }
             let broken: i64 =
-                self.conn
-                    .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-                        r.get(0)
-                    })?;
+                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
             if broken > 0 {
                 return Err(Error::Corrupt {
                     table: "schema_migrations",
                     message: format!("{broken} rows refer to missing rows after migrating"),
                 });
             }
+            tx.commit()?;
             Ok(())
         })();
         self.conn.execute_batch("PRAGMA foreign_keys=ON")?;
