@@ -4,7 +4,8 @@
 //! Numbers are reserved per area so work on different stages does not collide:
 //! 1-9 foundation (assets, services, scans, exposures, package inventory); 10-19 threat
 //! intelligence;
-//! 20-29 prioritisation, teams and tickets; 30-39 detection alerts.
+//! 20-29 prioritisation, teams and tickets; 30-39 detection alerts; 40-49 the core (locks,
+//! follow-up jobs).
 
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (
@@ -193,6 +194,7 @@ UPDATE exposure_details SET cve = json_extract(data, '$.cves[0]');
     (10, super::intel::MIGRATION_10),
     (20, super::work::MIGRATION_20),
     (21, super::work::MIGRATION_21),
+    (40, super::work::followup::MIGRATION_40),
     (
         30,
         r#"

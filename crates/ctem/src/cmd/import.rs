@@ -160,18 +160,18 @@ pub fn import_file(
     phase.lap("parse and store");
     let summary = session.commit()?;
     phase.lap("commit");
-    // threat intelligence already stored applies to the new exposures at once
-    store
-        .enrich_exposures()
-        .context("enriching the imported exposures")?;
-    phase.lap("enrich");
-    // priorities, SLA and tickets follow the new scan
-    let p = super::risk::after_import(store, risk)?;
-    phase.lap("prioritize");
-    phase.note(&format!(
-        "prioritize detail: scan, score and write {} ms, tickets {} ms",
-        p.score_ms, p.tickets_ms
-    ));
+    // enrichment, priorities, SLA and tickets follow the new scan: the exposures it touched
+    // (a failure is reported and retried, the import stands)
+    if let Some(p) = super::risk::follow_up(store, risk) {
+        phase.lap("follow-up (enrich, prioritize)");
+        phase.note(&format!(
+            "follow-up detail: {} exposures scored{}, score and write {} ms, tickets {} ms",
+            p.scored,
+            if p.incremental { " (incremental)" } else { "" },
+            p.score_ms,
+            p.tickets_ms
+        ));
+    }
     Ok(summary)
 }
 

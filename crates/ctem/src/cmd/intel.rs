@@ -59,7 +59,7 @@ pub fn run(settings: &Settings, cmd: IntelCommand) -> Result<ExitCode> {
             }) {
                 // KEV, EPSS or CVE records changed: re-score exposures and regroup tickets
                 // (ATT&CK, STIX, MISP and IOC lists do not move priorities)
-                super::risk::after_import(store.as_mut(), &settings.risk)?;
+                super::risk::follow_up(store.as_mut(), &settings.risk);
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
@@ -81,7 +81,7 @@ pub fn run(settings: &Settings, cmd: IntelCommand) -> Result<ExitCode> {
             let mut store = super::open_store(settings)?;
             let outcomes = super::feeds::update(store.as_mut(), feeds, force);
             if outcomes.iter().any(|o| o.import.is_some()) {
-                super::risk::after_import(store.as_mut(), &settings.risk)?;
+                super::risk::follow_up(store.as_mut(), &settings.risk);
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&outcomes)?);

@@ -29,9 +29,16 @@ pub fn open_store(settings: &Settings) -> Result<Box<dyn ctem_store::Store>> {
     // a store whose scores a migration reset is re-prioritised once, before any command
     // reads priorities; a failure leaves the command to run on what is stored
     if store.scores_missing().unwrap_or(false)
-        && let Err(e) = risk::after_import(store.as_mut(), &settings.risk)
+        && let Err(e) = risk::reprioritize(&settings.risk, store.as_mut())
     {
         eprintln!("warning: re-prioritising the store: {e:#}");
+    }
+    // the follow-up of an earlier change that failed or was cut short is retried first
+    if store
+        .follow_up_state()
+        .is_ok_and(|s| s.pending > 0 || s.full)
+    {
+        risk::follow_up(store.as_mut(), &settings.risk);
     }
     Ok(store)
 }
@@ -115,7 +122,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     );
                 };
                 store.set_status(id, st, reason.as_deref().unwrap_or(""))?;
-                risk::after_import(store.as_mut(), &settings.risk)?;
+                risk::follow_up(store.as_mut(), &settings.risk);
             }
             list::exposure(store.as_ref(), id, json)
         }

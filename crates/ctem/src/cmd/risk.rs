@@ -13,9 +13,8 @@ use ctem_store::work::{AssetFacts, CvssFacts, Prioritize, PrioritizeSummary};
 
 use crate::output::{Table, cut};
 
-/// Re-scores every exposure and regroups tickets.
-pub fn reprioritize(settings: &RiskSettings, store: &mut dyn Store) -> Result<PrioritizeSummary> {
-    let ctx = Prioritize {
+fn context(settings: &RiskSettings) -> Prioritize<'_> {
+    Prioritize {
         model: &settings.model,
         sla: &settings.sla,
         intel: None,
@@ -23,13 +22,32 @@ pub fn reprioritize(settings: &RiskSettings, store: &mut dyn Store) -> Result<Pr
         config_teams: &settings.teams,
         tickets: true,
         now: Utc::now(),
-    };
-    store.reprioritize(&ctx).context("prioritising exposures")
+    }
 }
 
-/// Run after every committed scan import: re-score and sync tickets.
-pub fn after_import(store: &mut dyn Store, settings: &RiskSettings) -> Result<PrioritizeSummary> {
-    reprioritize(settings, store)
+/// Re-scores every exposure and regroups tickets.
+pub fn reprioritize(settings: &RiskSettings, store: &mut dyn Store) -> Result<PrioritizeSummary> {
+    store
+        .reprioritize(&context(settings))
+        .context("prioritising exposures")
+}
+
+/// The follow-up of a committed change (import, intelligence, status): enrichment and
+/// prioritisation of what changed. Its failure does not fail the change, which is stored:
+/// it is recorded, reported as a warning and retried by the next command.
+pub fn follow_up(store: &mut dyn Store, settings: &RiskSettings) -> Option<PrioritizeSummary> {
+    match store.follow_up(&context(settings)) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            let msg = e.to_string();
+            let _ = store.follow_up_failed(&msg);
+            eprintln!(
+                "warning: the data is stored, but its follow-up (enrichment and prioritisation) \
+                 failed and will be retried by the next command: {msg}"
+            );
+            None
+        }
+    }
 }
 
 pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {

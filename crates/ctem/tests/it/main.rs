@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod concurrency;
 mod detect;
+mod followup;
 mod intel;
 mod risk;
 mod settings;
