@@ -32,6 +32,7 @@ pub mod asset;
 pub mod exposure;
 pub mod intel;
 pub mod record;
+pub mod redact;
 pub mod scan;
 pub mod work;
 

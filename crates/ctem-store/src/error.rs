@@ -87,6 +87,18 @@ impl Error {
             Error::Corrupt { .. } => ErrorKind::Internal,
         }
     }
+
+    /// Another connection held the lock for the whole busy timeout: the store is in use by
+    /// another process, not broken.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Error::Backend {
+                kind: ErrorKind::Unavailable,
+                ..
+            }
+        )
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -61,7 +61,7 @@ use chrono::{DateTime, Utc};
 use ctem_model::{Asset, Exposure, ExposureStatus, ImportSummary, Record, Scan, Service, Severity};
 
 pub use error::{Error, ErrorKind, Result};
-pub use pool::{Connector, OpenOptions, Pool, Pooled};
+pub use pool::{Connector, Pool, Pooled};
 
 /// What the caller knows about an import before reading it.
 #[derive(Debug, Clone)]
@@ -156,23 +156,45 @@ pub trait Store: intel::IntelStore + work::WorkStore + alerts::AlertStore + Send
     fn set_status(&mut self, id: i64, status: ExposureStatus, reason: &str) -> Result<()>;
 }
 
+/// How a store is opened: what the command line and `[store]` in ctem.toml may set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// How long a statement waits for another process's lock before failing
+    /// ([`Error::is_busy`]).
+    pub busy_timeout: std::time::Duration,
+    /// The permission bits of a store file this call creates (`.db`; SQLite gives its
+    /// `-wal`, `-shm` and `-journal` the same). An existing file's mode is left alone.
+    pub file_mode: u32,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            busy_timeout: std::time::Duration::from_secs(10),
+            file_mode: 0o600,
+        }
+    }
+}
+
 /// Opens the store named by `url`: a path, `sqlite://PATH`, or (later) `postgres://`.
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
     open_with(url, &OpenOptions::default())
 }
 
-/// [`open`] with options (the busy timeout of the settings).
-pub fn open_with(url: &str, options: &OpenOptions) -> Result<Box<dyn Store>> {
+/// [`open`] with explicit options.
+pub fn open_with(url: &str, opts: &OpenOptions) -> Result<Box<dyn Store>> {
     if let Some(path) = url.strip_prefix("sqlite://") {
-        return Ok(Box::new(sqlite::SqliteStore::open_with(path, options)?));
+        return Ok(Box::new(sqlite::SqliteStore::open_with(path, opts)?));
     }
+    // a store URL may carry a password: never repeat it
+    let shown = ctem_model::redact::url(url);
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Err(Error::UnsupportedUrl(format!(
-            "{url} (the PostgreSQL backend is not built yet)"
+            "{shown} (the PostgreSQL backend is not built yet)"
         )));
     }
     if url.contains("://") {
-        return Err(Error::UnsupportedUrl(url.to_string()));
+        return Err(Error::UnsupportedUrl(shown));
     }
-    Ok(Box::new(sqlite::SqliteStore::open_with(url, options)?))
+    Ok(Box::new(sqlite::SqliteStore::open_with(url, opts)?))
 }

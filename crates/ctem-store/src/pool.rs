@@ -5,24 +5,8 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
-use std::time::Duration;
 
-use crate::{Result, Store};
-
-/// How a store is opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenOptions {
-    /// How long a write waits for another writer before it fails as `unavailable`.
-    pub busy_timeout: Duration,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        Self {
-            busy_timeout: Duration::from_secs(30),
-        }
-    }
-}
+use crate::{OpenOptions, Result, Store};
 
 /// Opens new handles on one store.
 pub trait Connector: Send + Sync {

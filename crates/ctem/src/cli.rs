@@ -63,6 +63,7 @@ pub enum Command {
         json: bool,
     },
     /// List exposures
+    #[command(after_help = crate::cmd::gate::EXIT_CODES_HELP)]
     Exposures {
         /// Minimum severity: info, low, medium, high, critical
         #[arg(long)]
@@ -87,7 +88,12 @@ pub enum Command {
         limit: Option<usize>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        output: crate::cmd::gate::OutputArgs,
     },
+    /// CI gate: list open exposures at or above --fail-on; exit 3 when there are any
+    #[command(after_help = crate::cmd::gate::EXIT_CODES_HELP)]
+    Gate(crate::cmd::gate::GateArgs),
     /// Show one exposure with its sources and status history
     Exposure {
         id: i64,
@@ -283,6 +289,15 @@ pub enum ShareCommand {
         out: Option<PathBuf>,
         #[command(flatten)]
         filter: ShareFilterArgs,
+    },
+    /// Write a CycloneDX 1.6 VEX of the triage decisions on package vulnerabilities
+    Vex {
+        /// Only this asset (id, name or identifier)
+        #[arg(long)]
+        asset: Option<String>,
+        /// Write here instead of standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Write a STIX 2.1 bundle of the shareable indicators
     Stix {

@@ -19,13 +19,8 @@ fn main() -> ExitCode {
     match cmd::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // one line: the context chain joined
-            let msg = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
-            eprintln!("error: {msg}");
+            // one line: the context chain joined, secrets in URLs masked
+            eprintln!("error: {}", output::chain(&e));
             ExitCode::from(1)
         }
     }

@@ -27,6 +27,10 @@ pub struct FeedConfig {
     /// Larger bodies are refused.
     #[serde(default = "max_mb")]
     pub max_size_mb: u64,
+    /// Special-purpose addresses (loopback, link-local, ...) or CIDR blocks this feed may
+    /// reach; none by default.
+    #[serde(default)]
+    pub allow_addresses: Vec<String>,
 }
 
 fn auto() -> String {
@@ -53,19 +57,17 @@ pub struct Feed {
     pub timeout: Duration,
     /// In bytes.
     pub max_size: u64,
+    /// Addresses or CIDR blocks the feed may reach beyond the public ones (checked by the
+    /// fetcher's address rules).
+    pub allow_addresses: Vec<String>,
 }
 
 impl FeedConfig {
     /// Errors are `(key, message)` pairs under `at` (`feeds[2]`).
     pub fn build(self, at: &str) -> Result<Feed, Vec<(String, String)>> {
         let mut errors = Vec::new();
-        let lower = self.url.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-            errors.push((
-                format!("{at}.url"),
-                format!("{}: only http and https URLs are fetched", self.url),
-            ));
-        }
+        // the URL's scheme and address rules are the fetcher's (one copy, beside the code
+        // that fetches), checked by the front end when the settings are loaded
         let mut duration = |key: &str, v: &str| {
             parse_duration(v).unwrap_or_else(|e| {
                 errors.push((format!("{at}.{key}"), e));
@@ -96,6 +98,7 @@ impl FeedConfig {
             interval,
             timeout,
             max_size: self.max_size_mb.saturating_mul(1 << 20),
+            allow_addresses: self.allow_addresses,
         })
     }
 }

@@ -34,6 +34,11 @@ pub struct TargetConfig {
     pub backoff_ms: u64,
     #[serde(default = "default_timeout")]
     pub timeout_ms: u64,
+    /// Permits `http://` URLs, and then only to a loopback host (a local relay, a test
+    /// server); without it every URL of the target must be `https://`, because each one
+    /// carries a credential (a token header, or a webhook URL that is itself the secret).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

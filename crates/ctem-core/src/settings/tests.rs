@@ -14,7 +14,8 @@ fn errors(text: &str) -> Vec<SettingError> {
 fn defaults_build_and_an_empty_file_is_the_defaults() {
     let s = Settings::from_toml("", None).unwrap();
     assert_eq!(s.store.url, "ctem.db");
-    assert_eq!(s.store.busy_timeout.as_secs(), 30);
+    assert_eq!(s.store.busy_timeout.as_secs(), 10);
+    assert_eq!(s.store.file_mode, 0o600);
     assert!(s.feeds.is_empty() && s.risk.rules.is_none());
     assert_eq!(s.risk.sla, SlaConfig::default());
 }
@@ -111,13 +112,18 @@ interval = "soon"
 }
 
 #[test]
-fn the_feed_url_is_checked_even_when_another_key_is_wrong() {
-    let e =
-        errors("[[feeds]]\nname = \"kev\"\nurl = \"ftp://x\"\n\n[store]\nbusy_timeout = \"x\"\n");
+fn a_feed_is_checked_even_when_another_section_is_wrong() {
+    let e = errors(
+        "[[feeds]]\nname = \"kev\"\nurl = \"https://x\"\ntimeout = \"soon\"\n\n[store]\nbusy_timeout = \"x\"\n",
+    );
     let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
-    assert_eq!(keys, vec!["feeds[0].url", "store.busy_timeout"], "{e:#?}");
-    assert_eq!(e[0].line, Some(3));
-    assert_eq!(e[1].line, Some(6));
+    assert_eq!(
+        keys,
+        vec!["feeds[0].timeout", "store.busy_timeout"],
+        "{e:#?}"
+    );
+    assert_eq!(e[0].line, Some(4));
+    assert_eq!(e[1].line, Some(7));
 }
 
 #[test]

@@ -17,6 +17,7 @@ fn full_example() -> SettingsConfig {
         retries: 3,
         backoff_ms: 500,
         timeout_ms: 10_000,
+        allow_insecure_http: false,
     };
     SettingsConfig {
         teams: BTreeMap::from([(
@@ -60,6 +61,7 @@ fn full_example() -> SettingsConfig {
             interval: "24h".into(),
             timeout: "60s".into(),
             max_size_mb: 512,
+            allow_addresses: vec!["127.0.0.1".into()],
         }],
         ..SettingsConfig::default()
     }

@@ -14,16 +14,13 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::{Error, ErrorKind, OpenOptions, Result};
 
 /// A driver error as a store error: busy and locked are `unavailable` (another writer held
-/// the store past the busy timeout), constraint violations `conflict`, a full disk or a
-/// read-only file `unavailable`, anything else `internal`.
+/// the store past the busy timeout, [`Error::is_busy`]), constraint violations `conflict`,
+/// anything else `internal`.
 pub(crate) fn backend_error(e: rusqlite::Error) -> Error {
     use rusqlite::ErrorCode as C;
     let kind = match e.sqlite_error_code() {
         Some(C::DatabaseBusy | C::DatabaseLocked) => ErrorKind::Unavailable,
         Some(C::ConstraintViolation) => ErrorKind::Conflict,
-        Some(C::DiskFull | C::ReadOnly | C::CannotOpen | C::PermissionDenied) => {
-            ErrorKind::Unavailable
-        }
         _ => match e {
             rusqlite::Error::QueryReturnedNoRows => ErrorKind::NotFound,
             _ => ErrorKind::Internal,
@@ -97,14 +94,41 @@ impl Drop for SqliteStore {
     }
 }
 
+/// Creates the store file with `mode` when it does not exist yet, so the database never
+/// exists world-readable (SQLite would create it 0644 less the umask). SQLite creates the
+/// `-wal`, `-shm` and `-journal` files with the mode of the database file. The mode is set
+/// explicitly after the create, so a umask cannot widen or narrow the configured value; an
+/// existing file is left as it is.
+fn create_private(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+        {
+            Ok(f) => f.set_permissions(std::fs::Permissions::from_mode(mode)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, &OpenOptions::default())
     }
 
-    /// [`SqliteStore::open`] with options.
-    pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Self> {
+    /// [`SqliteStore::open`] with a busy timeout and the mode of a file it creates.
+    pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Self> {
         let path = path.as_ref();
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
@@ -115,11 +139,15 @@ impl SqliteStore {
                 message: format!("folder {} does not exist", dir.display()),
             });
         }
+        create_private(path, opts.file_mode).map_err(|e| Error::Open {
+            url: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         let conn = Connection::open(path).map_err(|e| Error::Open {
             url: path.display().to_string(),
             message: e.to_string(),
         })?;
-        Self::init(conn, true, options)
+        Self::init(conn, true, opts)
     }
 
     /// A private in-memory store (tests, benchmarks).
@@ -131,11 +159,11 @@ impl SqliteStore {
         )
     }
 
-    fn init(mut conn: Connection, wal: bool, options: &OpenOptions) -> Result<Self> {
+    fn init(mut conn: Connection, wal: bool, opts: &OpenOptions) -> Result<Self> {
         // a second writer waits for the first (up to the busy timeout) instead of failing;
         // every transaction takes the write lock when it begins, so a transaction that read
         // first never fails half-way when it comes to write (SQLite cannot wait then)
-        conn.busy_timeout(options.busy_timeout)?;
+        conn.busy_timeout(opts.busy_timeout)?;
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         // a new store gets larger pages (fewer page operations per row in bulk imports and
         // full scans); ignored once the file has any content
@@ -226,5 +254,72 @@ impl SqliteStore {
             .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
             .optional()?
             .unwrap_or(0))
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).expect("stat").permissions().mode() & 0o777
+    }
+
+    fn write_something(s: &SqliteStore) {
+        s.conn
+            .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+            .expect("write");
+    }
+
+    #[test]
+    fn store_files_are_created_private_or_with_the_configured_mode() {
+        let dir = tempfile::tempdir().expect("tmp");
+        for (name, want) in [("a.db", 0o600), ("b.db", 0o640)] {
+            let path = dir.path().join(name);
+            let opts = crate::OpenOptions {
+                file_mode: want,
+                ..Default::default()
+            };
+            let s = SqliteStore::open_with(&path, &opts).expect("open");
+            write_something(&s);
+            // while the store is open its WAL and shared-memory files exist
+            for suffix in ["", "-wal", "-shm"] {
+                let f = dir.path().join(format!("{name}{suffix}"));
+                assert_eq!(mode(&f), want, "{}", f.display());
+            }
+        }
+    }
+
+    #[test]
+    fn an_existing_store_file_keeps_its_mode() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.db");
+        drop(SqliteStore::open(&path).expect("create"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let s = SqliteStore::open(&path).expect("reopen");
+        write_something(&s);
+        assert_eq!(mode(&path), 0o644);
+    }
+
+    #[test]
+    fn a_lock_held_past_the_busy_timeout_is_a_busy_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("d.db");
+        let opts = crate::OpenOptions {
+            busy_timeout: std::time::Duration::from_millis(50),
+            ..Default::default()
+        };
+        let mut a = SqliteStore::open_with(&path, &opts).expect("open");
+        let b = SqliteStore::open_with(&path, &opts).expect("open");
+        let tx = a.conn.transaction().expect("tx");
+        tx.execute_batch("CREATE TABLE held(x)").expect("write");
+        let e: Error = b
+            .conn
+            .execute_batch("CREATE TABLE other(x)")
+            .expect_err("locked")
+            .into();
+        assert!(e.is_busy(), "{e}");
+        assert!(!Error::NotFound("x".into()).is_busy());
     }
 }

@@ -98,6 +98,7 @@ fn a_writer_held_past_the_busy_timeout_fails_as_unavailable_and_waits_otherwise(
     let path = dir.path().join("ctem.db");
     let short = OpenOptions {
         busy_timeout: Duration::from_millis(200),
+        ..OpenOptions::default()
     };
     let mut a = SqliteStore::open(&path).expect("a");
     let mut b = SqliteStore::open_with(&path, &short).expect("b");

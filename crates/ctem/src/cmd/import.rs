@@ -314,7 +314,8 @@ struct Failed<'a> {
     error: String,
 }
 
-pub fn print(results: &[FileResult], json: bool) -> Result<()> {
+/// Prints the summaries; `waited` is the busy timeout, named when a store was locked.
+pub fn print(results: &[FileResult], json: bool, waited: std::time::Duration) -> Result<()> {
     if json {
         let mut out = Vec::new();
         for r in results {
@@ -322,7 +323,7 @@ pub fn print(results: &[FileResult], json: bool) -> Result<()> {
                 Ok(s) => serde_json::to_value(s)?,
                 Err(e) => serde_json::to_value(Failed {
                     file: &r.file,
-                    error: crate::output::chain(e),
+                    error: crate::output::chain_waited(e, Some(waited)),
                 })?,
             });
         }
@@ -331,7 +332,7 @@ pub fn print(results: &[FileResult], json: bool) -> Result<()> {
         for r in results {
             match &r.outcome {
                 Ok(s) => print_summary(s),
-                Err(e) => eprintln!("error: {}", crate::output::chain(e)),
+                Err(e) => eprintln!("error: {}", crate::output::chain_waited(e, Some(waited))),
             }
         }
     }

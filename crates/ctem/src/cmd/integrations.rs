@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use ctem_model::work::{Ticket, TicketState};
 use ctem_store::Store;
 use ctem_store::work::{Delivery, TicketFilter};
@@ -23,6 +23,36 @@ use sha2::{Digest, Sha256};
 
 // the `[[risk.integrations]]` entries are settings: ctem-core reads and checks them
 pub use ctem_core::settings::{TargetConfig, TargetKind};
+
+/// The URL settings of a target, each with its key, e.g. `("base_url", ...)`.
+fn urls(t: &TargetConfig) -> Vec<(&'static str, &str)> {
+    match &t.kind {
+        TargetKind::Webhook { url } | TargetKind::Slack { url } => vec![("url", url)],
+        TargetKind::Jira { base_url, .. } => vec![("base_url", base_url)],
+        TargetKind::Github { api_url, .. } => vec![("api_url", api_url)],
+    }
+}
+
+/// Every URL is http(s) with a host, and https unless `allow_insecure_http` permits http to
+/// a loopback host. Run when the settings are loaded and again before sending.
+pub fn check(t: &TargetConfig) -> Result<()> {
+    for (key, url) in urls(t) {
+        super::outbound::check_credential_url(
+            url,
+            &format!("[[risk.integrations]] {}: {key}", t.name),
+            t.allow_insecure_http,
+        )?;
+    }
+    Ok(())
+}
+
+/// [`check`] of every target, when the settings are loaded.
+pub fn check_all(targets: &[TargetConfig]) -> Result<()> {
+    for t in targets {
+        check(t).context("settings")?;
+    }
+    Ok(())
+}
 
 /// What a push did for one ticket and target.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -207,7 +237,8 @@ impl Client {
                 r.content_type("application/json").send(text.as_bytes())
             }
         };
-        let mut resp = res.map_err(|e| fail(true, format!("{method} {url}: {e}")))?;
+        let shown = ctem_model::redact::url(url);
+        let mut resp = res.map_err(|e| fail(true, format!("{method} {shown}: {e}")))?;
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         if (200..300).contains(&status) {
@@ -221,7 +252,7 @@ impl Client {
         Err(fail(
             retry,
             format!(
-                "{method} {url}: HTTP {status}: {}",
+                "{method} {shown}: HTTP {status}: {}",
                 crate::output::cut(&text, 200)
             ),
         ))
@@ -316,6 +347,7 @@ fn push_one(
     t: &Ticket,
 ) -> Result<String> {
     let name = target.name.as_str();
+    check(target)?;
     match &target.kind {
         TargetKind::Webhook { url } | TargetKind::Slack { url } => {
             let key = format!(

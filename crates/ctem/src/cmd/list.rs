@@ -92,7 +92,7 @@ pub struct ExposureQuery {
     pub limit: Option<usize>,
 }
 
-fn statuses(s: &str) -> Result<Vec<ExposureStatus>> {
+pub(crate) fn statuses(s: &str) -> Result<Vec<ExposureStatus>> {
     Ok(match s {
         "all" => Vec::new(),
         "active" => vec![ExposureStatus::Open, ExposureStatus::Reopened],

@@ -2,11 +2,14 @@
 
 mod demo;
 mod detect;
+mod export;
 mod feeds;
+pub mod gate;
 pub mod import;
 mod integrations;
 mod intel;
 mod list;
+pub mod outbound;
 pub mod risk;
 mod share;
 pub mod teams;
@@ -24,14 +27,19 @@ pub fn open_store(settings: &Settings) -> Result<Box<dyn ctem_store::Store>> {
     let url = &settings.store.url;
     let options = ctem_store::OpenOptions {
         busy_timeout: settings.store.busy_timeout,
+        file_mode: settings.store.file_mode,
     };
-    let mut store = ctem_store::open_with(url, &options).with_context(|| format!("store {url}"))?;
+    let mut store = ctem_store::open_with(url, &options)
+        .with_context(|| format!("store {}", ctem_model::redact::url(url)))?;
     // a store whose scores a migration reset is re-prioritised once, before any command
     // reads priorities; a failure leaves the command to run on what is stored
     if store.scores_missing().unwrap_or(false)
         && let Err(e) = risk::reprioritize(&settings.risk, store.as_mut())
     {
-        eprintln!("warning: re-prioritising the store: {e:#}");
+        eprintln!(
+            "warning: re-prioritising the store: {}",
+            crate::output::chain(&e)
+        );
     }
     // the follow-up of an earlier change that failed or was cut short is retried first
     if store
@@ -50,7 +58,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         db: cli.db.clone(),
     };
     let settings = Settings::load(&flags, |k| std::env::var(k).ok())?;
-    let settings = &settings;
+    // the URLs of outbound calls are checked when the settings are loaded, not when sent
+    feeds::check_all(&settings.feeds)?;
+    integrations::check_all(&settings.risk.integrations)?;
+    let waited = settings.store.busy_timeout;
+    // a locked store is reported with how long this command waited for it
+    dispatch(cli, &settings)
+        .map_err(|e| anyhow::anyhow!(crate::output::chain_waited(&e, Some(waited))))
+}
+
+fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
     match cli.command {
         Command::Demo { dir } => demo::run(dir, settings),
         Command::Formats { json } => list::formats(json),
@@ -69,7 +86,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 progress: true,
             };
             let results = import::import_files(store.as_mut(), &files, &opts, &settings.risk);
-            import::print(&results, json)?;
+            import::print(&results, json, settings.store.busy_timeout)?;
             Ok(if results.iter().all(|r| r.outcome.is_ok()) {
                 ExitCode::SUCCESS
             } else {
@@ -95,6 +112,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             kev,
             limit,
             json,
+            output,
         } => {
             let store = open_store(settings)?;
             let q = list::ExposureQuery {
@@ -106,7 +124,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 kev,
                 limit,
             };
-            list::exposures(store.as_ref(), q, json)
+            gate::exposures(store.as_ref(), q, json, &output)
+        }
+        Command::Gate(args) => {
+            let store = open_store(settings)?;
+            gate::run(store.as_ref(), args)
         }
         Command::Exposure {
             id,

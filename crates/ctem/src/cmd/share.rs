@@ -67,6 +67,10 @@ pub fn run(settings: &Settings, cmd: ShareCommand) -> Result<ExitCode> {
             let text = blocklist(&all, kind, format, &filter(&fa)?)?;
             write(out.as_deref(), &text)?;
         }
+        ShareCommand::Vex { asset, out } => {
+            let text = super::gate::vex_text(store.as_ref(), asset)?;
+            write(out.as_deref(), &text)?;
+        }
         ShareCommand::Stix { out, filter: fa } => {
             let text = ctem_intel::stix::export::export_stix(&all, &filter(&fa)?);
             write(out.as_deref(), &text)?;

@@ -269,6 +269,9 @@ fn serve(files: Vec<(&'static str, Vec<u8>)>) -> (String, Arc<Mutex<Vec<String>>
     (base, seen)
 }
 
+/// The test server is on loopback, which a feed may reach only when it says so.
+const LOCAL: &str = "allow_addresses = [\"127.0.0.1\"]";
+
 #[test]
 fn intel_update_uses_conditional_get_against_a_local_server() {
     let env = Env::new();
@@ -280,10 +283,10 @@ fn intel_update_uses_conditional_get_against_a_local_server() {
     ]);
     let config = |interval: &str| {
         format!(
-            "[[feeds]]\nname = \"kev\"\nurl = \"{base}/kev.json\"\nkind = \"kev\"\ninterval = \"{interval}\"\ntimeout = \"10s\"\n\n\
-             [[feeds]]\nname = \"epss\"\nurl = \"{base}/epss.csv\"\ninterval = \"{interval}\"\n\n\
-             [[feeds]]\nname = \"evil\"\nurl = \"{base}/evil\"\ninterval = \"{interval}\"\n\n\
-             [[feeds]]\nname = \"big\"\nurl = \"{base}/big.csv\"\nmax_size_mb = 0\ninterval = \"{interval}\"\n"
+            "[[feeds]]\nname = \"kev\"\nurl = \"{base}/kev.json\"\nkind = \"kev\"\ninterval = \"{interval}\"\ntimeout = \"10s\"\n{LOCAL}\n\
+             [[feeds]]\nname = \"epss\"\nurl = \"{base}/epss.csv\"\ninterval = \"{interval}\"\n{LOCAL}\n\
+             [[feeds]]\nname = \"evil\"\nurl = \"{base}/evil\"\ninterval = \"{interval}\"\n{LOCAL}\n\
+             [[feeds]]\nname = \"big\"\nurl = \"{base}/big.csv\"\nmax_size_mb = 0\ninterval = \"{interval}\"\n{LOCAL}\n"
         )
     };
     std::fs::write(env.path("ctem.toml"), config("0s")).expect("config");

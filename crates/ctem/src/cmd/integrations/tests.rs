@@ -135,6 +135,8 @@ fn target(name: &str, kind: TargetKind) -> TargetConfig {
         retries: 3,
         backoff_ms: 10,
         timeout_ms: 300,
+        // the mock server is plain http on 127.0.0.1
+        allow_insecure_http: true,
     }
 }
 
@@ -402,4 +404,44 @@ fn base64_matches_rfc4648() {
     assert_eq!(base64(b"foobar"), "Zm9vYmFy");
     assert_eq!(base64(b"fo"), "Zm8=");
     assert_eq!(base64(b"f"), "Zg==");
+}
+
+#[test]
+fn tokens_are_never_sent_over_plain_http_and_urls_in_errors_are_redacted() {
+    let mock = serve(Box::new(|_, _| Reply::Json(500, json!({}))));
+    // SAFETY: test-only variable with a unique name
+    unsafe { std::env::set_var("CTEM_TEST_HTTP_GH_TOKEN", "gh-secret") };
+    let mut t = target(
+        "gh",
+        TargetKind::Github {
+            api_url: mock.url.clone(),
+            repo: "acme/app".into(),
+            token_env: "CTEM_TEST_HTTP_GH_TOKEN".into(),
+        },
+    );
+    t.allow_insecure_http = false;
+    let mut s = store();
+    let r = push_tickets(s.as_mut(), &[t], &[ticket()]).expect("push");
+    assert!(r[0].outcome.contains("only over https"), "{r:?}");
+    assert!(
+        mock.log.lock().expect("lock").is_empty(),
+        "nothing was sent"
+    );
+    // a webhook whose URL carries a secret: the failure names the host, not the secret
+    let hook = target(
+        "hook",
+        TargetKind::Slack {
+            url: format!(
+                "{}/services/T0AAAA/B0BBBB/AbCd1234EfGh5678IjKl9012",
+                mock.url
+            ),
+        },
+    );
+    let r = push_tickets(s.as_mut(), &[hook], &[ticket()]).expect("push");
+    assert!(
+        r[0].outcome.starts_with("failed: POST http://127.0.0.1:"),
+        "{r:?}"
+    );
+    assert!(r[0].outcome.contains("HTTP 500"), "{r:?}");
+    assert!(!r[0].outcome.contains("AbCd1234EfGh5678IjKl9012"), "{r:?}");
 }
