@@ -173,7 +173,7 @@ pub(super) fn run_scoped(
            WHERE grp IS NOT NULL AND exposure_id IN (SELECT id FROM temp.risk_scope);",
     )?;
     let mut open = [0; 4];
-    let (mut rows, mut strings, mut assets) = score_scope(tx, ctx, &rules, &mut open)?;
+    let (mut rows, mut strings, mut assets) = score_scope(tx, ctx, &rules, &mut open, true)?;
     {
         let mut ins = tx.prepare("INSERT OR IGNORE INTO temp.risk_groups(grp) VALUES (?1)")?;
         for r in &rows {
@@ -181,6 +181,7 @@ pub(super) fn run_scoped(
         }
     }
     // every active member of those groups joins the scope: a ticket is made of all of them
+    // (their scores did not change: they are read for the tickets, not written again)
     let grown = tx.execute(
         "INSERT OR IGNORE INTO temp.risk_scope(id)
          SELECT exposure_id FROM exposure_risk WHERE grp IN (SELECT grp FROM temp.risk_groups)",
@@ -188,7 +189,7 @@ pub(super) fn run_scoped(
     )?;
     if grown > 0 {
         open = [0; 4];
-        (rows, strings, assets) = score_scope(tx, ctx, &rules, &mut open)?;
+        (rows, strings, assets) = score_scope(tx, ctx, &rules, &mut open, false)?;
     }
     let mut summary = PrioritizeSummary {
         scored: rows.len() as u64,
@@ -219,13 +220,14 @@ pub(super) fn run_scoped(
     Ok(Some(summary))
 }
 
-/// Loads what the exposures of `temp.risk_scope` need, scores them and replaces their
-/// `exposure_risk` rows.
+/// Loads what the exposures of `temp.risk_scope` need, scores them and (with `write`)
+/// replaces their `exposure_risk` rows.
 fn score_scope(
     tx: &Transaction<'_>,
     ctx: &Prioritize<'_>,
     rules: &[OwnershipRule],
     open: &mut [u64; 4],
+    write: bool,
 ) -> Result<(Vec<Row>, Interner, Vec<AssetInfo>)> {
     let mut strings = Interner::default();
     let (assets, index) = load_assets(tx, rules, &mut strings, true)?;
@@ -249,7 +251,7 @@ fn score_scope(
         details: &details,
         detail_index: &detail_index,
     };
-    let rows = scan_scope_and_write(tx, &shared, &mut strings, open)?;
+    let rows = scan_scope_and_write(tx, &shared, &mut strings, open, write)?;
     Ok((rows, strings, assets))
 }
 

@@ -92,17 +92,20 @@ const SELECT_EXPOSURES: &str = "SELECT id, asset_id, detail_id, severity, status
      pkg_version, fixed_version, port, first_seen, instance FROM exposures";
 
 /// Scores the exposures of `temp.risk_scope` (the follow-up of an import), replaces their
-/// `exposure_risk` rows and returns the rows in id order.
+/// `exposure_risk` rows when `write` says so, and returns the rows in id order.
 pub(super) fn scan_scope_and_write(
     tx: &Transaction<'_>,
     shared: &Shared<'_>,
     strings: &mut Interner,
     open: &mut [u64; 4],
+    write: bool,
 ) -> Result<Vec<Row>> {
-    tx.execute(
-        "DELETE FROM exposure_risk WHERE exposure_id IN (SELECT id FROM temp.risk_scope)",
-        [],
-    )?;
+    if write {
+        tx.execute(
+            "DELETE FROM exposure_risk WHERE exposure_id IN (SELECT id FROM temp.risk_scope)",
+            [],
+        )?;
+    }
     let mut writer = RiskWriter {
         tx,
         assets: shared.assets,
@@ -111,7 +114,9 @@ pub(super) fn scan_scope_and_write(
     let mut rows = Vec::new();
     let mut scanner = Scanner::new(shared, strings);
     scanner.scan_scope(tx, &mut |chunk| {
-        writer.write(&chunk)?;
+        if write {
+            writer.write(&chunk)?;
+        }
         rows.extend(chunk);
         Ok(())
     })?;
