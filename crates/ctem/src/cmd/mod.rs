@@ -31,22 +31,16 @@ pub fn open_store(settings: &Settings) -> Result<Box<dyn ctem_store::Store>> {
     };
     let mut store = ctem_store::open_with(url, &options)
         .with_context(|| format!("store {}", ctem_model::redact::url(url)))?;
-    // a store whose scores a migration reset is re-prioritised once, before any command
-    // reads priorities; a failure leaves the command to run on what is stored
-    if store.scores_missing().unwrap_or(false)
-        && let Err(e) = risk::reprioritize(&settings.risk, store.as_mut())
+    // a store whose scores a migration reset is re-prioritised once, and the follow-up of
+    // an earlier change that failed or was cut short is retried, before any command reads
+    // priorities; a failure leaves the command to run on what is stored
+    if let Err(e) =
+        ctem_core::prioritize::retry_pending(store.as_mut(), &settings.risk, &mut risk::report)
     {
         eprintln!(
             "warning: re-prioritising the store: {}",
-            crate::output::chain(&e)
+            crate::output::chain(&anyhow::Error::new(e))
         );
-    }
-    // the follow-up of an earlier change that failed or was cut short is retried first
-    if store
-        .follow_up_state()
-        .is_ok_and(|s| s.pending > 0 || s.full)
-    {
-        risk::follow_up(store.as_mut(), &settings.risk);
     }
     Ok(store)
 }
@@ -143,6 +137,11 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
                         "unknown status {status:?}: use open, accepted, false_positive or fixed"
                     );
                 };
+                ctem_core::roles::authorize(
+                    store.as_ref(),
+                    tickets::actor().as_deref(),
+                    ctem_model::work::Action::TriageExposures,
+                )?;
                 store.set_status(id, st, reason.as_deref().unwrap_or(""))?;
                 risk::follow_up(store.as_mut(), &settings.risk);
             }

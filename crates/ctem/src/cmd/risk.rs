@@ -9,26 +9,24 @@ use ctem_core::Settings;
 use ctem_core::settings::RiskSettings;
 use ctem_model::work::{OwnershipRule, Team};
 use ctem_store::Store;
-use ctem_store::work::{AssetFacts, CvssFacts, Prioritize, PrioritizeSummary};
+use ctem_store::work::{AssetFacts, CvssFacts, PrioritizeSummary};
 
 use crate::output::{Table, cut};
 
-fn context(settings: &RiskSettings) -> Prioritize<'_> {
-    Prioritize {
-        model: &settings.model,
-        sla: &settings.sla,
-        intel: None,
-        config_rules: settings.rules.as_deref(),
-        config_teams: &settings.teams,
-        tickets: true,
-        now: Utc::now(),
+/// Prints what the core's pipelines report: a failed follow-up is a warning.
+pub fn report(p: ctem_core::prioritize::Progress<'_>) {
+    if let ctem_core::prioritize::Progress::FollowUpFailed(msg) = p {
+        eprintln!(
+            "warning: the data is stored, but its follow-up (enrichment and prioritisation) \
+             failed and will be retried by the next command: {}",
+            ctem_model::redact::text(msg)
+        );
     }
 }
 
 /// Re-scores every exposure and regroups tickets.
 pub fn reprioritize(settings: &RiskSettings, store: &mut dyn Store) -> Result<PrioritizeSummary> {
-    store
-        .reprioritize(&context(settings))
+    ctem_core::prioritize::reprioritize(store, settings, &mut report)
         .context("prioritising exposures")
 }
 
@@ -36,18 +34,7 @@ pub fn reprioritize(settings: &RiskSettings, store: &mut dyn Store) -> Result<Pr
 /// prioritisation of what changed. Its failure does not fail the change, which is stored:
 /// it is recorded, reported as a warning and retried by the next command.
 pub fn follow_up(store: &mut dyn Store, settings: &RiskSettings) -> Option<PrioritizeSummary> {
-    match store.follow_up(&context(settings)) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            let msg = e.to_string();
-            let _ = store.follow_up_failed(&msg);
-            eprintln!(
-                "warning: the data is stored, but its follow-up (enrichment and prioritisation) \
-                 failed and will be retried by the next command: {msg}"
-            );
-            None
-        }
-    }
+    ctem_core::prioritize::follow_up(store, settings, &mut report)
 }
 
 pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {

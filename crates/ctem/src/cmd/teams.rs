@@ -48,6 +48,14 @@ pub enum TeamsCommand {
 
 pub fn run(settings: &Settings, c: TeamsCommand) -> Result<ExitCode> {
     let mut store = super::open_store(settings)?;
+    if !matches!(c, TeamsCommand::List { .. }) {
+        // users, teams and ownership rules change: the acting user's role must allow it
+        ctem_core::roles::authorize(
+            store.as_ref(),
+            super::tickets::actor().as_deref(),
+            ctem_model::work::Action::ManageTeams,
+        )?;
+    }
     match c {
         TeamsCommand::List { json } => {
             let teams = store.teams()?;

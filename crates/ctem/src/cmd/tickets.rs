@@ -71,7 +71,8 @@ pub enum TicketsCommand {
     },
 }
 
-fn actor() -> Option<String> {
+/// The acting user of this command: `$CTEM_USER`.
+pub fn actor() -> Option<String> {
     std::env::var("CTEM_USER").ok().filter(|u| !u.is_empty())
 }
 
@@ -89,6 +90,19 @@ fn states(s: &str) -> Result<Vec<TicketState>> {
 pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
     let mut store = super::open_store(settings)?;
     let actor = actor();
+    // a change of tickets needs a role that works tickets; accepting a risk needs its own
+    let action = match &a.command {
+        None | Some(TicketsCommand::Show { .. }) => None,
+        Some(TicketsCommand::Move { state, .. })
+            if TicketState::parse(state) == Some(TicketState::RiskAccepted) =>
+        {
+            Some(ctem_model::work::Action::AcceptRisk)
+        }
+        Some(_) => Some(ctem_model::work::Action::WorkTickets),
+    };
+    if let Some(action) = action {
+        ctem_core::roles::authorize(store.as_ref(), actor.as_deref(), action)?;
+    }
     let print_one = |t: &ctem_model::work::Ticket, json: bool| -> Result<()> {
         if json {
             println!("{}", serde_json::to_string(t)?);
