@@ -27,6 +27,7 @@ fn context(settings: &RiskSettings) -> Prioritize<'_> {
         intel: None,
         config_rules: settings.rules.as_deref(),
         config_teams: &settings.teams,
+        context: &settings.context,
         tickets: true,
         now: Utc::now(),
     }

@@ -16,7 +16,7 @@ use crate::common::{
     Out, arr, cvss, has, ids_in_text, image_asset, is_json, num, package, present, read_json, s,
     severity,
 };
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "anchore",
@@ -25,6 +25,12 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport {
+        blank: false,
+        null: false,
+        empty_array: true,
+        example: r#"{"imageDigest": "sha256:0000000000000000000000000000000000000000000000000000000000000000", "vulnerabilities": [], "vulnerability_type": "all"}"#,
+    },
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::common::{
     Out, arr, cloud_asset, cvss, has, image_asset, is_json, num, package, read_json, s, severity,
 };
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "aws_inspector2",
@@ -22,6 +22,7 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(r#"{"findings": []}"#),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::common::{
     Node, Out, arr, has, http_first_line, is_json, read_all, s, st, strip_html, web_asset, xml_root,
 };
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "burp",
@@ -24,6 +24,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"<?xml version="1.0"?><issues burpVersion="2023.10.1" exportTime="Mon Jan 01 00:00:00 UTC 2024"></issues>"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

@@ -11,7 +11,7 @@ use ctem_model::{AssetKind, Exposure, ExposureKind, Location, Severity};
 use serde_json::Value;
 
 use crate::common::{Out, arr, has, is_json, named_asset, read_json, s};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "checkov",
@@ -20,6 +20,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"{"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0, "resource_count": 0, "checkov_version": "3.2.0"}"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

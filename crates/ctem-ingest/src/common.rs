@@ -40,10 +40,20 @@ impl<'a, 'b> Out<'a, 'b> {
 
     /// Names the tool when the report is produced by something other than the format's name.
     pub fn scan(&mut self, tool: Option<&str>) -> Result<()> {
+        self.scan_covering(tool, ctem_model::Coverage::Assets)
+    }
+
+    /// [`Out::scan`] for a report that speaks for less than its assets (VEX documents).
+    pub fn scan_covering(
+        &mut self,
+        tool: Option<&str>,
+        covers: ctem_model::Coverage,
+    ) -> Result<()> {
         (self.emit)(Record::ScanInfo {
             tool: tool.map(str::to_string),
             started_at: None,
             finished_at: None,
+            covers,
         })
     }
 
@@ -606,6 +616,21 @@ fn is_plural_of(list: &str, item: &str) -> bool {
         || list.strip_suffix("es") == Some(item)
         || (item.ends_with('y') && list.strip_suffix("ies") == item.strip_suffix('y'))
         || (list == "affects" && item == "target")
+}
+
+/// The status a VEX statement decides for the exposure it is about. `fixed` (CSAF `fixed`,
+/// `first_fixed`, `recommended`; CycloneDX `resolved`) closes it; `not_affected` (CSAF
+/// `known_not_affected`) and CycloneDX `false_positive` make it `false_positive`, with the
+/// statement and its justification as the reason (`accepted` is kept for risk a person
+/// accepted, which the risk model weighs apart); `affected`, `under_investigation`,
+/// `exploitable` and `in_triage` leave it open.
+pub(crate) fn vex_status(word: &str) -> ctem_model::ExposureStatus {
+    use ctem_model::ExposureStatus as S;
+    match word {
+        "fixed" | "first_fixed" | "recommended" | "resolved" | "resolved_with_pedigree" => S::Fixed,
+        "not_affected" | "known_not_affected" | "false_positive" => S::FalsePositive,
+        _ => S::Open,
+    }
 }
 
 /// The asset a VEX product names: an OCI purl or image reference is a container image

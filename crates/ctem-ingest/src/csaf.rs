@@ -4,8 +4,13 @@
 //! applications named by the product name), and gets one vulnerability exposure whose
 //! package is the product's purl when it has one. The status list it came from
 //! (`known_affected`, `known_not_affected`, `fixed`, `under_investigation`, ...) and the
-//! matching threat or remediation text are kept in the solution; `known_not_affected`
-//! makes the exposure `false_positive`, which the store applies to the matching stored one. Severity from the product's CVSS score (v3 base severity, else v2 score).
+//! matching threat or remediation text are kept in the solution, and the status list decides
+//! the exposure's status: `fixed`, `first_fixed` and `recommended` close it,
+//! `known_not_affected` makes it `false_positive` (the note is the reason), the affected and
+//! `under_investigation` lists leave it open; the store applies the decision to the matching
+//! stored exposure too. A document speaks only for the (product, vulnerability) pairs it
+//! states ([`ctem_model::Coverage::Statements`]): a second advisory never closes the first
+//! one's. Severity from the product's CVSS score (v3 base severity, else v2 score).
 //! CSAF versions other than 2.x are refused.
 
 use std::collections::HashMap;
@@ -15,7 +20,7 @@ use ctem_model::{Exposure, ExposureKind, Severity};
 use serde_json::Value;
 
 use crate::common::{Out, arr, cvss, has, is_json, num, product_asset, purl_package, read_json, s};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "csaf",
@@ -24,6 +29,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"{"document": {"category": "csaf_vex", "csaf_version": "2.0", "title": "no vulnerabilities", "publisher": {"category": "vendor", "name": "Example", "namespace": "https://example.com"}}, "vulnerabilities": []}"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
@@ -66,7 +74,10 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     let mut products: HashMap<String, (String, Option<String>)> = HashMap::new();
     collect(&doc["product_tree"], &mut products);
     let mut out = Out::new(emit);
-    out.scan(s(&doc, &["document", "publisher", "name"]))?;
+    out.scan_covering(
+        s(&doc, &["document", "publisher", "name"]),
+        ctem_model::Coverage::Statements,
+    )?;
     for (i, v) in arr(&doc, "vulnerabilities").iter().enumerate() {
         let place = format!("vulnerabilities[{i}]");
         let Some(id) =
@@ -151,9 +162,7 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                     note.push_str(&format!("\nremediation: {r}"));
                 }
                 e.solution = Some(note);
-                if status == "known_not_affected" {
-                    e.status = ctem_model::ExposureStatus::FalsePositive;
-                }
+                e.status = crate::common::vex_status(status);
                 e.references.extend(
                     arr(v, "references")
                         .iter()

@@ -7,9 +7,14 @@
 //! Each vulnerability (top-level `vulnerabilities` of 1.4+, or the 1.0 vulnerability
 //! extension nested in components, as older Grype and Dependency-Track wrote it) becomes one
 //! package vulnerability per affected component. Severity: the most severe rating word, else
-//! the highest score as a CVSS band. A VEX analysis of `not_affected`, `false_positive` or
-//! `resolved` keeps the exposure but says so in its solution (`VEX analysis: not_affected
-//! (code_not_reachable): ...`): statuses are the store's business.
+//! the highest score as a CVSS band. A VEX analysis is kept in the solution (`VEX analysis:
+//! not_affected (code_not_reachable): ...`) and decides the exposure's status: `resolved`
+//! closes it, `not_affected` and `false_positive` make it `false_positive`, `exploitable` and
+//! `in_triage` leave it open. A BOM with no components whose every vulnerability carries an
+//! analysis is an independent VEX document (about another BOM's components): it speaks only
+//! for the pairs it states ([`ctem_model::Coverage::Statements`]); a BOM with its components
+//! (SBOM, VDR, a scanner's output, a VEX embedded in the SBOM) speaks for its subject like
+//! any scan.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -20,7 +25,7 @@ use serde_json::Value;
 use crate::common::{
     Out, arr, has, image_asset, is_json, named_asset, num, read_all, s, st, xml_root, xml_to_json,
 };
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "cyclonedx",
@@ -29,6 +34,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "metadata": {"component": {"type": "application", "name": "app"}}, "components": [], "vulnerabilities": []}"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
@@ -72,7 +80,19 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         .first()
         .and_then(|t| s(t, &["name"]))
         .or(s(&doc["metadata"]["tools"], &["components", "0", "name"]));
-    out.scan(tool)?;
+    let stated = list(&doc["vulnerabilities"]);
+    // an independent VEX: statements about another BOM's components, none of its own
+    let vex = !stated.is_empty()
+        && list(&doc["components"]).is_empty()
+        && stated.iter().all(|v| v.get("analysis").is_some());
+    out.scan_covering(
+        tool,
+        if vex {
+            ctem_model::Coverage::Statements
+        } else {
+            ctem_model::Coverage::Assets
+        },
+    )?;
     let key = out.asset(subject(&doc))?;
     // components by bom-ref, with nested components and 1.0 extension vulnerabilities
     let mut comps: HashMap<String, Package> = HashMap::new();
@@ -296,10 +316,8 @@ fn vuln(v: &Value) -> std::result::Result<Exposure, String> {
             Some(sol) => format!("{note}\n{sol}"),
             None => note,
         });
-        if matches!(state, "not_affected" | "false_positive") {
-            // the store applies it to this exposure and to matching stored ones
-            e.status = ctem_model::ExposureStatus::FalsePositive;
-        }
+        // the store applies it to this exposure and to matching stored ones
+        e.status = crate::common::vex_status(state);
     }
     e.references
         .extend(s(v, &["source", "url"]).map(str::to_string));

@@ -11,7 +11,7 @@ use std::io::BufRead;
 use ctem_model::{AssetKind, Cvss, Exposure, ExposureKind, Package, Severity};
 
 use crate::common::{Node, Out, named_asset, purl_package, read_xml_doc, xml_root};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "dependency_check",
@@ -20,6 +20,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"<?xml version="1.0"?><analysis xmlns="https://jeremylong.github.io/DependencyCheck/dependency-check.2.5.xsd"><projectInfo><name>app</name></projectInfo><dependencies/></analysis>"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

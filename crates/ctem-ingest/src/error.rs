@@ -24,6 +24,21 @@ pub enum Error {
     UnknownFormat(String),
     #[error("could not recognise the format: not a report of any registered format ({0})")]
     Undetected(String),
+    /// A body with no findings and no format of its own (an empty file, `null`, `[]`) whose
+    /// file name does not say which tool wrote it.
+    #[error(
+        "could not recognise the format: {shape} is what {formats} write when they find \
+         nothing; pass --format NAME to import it as a scan with no findings"
+    )]
+    EmptyUndetected {
+        shape: &'static str,
+        formats: String,
+    },
+    /// A body that several formats read equally well, and whose file name names none.
+    #[error(
+        "could not recognise the format: the file reads as {formats} alike; pass --format NAME"
+    )]
+    Ambiguous { formats: String },
     /// The record sink asked to stop (its own error is kept by the sink).
     #[error("import aborted by the store")]
     Aborted,

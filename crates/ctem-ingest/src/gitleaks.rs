@@ -11,7 +11,7 @@ use std::io::BufRead;
 use ctem_model::{AssetKind, Exposure, ExposureKind, Location, Severity};
 
 use crate::common::{Out, has, named_asset, read_json, redact, s, st};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "gitleaks",
@@ -20,6 +20,12 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport {
+        blank: false,
+        null: true,
+        empty_array: true,
+        example: r#"[]"#,
+    },
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::common::{
     Out, arr, cvss, has, image_asset, is_json, named_asset, num, package, read_json, s, severity,
 };
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "grype",
@@ -21,6 +21,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: Some(parse_slice),
+    empty: EmptyReport::document(
+        r#"{"matches": [], "source": {"type": "image", "target": {"userInput": "busybox:latest"}}, "descriptor": {"name": "grype", "version": "0.74.0"}}"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

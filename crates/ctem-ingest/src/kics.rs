@@ -10,7 +10,7 @@ use ctem_model::{AssetKind, Exposure, ExposureKind, Location, Severity};
 use serde_json::Value;
 
 use crate::common::{Out, arr, has, is_json, named_asset, read_json, s};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "kics",
@@ -19,6 +19,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"{"kics_version": "v1.7.0", "files_scanned": 1, "queries": [], "total_counter": 0}"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

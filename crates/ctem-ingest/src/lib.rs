@@ -24,7 +24,16 @@
 //! - **Safe XML.** XML is read with quick-xml through [`xml`]: DTDs with entity declarations
 //!   and external DTDs are refused, so XXE and entity-expansion bombs cannot work.
 //! - **Content detection.** Probes look at the first 64 KiB only (root element, top-level JSON
-//!   keys), never at the file name alone, so a renamed file still imports.
+//!   keys), never at the file name alone, so a renamed file still imports. The file's path is
+//!   a tie-breaker only: for a body no format owns (an empty file, `null`, `[]`) or one that
+//!   two formats read equally, the format the path names wins, else the caller must say.
+//! - **Empty reports are reports.** Every format declares what its tool writes when it finds
+//!   nothing ([`EmptyReport`]); [`Format::read`] takes that as a valid scan with no findings,
+//!   so a clean rescan can close what it no longer reports, and refuses the empty bodies its
+//!   tool never writes.
+//! - **Bounded fields.** Every record passes through [`Limits`] on its way out: oversized text
+//!   is cut with a marker, oversized or malformed identifiers are dropped, each with an issue,
+//!   so a hostile report cannot make the store hold megabytes per field.
 
 pub mod anchore;
 pub mod aws_inspector2;
@@ -37,6 +46,7 @@ pub mod error;
 pub mod github_vulnerability;
 pub mod gitleaks;
 pub mod grype;
+pub mod inventory;
 pub mod kics;
 pub mod masscan;
 pub mod naabu;
@@ -61,12 +71,16 @@ pub mod xml;
 pub mod zap;
 
 mod common;
+mod empty;
 mod jsonutil;
+pub mod limits;
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 pub use ctem_model::{Record, RecordIssue};
+pub use empty::{EmptyReport, EmptyShape};
 pub use error::{Error, Result};
+pub use limits::Limits;
 
 /// What a format carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -97,6 +111,10 @@ pub struct Format {
     /// path for that; such parsers emit [`Record::Progress`] as they go so the caller can show
     /// progress and release what was read.
     pub parse_slice: Option<SliceParser>,
+    /// What the tool writes when it finds nothing. [`Format::read`] takes the bodies declared
+    /// here as a valid report with no findings, so a clean rescan can close what the scope
+    /// no longer reports.
+    pub empty: EmptyReport,
 }
 
 /// A parser over a whole input held in memory.
@@ -141,6 +159,7 @@ pub static REGISTRY: &[&Format] = &[
     &prowler::FORMAT,
     &trivy_operator::FORMAT,
     &dependency_check::FORMAT,
+    &inventory::FORMAT,
 ];
 
 /// How much of a file the probes look at.
@@ -156,16 +175,108 @@ pub fn by_name(name: &str) -> Result<&'static Format> {
 }
 
 /// The format whose probe is most confident about `head`, if any is.
+///
+/// `file_name` (a file name or path) is a tie-breaker only: a body that carries no format of
+/// its own (an empty file, `null`, `[]`: see [`EmptyShape`]) is given to the one format
+/// that writes such a body and whose name the path mentions (`prowler/no_vuln.json`); with
+/// none or several, the error asks for `--format`.
 pub fn detect(head: &[u8], file_name: &str) -> Result<&'static Format> {
+    let whole = head.len() < PROBE_BYTES;
     let head = &head[..head.len().min(PROBE_BYTES)];
-    let best = REGISTRY
+    let scored: Vec<(u8, &'static Format)> = REGISTRY
         .iter()
         .map(|f| ((f.probe)(head, file_name), *f))
         .filter(|(s, _)| *s > 0)
-        .max_by_key(|(s, _)| *s);
-    match best {
-        Some((_, f)) => Ok(f),
+        .collect();
+    if let Some(top) = scored.iter().map(|(s, _)| *s).max() {
+        let tied: Vec<&'static Format> = scored
+            .iter()
+            .filter(|(s, _)| *s == top)
+            .map(|(_, f)| *f)
+            .collect();
+        // a tie (`{"findings": []}` is an empty AWS Inspector and Semgrep report) goes to
+        // the format the path names; else the user says which
+        return match tied.as_slice() {
+            [one] => Ok(one),
+            _ => empty::named(&tied, file_name).ok_or_else(|| Error::Ambiguous {
+                formats: tied.iter().map(|f| f.name).collect::<Vec<_>>().join(", "),
+            }),
+        };
+    }
+    match EmptyShape::of(head).filter(|_| whole) {
+        Some(shape) => empty::detect(shape, file_name),
         None => Err(Error::Undetected(describe_head(head))),
+    }
+}
+
+impl Format {
+    /// Reads a report from a stream: a body this format declares as its empty report
+    /// ([`Format::empty`]) is a valid report with no findings, another [`EmptyShape`] is
+    /// refused, anything else goes to the parser. Every record is bounded by the default
+    /// [`Limits`].
+    pub fn read(&self, input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
+        self.read_with(input, &Limits::default(), emit)
+    }
+
+    /// [`Format::read`] with other field size limits.
+    pub fn read_with(
+        &self,
+        input: &mut dyn BufRead,
+        limits: &Limits,
+        emit: &mut Emit<'_>,
+    ) -> Result<()> {
+        let emit = &mut bounded(limits, emit);
+        // read on while what came so far may still be an empty body (a pipe may hand it
+        // over in pieces); the first byte that rules it out goes back in front of the rest
+        let mut head = Vec::new();
+        loop {
+            let chunk = input.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let may = if head.is_empty() {
+                EmptyShape::may_start(chunk)
+            } else {
+                EmptyShape::may_start(&[&head[..], chunk].concat())
+            };
+            if !may || head.len() + chunk.len() > PROBE_BYTES {
+                let mut whole = std::io::Cursor::new(head).chain(input);
+                return (self.parse)(&mut whole, emit);
+            }
+            head.extend_from_slice(chunk);
+            let n = chunk.len();
+            input.consume(n);
+        }
+        match EmptyShape::of(&head) {
+            Some(shape) => self.empty.accept(self.name, shape),
+            // a cut `null` or `[`: the parser says what is wrong with it
+            None => (self.parse)(&mut &head[..], emit),
+        }
+    }
+
+    /// [`Format::read`] over a whole report in memory (the slice parser when there is one).
+    pub fn read_slice(&self, input: &[u8], emit: &mut Emit<'_>) -> Result<()> {
+        self.read_slice_with(input, &Limits::default(), emit)
+    }
+
+    /// [`Format::read_slice`] with other field size limits.
+    pub fn read_slice_with(
+        &self,
+        input: &[u8],
+        limits: &Limits,
+        emit: &mut Emit<'_>,
+    ) -> Result<()> {
+        let emit = &mut bounded(limits, emit);
+        if let Some(shape) = EmptyShape::of(input) {
+            return self.empty.accept(self.name, shape);
+        }
+        match self.parse_slice {
+            Some(f) => f(input, emit),
+            None => {
+                let mut r = input;
+                (self.parse)(&mut r, emit)
+            }
+        }
     }
 }
 
@@ -192,6 +303,20 @@ pub(crate) fn trim_ascii_bom(b: &[u8]) -> &[u8] {
     b.trim_ascii_start()
 }
 
+/// `emit` behind [`Limits::bound`]: an oversized field is cut or dropped, with an issue.
+fn bounded<'a>(
+    limits: &'a Limits,
+    emit: &'a mut Emit<'_>,
+) -> impl FnMut(Record) -> Result<()> + 'a {
+    move |r| {
+        let (r, issue) = limits.bound(r);
+        if let Some(i) = issue {
+            emit(Record::Issue(i))?;
+        }
+        emit(r)
+    }
+}
+
 /// Parses a whole report held in memory and collects its records (tests, small files);
 /// progress records are left out.
 pub fn parse_bytes(format: &Format, bytes: &[u8]) -> Result<Vec<Record>> {
@@ -202,13 +327,7 @@ pub fn parse_bytes(format: &Format, bytes: &[u8]) -> Result<Vec<Record>> {
         }
         Ok(())
     };
-    match format.parse_slice {
-        Some(f) => f(bytes, &mut push)?,
-        None => {
-            let mut input = bytes;
-            (format.parse)(&mut input, &mut push)?
-        }
-    }
+    format.read_slice(bytes, &mut push)?;
     Ok(out)
 }
 
@@ -216,7 +335,7 @@ pub fn parse_bytes(format: &Format, bytes: &[u8]) -> Result<Vec<Record>> {
 pub fn parse_bytes_streaming(format: &Format, bytes: &[u8]) -> Result<Vec<Record>> {
     let mut out = Vec::new();
     let mut input = bytes;
-    (format.parse)(&mut input, &mut |r| {
+    format.read(&mut input, &mut |r| {
         if !matches!(r, Record::Progress { .. }) {
             out.push(r);
         }

@@ -8,7 +8,7 @@ use ctem_model::{Exposure, ExposureKind, Service, Severity};
 use serde_json::Value;
 
 use crate::common::{Out, has, host_asset2, is_json, read_json_or_lines, s};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "naabu",
@@ -17,6 +17,12 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport {
+        blank: true,
+        null: false,
+        empty_array: false,
+        example: r#""#,
+    },
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

@@ -13,7 +13,7 @@ use ctem_model::{
 };
 
 use crate::xml::{XmlEvent, XmlReader, attr, root_element};
-use crate::{Emit, Error, Format, FormatKind, Result, trim_ascii_bom};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result, trim_ascii_bom};
 
 pub static FORMAT: Format = Format {
     name: "nessus",
@@ -22,6 +22,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"<?xml version="1.0" ?><NessusClientData_v2><Report name="scan"></Report></NessusClientData_v2>"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

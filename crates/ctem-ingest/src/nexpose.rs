@@ -12,7 +12,7 @@ use std::io::BufRead;
 use ctem_model::{AssetKey, Cvss, Exposure, ExposureKind, Service, Severity};
 
 use crate::common::{Node, Out, host_asset2, read_xml_doc, xml_root};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "nexpose",
@@ -21,6 +21,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"<?xml version="1.0"?><NexposeReport version="2.0"><scans/><nodes/><VulnerabilityDefinitions/></NexposeReport>"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

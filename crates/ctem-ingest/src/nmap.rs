@@ -11,7 +11,7 @@ use ctem_model::{
 };
 
 use crate::xml::{XmlEvent, XmlReader, attr, root_element};
-use crate::{Emit, Error, Format, FormatKind, Result, trim_ascii_bom};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result, trim_ascii_bom};
 
 pub static FORMAT: Format = Format {
     name: "nmap",
@@ -20,6 +20,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"<?xml version="1.0"?><nmaprun scanner="nmap" args="nmap -oX - 192.0.2.1" start="1700000000" version="7.94"><runstats><finished time="1700000001" elapsed="1.00" exit="success"/><hosts up="0" down="1" total="1"/></runstats></nmaprun>"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
@@ -69,6 +72,7 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                     tool: None,
                     started_at: started,
                     finished_at: None,
+                    covers: ctem_model::Coverage::Assets,
                 })?;
                 break;
             }
@@ -97,6 +101,7 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                         tool: None,
                         started_at: None,
                         finished_at: Some(t),
+                        covers: ctem_model::Coverage::Assets,
                     })?;
                 }
             }

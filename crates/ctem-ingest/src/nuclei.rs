@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::common::{
     Out, cvss, has, host_asset2, is_json, num, read_json_or_lines, s, severity, web_asset,
 };
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "nuclei",
@@ -23,6 +23,12 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport {
+        blank: true,
+        null: false,
+        empty_array: true,
+        example: r#""#,
+    },
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

@@ -10,7 +10,7 @@ use std::io::BufRead;
 use ctem_model::{Cvss, Exposure, ExposureKind, Severity};
 
 use crate::common::{Csv, Node, Out, csv_header, host_asset2, read_all, xml_root};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "openvas",
@@ -19,6 +19,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"<report id="r" format_id="a994b278-1f62-11e1-96ac-406186ea4fc5" extension="xml"><report id="r"><results start="1" max="100"/></report></report>"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

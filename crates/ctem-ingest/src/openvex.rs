@@ -3,9 +3,12 @@
 //! products applications named by their id); each (product, subcomponent) pair becomes one
 //! vulnerability exposure whose package is the subcomponent (or the product, when the
 //! product is itself a package purl). The VEX status and justification are kept in the
-//! solution (`VEX status: not_affected (vulnerable_code_not_present)`); a `not_affected`
-//! statement makes the exposure `false_positive`, which the store applies to the matching
-//! stored exposure (same asset, CVE and package). Severity is unknown: VEX does not carry one.
+//! solution (`VEX status: not_affected (vulnerable_code_not_present)`), and the status
+//! decides the exposure's: `fixed` closes it, `not_affected` makes it `false_positive` (the note,
+//! with its justification, is the reason), `affected` and `under_investigation` leave it open; the store
+//! applies the decision to the matching stored exposure too (same asset, CVE and package).
+//! A document speaks only for its statements ([`ctem_model::Coverage::Statements`]): importing
+//! one never closes what it does not mention. Severity is unknown: VEX does not carry one.
 
 use std::io::BufRead;
 
@@ -13,7 +16,7 @@ use ctem_model::{Exposure, ExposureKind, Severity};
 use serde_json::Value;
 
 use crate::common::{Out, arr, has, is_json, product_asset, purl_package, read_json, s};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "openvex",
@@ -22,6 +25,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex-0", "author": "Example", "timestamp": "2024-01-01T00:00:00Z", "version": 1, "statements": []}"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
@@ -40,7 +46,10 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         ));
     };
     let mut out = Out::new(emit);
-    out.scan(s(&doc, &["author"]).map(|a| a.split(" <").next().unwrap_or(a)))?;
+    out.scan_covering(
+        s(&doc, &["author"]).map(|a| a.split(" <").next().unwrap_or(a)),
+        ctem_model::Coverage::Statements,
+    )?;
     for (i, st) in statements.iter().enumerate() {
         let place = format!("statements[{i}]");
         let vid = s(st, &["vulnerability", "name"])
@@ -97,10 +106,8 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
                 }
                 e.description = s(st, &["vulnerability", "description"]).map(str::to_string);
                 e.solution = Some(note.clone());
-                if status == "not_affected" {
-                    // the store applies it to this exposure and to matching stored ones
-                    e.status = ctem_model::ExposureStatus::FalsePositive;
-                }
+                // the store applies it to this exposure and to matching stored ones
+                e.status = crate::common::vex_status(status);
                 out.exposure(key, e)?;
             }
         }

@@ -3,6 +3,12 @@
 //! package is a package vulnerability with its OSV id and aliases (CVE, GHSA), CWEs from
 //! `database_specific`, and severity from `database_specific.severity`, the group's
 //! `max_severity` (a CVSS score), or `critical` for `MAL-` malicious-package advisories.
+//!
+//! A package pinned to a git commit (C/C++ sources vendored as submodules or found by
+//! `--experimental-scan-git`: no package name, a `commit`, vulnerabilities whose ranges are of
+//! type `GIT`) is a vulnerability of the source too: its package is the repository the `GIT`
+//! range names (else `git`), at the commit, ecosystem `git`, fixed at the range's fixing
+//! commit.
 
 use std::io::BufRead;
 
@@ -10,7 +16,7 @@ use ctem_model::{AssetKind, Cvss, Exposure, ExposureKind, Severity};
 use serde_json::Value;
 
 use crate::common::{Out, arr, has, is_json, named_asset, num, package, read_json, s, severity};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "osv_scanner",
@@ -19,6 +25,12 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport {
+        blank: true,
+        null: false,
+        empty_array: false,
+        example: r#""#,
+    },
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
@@ -59,9 +71,28 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The repository of the vulnerability's first `GIT` range.
+fn git_repo(v: &Value) -> Option<&str> {
+    arr(v, "affected")
+        .iter()
+        .flat_map(|a| arr(a, "ranges"))
+        .filter(|r| s(r, &["type"]) == Some("GIT"))
+        .find_map(|r| s(r, &["repo"]))
+}
+
 fn one(v: &Value, pkg: &Value, p: &Value, path: &str) -> std::result::Result<Exposure, String> {
     let id = s(v, &["id"]).ok_or("missing id")?;
-    let name = s(pkg, &["name"]).ok_or("missing package.name")?;
+    let (name, version, ecosystem) = match s(pkg, &["name"]) {
+        Some(n) => (n, s(pkg, &["version"]), s(pkg, &["ecosystem"])),
+        None => {
+            let commit = s(pkg, &["commit"]);
+            let repo = git_repo(v);
+            if commit.is_none() && repo.is_none() {
+                return Err("missing package.name, and no git commit or GIT range".into());
+            }
+            (repo.unwrap_or("git"), commit, Some("git"))
+        }
+    };
     let group_max = arr(p, "groups")
         .iter()
         .find(|g| arr(g, "ids").iter().any(|x| x.as_str() == Some(id)))
@@ -88,13 +119,7 @@ fn one(v: &Value, pkg: &Value, p: &Value, path: &str) -> std::result::Result<Exp
         .flat_map(|a| arr(a, "ranges"))
         .flat_map(|r| arr(r, "events"))
         .find_map(|ev| s(ev, &["fixed"]));
-    e.package = Some(package(
-        name,
-        s(pkg, &["version"]),
-        fixed,
-        s(pkg, &["ecosystem"]),
-        Some(path),
-    ));
+    e.package = Some(package(name, version, fixed, ecosystem, Some(path)));
     e.description = s(v, &["details"]).map(str::to_string);
     for c in arr(v, "affected")
         .iter()
@@ -134,4 +159,66 @@ fn one(v: &Value, pkg: &Value, p: &Value, path: &str) -> std::result::Result<Exp
             .map(str::to_string),
     );
     Ok(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Record, parse_bytes};
+
+    /// A source scanned with its git submodules: the vendored zlib is pinned to a commit and
+    /// has no package name (osv-scanner's `PackageInfo` with `commit` only).
+    const GIT_PINNED: &[u8] = br#"{"results": [{
+        "source": {"path": "/src/app", "type": "git"},
+        "packages": [{
+          "package": {"name": "", "version": "", "ecosystem": "",
+                      "commit": "04f42ceca40f73e2978b50e93806c2a18c1281fc"},
+          "vulnerabilities": [{
+            "id": "OSV-2022-394", "aliases": ["CVE-2022-37434"],
+            "summary": "Heap-buffer-overflow in inflateGetHeader",
+            "affected": [{"ranges": [{"type": "GIT", "repo": "https://github.com/madler/zlib",
+              "events": [{"introduced": "0"},
+                         {"fixed": "eff308af425b67093bab25f80f1ae950166bece1"}]}]}]
+          }]
+        }, {
+          "package": {"name": "", "version": ""},
+          "vulnerabilities": [{"id": "OSV-2099-1", "affected": []}]
+        }]
+    }]}"#;
+
+    #[test]
+    fn a_package_pinned_to_a_git_commit_is_an_exposure_of_the_source() {
+        let recs = parse_bytes(&super::FORMAT, GIT_PINNED).expect("parses");
+        let exposures: Vec<_> = recs
+            .iter()
+            .filter_map(|r| match r {
+                Record::Exposure { exposure, .. } => Some(exposure),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(exposures.len(), 1, "{recs:?}");
+        let e = exposures[0];
+        assert_eq!(e.cves, ["CVE-2022-37434"]);
+        let p = e.package.as_ref().expect("package");
+        assert_eq!(p.name, "https://github.com/madler/zlib");
+        assert_eq!(
+            p.version.as_deref(),
+            Some("04f42ceca40f73e2978b50e93806c2a18c1281fc")
+        );
+        assert_eq!(
+            p.fixed_version.as_deref(),
+            Some("eff308af425b67093bab25f80f1ae950166bece1")
+        );
+        assert_eq!(p.ecosystem.as_deref(), Some("git"));
+        assert_eq!(p.path.as_deref(), Some("/src/app"));
+        // neither a name nor a commit nor a GIT range: still an issue
+        let issues: Vec<_> = recs
+            .iter()
+            .filter_map(|r| match r {
+                Record::Issue(i) => Some(i),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(issues.len(), 1);
+        assert!(issues[0].message.contains("no git commit"), "{issues:?}");
+    }
 }

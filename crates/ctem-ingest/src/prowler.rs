@@ -16,7 +16,7 @@ use ctem_model::{Asset, Exposure, ExposureKind, Location, Severity};
 use serde_json::Value;
 
 use crate::common::{Csv, Out, cloud_asset, csv_header, has, is_json, read_all, s};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "prowler",
@@ -25,6 +25,12 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport {
+        blank: true,
+        null: false,
+        empty_array: true,
+        example: r#"[]"#,
+    },
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

@@ -18,7 +18,7 @@ use std::io::BufRead;
 use ctem_model::{Cvss, Exposure, ExposureKind, Severity};
 
 use crate::common::{Csv, Node, Out, csv_header, host_asset2, read_all, xml_root};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "qualys",
@@ -27,6 +27,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"<?xml version="1.0"?><ASSET_DATA_REPORT><HEADER/><HOST_LIST/></ASSET_DATA_REPORT>"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

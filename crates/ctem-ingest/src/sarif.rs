@@ -16,7 +16,7 @@ use ctem_model::{
 use serde_json::Value;
 
 use crate::jsonutil::{has_key, looks_like_json};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "sarif",
@@ -25,6 +25,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"{"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": [{"tool": {"driver": {"name": "CodeScanner"}}, "results": []}]}"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
@@ -65,6 +68,7 @@ fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {
         tool: (!joined.is_empty()).then_some(joined),
         started_at: None,
         finished_at: None,
+        covers: ctem_model::Coverage::Assets,
     })?;
     for (ri, run) in runs.iter().enumerate() {
         let driver = &run["tool"]["driver"];

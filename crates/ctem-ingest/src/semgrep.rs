@@ -14,7 +14,7 @@ use ctem_model::{AssetKind, Exposure, ExposureKind, Location, Severity};
 use serde_json::Value;
 
 use crate::common::{Out, arr, has, is_json, named_asset, package, read_json, s, st};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "semgrep",
@@ -23,6 +23,7 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(r#"{"results": [], "errors": []}"#),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
@@ -34,7 +35,16 @@ fn probe(head: &[u8], _file_name: &str) -> u8 {
             || (has(head, "errors") && !has(head, "runs") && !has(head, "packages")));
     let platform = has(head, "findings") && (has(head, "rule_name") || has(head, "match_based_id"));
     let sca = has(head, "vulns") && has(head, "matchedDependency");
-    if cli || platform || sca { 88 } else { 0 }
+    // `{"findings": []}`: an empty platform export, and an empty AWS Inspector report too
+    let empty_platform =
+        crate::trim_ascii_bom(head).starts_with(b"{") && has(head, "findings") && head.len() < 64;
+    if cli || platform || sca {
+        88
+    } else if empty_platform {
+        40
+    } else {
+        0
+    }
 }
 
 fn parse(input: &mut dyn BufRead, emit: &mut Emit<'_>) -> Result<()> {

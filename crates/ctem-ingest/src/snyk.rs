@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::common::{
     Out, arr, cvss, has, image_asset, is_json, named_asset, num, package, read_json, s, severity,
 };
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "snyk",
@@ -28,6 +28,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"{"vulnerabilities": [], "ok": true, "dependencyCount": 0, "org": "myorg", "packageManager": "npm", "summary": "No known vulnerabilities"}"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

@@ -9,7 +9,7 @@ use ctem_model::AssetKind;
 use serde_json::Value;
 
 use crate::common::{Out, arr, has, is_json, named_asset, read_all, s};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "spdx",
@@ -18,6 +18,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"{"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT", "name": "app", "packages": []}"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

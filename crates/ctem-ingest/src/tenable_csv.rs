@@ -14,7 +14,7 @@ use std::io::BufRead;
 use ctem_model::{AssetKey, Cvss, Exposure, ExposureKind, Identifier, IdentifierKind, Severity};
 
 use crate::common::{Out, csv_header, host_asset2, read_csv, web_asset};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "tenable_csv",
@@ -23,6 +23,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        "Plugin ID,CVE,CVSS,Risk,Host,Protocol,Port,Name,Synopsis,Description,Solution,See Also,Plugin Output\n",
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

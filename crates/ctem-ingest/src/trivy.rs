@@ -24,7 +24,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::jsonutil::{has_key, looks_like_json};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "trivy",
@@ -33,6 +33,12 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: Some(parse_slice),
+    empty: EmptyReport {
+        blank: false,
+        null: true,
+        empty_array: false,
+        example: r#"{"SchemaVersion": 2, "ArtifactName": "alpine:3.19", "ArtifactType": "container_image", "Results": []}"#,
+    },
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {
@@ -258,6 +264,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_, '_> {
                         tool: None,
                         started_at: at.map(|t| t.to_utc()),
                         finished_at: None,
+                        covers: ctem_model::Coverage::Assets,
                     })?;
                 }
                 "ClusterName" => {

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::common::{
     Out, arr, cloud_asset, cvss, has, image_asset, is_json, num, package, read_json, s,
 };
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "trivy_operator",
@@ -25,6 +25,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"{"apiVersion": "aquasecurity.github.io/v1alpha1", "kind": "VulnerabilityReport", "metadata": {"name": "replicaset-nginx", "namespace": "default"}, "report": {"artifact": {"repository": "library/nginx", "tag": "1.25"}, "registry": {"server": "index.docker.io"}, "vulnerabilities": []}}"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

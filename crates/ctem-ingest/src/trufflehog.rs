@@ -13,7 +13,7 @@ use ctem_model::{AssetKind, Exposure, ExposureKind, Location, Severity};
 use serde_json::Value;
 
 use crate::common::{Out, arr, has, is_json, named_asset, read_json_or_lines, redact, s, st};
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "trufflehog",
@@ -22,6 +22,12 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport {
+        blank: true,
+        null: false,
+        empty_array: true,
+        example: r#""#,
+    },
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::common::{
     Out, has, is_json, read_all, s, st, strip_html, web_asset, xml_root, xml_to_json,
 };
-use crate::{Emit, Error, Format, FormatKind, Result};
+use crate::{Emit, EmptyReport, Error, Format, FormatKind, Result};
 
 pub static FORMAT: Format = Format {
     name: "zap",
@@ -23,6 +23,9 @@ pub static FORMAT: Format = Format {
     probe,
     parse,
     parse_slice: None,
+    empty: EmptyReport::document(
+        r#"<?xml version="1.0"?><OWASPZAPReport version="2.9.0" generated="Tue, 12 May 2020 20:59:12"><site name="https://example.com" host="example.com" port="443" ssl="true"><alerts></alerts></site></OWASPZAPReport>"#,
+    ),
 };
 
 fn probe(head: &[u8], _file_name: &str) -> u8 {

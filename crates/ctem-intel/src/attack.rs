@@ -100,6 +100,8 @@ struct Obj<'a> {
     #[serde(default, borrow)]
     x_mitre_data_source_ref: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
+    x_mitre_detection: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
     relationship_type: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     source_ref: Option<Cow<'a, str>>,
@@ -245,6 +247,12 @@ fn build(spec: Option<Cow<'_, str>>, objects: &[Obj<'_>]) -> AttackBundle {
                     platforms: o.x_mitre_platforms.clone(),
                     data_sources: o.x_mitre_data_sources.clone(),
                     domains: o.x_mitre_domains.clone(),
+                    detection: o
+                        .x_mitre_detection
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_string),
                 })
             }
             "course-of-action" => out.mitigations.push(Mitigation {

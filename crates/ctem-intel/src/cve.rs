@@ -13,12 +13,7 @@ const FORMAT: &str = "cve";
 
 /// `CVE-YYYY-NNNN...` (upper-case, at least four digits in the sequence part).
 pub fn is_cve_id(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 13
-        && b[..4].eq_ignore_ascii_case(b"CVE-")
-        && b[4..8].iter().all(u8::is_ascii_digit)
-        && b[8] == b'-'
-        && b[9..].iter().all(u8::is_ascii_digit)
+    ctem_model::is_cve_id(s)
 }
 
 /// Which of the two layouts a document uses.

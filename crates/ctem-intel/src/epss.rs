@@ -5,8 +5,12 @@
 //! cve,epss,percentile
 //! CVE-1999-0001,0.00383,0.73075
 //! ```
-//! The comment line is optional (older files lack it); the header is required and checked, so
-//! a file of another shape is refused instead of read as garbage. Rows are split by hand, not
+//! The comment line is required, with its `score_date`, as the reference loaders (FIRST's
+//! files, Grype's vunnel) require it: the date is what every score is dated by, and a file
+//! without it is a cut or another export, refused rather than stored undated. The header is
+//! required and checked too, so a file of another shape is refused instead of read as
+//! garbage. A row whose CVE id is not `CVE-YYYY-NNNN` of at most 24 bytes is a per-row issue
+//! (a 50 MB "CVE id" is never stored). Rows are split by hand, not
 //! with a CSV library: the format has no quoting, and a 300,000-row file parses in tens of
 //! milliseconds.
 
@@ -55,6 +59,16 @@ pub fn parse_epss(bytes: &[u8]) -> Result<EpssFile> {
                     line: line_no,
                     found: line.chars().take(80).collect(),
                     expected: HEADER,
+                });
+            }
+            if out.score_date.is_none() {
+                return Err(Error::Unsupported {
+                    format: FORMAT,
+                    message: format!(
+                        "line {line_no}: no `#model_version:...,score_date:YYYY-MM-DD...` line \
+                         before the header, so the scores have no date (FIRST's EPSS files \
+                         start with one)"
+                    ),
                 });
             }
             header_seen = true;
@@ -152,11 +166,26 @@ mod tests {
     }
 
     #[test]
+    fn a_file_without_its_score_date_line_is_refused() {
+        for body in [
+            &b"cve,epss,percentile\nCVE-1999-0001,0.1,0.2\n"[..],
+            b"#model_version:v2023.03.01\ncve,epss,percentile\nCVE-1999-0001,0.1,0.2\n",
+            b"#model_version:v1,score_date:yesterday\ncve,epss,percentile\n",
+        ] {
+            let msg = parse_epss(body).expect_err("refused").to_string();
+            assert!(msg.contains("score_date") && msg.contains("line"), "{msg}");
+        }
+    }
+
+    #[test]
     fn bad_rows_become_issues() {
-        let f = parse_epss(b"cve,epss,percentile\nCVE-1,0.1,0.2\nCVE-2020-0001,2,0.2\n")
-            .expect("parses");
+        let f = parse_epss(
+            b"#model_version:v1,score_date:2025-01-01\ncve,epss,percentile\n\
+              CVE-1,0.1,0.2\nCVE-2020-0001,2,0.2\n",
+        )
+        .expect("parses");
         assert!(f.scores.is_empty());
         assert_eq!(f.issues.len(), 2);
-        assert_eq!(f.issues[0].record, "line 2");
+        assert_eq!(f.issues[0].record, "line 3");
     }
 }

@@ -284,7 +284,9 @@ pub fn import(kind: Option<IntelKind>, bytes: &[u8], filename: &str) -> Result<I
         IntelKind::Iocs => parse_iocs(bytes, source).map(IntelImport::Iocs),
         IntelKind::Cve => parse_cve(bytes).map(IntelImport::Cve),
     };
-    result.map_err(|e| e.in_file(filename))
+    let mut parsed = result.map_err(|e| e.in_file(filename))?;
+    crate::limits::Limits::default().bound(&mut parsed);
+    Ok(parsed)
 }
 
 #[cfg(test)]

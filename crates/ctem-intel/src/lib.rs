@@ -50,8 +50,11 @@
 //!   manifest parser says which files to read and the caller reads them.
 //! - **Issues, not failures, for bad records.** A KEV entry without a CVE id, an EPSS row with a
 //!   score above 1, a STIX value that is not a domain: each is skipped with an [`Issue`] naming
-//!   the record; the rest of the file imports. A wrong EPSS header or JSON that is not the
-//!   format is refused whole.
+//!   the record; the rest of the file imports. A wrong EPSS header, an EPSS file without its
+//!   `score_date` line, or JSON that is not the format is refused whole.
+//! - **Bounded fields.** [`kind::import`] passes every parsed file through [`limits::Limits`]:
+//!   an oversized indicator value is dropped, oversized text cut with a marker, each with an
+//!   issue; a CVE id longer than 24 bytes is no CVE id ([`cve::is_cve_id`]).
 //! - **Typed, borrowing deserialisation where size matters.** The ATT&CK enterprise bundle is
 //!   26 MB; it is read into one flat struct naming only the fields used, borrowing from the
 //!   input, so serde skips descriptions without allocating (about 90 ms in release). EPSS rows
@@ -65,8 +68,9 @@
 //! - **One indicator vocabulary.** Every source lands in the same
 //!   [`ctem_model::intel::Indicator`] with normalised values (refanged, lower-case domains and
 //!   hashes, canonical IPs) so the detect stage and the blocklists need no per-source code.
-//! - **Deterministic exports.** Blocklists are sorted and deduplicated; STIX ids are derived
-//!   from the indicator, so re-exporting the same data gives the same bundle ids.
+//! - **Deterministic exports.** Blocklists are sorted and deduplicated; STIX ids are UUIDv5s
+//!   over the objects' contributing properties as STIX 2.1 defines them ([`stix::id`]), so
+//!   re-exporting the same data gives the same ids.
 
 pub mod attack;
 pub mod cve;
@@ -76,6 +80,7 @@ pub mod error;
 pub mod iocs;
 pub mod kev;
 pub mod kind;
+pub mod limits;
 pub mod misp;
 pub mod share;
 pub mod stix;

@@ -17,8 +17,14 @@ pub struct Alert {
     /// ATT&CK and other tags (`attack.t1003.001`).
     #[serde(default)]
     pub tags: Vec<String>,
-    /// When the event happened, as the event says.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the event happened, as the event says. Named `timestamp` in JSON, as in a
+    /// `ctem detect` alert (the same field has one name everywhere); `event_time` is still read.
+    #[serde(
+        rename = "timestamp",
+        alias = "event_time",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub event_time: Option<DateTime<Utc>>,
     /// When ctem detected it.
     pub detected_at: DateTime<Utc>,

@@ -155,6 +155,26 @@ impl Identifier {
         }
     }
 
+    /// Whether this identifier names no one host across networks: a loopback, link-local
+    /// or unspecified address (`127.0.0.1`, `::1`, `169.254.x.x`, `fe80::`, `0.0.0.0`), or the
+    /// host name `localhost`. Every machine has one, so the store never merges assets of
+    /// different sources on it.
+    pub fn is_local(&self) -> bool {
+        match self.kind {
+            IdentifierKind::Ipv4 => self
+                .value
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|a| a.is_loopback() || a.is_link_local() || a.is_unspecified()),
+            IdentifierKind::Ipv6 => self.value.parse::<std::net::Ipv6Addr>().is_ok_and(|a| {
+                a.is_loopback() || a.is_unspecified() || (a.segments()[0] & 0xffc0) == 0xfe80
+            }),
+            IdentifierKind::Hostname | IdentifierKind::Fqdn => {
+                self.value == "localhost" || self.value.starts_with("localhost.")
+            }
+            _ => false,
+        }
+    }
+
     /// An IP address of either family; `None` when `value` is not an address.
     pub fn ip(value: &str) -> Option<Self> {
         let v = value.trim();
@@ -192,6 +212,9 @@ pub struct Asset {
     /// Operating system or base image as a scanner reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os: Option<String>,
+    /// Deployment environment (`production`, `staging`...) as an inventory states it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 impl Asset {
@@ -207,6 +230,7 @@ impl Asset {
             internet_facing: None,
             zone: None,
             os: None,
+            environment: None,
         }
     }
 
@@ -272,6 +296,32 @@ mod tests {
             Identifier::host_name("web01.corp").kind,
             IdentifierKind::Fqdn
         );
+    }
+
+    #[test]
+    fn local_addresses_and_localhost_are_local() {
+        for (kind, v) in [
+            (IdentifierKind::Ipv4, "127.0.0.1"),
+            (IdentifierKind::Ipv4, "127.10.0.1"),
+            (IdentifierKind::Ipv4, "169.254.169.254"),
+            (IdentifierKind::Ipv4, "0.0.0.0"),
+            (IdentifierKind::Ipv6, "::1"),
+            (IdentifierKind::Ipv6, "fe80::1ff:fe23:4567:890a"),
+            (IdentifierKind::Ipv6, "::"),
+            (IdentifierKind::Hostname, "localhost"),
+            (IdentifierKind::Fqdn, "localhost.localdomain"),
+        ] {
+            assert!(Identifier::new(kind, v).is_local(), "{v}");
+        }
+        for (kind, v) in [
+            (IdentifierKind::Ipv4, "10.0.0.1"),
+            (IdentifierKind::Ipv4, "44.228.249.3"),
+            (IdentifierKind::Ipv6, "2001:db8::1"),
+            (IdentifierKind::Hostname, "web01"),
+            (IdentifierKind::Mac, "00:00:00:00:00:00"),
+        ] {
+            assert!(!Identifier::new(kind, v).is_local(), "{v}");
+        }
     }
 
     #[test]

@@ -118,6 +118,21 @@ impl Severity {
     }
 }
 
+/// The longest CVE id accepted: `CVE-YYYY-` and a sequence number of up to 15 digits
+/// (today's are 4 to 7).
+pub const MAX_CVE_ID_LEN: usize = 24;
+
+/// Whether `s` has the shape of a CVE id, `CVE-YYYY-NNNN` with four or more sequence digits
+/// (any case), and is at most [`MAX_CVE_ID_LEN`] bytes.
+pub fn is_cve_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    (13..=MAX_CVE_ID_LEN).contains(&b.len())
+        && b[..4].eq_ignore_ascii_case(b"CVE-")
+        && b[4..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'-'
+        && b[9..].iter().all(u8::is_ascii_digit)
+}
+
 /// Where an exposure stands in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -554,6 +569,16 @@ mod tests {
         assert_eq!(e.advisories, vec!["GHSA-jfh8-c2jp-5v3q"]);
         assert_eq!(e.cwes, vec!["CWE-502"]);
         assert_eq!(e.primary_id(), Some("CVE-2021-44228"));
+    }
+
+    #[test]
+    fn cve_ids_are_checked_by_shape_and_length() {
+        assert!(is_cve_id("CVE-2021-44228"));
+        assert!(is_cve_id("cve-2024-1234567"));
+        assert!(!is_cve_id("CVE-2021-123"));
+        assert!(!is_cve_id("CVE-21-44228"));
+        assert!(!is_cve_id("CVE-2021-4422x"));
+        assert!(!is_cve_id(&format!("CVE-2021-{}", "1".repeat(50))));
     }
 
     #[test]

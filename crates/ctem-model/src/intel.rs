@@ -313,6 +313,10 @@ pub struct Technique {
     /// `enterprise-attack`, `ics-attack`, `mobile-attack`.
     #[serde(default)]
     pub domains: Vec<String>,
+    /// ATT&CK's detection notes (`x_mitre_detection`; absent from ATT&CK 18 bundles, which
+    /// moved detection into detection strategies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<String>,
 }
 
 /// An ATT&CK mitigation (course-of-action), `M1036`.

@@ -16,6 +16,8 @@
 //! - [`scan`]: [`Scan`], one imported report, and the [`ImportSummary`] the CLI prints.
 //! - [`record`]: [`Record`], what a parser emits while it streams through a report.
 //! - [`intel`]: threat-intelligence records (indicators and friends).
+//! - [`context`]: asset context (criticality, zone, internet-facing, team, environment), the
+//!   source of each fact, and the context rules that set them.
 //! - [`alert`]: [`Alert`], a detection with the host, user and process it concerns.
 //!
 //! ## Design choices
@@ -29,6 +31,7 @@
 
 pub mod alert;
 pub mod asset;
+pub mod context;
 pub mod exposure;
 pub mod intel;
 pub mod record;
@@ -40,7 +43,7 @@ pub use alert::Alert;
 pub use asset::{Asset, AssetKind, Identifier, IdentifierKind, Service};
 pub use exposure::{
     Cvss, Exposure, ExposureKind, ExposureStatus, Fingerprint, Location, Package, Severity,
-    StatusChange,
+    StatusChange, is_cve_id,
 };
-pub use record::{AssetKey, Record, RecordIssue};
+pub use record::{AssetKey, Coverage, Record, RecordIssue};
 pub use scan::{AssetCounts, ExposureCounts, ImportSummary, Scan};

@@ -20,6 +20,8 @@ pub enum Record {
         tool: Option<String>,
         started_at: Option<DateTime<Utc>>,
         finished_at: Option<DateTime<Utc>>,
+        /// What the report speaks for, which decides what its import may close.
+        covers: Coverage,
     },
     Asset {
         key: AssetKey,
@@ -46,6 +48,20 @@ pub enum Record {
     Progress {
         offset: u64,
     },
+}
+
+/// What a report speaks for: the store closes, at commit, what the report covers and did not
+/// report again (docs/data-model.md, "Lifecycle").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    /// A scan: it speaks for the assets it reports (or, with `--scope`, the whole scope), so
+    /// what it no longer reports there is fixed.
+    #[default]
+    Assets,
+    /// A document of statements (a VEX, a security advisory): it speaks only for the
+    /// (product, vulnerability) pairs it states, and closes nothing it does not mention.
+    Statements,
 }
 
 /// A problem with one record of an otherwise readable report.

@@ -229,8 +229,10 @@ impl RuleKind {
     }
 }
 
-/// Routes the assets it matches (and so their exposures) to a team. Rules are tried in
-/// `position` order; the first match wins.
+/// Routes the assets it matches (and so their exposures) to a team. Rules are tried in the
+/// order of docs/risk-model.md: a higher `priority` first, then the more specific rule
+/// ([`crate::context::specificity`]: a name glob before a tag before an asset kind), then
+/// `position`; the first match wins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnershipRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -242,6 +244,9 @@ pub struct OwnershipRule {
     /// A glob: `*` any run of characters, `?` one character; case-insensitive.
     pub pattern: String,
     pub team: String,
+    /// Tried before rules of a lower priority (default 0), whatever their specificity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
 }
 
 impl OwnershipRule {
@@ -266,15 +271,22 @@ impl OwnershipRule {
     }
 }
 
-/// The team of an asset: its own `owner_team` when the inventory set one, else the first
-/// matching rule's team.
+/// The team of an asset: its own `owner_team` when the inventory set one, else the team of
+/// the first matching rule in rule order (priority, then specificity, then position).
 pub fn route<'a>(rules: &'a [OwnershipRule], asset: &'a crate::Asset) -> Option<&'a str> {
     if let Some(t) = asset.owner_team.as_deref().filter(|t| !t.is_empty()) {
         return Some(t);
     }
     rules
         .iter()
-        .find(|r| r.matches(asset))
+        .filter(|r| r.matches(asset))
+        .min_by(|a, b| {
+            b.priority
+                .unwrap_or(0)
+                .cmp(&a.priority.unwrap_or(0))
+                .then(crate::context::specificity(b).cmp(&crate::context::specificity(a)))
+                .then(a.position.cmp(&b.position))
+        })
         .map(|r| r.team.as_str())
 }
 
@@ -415,6 +427,41 @@ pub struct TicketEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rule(position: i64, kind: RuleKind, pattern: &str, team: &str) -> OwnershipRule {
+        OwnershipRule {
+            id: None,
+            position,
+            kind,
+            pattern: pattern.into(),
+            team: team.into(),
+            priority: None,
+        }
+    }
+
+    #[test]
+    fn broad_asset_kind_rule_does_not_shadow_a_later_name_rule() {
+        let rules = [
+            rule(1, RuleKind::AssetKind, "host", "it_operations"),
+            rule(2, RuleKind::Name, "testphp*", "web"),
+        ];
+        let testphp = crate::Asset::new(crate::AssetKind::Host, "testphp.vulnweb.com");
+        let other = crate::Asset::new(crate::AssetKind::Host, "db01");
+        assert_eq!(route(&rules, &testphp), Some("web"));
+        assert_eq!(route(&rules, &other), Some("it_operations"));
+        // an explicit priority still puts the broad rule first
+        let mut prio = rules.clone();
+        prio[0].priority = Some(1);
+        assert_eq!(route(&prio, &testphp), Some("it_operations"));
+        // equal specificity: position decides
+        let tie = [
+            rule(1, RuleKind::Tag, "pci", "a"),
+            rule(2, RuleKind::Tag, "pci", "b"),
+        ];
+        let mut tagged = other.clone();
+        tagged.tags = vec!["pci".into()];
+        assert_eq!(route(&tie, &tagged), Some("a"));
+    }
 
     #[test]
     fn glob_matches_stars_and_marks() {

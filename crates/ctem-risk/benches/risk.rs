@@ -99,6 +99,7 @@ fn bench(c: &mut Criterion) {
             asset_id: &assets[r.below(20_000) as usize],
             risk_score: scores[i].0,
             kev: inputs[i].kev == Some(true),
+            priority: scores[i].1,
         })
         .collect();
     group.bench_function("group_1m", |b| {

@@ -59,8 +59,10 @@ pub struct Mitigations {
     pub vex_not_affected: f64,
     /// The risk was formally accepted.
     pub accepted_risk: f64,
-    /// No fixed version exists yet: the item cannot be remediated, only mitigated.
-    pub no_fix_available: f64,
+    /// Ignored (kept so older files still load): "no fix available" changes the action
+    /// (mitigate instead of upgrade), never the urgency.
+    #[serde(skip_serializing)]
+    pub no_fix_available: Option<f64>,
 }
 
 impl Default for Mitigations {
@@ -68,7 +70,7 @@ impl Default for Mitigations {
         Self {
             vex_not_affected: 0.05,
             accepted_risk: 0.3,
-            no_fix_available: 0.8,
+            no_fix_available: None,
         }
     }
 }
@@ -96,6 +98,9 @@ impl Default for Thresholds {
 }
 
 /// Values (0-1) assumed when an input is unknown, and the exposure of each network zone.
+/// Unknown exposure and criticality are not assumed: they are left out of the weighted
+/// mean (neutral). `exposure` is read only for a service known not to be reachable on an
+/// asset whose zone is unknown; `criticality` is accepted for older files and unused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Assumptions {
@@ -157,9 +162,13 @@ pub struct RiskConfig {
     pub thresholds: Thresholds,
     /// Values assumed for unknown inputs and per network zone.
     pub assumptions: Assumptions,
-    /// Lowest priority of a KEV-listed item that no mitigating fact applies to (`P2` by
-    /// default; `P4` disables the floor).
+    /// Lowest priority of a KEV-listed item (or an SSVC "Act") that no mitigating fact
+    /// applies to, on an asset not known to be unreachable (`P1` by default; `P4` disables
+    /// the floor).
     pub kev_floor: Priority,
+    /// The same floor when the vulnerable service is known not to be reachable or the asset
+    /// sits in an isolated zone (`P2` by default).
+    pub kev_floor_unreachable: Priority,
 }
 
 impl Default for RiskConfig {
@@ -170,7 +179,8 @@ impl Default for RiskConfig {
             mitigations: Mitigations::default(),
             thresholds: Thresholds::default(),
             assumptions: Assumptions::default(),
-            kev_floor: Priority::P2,
+            kev_floor: Priority::P1,
+            kev_floor_unreachable: Priority::P2,
         }
     }
 }
@@ -206,7 +216,6 @@ impl RiskConfig {
         let unit = [
             m.vex_not_affected,
             m.accepted_risk,
-            m.no_fix_available,
             a.severity,
             a.exposure,
             a.criticality,

@@ -18,7 +18,8 @@
 //!   [`RiskConfig::default`], then [`RiskConfig::build`]); for each open exposure fill a
 //!   [`RiskInput`] and call [`RiskModel::quick`] (score and priority, no allocation); hand
 //!   [`OpenExposure`]s to [`group_remediations`], which returns [`RemediationGroup`]s
-//!   ordered by risk removed.
+//!   ordered by urgency ([`urgency_order`]: highest priority closed, then KEV count, then
+//!   risk removed, then exposures closed).
 //! * `ctem explain ID`: [`RiskModel::score`] gives a [`RiskScore`] whose `factors` list
 //!   every factor with its value, weight, contribution and reason; [`RiskScore::explain`]
 //!   is the human text, `serde_json::to_string(&risk_score)` the `--json` output.
@@ -47,15 +48,22 @@
 //! * **The risk score is a weighted mean, damped by multipliers.** Additive factors
 //!   (KEV, ransomware use, EPSS, public exploit, severity, exposure, criticality) have
 //!   values in 0-1 and configurable weights; mitigating facts (VEX `not_affected`, accepted
-//!   risk, no fix available) multiply. Each factor's `contribution` is in score points and
+//!   risk) multiply. Each factor's `contribution` is in score points and
 //!   the contributions add up to the score, so the explanation is the computation, not a
 //!   story told beside it. Raising any risk input never lowers the score (tested).
-//! * **Inputs are `Option`s with explicit assumptions.** An unknown criticality or
-//!   severity takes a configured value and the explanation says "assumed"; SSVC has no
-//!   "unknown" either and we follow its advice to pick the reasonable assumption.
+//! * **Unknown context is neutral.** Inputs are `Option`s. An unknown exposure or asset
+//!   criticality leaves the weighted mean (its weight drops out), so a missing fact neither
+//!   raises nor lowers the score, and [`RiskScore::missing`] lists it for `ctem explain` to
+//!   say how to supply it. An unknown severity takes a configured value ("assumed"); SSVC has
+//!   no "unknown" and we follow its advice to pick the reasonable assumption.
+//! * **Exploited first.** A KEV-listed exposure (or an SSVC "Act") is at least P1 unless it
+//!   is known to be unreachable (then P2), VEX says not affected, or the risk was accepted:
+//!   the EPSS research shows exploitation evidence beats CVSS-only ranking by an order of
+//!   magnitude, so severity and volume must not bury it. "No fixed version" changes the
+//!   action (mitigate), never the urgency.
 //! * **Policy is configuration.** `policy = "risk_score"` (thresholds) or `"ssvc"` (Act P1,
-//!   Attend P2, Track* P3, Track P4); both results are always computed, and a KEV floor
-//!   (default P2) keeps exploited-in-the-wild items from sinking.
+//!   Attend P2, Track* P3, Track P4); both results are always computed, and the KEV floor
+//!   (above) applies under both.
 //! * **A fast path for re-scoring.** [`RiskModel::quick`] and [`RiskModel::score`] share
 //!   one evaluation generic over a factor sink; the quick sink builds no reason strings.
 //!   The bench re-scores 1,000,000 inputs in about 60 ms and groups 1,000,000 exposures
@@ -81,5 +89,5 @@ pub use config::{Policy, RiskConfig};
 pub use cvss::{Cvss, CvssScore, Severity, Version, score};
 pub use error::{Error, Result};
 pub use model::{Factor, NetworkZone, Priority, RiskInput, RiskModel, RiskScore};
-pub use remediation::{OpenExposure, RemediationGroup, group_remediations};
+pub use remediation::{OpenExposure, RemediationGroup, group_remediations, urgency_order};
 pub use sla::{SlaConfig, SlaStatus, SlaTarget};

@@ -167,6 +167,10 @@ pub struct RiskScore {
     pub kev_floor_applied: bool,
     /// Every factor, additive ones first, then mitigations.
     pub factors: Vec<Factor>,
+    /// The facts the model did not know (`kev`, `epss`, `severity`, `exposure`,
+    /// `asset_criticality`): unknown context is left out of the score, and supplying it can
+    /// move the score either way.
+    pub missing: Vec<&'static str>,
 }
 
 impl RiskScore {
@@ -186,7 +190,10 @@ impl RiskScore {
             self.ssvc
         );
         if self.kev_floor_applied {
-            let _ = writeln!(out, "  priority raised to the KEV floor");
+            let _ = writeln!(
+                out,
+                "  priority raised to the KEV floor (exploited in the wild, or SSVC Act)"
+            );
         }
         for f in &self.factors {
             let _ = writeln!(
@@ -236,6 +243,22 @@ impl Default for RiskModel {
     }
 }
 
+/// Whether anything is known about where the asset sits: internet-facing, zone, or a
+/// service known not to be reachable.
+fn exposure_known(input: &RiskInput) -> bool {
+    input.internet_facing.is_some()
+        || input.network_zone.is_some()
+        || input.service_reachable == Some(false)
+}
+
+fn reachability(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown (no service inventory, or not service-bound)",
+    }
+}
+
 fn known(b: Option<bool>) -> &'static str {
     match b {
         Some(true) => "yes",
@@ -276,6 +299,7 @@ impl RiskModel {
             ssvc,
             kev_floor_applied,
             factors,
+            missing: Self::missing(input),
         }
     }
 
@@ -284,6 +308,33 @@ impl RiskModel {
     pub fn quick(&self, input: &RiskInput) -> (f64, Priority) {
         let (score, priority, _, _) = self.eval(input, &mut Discard);
         (score, priority)
+    }
+
+    /// The facts of `input` the model does not know, by factor name.
+    pub fn missing(input: &RiskInput) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if input.kev.is_none() {
+            out.push("kev");
+        }
+        if input.epss_probability.is_none() {
+            out.push("epss");
+        }
+        if input.cvss_base_score.is_none() && input.scanner_severity.is_none() {
+            out.push("severity");
+        }
+        if !exposure_known(input) {
+            out.push("exposure");
+        }
+        if input.asset_criticality.is_none() {
+            out.push("asset_criticality");
+        }
+        out
+    }
+
+    /// Whether the vulnerable service is known not to be reachable: the scanner inventory
+    /// shows it closed, or the asset sits in an isolated zone.
+    pub fn known_unreachable(input: &RiskInput) -> bool {
+        input.service_reachable == Some(false) || input.network_zone == Some(NetworkZone::Isolated)
     }
 
     /// The SSVC decision points this model derives from an input.
@@ -325,7 +376,11 @@ impl RiskModel {
         }
     }
 
-    fn exposure_value(&self, input: &RiskInput) -> f64 {
+    /// Exposure value 0-1, `None` when nothing is known about it (left out of the score).
+    fn exposure_value(&self, input: &RiskInput) -> Option<f64> {
+        if !exposure_known(input) {
+            return None;
+        }
         let a = &self.config.assumptions;
         let base = match (input.internet_facing, input.network_zone) {
             (Some(true), _) | (_, Some(NetworkZone::Internet)) => a.zone_internet,
@@ -336,11 +391,11 @@ impl RiskModel {
             (Some(false), None) => a.zone_internal,
             (None, None) => a.exposure,
         };
-        if input.service_reachable == Some(false) {
+        Some(if input.service_reachable == Some(false) {
             base * a.unreachable
         } else {
             base
-        }
+        })
     }
 
     /// Score, priority, SSVC decision and whether the KEV floor applied.
@@ -356,8 +411,13 @@ impl RiskModel {
             Policy::Ssvc if vex || accepted => Priority::P4,
             Policy::Ssvc => Priority::from_ssvc(decision),
         };
-        let floor = self.config.kev_floor;
-        let floor_applied = input.kev == Some(true) && !vex && !accepted && priority > floor;
+        let floor = if Self::known_unreachable(input) {
+            self.config.kev_floor_unreachable
+        } else {
+            self.config.kev_floor
+        };
+        let exploited = input.kev == Some(true) || decision == Decision::Act;
+        let floor_applied = exploited && !vex && !accepted && priority > floor;
         if floor_applied {
             priority = floor;
         }
@@ -367,7 +427,19 @@ impl RiskModel {
     /// The weighted mean of the additive factors, in points (0-100).
     fn additive(&self, input: &RiskInput, sink: &mut impl Sink) -> f64 {
         let w = &self.config.weights;
-        let points = 100.0 / self.total_weight;
+        let exposure = self.exposure_value(input);
+        let crit = input
+            .asset_criticality
+            .map(|c| f64::from(c.clamp(1, 5) - 1) / 4.0);
+        // unknown context is neutral: its weight leaves the mean
+        let mut total = self.total_weight;
+        if exposure.is_none() {
+            total -= w.exposure;
+        }
+        if crit.is_none() {
+            total -= w.criticality;
+        }
+        let points = if total > 0.0 { 100.0 / total } else { 0.0 };
         let mut score = 0.0;
         let mut add = |sink: &mut _, name, v: f64, weight: f64, why: &dyn Fn() -> String| {
             let c = v * weight * points;
@@ -428,33 +500,47 @@ impl RiskModel {
             ),
             _ => "severity unknown, assumed".into(),
         });
-        let exposure = self.exposure_value(input);
-        add(sink, "exposure", exposure, w.exposure, &|| {
-            let zone = input.network_zone.map_or("unknown".to_owned(), |z| {
-                format!("{z:?}").to_ascii_lowercase()
-            });
-            format!(
-                "internet-facing {}, zone {zone}, service reachable {}",
-                known(input.internet_facing),
-                known(input.service_reachable)
-            )
-        });
-        let crit = input
-            .asset_criticality
-            .map_or(self.config.assumptions.criticality, |c| {
-                f64::from(c.clamp(1, 5) - 1) / 4.0
-            });
-        add(sink, "asset_criticality", crit, w.criticality, &|| {
-            input.asset_criticality.map_or_else(
-                || "asset criticality unknown, assumed".into(),
-                |c| format!("asset criticality {c} of 5"),
-            )
-        });
+        let exposure_weight = if exposure.is_some() { w.exposure } else { 0.0 };
+        add(
+            sink,
+            "exposure",
+            exposure.unwrap_or(0.0),
+            exposure_weight,
+            &|| {
+                let zone = input.network_zone.map_or("unknown".to_owned(), |z| {
+                    format!("{z:?}").to_ascii_lowercase()
+                });
+                let facts = format!(
+                    "internet-facing {}, zone {zone}, service reachable {}",
+                    known(input.internet_facing),
+                    reachability(input.service_reachable)
+                );
+                if exposure.is_some() {
+                    facts
+                } else {
+                    format!("{facts}: unknown, left out of the score (neutral)")
+                }
+            },
+        );
+        let crit_weight = if crit.is_some() { w.criticality } else { 0.0 };
+        add(
+            sink,
+            "asset_criticality",
+            crit.unwrap_or(0.0),
+            crit_weight,
+            &|| {
+                input.asset_criticality.map_or_else(
+                    || "asset criticality unknown, left out of the score (neutral)".into(),
+                    |c| format!("asset criticality {c} of 5"),
+                )
+            },
+        );
 
         score
     }
 
-    /// Applies the mitigating facts' multipliers to `score`.
+    /// Applies the mitigating facts' multipliers to `score`. "No fixed version" is listed
+    /// but changes nothing: it decides the action (mitigate), not the urgency.
     fn mitigate(&self, input: &RiskInput, mut score: f64, sink: &mut impl Sink) -> f64 {
         let m = &self.config.mitigations;
         let vex = input.vex_not_affected == Some(true);
@@ -478,12 +564,13 @@ impl RiskModel {
             (
                 "no_fix_available",
                 no_fix,
-                m.no_fix_available,
-                "no fixed version yet",
+                1.0,
+                "no fixed version yet: the action is to mitigate, the urgency is unchanged",
                 "a fix is available or unknown",
             ),
         ] {
             let before = score;
+            // "no fix" multiplies by 1: it is listed for the explanation only
             if applies {
                 score *= mult;
             }

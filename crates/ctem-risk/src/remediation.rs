@@ -1,6 +1,10 @@
 //! Remediation grouping for `ctem top`: one action per package ("upgrade openssl to
-//! 3.0.13") covering every open exposure it fixes, ordered by the risk it removes.
+//! 3.0.13") covering every open exposure it fixes, ordered by urgency first: the highest
+//! priority the action closes, then how many KEV-listed exposures it closes, then the risk it
+//! removes, then how many exposures it closes. Volume never beats urgency: a thousand P3
+//! cookie-flag findings rank below one P1.
 
+use crate::model::Priority;
 use crate::version;
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -50,6 +54,8 @@ pub struct OpenExposure<'a> {
     pub risk_score: f64,
     /// Listed in CISA KEV.
     pub kev: bool,
+    /// The exposure's priority.
+    pub priority: Priority,
 }
 
 /// One remediation action and what it removes.
@@ -63,6 +69,8 @@ pub struct RemediationGroup {
     /// The version to upgrade to: the highest version any exposure of the group needs;
     /// `None` when no fix exists.
     pub target_version: Option<String>,
+    /// The highest priority (most urgent) among the exposures the action closes.
+    pub priority: Priority,
     /// Distinct assets touched.
     pub assets: usize,
     /// Exposures removed.
@@ -105,10 +113,10 @@ struct Acc<'a> {
     kev: usize,
     risk: f64,
     max_risk: f64,
+    priority: Priority,
 }
 
-/// Groups open exposures by remediation action and orders the actions by risk removed
-/// (then KEV count, then package name).
+/// Groups open exposures by remediation action and orders them with [`urgency_order`].
 pub fn group_remediations(exposures: &[OpenExposure<'_>]) -> Vec<RemediationGroup> {
     let mut groups: HashMap<(&str, bool), Acc<'_>, Fx> = HashMap::default();
     for e in exposures {
@@ -124,7 +132,9 @@ pub fn group_remediations(exposures: &[OpenExposure<'_>]) -> Vec<RemediationGrou
                 kev: 0,
                 risk: 0.0,
                 max_risk: 0.0,
+                priority: Priority::P4,
             });
+        acc.priority = acc.priority.min(e.priority);
         if let Some(f) = fix
             && acc
                 .target
@@ -152,6 +162,7 @@ pub fn group_remediations(exposures: &[OpenExposure<'_>]) -> Vec<RemediationGrou
             },
             package: package.to_owned(),
             target_version: acc.target.map(str::to_owned),
+            priority: acc.priority,
             assets: acc.assets.len(),
             exposures: acc.exposures,
             kev: acc.kev,
@@ -159,12 +170,19 @@ pub fn group_remediations(exposures: &[OpenExposure<'_>]) -> Vec<RemediationGrou
             max_risk: acc.max_risk,
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.risk_removed
-            .total_cmp(&a.risk_removed)
-            .then(b.kev.cmp(&a.kev))
-            .then_with(|| a.package.cmp(&b.package))
-            .then_with(|| a.action.cmp(&b.action))
-    });
+    out.sort_by(urgency_order);
     out
+}
+
+/// The order of `ctem top` (docs/risk-model.md): the highest priority closed (P1 first),
+/// then KEV-listed exposures closed, then risk removed, then exposures closed (more first);
+/// package and action names break the remaining ties so the order is stable.
+pub fn urgency_order(a: &RemediationGroup, b: &RemediationGroup) -> Ordering {
+    a.priority
+        .cmp(&b.priority)
+        .then(b.kev.cmp(&a.kev))
+        .then(b.risk_removed.total_cmp(&a.risk_removed))
+        .then(b.exposures.cmp(&a.exposures))
+        .then_with(|| a.package.cmp(&b.package))
+        .then_with(|| a.action.cmp(&b.action))
 }

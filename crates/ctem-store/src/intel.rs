@@ -122,6 +122,9 @@ pub trait IntelStore {
     fn indicators(&self, filter: &IndicatorFilter) -> Result<Vec<Indicator>>;
     /// ATT&CK objects of one kind (all kinds when `None`), ordered by id.
     fn attack_objects(&self, kind: Option<&str>) -> Result<Vec<AttackObject>>;
+    /// The relationships (`mitigates`, `detects`, `subtechnique-of`, `uses`, ...) one of
+    /// whose ends has the ATT&CK id `attack_id`, ordered by type and ends.
+    fn attack_relationships(&self, attack_id: &str) -> Result<Vec<Relationship>>;
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>>;
     fn set_feed_state(&mut self, state: &FeedState) -> Result<()>;
     fn intel_counts(&self) -> Result<IntelCounts>;

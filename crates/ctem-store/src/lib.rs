@@ -15,14 +15,22 @@
 //!   its identifiers, strongest first (cloud id, image digest, repo URL, MAC, FQDN, image ref,
 //!   IP, short host name, name); the first identifier that names a stored asset wins and the
 //!   new identifiers are added to it. So nmap's `10.0.0.5 / web01.corp` and Nessus's
-//!   `web01.corp / 00:11:22:..` become one asset.
+//!   `web01.corp / 00:11:22:..` become one asset. A local identifier (loopback, link-local,
+//!   unspecified address, `localhost`) only finds assets the same source reported before.
+//! - **asset facts**: criticality, zone, internet-facing, team and environment are written by
+//!   rank: an inventory import's facts overwrite and are kept; a scanner's fill the rest. Each
+//!   fact's source is stored (`AssetRow::fact_sources`), and which sources reported each
+//!   asset (`AssetRow::sources`, `never_scanned`).
 //! - **dedup**: an exposure is keyed by `(asset, fingerprint)` where the fingerprint recipe
 //!   depends on its kind ([`ctem_model::Exposure::fingerprint`]).
 //! - **lifecycle**: each exposure remembers which `(tool, scope)` pairs currently report it
 //!   (its *sources*). When a scan commits, the sources of the same tool and scope that the
 //!   scan did not report are closed, and an exposure with no open source left becomes
 //!   `fixed`. Without an explicit scope a scan only speaks for the assets it reported; with
-//!   `--scope` it speaks for the whole scope. Exposures of other tools or scopes are never
+//!   `--scope` it speaks for the whole scope. A document of statements (a VEX, an advisory:
+//!   [`ctem_model::Coverage::Statements`] in its `ScanInfo`) speaks only for the pairs it
+//!   states and closes nothing; the status its statements decide (fixed, false positive) is
+//!   applied to the matching exposure instead. Exposures of other tools or scopes are never
 //!   touched. A fixed exposure reported again is `reopened`. Every change is kept in its
 //!   status history.
 //!
@@ -44,6 +52,7 @@
 
 pub mod alerts;
 pub mod error;
+pub mod exercise;
 mod fx;
 pub mod intel;
 pub mod pool;
@@ -51,6 +60,8 @@ pub mod prepared;
 pub mod sqlite;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
+#[cfg(feature = "testsuite")]
+pub mod testsuite_context;
 #[cfg(feature = "testsuite")]
 pub mod testsuite_intel;
 #[cfg(feature = "testsuite")]
@@ -96,6 +107,8 @@ pub struct ExposureFilter {
 /// Filters for [`Store::assets`].
 #[derive(Debug, Clone, Default)]
 pub struct AssetFilter {
+    /// One asset by id.
+    pub id: Option<i64>,
     pub kind: Option<ctem_model::AssetKind>,
     /// Substring of the name or of any identifier.
     pub search: Option<String>,
@@ -112,6 +125,14 @@ pub struct AssetRow {
     pub last_seen: DateTime<Utc>,
     pub services: u64,
     pub open_exposures: u64,
+    /// The tools that reported the asset (`nmap`, `trivy`, `inventory`...).
+    pub sources: Vec<String>,
+    /// Only an inventory import knows it: no scanner reported it yet.
+    pub never_scanned: bool,
+    /// Where each stored fact came from (inventory or scanner); rules are applied on top by
+    /// [`ctem_model::context::ContextRules::resolve`].
+    #[serde(skip)]
+    pub fact_sources: ctem_model::context::FactSources,
 }
 
 /// A source of an exposure: a tool and scope that report it.
@@ -140,7 +161,9 @@ pub trait ImportSession {
 /// The store every stage reads and writes. Each stage's own storage is a trait of its own
 /// ([`intel::IntelStore`], [`work::WorkStore`], [`alerts::AlertStore`]) so its methods live
 /// beside its tables.
-pub trait Store: intel::IntelStore + work::WorkStore + alerts::AlertStore + Send {
+pub trait Store:
+    intel::IntelStore + work::WorkStore + alerts::AlertStore + exercise::ExerciseStore + Send
+{
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;
     fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;
     fn asset(&self, id: i64) -> Result<Option<Asset>>;

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ctem_model::{
-    Asset, AssetKind, Exposure, ExposureKind, ExposureStatus, Identifier, IdentifierKind,
+    Asset, AssetKind, Coverage, Exposure, ExposureKind, ExposureStatus, Identifier, IdentifierKind,
     ImportSummary, Package, Record, Severity,
 };
 
@@ -47,6 +47,10 @@ pub const CASES: &[Case] = &[
     (
         "vex_not_affected_applies_to_the_matching_exposure",
         vex_not_affected_applies_to_the_matching_exposure,
+    ),
+    (
+        "a_document_of_statements_closes_only_what_it_states",
+        a_document_of_statements_closes_only_what_it_states,
     ),
 ];
 
@@ -531,4 +535,70 @@ fn vex_not_affected_applies_to_the_matching_exposure(store: &mut dyn Store) {
         status_of(store, "CVE-1"),
         vec![ExposureStatus::FalsePositive]
     );
+}
+
+/// A VEX document or advisory of `(cve, package, status)` statements about asset `a`.
+fn statements(a: &Asset, stated: &[(&str, &str, ExposureStatus)]) -> Vec<Record> {
+    let mut out = vec![Record::ScanInfo {
+        tool: Some("Example Corp".into()),
+        started_at: None,
+        finished_at: None,
+        covers: Coverage::Statements,
+    }];
+    let es = stated
+        .iter()
+        .map(|(cve, pkg, st)| {
+            let mut e = vuln(cve, pkg);
+            e.status = *st;
+            e.solution = Some(format!("VEX status: {}", st.as_str()));
+            e
+        })
+        .collect::<Vec<_>>();
+    out.extend(report(&[(a.clone(), es)]));
+    out
+}
+
+fn a_document_of_statements_closes_only_what_it_states(store: &mut dyn Store) {
+    let a = host("10.0.0.1", &[]);
+    let open = ExposureStatus::Open;
+    let first = statements(&a, &[("CVE-1", "a", open), ("CVE-2", "b", open)]);
+    import(store, meta("csaf", Some("advisories"), 0), first);
+    // a second advisory, about the same product but another vulnerability, even with an
+    // explicit scope, says nothing about the first one's
+    let second = statements(&a, &[("CVE-3", "c", open)]);
+    let s = import(store, meta("csaf", Some("advisories"), 1), second);
+    assert_eq!((s.exposures.new, s.exposures.fixed), (1, 0));
+    for cve in ["CVE-1", "CVE-2", "CVE-3"] {
+        assert_eq!(status_of(store, cve), vec![open], "{cve}");
+    }
+    // a statement that CVE-1 is fixed closes it, with the time; stated again, it stays so
+    let fixed = statements(&a, &[("CVE-1", "a", ExposureStatus::Fixed)]);
+    for day in [2, 3] {
+        import(store, meta("csaf", None, day), fixed.clone());
+        assert_eq!(status_of(store, "CVE-1"), vec![ExposureStatus::Fixed]);
+    }
+    let id = store
+        .exposures(&ExposureFilter {
+            cve: Some("CVE-1".into()),
+            ..Default::default()
+        })
+        .expect("q")[0]
+        .id
+        .expect("id");
+    let e = store.exposure(id).expect("q").expect("exists");
+    assert_eq!(e.fixed_at, Some(t(2)), "fixed when the advisory said so");
+    assert_eq!(
+        e.history
+            .iter()
+            .filter(|h| h.to == ExposureStatus::Fixed)
+            .count(),
+        1,
+        "{:?}",
+        e.history
+    );
+    // a fixed statement about a pair nobody reported is stored closed, never open
+    let other = statements(&a, &[("CVE-4", "d", ExposureStatus::Fixed)]);
+    import(store, meta("csaf", None, 4), other);
+    assert_eq!(status_of(store, "CVE-4"), vec![ExposureStatus::Fixed]);
+    assert_eq!(status_of(store, "CVE-2"), vec![open]);
 }

@@ -136,6 +136,7 @@ fn rule(kind: RuleKind, pattern: &str, team: &str) -> OwnershipRule {
         kind,
         pattern: pattern.into(),
         team: team.into(),
+        priority: None,
     }
 }
 
@@ -153,6 +154,7 @@ fn prioritize(
             intel: Some(intel),
             config_rules: None,
             config_teams: &[],
+            context: &[],
             tickets: true,
             now,
         })

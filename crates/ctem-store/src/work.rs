@@ -46,6 +46,9 @@ pub struct Prioritize<'a> {
     pub config_rules: Option<&'a [OwnershipRule]>,
     /// Teams declared in the configuration file (created when missing).
     pub config_teams: &'a [Team],
+    /// Context rules from the configuration file (`[[context.rules]]`), applied on top of
+    /// the stored asset facts in the documented order (`ctem_model::context`).
+    pub context: &'a [ctem_model::context::ContextRule],
     /// Also regroup tickets.
     pub tickets: bool,
     pub now: DateTime<Utc>,
@@ -179,8 +182,9 @@ pub trait WorkStore {
     /// Open or reopened exposures with their stored risk, highest score first, as
     /// `(exposure id, risk)`; `limit` caps the list.
     fn ranked(&self, limit: Option<usize>) -> Result<Vec<(i64, StoredRisk)>>;
-    /// Open exposures grouped by remediation action, most risk removed first (`ctem top`),
-    /// from the stored scores.
+    /// Open exposures grouped by remediation action in urgency order
+    /// (`ctem_risk::urgency_order`), informational findings left out (`ctem top`), from the
+    /// stored scores.
     fn top(&self, today: NaiveDate) -> Result<Vec<TopGroup>>;
 
     fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>>;
@@ -213,9 +217,12 @@ pub struct Facts<'a> {
     pub cvss: Option<&'a CvssFacts>,
     pub fix_available: Option<bool>,
     pub asset: Option<&'a AssetFacts>,
-    /// Whether the exposure's port is an open service of its asset (`None`: no port).
+    /// Whether the exposure's port is an open service of its asset (`None`: no port, or
+    /// the asset's services were never inventoried).
     pub service_reachable: Option<bool>,
     pub intel: Option<IntelFacts>,
+    /// A KEV catalog is stored: a CVE without a KEV entry is known not to be listed.
+    pub kev_catalog: bool,
     pub vex_not_affected: bool,
     pub accepted: bool,
 }
@@ -320,8 +327,13 @@ fn risk_severity(s: ctem_model::Severity) -> Option<ctem_risk::Severity> {
 pub fn risk_input(f: &Facts<'_>) -> RiskInput {
     let cvss = f.cvss.copied().unwrap_or_default();
     let a = f.asset.cloned().unwrap_or_default();
+    let listed = f.intel.is_some_and(|i| i.kev);
     RiskInput {
-        kev: f.intel.map(|i| i.kev),
+        kev: if listed || f.kev_catalog {
+            Some(listed)
+        } else {
+            None
+        },
         kev_ransomware: f.intel.filter(|i| i.kev).map(|i| i.kev_ransomware_known),
         epss_probability: f.intel.and_then(|i| i.epss),
         epss_percentile: f.intel.and_then(|i| i.epss_percentile),
@@ -348,12 +360,14 @@ pub fn vex_not_affected(e: &Exposure) -> bool {
         .is_some_and(|s| s.contains("not_affected"))
 }
 
-/// The facts of one fully read exposure (`ctem explain`).
+/// The facts of one fully read exposure (`ctem explain`); `kev_catalog` says whether a KEV
+/// catalog is stored.
 pub fn facts_of<'a>(
     e: &'a Exposure,
     cvss: &'a CvssFacts,
     asset: Option<&'a AssetFacts>,
     services: &[Service],
+    kev_catalog: bool,
 ) -> Facts<'a> {
     Facts {
         severity: e.severity,
@@ -363,12 +377,14 @@ pub fn facts_of<'a>(
             .as_ref()
             .map(|p| p.fixed_version.as_deref().is_some_and(|v| !v.is_empty())),
         asset,
-        service_reachable: e.port.map(|p| {
+        // no service inventory: reachability unknown, not "no"
+        service_reachable: e.port.filter(|_| !services.is_empty()).map(|p| {
             services
                 .iter()
                 .any(|s| s.port == p && s.state.eq_ignore_ascii_case("open"))
         }),
         intel: e.intel.as_ref().map(IntelFacts::from),
+        kev_catalog,
         vex_not_affected: vex_not_affected(e),
         accepted: e.status == ExposureStatus::Accepted,
     }

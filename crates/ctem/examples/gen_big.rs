@@ -2,6 +2,9 @@
 //! `gen_big grype MEGABYTES OUT.json` or `gen_big nessus MEGABYTES HOSTS OUT.nessus`.
 //! Prints the number of findings written.
 
+// a benchmark helper printing its figures: the broken-pipe rule of the binary does not apply
+#![allow(clippy::disallowed_macros)]
+
 use std::io::BufWriter;
 
 #[path = "../benches/common/big_gen.rs"]

@@ -2,6 +2,9 @@
 //! passed explicitly to every pipeline. There is no global: two settings values can live in
 //! one process (a server serving two stores, a test comparing two models).
 //!
+//! Sections: `[store]`, `[risk]` (and its `sla`, `teams`, `ownership`, `integrations`),
+//! `[[feeds]]`, `[context]`, `[input]` and `[paths]`.
+//!
 //! Each section is a `*Config` type that serde reads and that `build()`s its runtime value
 //! (Vector's model). [`SettingsConfig::read`] lists the sections: adding one is a field here,
 //! a line in `read`, a line in `build` and its keys in docs/config.md (a test compares the
@@ -12,25 +15,32 @@
 //! `--config FILE`, else `$CTEM_CONFIG`, else `./ctem.toml` when it exists. The store URL is
 //! `--db`, else `$CTEM_DB`, else `[store] url`, else `ctem.db`.
 
+mod context;
 mod doc;
 mod duration;
 mod error;
 mod feeds;
+mod input;
 mod integrations;
+mod paths;
 mod risk;
 mod store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use ctem_model::context::ContextRule;
 use ctem_model::work::{OwnershipRule, Team};
 use ctem_risk::{RiskConfig, RiskModel, SlaConfig};
 use serde::{Deserialize, Serialize};
 
+pub use context::{ContextConfig, ContextSettings, VANTAGE_FORMATS, Vantage};
 pub use duration::parse_duration;
 pub use error::{SettingError, SettingsError};
 pub use feeds::{Feed, FeedConfig};
+pub use input::{InputConfig, InputSettings};
 pub use integrations::{TargetConfig, TargetKind};
+pub use paths::PathsConfig;
 pub use risk::{OwnershipRuleConfig, TeamConfig};
 pub use store::{StoreConfig, StoreSettings};
 
@@ -45,6 +55,9 @@ pub struct SettingsConfig {
     pub ownership: Option<Vec<OwnershipRuleConfig>>,
     pub integrations: Vec<TargetConfig>,
     pub feeds: Vec<FeedConfig>,
+    pub context: ContextConfig,
+    pub input: InputConfig,
+    pub paths: PathsConfig,
 }
 
 /// The section paths, in the order they are read (a sub-section before its parent).
@@ -56,6 +69,9 @@ pub const SECTIONS: &[&str] = &[
     "risk.integrations",
     "risk",
     "feeds",
+    "context",
+    "input",
+    "paths",
 ];
 
 impl SettingsConfig {
@@ -69,6 +85,9 @@ impl SettingsConfig {
             integrations: doc.section("risk.integrations"),
             risk: doc.section("risk"),
             feeds: doc.section("feeds"),
+            context: doc.section("context"),
+            input: doc.section("input"),
+            paths: doc.section("paths"),
         }
     }
 
@@ -82,6 +101,9 @@ impl SettingsConfig {
             .map_err(|e| errors.push(("risk".into(), e.to_string())))
             .ok();
         errors.extend(integrations::check(&self.integrations));
+        let context = self.context.build().map_err(|e| errors.extend(e)).ok();
+        let input = self.input.build().map_err(|e| errors.extend(e)).ok();
+        let paths = paths::build(self.paths).map_err(|e| errors.extend(e)).ok();
         let mut feeds = Vec::new();
         for (i, f) in self.feeds.into_iter().enumerate() {
             if feeds.iter().any(|o: &Feed| o.name == f.name) {
@@ -95,7 +117,9 @@ impl SettingsConfig {
                 Err(e) => errors.extend(e),
             }
         }
-        let (Some(store), Some(model), true) = (store, model, errors.is_empty()) else {
+        let (Some(store), Some(model), Some(context), Some(input), Some(paths), true) =
+            (store, model, context, input, paths, errors.is_empty())
+        else {
             return Err(errors);
         };
         Ok(Settings {
@@ -117,8 +141,12 @@ impl SettingsConfig {
                         .collect()
                 }),
                 integrations: self.integrations,
+                context: context.rules,
             },
             feeds,
+            vantage: context.vantage,
+            input,
+            paths,
         })
     }
 }
@@ -131,6 +159,13 @@ pub struct Settings {
     pub store: StoreSettings,
     pub risk: RiskSettings,
     pub feeds: Vec<Feed>,
+    /// `[context] vantage`: where port scans imported without `--vantage` were taken from
+    /// (the section's rules are `risk.context`).
+    pub vantage: Vantage,
+    /// `[input]`: caps on what one input may expand to.
+    pub input: InputSettings,
+    /// `[paths]`: the attack-path model's environment.
+    pub paths: PathsConfig,
 }
 
 /// The `[risk]` section and its sub-sections, built.
@@ -142,6 +177,8 @@ pub struct RiskSettings {
     /// `None` when the file has no `[[risk.ownership]]`: rules added with `ctem teams` stay.
     pub rules: Option<Vec<OwnershipRule>>,
     pub integrations: Vec<TargetConfig>,
+    /// `[[context.rules]]`: asset context rules, in file order.
+    pub context: Vec<ContextRule>,
 }
 
 impl Default for Settings {

@@ -30,6 +30,9 @@ pub struct OwnershipRuleConfig {
     /// A glob: `*` any run of characters, `?` one character; case-insensitive.
     pub pattern: String,
     pub team: String,
+    /// Tried before rules of a lower priority (default 0), whatever their specificity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
 }
 
 impl OwnershipRuleConfig {
@@ -40,6 +43,7 @@ impl OwnershipRuleConfig {
             kind: self.kind,
             pattern: self.pattern,
             team: self.team,
+            priority: self.priority,
         }
     }
 }

@@ -207,3 +207,64 @@ fn flags_override_the_environment_which_overrides_the_file() {
     assert!(e.contains("nope.toml"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn context_input_and_paths_sections_build() {
+    let s = Settings::from_toml(
+        r#"
+[context]
+vantage = "external"
+[[context.rules]]
+name = "web*"
+criticality = 4
+[input]
+max_line_kb = 64
+[paths]
+lateral_likelihood = 0.25
+[[paths.reach]]
+from = "internet"
+to = "dmz"
+ports = [443]
+"#,
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.vantage, Vantage::External);
+    assert_eq!(s.risk.context[0].criticality, Some(4));
+    assert_eq!(s.input.max_line_kb, 64);
+    assert_eq!(s.input.max_intel_mb, 128);
+    assert_eq!(s.paths.lateral_likelihood, 0.25);
+    assert_eq!(s.paths.reach[0].ports, vec![443]);
+    let d = Settings::default();
+    assert_eq!(d.vantage, Vantage::Internal);
+    assert_eq!(d.input, InputConfig::default());
+    assert_eq!(d.paths, PathsConfig::default());
+}
+
+#[test]
+fn context_input_and_paths_errors_name_file_line_and_key() {
+    let e = errors(
+        "[[context.rules]]\nname = \"a\"\ncriticality = 4\n[[context.rules]]\ncidr = \"10.0.0.0/99\"\nzone = \"dmz\"\n\
+         [input]\nmax_decompressed_mb = 0\n[paths]\nlateral_likelihood = 2.0\n[context]\nvantag = \"external\"\n",
+    );
+    let text: Vec<String> = e.iter().map(ToString::to_string).collect();
+    let has = |s: &str| text.iter().any(|t| t.contains(s));
+    assert!(
+        has("ctem.toml:4: context.rules[1]: context rule 2"),
+        "{text:?}"
+    );
+    assert!(has("not an IP network"), "{text:?}");
+    assert!(
+        has("ctem.toml:8: input.max_decompressed_mb: every [input] limit must be at least 1"),
+        "{text:?}"
+    );
+    assert!(
+        has("ctem.toml:10: paths.lateral_likelihood: 2 is not a likelihood"),
+        "{text:?}"
+    );
+    assert!(has("did you mean `vantage`?"), "{text:?}");
+    // the section is read once: a typo in [[paths.reach]] is named with its line too
+    let e = errors("[[paths.reach]]\nfrom = \"a\"\nto = \"b\"\nport = [1]\n");
+    assert_eq!(e[0].line, Some(4), "{e:?}");
+    assert!(e[0].message.contains("did you mean `ports`?"), "{e:?}");
+}

@@ -5,8 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ctem_core::settings::{
-    FeedConfig, OwnershipRuleConfig, SECTIONS, SettingsConfig, TargetConfig, TargetKind, TeamConfig,
+    ContextConfig, FeedConfig, OwnershipRuleConfig, PathsConfig, SECTIONS, SettingsConfig,
+    TargetConfig, TargetKind, TeamConfig, Vantage,
 };
+use ctem_model::context::ContextRule;
+use ctem_paths::env::{AssetContext, CredentialGroup, ReachRule};
 use serde_json::Value;
 
 /// The settings with every optional key set and one entry of each list and variant.
@@ -30,6 +33,7 @@ fn full_example() -> SettingsConfig {
             kind: ctem_model::work::RuleKind::AssetKind,
             pattern: "host".into(),
             team: "NAME".into(),
+            priority: Some(1),
         }]),
         integrations: vec![
             target("w", TargetKind::Webhook { url: "u".into() }),
@@ -63,6 +67,41 @@ fn full_example() -> SettingsConfig {
             max_size_mb: 512,
             allow_addresses: vec!["127.0.0.1".into()],
         }],
+        context: ContextConfig {
+            rules: vec![ContextRule {
+                cidr: Some("10.0.0.0/8".into()),
+                name: Some("web*".into()),
+                tag: Some("t".into()),
+                kind: Some("host".into()),
+                source: Some("nmap".into()),
+                priority: Some(1),
+                criticality: Some(4),
+                zone: Some("dmz".into()),
+                internet_facing: Some(true),
+                team: Some("NAME".into()),
+            }],
+            vantage: Vantage::External,
+        },
+        paths: PathsConfig {
+            reach: vec![ReachRule {
+                from: "internet".into(),
+                to: "dmz".into(),
+                ports: vec![443],
+            }],
+            credentials: vec![CredentialGroup {
+                name: "admins".into(),
+                members: vec!["tag:admin".into()],
+            }],
+            assets: vec![AssetContext {
+                matches: "name:web*".into(),
+                zone: Some("dmz".into()),
+                criticality: Some(4),
+                internet_facing: Some(true),
+                tags: vec!["web".into()],
+                owner: Some("NAME".into()),
+            }],
+            ..PathsConfig::default()
+        },
         ..SettingsConfig::default()
     }
 }

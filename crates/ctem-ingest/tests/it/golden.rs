@@ -24,16 +24,37 @@ pub fn summarise(records: &[Record]) -> Value {
     let mut scan = Value::Null;
     for r in records {
         match r {
-            Record::ScanInfo { tool, started_at, finished_at } => {
+            Record::ScanInfo {
+                tool,
+                started_at,
+                finished_at,
+                ..
+            } => {
                 if scan.is_null() || tool.is_some() {
-                    scan = json!({"tool": tool, "started_at": started_at, "finished_at": finished_at});
+                    scan =
+                        json!({"tool": tool, "started_at": started_at, "finished_at": finished_at});
                 }
             }
-            Record::Asset { key, asset } => assets.push(json!({
-                "key": key, "kind": asset.kind, "name": asset.name,
-                "identifiers": asset.identifiers.iter().map(|i| format!("{}={}", i.kind.as_str(), i.value)).collect::<Vec<_>>(),
-                "os": asset.os, "tags": asset.tags,
-            })),
+            Record::Asset { key, asset } => {
+                let mut a = json!({
+                    "key": key, "kind": asset.kind, "name": asset.name,
+                    "identifiers": asset.identifiers.iter().map(|i| format!("{}={}", i.kind.as_str(), i.value)).collect::<Vec<_>>(),
+                    "os": asset.os, "tags": asset.tags,
+                });
+                // context facts, where a format states them (inventories)
+                let facts = json!({
+                    "criticality": asset.criticality, "zone": asset.zone,
+                    "internet_facing": asset.internet_facing, "owner_team": asset.owner_team,
+                    "environment": asset.environment,
+                });
+                if facts
+                    .as_object()
+                    .is_some_and(|o| o.values().any(|v| !v.is_null()))
+                {
+                    a["context"] = facts;
+                }
+                assets.push(a);
+            }
             Record::Service { .. } => services += 1,
             Record::Exposure { asset, exposure: e } => {
                 *by_kind.entry(e.kind.as_str().into()).or_default() += 1;

@@ -101,7 +101,11 @@ fn not_reports_are_refused_with_what_they_look_like() {
         parse_bytes(by_name("trivy").expect("trivy"), b"{\"foo\": 1}").expect_err("not trivy");
     assert!(matches!(err, Error::Refused(_)), "{err}");
     let err = parse_bytes(by_name("sarif").expect("sarif"), b"").expect_err("empty");
-    assert!(err.to_string().contains("line"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("an empty file is not a sarif report"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -121,5 +125,119 @@ fn arbitrary_prefixes_of_real_files_never_panic() {
                 }
             }
         }
+    }
+}
+
+/// The real Alpine report with an 8 MiB title and an 8 MiB "CVE id" put into two findings
+/// (the issue's 50 MB ones take a minute to build and parse in a debug build; the limits are
+/// in kilobytes, so 8 MiB shows the same).
+fn trivy_with_oversized_fields() -> Vec<u8> {
+    let bytes = std::fs::read(fixtures().join("trivy/alpine-310.json")).expect("read");
+    let mut doc: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    let vulns = doc["Results"][0]["Vulnerabilities"]
+        .as_array_mut()
+        .expect("vulnerabilities");
+    vulns[0]["Title"] = "A".repeat(8 << 20).into();
+    vulns[1]["VulnerabilityID"] = format!("CVE-2019-{}", "1".repeat(8 << 20)).into();
+    serde_json::to_vec(&doc).expect("json")
+}
+
+#[test]
+fn an_oversized_trivy_title_is_cut_and_an_oversized_cve_id_dropped() {
+    let bytes = trivy_with_oversized_fields();
+    let limits = ctem_ingest::Limits::default();
+    let trivy = by_name("trivy").expect("trivy");
+    for records in [
+        parse_bytes(trivy, &bytes).expect("in memory"),
+        ctem_ingest::parse_bytes_streaming(trivy, &bytes).expect("streamed"),
+    ] {
+        let mut cut = 0;
+        for r in &records {
+            if let ctem_ingest::Record::Exposure { exposure: e, .. } = r {
+                assert!(e.title.len() <= limits.title, "{}", e.title.len());
+                assert!(e.cves.iter().chain(&e.advisories).all(|c| c.len() < 64));
+                cut += usize::from(e.title.ends_with(ctem_ingest::limits::TRUNCATED));
+            }
+        }
+        assert_eq!(cut, 1);
+        let issues: Vec<String> = records
+            .iter()
+            .filter_map(|r| match r {
+                ctem_ingest::Record::Issue(i) => Some(format!("{}: {}", i.record, i.message)),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            issues.iter().any(|i| i.contains("title of 8388608 bytes")),
+            "{issues:?}"
+        );
+        assert!(
+            issues.iter().any(|i| i.contains("malformed CVE id")),
+            "{issues:?}"
+        );
+        assert!(
+            issues.iter().all(|i| i.len() < 400),
+            "issues quote clips only"
+        );
+    }
+}
+
+#[test]
+fn field_limits_are_a_value_the_caller_chooses() {
+    let bytes = std::fs::read(fixtures().join("trivy/alpine-310.json")).expect("read");
+    let tight = ctem_ingest::Limits {
+        title: 24,
+        ..ctem_ingest::Limits::default()
+    };
+    let mut titles = Vec::new();
+    let mut input = &bytes[..];
+    by_name("trivy")
+        .expect("trivy")
+        .read_with(&mut input, &tight, &mut |r| {
+            if let ctem_ingest::Record::Exposure { exposure, .. } = r {
+                titles.push(exposure.title);
+            }
+            Ok(())
+        })
+        .expect("reads");
+    assert!(!titles.is_empty());
+    assert!(titles.iter().all(|t| t.len() <= 24), "{titles:?}");
+}
+
+/// The `ingest_all` fuzz target over its seeds (every fixture under 256 KiB, as
+/// fuzz/run-all.sh copies them): detection, the detected parser, and every parser, with
+/// no panic. Replays the seeds without cargo-fuzz.
+#[test]
+fn the_ingest_all_fuzz_seeds_never_panic() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut seeds = Vec::new();
+    walk(&fixtures(), &mut seeds);
+    seeds.retain(|p| {
+        let n = p.to_string_lossy();
+        !n.ends_with(".expected.json")
+            && !n.ends_with(".md")
+            && std::fs::metadata(p).is_ok_and(|m| m.len() < 256 << 10)
+    });
+    assert!(seeds.len() > 50, "{} seeds", seeds.len());
+    for p in &seeds {
+        let data = std::fs::read(p).expect("read");
+        let run = std::panic::catch_unwind(|| {
+            if let Ok(f) = detect(&data, "fuzz") {
+                let _ = parse_bytes(f, &data);
+            }
+            for f in ctem_ingest::REGISTRY {
+                let _ = parse_bytes(f, &data);
+            }
+        });
+        assert!(run.is_ok(), "{}: a parser panicked", p.display());
     }
 }

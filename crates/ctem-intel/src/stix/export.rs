@@ -2,34 +2,19 @@
 //!
 //! Each simple indicator becomes an `indicator` SDO with the equivalent one-comparison pattern;
 //! a `pattern` indicator is exported with its own pattern when that pattern parses. Ids are
-//! derived from a SHA-256 of type, value and source, formatted as a version-4 UUID, so the same
-//! indicator keeps the same STIX id across exports and consumers can deduplicate. TLP markings
+//! deterministic UUIDv5s as STIX 2.1 defines them ([`super::id`]): an indicator's over its
+//! `pattern`, `pattern_type` and `x_ctem_source` (the feed it came from, a custom property the
+//! object carries), ctem's identity over its `name` and `identity_class`, the bundle over the
+//! ids it holds and its time; so the same indicator keeps the same STIX id across exports and
+//! consumers can deduplicate. TLP markings
 //! use the predefined TLP marking definitions, which are included in the bundle.
 
+use super::id::stix_id;
 use super::pattern::{self, quote};
 use crate::share::ShareFilter;
 use chrono::{DateTime, SecondsFormat, Utc};
 use ctem_model::intel::{Indicator, IndicatorType, Tlp};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
-
-/// A deterministic UUID (version and variant bits of v4) from a name.
-pub fn uuid_from(name: &str) -> String {
-    let h = Sha256::digest(name.as_bytes());
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&h[..16]);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let x: String = b.iter().map(|v| format!("{v:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
-}
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -107,7 +92,10 @@ fn tlp_marking(t: Tlp) -> (&'static str, Value) {
 /// first-seen time.
 pub fn export_stix(indicators: &[Indicator], filter: &ShareFilter) -> String {
     let now = ts(filter.now);
-    let identity_id = format!("identity--{}", uuid_from("ctem"));
+    let identity_id = stix_id(
+        "identity",
+        &[("name", json!("ctem")), ("identity_class", json!("system"))],
+    );
     let mut objects = vec![json!({
         "type": "identity", "spec_version": "2.1", "id": identity_id,
         "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
@@ -118,9 +106,13 @@ pub fn export_stix(indicators: &[Indicator], filter: &ShareFilter) -> String {
     let mut body = Vec::new();
     for i in filter.apply(indicators) {
         let Some(pat) = pattern_for(i) else { continue };
-        let id = format!(
-            "indicator--{}",
-            uuid_from(&format!("{}|{}|{}", i.kind, i.value, i.source))
+        let id = stix_id(
+            "indicator",
+            &[
+                ("pattern", json!(pat)),
+                ("pattern_type", json!("stix")),
+                ("x_ctem_source", json!(i.source)),
+            ],
         );
         if !seen.insert(id.clone()) {
             continue;
@@ -141,6 +133,7 @@ pub fn export_stix(indicators: &[Indicator], filter: &ShareFilter) -> String {
         o.insert("pattern".into(), json!(pat));
         o.insert("pattern_type".into(), json!("stix"));
         o.insert("valid_from".into(), json!(ts(valid_from)));
+        o.insert("x_ctem_source".into(), json!(i.source));
         if let Some(u) = i.valid_until.filter(|u| *u > valid_from) {
             o.insert("valid_until".into(), json!(ts(u)));
         }
@@ -162,9 +155,14 @@ pub fn export_stix(indicators: &[Indicator], filter: &ShareFilter) -> String {
     markings.sort();
     objects.extend(markings.into_iter().map(|t| tlp_marking(t).1));
     objects.extend(body);
+    let ids: Vec<Value> = objects.iter().map(|o| o["id"].clone()).collect();
+    let bundle_id = stix_id(
+        "bundle",
+        &[("created", json!(now)), ("object_refs", json!(ids))],
+    );
     let bundle = json!({
         "type": "bundle",
-        "id": format!("bundle--{}", uuid_from(&format!("bundle|{now}|{}", objects.len()))),
+        "id": bundle_id,
         "objects": objects,
     });
     serde_json::to_string_pretty(&bundle).unwrap_or_default()

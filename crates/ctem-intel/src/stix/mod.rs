@@ -9,6 +9,7 @@
 //! `snort`, `yara`) are kept the same way. A pattern that does not parse is an issue.
 
 pub mod export;
+pub mod id;
 pub mod pattern;
 
 use crate::error::{Error, Result};
@@ -269,6 +270,7 @@ fn read_object(
             platforms: Vec::new(),
             data_sources: Vec::new(),
             domains: Vec::new(),
+            detection: None,
         }),
         "relationship" => match (
             s(o, "relationship_type"),

@@ -295,3 +295,57 @@ fn exported_indicators_validate_against_the_stix_json_schemas() {
     broken["id"] = Value::String("indicator--not-a-uuid".into());
     assert!(!indicator.is_valid(&broken));
 }
+
+#[test]
+fn exported_ids_are_uuid_v5_over_the_contributing_properties() {
+    use ctem_intel::stix::id::stix_id;
+    let at = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .expect("time")
+        .to_utc();
+    let export = |source: &str| -> Value {
+        let i = Indicator::new(IndicatorType::Ipv4, "198.51.100.7", source);
+        serde_json::from_str(&export_stix(&[i], &ShareFilter::new(at))).expect("json")
+    };
+    let a = export("feed-a");
+    assert_eq!(
+        a,
+        export("feed-a"),
+        "the same export twice is the same bundle"
+    );
+    let mut ids = vec![a["id"].as_str().expect("bundle id").to_string()];
+    for o in a["objects"].as_array().expect("objects") {
+        ids.push(o["id"].as_str().expect("id").to_string());
+    }
+    for id in &ids {
+        let uuid = id.split_once("--").expect("TYPE--UUID").1;
+        assert_eq!(&uuid[14..15], "5", "{id}: a version-5 UUID");
+        assert!("89ab".contains(&uuid[19..20]), "{id}: the RFC 4122 variant");
+    }
+    let ind = a["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find(|o| o["type"] == "indicator")
+        .expect("indicator");
+    // anyone can recompute the id from the object's own properties
+    let recomputed = stix_id(
+        "indicator",
+        &[
+            ("pattern", ind["pattern"].clone()),
+            ("pattern_type", ind["pattern_type"].clone()),
+            ("x_ctem_source", ind["x_ctem_source"].clone()),
+        ],
+    );
+    assert_eq!(ind["id"].as_str(), Some(recomputed.as_str()));
+    let other = export("feed-b");
+    let other_ind = other["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find(|o| o["type"] == "indicator")
+        .expect("indicator");
+    assert_ne!(
+        ind["id"], other_ind["id"],
+        "another source is another indicator"
+    );
+}

@@ -52,10 +52,6 @@ fn mitigating_facts_lower_the_score() {
             accepted_risk: Some(true),
             ..typical()
         },
-        RiskInput {
-            fix_available: Some(false),
-            ..typical()
-        },
     ] {
         assert!(score(&lowered) < score(&base), "{lowered:?}");
     }
@@ -198,15 +194,99 @@ fn explanation_lists_every_factor_and_adds_up() {
 }
 
 #[test]
-fn unknown_inputs_are_explained_as_assumed() {
+fn unknown_inputs_are_explained_and_listed_as_missing() {
     let r = model().score(&RiskInput::default());
     let text = r.explain();
     assert!(text.contains("severity unknown, assumed"), "{text}");
     assert!(
-        text.contains("asset criticality unknown, assumed"),
+        text.contains("asset criticality unknown, left out of the score (neutral)"),
         "{text}"
     );
     assert!(r.score > 0.0 && r.score < 100.0);
+    assert_eq!(
+        r.missing,
+        ["kev", "epss", "severity", "exposure", "asset_criticality"]
+    );
+    assert!(model().score(&typical()).missing.is_empty());
+}
+
+#[test]
+fn unknown_context_is_neutral() {
+    // unknown exposure and criticality leave the mean: the score is that of the known
+    // factors alone, so it lies between the scores of the lowest and highest context
+    let unknown = RiskInput {
+        internet_facing: None,
+        network_zone: None,
+        asset_criticality: None,
+        ..typical()
+    };
+    let known_low = RiskInput {
+        network_zone: Some(NetworkZone::Isolated),
+        asset_criticality: Some(1),
+        ..unknown.clone()
+    };
+    let known_high = RiskInput {
+        internet_facing: Some(true),
+        asset_criticality: Some(5),
+        ..unknown.clone()
+    };
+    let (u, lo, hi) = (score(&unknown), score(&known_low), score(&known_high));
+    assert!(lo < u && u < hi, "{lo} {u} {hi}");
+    let w = RiskConfig::default().weights;
+    let known_weight = w.kev + w.kev_ransomware + w.epss + w.exploit_public + w.severity;
+    let expected = (0.02 * w.epss + 0.75 * w.severity) / known_weight * 100.0;
+    assert!((u - expected).abs() <= 0.05, "{u} vs {expected}");
+    let r = model().score(&unknown);
+    let sum: f64 = r.factors.iter().map(|f| f.contribution).sum();
+    assert!((sum - r.score).abs() <= 0.05);
+}
+
+#[test]
+fn no_fix_changes_the_action_not_the_urgency() {
+    let fix = model().score(&typical());
+    let no_fix = model().score(&RiskInput {
+        fix_available: Some(false),
+        ..typical()
+    });
+    assert_eq!((fix.score, fix.priority), (no_fix.score, no_fix.priority));
+    let f = no_fix
+        .factors
+        .iter()
+        .find(|f| f.name == "no_fix_available")
+        .unwrap();
+    assert_eq!((f.value, f.contribution), (1.0, 0.0));
+    assert!(f.reason.contains("mitigate"), "{}", f.reason);
+    // an old file that still sets the multiplier loads, and the multiplier does nothing
+    let old = RiskConfig::from_toml("[mitigations]\nno_fix_available = 0.5\n")
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(
+        old.score(&RiskInput {
+            fix_available: Some(false),
+            ..typical()
+        })
+        .score,
+        fix.score
+    );
+}
+
+#[test]
+fn log4shell_with_no_fix_and_unknown_context_is_p1() {
+    let log4shell = RiskInput {
+        kev: Some(true),
+        kev_ransomware: Some(true),
+        epss_probability: Some(0.944),
+        exploit_public: Some(true),
+        cvss_base_score: Some(10.0),
+        fix_available: Some(false),
+        automatable: Some(true),
+        technical_impact: Some(TechnicalImpact::Total),
+        ..RiskInput::default()
+    };
+    let r = model().score(&log4shell);
+    assert_eq!(r.priority, Priority::P1, "{}", r.explain());
+    assert!(r.score >= 90.0, "{}", r.explain());
 }
 
 #[test]
@@ -267,15 +347,63 @@ fn kev_floor_raises_priority_unless_disabled() {
         ..RiskInput::default()
     };
     let r = model().score(&low_kev);
-    assert_eq!(r.priority, Priority::P2);
+    assert_eq!(r.priority, Priority::P1, "not known unreachable: P1");
     assert!(r.kev_floor_applied);
     assert!(r.explain().contains("KEV floor"));
+    for unreachable in [
+        RiskInput {
+            service_reachable: Some(false),
+            ..low_kev.clone()
+        },
+        RiskInput {
+            network_zone: Some(NetworkZone::Isolated),
+            ..low_kev.clone()
+        },
+    ] {
+        let r = model().score(&unreachable);
+        assert_eq!(
+            r.priority,
+            Priority::P2,
+            "known unreachable: the lower floor"
+        );
+        assert!(r.kev_floor_applied);
+    }
+    let configured = RiskConfig::from_toml("kev_floor = \"P2\"\nkev_floor_unreachable = \"P3\"")
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(configured.score(&low_kev).priority, Priority::P2);
     let no_floor = RiskConfig::from_toml("kev_floor = \"P4\"")
         .unwrap()
         .build()
         .unwrap();
     let r = no_floor.score(&low_kev);
     assert!(r.priority > Priority::P2 && !r.kev_floor_applied);
+}
+
+#[test]
+fn ssvc_act_is_p1_under_the_risk_score_policy_too() {
+    let act = RiskInput {
+        kev: Some(true),
+        automatable: Some(true),
+        technical_impact: Some(TechnicalImpact::Total),
+        cvss_base_score: Some(5.0),
+        asset_criticality: Some(4),
+        network_zone: Some(NetworkZone::Restricted),
+        ..RiskInput::default()
+    };
+    let r = model().score(&act);
+    assert_eq!(r.ssvc, Decision::Act);
+    assert_eq!(r.priority, Priority::P1);
+    let accepted = model().score(&RiskInput {
+        accepted_risk: Some(true),
+        ..act
+    });
+    assert_ne!(
+        accepted.priority,
+        Priority::P1,
+        "accepted risk is not raised"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Remediation grouping for `ctem top`.
 
 use ctem_risk::remediation::needed_fix;
-use ctem_risk::{OpenExposure, group_remediations};
+use ctem_risk::{OpenExposure, Priority, group_remediations};
 
 fn e<'a>(
     package: &'a str,
@@ -18,6 +18,7 @@ fn e<'a>(
         asset_id: asset,
         risk_score: risk,
         kev,
+        priority: if kev { Priority::P1 } else { Priority::P3 },
     }
 }
 
@@ -41,6 +42,45 @@ fn groups_by_package_with_the_highest_needed_version() {
     assert_eq!(groups[1].action, "upgrade zlib to 1.2.12");
     assert_eq!(groups[2].action, "mitigate busybox (no fixed version)");
     assert_eq!(groups[2].target_version, None);
+}
+
+#[test]
+fn urgency_beats_volume() {
+    // a thousand P3 cookie-flag findings rank below one P1 exposure, and a KEV exposure
+    // below a P1 only when it is not itself a P1
+    let hosts: Vec<String> = (0..1000).map(|i| format!("h{i}")).collect();
+    let mut open: Vec<OpenExposure<'_>> = hosts
+        .iter()
+        .map(|h| e("cookie-flag", "1", Some("2"), h, 35.0, false))
+        .collect();
+    let mut urgent = e("log4j-core", "2.13.2", None, "app", 20.0, false);
+    urgent.priority = Priority::P1;
+    open.push(urgent);
+    let mut kev_p2 = e("openssl", "1.0", Some("1.1"), "h1", 30.0, true);
+    kev_p2.priority = Priority::P2;
+    open.push(kev_p2);
+    let mut p2 = e("zlib", "1.0", Some("1.1"), "h1", 90.0, false);
+    p2.priority = Priority::P2;
+    open.push(p2);
+    let groups = group_remediations(&open);
+    let order: Vec<_> = groups.iter().map(|g| g.package.as_str()).collect();
+    assert_eq!(order, ["log4j-core", "openssl", "zlib", "cookie-flag"]);
+    assert_eq!(groups[0].priority, Priority::P1);
+    assert_eq!(groups[3].priority, Priority::P3);
+}
+
+#[test]
+fn same_priority_and_kev_ordered_by_risk_removed_then_count() {
+    let open = [
+        e("x", "1", Some("2"), "h1", 10.0, false),
+        e("y", "1", Some("2"), "h1", 5.0, false),
+        e("y", "1", Some("2"), "h2", 5.0, false),
+    ];
+    let order: Vec<_> = group_remediations(&open)
+        .into_iter()
+        .map(|g| g.package)
+        .collect();
+    assert_eq!(order, ["y", "x"], "equal risk: more exposures first");
 }
 
 #[test]

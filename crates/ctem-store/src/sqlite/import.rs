@@ -3,9 +3,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use ctem_model::context::FactSource;
 use ctem_model::{
-    Asset, AssetKey, Exposure, ExposureStatus, Fingerprint, ImportSummary, Record, RecordIssue,
-    Service,
+    Asset, AssetKey, Coverage, Exposure, ExposureStatus, Fingerprint, ImportSummary, Record,
+    RecordIssue, Service,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -34,6 +35,8 @@ pub(crate) struct SqliteImport<'c> {
     details: super::work::FxMap<[u8; 16], i64>,
     summary: ImportSummary,
     fixed_first_records: bool,
+    /// What the report speaks for (its `ScanInfo`): a document of statements closes nothing.
+    covers: Coverage,
     preparer: Preparer,
     /// The highest exposure id before this import: rows above it are this import's.
     max_exposure_before: i64,
@@ -154,6 +157,7 @@ impl SqliteStore {
             details: Default::default(),
             summary,
             fixed_first_records: false,
+            covers: Coverage::Assets,
             max_exposure_before,
             pending: Vec::with_capacity(INSERT_BATCH),
             batch_sql: insert_new_sql(INSERT_BATCH),
@@ -254,24 +258,20 @@ impl SqliteImport<'_> {
         Ok(id)
     }
 
+    /// Whether this import is an inventory (its facts outrank scanners').
+    fn fact_source(&self) -> FactSource {
+        if self.meta.format == super::context::INVENTORY {
+            FactSource::Inventory
+        } else {
+            FactSource::Scanner
+        }
+    }
+
     fn asset(&mut self, key: AssetKey, asset: Asset) -> Result<()> {
         let kind = asset.kind.as_str();
-        let mut found: Option<i64> = None;
-        for id in asset.identifiers_by_strength() {
-            let hit: Option<i64> = self
-                .tx
-                .prepare_cached(
-                    "SELECT i.asset_id FROM asset_identifiers i JOIN assets a ON a.id = i.asset_id
-                     WHERE i.kind = ?1 AND i.value = ?2 AND a.kind = ?3
-                     ORDER BY i.asset_id LIMIT 1",
-                )?
-                .query_row(params![id.kind.as_str(), id.value, kind], |r| r.get(0))
-                .optional()?;
-            if hit.is_some() {
-                found = hit;
-                break;
-            }
-        }
+        let source = self.source_id()?;
+        let found = super::context::resolve(&self.tx, &asset, source)?;
+        let fact_source = self.fact_source();
         let asset_id = match found {
             Some(id) => {
                 self.tx
@@ -280,6 +280,7 @@ impl SqliteImport<'_> {
                          WHERE id = ?1",
                     )?
                     .execute(params![id, self.now, asset.os])?;
+                super::context::merge_facts(&self.tx, id, &asset, fact_source)?;
                 if !self.created_assets.contains(&id) && self.merged_assets.insert(id) {
                     self.summary.assets.merged += 1;
                 }
@@ -289,8 +290,9 @@ impl SqliteImport<'_> {
                 self.tx
                     .prepare_cached(
                         "INSERT INTO assets(kind, name, tags, owner_team, criticality,
-                                            internet_facing, zone, os, first_seen, last_seen)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                                            internet_facing, zone, os, first_seen, last_seen,
+                                            environment, fact_sources)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
                     )?
                     .execute(params![
                         kind,
@@ -301,7 +303,9 @@ impl SqliteImport<'_> {
                         asset.internet_facing,
                         asset.zone,
                         asset.os,
-                        self.now
+                        self.now,
+                        asset.environment,
+                        super::context::new_fact_sources(&asset, fact_source),
                     ])?;
                 let id = self.tx.last_insert_rowid();
                 self.created_assets.insert(id);
@@ -309,6 +313,7 @@ impl SqliteImport<'_> {
                 id
             }
         };
+        super::context::touch_source(&self.tx, asset_id, source, self.now)?;
         for i in &asset.identifiers {
             self.tx
                 .prepare_cached(
@@ -447,6 +452,7 @@ impl SqliteImport<'_> {
                 // the first history entry (open at first_seen) is implied, not stored; a
                 // status the report decided is recorded
                 if let Some((st, why)) = &p.decided {
+                    self.set_decided(id, *st)?;
                     self.history(id, Some(ExposureStatus::Open), *st, why)?;
                 }
                 self.summary.exposures.new += 1;
@@ -463,16 +469,18 @@ impl SqliteImport<'_> {
                     message: format!("status {status:?} of exposure {id}"),
                 })?;
                 let changed = old_hash != hash;
-                if let Some((st, why)) = &p.decided
-                    && status != *st
-                    && (status.is_active() || status == ExposureStatus::Fixed)
-                {
-                    // a VEX statement about an exposure a scanner reported
-                    self.tx
-                        .prepare_cached("UPDATE exposures SET status = ?2 WHERE id = ?1")?
-                        .execute(params![id, st.as_str()])?;
-                    self.history(id, Some(status), *st, why)?;
-                    self.summary.exposures.updated += 1;
+                if let Some((st, why)) = &p.decided {
+                    // a VEX statement about a stored exposure: applied unless it already
+                    // stands so, or a person triaged it (accepted, false positive)
+                    if status != *st && (status.is_active() || status == ExposureStatus::Fixed) {
+                        self.set_decided(id, *st)?;
+                        self.history(id, Some(status), *st, why)?;
+                        self.summary.exposures.updated += 1;
+                    } else if changed {
+                        self.summary.exposures.updated += 1;
+                    } else {
+                        self.summary.exposures.unchanged += 1;
+                    }
                 } else if status == ExposureStatus::Fixed {
                     self.tx
                         .prepare_cached(
@@ -534,8 +542,18 @@ impl SqliteImport<'_> {
         Ok(())
     }
 
-    /// Closes the sources of this tool and scope that this scan did not report, and marks
-    /// exposures left with no active source fixed.
+    /// Sets the status a report decided (VEX), with `fixed_at` when it is fixed.
+    fn set_decided(&mut self, id: i64, st: ExposureStatus) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE exposures SET status = ?2,
+                    fixed_at = CASE WHEN ?2 = 'fixed' THEN ?3 ELSE NULL END
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, st.as_str(), self.now])?;
+        Ok(())
+    }
+
     /// The source rows of the exposures this import created, in one statement (rows in id
     /// order: appends, not random inserts).
     fn add_new_sources(&mut self) -> Result<()> {
@@ -550,6 +568,8 @@ impl SqliteImport<'_> {
         Ok(())
     }
 
+    /// Closes the sources of this tool and scope that this scan did not report, and marks
+    /// exposures left with no active source fixed.
     fn close_missing(&mut self) -> Result<()> {
         let explicit = self.meta.scope.is_some();
         let source = self.source_id()?;
@@ -653,7 +673,9 @@ impl ImportSession for SqliteImport<'_> {
                 tool,
                 started_at,
                 finished_at,
+                covers,
             } => {
+                self.covers = covers;
                 if self.fixed_first_records && tool.is_some() && tool != self.tool_override {
                     return Err(Error::Invalid(
                         "the report named its tool after its findings".into(),
@@ -717,7 +739,9 @@ impl ImportSession for SqliteImport<'_> {
     fn commit(mut self: Box<Self>) -> Result<ImportSummary> {
         self.flush()?;
         self.add_new_sources()?;
-        self.close_missing()?;
+        if self.covers == Coverage::Assets {
+            self.close_missing()?;
+        }
         let summary_json =
             serde_json::to_string(&self.summary).map_err(|e| Error::Invalid(e.to_string()))?;
         self.tx.execute(

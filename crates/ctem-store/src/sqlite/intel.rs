@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ctem_model::Exposure;
-use ctem_model::intel::{CveRecord, Enrichment, Indicator, RansomwareUse};
+use ctem_model::intel::{CveRecord, Enrichment, Indicator, RansomwareUse, Relationship};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 
@@ -468,6 +468,26 @@ impl IntelStore for SqliteStore {
                 revoked: r.get(4)?,
                 deprecated: r.get(5)?,
                 data: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    fn attack_relationships(&self, attack_id: &str) -> Result<Vec<Relationship>> {
+        let mut st = self.conn.prepare(
+            "SELECT relationship_type, source_ref, target_ref, source_id, target_id, revoked
+             FROM intel_relationships WHERE source_id = ?1 OR target_id = ?1
+             ORDER BY relationship_type, source_ref, target_ref",
+        )?;
+        let rows = st.query_map([attack_id], |r| {
+            Ok(Relationship {
+                relationship_type: r.get(0)?,
+                source_ref: r.get(1)?,
+                target_ref: r.get(2)?,
+                source_id: r.get(3)?,
+                target_id: r.get(4)?,
+                revoked: r.get(5)?,
+                deprecated: false,
             })
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)

@@ -5,7 +5,7 @@
 //! 1-9 foundation (assets, services, scans, exposures, package inventory); 10-19 threat
 //! intelligence;
 //! 20-29 prioritisation, teams and tickets; 30-39 detection alerts; 40-49 the core (locks,
-//! follow-up jobs).
+//! follow-up jobs); 60-69 validation (attack-scenario exercises).
 
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (
@@ -194,6 +194,7 @@ UPDATE exposure_details SET cve = json_extract(data, '$.cves[0]');
     (10, super::intel::MIGRATION_10),
     (20, super::work::MIGRATION_20),
     (21, super::work::MIGRATION_21),
+    (22, super::context::MIGRATION_22),
     (40, super::work::followup::MIGRATION_40),
     (
         30,
@@ -218,6 +219,7 @@ CREATE INDEX alerts_detected ON alerts(detected_at);
 CREATE INDEX alerts_rule ON alerts(rule_id);
 "#,
     ),
+    (60, super::exercise::MIGRATION_60),
 ];
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The embedded SQLite backend: the default store, zero set-up.
 
 mod alerts;
+mod context;
+mod exercise;
 mod import;
 mod intel;
 pub mod migrations;

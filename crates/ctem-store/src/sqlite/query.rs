@@ -144,6 +144,7 @@ impl SqliteStore {
             internet_facing: r.get(6)?,
             zone: r.get(7)?,
             os: r.get(8)?,
+            environment: r.get(11)?,
         };
         Ok((asset, r.get(9)?, r.get(10)?))
     }
@@ -151,13 +152,20 @@ impl SqliteStore {
     pub(crate) fn query_assets(&self, f: &AssetFilter) -> Result<Vec<AssetRow>> {
         let mut sql = String::from(
             "SELECT a.id, a.kind, a.name, a.tags, a.owner_team, a.criticality, a.internet_facing,
-                    a.zone, a.os, a.first_seen, a.last_seen,
+                    a.zone, a.os, a.first_seen, a.last_seen, a.environment,
                     (SELECT count(*) FROM services s WHERE s.asset_id = a.id AND s.state = 'open'),
                     (SELECT count(*) FROM exposures e WHERE e.asset_id = a.id
-                       AND e.status IN ('open', 'reopened'))
+                       AND e.status IN ('open', 'reopened')),
+                    a.fact_sources,
+                    (SELECT group_concat(s.tool, char(31)) FROM asset_sources x
+                       JOIN sources s ON s.id = x.source_id WHERE x.asset_id = a.id)
              FROM assets a WHERE 1=1",
         );
         let mut args: Vec<SqlValue> = Vec::new();
+        if let Some(id) = f.id {
+            sql.push_str(" AND a.id = ?");
+            args.push(id.into());
+        }
         if let Some(k) = f.kind {
             sql.push_str(" AND a.kind = ?");
             args.push(k.as_str().to_string().into());
@@ -184,12 +192,22 @@ impl SqliteStore {
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let (asset, first, last) = self.asset_from_row(r)?;
+            let fact_sources: String = r.get(14)?;
+            let mut sources: Vec<String> = r
+                .get::<_, Option<String>>(15)?
+                .map(|t| t.split('\u{1f}').map(str::to_owned).collect())
+                .unwrap_or_default();
+            sources.sort();
+            sources.dedup();
             out.push(AssetRow {
                 asset,
                 first_seen: ts(first),
                 last_seen: ts(last),
-                services: r.get::<_, i64>(11)? as u64,
-                open_exposures: r.get::<_, i64>(12)? as u64,
+                services: r.get::<_, i64>(12)? as u64,
+                open_exposures: r.get::<_, i64>(13)? as u64,
+                never_scanned: sources.iter().all(|t| t == super::context::INVENTORY),
+                sources,
+                fact_sources: serde_json::from_str(&fact_sources).unwrap_or_default(),
             });
         }
         Ok(out)
@@ -198,7 +216,7 @@ impl SqliteStore {
     pub(crate) fn query_asset(&self, id: i64) -> Result<Option<Asset>> {
         let mut st = self.conn.prepare(
             "SELECT id, kind, name, tags, owner_team, criticality, internet_facing, zone, os,
-                    first_seen, last_seen FROM assets WHERE id = ?1",
+                    first_seen, last_seen, environment FROM assets WHERE id = ?1",
         )?;
         let mut rows = st.query([id])?;
         match rows.next()? {

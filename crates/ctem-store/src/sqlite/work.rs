@@ -1,6 +1,7 @@
 //! SQLite side of [`crate::work::WorkStore`]: teams, users, ownership rules, per-exposure
 //! risk, tickets and delivery records (migration 20), and the bulk re-prioritisation.
 
+mod assets;
 pub(crate) mod followup;
 mod prioritize;
 mod scan;
@@ -142,7 +143,7 @@ pub(crate) fn priority_num(p: Priority) -> i64 {
     }
 }
 
-fn priority_of(n: i64) -> Priority {
+pub(crate) fn priority_of(n: i64) -> Priority {
     match n {
         1 => Priority::P1,
         2 => Priority::P2,
@@ -346,9 +347,15 @@ impl WorkStore for SqliteStore {
             [&rule.team],
         )?;
         tx.execute(
-            "INSERT INTO ownership_rules(position, kind, pattern, team, source)
-             VALUES (?1, ?2, ?3, ?4, 'cli')",
-            params![next, rule.kind.as_str(), rule.pattern, rule.team],
+            "INSERT INTO ownership_rules(position, kind, pattern, team, source, priority)
+             VALUES (?1, ?2, ?3, ?4, 'cli', ?5)",
+            params![
+                next,
+                rule.kind.as_str(),
+                rule.pattern,
+                rule.team,
+                rule.priority
+            ],
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -663,7 +670,8 @@ fn stored_from_row(r: &Row<'_>) -> rusqlite::Result<StoredRisk> {
 
 pub(crate) fn load_rules(conn: &rusqlite::Connection) -> Result<Vec<OwnershipRule>> {
     let mut st = conn.prepare(
-        "SELECT id, position, kind, pattern, team FROM ownership_rules ORDER BY position, id",
+        "SELECT id, position, kind, pattern, team, priority FROM ownership_rules
+         ORDER BY position, id",
     )?;
     let rows = st.query_map([], |r| {
         Ok((
@@ -672,11 +680,12 @@ pub(crate) fn load_rules(conn: &rusqlite::Connection) -> Result<Vec<OwnershipRul
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,
             r.get::<_, String>(4)?,
+            r.get::<_, Option<i64>>(5)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, position, kind, pattern, team) = row?;
+        let (id, position, kind, pattern, team, priority) = row?;
         let kind = RuleKind::parse(&kind).ok_or_else(|| Error::Corrupt {
             table: "ownership_rules",
             message: format!("{id}: kind {kind:?}"),
@@ -687,6 +696,7 @@ pub(crate) fn load_rules(conn: &rusqlite::Connection) -> Result<Vec<OwnershipRul
             kind,
             pattern,
             team,
+            priority,
         });
     }
     Ok(out)

@@ -14,7 +14,7 @@ use super::import::{self, Options};
 
 /// The sample environment, compiled in so the binary runs the demo from anywhere. Order
 /// matters: the nmap scan of testphp comes first, the Nessus scan of the same host merges
-/// into it.
+/// into it; the inventory comes last and enriches what the scanners found.
 const FILES: &[(&str, &[u8])] = &[
     (
         "nmap-testphp.xml",
@@ -39,6 +39,12 @@ const FILES: &[(&str, &[u8])] = &[
     (
         "cyclonedx-log4j.json",
         include_bytes!("../../../../examples/demo/cyclonedx-log4j.json"),
+    ),
+    // the CMDB's view, last: it enriches the scanned assets (the log4j application is the
+    // crown jewel) and adds a database no scanner has seen
+    (
+        "inventory.csv",
+        include_bytes!("../../../../examples/demo/inventory.csv"),
     ),
 ];
 
@@ -70,13 +76,18 @@ pub fn run(dir: Option<PathBuf>, settings: &Settings) -> Result<ExitCode> {
     let url = db.display().to_string();
     settings.store.url = url.clone();
     let mut store = super::open_store(&settings)?;
-    println!("ctem demo: a fresh store in {}\n", db.display());
-    println!("1. ingest: {} reports from 5 tools", paths.len());
+    outln!("ctem demo: a fresh store in {}\n", db.display());
+    outln!(
+        "1. ingest: {} reports from 5 tools and an asset inventory",
+        paths.len()
+    );
     let opts = Options {
         format: "auto".into(),
         scope: None,
         strict: false,
         progress: false,
+        limits: crate::input::Limits::from_settings(&settings.input),
+        vantage: ctem_core::settings::Vantage::Internal,
     };
     super::risk::demo_setup(store.as_mut())?;
     let results = import::import_files(store.as_mut(), &paths, &opts, &settings.risk);
@@ -88,7 +99,7 @@ pub fn run(dir: Option<PathBuf>, settings: &Settings) -> Result<ExitCode> {
     }
 
     let assets = store.assets(&AssetFilter::default())?;
-    println!("\n2. inventory: {} assets", assets.len());
+    outln!("\n2. inventory: {} assets", assets.len());
     for a in &assets {
         let ids: Vec<_> = a
             .asset
@@ -96,14 +107,19 @@ pub fn run(dir: Option<PathBuf>, settings: &Settings) -> Result<ExitCode> {
             .iter()
             .map(|i| format!("{}={}", i.kind.as_str(), i.value))
             .collect();
-        println!(
-            "   #{} {} {} ({} services, {} open exposures) [{}]",
+        let context = match a.asset.criticality {
+            Some(c) if a.never_scanned => format!(", criticality {c}, never scanned"),
+            Some(c) => format!(", criticality {c}"),
+            None => String::new(),
+        };
+        outln!(
+            "   #{} {} {} ({} services, {} open exposures{context}) [{}]",
             a.asset.id.unwrap_or_default(),
             a.asset.kind.as_str(),
-            a.asset.name,
+            crate::output::cut(&a.asset.name, 60),
             a.services,
             a.open_exposures,
-            crate::output::cut(&ids.join(" "), 90)
+            crate::output::cut(&ids.join(" "), 70)
         );
     }
     if let Some(merged) = assets.iter().find(|a| a.asset.name.contains("testphp")) {
@@ -120,7 +136,7 @@ pub fn run(dir: Option<PathBuf>, settings: &Settings) -> Result<ExitCode> {
                 }
             }
         }
-        println!(
+        outln!(
             "   nmap and nessus saw {} as one asset (#{id}): {} exposures reported by {}",
             merged.asset.name,
             ex.len(),
@@ -138,10 +154,10 @@ pub fn run(dir: Option<PathBuf>, settings: &Settings) -> Result<ExitCode> {
         .rev()
         .map(|(s, n)| format!("{n} {}", s.as_str()))
         .collect();
-    println!("\n3. exposures: {} open ({})", open.len(), sev.join(", "));
-    println!("   most severe:");
+    outln!("\n3. exposures: {} open ({})", open.len(), sev.join(", "));
+    outln!("   most severe:");
     for e in open.iter().take(8) {
-        println!(
+        outln!(
             "   #{:<4} {:<8} {:<16} {}",
             e.id.unwrap_or_default(),
             e.severity.as_str(),
@@ -151,8 +167,18 @@ pub fn run(dir: Option<PathBuf>, settings: &Settings) -> Result<ExitCode> {
     }
     super::intel::demo(store.as_mut(), &dir)?;
     super::risk::demo(store.as_mut(), &settings.risk)?;
-    println!(
-        "\nnext: ctem --db {url} exposures --severity high | ctem --db {url} exposure ID | ctem --db {url} assets"
-    );
+    super::paths::demo(store.as_ref(), &dir)?;
+    // one command a line, each runnable as it is pasted (a real exposure id, no pipes)
+    let most_severe = open.first().and_then(|e| e.id).unwrap_or(1);
+    outln!("\nnext:");
+    for c in [
+        "exposures --severity high".to_string(),
+        format!("exposure {most_severe}"),
+        format!("explain {most_severe}"),
+        "assets".to_string(),
+        "top".to_string(),
+    ] {
+        outln!("  ctem --db {url} {c}");
+    }
     Ok(ExitCode::SUCCESS)
 }

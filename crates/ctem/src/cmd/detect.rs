@@ -1,17 +1,15 @@
-//! `ctem detect`, `ctem rules check`, `ctem alerts`.
+//! `ctem detect`, `ctem rules check`.
 
 use ctem_core::Settings;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use ctem_detect::decode::{self, Format};
 use ctem_detect::ioc::IocMatcher;
 use ctem_detect::{Engine, Mappings, RuleSet};
-use ctem_store::Store;
-use ctem_store::alerts::AlertFilter;
 use ctem_store::intel::IndicatorFilter;
 use serde_json::Value;
 
@@ -26,12 +24,12 @@ pub fn rules_check(dirs: &[PathBuf], json: bool) -> Result<ExitCode> {
     }
     let report = ctem_detect::rules_check(dirs)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::output::json_doc(&report);
     } else {
         for u in &report.unsupported {
-            println!("unsupported  {}: {}", u.path, u.reason);
+            outln!("unsupported  {}: {}", u.path, u.reason);
         }
-        println!(
+        outln!(
             "{} rules, {} compiled ({:.2}%), {} unsupported",
             report.rules,
             report.compiled,
@@ -44,22 +42,6 @@ pub fn rules_check(dirs: &[PathBuf], json: bool) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    if p.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-            .with_context(|| p.display().to_string())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for e in entries {
-            walk(&e, out)?;
-        }
-    } else {
-        out.push(p.to_path_buf());
-    }
-    Ok(())
 }
 
 /// The first string among `paths` (dotted, into nested objects) in an event.
@@ -148,11 +130,19 @@ struct Summary {
     events: u64,
     alerts: u64,
     rules: usize,
+    /// The whole run, rule loading included.
     seconds: f64,
+    /// Loading and compiling the rules (and the store's indicators).
+    load_seconds: f64,
+    /// Events over the time spent reading and matching them: rule loading is not included.
     events_per_second: f64,
 }
 
-pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
+pub fn run(
+    settings: &Settings,
+    args: DetectArgs,
+    limits: &crate::input::Limits,
+) -> Result<ExitCode> {
     let db = settings.store.url.as_str();
     let format: Format = args
         .input
@@ -167,6 +157,7 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
         }
     }
     let start = Instant::now();
+    let loading = crate::output::progress::spinner("loading rules".into());
     let rules = RuleSet::load_dirs(&args.rules)?;
     let n_rules = rules.report.compiled;
     if !rules.report.unsupported.is_empty() {
@@ -207,19 +198,18 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
     for f in &args.files {
         if f == "-" {
             files.push((PathBuf::from("-"), true));
-        } else {
-            let p = PathBuf::from(f);
-            if !p.exists() {
-                bail!("{f}: no such file or folder");
-            }
-            if p.is_dir() {
-                let mut found = Vec::new();
-                walk(&p, &mut found)?;
-                files.extend(found.into_iter().map(|f| (f, false)));
-            } else {
-                files.push((p, true));
-            }
+            continue;
         }
+        if !Path::new(f).exists() {
+            bail!("{f}: no such file or folder");
+        }
+        // folders walked in sorted order, a symbolic-link loop followed once
+        let found = crate::input::expand(&[PathBuf::from(f)])?;
+        files.extend(
+            found
+                .into_iter()
+                .filter_map(|s| Some((s.path?, !s.in_folder))),
+        );
     }
     if args.follow && (files.len() != 1 || files[0].0.as_os_str() == "-") {
         bail!("--follow takes exactly one file");
@@ -228,16 +218,16 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut stored: Vec<ctem_model::Alert> = Vec::new();
-    let mut table = Table::new(&["TIME", "LEVEL", "RULE", "SOURCE", "HOST"]);
-    let mut write_err: Option<std::io::Error> = None;
+    let mut table = Table::new(&["TIME", "LEVEL", "RULE", "SOURCE", "HOST"]).paint(1);
     let mut sink = |alert: ctem_detect::Alert| {
+        // a closed stdout ends the run quietly (crate::output::stdout)
         if args.json
             && let Err(e) = serde_json::to_writer(&mut out, &alert)
                 .map_err(std::io::Error::other)
                 .and_then(|_| out.write_all(b"\n"))
                 .and_then(|_| if args.follow { out.flush() } else { Ok(()) })
         {
-            write_err.get_or_insert(e);
+            crate::output::stdout::fail(&e);
         }
         let m = to_model(&alert, now);
         if !args.json {
@@ -253,8 +243,9 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
                 m.host.clone().unwrap_or_default(),
             ];
             if args.follow {
-                let _ = writeln!(out, "{}", row.join("  "));
-                let _ = out.flush();
+                if let Err(e) = writeln!(out, "{}", row.join("  ")).and_then(|_| out.flush()) {
+                    crate::output::stdout::fail(&e);
+                }
             } else {
                 table.row(row);
             }
@@ -263,6 +254,8 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
             stored.push(m);
         }
     };
+    loading.finish_and_clear();
+    let load_secs = start.elapsed().as_secs_f64();
     let threads = args.threads.max(1);
     let mut stats = ctem_detect::RunStats::default();
     if args.follow {
@@ -278,7 +271,7 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
                         sink(a);
                     }
                 }
-                Err(e) => eprintln!("skipped: {e}"),
+                Err(e) => eprintln!("skipped: {}", crate::output::printable(&e.to_string(), 300)),
             }
         }
     }
@@ -290,25 +283,8 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| f.display().to_string())
         };
-        let reader: Box<dyn Read + Send> = if f.as_os_str() == "-" {
-            Box::new(std::io::stdin())
-        } else {
-            Box::new(std::fs::File::open(f).with_context(|| f.display().to_string())?)
-        };
-        // JSON lines (named, or found by sniffing) take the lazy path: only the fields rules
-        // name are decoded
-        let mut br = std::io::BufReader::with_capacity(1 << 16, reader);
-        let is_gz = std::io::BufRead::fill_buf(&mut br)
-            .map(|b| b.starts_with(&[0x1f, 0x8b]))
-            .unwrap_or(false);
-        let mut lines: Box<dyn std::io::BufRead + Send> = if is_gz {
-            Box::new(std::io::BufReader::with_capacity(
-                1 << 16,
-                flate2::read::MultiGzDecoder::new(br),
-            ))
-        } else {
-            Box::new(br)
-        };
+        let lines = crate::input::open_events(f, format, limits, &name)?;
+        let mut lines = crate::output::progress::Reading::new(lines, &name);
         let head = std::io::BufRead::fill_buf(&mut lines)
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
@@ -329,7 +305,11 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
             match decode::stream(lines, format, Some(name.clone())) {
                 Ok(r) => r,
                 Err(e) if !strict => {
-                    eprintln!("skipped {}: {e}", f.display());
+                    eprintln!(
+                        "skipped {}: {}",
+                        f.display(),
+                        crate::output::printable(&e.to_string(), 300)
+                    );
                     continue;
                 }
                 Err(e) => return Err(anyhow::Error::new(e).context(f.display().to_string())),
@@ -339,7 +319,7 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
             records.filter_map(|r| match r {
                 Ok(r) => Some(r),
                 Err(e) => {
-                    eprintln!("skipped: {e}");
+                    eprintln!("skipped: {}", crate::output::printable(&e.to_string(), 300));
                     None
                 }
             }),
@@ -349,11 +329,15 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
         stats.events += file_stats.events;
         stats.alerts += file_stats.alerts;
     }
-    if let Some(e) = write_err {
-        return Err(e).context("stdout");
-    }
-    if !args.json {
-        out.write_all(table.render().as_bytes())?;
+    if !args.json && !args.follow {
+        out.write_all(
+            if table.is_empty() {
+                "no alerts\n".to_string()
+            } else {
+                table.render()
+            }
+            .as_bytes(),
+        )?;
     }
     if args.store
         && let Some(store) = store.as_mut()
@@ -361,13 +345,15 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
         store.store_alerts(&stored)?;
     }
     let secs = start.elapsed().as_secs_f64();
+    let matching = secs - load_secs;
     let summary = Summary {
         events: stats.events,
         alerts: stats.alerts,
         rules: n_rules,
         seconds: (secs * 1000.0).round() / 1000.0,
-        events_per_second: if secs > 0.0 {
-            (stats.events as f64 / secs).round()
+        load_seconds: (load_secs * 1000.0).round() / 1000.0,
+        events_per_second: if matching > 0.0 {
+            (stats.events as f64 / matching).round()
         } else {
             0.0
         },
@@ -377,11 +363,13 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     eprintln!(
-        "{} events, {} alerts, {} rules, {:.2} s ({} events/s){}",
+        "{} events, {} alerts, {} rules, {:.2} s: rules loaded in {:.2} s, then {} events/s \
+         (rule loading not included){}",
         summary.events,
         summary.alerts,
         summary.rules,
         secs,
+        load_secs,
         summary.events_per_second,
         if args.store {
             format!("; {} alerts stored", stored.len())
@@ -389,42 +377,5 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
             String::new()
         }
     );
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn alerts(
-    store: &dyn Store,
-    level: Option<String>,
-    rule: Option<String>,
-    host: Option<String>,
-    limit: usize,
-    json: bool,
-) -> Result<ExitCode> {
-    let rows = store.alerts(&AlertFilter {
-        rule_id: rule,
-        min_level: level,
-        host,
-        limit: Some(limit),
-    })?;
-    if json {
-        for a in &rows {
-            println!("{}", serde_json::to_string(a)?);
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut t = Table::new(&["ID", "EVENT TIME", "LEVEL", "HOST", "USER", "TITLE"]);
-    for a in &rows {
-        t.row(vec![
-            a.id.unwrap_or_default().to_string(),
-            a.event_time
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default(),
-            a.level.clone(),
-            cut(a.host.as_deref().unwrap_or(""), 24),
-            cut(a.user.as_deref().unwrap_or(""), 20),
-            cut(&a.title, 60),
-        ]);
-    }
-    print!("{}", t.render());
     Ok(ExitCode::SUCCESS)
 }

@@ -208,10 +208,15 @@ fn resolve(base: &str, loc: &str) -> String {
 }
 
 /// Refreshes every configured feed that is due (all of them with `force`).
-pub fn update(store: &mut dyn Store, feeds: &[Feed], force: bool) -> Vec<FeedOutcome> {
+pub fn update(
+    store: &mut dyn Store,
+    feeds: &[Feed],
+    force: bool,
+    limits: &crate::input::Limits,
+) -> Vec<FeedOutcome> {
     feeds
         .iter()
-        .map(|f| match update_one(store, f, force) {
+        .map(|f| match update_one(store, f, force, limits) {
             Ok(o) => o,
             Err(e) => FeedOutcome {
                 feed: f.name.clone(),
@@ -223,7 +228,12 @@ pub fn update(store: &mut dyn Store, feeds: &[Feed], force: bool) -> Vec<FeedOut
         .collect()
 }
 
-fn update_one(store: &mut dyn Store, f: &Feed, force: bool) -> Result<FeedOutcome> {
+fn update_one(
+    store: &mut dyn Store,
+    f: &Feed,
+    force: bool,
+    limits: &crate::input::Limits,
+) -> Result<FeedOutcome> {
     let (interval, timeout, max) = (f.interval, f.timeout, f.max_size);
     let policy = Arc::new(policy(f)?);
     let prev = store.feed_state(&f.name)?;
@@ -277,7 +287,7 @@ fn update_one(store: &mut dyn Store, f: &Feed, force: bool) -> Result<FeedOutcom
             }
             // the label is printed and kept as the indicators' source: no URL secrets in it
             let label = ctem_model::redact::url(&f.url);
-            let summary = super::intel::import_inputs(store, &label, kind, inputs)
+            let summary = super::intel::import_inputs(store, &label, kind, inputs, limits)
                 .with_context(|| format!("feed {}", f.name))?;
             state.url = f.url.clone();
             state.etag = etag;

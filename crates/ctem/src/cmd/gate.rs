@@ -24,13 +24,16 @@ use super::list::ExposureQuery;
 pub const GATE_FAILED: u8 = 3;
 
 /// The end of `--help` of the commands with a gate.
-pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success (and the gate passed), 1 the work \
-failed, 2 usage error, 3 the gate failed: open exposures at or above --fail-on remain.
-
-Examples:
+pub const EXIT_CODES_HELP: &str = "Examples:
+  ctem exposures --severity high
+  ctem exposures --status fixed,accepted --json
+  ctem exposures --kev --asset web-01
   ctem exposures --fail-on high
   ctem gate --fail-on critical --new-since 12 --format sarif > new.sarif
-  ctem exposures --status all --format csv > exposures.csv";
+  ctem exposures --status all --format csv > exposures.csv
+
+Exit codes: 0 success (and the gate passed), 1 the work failed, 2 usage error, 3 the gate \
+failed: open exposures at or above --fail-on remain.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -101,6 +104,7 @@ pub struct GateArgs {
     /// Output format: human, json, csv, sarif or cyclonedx-vex
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
+    /// One JSON array on stdout (same as --format json)
     #[arg(long)]
     pub json: bool,
 }
@@ -178,7 +182,7 @@ pub fn run(store: &dyn Store, a: GateArgs) -> Result<ExitCode> {
                     crate::output::cut(&e.title, 70),
                 ]);
             }
-            print!("{}", t.render());
+            t.print("no open exposures at or above the gate's level");
         }
         f => print_export(store, f, failing.clone())?,
     }

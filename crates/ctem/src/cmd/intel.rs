@@ -16,6 +16,8 @@ use ctem_store::intel::{AttackObject, IndicatorFilter, IntelBatch, IntelSummary}
 use serde::Serialize;
 
 use crate::cli::IntelCommand;
+use crate::input::{Limits, Source};
+use crate::output::progress;
 
 /// The summary of one imported input.
 #[derive(Debug, Serialize)]
@@ -28,15 +30,27 @@ pub struct FileSummary {
     pub issues: Vec<Issue>,
 }
 
-pub fn run(settings: &Settings, cmd: IntelCommand) -> Result<ExitCode> {
+pub fn run(settings: &Settings, limits: &Limits, cmd: IntelCommand) -> Result<ExitCode> {
     match cmd {
         IntelCommand::Import { files, kind, json } => {
             let kind = parse_kind(&kind)?;
+            let sources = crate::input::expand(&files)?;
             let mut store = super::open_store(settings)?;
             let mut ok = true;
             let mut out = Vec::new();
-            for f in &files {
-                match import_file(store.as_mut(), f, kind) {
+            let bar = progress::items(sources.len() as u64, "importing intel".into());
+            for src in &sources {
+                let f = src.label();
+                bar.set_message(format!("importing {f}"));
+                let spin = if sources.len() == 1 {
+                    progress::spinner(format!("importing {f}"))
+                } else {
+                    indicatif::ProgressBar::hidden()
+                };
+                let res = import_source(store.as_mut(), src, kind, limits);
+                spin.finish_and_clear();
+                bar.inc(1);
+                match res {
                     Ok(s) => {
                         if !json {
                             print_summary(&s);
@@ -46,13 +60,12 @@ pub fn run(settings: &Settings, cmd: IntelCommand) -> Result<ExitCode> {
                     Err(e) => {
                         ok = false;
                         let msg = crate::output::chain(&e);
-                        eprintln!("error: {msg}");
-                        out.push(
-                            serde_json::json!({"file": f.display().to_string(), "error": msg}),
-                        );
+                        eprintln!("error: {}", crate::output::printable(&msg, 4096));
+                        out.push(serde_json::json!({"file": f, "error": msg}));
                     }
                 }
             }
+            bar.finish_and_clear();
             if out.iter().any(|v| {
                 v.get("error").is_none()
                     && matches!(v["kind"].as_str(), Some("kev" | "epss" | "cve"))
@@ -62,7 +75,7 @@ pub fn run(settings: &Settings, cmd: IntelCommand) -> Result<ExitCode> {
                 super::risk::follow_up(store.as_mut(), &settings.risk);
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                crate::output::json_array(&out);
             }
             Ok(if ok {
                 ExitCode::SUCCESS
@@ -79,21 +92,23 @@ pub fn run(settings: &Settings, cmd: IntelCommand) -> Result<ExitCode> {
                 );
             }
             let mut store = super::open_store(settings)?;
-            let outcomes = super::feeds::update(store.as_mut(), feeds, force);
+            let spin = progress::spinner(format!("updating {} feed(s)", feeds.len()));
+            let outcomes = super::feeds::update(store.as_mut(), feeds, force, limits);
+            spin.finish_and_clear();
             if outcomes.iter().any(|o| o.import.is_some()) {
                 super::risk::follow_up(store.as_mut(), &settings.risk);
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&outcomes)?);
+                crate::output::json_array(&outcomes);
             } else {
                 for o in &outcomes {
                     match (&o.import, &o.error) {
-                        (_, Some(e)) => println!("{}: failed: {e}", o.feed),
+                        (_, Some(e)) => outln!("{}: failed: {e}", o.feed),
                         (Some(s), _) => {
-                            print!("{}: updated, ", o.feed);
+                            out!("{}: updated, ", o.feed);
                             print_summary(s);
                         }
-                        _ => println!("{}: {}", o.feed, o.status.replace('_', " ")),
+                        _ => outln!("{}: {}", o.feed, o.status.replace('_', " ")),
                     }
                 }
             }
@@ -110,7 +125,7 @@ pub fn run(settings: &Settings, cmd: IntelCommand) -> Result<ExitCode> {
             limit,
             json,
         } => {
-            let store = super::open_store(settings)?;
+            let store = super::open_existing(settings)?;
             let kind = r#type
                 .map(|t| {
                     t.parse::<IndicatorType>()
@@ -125,10 +140,12 @@ pub fn run(settings: &Settings, cmd: IntelCommand) -> Result<ExitCode> {
             };
             let list = store.indicators(&f)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                crate::output::json_array(&list);
+            } else if list.is_empty() {
+                outln!("no indicators match");
             } else {
                 for i in &list {
-                    println!(
+                    outln!(
                         "{:<8} {:<48} {:<24} conf={:<4} tlp={:<6} {}",
                         i.kind.as_str(),
                         i.value,
@@ -143,14 +160,14 @@ pub fn run(settings: &Settings, cmd: IntelCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         IntelCommand::Enrich { json } => {
-            let mut store = super::open_store(settings)?;
+            let mut store = super::open_existing(settings)?;
             let start = std::time::Instant::now();
             let n = store.enrich_exposures()?;
             let ms = start.elapsed().as_secs_f64() * 1000.0;
             if json {
-                println!("{}", serde_json::json!({"enriched_cves": n, "millis": ms}));
+                crate::output::json_doc(&serde_json::json!({"enriched_cves": n, "millis": ms}));
             } else {
-                println!("enriched: {n} CVE(s) of stored exposures have intelligence ({ms:.0} ms)");
+                outln!("enriched: {n} CVE(s) of stored exposures have intelligence ({ms:.0} ms)");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -169,7 +186,7 @@ fn parse_kind(s: &str) -> Result<Option<IntelKind>> {
 
 pub fn print_summary(s: &FileSummary) {
     let st = &s.stored;
-    println!(
+    outln!(
         "{} ({}): {} records; indicators {} new {} updated; kev {}, epss {}, cve {}, attack {} \
          objects {} relationships; {} CVEs of exposures enriched; {} issue(s)",
         s.file,
@@ -201,30 +218,57 @@ pub(crate) fn manifest_entries(
 }
 
 fn import_file(store: &mut dyn Store, path: &Path, kind: Option<IntelKind>) -> Result<FileSummary> {
-    let label = path.display().to_string();
-    let bytes = std::fs::read(path).with_context(|| format!("{label}: cannot read"))?;
+    let src = Source {
+        path: Some(path.to_path_buf()),
+        in_folder: false,
+    };
+    import_source(store, &src, kind, &Limits::default())
+}
+
+/// One input (a file, stdin, or a MISP feed manifest with the event files it lists), read
+/// whole (gzip inflated) within `limits.max_intel_mb`.
+fn import_source(
+    store: &mut dyn Store,
+    src: &Source,
+    kind: Option<IntelKind>,
+    limits: &Limits,
+) -> Result<FileSummary> {
+    let label = src.label();
+    let bytes =
+        crate::input::read_intel(src, limits).with_context(|| format!("{label}: cannot read"))?;
     let mut inputs = vec![(label.clone(), bytes)];
     let mut kind = kind;
     if let Some(entries) = manifest_entries(kind, &label, &inputs[0].1) {
         kind = Some(IntelKind::Misp);
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = src
+            .path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         inputs.clear();
         for e in entries {
             let p: PathBuf = dir.join(&e.file);
-            let b = std::fs::read(&p)
+            let event = Source {
+                path: Some(p.clone()),
+                in_folder: false,
+            };
+            let b = crate::input::read_intel(&event, limits)
                 .with_context(|| format!("{label}: event file {} it lists", p.display()))?;
             inputs.push((p.display().to_string(), b));
         }
     }
-    import_inputs(store, &label, kind, inputs)
+    import_inputs(store, &label, kind, inputs, limits)
 }
 
-/// Parses every input and stores them as one batch (one transaction).
+/// Parses every input and stores them as one batch (one transaction). A gzip input (a
+/// downloaded feed) is inflated here within `limits.max_intel_mb`.
 pub(crate) fn import_inputs(
     store: &mut dyn Store,
     label: &str,
     kind: Option<IntelKind>,
     inputs: Vec<(String, Vec<u8>)>,
+    limits: &Limits,
 ) -> Result<FileSummary> {
     let mut batch = IntelBatch {
         source: label.to_string(),
@@ -234,6 +278,7 @@ pub(crate) fn import_inputs(
     let mut issues = Vec::new();
     let mut kinds = Vec::new();
     for (name, bytes) in inputs {
+        let bytes = crate::input::inflate_intel(bytes, limits).with_context(|| name.clone())?;
         let imp = ctem_intel::import(kind, &bytes, &name)?;
         records += imp.record_count();
         issues.extend(imp.issues().iter().cloned());
@@ -343,28 +388,33 @@ const DEMO_INTEL: &[(&str, &[u8])] = &[
 pub fn demo(store: &mut dyn Store, dir: &Path) -> Result<()> {
     let folder = dir.join("intel");
     std::fs::create_dir_all(&folder).with_context(|| format!("create {}", folder.display()))?;
-    println!("\n4. threat intelligence: KEV catalog, EPSS scores, ATT&CK for ICS");
+    outln!("\n4. threat intelligence: KEV catalog, EPSS scores, ATT&CK for ICS");
     for (name, bytes) in DEMO_INTEL {
         let p = folder.join(name);
         std::fs::write(&p, bytes).with_context(|| format!("write {}", p.display()))?;
         let s = import_file(store, &p, None)?;
         let st = &s.stored;
-        println!(
+        outln!(
             "   {name} ({}): {} records (kev {}, epss {}, attack objects {}, relationships {})",
-            s.kind, s.records, st.kev, st.epss, st.attack_objects, st.relationships
+            s.kind,
+            s.records,
+            st.kev,
+            st.epss,
+            st.attack_objects,
+            st.relationships
         );
     }
     let kev = store.exposures(&ctem_store::ExposureFilter {
         kev: true,
         ..Default::default()
     })?;
-    println!(
+    outln!(
         "   {} open exposure(s) are known exploited (CISA KEV):",
         kev.len()
     );
     for e in kev.iter().take(8) {
         let Some(i) = &e.intel else { continue };
-        println!(
+        outln!(
             "   #{:<4} {:<16} added {} due {} ransomware {} epss {} {}",
             e.id.unwrap_or_default(),
             i.cve_id,

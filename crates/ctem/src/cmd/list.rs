@@ -1,23 +1,21 @@
-//! Listings: formats, assets, exposures, scans.
+//! Listings: formats, assets, exposures, scans, packages, alerts. Each prints one JSON
+//! array with `--json` (crate::output::json_array) and says so when nothing matches.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use ctem_model::{AssetKind, Exposure, ExposureStatus, Severity};
+use ctem_store::alerts::AlertFilter;
 use ctem_store::{AssetFilter, ExposureFilter, Store};
 
-use crate::output::{Table, cut};
+use crate::output::{Table, cut, json_array};
 
 pub fn formats(json: bool) -> Result<ExitCode> {
     if json {
-        let v: Vec<_> = ctem_ingest::REGISTRY
-            .iter()
-            .map(|f| {
-                serde_json::json!({"name": f.name, "kind": f.kind, "description": f.description})
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        json_array(ctem_ingest::REGISTRY.iter().map(
+            |f| serde_json::json!({"name": f.name, "kind": f.kind, "description": f.description}),
+        ));
     } else {
         let mut t = Table::new(&["NAME", "KIND", "DESCRIPTION"]);
         for f in ctem_ingest::REGISTRY {
@@ -27,13 +25,14 @@ pub fn formats(json: bool) -> Result<ExitCode> {
                 f.description.into(),
             ]);
         }
-        print!("{}", t.render());
+        t.print("no formats registered");
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn assets(
     store: &dyn Store,
+    rules: &ctem_model::context::ContextRules,
     kind: Option<String>,
     search: Option<String>,
     tag: Option<String>,
@@ -54,13 +53,29 @@ pub fn assets(
         search,
         tag,
         limit,
+        ..AssetFilter::default()
     })?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| super::context::row_json(rules, r))
+            .collect::<Result<_>>()?;
+        json_array(&v);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["ID", "KIND", "NAME", "IDENTIFIERS", "SERVICES", "OPEN"]);
+    let mut t = Table::new(&[
+        "ID",
+        "KIND",
+        "NAME",
+        "IDENTIFIERS",
+        "SERVICES",
+        "OPEN",
+        "CRIT",
+        "INTERNET",
+        "TEAM",
+    ]);
     for r in &rows {
+        let c = super::context::of(rules, r);
         let ids: Vec<String> = r
             .asset
             .identifiers_by_strength()
@@ -75,16 +90,28 @@ pub fn assets(
             cut(&ids.join(", "), 60),
             r.services.to_string(),
             r.open_exposures.to_string(),
+            c.criticality.value.map_or("-".into(), |v| v.to_string()),
+            c.internet_facing
+                .value
+                .map_or("-".into(), |v| if v { "yes" } else { "no" }.into()),
+            c.team.value.clone().unwrap_or_else(|| "-".into())
+                + if r.never_scanned {
+                    " (never scanned)"
+                } else {
+                    ""
+                },
         ]);
     }
-    print!("{}", t.render());
-    eprintln!("{} assets", rows.len());
+    t.print("no assets match");
+    if !rows.is_empty() {
+        eprintln!("{} assets", rows.len());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 pub struct ExposureQuery {
     pub severity: Option<String>,
-    pub status: String,
+    pub status: Vec<String>,
     pub asset: Option<String>,
     pub cve: Option<String>,
     pub tool: Option<String>,
@@ -92,23 +119,20 @@ pub struct ExposureQuery {
     pub limit: Option<usize>,
 }
 
-pub(crate) fn statuses(s: &str) -> Result<Vec<ExposureStatus>> {
-    Ok(match s {
-        "all" => Vec::new(),
-        "active" => vec![ExposureStatus::Open, ExposureStatus::Reopened],
-        other => {
-            let mut v = Vec::new();
-            for p in other.split(',') {
-                match ExposureStatus::parse(p.trim()) {
-                    Some(st) => v.push(st),
-                    None => bail!(
-                        "unknown status {p:?}: use open, reopened, fixed, accepted, false_positive, active or all"
-                    ),
-                }
-            }
-            v
+/// The statuses `--status` names (checked by clap): `all` is every status (no filter).
+pub(crate) fn statuses(names: &[String]) -> Result<Vec<ExposureStatus>> {
+    let mut v = Vec::new();
+    for n in names {
+        match n.as_str() {
+            "all" => return Ok(Vec::new()),
+            "active" => v.extend([ExposureStatus::Open, ExposureStatus::Reopened]),
+            p => match ExposureStatus::parse(p) {
+                Some(st) => v.push(st),
+                None => bail!("unknown status {p:?}"),
+            },
         }
-    })
+    }
+    Ok(v)
 }
 
 fn ident(e: &Exposure) -> String {
@@ -119,7 +143,7 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
     let min_severity = match &q.severity {
         Some(s) => match Severity::parse(s) {
             Some(s) => Some(s),
-            None => bail!("unknown severity {s:?}: use info, low, medium, high or critical"),
+            None => bail!("unknown severity {s:?}"),
         },
         None => None,
     };
@@ -144,9 +168,7 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
         rows.truncate(l);
     }
     if json {
-        for e in &rows {
-            println!("{}", serde_json::to_string(e)?);
-        }
+        json_array(&rows);
         return Ok(ExitCode::SUCCESS);
     }
     let names: HashMap<i64, String> = store
@@ -156,7 +178,8 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
         .collect();
     let mut t = Table::new(&[
         "ID", "SEVERITY", "STATUS", "ASSET", "KIND", "ID/RULE", "PACKAGE", "TITLE",
-    ]);
+    ])
+    .paint(1);
     for e in &rows {
         let pkg = e
             .package
@@ -192,16 +215,39 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
             cut(&e.title, 60),
         ]);
     }
-    print!("{}", t.render());
+    t.print("no exposures match");
     if more {
         eprintln!(
             "showing the first {}; use --limit or --json for more",
             rows.len()
         );
-    } else {
+    } else if !rows.is_empty() {
         eprintln!("{} exposures", rows.len());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `exposure ID --set STATUS --reason WHY`: triage by hand; priorities and tickets follow.
+/// `ctem exposure ID --set STATUS`: the actor (`$CTEM_USER`) must be allowed to triage;
+/// the change is followed up (a failure is reported and retried, the status stands).
+pub fn set_status(
+    store: &mut dyn Store,
+    risk: &ctem_core::settings::RiskSettings,
+    id: i64,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<()> {
+    let Some(st) = ExposureStatus::parse(status) else {
+        bail!("unknown status {status:?}: use open, accepted, false_positive or fixed");
+    };
+    ctem_core::roles::authorize(
+        &*store,
+        super::tickets::actor().as_deref(),
+        ctem_model::work::Action::TriageExposures,
+    )?;
+    store.set_status(id, st, reason.unwrap_or(""))?;
+    super::risk::follow_up(store, risk);
+    Ok(())
 }
 
 pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
@@ -215,18 +261,18 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
     };
     if json {
         let v = serde_json::json!({"exposure": e, "asset": asset, "sources": sources});
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::output::json_doc(&v);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("exposure {id}: {}", e.title);
-    println!(
+    outln!("exposure {id}: {}", e.title);
+    outln!(
         "  kind {}, severity {}, status {}",
         e.kind.as_str(),
-        e.severity.as_str(),
+        crate::output::color::paint(e.severity.as_str()),
         e.status.as_str()
     );
     if let Some(a) = &asset {
-        println!(
+        outln!(
             "  asset {} ({}, {})",
             a.name,
             a.kind.as_str(),
@@ -234,16 +280,16 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
         );
     }
     if !e.cves.is_empty() || !e.advisories.is_empty() {
-        println!(
+        outln!(
             "  ids {}",
             [e.cves.clone(), e.advisories.clone()].concat().join(", ")
         );
     }
     if let Some(r) = &e.rule_id {
-        println!("  rule {r}");
+        outln!("  rule {r}");
     }
     if let Some(p) = &e.package {
-        println!(
+        outln!(
             "  package {} {} (fixed in {})",
             p.name,
             p.version.as_deref().unwrap_or("?"),
@@ -251,7 +297,7 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
         );
     }
     for c in &e.cvss {
-        println!(
+        outln!(
             "  cvss {} {} {}",
             c.version,
             c.vector.as_deref().unwrap_or(""),
@@ -259,7 +305,7 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
         );
     }
     for s in &sources {
-        println!(
+        outln!(
             "  source {} scope {} ({}), last seen {} in scan {}",
             s.tool,
             s.scope,
@@ -273,7 +319,7 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
         );
     }
     for h in &e.history {
-        println!(
+        outln!(
             "  {} {} -> {}: {}",
             h.at.format("%Y-%m-%d %H:%M"),
             h.from.map(|f| f.as_str()).unwrap_or("-"),
@@ -287,7 +333,7 @@ pub fn exposure(store: &dyn Store, id: i64, json: bool) -> Result<ExitCode> {
 pub fn scans(store: &dyn Store, json: bool) -> Result<ExitCode> {
     let scans = store.scans()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&scans)?);
+        json_array(&scans);
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new(&[
@@ -305,7 +351,7 @@ pub fn scans(store: &dyn Store, json: bool) -> Result<ExitCode> {
             cut(&s.file, 60),
         ]);
     }
-    print!("{}", t.render());
+    t.print("no scans yet: import a report with `ctem import FILE`");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -315,7 +361,7 @@ pub fn packages(store: &dyn Store, asset: i64, json: bool) -> Result<ExitCode> {
     }
     let rows = store.packages(asset)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        json_array(&rows);
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new(&["NAME", "VERSION", "ECOSYSTEM", "PATH"]);
@@ -327,7 +373,46 @@ pub fn packages(store: &dyn Store, asset: i64, json: bool) -> Result<ExitCode> {
             cut(p.path.as_deref().unwrap_or(""), 60),
         ]);
     }
-    print!("{}", t.render());
-    eprintln!("{} packages", rows.len());
+    t.print(&format!(
+        "asset {asset} has no packages (they come from SBOMs)"
+    ));
+    if !rows.is_empty() {
+        eprintln!("{} packages", rows.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn alerts(
+    store: &dyn Store,
+    level: Option<String>,
+    rule: Option<String>,
+    host: Option<String>,
+    limit: usize,
+    json: bool,
+) -> Result<ExitCode> {
+    let rows = store.alerts(&AlertFilter {
+        rule_id: rule,
+        min_level: level,
+        host,
+        limit: Some(limit),
+    })?;
+    if json {
+        json_array(&rows);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["ID", "TIME", "LEVEL", "HOST", "USER", "TITLE"]).paint(2);
+    for a in &rows {
+        t.row(vec![
+            a.id.unwrap_or_default().to_string(),
+            a.event_time
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+            a.level.clone(),
+            cut(a.host.as_deref().unwrap_or(""), 24),
+            cut(a.user.as_deref().unwrap_or(""), 20),
+            cut(&a.title, 60),
+        ]);
+    }
+    t.print("no alerts match");
     Ok(ExitCode::SUCCESS)
 }

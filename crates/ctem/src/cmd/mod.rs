@@ -1,5 +1,7 @@
 //! One module per command.
 
+mod attack;
+mod context;
 mod demo;
 mod detect;
 mod export;
@@ -10,19 +12,22 @@ mod integrations;
 mod intel;
 mod list;
 pub mod outbound;
+pub mod paths;
 pub mod risk;
+mod scenario;
 mod share;
 pub mod teams;
 pub mod tickets;
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use ctem_core::Settings;
 
 use crate::cli::{Cli, Command};
 
-/// Opens the store the settings name.
+/// The store of a command that writes: created when it does not exist yet.
 pub fn open_store(settings: &Settings) -> Result<Box<dyn ctem_store::Store>> {
     let url = &settings.store.url;
     let options = ctem_store::OpenOptions {
@@ -45,7 +50,39 @@ pub fn open_store(settings: &Settings) -> Result<Box<dyn ctem_store::Store>> {
     Ok(store)
 }
 
+/// The file of a SQLite store URL (`PATH` or `sqlite://PATH`); `None` for other schemes.
+pub fn sqlite_path(url: &str) -> Option<&Path> {
+    match url.strip_prefix("sqlite://") {
+        Some(p) => Some(Path::new(p)),
+        None if url.contains("://") => None,
+        None => Some(Path::new(url)),
+    }
+}
+
+/// The store of a command that reads: refused when it does not exist, so a typo in `--db`
+/// is an error instead of an empty store left behind.
+pub fn open_existing(settings: &Settings) -> Result<Box<dyn ctem_store::Store>> {
+    let url = &settings.store.url;
+    if let Some(path) = sqlite_path(url)
+        && !path.exists()
+    {
+        bail!(
+            "store {url} does not exist: create one with `ctem import FILE...` (or try \
+             `ctem demo`), or point --db or $CTEM_DB at an existing store"
+        );
+    }
+    open_store(settings)
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    crate::output::color::init(cli.color);
+    match cli.command {
+        // commands that need neither settings nor a store
+        Command::Completions { shell } => return completions(shell),
+        Command::Man { command } => return man(command.as_deref()),
+        Command::Formats { json } => return list::formats(json),
+        _ => {}
+    }
     // built (and so validated) before any command runs; commands take what they need from it
     let flags = ctem_core::settings::Flags {
         config: cli.config.clone(),
@@ -56,36 +93,47 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     feeds::check_all(&settings.feeds)?;
     integrations::check_all(&settings.risk.integrations)?;
     let waited = settings.store.busy_timeout;
-    // a locked store is reported with how long this command waited for it
-    dispatch(cli, &settings)
-        .map_err(|e| anyhow::anyhow!(crate::output::chain_waited(&e, Some(waited))))
+    // a locked store is reported with how long this command waited for it; a closed pipe
+    // stays itself (main ends quietly on it)
+    dispatch(cli, &settings).map_err(|e| {
+        if crate::output::stdout::is_broken_pipe(&e) {
+            e
+        } else {
+            anyhow::anyhow!(crate::output::chain_waited(&e, Some(waited)))
+        }
+    })
 }
 
 fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
+    let limits = crate::input::Limits::from_settings(&settings.input);
     match cli.command {
+        Command::Completions { .. } | Command::Man { .. } | Command::Formats { .. } => {
+            unreachable!("handled above")
+        }
         Command::Demo { dir } => demo::run(dir, settings),
-        Command::Formats { json } => list::formats(json),
         Command::Import {
             files,
             format,
             scope,
             strict,
+            vantage,
             json,
         } => {
-            let mut store = open_store(settings)?;
+            if vantage.is_some() && !import::vantage_applies(&format) {
+                anyhow::bail!(
+                    "--vantage applies to port scans ({}), not --format {format}",
+                    ctem_core::settings::VANTAGE_FORMATS.join(", ")
+                );
+            }
             let opts = import::Options {
                 format,
                 scope,
                 strict,
                 progress: true,
+                limits,
+                vantage: vantage.unwrap_or(settings.vantage),
             };
-            let results = import::import_files(store.as_mut(), &files, &opts, &settings.risk);
-            import::print(&results, json, settings.store.busy_timeout)?;
-            Ok(if results.iter().all(|r| r.outcome.is_ok()) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            import::run(settings, &files, &opts, json)
         }
         Command::Assets {
             kind,
@@ -94,8 +142,9 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
             limit,
             json,
         } => {
-            let store = open_store(settings)?;
-            list::assets(store.as_ref(), kind, search, tag, limit, json)
+            let store = open_existing(settings)?;
+            let rules = context::rules(store.as_ref(), &settings.risk.context)?;
+            list::assets(store.as_ref(), &rules, kind, search, tag, limit, json)
         }
         Command::Exposures {
             severity,
@@ -108,7 +157,6 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
             json,
             output,
         } => {
-            let store = open_store(settings)?;
             let q = list::ExposureQuery {
                 severity,
                 status,
@@ -118,32 +166,24 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
                 kev,
                 limit,
             };
-            gate::exposures(store.as_ref(), q, json, &output)
+            gate::exposures(open_existing(settings)?.as_ref(), q, json, &output)
         }
-        Command::Gate(args) => {
-            let store = open_store(settings)?;
-            gate::run(store.as_ref(), args)
-        }
+        Command::Gate(args) => gate::run(open_existing(settings)?.as_ref(), args),
         Command::Exposure {
             id,
             set,
             reason,
             json,
         } => {
-            let mut store = open_store(settings)?;
+            let mut store = open_existing(settings)?;
             if let Some(status) = set {
-                let Some(st) = ctem_model::ExposureStatus::parse(&status) else {
-                    anyhow::bail!(
-                        "unknown status {status:?}: use open, accepted, false_positive or fixed"
-                    );
-                };
-                ctem_core::roles::authorize(
-                    store.as_ref(),
-                    tickets::actor().as_deref(),
-                    ctem_model::work::Action::TriageExposures,
+                list::set_status(
+                    store.as_mut(),
+                    &settings.risk,
+                    id,
+                    &status,
+                    reason.as_deref(),
                 )?;
-                store.set_status(id, st, reason.as_deref().unwrap_or(""))?;
-                risk::follow_up(store.as_mut(), &settings.risk);
             }
             list::exposure(store.as_ref(), id, json)
         }
@@ -153,7 +193,7 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
         Command::Prioritize { json } => risk::prioritize(settings, json),
         Command::Tickets(a) => tickets::run(settings, a),
         Command::Teams(c) => teams::run(settings, c),
-        Command::Detect(args) => detect::run(settings, args),
+        Command::Detect(args) => detect::run(settings, args, &limits),
         Command::Rules(crate::cli::RulesCommand::Check { dirs, json }) => {
             detect::rules_check(&dirs, json)
         }
@@ -163,21 +203,115 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
             host,
             limit,
             json,
-        } => {
-            let store = open_store(settings)?;
-            detect::alerts(store.as_ref(), level, rule, host, limit, json)
-        }
-        Command::Intel(c) => intel::run(settings, c),
+        } => list::alerts(
+            open_existing(settings)?.as_ref(),
+            level,
+            rule,
+            host,
+            limit,
+            json,
+        ),
+        Command::Intel(c) => intel::run(settings, &limits, c),
         Command::Share(c) => share::run(settings, c),
         Command::Packages { asset, json } => {
-            let store = open_store(settings)?;
-            list::packages(store.as_ref(), asset, json)
+            list::packages(open_existing(settings)?.as_ref(), asset, json)
         }
-        Command::Scans { json } => {
-            let store = open_store(settings)?;
-            list::scans(store.as_ref(), json)
+        Command::Scans { json } => list::scans(open_existing(settings)?.as_ref(), json),
+        // --- validation (crates/ctem-paths) ---
+        Command::Attack(crate::cli::AttackCommand::Techniques {
+            tactic,
+            rules,
+            json,
+        }) => attack::list(settings, tactic, &rules, json),
+        Command::Attack(crate::cli::AttackCommand::Show { id, rules, json }) => {
+            attack::show(settings, &id, &rules, json)
         }
+        Command::Paths {
+            to,
+            from,
+            top,
+            json,
+        } => paths::paths(
+            settings,
+            paths::PathsArgs {
+                to,
+                from,
+                top,
+                json,
+            },
+        ),
+        Command::Chokepoints { top, paths, json } => paths::chokepoints(settings, top, paths, json),
+        Command::Scenario(crate::cli::ScenarioCommand::Run {
+            file,
+            rules,
+            replay,
+            exercise,
+            json,
+        }) => {
+            let opts = scenario::RunOptions {
+                rules: &rules,
+                replay: replay.as_deref(),
+                exercise,
+                json,
+            };
+            scenario::run(settings, &file, &opts)
+        }
+        Command::Exercise(c) => scenario::exercise(settings, c),
+        Command::Coverage {
+            rules,
+            replay,
+            scenario,
+            navigator,
+            json,
+        } => scenario::coverage(
+            settings,
+            &rules,
+            &replay,
+            &scenario,
+            navigator.as_deref(),
+            json,
+        ),
+        // --- end of validation ---
     }
+}
+
+/// `ctem completions SHELL`: the script on stdout.
+fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "ctem", &mut buf);
+    let mut out = crate::output::Stdout::new();
+    out.bytes(&buf);
+    out.finish();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ctem man [COMMAND]`: the manual page (roff) of ctem, or of one of its commands, on
+/// stdout.
+fn man(command: Option<&str>) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let page = match command {
+        None => cmd,
+        Some(name) => {
+            let Some(sub) = cmd.find_subcommand(name) else {
+                bail!("no command {name:?}: see `ctem --help`");
+            };
+            // the page of `ctem import` is ctem-import(1), as git and cargo name theirs
+            sub.clone()
+                .name(format!("ctem-{name}"))
+                .version(env!("CARGO_PKG_VERSION"))
+        }
+    };
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut buf)
+        .context("rendering the manual page")?;
+    let mut out = crate::output::Stdout::new();
+    out.bytes(&buf);
+    out.finish();
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Wall time of the phases of a long command, printed on stderr when `CTEM_TIMINGS` is set

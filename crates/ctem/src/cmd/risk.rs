@@ -40,12 +40,12 @@ pub fn follow_up(store: &mut dyn Store, settings: &RiskSettings) -> Option<Prior
 pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {
     let s = ctem_risk::score(vector).map_err(|e| anyhow!("{e}"))?;
     if json {
-        println!("{}", serde_json::to_string(&s)?);
+        outln!("{}", serde_json::to_string(&s)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("vector       {}", s.vector);
-    println!("version      {}", s.version.as_str());
-    println!("base score   {:.1} ({})", s.base_score, s.severity.as_str());
+    outln!("vector       {}", s.vector);
+    outln!("version      {}", s.version.as_str());
+    outln!("base score   {:.1} ({})", s.base_score, s.severity.as_str());
     let v = serde_json::to_value(&s)?;
     for (k, label) in [
         ("temporal_score", "temporal     "),
@@ -54,24 +54,27 @@ pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {
         ("nomenclature", "nomenclature "),
     ] {
         if let Some(x) = v.get(k) {
-            println!("{label} {}", x.to_string().trim_matches('"'));
+            outln!("{label} {}", x.to_string().trim_matches('"'));
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn prioritize(settings: &Settings, json: bool) -> Result<ExitCode> {
-    let mut store = super::open_store(settings)?;
+    let mut store = super::open_existing(settings)?;
+    let spin = crate::output::progress::spinner("prioritising".into());
     let s = reprioritize(&settings.risk, store.as_mut())?;
+    spin.finish_and_clear();
     if json {
-        println!("{}", serde_json::to_string(&s)?);
+        outln!("{}", serde_json::to_string(&s)?);
     } else {
         let [p1, p2, p3, p4] = s.open_by_priority;
-        println!(
+        outln!(
             "scored {} exposures in {} ms; open: {p1} P1, {p2} P2, {p3} P3, {p4} P4",
-            s.scored, s.score_ms
+            s.scored,
+            s.score_ms
         );
-        println!(
+        outln!(
             "tickets: {} created, {} updated, {} verified, {} reopened ({} ms)",
             s.tickets_created,
             s.tickets_updated,
@@ -84,12 +87,16 @@ pub fn prioritize(settings: &Settings, json: bool) -> Result<ExitCode> {
 }
 
 pub fn explain(settings: &Settings, id: i64, json: bool) -> Result<ExitCode> {
-    let store = super::open_store(settings)?;
-    let (v, text) = explanation(store.as_ref(), &settings.risk, id)?;
+    let store = super::open_existing(settings)?;
+    let (mut v, mut text) = explanation(store.as_ref(), &settings.risk, id)?;
+    // validation: "on a path to a crown jewel" (crates/ctem-paths, docs/paths.md)
+    let (path, line) = super::paths::explain_factor(store.as_ref(), &settings.paths, id)?;
+    v["attack_path"] = path;
+    text.push_str(&line);
     if json {
-        println!("{}", serde_json::to_string(&v)?);
+        outln!("{}", serde_json::to_string(&v)?);
     } else {
-        print!("{text}");
+        out!("{text}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -113,10 +120,37 @@ fn explanation(
         None => Vec::new(),
     };
     let cvss = CvssFacts::from_list(&e.cvss);
-    let afacts = asset.as_ref().map(AssetFacts::of);
-    let facts = ctem_store::work::facts_of(&e, &cvss, afacts.as_ref(), &services);
+    // the asset's effective context: stored facts with the rules applied, as the
+    // prioritisation pass scores it
+    let rules = super::context::rules(store, &settings.context)?;
+    let afacts = match e.asset_id {
+        Some(a) => super::context::of_asset(store, &rules, a)?.map(|c| AssetFacts {
+            criticality: c.criticality.value,
+            internet_facing: c.internet_facing.value,
+            zone: c
+                .zone
+                .value
+                .as_deref()
+                .and_then(ctem_risk::NetworkZone::from_name),
+        }),
+        None => None,
+    };
+    let kev_catalog = store.intel_counts()?.kev > 0;
+    let facts = ctem_store::work::facts_of(&e, &cvss, afacts.as_ref(), &services, kev_catalog);
     let input = ctem_store::work::risk_input(&facts);
     let score = settings.model.score(&input);
+    let mut missing: Vec<&str> = score.missing.clone();
+    if e.cves.is_empty() {
+        // KEV and EPSS are keyed by CVE: nothing to supply for a finding without one
+        missing.retain(|f| !matches!(*f, "kev" | "epss"));
+    }
+    if e.port.is_some() && input.service_reachable.is_none() {
+        missing.push("service_reachable");
+    }
+    let missing: Vec<serde_json::Value> = missing
+        .iter()
+        .map(|f| serde_json::json!({"fact": f, "how": super::context::how_to_supply(f)}))
+        .collect();
     let today = Utc::now().date_naive();
     let opened = e.first_seen.map_or(today, |t| t.date_naive());
     let target = ctem_store::work::sla_target(&settings.model, score.priority, score.ssvc);
@@ -141,6 +175,7 @@ fn explanation(
         "ssvc_inputs": settings.model.ssvc_inputs(&input),
         "sla": sla,
         "input": input,
+        "missing": missing,
     });
     let mut out = String::new();
     let _ = writeln!(
@@ -160,6 +195,20 @@ fn explanation(
         );
     }
     out.push_str(&score.explain());
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "missing facts (unknown context is left out of the score):"
+        );
+        for m in &missing {
+            let _ = writeln!(
+                out,
+                "  {:<18} {}",
+                m["fact"].as_str().unwrap_or(""),
+                m["how"].as_str().unwrap_or("")
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "SLA: due {}{} ({} days open, {} days left{})",
@@ -208,7 +257,7 @@ fn reasons(t: &ctem_store::work::TopGroup) -> String {
 }
 
 pub fn top(settings: &Settings, limit: usize, json: bool) -> Result<ExitCode> {
-    let store = super::open_store(settings)?;
+    let store = super::open_existing(settings)?;
     let groups = store.top(Utc::now().date_naive())?;
     let shown: Vec<_> = groups.into_iter().take(limit).collect();
     if json {
@@ -220,15 +269,16 @@ pub fn top(settings: &Settings, limit: usize, json: bool) -> Result<ExitCode> {
                 v
             })
             .collect();
-        println!("{}", serde_json::to_string(&v)?);
+        crate::output::json_array(&v);
         return Ok(ExitCode::SUCCESS);
     }
     if shown.is_empty() {
-        println!("no open exposures (run `ctem prioritize` after an import of older stores)");
+        outln!("no open exposures (run `ctem prioritize` after an import of older stores)");
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new(&[
         "#",
+        "priority",
         "action",
         "assets",
         "closes",
@@ -240,6 +290,7 @@ pub fn top(settings: &Settings, limit: usize, json: bool) -> Result<ExitCode> {
     for (i, g) in shown.iter().enumerate() {
         t.row(vec![
             (i + 1).to_string(),
+            g.group.priority.to_string(),
             cut(&g.group.action, 50),
             g.group.assets.to_string(),
             g.group.exposures.to_string(),
@@ -249,11 +300,14 @@ pub fn top(settings: &Settings, limit: usize, json: bool) -> Result<ExitCode> {
             reasons(g),
         ]);
     }
-    print!("{}", t.render());
+    out!("{}", t.render());
     if let Some(g) = shown.first() {
-        println!(
+        outln!(
             "\n{} on {} assets: closes {} exposures, {} in KEV",
-            g.group.action, g.group.assets, g.group.exposures, g.group.kev
+            g.group.action,
+            g.group.assets,
+            g.group.exposures,
+            g.group.kev
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -290,6 +344,7 @@ pub fn demo_setup(store: &mut dyn Store) -> Result<()> {
             kind,
             pattern: pattern.into(),
             team: team.into(),
+            priority: None,
         })?;
     }
     for (name, role, team) in [
@@ -311,18 +366,18 @@ pub fn demo_setup(store: &mut dyn Store) -> Result<()> {
 pub fn demo(store: &mut dyn Store, settings: &RiskSettings) -> Result<()> {
     let s = reprioritize(settings, store)?;
     let [p1, p2, p3, p4] = s.open_by_priority;
-    println!(
+    outln!(
         "\n5. prioritize: {} exposures scored; open {p1} P1, {p2} P2, {p3} P3, {p4} P4",
         s.scored
     );
-    println!("   what to fix first (ctem top):");
+    outln!("   what to fix first (ctem top):");
     for (i, g) in store
         .top(Utc::now().date_naive())?
         .iter()
         .take(5)
         .enumerate()
     {
-        println!(
+        outln!(
             "   {}. {} on {} assets: closes {} exposures, {} in KEV ({})",
             i + 1,
             g.group.action,
@@ -332,15 +387,15 @@ pub fn demo(store: &mut dyn Store, settings: &RiskSettings) -> Result<()> {
             reasons(g)
         );
     }
-    println!("\n6. mobilize: tickets per owning team (ctem tickets)");
+    outln!("\n6. mobilize: tickets per owning team (ctem tickets)");
     for team in ["it_operations", "platform"] {
         let list = store.tickets(&ctem_store::work::TicketFilter {
             team: Some(team.into()),
             ..Default::default()
         })?;
-        println!("   {team}: {} tickets", list.len());
+        outln!("   {team}: {} tickets", list.len());
         for t in list.iter().take(3) {
-            println!(
+            outln!(
                 "     #{} [{}] {} {} ({} exposures, due {})",
                 t.id,
                 t.state,
@@ -352,10 +407,10 @@ pub fn demo(store: &mut dyn Store, settings: &RiskSettings) -> Result<()> {
         }
     }
     if let Some((id, _)) = store.ranked(Some(1))?.first() {
-        println!("\n7. why (ctem explain {id}):");
+        outln!("\n7. why (ctem explain {id}):");
         let (_, text) = explanation(store, settings, *id)?;
         for l in text.lines() {
-            println!("   {l}");
+            outln!("   {l}");
         }
     }
     Ok(())

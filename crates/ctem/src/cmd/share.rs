@@ -38,14 +38,14 @@ fn write(out: Option<&Path>, text: &str) -> Result<()> {
     match out {
         Some(p) => std::fs::write(p, text).with_context(|| format!("write {}", p.display())),
         None => {
-            print!("{text}");
+            out!("{text}");
             Ok(())
         }
     }
 }
 
 pub fn run(settings: &Settings, cmd: ShareCommand) -> Result<ExitCode> {
-    let store = super::open_store(settings)?;
+    let store = super::open_existing(settings)?;
     let now = chrono::Utc::now();
     let all = store.indicators(&IndicatorFilter {
         active_at: Some(now),

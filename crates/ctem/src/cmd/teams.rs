@@ -13,21 +13,26 @@ use crate::output::Table;
 pub enum TeamsCommand {
     /// List teams, users and ownership rules
     List {
+        /// One JSON object on stdout: {"teams", "users", "rules"}
         #[arg(long)]
         json: bool,
     },
     /// Create or update a team
     Add {
+        /// The team's name
         name: String,
+        /// What the team looks after
         #[arg(long)]
         description: Option<String>,
     },
     /// Create or update a user with a role and teams
     User {
+        /// The user's name
         name: String,
-        /// admin, vulnerability_manager, threat_analyst, incident_responder, it_operations, viewer
-        #[arg(long)]
+        /// The user's role
+        #[arg(long, value_parser = crate::cli::choice(Role::ALL.map(|r| r.as_str())))]
         role: String,
+        /// The user's e-mail address
         #[arg(long)]
         email: Option<String>,
         /// A team the user belongs to (repeatable)
@@ -35,19 +40,33 @@ pub enum TeamsCommand {
         team: Vec<String>,
     },
     /// Route assets to a team: MATCH is tag, zone, name, repository or asset_kind; PATTERN a
-    /// glob (`*`, `?`)
+    /// glob (`*`, `?`). Rules are tried by priority, then the most specific first (a name
+    /// before a tag before an asset kind), then in the order added (docs/risk-model.md)
     Rule {
-        #[arg(name = "MATCH")]
+        /// What the pattern is matched against
+        #[arg(name = "MATCH", value_parser = crate::cli::choice(RuleKind::ALL.map(|k| k.as_str())))]
         kind: String,
+        /// A glob: `*` any text, `?` one character
         pattern: String,
+        /// The team that owns what matches
         team: String,
+        /// Tried before rules of a lower priority (default 0), whatever their specificity
+        #[arg(long, allow_hyphen_values = true)]
+        priority: Option<i64>,
     },
     /// Remove an ownership rule by id
-    Unrule { id: i64 },
+    Unrule {
+        /// The rule id (see `ctem teams list`)
+        id: i64,
+    },
 }
 
 pub fn run(settings: &Settings, c: TeamsCommand) -> Result<ExitCode> {
-    let mut store = super::open_store(settings)?;
+    // listing or removing needs an existing store; adding creates one
+    let mut store = match c {
+        TeamsCommand::List { .. } | TeamsCommand::Unrule { .. } => super::open_existing(settings)?,
+        _ => super::open_store(settings)?,
+    };
     if !matches!(c, TeamsCommand::List { .. }) {
         // users, teams and ownership rules change: the acting user's role must allow it
         ctem_core::roles::authorize(
@@ -63,7 +82,7 @@ pub fn run(settings: &Settings, c: TeamsCommand) -> Result<ExitCode> {
             let rules = store.rules()?;
             if json {
                 let v = serde_json::json!({"teams": teams, "users": users, "rules": rules});
-                println!("{}", serde_json::to_string(&v)?);
+                crate::output::json_doc(&v);
                 return Ok(ExitCode::SUCCESS);
             }
             let mut t = Table::new(&["team", "description", "members"]);
@@ -79,7 +98,7 @@ pub fn run(settings: &Settings, c: TeamsCommand) -> Result<ExitCode> {
                     members.join(", "),
                 ]);
             }
-            print!("{}", t.render());
+            t.print("no teams: add one with `ctem teams add NAME`");
             let mut u = Table::new(&["user", "role", "email", "teams"]);
             for x in &users {
                 u.row(vec![
@@ -89,8 +108,8 @@ pub fn run(settings: &Settings, c: TeamsCommand) -> Result<ExitCode> {
                     x.teams.join(", "),
                 ]);
             }
-            println!();
-            print!("{}", u.render());
+            outln!();
+            u.print("no users: add one with `ctem teams user NAME --role ROLE`");
             let mut r = Table::new(&["rule", "match", "pattern", "team"]);
             for x in &rules {
                 r.row(vec![
@@ -100,15 +119,15 @@ pub fn run(settings: &Settings, c: TeamsCommand) -> Result<ExitCode> {
                     x.team.clone(),
                 ]);
             }
-            println!();
-            print!("{}", r.render());
+            outln!();
+            r.print("no ownership rules: add one with `ctem teams rule MATCH PATTERN TEAM`");
         }
         TeamsCommand::Add { name, description } => {
             store.put_team(&Team {
                 name: name.clone(),
                 description,
             })?;
-            println!("team {name} saved");
+            outln!("team {name} saved");
         }
         TeamsCommand::User {
             name,
@@ -125,12 +144,13 @@ pub fn run(settings: &Settings, c: TeamsCommand) -> Result<ExitCode> {
                 role,
                 teams: team,
             })?;
-            println!("user {name} saved ({role})");
+            outln!("user {name} saved ({role})");
         }
         TeamsCommand::Rule {
             kind,
             pattern,
             team,
+            priority,
         } => {
             let kind = RuleKind::parse(&kind).ok_or_else(|| {
                 anyhow!("unknown match {kind:?}: tag, zone, name, repository, asset_kind")
@@ -141,12 +161,13 @@ pub fn run(settings: &Settings, c: TeamsCommand) -> Result<ExitCode> {
                 kind,
                 pattern,
                 team,
+                priority,
             })?;
-            println!("rule {id} added (takes effect at the next import or `ctem tickets sync`)");
+            outln!("rule {id} added (takes effect at the next import or `ctem tickets sync`)");
         }
         TeamsCommand::Unrule { id } => {
             store.remove_rule(id)?;
-            println!("rule {id} removed");
+            outln!("rule {id} removed");
         }
     }
     Ok(ExitCode::SUCCESS)

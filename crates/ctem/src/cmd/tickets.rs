@@ -17,14 +17,16 @@ pub struct TicketsArgs {
     /// Only this team's tickets
     #[arg(long)]
     pub team: Option<String>,
-    /// open, in_progress, resolved, verified, risk_accepted; active (open or in progress,
-    /// the default) or all
-    #[arg(long, default_value = "active")]
-    pub state: String,
+    /// States (comma-separated); active is open or in progress
+    #[arg(long, default_value = "active", value_delimiter = ',', value_parser = ticket_states())]
+    pub state: Vec<String>,
+    /// Only tickets assigned to this user
     #[arg(long)]
     pub assignee: Option<String>,
+    /// At most this many
     #[arg(long)]
     pub limit: Option<usize>,
+    /// One JSON array on stdout
     #[arg(long)]
     pub json: bool,
 }
@@ -33,42 +35,63 @@ pub struct TicketsArgs {
 pub enum TicketsCommand {
     /// Re-score exposures and regroup tickets now (imports do it themselves)
     Sync {
+        /// The summary as one JSON object
         #[arg(long)]
         json: bool,
     },
     /// One ticket with its exposures and history
     Show {
+        /// The ticket id
         id: i64,
+        /// One JSON object on stdout
         #[arg(long)]
         json: bool,
     },
     /// Assign a ticket to a user
     Assign {
+        /// The ticket id
         id: i64,
+        /// The user (see `ctem teams list`)
         user: String,
+        /// The ticket as one JSON object
         #[arg(long)]
         json: bool,
     },
-    /// Move a ticket: open, in_progress, resolved, risk_accepted (needs --until)
+    /// Move a ticket (risk_accepted needs --until)
     Move {
+        /// The ticket id
         id: i64,
+        /// The new state
+        #[arg(value_parser = crate::cli::choice(["open", "in_progress", "resolved", "risk_accepted"]))]
         state: String,
         /// Expiry of a risk acceptance (YYYY-MM-DD)
-        #[arg(long)]
-        until: Option<String>,
+        #[arg(long, value_parser = date_arg)]
+        until: Option<chrono::NaiveDate>,
+        /// The ticket as one JSON object
         #[arg(long)]
         json: bool,
     },
     /// Add a comment
-    Comment { id: i64, text: String },
+    Comment {
+        /// The ticket id
+        id: i64,
+        /// The comment
+        text: String,
+    },
     /// Send tickets to the integrations configured in ctem.toml ([[risk.integrations]])
     Push {
         /// Only this ticket
         #[arg(long)]
         id: Option<i64>,
+        /// The outcomes as one JSON array
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--until`: a date, checked by clap (a bad one is a usage error).
+fn date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
+    super::risk::date(s).map_err(|e| e.to_string())
 }
 
 /// The acting user of this command: `$CTEM_USER`.
@@ -76,19 +99,31 @@ pub fn actor() -> Option<String> {
     std::env::var("CTEM_USER").ok().filter(|u| !u.is_empty())
 }
 
-fn states(s: &str) -> Result<Vec<TicketState>> {
-    Ok(match s {
-        "active" => vec![TicketState::Open, TicketState::InProgress],
-        "all" => Vec::new(),
-        other => other
-            .split(',')
-            .map(|x| TicketState::parse(x).ok_or_else(|| anyhow!("unknown ticket state {x:?}")))
-            .collect::<Result<_>>()?,
-    })
+fn ticket_states() -> clap::builder::PossibleValuesParser {
+    crate::cli::choice(
+        TicketState::ALL
+            .map(|s| s.as_str())
+            .into_iter()
+            .chain(["active", "all"]),
+    )
+}
+
+/// The states `--state` names (checked by clap): `all` is every state (an empty filter).
+fn states(names: &[String]) -> Result<Vec<TicketState>> {
+    let mut out = Vec::new();
+    for n in names {
+        match n.as_str() {
+            "all" => return Ok(Vec::new()),
+            "active" => out.extend([TicketState::Open, TicketState::InProgress]),
+            x => out
+                .push(TicketState::parse(x).ok_or_else(|| anyhow!("unknown ticket state {x:?}"))?),
+        }
+    }
+    Ok(out)
 }
 
 pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
-    let mut store = super::open_store(settings)?;
+    let mut store = super::open_existing(settings)?;
     let actor = actor();
     // a change of tickets needs a role that works tickets; accepting a risk needs its own
     let action = match &a.command {
@@ -105,9 +140,9 @@ pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
     }
     let print_one = |t: &ctem_model::work::Ticket, json: bool| -> Result<()> {
         if json {
-            println!("{}", serde_json::to_string(t)?);
+            outln!("{}", serde_json::to_string(t)?);
         } else {
-            println!(
+            outln!(
                 "ticket #{} [{}] {} ({}), {} exposures on {} assets, assignee {}",
                 t.id,
                 t.state,
@@ -130,7 +165,7 @@ pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
             };
             let list = store.tickets(&f)?;
             if a.json {
-                println!("{}", serde_json::to_string(&list)?);
+                crate::output::json_array(&list);
                 return Ok(ExitCode::SUCCESS);
             }
             let mut t = Table::new(&[
@@ -145,7 +180,8 @@ pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
                 "risk",
                 "due",
                 "assignee",
-            ]);
+            ])
+            .paint(3);
             for x in &list {
                 t.row(vec![
                     x.id.to_string(),
@@ -163,7 +199,7 @@ pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
                     x.assignee.clone().unwrap_or_else(|| "-".into()),
                 ]);
             }
-            print!("{}", t.render());
+            t.print("no tickets match");
         }
         Some(TicketsCommand::Sync { json }) => {
             drop(store);
@@ -177,11 +213,11 @@ pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
             let events = store.ticket_events(id)?;
             if json {
                 let v = serde_json::json!({"ticket": t, "exposures": exposures, "events": events});
-                println!("{}", serde_json::to_string(&v)?);
+                outln!("{}", serde_json::to_string(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }
             print_one(&t, false)?;
-            println!(
+            outln!(
                 "priority {}, risk {:.1}, {} in KEV, due {}{}",
                 t.priority,
                 t.risk,
@@ -190,9 +226,9 @@ pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
                 if t.breached { " (breached)" } else { "" }
             );
             let ids: Vec<String> = exposures.iter().take(30).map(|i| format!("#{i}")).collect();
-            println!("exposures: {}", ids.join(" "));
+            outln!("exposures: {}", ids.join(" "));
             for e in events {
-                println!(
+                outln!(
                     "  {} {:<9} {} {}",
                     e.at.format("%Y-%m-%d %H:%M"),
                     e.kind,
@@ -216,22 +252,21 @@ pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
                     "unknown ticket state {state:?}: open, in_progress, resolved, risk_accepted"
                 )
             })?;
-            let until = until.as_deref().map(super::risk::date).transpose()?;
             let t = store.move_ticket(id, to, until, actor.as_deref())?;
             print_one(&t, json)?;
         }
         Some(TicketsCommand::Comment { id, text }) => {
             store.comment_ticket(id, &text, actor.as_deref())?;
-            println!("comment added to ticket #{id}");
+            outln!("comment added to ticket #{id}");
         }
         Some(TicketsCommand::Push { id, json }) => {
             let targets = &settings.risk.integrations;
             let report = super::integrations::push(store.as_mut(), targets, id)?;
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                crate::output::json_array(&report);
             } else {
                 for r in &report {
-                    println!("{} ticket #{}: {}", r.target, r.ticket_id, r.outcome);
+                    outln!("{} ticket #{}: {}", r.target, r.ticket_id, r.outcome);
                 }
             }
             if report.iter().any(|r| r.outcome.starts_with("failed")) {

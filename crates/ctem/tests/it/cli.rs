@@ -42,14 +42,14 @@ fn importing_the_same_file_twice_changes_nothing() {
     let env = Env::new();
     let f = fixture("trivy/kubernetes.json");
     let first = env.import_json(&[&f], &[]);
-    let before = env.lines(&["exposures", "--status", "all", "--json"]);
+    let before = env.rows(&["exposures", "--status", "all", "--json"]);
     let second = env.import_json(&[&f], &[]);
     assert_eq!(first[0]["exposures"]["new"], 20);
     assert_eq!(second[0]["exposures"]["new"], 0);
     assert_eq!(second[0]["exposures"]["unchanged"], 20);
     assert_eq!(second[0]["exposures"]["fixed"], 0);
     assert_eq!(second[0]["assets"]["new"], 0);
-    let after = env.lines(&["exposures", "--status", "all", "--json"]);
+    let after = env.rows(&["exposures", "--status", "all", "--json"]);
     let key = |v: &Vec<Value>| -> Vec<(Value, Value, Value)> {
         v.iter()
             .map(|e| {
@@ -73,7 +73,7 @@ fn a_later_subset_scan_fixes_what_disappeared_and_a_full_one_reopens_it() {
     let s = env.import_json(&[&subset], &[]);
     assert_eq!(s[0]["exposures"]["unchanged"], 13);
     assert_eq!(s[0]["exposures"]["fixed"], 7);
-    let fixed = env.lines(&["exposures", "--status", "fixed", "--json"]);
+    let fixed = env.rows(&["exposures", "--status", "fixed", "--json"]);
     assert_eq!(fixed.len(), 7);
     assert!(fixed.iter().all(|e| e["fixed_at"].is_string()));
     let s = env.import_json(&[&full], &[]);
@@ -101,8 +101,8 @@ fn nmap_and_nessus_views_of_one_host_merge() {
     assert_eq!(v[1]["assets"]["merged"], 1);
     let assets = env.json(&["assets", "--json"]);
     assert_eq!(assets.as_array().expect("assets").len(), 1);
-    let by_nessus = env.lines(&["exposures", "--tool", "nessus", "--json"]);
-    let by_nmap = env.lines(&["exposures", "--tool", "nmap", "--json"]);
+    let by_nessus = env.rows(&["exposures", "--tool", "nessus", "--json"]);
+    let by_nmap = env.rows(&["exposures", "--tool", "nmap", "--json"]);
     assert_eq!(by_nessus.len(), 1);
     assert_eq!(by_nmap.len(), 3);
     assert_eq!(by_nessus[0]["asset_id"], by_nmap[0]["asset_id"]);
@@ -130,7 +130,7 @@ fn a_broken_file_fails_with_its_name_and_writes_nothing() {
         "only the good import"
     );
     assert_eq!(
-        env.lines(&["exposures", "--json"]).len(),
+        env.rows(&["exposures", "--json"]).len(),
         4,
         "stored data untouched"
     );
@@ -154,15 +154,15 @@ fn strict_mode_refuses_files_with_bad_records() {
 }
 
 #[test]
-fn usage_errors_exit_2_and_unknown_values_exit_1() {
+fn usage_errors_and_unknown_values_exit_2_and_refused_files_exit_1() {
     let env = Env::new();
     assert_eq!(env.run(&["import"]).status.code(), Some(2));
     assert_eq!(env.run(&["no-such-command"]).status.code(), Some(2));
     let out = env.run(&["exposures", "--severity", "bogus"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let out = env.run(&["import", "--format", "nope", "x.json"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("possible values"));
     let html = fixture("refused/alpine-310.html");
     let out = env.run(&["import", &html.display().to_string()]);
     assert_eq!(out.status.code(), Some(1));
@@ -180,20 +180,20 @@ fn exposure_filters() {
         ],
         &["--scope", "lab"],
     );
-    let all = env.lines(&["exposures", "--json"]);
-    let medium_up = env.lines(&["exposures", "--severity", "medium", "--json"]);
+    let all = env.rows(&["exposures", "--json"]);
+    let medium_up = env.rows(&["exposures", "--severity", "medium", "--json"]);
     assert!(medium_up.len() < all.len() && !medium_up.is_empty());
     assert!(medium_up.iter().all(|e| ["medium", "high", "critical"].contains(&e["severity"].as_str().expect("sev"))));
-    let cve = env.lines(&["exposures", "--cve", "cve-2011-3374", "--json"]);
+    let cve = env.rows(&["exposures", "--cve", "cve-2011-3374", "--json"]);
     assert_eq!(cve.len(), 1);
     // gitleaks reports 8 results: the same 4 secrets (file and line) in two commits each,
     // which is 4 secrets to rotate
-    let secrets = env.lines(&["exposures", "--tool", "Gitleaks", "--json"]);
+    let secrets = env.rows(&["exposures", "--tool", "Gitleaks", "--json"]);
     assert_eq!(secrets.len(), 4);
     assert!(secrets.iter().all(|e| e["kind"] == "secret"));
-    let limited = env.lines(&["exposures", "--limit", "3", "--json"]);
+    let limited = env.rows(&["exposures", "--limit", "3", "--json"]);
     assert_eq!(limited.len(), 3);
-    let host = env.lines(&["exposures", "--asset", "10.250.195.71", "--json"]);
+    let host = env.rows(&["exposures", "--asset", "10.250.195.71", "--json"]);
     assert_eq!(host.len(), 33);
     let scans = env.json(&["scans", "--json"]);
     assert!(
@@ -253,7 +253,7 @@ fn accepting_an_exposure_by_hand_is_kept_explained_and_lowers_its_risk() {
     let usage = env.run(&["exposure", "1", "--set", "accepted"]);
     assert_eq!(usage.status.code(), Some(2), "--set needs --reason");
     let out = env.run(&["exposure", "1", "--set", "bogus", "--reason", "x"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a bad status is a usage error");
     let v = env.json(&[
         "exposure",
         "1",

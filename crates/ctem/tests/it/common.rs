@@ -2,7 +2,7 @@
 //! fresh store in a temporary folder with a way to run `ctem` on it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -53,19 +53,53 @@ impl Env {
         self.path("ctem.db").display().to_string()
     }
 
-    /// Runs `ctem --db STORE ARGS` in the folder with extra environment variables.
-    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// `ctem --db STORE ARGS` in the folder, not yet run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = self.bare(&["--db", &self.db()]);
+        c.args(args);
+        c
+    }
+
+    /// `ctem ARGS` in the folder (no `--db`), not yet run.
+    pub fn bare(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ctem"));
-        c.args(["--db", &self.db()])
-            .args(args)
+        c.args(args)
             .current_dir(self.dir.path())
             .env_remove("CTEM_CONFIG")
             .env_remove("CTEM_DB")
-            .env_remove("CTEM_USER");
+            .env_remove("CTEM_USER")
+            .env_remove("NO_COLOR");
+        c
+    }
+
+    /// Runs `ctem --db STORE ARGS` in the folder with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = self.command(args);
         for (k, v) in env {
             c.env(k, v);
         }
         c.output().expect("run ctem")
+    }
+
+    /// Runs ctem with `input` on its standard input.
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ctem");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = input.to_vec();
+        // written on its own thread: ctem may answer before it has read everything
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().expect("wait");
+        let _ = writer.join();
+        out
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -88,12 +122,11 @@ impl Env {
         serde_json::from_str(&self.ok(args)).expect("json stdout")
     }
 
-    /// Stdout as JSON lines.
-    pub fn lines(&self, args: &[&str]) -> Vec<Value> {
-        self.ok(args)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("json line"))
-            .collect()
+    /// The records of a listing: the elements of the one JSON array it prints.
+    pub fn rows(&self, args: &[&str]) -> Vec<Value> {
+        match self.json(args) {
+            Value::Array(rows) => rows,
+            other => panic!("{args:?}: not one JSON array: {other}"),
+        }
     }
 }

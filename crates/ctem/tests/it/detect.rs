@@ -93,10 +93,7 @@ fn detect_fires_every_regression_rule_and_stores_alerts_with_entities() {
 
     let stored = ctem(tmp.path(), &["alerts", "--json", "--limit", "100000"]);
     assert!(stored.status.success());
-    let stored: Vec<Value> = String::from_utf8_lossy(&stored.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
+    let stored: Vec<Value> = serde_json::from_slice(&stored.stdout).expect("one JSON array");
     assert_eq!(stored.len(), alerts.len());
     assert!(
         stored.iter().all(|a| a["host"].is_string()),
@@ -107,7 +104,9 @@ fn detect_fires_every_regression_rule_and_stores_alerts_with_entities() {
         tmp.path(),
         &["alerts", "--json", "--level", "high", "--limit", "100000"],
     );
-    let high = String::from_utf8_lossy(&high.stdout).lines().count();
+    let high = serde_json::from_slice::<Vec<Value>>(&high.stdout)
+        .expect("one JSON array")
+        .len();
     assert!(high > 0 && high < stored.len());
 }
 

@@ -12,7 +12,8 @@ fn query(db: &str, sql: &str) -> i64 {
 #[test]
 fn a_failed_follow_up_is_reported_recorded_and_retried_without_failing_the_import() {
     let env = Env::new();
-    env.ok(&["scans", "--json"]);
+    // a new store with no scan yet (read commands refuse a missing store: a write creates it)
+    env.ok(&["teams", "add", "ops"]);
     // every score write fails from now on
     let c = rusqlite::Connection::open(env.db()).expect("open");
     c.execute_batch(

@@ -204,7 +204,7 @@ fn unsupported_and_insecure_urls_fail_when_the_settings_load_naming_the_key() {
     for (toml, want) in cases {
         std::fs::write(env.path("ctem.toml"), toml).expect("config");
         // a command that makes no outbound call still refuses the settings
-        let out = env.run(&["formats"]);
+        let out = env.run(&["cvss", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{toml}: {err}");
         assert!(err.contains(want), "{toml}\nwant {want}\ngot {err}");
@@ -217,7 +217,7 @@ fn unsupported_and_insecure_urls_fail_when_the_settings_load_naming_the_key() {
          url = \"http://127.0.0.1:9/hook\"\nallow_insecure_http = true\n",
     )
     .expect("config");
-    env.ok(&["formats"]);
+    env.ok(&["cvss", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"]);
 }
 
 /// A Jira token is never sent to a plain-http host: the push fails before any request.

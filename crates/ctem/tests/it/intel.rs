@@ -42,7 +42,7 @@ fn intel_import_enriches_scan_exposures_and_kev_filter() {
     assert_eq!(s[0]["stored"]["kev"], 1404);
     assert_eq!(s[1]["kind"], "epss");
     assert_eq!(s[2]["kind"], "cve");
-    let kev = env.lines(&["exposures", "--kev", "--json"]);
+    let kev = env.rows(&["exposures", "--kev", "--json"]);
     let cves: Vec<&str> = kev.iter().filter_map(|e| e["cves"][0].as_str()).collect();
     assert_eq!(cves.len(), 2, "{cves:?}");
     let log4shell = by_cve(&kev, "CVE-2021-44228");
@@ -54,7 +54,7 @@ fn intel_import_enriches_scan_exposures_and_kev_filter() {
     assert_eq!(i["epss"], 0.99999);
     assert_eq!(i["epss_percentile"], 1.0);
     assert_eq!(i["epss_date"], "2026-09-29");
-    let all = env.lines(&["exposures", "--json"]);
+    let all = env.rows(&["exposures", "--json"]);
     assert!(all.len() > cves.len(), "--kev filters");
     let ghsa = all
         .iter()
@@ -68,7 +68,7 @@ fn scan_imported_after_intel_is_enriched_at_once() {
     let env = Env::new();
     env.intel_import(&[&demo_file("kev.json"), &demo_file("epss-excerpt.csv")]);
     env.scan_import(&demo_file("cyclonedx-log4j.json"));
-    let kev = env.lines(&["exposures", "--kev", "--json"]);
+    let kev = env.rows(&["exposures", "--kev", "--json"]);
     assert_eq!(kev.len(), 2);
     assert_eq!(by_cve(&kev, "CVE-2021-44228")["intel"]["epss"], 0.99999);
     let e = env.json(&["intel", "enrich", "--json"]);
@@ -215,7 +215,7 @@ fn share_blocklists_and_stix_bundle() {
 /// A tiny HTTP/1.1 server on 127.0.0.1 serving fixture files with an ETag, answering 304 to a
 /// matching `If-None-Match`, and one redirect to a `file:` URL. Records the request lines and
 /// conditional headers it saw.
-fn serve(files: Vec<(&'static str, Vec<u8>)>) -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn serve(files: Vec<(&'static str, Vec<u8>)>) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -314,7 +314,7 @@ fn intel_update_uses_conditional_get_against_a_local_server() {
     let (s, e) = status(&r, "big");
     assert_eq!(s, "failed");
     assert!(e.as_str().is_some_and(|e| e.contains("size limit")), "{e}");
-    assert_eq!(env.lines(&["exposures", "--kev", "--json"]).len(), 2);
+    assert_eq!(env.rows(&["exposures", "--kev", "--json"]).len(), 2);
     // second run: the server answers 304 to the ETag it gave
     let r: Value =
         serde_json::from_slice(&env.run(&["intel", "update", "--json"]).stdout).expect("json");

@@ -15,10 +15,10 @@ use sha2::{Digest, Sha256};
 
 use std::time::Instant;
 
-use ctem_model::work::OwnershipRule;
+use ctem_model::context::ContextRules;
 
 use super::prioritize::{
-    self, AssetInfo, Interner, load_assets, load_details, load_intel, load_services, sync_tickets,
+    self, AssetInfo, Interner, load_details, load_intel, load_services, sync_tickets,
 };
 use super::scan::{Row, Shared, scan_scope_and_write};
 use super::{day_num, load_rules};
@@ -95,13 +95,16 @@ pub(crate) fn mark_full(tx: &rusqlite::Connection) -> Result<()> {
     Ok(())
 }
 
-/// What the risk settings of a pass were, to know when they change.
-fn fingerprint(ctx: &Prioritize<'_>) -> String {
+/// What the risk settings of a pass were (context rules included), and whether a KEV
+/// catalog was stored (it turns "KEV status unknown" into "not in KEV" for every CVE it
+/// does not list), to know when they change.
+fn fingerprint(tx: &rusqlite::Connection, ctx: &Prioritize<'_>) -> Result<String> {
+    let kev_catalog = super::assets::kev_catalog_loaded(tx)?;
     let text = format!(
-        "{:?}|{:?}|{:?}|{:?}",
-        ctx.model, ctx.sla, ctx.config_rules, ctx.config_teams
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{kev_catalog}",
+        ctx.model, ctx.sla, ctx.config_rules, ctx.config_teams, ctx.context
     );
-    hex_of(&Sha256::digest(text.as_bytes()))
+    Ok(hex_of(&Sha256::digest(text.as_bytes())))
 }
 
 fn hex_of(b: &[u8]) -> String {
@@ -118,7 +121,7 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
         )
         .optional()?
         .unwrap_or((true, 0, None, None));
-    let fp = fingerprint(ctx);
+    let fp = fingerprint(tx, ctx)?;
     let today = day_num(ctx.now.date_naive());
     let mut whole = full
         || settings.as_deref() != Some(fp.as_str())
@@ -164,6 +167,8 @@ pub(super) fn run_scoped(
 ) -> Result<Option<PrioritizeSummary>> {
     let started = Instant::now();
     let rules = load_rules(tx)?;
+    let context = ContextRules::build(ctx.context, &rules)
+        .map_err(|e| crate::Error::Invalid(e.to_string()))?;
     // the groups the scope's exposures are in before they are scored again
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS risk_groups(grp INTEGER PRIMARY KEY);
@@ -173,7 +178,7 @@ pub(super) fn run_scoped(
            WHERE grp IS NOT NULL AND exposure_id IN (SELECT id FROM temp.risk_scope);",
     )?;
     let mut open = [0; 4];
-    let (mut rows, mut strings, mut assets) = score_scope(tx, ctx, &rules, &mut open, true)?;
+    let (mut rows, mut strings, mut assets) = score_scope(tx, ctx, &context, &mut open, true)?;
     {
         let mut ins = tx.prepare("INSERT OR IGNORE INTO temp.risk_groups(grp) VALUES (?1)")?;
         for r in &rows {
@@ -189,7 +194,7 @@ pub(super) fn run_scoped(
     )?;
     if grown > 0 {
         open = [0; 4];
-        (rows, strings, assets) = score_scope(tx, ctx, &rules, &mut open, false)?;
+        (rows, strings, assets) = score_scope(tx, ctx, &context, &mut open, false)?;
     }
     let mut summary = PrioritizeSummary {
         scored: rows.len() as u64,
@@ -225,13 +230,14 @@ pub(super) fn run_scoped(
 fn score_scope(
     tx: &Transaction<'_>,
     ctx: &Prioritize<'_>,
-    rules: &[OwnershipRule],
+    context: &ContextRules,
     open: &mut [u64; 4],
     write: bool,
 ) -> Result<(Vec<Row>, Interner, Vec<AssetInfo>)> {
     let mut strings = Interner::default();
-    let (assets, index) = load_assets(tx, rules, &mut strings, true)?;
+    let (assets, index) = super::assets::load_assets(tx, context, &mut strings, true)?;
     let services = load_services(tx, true)?;
+    let kev_catalog = super::assets::kev_catalog_loaded(tx)?;
     let stored_intel;
     let intel: &dyn crate::work::IntelLookup = match ctx.intel {
         Some(i) => i,
@@ -250,6 +256,7 @@ fn score_scope(
         services: &services,
         details: &details,
         detail_index: &detail_index,
+        kev_catalog,
     };
     let rows = scan_scope_and_write(tx, &shared, &mut strings, open, write)?;
     Ok((rows, strings, assets))
@@ -263,7 +270,7 @@ pub(super) fn finish(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<()> {
             scored_max = (SELECT coalesce(max(id), 0) FROM exposures),
             settings = ?1, scored_day = ?2, attempts = 0, last_error = NULL
          WHERE id = 1",
-        params![fingerprint(ctx), day_num(ctx.now.date_naive())],
+        params![fingerprint(tx, ctx)?, day_num(ctx.now.date_naive())],
     )?;
     Ok(())
 }
@@ -303,7 +310,8 @@ pub(super) fn failed(conn: &rusqlite::Connection, error: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, TimeZone, Utc};
-    use ctem_model::intel::EpssScore;
+    use ctem_model::context::ContextRule;
+    use ctem_model::intel::{EpssScore, KevEntry};
     use ctem_model::{
         Asset, AssetKind, Exposure, ExposureKind, ExposureStatus, Package, Record, Severity,
     };
@@ -386,12 +394,27 @@ mod tests {
         let mut all = SqliteStore::open(dir.path().join("all.db")).expect("open");
         let model = RiskModel::default();
         let sla = SlaConfig::default();
+        // asset context rules: one on the reporting tool (an inventory import changes which
+        // assets it matches), one on tags
+        let context = [
+            ContextRule {
+                source: Some("inventory".into()),
+                internet_facing: Some(true),
+                ..ContextRule::default()
+            },
+            ContextRule {
+                tag: Some("team-1".into()),
+                zone: Some("dmz".into()),
+                ..ContextRule::default()
+            },
+        ];
         let ctx = Prioritize {
             model: &model,
             sla: &sla,
             intel: None,
             config_rules: None,
             config_teams: &[],
+            context: &context,
             tickets: true,
             now: Utc
                 .with_ymd_and_hms(2026, 2, 1, 12, 0, 0)
@@ -448,6 +471,56 @@ mod tests {
             (
                 "reopened",
                 Box::new(|s| scan(s, 4, &[(2, every.as_slice())])),
+            ),
+            // an inventory states the criticality of an asset (and reports it: the source rule
+            // now matches it)
+            (
+                "an inventory",
+                Box::new(|s| {
+                    let mut i = s
+                        .begin_import(ScanMeta {
+                            tool: "inventory".into(),
+                            format: "inventory".into(),
+                            scope: None,
+                            file: "cmdb.csv".into(),
+                            sha256: "cmdb".into(),
+                            imported_at: Utc
+                                .with_ymd_and_hms(2026, 1, 4, 12, 0, 0)
+                                .single()
+                                .expect("date"),
+                        })
+                        .expect("begin");
+                    let mut a = Asset::new(AssetKind::ContainerImage, "registry/app-4");
+                    a.criticality = Some(5);
+                    i.record(Record::Asset { key: 0, asset: a }).expect("asset");
+                    i.commit().expect("commit");
+                }),
+            ),
+            // the first KEV catalog: CVEs it does not list become "not in KEV"
+            (
+                "a KEV catalog",
+                Box::new(|s| {
+                    let kev = KevEntry {
+                        cve_id: "CVE-2024-1003".into(),
+                        vendor_project: "v".into(),
+                        product: "p".into(),
+                        vulnerability_name: "n".into(),
+                        date_added: NaiveDate::from_ymd_opt(2026, 1, 2).expect("date"),
+                        short_description: "d".into(),
+                        required_action: "patch".into(),
+                        due_date: NaiveDate::from_ymd_opt(2026, 3, 1),
+                        known_ransomware_campaign_use: None,
+                        notes: String::new(),
+                        cwes: Vec::new(),
+                    };
+                    s.import_intel(IntelBatch {
+                        source: "kev.json".into(),
+                        kind: "kev".into(),
+                        kev: vec![kev],
+                        ..IntelBatch::default()
+                    })
+                    .expect("intel");
+                }),
             ),
             // every asset drops lib0 (j % 4 == 0): its tickets lose their last exposure
             (

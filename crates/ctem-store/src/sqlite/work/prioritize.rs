@@ -13,9 +13,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use ctem_model::context::ContextRules;
 use ctem_model::intel::Enrichment;
-use ctem_model::work::{OwnershipRule, TicketState, route};
-use ctem_model::{Asset, AssetKind, Identifier, IdentifierKind};
+use ctem_model::work::{OwnershipRule, TicketState};
 use ctem_risk::remediation::needed_fix;
 use ctem_risk::{OpenExposure, Priority, RemediationGroup, group_remediations};
 use rusqlite::{Transaction, params};
@@ -89,6 +89,9 @@ pub(super) const NONE: u32 = u32::MAX;
 pub(super) struct AssetInfo {
     pub(super) id: i64,
     pub(super) facts: AssetFacts,
+    /// A scanner inventoried the asset's services (any state): only then does a port
+    /// without an open service mean "not reachable".
+    pub(super) services_known: bool,
     pub(super) team: Option<u32>,
     /// The owning team's name, for threads that do not share the interner.
     pub(super) team_name: Option<String>,
@@ -129,9 +132,12 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
         store_config_rules(tx, rules)?;
     }
     let rules = load_rules(tx)?;
+    let context =
+        ContextRules::build(ctx.context, &rules).map_err(|e| Error::Invalid(e.to_string()))?;
     let mut strings = Interner::default();
-    let (assets, index) = load_assets(tx, &rules, &mut strings, false)?;
+    let (assets, index) = super::assets::load_assets(tx, &context, &mut strings, false)?;
     let services = load_services(tx, false)?;
+    let kev_catalog = super::assets::kev_catalog_loaded(tx)?;
     let stored_intel;
     let intel: &dyn crate::work::IntelLookup = match ctx.intel {
         Some(i) => i,
@@ -152,6 +158,7 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
         services: &services,
         details: &details,
         detail_index: &detail_index,
+        kev_catalog,
     };
     // scores are written as they are computed (see `scan`)
     let rows = scan_and_write(tx, &shared, &mut strings, &mut summary.open_by_priority)?;
@@ -191,74 +198,22 @@ fn store_config_rules(tx: &Transaction<'_>, rules: &[OwnershipRule]) -> Result<(
         )?;
         // configuration rules come before rules added on the command line
         tx.execute(
-            "INSERT INTO ownership_rules(position, kind, pattern, team, source)
-             VALUES (?1, ?2, ?3, ?4, 'config')",
-            params![i as i64 - 1_000_000, r.kind.as_str(), r.pattern, r.team],
+            "INSERT INTO ownership_rules(position, kind, pattern, team, source, priority)
+             VALUES (?1, ?2, ?3, ?4, 'config', ?5)",
+            params![
+                i as i64 - 1_000_000,
+                r.kind.as_str(),
+                r.pattern,
+                r.team,
+                r.priority
+            ],
         )?;
     }
     Ok(())
 }
 
-type AssetIndex = IdIndex;
-
 /// `WHERE` clauses of the loaders when a follow-up scores only `temp.risk_scope`.
 pub(super) const SCOPE_EXPOSURES: &str = "SELECT id FROM temp.risk_scope";
-
-pub(super) fn load_assets(
-    tx: &Transaction<'_>,
-    rules: &[OwnershipRule],
-    strings: &mut Interner,
-    scoped: bool,
-) -> Result<(Vec<AssetInfo>, AssetIndex)> {
-    let mut repo_urls: HashMap<i64, Vec<String>> = HashMap::new();
-    {
-        let mut st =
-            tx.prepare("SELECT asset_id, value FROM asset_identifiers WHERE kind = 'repo_url'")?;
-        let mut q = st.query([])?;
-        while let Some(r) = q.next()? {
-            repo_urls.entry(r.get(0)?).or_default().push(r.get(1)?);
-        }
-    }
-    let filter = if scoped {
-        format!(" WHERE id IN (SELECT asset_id FROM exposures WHERE id IN ({SCOPE_EXPOSURES}))")
-    } else {
-        String::new()
-    };
-    let mut st = tx.prepare(&format!(
-        "SELECT id, kind, name, tags, owner_team, criticality, internet_facing, zone FROM assets{filter}"
-    ))?;
-    let mut q = st.query([])?;
-    let mut out = Vec::new();
-    let mut index = IdIndex::default();
-    while let Some(r) = q.next()? {
-        let id: i64 = r.get(0)?;
-        let kind: String = r.get(1)?;
-        let mut a = Asset::new(
-            AssetKind::parse(&kind).unwrap_or(AssetKind::Host),
-            r.get::<_, String>(2)?,
-        );
-        a.tags = serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default();
-        a.owner_team = r.get(4)?;
-        a.criticality = r.get(5)?;
-        a.internet_facing = r.get(6)?;
-        a.zone = r.get(7)?;
-        for u in repo_urls.remove(&id).unwrap_or_default() {
-            a.identifiers.push(Identifier {
-                kind: IdentifierKind::RepoUrl,
-                value: u,
-            });
-        }
-        let team = route(rules, &a).map(str::to_owned);
-        index.insert(id, out.len());
-        out.push(AssetInfo {
-            id,
-            facts: AssetFacts::of(&a),
-            team: team.as_deref().map(|t| strings.id(t)),
-            team_name: team,
-        });
-    }
-    Ok((out, index))
-}
 
 /// The intel stage's per-CVE enrichment, when its table exists.
 pub(super) fn load_intel(
@@ -478,6 +433,7 @@ pub(super) fn sync_tickets(
                 asset_id: &asset_keys[r.asset as usize],
                 risk_score: r.score,
                 kev: r.kev,
+                priority: r.priority,
             });
         }
         let group = match group_remediations(&buf).into_iter().next() {
@@ -626,7 +582,8 @@ fn apply_follow(
 }
 
 /// Open exposures grouped by remediation action across teams (`ctem top`), with the
-/// counts the reasons are made of.
+/// counts the reasons are made of. Informational findings (severity info: an open port, a
+/// banner) never enter the list.
 pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<TopGroup>> {
     let mut st = conn.prepare(
         "SELECT coalesce(e.pkg_name, e.title), e.pkg_name IS NOT NULL, coalesce(e.pkg_version, ''),
@@ -634,7 +591,8 @@ pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<T
                 r.priority, r.due, coalesce(r.team, 'unassigned'), coalesce(a.internet_facing, 0)
          FROM exposures e JOIN exposure_risk r ON r.exposure_id = e.id
               JOIN assets a ON a.id = e.asset_id
-         WHERE e.status IN ('open', 'reopened') AND instr(e.instance, 'not_affected') = 0",
+         WHERE e.status IN ('open', 'reopened') AND instr(e.instance, 'not_affected') = 0
+           AND e.severity <> 1",
     )?;
     let mut q = st.query([])?;
     let mut strings = Interner::default();
@@ -685,6 +643,7 @@ pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<T
             asset_id: k,
             risk_score: l.score,
             kev: l.kev,
+            priority: super::priority_of(l.priority),
         })
         .collect();
     let groups = group_remediations(&open);
@@ -736,7 +695,11 @@ pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<T
             by_priority: t.by_priority,
             breached: t.breached,
             teams: t.teams,
-            group: RemediationGroup { action, ..g },
+            group: RemediationGroup {
+                action,
+                risk_removed: (g.risk_removed * 10.0).round() / 10.0,
+                ..g
+            },
         };
         out.push(t);
     }

@@ -56,6 +56,8 @@ pub(super) struct Shared<'a> {
     pub(super) services: &'a FxSet<(i64, i64)>,
     pub(super) details: &'a [Detail],
     pub(super) detail_index: &'a IdIndex,
+    /// A KEV catalog is stored (see `Facts::kev_catalog`).
+    pub(super) kev_catalog: bool,
 }
 
 /// The ticket group of an exposure: a hash of the parts of its ticket key (team, package or
@@ -375,6 +377,7 @@ impl<'s, 'a> Scanner<'s, 'a> {
             services,
             details,
             detail_index,
+            kev_catalog,
         } = *self.shared;
         let id: i64 = r.get(0)?;
         let asset_id: i64 = r.get(1)?;
@@ -416,8 +419,12 @@ impl<'s, 'a> Scanner<'s, 'a> {
             cvss: Some(&d.cvss),
             fix_available: pkg.map(|_| fixed.is_some()),
             asset: Some(&info.facts),
-            service_reachable: port.map(|p| services.contains(&(asset_id, p))),
+            // no service inventory: reachability unknown, not "no"
+            service_reachable: port
+                .filter(|_| info.services_known)
+                .map(|p| services.contains(&(asset_id, p))),
             intel,
+            kev_catalog,
             vex_not_affected: vex,
             accepted: status == "accepted",
         };

@@ -122,6 +122,7 @@ fn two_thread_scan_scores_exactly_like_one_thread() {
                 intel: Some(&intel),
                 config_rules: None,
                 config_teams: &[],
+                context: &[],
                 tickets: true,
                 now: Utc
                     .with_ymd_and_hms(2026, 2, 1, 0, 0, 0)
