@@ -171,6 +171,19 @@ pub trait Store:
     /// The package inventory of an asset (SBOM components), by name and version.
     fn packages(&self, asset_id: i64) -> Result<Vec<ctem_model::Package>>;
     fn exposures(&self, filter: &ExposureFilter) -> Result<Vec<Exposure>>;
+    /// The same exposures as [`Store::exposures`], handed to `each` one at a time as they are
+    /// read, so a listing of any size stays in bounded memory. An error from `each` stops the
+    /// read and is returned.
+    fn each_exposure(
+        &self,
+        filter: &ExposureFilter,
+        each: &mut dyn FnMut(Exposure) -> Result<()>,
+    ) -> Result<()> {
+        for e in self.exposures(filter)? {
+            each(e)?;
+        }
+        Ok(())
+    }
     /// One exposure with its full status history.
     fn exposure(&self, id: i64) -> Result<Option<Exposure>>;
     fn exposure_sources(&self, id: i64) -> Result<Vec<ExposureSource>>;

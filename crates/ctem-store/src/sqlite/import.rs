@@ -821,6 +821,14 @@ impl Store for SqliteStore {
         self.query_exposures(filter)
     }
 
+    fn each_exposure(
+        &self,
+        filter: &crate::ExposureFilter,
+        each: &mut dyn FnMut(Exposure) -> Result<()>,
+    ) -> Result<()> {
+        self.each_exposure_row(filter, each)
+    }
+
     fn exposure(&self, id: i64) -> Result<Option<Exposure>> {
         self.query_exposure(id)
     }

@@ -191,6 +191,12 @@ ALTER TABLE exposure_details ADD COLUMN cve TEXT;
 UPDATE exposure_details SET cve = json_extract(data, '$.cves[0]');
 "#,
     ),
+    (
+        4,
+        // listings walk exposures most severe first: in index order, SQLite streams the rows
+        // (no sorter holding a copy of every row) and LIMIT stops early
+        "CREATE INDEX IF NOT EXISTS exposures_listing ON exposures(severity DESC, id);",
+    ),
     (10, super::intel::MIGRATION_10),
     (20, super::work::MIGRATION_20),
     (21, super::work::MIGRATION_21),

@@ -246,6 +246,21 @@ impl SqliteStore {
     }
 
     pub(crate) fn query_exposures(&self, f: &ExposureFilter) -> Result<Vec<Exposure>> {
+        let mut out = Vec::new();
+        self.each_exposure_row(f, &mut |e| {
+            out.push(e);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The exposures `f` selects, handed to `each` one at a time as SQLite reads them
+    /// (nothing is collected: a listing of a million rows stays in bounded memory).
+    pub(crate) fn each_exposure_row(
+        &self,
+        f: &ExposureFilter,
+        each: &mut dyn FnMut(Exposure) -> Result<()>,
+    ) -> Result<()> {
         let mut sql = format!("SELECT {EXPOSURE_COLUMNS} FROM {EXPOSURE_FROM} WHERE 1=1");
         let mut args: Vec<SqlValue> = Vec::new();
         if let Some(s) = f.min_severity {
@@ -300,11 +315,10 @@ impl SqliteStore {
         }
         let mut st = self.conn.prepare(&sql)?;
         let rows = st.query_map(params_from_iter(args), exposure_from_row)?;
-        let mut out = Vec::new();
         for row in rows {
-            out.push(build_exposure(row?)?);
+            each(build_exposure(row?)?)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     pub(crate) fn query_exposure(&self, id: i64) -> Result<Option<Exposure>> {

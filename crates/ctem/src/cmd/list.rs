@@ -162,14 +162,27 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
         kev: q.kev,
         limit: limit.map(|l| l + 1),
     };
+    if json {
+        // streamed as SQLite reads the rows: memory stays bounded at any store size
+        let filter = ExposureFilter { limit, ..filter };
+        let mut out = crate::output::Stdout::new();
+        out.bytes(b"[");
+        let mut first = true;
+        store.each_exposure(&filter, &mut |e| {
+            if !std::mem::take(&mut first) {
+                out.bytes(b",");
+            }
+            out.json(&e);
+            Ok(())
+        })?;
+        out.bytes(b"]\n");
+        out.finish();
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut rows = store.exposures(&filter)?;
     let more = limit.is_some_and(|l| rows.len() > l);
     if let Some(l) = limit {
         rows.truncate(l);
-    }
-    if json {
-        json_array(&rows);
-        return Ok(ExitCode::SUCCESS);
     }
     let names: HashMap<i64, String> = store
         .assets(&AssetFilter::default())?

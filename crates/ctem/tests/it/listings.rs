@@ -163,3 +163,103 @@ fn colour_only_when_asked_and_never_in_json() {
     let out = env.run_env(&["--color", "auto", "exposures"], &[("NO_COLOR", "1")]);
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
 }
+
+/// Runs ctem and samples its anonymous resident memory (`RssAnon`: the heap, not the pages
+/// of the store file SQLite maps), returning the output and the peak in KiB.
+fn run_anon_peak(env: &Env, args: &[&str]) -> (std::process::Output, u64) {
+    use std::io::Read as _;
+    let mut child = env
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            && let Some(l) = s.lines().find(|l| l.starts_with("RssAnon:"))
+        {
+            let kib: u64 = l
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            peak = peak.max(kib);
+        }
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let out = std::process::Output {
+        status,
+        stdout: out_t.join().expect("stdout"),
+        stderr: err_t.join().expect("stderr"),
+    };
+    (out, peak)
+}
+
+/// A Trivy report of one image with `n` distinct package vulnerabilities.
+fn big_trivy(n: usize) -> String {
+    let vulns: Vec<Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "VulnerabilityID": format!("CVE-2099-{:05}", i),
+                "PkgName": format!("pkg-{i}"),
+                "InstalledVersion": "1.0.0",
+                "FixedVersion": "1.0.1",
+                "Severity": "HIGH",
+                "Title": format!("a made-up flaw number {i} with a title long enough to weigh something"),
+                "Description": "x".repeat(3000),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "SchemaVersion": 2,
+        "ArtifactName": "registry.example/app:1",
+        "ArtifactType": "container_image",
+        "Results": [{"Target": "registry.example/app:1 (debian 12)", "Class": "os-pkgs",
+                     "Type": "debian", "Vulnerabilities": vulns}],
+    })
+    .to_string()
+}
+
+#[test]
+fn exposures_json_is_streamed_in_bounded_memory() {
+    let env = Env::new();
+    let report = env.path("big.json");
+    let n = 30_000;
+    std::fs::write(&report, big_trivy(n)).expect("report");
+    env.ok(&["import", &report.display().to_string()]);
+    let (small, small_peak) = run_anon_peak(&env, &["exposures", "--json", "--limit", "10"]);
+    assert!(small.status.success());
+    let (all, all_peak) = run_anon_peak(&env, &["exposures", "--json"]);
+    assert!(
+        all.status.success(),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
+    let v: Value = serde_json::from_slice(&all.stdout).expect("one JSON array");
+    assert_eq!(v.as_array().map(Vec::len), Some(n));
+    // the listing is over 90 MiB of JSON: collected first, the exposures alone would weigh
+    // more than that; streamed, the whole listing costs what ten rows cost plus at most
+    // SQLite's page cache (cache_size, 64 MiB)
+    assert!(all.stdout.len() > 90 << 20, "{} bytes", all.stdout.len());
+    assert!(
+        all_peak < small_peak + 80 * 1024,
+        "peak {all_peak} KiB for the whole listing, {small_peak} KiB for ten rows"
+    );
+}
