@@ -219,6 +219,9 @@ struct Hit {
 #[derive(Debug, Default)]
 pub struct CorrelationState {
     windows: Vec<HashMap<Vec<String>, VecDeque<Hit>>>,
+    /// Per correlation and group: the end of the window that last fired. Hits up to then
+    /// belong to that window, which has had its alert.
+    fired: Vec<HashMap<Vec<String>, i64>>,
 }
 
 /// What a caller supplies about one hit: the names that identify the rule that matched
@@ -319,9 +322,17 @@ impl CorrelationState {
         };
         if self.windows.len() <= ci {
             self.windows.resize_with(ci + 1, HashMap::new);
+            self.fired.resize_with(ci + 1, HashMap::new);
         }
         let rule_name = &corr.rules[slot];
         let key = corr.group_key(rule_name, hit.field);
+        // one alert per group and window: the hits of a window that fired raise nothing more
+        if let Some(&end) = self.fired[ci].get(&key) {
+            if hit.ts <= end {
+                return false;
+            }
+            self.fired[ci].remove(&key);
+        }
         let value = corr.field.as_deref().and_then(|f| (hit.field)(f));
         let win = self.windows[ci].entry(key.clone()).or_default();
         win.push_back(Hit {
@@ -337,6 +348,8 @@ impl CorrelationState {
         }
         let fired = corr.evaluate(win, value.as_deref());
         if fired {
+            let start = win.front().map_or(hit.ts, |h| h.ts);
+            self.fired[ci].insert(key.clone(), start + corr.timespan_secs);
             self.windows[ci].remove(&key);
         }
         fired
@@ -397,6 +410,30 @@ mod tests {
             !feed(&mut st, &c, "a", 23, &[("User", "u")]),
             "window cleared after firing"
         );
+    }
+
+    /// A burst of hits far past the threshold within one window raises one alert per group
+    /// (not one per later hit); the next window raises its own.
+    #[test]
+    fn event_count_fires_once_per_group_and_window() {
+        let c = corr(
+            "title: t\ncorrelation:\n  type: event_count\n  rules: [a]\n  group-by: [User]\n  timespan: 3m\n  condition: {gte: 5}\n",
+        );
+        let mut st = CorrelationState::default();
+        let mut alerts = 0;
+        // 711 failed logons of one user within 3 minutes, interleaved with 3 of another
+        for i in 0..711 {
+            alerts += usize::from(feed(&mut st, &c, "a", i / 4, &[("User", "u")]));
+            if i % 200 == 0 {
+                alerts += usize::from(feed(&mut st, &c, "a", i / 4, &[("User", "v")]));
+            }
+        }
+        assert_eq!(alerts, 1, "one alert for the burst of u, none for v");
+        // u again, well after the window: a new window, a new alert
+        for t in 1000..1010 {
+            alerts += usize::from(feed(&mut st, &c, "a", t, &[("User", "u")]));
+        }
+        assert_eq!(alerts, 2);
     }
 
     #[test]

@@ -13,7 +13,9 @@ use crate::flat::FieldIndex;
 use crate::flat_view::FlatPaths;
 use crate::mapping::{MappedEvent, Mappings};
 use crate::prefilter::{BucketFilter, Marks};
+use crate::rule::LogSource;
 use crate::ruleset::{CompiledRule, LoadedCorrelation, RuleMeta, RuleSet};
+use crate::source::{SourceLs, applies};
 
 /// A detection alert, serialised exactly as `ctem detect --json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,16 +73,21 @@ pub struct Engine {
     mappings: Mappings,
     /// (logsource entry or none, rule indexes)
     buckets: Vec<(Option<usize>, Vec<usize>)>,
+    /// The logsource of each bucket's rules (the entry's for a bucket with one).
+    bucket_ls: Vec<LogSource>,
     /// Per bucket: the literal prefilter that picks the rules worth evaluating; after them,
     /// the filters of `groups`.
     filters: Vec<BucketFilter>,
     /// Buckets whose logsources hold on the same events (largest first), and the filter of
     /// all their rules (see [`overlapping_buckets`]).
     groups: Vec<(Vec<usize>, usize)>,
-    /// Fields the logsource conditions read (the key of the per-thread bucket cache).
-    /// The fields the logsource conditions read, with their numbers (see
-    /// [`Event::field_numbered`]).
+    /// The fields the logsource conditions and the routing table read, with their numbers
+    /// (see [`Event::field_numbered`]): the key of the per-thread bucket cache.
     ls_fields: Vec<(String, Option<u32>)>,
+    /// The fields of the logsource table (their values are in every key).
+    table_keys: Vec<usize>,
+    /// What routing reads, entry by entry (see [`crate::source::Sources::plan`]).
+    route_plan: Vec<RouteStep>,
     /// Every field name or path a rule or mapping reads (the fast JSON-lines path).
     pub(crate) index: FieldIndex,
     /// Every rule field's paths in the fallback (flat) shape, as slots of `index`.
@@ -116,6 +123,8 @@ impl Engine {
             .iter()
             .flat_map(|r| r.detection.field_names())
             .collect();
+        // the fields the logsource table and the routing table read: the key of the
+        // per-thread bucket cache
         let mut ls_fields: Vec<String> = mappings
             .logsources
             .iter()
@@ -124,6 +133,24 @@ impl Engine {
             .collect();
         ls_fields.sort_unstable();
         ls_fields.dedup();
+        let table_keys: Vec<usize> = (0..ls_fields.len()).collect();
+        let mut field_no = |f: &String| match ls_fields.iter().position(|x| x == f) {
+            Some(i) => i,
+            None => {
+                ls_fields.push(f.clone());
+                ls_fields.len() - 1
+            }
+        };
+        let route_plan: Vec<RouteStep> = mappings
+            .sources
+            .plan()
+            .iter()
+            .map(|(present, values, decides)| RouteStep {
+                present: present.iter().map(&mut field_no).collect(),
+                values: values.iter().map(&mut field_no).collect(),
+                decides: *decides,
+            })
+            .collect();
         names.extend(ls_fields.iter().cloned());
         names.sort_unstable();
         names.dedup();
@@ -138,15 +165,20 @@ impl Engine {
             Some(shape) => FlatPaths::new(shape, &index, names.iter().map(String::as_str)),
             None => FlatPaths::default(),
         };
-        let mut by_ls: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
+        // a bucket per logsource-table entry, and per logsource of the rules without one
+        let mut by_ls: HashMap<(Option<usize>, LogSource), Vec<usize>> = HashMap::new();
         for (i, r) in rules.iter().enumerate() {
-            by_ls
-                .entry(mappings.logsource_index(&r.logsource))
-                .or_default()
-                .push(i);
+            let key = match mappings.logsource_index(&r.logsource) {
+                Some(l) => (Some(l), mappings.logsources[l].logsource.clone()),
+                None => (None, r.logsource.clone()),
+            };
+            by_ls.entry(key).or_default().push(i);
         }
-        let mut buckets: Vec<_> = by_ls.into_iter().collect();
-        buckets.sort_by_key(|(k, _)| *k);
+        let mut keyed: Vec<_> = by_ls.into_iter().collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let bucket_ls: Vec<LogSource> = keyed.iter().map(|((_, ls), _)| ls.clone()).collect();
+        let buckets: Vec<(Option<usize>, Vec<usize>)> =
+            keyed.into_iter().map(|((l, _), idx)| (l, idx)).collect();
         let mut caches = 0;
         let mut filters = buckets
             .iter()
@@ -155,7 +187,23 @@ impl Engine {
         // buckets whose logsources hold on the same events get one filter more, over all
         // their rules, used in their place: a field of both is looked up once
         let mut groups = Vec::new();
-        for g in overlapping_buckets(&mappings, &buckets) {
+        // the buckets without a table entry that a Windows event (services and categories
+        // left to the table) runs all at once: one filter over all of them, as before routing
+        // split them by logsource
+        let windows = SourceLs {
+            entry: Some("windows".into()),
+            product: Some("windows".into()),
+            services: None,
+            categories: None,
+        };
+        let untabled: Vec<usize> = (0..buckets.len())
+            .filter(|&b| buckets[b].0.is_none() && applies(&bucket_ls[b], &windows))
+            .collect();
+        let mut merged = overlapping_buckets(&mappings, &buckets);
+        if untabled.len() >= 2 {
+            merged.push(untabled);
+        }
+        for g in merged {
             let mut idx: Vec<usize> = g.iter().flat_map(|&b| buckets[b].1.clone()).collect();
             idx.sort_unstable();
             filters.push(BucketFilter::new(
@@ -189,6 +237,7 @@ impl Engine {
             rules,
             mappings,
             buckets,
+            bucket_ls,
             filters,
             groups,
             ls_fields: ls_fields
@@ -198,6 +247,8 @@ impl Engine {
                     (f, id)
                 })
                 .collect(),
+            table_keys,
+            route_plan,
             index,
             flat_paths,
             silent,
@@ -242,11 +293,10 @@ impl Engine {
     /// [`Engine::matching_rules`].
     pub fn matching_rules_unfiltered<E: Event + ?Sized>(&self, ev: &E) -> Vec<usize> {
         let view = self.mappings.view(ev);
+        let src = self.mappings.sources.classify(&view, None);
         let mut out = Vec::new();
-        for (ls, idx) in &self.buckets {
-            if let Some(l) = ls
-                && !self.mappings.logsources[*l].holds(&view)
-            {
+        for (b, (_, idx)) in self.buckets.iter().enumerate() {
+            if !self.bucket_applies(b, &src, &view) {
                 continue;
             }
             out.extend(
@@ -259,50 +309,102 @@ impl Engine {
         out
     }
 
+    /// Whether the rules of bucket `b` may run on an event of logsource `src`: the rule
+    /// logsource applies to the source, and the logsource-table condition holds.
+    /// A source that names its categories (ECS, OCSF process starts) needs no table test;
+    /// one that leaves them open (Windows by `Channel`) is tested by the table.
+    fn bucket_applies<E: Event + ?Sized>(&self, b: usize, src: &SourceLs, view: &E) -> bool {
+        applies(&self.bucket_ls[b], src)
+            && match self.buckets[b].0 {
+                None => true,
+                Some(_) if src.categories.is_some() => true,
+                Some(l) => self.mappings.logsources[l].holds(view),
+            }
+    }
+
+    /// The logsource of an event seen through its shape (`file`: its file name).
+    pub fn source_of<E: Event + ?Sized>(&self, ev: &E, file: Option<&str>) -> SourceLs {
+        let view = self.mappings.view(ev);
+        self.mappings.sources.classify(&view, file)
+    }
+
+    /// Appends field `i` of `ls_fields` to a cache key: its value, or (`value` false) only
+    /// whether it is present. Returns whether it is present.
+    fn push_key<E: Event + ?Sized>(
+        &self,
+        view: &E,
+        i: usize,
+        value: bool,
+        key: &mut Vec<u8>,
+    ) -> bool {
+        use std::fmt::Write;
+        let (f, id) = &self.ls_fields[i];
+        match view.raw_numbered(*id, f) {
+            RawField::Absent => {
+                key.push(1);
+                return false;
+            }
+            RawField::Text(_) | RawField::Int(_) if !value => key.push(5),
+            RawField::Text(t) => {
+                key.push(2);
+                key.extend_from_slice(&(t.len() as u64).to_le_bytes());
+                key.extend_from_slice(t);
+            }
+            RawField::Int(n) => {
+                key.push(3);
+                key.extend_from_slice(&n.to_le_bytes());
+            }
+            RawField::Unknown => match view.field(f) {
+                None => {
+                    key.push(1);
+                    return false;
+                }
+                Some(_) if !value => key.push(5),
+                Some(v) => {
+                    let mut text = String::new();
+                    let _ = write!(text, "{v:?}");
+                    key.push(4);
+                    key.extend_from_slice(&(text.len() as u64).to_le_bytes());
+                    key.extend_from_slice(text.as_bytes());
+                }
+            },
+        }
+        true
+    }
+
     /// The buckets whose logsource condition holds, cached per distinct logsource-field values.
     fn buckets_of<E: Event + ?Sized>(&self, view: &E, sc: &mut Scratch) -> usize {
-        use std::fmt::Write;
         // the raw value where the view has it (no decoding, no formatting), tagged so that
-        // no two kinds of key meet
+        // no two kinds of key meet: the table's fields, then what routing reads up to the
+        // first entry that decides (a Windows event: the presence of `Channel`)
         sc.key.clear();
-        for (f, id) in &self.ls_fields {
-            match view.raw_numbered(*id, f) {
-                RawField::Absent => sc.key.push(1),
-                RawField::Text(t) => {
-                    sc.key.push(2);
-                    sc.key.extend_from_slice(&(t.len() as u64).to_le_bytes());
-                    sc.key.extend_from_slice(t);
-                }
-                RawField::Int(n) => {
-                    sc.key.push(3);
-                    sc.key.extend_from_slice(&n.to_le_bytes());
-                }
-                RawField::Unknown => {
-                    let mut text = String::new();
-                    match view.field(f) {
-                        Some(v) => {
-                            let _ = write!(text, "{v:?}");
-                            sc.key.push(4);
-                            sc.key.extend_from_slice(&(text.len() as u64).to_le_bytes());
-                            sc.key.extend_from_slice(text.as_bytes());
-                        }
-                        None => sc.key.push(1),
-                    }
-                }
+        sc.key.extend_from_slice(sc.file_type.as_bytes());
+        sc.key.push(0);
+        for &i in &self.table_keys {
+            self.push_key(view, i, true, &mut sc.key);
+        }
+        for step in &self.route_plan {
+            if !step
+                .present
+                .iter()
+                .all(|&i| self.push_key(view, i, false, &mut sc.key))
+            {
+                continue;
+            }
+            for &i in &step.values {
+                self.push_key(view, i, true, &mut sc.key);
+            }
+            if step.decides {
+                break;
             }
         }
         if let Some(&slot) = sc.ls_cache.get(sc.key.as_slice()) {
             return slot;
         }
-        let list: Vec<usize> = self
-            .buckets
-            .iter()
-            .enumerate()
-            .filter(|(_, (ls, _))| match ls {
-                None => true,
-                Some(l) => self.mappings.logsources[*l].holds(view),
-            })
-            .map(|(b, _)| b)
+        let file = (!sc.file_type.is_empty()).then_some(sc.file_type.as_str());
+        let src = self.mappings.sources.classify(view, file);
+        let list: Vec<usize> = (0..self.buckets.len())
+            .filter(|&b| self.bucket_applies(b, &src, view))
             .collect();
         // a group of buckets all in the list is looked at through its one filter
         let mut list = list;
@@ -315,8 +417,10 @@ impl Engine {
         if sc.ls_lists.len() >= 4096 {
             sc.ls_cache.clear();
             sc.ls_lists.clear();
+            sc.ls_unknown.clear();
         }
         sc.ls_lists.push(list);
+        sc.ls_unknown.push(src.is_unknown());
         let slot = sc.ls_lists.len() - 1;
         sc.ls_cache.insert(sc.key.clone(), slot);
         slot
@@ -330,6 +434,7 @@ impl Engine {
         out: &mut Vec<usize>,
     ) {
         let slot = self.buckets_of(view, sc);
+        sc.unknown += u64::from(sc.ls_unknown[slot]);
         let Scratch {
             marks, ls_lists, ..
         } = sc;
@@ -354,7 +459,10 @@ impl Engine {
 
     /// All alerts for one record: Sigma rules, correlations, then extra detectors.
     pub fn process_record(&self, rec: &Record) -> Vec<Alert> {
-        let hits = self.matching_rules(&rec.event);
+        let mut sc = Scratch::new(self);
+        sc.set_file(self, rec.source.as_deref());
+        let mut hits = Vec::new();
+        self.match_view(&self.mappings.view(&rec.event), &mut sc, &mut hits);
         let mut out = Vec::new();
         self.emit(rec, &hits, &mut out);
         for d in &self.detectors {
@@ -455,7 +563,9 @@ impl Engine {
             let per = batch.len().div_ceil(threads);
             let results: Vec<Vec<(Vec<usize>, Vec<Alert>)>> = if threads == 1 {
                 let mut sc = Scratch::new(self);
-                vec![batch.iter().map(|r| self.match_one(r, &mut sc)).collect()]
+                let r = batch.iter().map(|r| self.match_one(r, &mut sc)).collect();
+                stats.unknown_source += sc.unknown;
+                vec![r]
             } else {
                 std::thread::scope(|s| {
                     let handles: Vec<_> = batch
@@ -463,15 +573,21 @@ impl Engine {
                         .map(|part| {
                             s.spawn(move || {
                                 let mut sc = Scratch::new(self);
-                                part.iter()
+                                let r = part
+                                    .iter()
                                     .map(|r| self.match_one(r, &mut sc))
-                                    .collect::<Vec<_>>()
+                                    .collect::<Vec<_>>();
+                                (r, sc.unknown)
                             })
                         })
                         .collect();
                     handles
                         .into_iter()
-                        .map(|h| h.join().unwrap_or_default())
+                        .map(|h| {
+                            let (r, unknown) = h.join().unwrap_or_default();
+                            stats.unknown_source += unknown;
+                            r
+                        })
                         .collect()
                 })
             };
@@ -492,6 +608,7 @@ impl Engine {
             d.detect(r, &mut extra);
         }
         let mut hits = Vec::new();
+        sc.set_file(self, r.source.as_deref());
         self.match_view(&self.mappings.view(&r.event), sc, &mut hits);
         (hits, extra)
     }
@@ -558,12 +675,28 @@ fn overlapping_buckets(
     groups.into_iter().collect()
 }
 
+/// What routing reads of one table entry: fields that must be present, fields whose values
+/// decide, and whether the entry decides once its fields are present (numbers in
+/// `Engine::ls_fields`).
+struct RouteStep {
+    present: Vec<usize>,
+    values: Vec<usize>,
+    decides: bool,
+}
+
 /// Per-thread working memory of the matcher: prefilter marks, candidates, the bucket cache.
 pub(crate) struct Scratch {
     marks: Marks,
     key: Vec<u8>,
     ls_cache: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
     ls_lists: Vec<Vec<usize>>,
+    /// Per entry of `ls_lists`: whether its events have an unknown logsource.
+    ls_unknown: Vec<bool>,
+    /// Events matched whose logsource was unknown.
+    pub(crate) unknown: u64,
+    /// The file the events come from, and the log type its name ends with ("" for none).
+    file: Option<String>,
+    file_type: String,
 }
 
 impl Scratch {
@@ -573,7 +706,26 @@ impl Scratch {
             key: Vec::new(),
             ls_cache: HashMap::default(),
             ls_lists: Vec::new(),
+            ls_unknown: Vec::new(),
+            unknown: 0,
+            file: None,
+            file_type: String::new(),
         }
+    }
+
+    /// Sets the file name of the events that follow (its log type routes Zeek logs without
+    /// `_path`); cheap when it does not change.
+    pub(crate) fn set_file(&mut self, engine: &Engine, file: Option<&str>) {
+        if self.file.as_deref() == file {
+            return;
+        }
+        self.file = file.map(str::to_string);
+        self.file_type = engine
+            .mappings
+            .sources
+            .file_type(file)
+            .unwrap_or_default()
+            .to_string();
     }
 }
 
@@ -582,6 +734,9 @@ impl Scratch {
 pub struct RunStats {
     pub events: u64,
     pub alerts: u64,
+    /// Events whose logsource no entry of the routing table recognised (only rules that
+    /// name no product and no service ran on them).
+    pub unknown_source: u64,
 }
 
 /// Seconds since the epoch of an RFC 3339 or `YYYY-MM-DD HH:MM:SS` timestamp, or epoch number.

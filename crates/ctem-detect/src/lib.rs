@@ -27,7 +27,14 @@
 //!    `include_str!`, so one rule runs unchanged on every shape and new shapes need no code.
 //! 5. **Engine** ([`Engine`]): rules are bucketed by logsource; an event tests the logsource
 //!    conditions once (cached per thread by the values of the fields they read, `Channel` and
-//!    `EventID`), then only the buckets it belongs to. Matching is pure and runs on several
+//!    `EventID`), then only the buckets it belongs to. **Routing** ([`source`],
+//!    `mappings/sources.yml`): every event is first given the logsource of its source
+//!    (product, services, categories: Zeek by log type, Suricata by event type, syslog by app
+//!    name, CloudTrail, CEF vendor, ECS module, OCSF class, Windows by `Channel`), and a
+//!    bucket runs only where its rules' logsource applies; an unknown source gets only rules
+//!    that name no product or service. The classification reads a few fields, in table order
+//!    up to the first entry that decides, and is part of the same per-thread cache key, so it
+//!    costs nothing per rule (a Windows event adds the presence of `Channel` to the key). Matching is pure and runs on several
 //!    threads ([`Engine::run`], [`Engine::run_lines`]); correlation state is fed in input
 //!    order afterwards so results do not depend on the thread count.
 //! 6. **Prefilter** (`prefilter`): for each rule a necessary literal formula is derived from
@@ -198,9 +205,11 @@
 
 pub mod compile;
 pub mod condition;
+mod config;
 pub mod correlation;
 pub mod decode;
 mod engine;
+mod entities;
 mod error;
 pub mod event;
 pub mod flat;
@@ -212,18 +221,24 @@ pub mod mapping;
 mod prefilter;
 pub mod rule;
 mod ruleset;
+pub mod source;
 mod string_scan;
 #[cfg(test)]
 mod test_rng;
 pub mod value;
 
 pub use compile::CompileOptions;
+pub use config::DetectConfig;
 pub use correlation::CorrelationRule;
 pub use engine::{Alert, Detector, Engine, Record, RunStats, epoch_secs};
+pub use entities::EntityPaths;
 pub use error::{Error, Result};
 pub use event::{Event, FieldValue};
 pub use ioc::IocMatcher;
 pub use lines::LineStats;
 pub use mapping::Mappings;
 pub use rule::{Modifier, Rule};
-pub use ruleset::{CompiledRule, RuleMeta, RuleSet, RulesReport, Unsupported, rules_check};
+pub use ruleset::{
+    CompiledRule, LogsourceReport, RuleMeta, RuleSet, RulesReport, Unsupported, rules_check,
+    rules_check_with,
+};

@@ -43,6 +43,8 @@ type Hit = (u64, Vec<usize>, Value, Vec<Alert>);
 struct BatchOut {
     hits: Vec<Hit>,
     events: u64,
+    /// Events of an unknown logsource.
+    unknown: u64,
     bad: u64,
     /// Lines of the batch, empty ones included.
     lines: u64,
@@ -71,6 +73,7 @@ impl Engine {
         let mut reader = reader;
         let mut emit = |out: BatchOut, stats: &mut LineStats| {
             stats.run.events += out.events;
+            stats.run.unknown_source += out.unknown;
             stats.bad_lines += out.bad;
             for (line, hits, event, extra) in out.hits {
                 let rec = Record {
@@ -267,6 +270,8 @@ impl Engine {
         sc: &mut Scratch,
     ) -> BatchOut {
         let mut out = BatchOut::default();
+        sc.set_file(self, source);
+        let unknown_before = sc.unknown;
         let mut flat = FlatEvent::new(&self.index);
         let mut hits = Vec::new();
         let fallback = self.mappings().shapes.len() - 1;
@@ -360,6 +365,7 @@ impl Engine {
                 out.hits.push((line_no, hits.clone(), event, extra));
             }
         }
+        out.unknown = sc.unknown - unknown_before;
         out
     }
 }
@@ -458,7 +464,7 @@ mod tests {
     fn evil_engine() -> Engine {
         use crate::{Mappings, RuleSet};
         let set = RuleSet::from_yaml(
-            "title: T\nid: t-1\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|endswith: '\\evil.exe'\n  condition: sel\n",
+            "title: T\nid: t-1\nlogsource: {category: test}\ndetection:\n  sel:\n    Image|endswith: '\\evil.exe'\n  condition: sel\n",
         )
         .expect("rule");
         Engine::new(set, Mappings::builtin().expect("mappings"))

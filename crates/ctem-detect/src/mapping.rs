@@ -15,9 +15,11 @@ use crate::compile::{CompileOptions, FieldMatcher, compile_item};
 use crate::error::{Error, Result};
 use crate::event::{Event, FieldValue};
 use crate::rule::{FieldItem, LogSource, Scalar};
+use crate::source::Sources;
 
 const WINDOWS: &str = include_str!("../mappings/windows.yml");
 const LOGSOURCES: &str = include_str!("../mappings/logsources.yml");
+const SOURCES: &str = include_str!("../mappings/sources.yml");
 
 /// Where Sigma fields live in one event layout.
 #[derive(Debug)]
@@ -104,6 +106,8 @@ pub type Atoms = (Vec<String>, Vec<Value>);
 pub struct Mappings {
     pub shapes: Vec<Shape>,
     pub logsources: Vec<LogSourceEntry>,
+    /// Where events come from (see [`crate::source`]).
+    pub sources: Sources,
 }
 
 fn merr(name: &str, message: impl Into<String>) -> Error {
@@ -179,6 +183,63 @@ fn to_scalar(v: &Value) -> Scalar {
     }
 }
 
+/// The `logsources:` entries of a mapping file.
+fn parse_logsources(ls_v: &Value) -> Result<Vec<LogSourceEntry>> {
+    let mut logsources = Vec::new();
+    let opts = CompileOptions::default();
+    for e in ls_v
+        .get("logsources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let get = |k: &str| {
+            e.get(k)
+                .and_then(Value::as_str)
+                .map(|s| s.to_ascii_lowercase())
+        };
+        let logsource = LogSource {
+            product: get("product"),
+            category: get("category"),
+            service: get("service"),
+        };
+        let mut when = Vec::new();
+        let mut alts = Vec::new();
+        for alt in e
+            .get("when")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let obj = alt
+                .as_object()
+                .ok_or_else(|| merr("logsources", "`when` entry is not a map"))?;
+            alts.push(obj.clone());
+            let mut items = Vec::new();
+            for (field, v) in obj {
+                let values = match v {
+                    Value::Array(a) => a.iter().map(to_scalar).collect(),
+                    other => vec![to_scalar(other)],
+                };
+                let item = FieldItem {
+                    field: Some(field.clone()),
+                    modifiers: Vec::new(),
+                    values,
+                };
+                items.push(compile_item(&item, &opts, "logsources")?);
+            }
+            when.push(items);
+        }
+        let atoms = atoms_of(&alts);
+        logsources.push(LogSourceEntry {
+            logsource,
+            when,
+            atoms,
+        });
+    }
+    Ok(logsources)
+}
+
 impl Mappings {
     /// The built-in Windows shapes (nested, ECS, flat) and logsource table.
     pub fn builtin() -> Result<Self> {
@@ -235,59 +296,24 @@ impl Mappings {
         if shapes.is_empty() {
             return Err(merr("shapes", "no shapes"));
         }
-        let mut logsources = Vec::new();
-        let opts = CompileOptions::default();
-        for e in ls_v
-            .get("logsources")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let get = |k: &str| {
-                e.get(k)
-                    .and_then(Value::as_str)
-                    .map(|s| s.to_ascii_lowercase())
-            };
-            let logsource = LogSource {
-                product: get("product"),
-                category: get("category"),
-                service: get("service"),
-            };
-            let mut when = Vec::new();
-            let mut alts = Vec::new();
-            for alt in e
-                .get("when")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let obj = alt
-                    .as_object()
-                    .ok_or_else(|| merr("logsources", "`when` entry is not a map"))?;
-                alts.push(obj.clone());
-                let mut items = Vec::new();
-                for (field, v) in obj {
-                    let values = match v {
-                        Value::Array(a) => a.iter().map(to_scalar).collect(),
-                        other => vec![to_scalar(other)],
-                    };
-                    let item = FieldItem {
-                        field: Some(field.clone()),
-                        modifiers: Vec::new(),
-                        values,
-                    };
-                    items.push(compile_item(&item, &opts, "logsources")?);
-                }
-                when.push(items);
-            }
-            let atoms = atoms_of(&alts);
-            logsources.push(LogSourceEntry {
-                logsource,
-                when,
-                atoms,
-            });
-        }
-        Ok(Mappings { shapes, logsources })
+        let logsources = parse_logsources(&ls_v)?;
+        Ok(Mappings {
+            shapes,
+            logsources,
+            sources: Sources::from_yaml(SOURCES)?,
+        })
+    }
+
+    /// Adds the entries of an extra mapping file (from `ctem.toml`): its `sources:` routing
+    /// entries and `logsources:` table entries are tried before the built-in ones.
+    pub fn extend_yaml(&mut self, text: &str) -> Result<()> {
+        let v: Value =
+            serde_saphyr::from_str(text).map_err(|e| merr("logsources", e.to_string()))?;
+        let mut extra = parse_logsources(&v)?;
+        extra.append(&mut self.logsources);
+        self.logsources = extra;
+        self.sources.extend_front(Sources::from_yaml(text)?);
+        Ok(())
     }
 
     /// Prepares every shape for the given field names (see [`Shape::prepare`]).

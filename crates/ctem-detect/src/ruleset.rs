@@ -50,6 +50,24 @@ pub struct RulesReport {
     /// Rule documents compiled.
     pub compiled: usize,
     pub unsupported: Vec<Unsupported>,
+    /// Per logsource of the compiled rules: how many rules name it and whether a source of
+    /// the routing table (`mappings/sources.yml` and files from `ctem.toml`) can feed it.
+    pub logsources: Vec<LogsourceReport>,
+}
+
+/// One logsource in the `rules check` report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LogsourceReport {
+    pub product: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+    /// Compiled rules with this logsource.
+    pub rules: usize,
+    /// Whether any source can feed it (events of an unknown source feed the logsources that
+    /// name no product and no service).
+    pub fed: bool,
+    /// The routing-table entries whose events it may run on (`unknown` for unknown sources).
+    pub fed_by: Vec<String>,
 }
 
 /// Compiled rules and correlations, ready for an [`Engine`](crate::Engine).
@@ -191,10 +209,25 @@ impl RuleSet {
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    collect_once(dir, out, &mut Default::default())
+}
+
+/// Rule files under `dir`; each folder is read once whatever links lead to it (a `self -> .`
+/// link would read every rule again, forever or until the path is too long), and each file
+/// is listed once.
+fn collect_once(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) -> Result<()> {
     let meta = std::fs::metadata(dir).map_err(|source| Error::Io {
         path: dir.to_path_buf(),
         source,
     })?;
+    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if !seen.insert(real) {
+        return Ok(());
+    }
     if meta.is_file() {
         out.push(dir.to_path_buf());
         return Ok(());
@@ -203,18 +236,77 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         path: dir.to_path_buf(),
         source,
     })?;
-    for entry in rd.flatten() {
-        let p = entry.path();
+    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
         if p.is_dir() {
-            collect(&p, out)?;
+            collect_once(&p, out, seen)?;
         } else if p.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-            out.push(p);
+            let real = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+            if seen.insert(real) {
+                out.push(p);
+            }
         }
     }
     Ok(())
 }
 
-/// Parses and compiles every rule under `dirs` and reports what is unsupported and why.
+/// Parses and compiles every rule under `dirs` and reports what is unsupported and why, and
+/// per logsource how many rules it has and which sources of the built-in routing table feed
+/// it.
 pub fn rules_check<P: AsRef<Path>>(dirs: &[P]) -> Result<RulesReport> {
-    Ok(RuleSet::load_dirs(dirs)?.report)
+    rules_check_with(dirs, &crate::Mappings::builtin()?)
+}
+
+/// [`rules_check`] with the routing table of `mappings` (built-in plus `ctem.toml` files).
+pub fn rules_check_with<P: AsRef<Path>>(
+    dirs: &[P],
+    mappings: &crate::Mappings,
+) -> Result<RulesReport> {
+    let set = RuleSet::load_dirs(dirs)?;
+    let mut report = set.report;
+    let mut by_ls: std::collections::BTreeMap<LogSource, usize> = Default::default();
+    for r in &set.rules {
+        *by_ls.entry(r.logsource.clone()).or_default() += 1;
+    }
+    report.logsources = by_ls
+        .into_iter()
+        .map(|(ls, rules)| {
+            let fed_by = mappings.sources.feeders(&ls);
+            LogsourceReport {
+                product: ls.product,
+                service: ls.service,
+                category: ls.category,
+                rules,
+                fed: !fed_by.is_empty(),
+                fed_by,
+            }
+        })
+        .collect();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rule folder holding `self -> .` and a second link to a rule file loads each rule
+    /// once (it loaded every rule 41 times, until the path was too long).
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loops_in_rule_folders_are_followed_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rule = "title: t\nid: r-1\nlogsource: {category: test}\ndetection:\n  sel: {A: b}\n  condition: sel\n";
+        std::fs::write(dir.path().join("r.yml"), rule).expect("write");
+        std::os::unix::fs::symlink(".", dir.path().join("self")).expect("link");
+        std::os::unix::fs::symlink(dir.path().join("r.yml"), dir.path().join("again.yml"))
+            .expect("link");
+        let set = RuleSet::load_dirs(&[dir.path()]).expect("loads");
+        assert_eq!(set.rules.len(), 1);
+        assert_eq!(set.report.rules, 1);
+        let report = rules_check(&[dir.path()]).expect("check");
+        assert_eq!(report.logsources.len(), 1);
+        assert_eq!(report.logsources[0].rules, 1);
+        assert!(report.logsources[0].fed, "{:?}", report.logsources);
+    }
 }

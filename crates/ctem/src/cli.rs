@@ -516,7 +516,8 @@ pub enum ExerciseCommand {
 
 #[derive(clap::Args, Debug)]
 pub struct DetectArgs {
-    /// Sigma rule folders or files (repeatable)
+    /// Sigma rule folders or files (repeatable; default: [detect] rules of ctem.toml, else
+    /// none: source alerts and indicator matches only)
     #[arg(long = "rules")]
     pub rules: Vec<PathBuf>,
     /// Event format
@@ -545,7 +546,9 @@ pub struct DetectArgs {
 
 /// `--input` of `detect`: the names and the aliases the decoder reads.
 fn event_formats() -> PossibleValuesParser {
-    let shown = ["auto", "jsonl", "evtx", "suricata", "zeek", "syslog"];
+    let shown = [
+        "auto", "jsonl", "evtx", "suricata", "zeek", "syslog", "auditd",
+    ];
     let aliases = ["json", "suricata_eve", "zeek_json", "zeek_tsv", "cef"];
     PossibleValuesParser::new(
         shown.into_iter().map(PossibleValue::new).chain(

@@ -3,7 +3,7 @@
 //! one process (a server serving two stores, a test comparing two models).
 //!
 //! Sections: `[store]`, `[risk]` (and its `sla`, `teams`, `ownership`, `integrations`),
-//! `[[feeds]]`, `[context]`, `[input]` and `[paths]`.
+//! `[[feeds]]`, `[context]`, `[input]`, `[paths]` and `[detect]`.
 //!
 //! Each section is a `*Config` type that serde reads and that `build()`s its runtime value
 //! (Vector's model). [`SettingsConfig::read`] lists the sections: adding one is a field here,
@@ -16,6 +16,7 @@
 //! `--db`, else `$CTEM_DB`, else `[store] url`, else `ctem.db`.
 
 mod context;
+mod detect;
 mod doc;
 mod duration;
 mod error;
@@ -35,6 +36,7 @@ use ctem_risk::{RiskConfig, RiskModel, SlaConfig};
 use serde::{Deserialize, Serialize};
 
 pub use context::{ContextConfig, ContextSettings, VANTAGE_FORMATS, Vantage};
+pub use detect::DetectConfig;
 pub use duration::parse_duration;
 pub use error::{SettingError, SettingsError};
 pub use feeds::{Feed, FeedConfig};
@@ -58,6 +60,7 @@ pub struct SettingsConfig {
     pub context: ContextConfig,
     pub input: InputConfig,
     pub paths: PathsConfig,
+    pub detect: DetectConfig,
 }
 
 /// The section paths, in the order they are read (a sub-section before its parent).
@@ -72,6 +75,7 @@ pub const SECTIONS: &[&str] = &[
     "context",
     "input",
     "paths",
+    "detect",
 ];
 
 impl SettingsConfig {
@@ -88,6 +92,7 @@ impl SettingsConfig {
             context: doc.section("context"),
             input: doc.section("input"),
             paths: doc.section("paths"),
+            detect: doc.section("detect"),
         }
     }
 
@@ -104,6 +109,7 @@ impl SettingsConfig {
         let context = self.context.build().map_err(|e| errors.extend(e)).ok();
         let input = self.input.build().map_err(|e| errors.extend(e)).ok();
         let paths = paths::build(self.paths).map_err(|e| errors.extend(e)).ok();
+        let detect = self.detect.build().map_err(|e| errors.extend(e)).ok();
         let mut feeds = Vec::new();
         for (i, f) in self.feeds.into_iter().enumerate() {
             if feeds.iter().any(|o: &Feed| o.name == f.name) {
@@ -117,11 +123,14 @@ impl SettingsConfig {
                 Err(e) => errors.extend(e),
             }
         }
-        let (Some(store), Some(model), Some(context), Some(input), Some(paths), true) =
-            (store, model, context, input, paths, errors.is_empty())
+        let (Some(store), Some(model), Some(context), Some(input), Some(paths), Some(detect)) =
+            (store, model, context, input, paths, detect)
         else {
             return Err(errors);
         };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         Ok(Settings {
             source: None,
             store,
@@ -147,6 +156,7 @@ impl SettingsConfig {
             vantage: context.vantage,
             input,
             paths,
+            detect,
         })
     }
 }
@@ -166,6 +176,8 @@ pub struct Settings {
     pub input: InputSettings,
     /// `[paths]`: the attack-path model's environment.
     pub paths: PathsConfig,
+    /// `[detect]`: default rule folders and extra logsource mapping files.
+    pub detect: ctem_detect::DetectConfig,
 }
 
 /// The `[risk]` section and its sub-sections, built.

@@ -268,3 +268,18 @@ fn context_input_and_paths_errors_name_file_line_and_key() {
     assert_eq!(e[0].line, Some(4), "{e:?}");
     assert!(e[0].message.contains("did you mean `ports`?"), "{e:?}");
 }
+
+#[test]
+fn detect_section_builds_and_names_a_typo() {
+    let s = Settings::from_toml(
+        "[detect]\nrules = [\"/opt/sigma\"]\nmappings = [\"acme.yml\"]\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.detect.rules, vec![std::path::PathBuf::from("/opt/sigma")]);
+    assert_eq!(s.detect.mappings.len(), 1);
+    assert!(Settings::default().detect.rules.is_empty());
+    let e = errors("[detect]\nrule = [\"x\"]\n");
+    assert_eq!((e[0].line, e[0].key.as_str()), (Some(2), "detect.rule"));
+    assert!(e[0].message.contains("did you mean `rules`?"), "{e:?}");
+}

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ctem_core::settings::{
-    ContextConfig, FeedConfig, OwnershipRuleConfig, PathsConfig, SECTIONS, SettingsConfig,
-    TargetConfig, TargetKind, TeamConfig, Vantage,
+    ContextConfig, DetectConfig, FeedConfig, OwnershipRuleConfig, PathsConfig, SECTIONS,
+    SettingsConfig, TargetConfig, TargetKind, TeamConfig, Vantage,
 };
 use ctem_model::context::ContextRule;
 use ctem_paths::env::{AssetContext, CredentialGroup, ReachRule};
@@ -101,6 +101,10 @@ fn full_example() -> SettingsConfig {
                 owner: Some("NAME".into()),
             }],
             ..PathsConfig::default()
+        },
+        detect: DetectConfig {
+            rules: vec!["rules".into()],
+            mappings: vec!["sources.yml".into()],
         },
         ..SettingsConfig::default()
     }

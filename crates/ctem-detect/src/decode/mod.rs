@@ -6,6 +6,7 @@
 //! magic bytes whatever the file is called.
 
 mod alerts;
+mod auditd;
 mod stream;
 mod syslog;
 mod zeek_tsv;
@@ -17,6 +18,7 @@ use std::str::FromStr;
 use serde_json::Value;
 
 pub use alerts::{SourceAlerts, source_alert};
+pub use auditd::{AuditGrouper, is_auditd_line};
 pub use stream::{Follow, follow, stream};
 pub use syslog::{parse_cef, parse_syslog_line};
 pub use zeek_tsv::{ZeekTsv, is_zeek_tsv};
@@ -39,6 +41,8 @@ pub enum Format {
     Zeek,
     /// Syslog lines: RFC 3164, RFC 5424 (with RFC 6587 octet counting) and CEF.
     Syslog,
+    /// Raw Linux audit records, grouped into events by serial number.
+    Auditd,
 }
 
 impl FromStr for Format {
@@ -51,6 +55,7 @@ impl FromStr for Format {
             "suricata" | "suricata_eve" => Format::Suricata,
             "zeek" | "zeek_json" | "zeek_tsv" => Format::Zeek,
             "syslog" | "cef" => Format::Syslog,
+            "auditd" => Format::Auditd,
             other => {
                 return Err(Error::Decode {
                     format: "auto",
@@ -95,6 +100,7 @@ pub fn decode_bytes(bytes: Vec<u8>, format: Format, source: Option<String>) -> R
             source,
         ))),
         Format::Syslog => Ok(Box::new(decode_syslog(bytes, source))),
+        Format::Auditd => Ok(Box::new(decode_auditd(bytes, source).into_iter())),
         Format::Jsonl | Format::Suricata | Format::Zeek | Format::Auto => {
             let name = match format {
                 Format::Suricata => "suricata",
@@ -159,6 +165,9 @@ pub fn sniff(bytes: &[u8]) -> Format {
             return Format::Zeek;
         }
         return Format::Jsonl;
+    }
+    if t.lines().next().is_some_and(is_auditd_line) {
+        return Format::Auditd;
     }
     Format::Syslog
 }
@@ -242,6 +251,16 @@ pub fn decode_evtx(bytes: Vec<u8>, source: Option<String>) -> Result<Records> {
                 record: Some(rec.event_record_id),
                 event: rec.data,
             }),
+            // a damaged chunk is one issue; the parser goes on with the next chunk
+            Err(evtx::err::EvtxError::FailedToParseChunk { chunk_id, source }) => Err(decode_err(
+                "evtx",
+                0,
+                format!(
+                    "damaged chunk {chunk_id} (byte {}): {source}; its records are skipped, \
+                     the other chunks are read",
+                    4096 + chunk_id * 65536
+                ),
+            )),
             Err(e) => Err(decode_err("evtx", 0, e.to_string())),
         })
         .collect();
@@ -267,4 +286,39 @@ pub fn decode_syslog(
         })
         .collect();
     items.into_iter()
+}
+
+/// Raw audit lines into events, the records of one serial number grouped (see
+/// [`AuditGrouper`]); a line that is not an audit record is an `Err` naming its line.
+pub fn decode_auditd(bytes: Vec<u8>, source: Option<String>) -> Vec<Result<Record>> {
+    let text = String::from_utf8_lossy(&bytes);
+    let mut g = AuditGrouper::default();
+    let mut out = Vec::new();
+    // the line of the first record of the event under way: the event's record number
+    let mut start: Option<u64> = None;
+    let mk = |event: Value, line: u64| Record {
+        source: source.clone(),
+        record: Some(line),
+        event,
+    };
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let line = i as u64 + 1;
+        match g.push(l) {
+            Ok(Some(ev)) => {
+                out.push(Ok(mk(ev, start.unwrap_or(line))));
+                start = g.is_open().then_some(line);
+            }
+            Ok(None) => {
+                start.get_or_insert(line);
+            }
+            Err(m) => out.push(Err(decode_err("auditd", line, m))),
+        }
+    }
+    if let Some(ev) = g.finish() {
+        out.push(Ok(mk(ev, start.unwrap_or(0))));
+    }
+    out
 }

@@ -47,7 +47,9 @@ pub fn stream<R: Read + Send + 'static>(
         Some((first, _)) => first.trim_end().ends_with('}'),
         None => head_text.trim_end().ends_with('}') || head_text.is_empty(),
     };
+    // audit records are grouped by serial across lines: read whole
     let whole = format == Format::Evtx
+        || format == Format::Auditd
         || (format != Format::Syslog && (head_text.starts_with('[') || !first_line_whole));
     if whole {
         let mut bytes = Vec::new();
@@ -60,6 +62,7 @@ pub fn stream<R: Read + Send + 'static>(
         source,
         line: 0,
         buf: Vec::new(),
+        failed: false,
     }))
 }
 
@@ -70,6 +73,8 @@ struct LineRecords {
     source: Option<String>,
     line: u64,
     buf: Vec<u8>,
+    /// A read failed (truncated gzip, I/O error): the stream has ended.
+    failed: bool,
 }
 
 fn format_name(f: Format) -> &'static str {
@@ -77,6 +82,7 @@ fn format_name(f: Format) -> &'static str {
         Format::Suricata => "suricata",
         Format::Zeek => "zeek",
         Format::Syslog => "syslog",
+        Format::Auditd => "auditd",
         _ => "jsonl",
     }
 }
@@ -94,6 +100,12 @@ fn decode_line(
     }
     let event = if format == Format::Syslog {
         Ok(parse_syslog_line(t))
+    } else if format == Format::Auditd {
+        // followed line by line: each record is its own event
+        let mut g = super::AuditGrouper::default();
+        g.push(t)
+            .map(|done| done.or_else(|| g.finish()).unwrap_or_default())
+            .map_err(|m| decode_err("auditd", line, m))
     } else {
         serde_json::from_str::<Value>(t)
             .map_err(|e| decode_err(format_name(format), line, e.to_string()))
@@ -109,16 +121,23 @@ impl Iterator for LineRecords {
     type Item = Result<Record>;
     fn next(&mut self) -> Option<Result<Record>> {
         loop {
+            if self.failed {
+                return None;
+            }
             self.buf.clear();
             match self.reader.read_until(b'\n', &mut self.buf) {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(e) => {
-                    return Some(Err(decode_err(
-                        format_name(self.format),
-                        self.line + 1,
-                        e.to_string(),
-                    )));
+                    // the rest cannot be read: one error naming the line, then the end
+                    self.failed = true;
+                    return Some(Err(Error::Io {
+                        path: PathBuf::from(self.source.as_deref().unwrap_or("-")),
+                        source: std::io::Error::new(
+                            e.kind(),
+                            format!("after line {}: {e}", self.line),
+                        ),
+                    }));
                 }
             }
             self.line += 1;

@@ -29,6 +29,9 @@ pub struct ZeekTsv {
     unset: String,
     fields: Vec<String>,
     types: Vec<String>,
+    /// The log type of `#path` (`conn`), written as `_path` into each record as Zeek's JSON
+    /// writer does, so the record's logsource is known.
+    path: Option<String>,
     line: u64,
 }
 
@@ -43,6 +46,7 @@ impl ZeekTsv {
             unset: "-".into(),
             fields: Vec::new(),
             types: Vec::new(),
+            path: None,
             line: 0,
         }
     }
@@ -63,6 +67,7 @@ impl ZeekTsv {
             "#unset_field" => self.unset = rest.to_string(),
             "#fields" => self.fields = list(rest, &self.sep),
             "#types" => self.types = list(rest, &self.sep),
+            "#path" => self.path = Some(rest.trim().to_string()).filter(|p| !p.is_empty()),
             _ => {}
         }
     }
@@ -72,6 +77,9 @@ impl ZeekTsv {
             return Err(decode_err("zeek", self.line, "record before #fields"));
         }
         let mut obj = Map::new();
+        if let Some(p) = &self.path {
+            obj.insert("_path".into(), Value::String(p.clone()));
+        }
         for (i, raw) in l.split(self.sep.as_str()).enumerate() {
             let Some(name) = self.fields.get(i) else {
                 return Err(decode_err("zeek", self.line, "more values than #fields"));

@@ -173,21 +173,29 @@ fn correlation_chain_silences_base_rule_and_fires_once() -> anyhow::Result<()> {
     let engine = Engine::new(RuleSet::from_yaml(yaml)?, Mappings::builtin()?);
     let ev = |s: u32, user: &str| {
         json!({"Channel": "Security", "EventID": 4625, "TargetUserName": user,
-               "TimeCreated_SystemTime": format!("2024-05-01T10:00:{s:02}Z")})
+               "TimeCreated_SystemTime": format!("2024-05-01T10:{:02}:{:02}Z", s / 60, s % 60)})
     };
     let mut ids = Vec::new();
-    for (i, u) in ["a", "a", "b", "a", "a", "a", "a"].iter().enumerate() {
-        ids.extend(
-            engine
-                .process(&ev(i as u32, u))
-                .into_iter()
-                .map(|a| a.rule_id),
-        );
+    // user a: five failures in the first minute (one window: one alert), three more two
+    // minutes later (a second window); b: one
+    let hits = [
+        (0, "a"),
+        (1, "a"),
+        (2, "b"),
+        (3, "a"),
+        (4, "a"),
+        (5, "a"),
+        (125, "a"),
+        (126, "a"),
+        (127, "a"),
+    ];
+    for (s, u) in hits {
+        ids.extend(engine.process(&ev(s, u)).into_iter().map(|a| a.rule_id));
     }
     assert_eq!(
         ids,
         vec!["c-1", "c-1", "c-2"],
-        "base rule silent; 6 of user a -> two bursts -> chain"
+        "base rule silent; one alert per window of user a -> two -> chain"
     );
     Ok(())
 }

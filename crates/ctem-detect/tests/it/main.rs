@@ -1,5 +1,4 @@
 mod engine;
-mod ioc;
 mod matching;
 mod modifiers;
 mod regression;

@@ -320,7 +320,7 @@ fn items_of_one_rule_share_lowered_texts_by_field() {
     // several items on two fields of the same length: each reads its own field's text
     let yaml = r#"
 title: t
-logsource: {product: test}
+logsource: {category: test}
 detection:
     a:
         A|contains: 'ALPHA'

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 /// Builds a one-rule engine from a detection body (YAML, indented by 2).
 fn engine_with(detection: &str, opts: &CompileOptions) -> Engine {
-    let yaml = format!("title: t\nid: r1\nlogsource: {{product: test}}\ndetection:\n{detection}");
+    let yaml = format!("title: t\nid: r1\nlogsource: {{category: test}}\ndetection:\n{detection}");
     let mut set = RuleSet::default();
     set.add_yaml(&yaml, "inline", opts);
     assert!(

@@ -6,7 +6,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter};
 
 use super::SqliteStore;
-use crate::alerts::{AlertFilter, AlertStore, level_rank};
+use crate::alerts::{AlertFilter, AlertStore, alert_identity, level_rank};
 use crate::{Error, Result};
 
 impl AlertStore for SqliteStore {
@@ -16,11 +16,13 @@ impl AlertStore for SqliteStore {
         {
             let mut st = tx.prepare_cached(
                 "INSERT INTO alerts(rule_id, title, level, level_rank, tags, event_time,
-                                    detected_at, source, record, host, user_name, process, event)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                    detected_at, source, record, host, user_name, process, event,
+                                    identity)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT(identity) DO NOTHING",
             )?;
             for a in alerts {
-                st.execute(params![
+                let added = st.execute(params![
                     a.rule_id,
                     a.title,
                     a.level,
@@ -34,8 +36,11 @@ impl AlertStore for SqliteStore {
                     a.user,
                     a.process,
                     serde_json::to_string(&a.event).map_err(|e| Error::Invalid(e.to_string()))?,
+                    alert_identity(a),
                 ])?;
-                ids.push(tx.last_insert_rowid());
+                if added > 0 {
+                    ids.push(tx.last_insert_rowid());
+                }
             }
         }
         tx.commit()?;
@@ -107,5 +112,54 @@ impl AlertStore for SqliteStore {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use ctem_model::Alert;
+
+    use crate::alerts::{AlertFilter, AlertStore};
+    use crate::sqlite::SqliteStore;
+
+    fn alert(rule: &str, record: Option<u64>, event: serde_json::Value) -> Alert {
+        Alert {
+            id: None,
+            rule_id: rule.into(),
+            title: "t".into(),
+            level: "high".into(),
+            tags: Vec::new(),
+            event_time: None,
+            detected_at: Utc::now(),
+            source: Some("a.evtx".into()),
+            record,
+            host: None,
+            user: None,
+            process: None,
+            event,
+        }
+    }
+
+    /// Storing the same alerts twice (a re-run over the same events) adds nothing; another
+    /// rule on the same event, or the same rule on another record, is a new alert.
+    #[test]
+    fn storing_an_alert_again_adds_nothing() {
+        let mut st = SqliteStore::in_memory().expect("store");
+        let batch = vec![
+            alert("r1", Some(1), serde_json::json!({"a": 1})),
+            alert("r1", Some(2), serde_json::json!({"a": 2})),
+            alert("r2", Some(1), serde_json::json!({"a": 1})),
+            alert("r3", None, serde_json::json!({"a": 1})),
+            alert("r3", None, serde_json::json!({"a": 2})),
+        ];
+        assert_eq!(st.store_alerts(&batch).expect("first").len(), 5);
+        let mut again = batch.clone();
+        again[0].detected_at = Utc::now() + chrono::Duration::hours(1);
+        assert!(st.store_alerts(&again).expect("second").is_empty());
+        let extra = [alert("r1", Some(3), serde_json::json!({"a": 3}))];
+        assert_eq!(st.store_alerts(&extra).expect("third").len(), 1);
+        let all = st.alerts(&AlertFilter::default()).expect("list");
+        assert_eq!(all.len(), 6);
     }
 }

@@ -225,6 +225,15 @@ CREATE INDEX alerts_detected ON alerts(detected_at);
 CREATE INDEX alerts_rule ON alerts(rule_id);
 "#,
     ),
+    (
+        31,
+        r#"
+-- an alert is a fact: its rule plus its event's identity (source, record, time); storing
+-- the same alert again adds nothing. Rows stored before keep a NULL identity.
+ALTER TABLE alerts ADD COLUMN identity TEXT;
+CREATE UNIQUE INDEX alerts_identity ON alerts(identity);
+"#,
+    ),
     (60, super::exercise::MIGRATION_60),
 ];
 

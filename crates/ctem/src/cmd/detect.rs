@@ -1,36 +1,47 @@
 //! `ctem detect`, `ctem rules check`.
 
 use ctem_core::Settings;
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use ctem_detect::decode::{self, Format};
 use ctem_detect::ioc::IocMatcher;
-use ctem_detect::{Engine, Mappings, RuleSet};
+use ctem_detect::{DetectConfig, Engine, RuleSet};
+use ctem_store::Store;
 use ctem_store::intel::IndicatorFilter;
-use serde_json::Value;
 
 use crate::cli::DetectArgs;
 use crate::output::{Table, cut};
 
-pub fn rules_check(dirs: &[PathBuf], json: bool) -> Result<ExitCode> {
+pub fn rules_check(dirs: &[PathBuf], json: bool, cfg: &DetectConfig) -> Result<ExitCode> {
     for d in dirs {
         if !d.exists() {
             bail!("{}: no such file or folder", d.display());
         }
     }
-    let report = ctem_detect::rules_check(dirs)?;
+    let mappings = cfg.build()?;
+    let report = ctem_detect::rules_check_with(dirs, &mappings)?;
     if json {
         crate::output::json_doc(&report);
     } else {
         for u in &report.unsupported {
             outln!("unsupported  {}: {}", u.path, u.reason);
         }
+        for l in report.logsources.iter().filter(|l| !l.fed) {
+            outln!(
+                "unfed        {}/{}/{}: {} rules, no source feeds it",
+                l.product.as_deref().unwrap_or("*"),
+                l.service.as_deref().unwrap_or("*"),
+                l.category.as_deref().unwrap_or("*"),
+                l.rules
+            );
+        }
         outln!(
-            "{} rules, {} compiled ({:.2}%), {} unsupported",
+            "{} rules, {} compiled ({:.2}%), {} unsupported; {} logsources, {} fed by a source",
             report.rules,
             report.compiled,
             if report.rules == 0 {
@@ -38,90 +49,39 @@ pub fn rules_check(dirs: &[PathBuf], json: bool) -> Result<ExitCode> {
             } else {
                 report.compiled as f64 * 100.0 / report.rules as f64
             },
-            report.unsupported.len()
+            report.unsupported.len(),
+            report.logsources.len(),
+            report.logsources.iter().filter(|l| l.fed).count()
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The first string among `paths` (dotted, into nested objects) in an event.
-fn first_str(ev: &Value, paths: &[&str]) -> Option<String> {
-    for p in paths {
-        let mut cur = ev;
-        let mut ok = true;
-        for part in p.split('.') {
-            match cur.get(part) {
-                Some(v) => cur = v,
-                None => {
-                    ok = false;
-                    break;
-                }
-            }
+/// Files under `p`; each folder is read once whatever links lead to it (a `self -> .` link
+/// is followed once), and an unreadable folder is reported, not fatal.
+fn walk(p: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) {
+    if p.is_dir() {
+        let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        if !seen.insert(real) {
+            return;
         }
-        if ok {
-            match cur {
-                Value::String(s) if !s.is_empty() && s != "-" => return Some(s.clone()),
-                Value::Number(n) => return Some(n.to_string()),
-                _ => {}
+        let entries = match std::fs::read_dir(p) {
+            Ok(rd) => rd,
+            Err(e) => {
+                eprintln!("skipped {}: {e}", p.display());
+                return;
             }
+        };
+        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for e in entries {
+            walk(&e, out, seen);
         }
-    }
-    None
-}
-
-const HOST: &[&str] = &[
-    "Computer",
-    "Event.System.Computer",
-    "host.name",
-    "hostname",
-    "agent.name",
-    "host",
-    "src_ip",
-    "id.orig_h",
-];
-const USER: &[&str] = &[
-    "User",
-    "TargetUserName",
-    "SubjectUserName",
-    "Event.EventData.TargetUserName",
-    "Event.EventData.SubjectUserName",
-    "Event.EventData.User",
-    "user.name",
-    "data.win.eventdata.targetUserName",
-    "srcuser",
-    "dstuser",
-];
-const PROCESS: &[&str] = &[
-    "Image",
-    "NewProcessName",
-    "Event.EventData.Image",
-    "Event.EventData.NewProcessName",
-    "process.executable",
-    "process.name",
-    "ProcessName",
-];
-
-/// A detection alert as the store keeps it, with the entities found in its event.
-pub fn to_model(a: &ctem_detect::Alert, now: chrono::DateTime<chrono::Utc>) -> ctem_model::Alert {
-    let event_time = a
-        .timestamp
-        .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.to_utc());
-    ctem_model::Alert {
-        id: None,
-        rule_id: a.rule_id.clone(),
-        title: a.title.clone(),
-        level: a.level.clone(),
-        tags: a.tags.clone(),
-        event_time,
-        detected_at: now,
-        source: a.source.clone(),
-        record: a.record,
-        host: first_str(&a.event, HOST),
-        user: first_str(&a.event, USER),
-        process: first_str(&a.event, PROCESS),
-        event: a.event.clone(),
+    } else {
+        let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        if seen.insert(real) {
+            out.push(p.to_path_buf());
+        }
     }
 }
 
@@ -136,6 +96,100 @@ struct Summary {
     load_seconds: f64,
     /// Events over the time spent reading and matching them: rule loading is not included.
     events_per_second: f64,
+    /// Events whose logsource no routing entry recognised.
+    unknown_source: u64,
+    /// Inputs that could not be read (each reported on stderr).
+    failed_inputs: usize,
+    /// Alerts added to the store (`--store`); alerts stored by an earlier run are not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stored: Option<usize>,
+}
+
+/// Alerts waiting to be written, in batches of this many (each batch one transaction).
+const STORE_BATCH: usize = 512;
+
+/// Writes alerts to the store in small batches as they come (every record's alerts at once
+/// with `--follow`), so a long run keeps what it found.
+struct AlertWriter<'s> {
+    store: Option<&'s mut Box<dyn Store>>,
+    pending: Vec<ctem_model::Alert>,
+    stored: usize,
+    error: Option<anyhow::Error>,
+}
+
+impl AlertWriter<'_> {
+    fn push(&mut self, a: ctem_model::Alert, now: bool) {
+        if self.store.is_none() {
+            return;
+        }
+        self.pending.push(a);
+        if now || self.pending.len() >= STORE_BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        if self.pending.is_empty() || self.error.is_some() {
+            return;
+        }
+        match store.store_alerts(&self.pending) {
+            Ok(ids) => self.stored += ids.len(),
+            Err(e) => self.error = Some(anyhow::Error::new(e).context("storing alerts")),
+        }
+        self.pending.clear();
+    }
+}
+
+/// The rule set: `--rules`, else `[detect] rules` of ctem.toml, else none (source alerts and
+/// indicators only).
+fn load_rules(args: &DetectArgs, cfg: &DetectConfig) -> Result<RuleSet> {
+    let dirs = if args.rules.is_empty() {
+        &cfg.rules
+    } else {
+        &args.rules
+    };
+    for r in dirs {
+        if !r.exists() {
+            bail!("{}: no such rules folder", r.display());
+        }
+    }
+    if dirs.is_empty() {
+        eprintln!("no rules given (--rules or [detect] rules): source alerts and indicators only");
+        return Ok(RuleSet::default());
+    }
+    let rules = RuleSet::load_dirs(dirs)?;
+    if !rules.report.unsupported.is_empty() {
+        eprintln!(
+            "{} of {} rules are unsupported (see `ctem rules check`)",
+            rules.report.unsupported.len(),
+            rules.report.rules
+        );
+    }
+    Ok(rules)
+}
+
+/// The inputs: named files (which must read), and files found in folders (skipped with a
+/// warning when they are not events: README, rule files, ...).
+fn inputs(args: &DetectArgs) -> Result<Vec<(PathBuf, bool)>> {
+    let mut files: Vec<(PathBuf, bool)> = Vec::new();
+    let mut seen = HashSet::new();
+    for f in &args.files {
+        let p = PathBuf::from(f);
+        if f != "-" && p.is_dir() {
+            let mut found = Vec::new();
+            walk(&p, &mut found, &mut seen);
+            files.extend(found.into_iter().map(|f| (f, false)));
+        } else {
+            files.push((p, true));
+        }
+    }
+    if args.follow && (files.len() != 1 || files[0].0.as_os_str() == "-") {
+        bail!("--follow takes exactly one file");
+    }
+    Ok(files)
 }
 
 pub fn run(
@@ -148,26 +202,12 @@ pub fn run(
         .input
         .parse()
         .map_err(|e| anyhow::anyhow!("--input {}: {e}", args.input))?;
-    if args.rules.is_empty() {
-        bail!("no rules: pass --rules DIR (a folder of Sigma rules)");
-    }
-    for r in &args.rules {
-        if !r.exists() {
-            bail!("{}: no such rules folder", r.display());
-        }
-    }
+    let cfg = &settings.detect;
     let start = Instant::now();
     let loading = crate::output::progress::spinner("loading rules".into());
-    let rules = RuleSet::load_dirs(&args.rules)?;
+    let rules = load_rules(&args, cfg)?;
     let n_rules = rules.report.compiled;
-    if !rules.report.unsupported.is_empty() {
-        eprintln!(
-            "{} of {} rules are unsupported (see `ctem rules check`)",
-            rules.report.unsupported.len(),
-            rules.report.rules
-        );
-    }
-    let mut engine = Engine::new(rules, Mappings::builtin()?);
+    let mut engine = Engine::new(rules, cfg.build()?);
     engine.add_detector(Box::new(decode::SourceAlerts));
     // the intel store's active indicators are matched too, whenever there is a store
     let mut store = if args.store || Path::new(db.strip_prefix("sqlite://").unwrap_or(db)).exists()
@@ -191,35 +231,20 @@ pub fn run(
             engine.add_detector(Box::new(matcher));
         }
     }
-
-    // files named on the command line must decode; files found in folders are skipped with
-    // a warning when they are not events (README, rule files, ...)
-    let mut files: Vec<(PathBuf, bool)> = Vec::new();
-    for f in &args.files {
-        if f == "-" {
-            files.push((PathBuf::from("-"), true));
-            continue;
-        }
-        if !Path::new(f).exists() {
-            bail!("{f}: no such file or folder");
-        }
-        // folders walked in sorted order, a symbolic-link loop followed once
-        let found = crate::input::expand(&[PathBuf::from(f)])?;
-        files.extend(
-            found
-                .into_iter()
-                .filter_map(|s| Some((s.path?, !s.in_folder))),
-        );
-    }
-    if args.follow && (files.len() != 1 || files[0].0.as_os_str() == "-") {
-        bail!("--follow takes exactly one file");
-    }
+    let files = inputs(&args)?;
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut stored: Vec<ctem_model::Alert> = Vec::new();
+    let mut writer = AlertWriter {
+        store: if args.store { store.as_mut() } else { None },
+        pending: Vec::new(),
+        stored: 0,
+        error: None,
+    };
     let mut table = Table::new(&["TIME", "LEVEL", "RULE", "SOURCE", "HOST"]).paint(1);
+    let mut alerts_seen = 0u64;
     let mut sink = |alert: ctem_detect::Alert| {
+        alerts_seen += 1;
         // a closed stdout ends the run quietly (crate::output::stdout)
         if args.json
             && let Err(e) = serde_json::to_writer(&mut out, &alert)
@@ -229,7 +254,7 @@ pub fn run(
         {
             crate::output::stdout::fail(&e);
         }
-        let m = to_model(&alert, now);
+        let m = alert.to_model(now);
         if !args.json {
             let row = vec![
                 alert.timestamp.clone().unwrap_or_default(),
@@ -250,16 +275,16 @@ pub fn run(
                 table.row(row);
             }
         }
-        if args.store {
-            stored.push(m);
-        }
+        writer.push(m, args.follow);
     };
     loading.finish_and_clear();
     let load_secs = start.elapsed().as_secs_f64();
     let threads = args.threads.max(1);
     let mut stats = ctem_detect::RunStats::default();
+    let mut failed = 0usize;
     if args.follow {
-        // one record at a time, alerts as soon as the line is written
+        // one record at a time, alerts (and their rows in the store) as soon as the line is
+        // written
         let path = &files[0].0;
         eprintln!("following {} (Ctrl-C to stop)", path.display());
         for r in decode::follow(path, format, std::time::Duration::from_millis(250))? {
@@ -275,74 +300,41 @@ pub fn run(
             }
         }
     }
-    for (f, strict) in &files {
-        let name = if f.as_os_str() == "-" {
-            "stdin".to_string()
-        } else {
-            f.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| f.display().to_string())
-        };
-        let lines = crate::input::open_events(f, format, limits, &name)?;
-        let mut lines = crate::output::progress::Reading::new(lines, &name);
-        let head = std::io::BufRead::fill_buf(&mut lines)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default();
-        if format == Format::Jsonl
-            || (format == Format::Auto && decode::is_json_lines(&head, format))
-        {
-            let s = engine.run_lines(lines, Some(&name), threads, &mut sink)?;
-            stats.events += s.run.events;
-            stats.alerts += s.run.alerts;
-            if s.bad_lines > 0 {
-                eprintln!("{name}: {} lines were not JSON (skipped)", s.bad_lines);
+    for (f, named) in &files {
+        match run_one(&engine, f, format, threads, limits, &mut sink) {
+            Ok(s) => {
+                stats.events += s.events;
+                stats.alerts += s.alerts;
+                stats.unknown_source += s.unknown_source;
             }
-            continue;
+            // a file found in a folder that is not events at all is skipped
+            Err(FileError::NotEvents(e)) if !named => {
+                let e = crate::output::printable(&format!("{e:#}"), 300);
+                eprintln!("skipped {}: {e}", f.display());
+            }
+            Err(FileError::NotEvents(e) | FileError::Failed(e)) => {
+                failed += 1;
+                let e = crate::output::printable(&format!("{e:#}"), 300);
+                eprintln!("error: {}: {e}", f.display());
+            }
         }
-        let records = if f.as_os_str() == "-" {
-            decode::stream(lines, format, Some(name.clone()))?
-        } else {
-            match decode::stream(lines, format, Some(name.clone())) {
-                Ok(r) => r,
-                Err(e) if !strict => {
-                    eprintln!(
-                        "skipped {}: {}",
-                        f.display(),
-                        crate::output::printable(&e.to_string(), 300)
-                    );
-                    continue;
-                }
-                Err(e) => return Err(anyhow::Error::new(e).context(f.display().to_string())),
-            }
-        };
-        let file_stats = engine.run(
-            records.filter_map(|r| match r {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    eprintln!("skipped: {}", crate::output::printable(&e.to_string(), 300));
-                    None
-                }
-            }),
-            threads,
-            &mut sink,
-        );
-        stats.events += file_stats.events;
-        stats.alerts += file_stats.alerts;
     }
+    // alerts of a file that failed part-way count too (they were printed and stored)
+    stats.alerts = alerts_seen;
+    writer.flush();
+    if let Some(e) = writer.error.take() {
+        return Err(e);
+    }
+    let stored = writer.stored;
     if !args.json && !args.follow {
-        out.write_all(
-            if table.is_empty() {
-                "no alerts\n".to_string()
-            } else {
-                table.render()
-            }
-            .as_bytes(),
-        )?;
-    }
-    if args.store
-        && let Some(store) = store.as_mut()
-    {
-        store.store_alerts(&stored)?;
+        let text = if table.is_empty() {
+            "no alerts\n".to_string()
+        } else {
+            table.render()
+        };
+        if let Err(e) = out.write_all(text.as_bytes()) {
+            crate::output::stdout::fail(&e);
+        }
     }
     let secs = start.elapsed().as_secs_f64();
     let matching = secs - load_secs;
@@ -357,11 +349,27 @@ pub fn run(
         } else {
             0.0
         },
+        unknown_source: stats.unknown_source,
+        failed_inputs: failed,
+        stored: args.store.then_some(stored),
     };
-    if args.summary {
-        writeln!(out, "{}", serde_json::to_string(&summary)?)?;
+    if args.summary
+        && let Err(e) = writeln!(out, "{}", serde_json::to_string(&summary)?)
+    {
+        crate::output::stdout::fail(&e);
     }
-    out.flush()?;
+    if let Err(e) = out.flush() {
+        crate::output::stdout::fail(&e);
+    }
+    print_summary(&summary, secs);
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_summary(summary: &Summary, secs: f64) {
     eprintln!(
         "{} events, {} alerts, {} rules, {:.2} s: rules loaded in {:.2} s, then {} events/s \
          (rule loading not included){}",
@@ -369,13 +377,95 @@ pub fn run(
         summary.alerts,
         summary.rules,
         secs,
-        load_secs,
+        summary.load_seconds,
         summary.events_per_second,
-        if args.store {
-            format!("; {} alerts stored", stored.len())
-        } else {
-            String::new()
+        match summary.stored {
+            Some(n) => format!("; {n} new alerts stored"),
+            None => String::new(),
         }
     );
-    Ok(ExitCode::SUCCESS)
+    if summary.unknown_source > 0 {
+        eprintln!(
+            "{} events came from sources of unknown logsource: only rules that name no product \
+             and no service ran on them (see docs/logsources.md)",
+            summary.unknown_source
+        );
+    }
+    if summary.failed_inputs > 0 {
+        eprintln!(
+            "{} inputs could not be read (see above); the others were",
+            summary.failed_inputs
+        );
+    }
+}
+
+/// Why one input gave no (or not all its) events.
+enum FileError {
+    /// It could not be opened or decoded at all.
+    NotEvents(anyhow::Error),
+    /// It could not be opened, or failed part-way (truncated gzip, read error); its alerts
+    /// so far were kept.
+    Failed(anyhow::Error),
+}
+
+/// Runs one input: JSON lines (named, or found by sniffing) take the lazy path, where only
+/// the fields rules name are decoded; other formats are decoded record by record.
+fn run_one<F: FnMut(ctem_detect::Alert)>(
+    engine: &Engine,
+    f: &Path,
+    format: Format,
+    threads: usize,
+    limits: &crate::input::Limits,
+    sink: &mut F,
+) -> Result<ctem_detect::RunStats, FileError> {
+    let name = if f.as_os_str() == "-" {
+        "stdin".to_string()
+    } else {
+        f.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| f.display().to_string())
+    };
+    // gzip inflated and capped, lines capped (crate::input), progress on a terminal
+    let lines = crate::input::open_events(f, format, limits, &name)
+        .context("cannot open")
+        .map_err(FileError::Failed)?;
+    let mut lines = crate::output::progress::Reading::new(lines, &name);
+    let head = std::io::BufRead::fill_buf(&mut lines)
+        .map(<[u8]>::to_vec)
+        .context("cannot read")
+        .map_err(FileError::NotEvents)?;
+    if format == Format::Jsonl || (format == Format::Auto && decode::is_json_lines(&head, format)) {
+        let s = engine
+            .run_lines(lines, Some(&name), threads, &mut *sink)
+            .map_err(|e| FileError::Failed(e.into()))?;
+        if s.bad_lines > 0 {
+            eprintln!("{name}: {} lines were not JSON (skipped)", s.bad_lines);
+        }
+        return Ok(s.run);
+    }
+    let records = decode::stream(lines, format, Some(name.clone()))
+        .map_err(|e| FileError::NotEvents(e.into()))?;
+    let mut read_error: Option<ctem_detect::Error> = None;
+    let stats = engine.run(
+        records
+            .map_while(|r| match r {
+                Ok(r) => Some(Some(r)),
+                Err(e @ ctem_detect::Error::Io { .. }) => {
+                    read_error = Some(e);
+                    None
+                }
+                Err(e) => {
+                    let e = crate::output::printable(&e.to_string(), 300);
+                    eprintln!("{name}: skipped: {e}");
+                    Some(None)
+                }
+            })
+            .flatten(),
+        threads,
+        &mut *sink,
+    );
+    match read_error {
+        Some(e) => Err(FileError::Failed(e.into())),
+        None => Ok(stats),
+    }
 }

@@ -195,7 +195,7 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
         Command::Teams(c) => teams::run(settings, c),
         Command::Detect(args) => detect::run(settings, args, &limits),
         Command::Rules(crate::cli::RulesCommand::Check { dirs, json }) => {
-            detect::rules_check(&dirs, json)
+            detect::rules_check(&dirs, json, &settings.detect)
         }
         Command::Alerts {
             level,

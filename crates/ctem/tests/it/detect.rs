@@ -139,6 +139,20 @@ fn rules_check_reports_counts_and_reasons() {
     assert_eq!(v["compiled"], 1);
     let u = &v["unsupported"][0];
     assert!(u["path"].as_str().expect("path").ends_with("bad.yml"));
+    // per logsource: how many rules, and which sources feed it
+    let ls = v["logsources"].as_array().expect("logsources");
+    assert_eq!(ls.len(), 1, "{ls:?}");
+    assert_eq!(ls[0]["product"], "windows");
+    assert_eq!(ls[0]["rules"], 1);
+    assert_eq!(ls[0]["fed"], true);
+    assert!(
+        ls[0]["fed_by"]
+            .as_array()
+            .expect("fed_by")
+            .iter()
+            .any(|f| f == "windows"),
+        "{ls:?}"
+    );
     assert!(!u["reason"].as_str().expect("reason").is_empty());
     let missing = ctem(tmp.path(), &["rules", "check", "/no/such/dir"]);
     assert_eq!(missing.status.code(), Some(1));
@@ -181,9 +195,14 @@ fn detect_reads_standard_input_and_refuses_missing_rules() {
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["rule_id"], "22222222-2222-2222-2222-222222222222");
     assert_eq!(alerts[0]["source"], "stdin");
+    // rules are optional now; a missing input is still an error naming it
     let none = ctem(tmp.path(), &["detect", "x.jsonl"]);
     assert_eq!(none.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&none.stderr).contains("no rules"));
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        err.contains("x.jsonl") && err.contains("no rules given"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -310,4 +329,218 @@ fn follow_reports_alerts_for_lines_appended_to_a_growing_file() {
     let alert: Value = serde_json::from_str(&line).expect("json");
     assert_eq!(alert["rule_id"], "33333333-3333-3333-3333-333333333333");
     assert_eq!(alert["record"], 2, "the appended line");
+}
+
+/// A listing on stdout: one JSON array, or (older) one object a line.
+fn listing(out: &[u8]) -> Vec<Value> {
+    let text = String::from_utf8_lossy(out);
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(&text).expect("json array");
+    }
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+/// The summary line (`--summary`, the last stdout line) of a detect run.
+fn summary_of(out: &std::process::Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().expect("summary")).expect("json")
+}
+
+#[test]
+fn detect_store_twice_stores_each_alert_once() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rules = regression().join("rules");
+    let data = regression().join("data");
+    let run = || {
+        let out = ctem(
+            tmp.path(),
+            &[
+                "detect",
+                "--rules",
+                rules.to_str().expect("p"),
+                "--store",
+                "--summary",
+                "--json",
+                data.to_str().expect("p"),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        summary_of(&out)
+    };
+    let first = run();
+    let alerts = first["alerts"].as_u64().expect("alerts");
+    assert!(alerts > 200, "{first}");
+    assert_eq!(first["stored"].as_u64(), Some(alerts));
+    let second = run();
+    assert_eq!(second["alerts"].as_u64(), Some(alerts));
+    assert_eq!(
+        second["stored"].as_u64(),
+        Some(0),
+        "nothing new the second time"
+    );
+    let listed = ctem(tmp.path(), &["alerts", "--json", "--limit", "100000"]);
+    assert_eq!(listing(&listed.stdout).len() as u64, alerts);
+}
+
+#[test]
+fn detect_without_rules_raises_source_alerts_and_indicator_matches() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // a Suricata EVE alert and a flow record
+    let eve = tmp.path().join("eve.json");
+    std::fs::write(
+        &eve,
+        concat!(
+            r#"{"timestamp":"2018-07-05T15:07:20.910626-0400","flow_id":904992230150281,"event_type":"alert","src_ip":"192.168.86.85","src_port":55641,"dest_ip":"192.168.156.70","dest_port":443,"proto":"TCP","alert":{"action":"allowed","gid":1,"signature_id":2013028,"rev":3,"signature":"ET POLICY curl User-Agent Outbound","category":"Attempted Information Leak","severity":2}}"#,
+            "\n",
+            r#"{"timestamp":"2018-07-05T15:07:21.000000-0400","flow_id":904992230150282,"event_type":"flow","src_ip":"10.0.0.1","src_port":1,"dest_ip":"10.0.0.2","dest_port":2,"proto":"TCP"}"#,
+            "\n"
+        ),
+    )
+    .expect("write");
+    std::fs::write(tmp.path().join("iocs.txt"), "10.0.0.2\n").expect("write");
+    let out = ctem(tmp.path(), &["intel", "import", "iocs.txt"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ctem(tmp.path(), &["detect", "--json", "--store", "eve.json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = listing(&out.stdout);
+    let ids: Vec<&str> = alerts
+        .iter()
+        .filter_map(|a| a["rule_id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(
+        ids.iter().any(|r| r.starts_with("suricata:1:2013028")),
+        "{ids:?}"
+    );
+    assert!(ids.iter().any(|r| r.starts_with("ioc:")), "{ids:?}");
+    let stored = ctem(tmp.path(), &["alerts", "--json"]);
+    assert_eq!(listing(&stored.stdout).len(), 2);
+}
+
+/// One unreadable input among several is reported and the others are still read and
+/// stored: a truncated gzip, a dangling symlink; a `self -> .` loop is followed once.
+#[cfg(unix)]
+#[test]
+fn one_bad_input_does_not_sink_the_run() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rules = tmp.path().join("rules");
+    std::fs::create_dir(&rules).expect("mkdir");
+    std::fs::write(
+        rules.join("cmd.yml"),
+        "title: cmd started\nid: 44444444-4444-4444-4444-444444444444\nlevel: high\nlogsource: {category: process_creation, product: windows}\ndetection:\n  sel: {Image|endswith: '\\\\cmd.exe'}\n  condition: sel\n",
+    )
+    .expect("write");
+    std::os::unix::fs::symlink(".", rules.join("self")).expect("link");
+    let ev = tmp.path().join("events");
+    std::fs::create_dir(&ev).expect("mkdir");
+    let line = "{\"EventID\": 1, \"Channel\": \"Microsoft-Windows-Sysmon/Operational\", \"Image\": \"C:\\\\Windows\\\\System32\\\\cmd.exe\", \"Computer\": \"ws1\"}\n";
+    std::fs::write(ev.join("a.jsonl"), line).expect("write");
+    std::fs::write(ev.join("c.jsonl"), line.replace("ws1", "ws2")).expect("write");
+    // a gzip cut in half
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for i in 0..2000 {
+        gz.write_all(line.replace("ws1", &format!("h{i}")).as_bytes())
+            .expect("gz");
+    }
+    let gz = gz.finish().expect("gz");
+    std::fs::write(ev.join("b.jsonl.gz"), &gz[..gz.len() / 2]).expect("write");
+    std::os::unix::fs::symlink(ev.join("gone.jsonl"), ev.join("dangling.jsonl")).expect("link");
+    std::os::unix::fs::symlink(".", ev.join("self")).expect("link");
+    let out = ctem(
+        tmp.path(),
+        &[
+            "detect",
+            "--rules",
+            rules.to_str().expect("p"),
+            "--json",
+            "--store",
+            "--summary",
+            ev.to_str().expect("p"),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("b.jsonl.gz"), "{err}");
+    assert!(err.contains("dangling.jsonl"), "{err}");
+    let summary = summary_of(&out);
+    assert_eq!(summary["failed_inputs"], 2, "{summary}");
+    let stored = listing(&ctem(tmp.path(), &["alerts", "--json", "--limit", "100000"]).stdout);
+    let hosts: HashSet<&str> = stored.iter().filter_map(|a| a["host"].as_str()).collect();
+    assert!(hosts.contains("ws1") && hosts.contains("ws2"), "{hosts:?}");
+    // the rules were loaded once (the loop in the rules folder), the good files read once
+    // (the loop in the events folder); the gzip's first part gave alerts too
+    let a_alerts = stored.iter().filter(|a| a["source"] == "a.jsonl").count();
+    assert_eq!(a_alerts, 1);
+    assert!(stored.iter().any(|a| a["source"] == "b.jsonl.gz"));
+}
+
+#[test]
+fn follow_with_store_writes_alerts_while_running() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("rules");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("cmd.yml"),
+        "title: cmd started\nid: 55555555-5555-5555-5555-555555555555\nlevel: high\nlogsource: {category: process_creation, product: windows}\ndetection:\n  sel: {Image|endswith: '\\\\cmd.exe'}\n  condition: sel\n",
+    )
+    .expect("write");
+    let log = tmp.path().join("events.jsonl");
+    std::fs::write(&log, "{\"EventID\": 1, \"Channel\": \"Microsoft-Windows-Sysmon/Operational\", \"Image\": \"C:\\\\x\\\\notepad.exe\"}\n").expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctem"))
+        .arg("--db")
+        .arg(tmp.path().join("ctem.db"))
+        .args([
+            "detect", "--follow", "--store", "--input", "jsonl", "--rules",
+        ])
+        .arg(&dir)
+        .arg(&log)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
+    writeln!(f, "{{\"EventID\": 1, \"Channel\": \"Microsoft-Windows-Sysmon/Operational\", \"Image\": \"C:\\\\Windows\\\\System32\\\\cmd.exe\", \"Computer\": \"ws9\"}}").expect("append");
+    drop(f);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut stored = Vec::new();
+    while std::time::Instant::now() < deadline {
+        let out = ctem(tmp.path(), &["alerts", "--json"]);
+        if out.status.success() {
+            stored = listing(&out.stdout);
+            if !stored.is_empty() {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let still_running = child.try_wait().expect("wait").is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(still_running, "detect --follow keeps running");
+    assert_eq!(
+        stored.len(),
+        1,
+        "the alert is in the store while detect runs"
+    );
+    assert_eq!(stored[0]["host"], "ws9");
 }

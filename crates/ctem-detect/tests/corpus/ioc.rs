@@ -1,4 +1,5 @@
-//! IOC matching on real events and on indicators the intel crate parses from real files.
+//! IOC matching on real events and on indicators the intel crate parses from real files
+//! (part of the `corpus` target: it needs the shared fixtures).
 
 use std::path::PathBuf;
 
@@ -8,14 +9,7 @@ use ctem_detect::{Engine, IocMatcher, Mappings, Record, RuleSet};
 use ctem_model::intel::{Indicator, IndicatorType};
 use serde_json::Value;
 
-fn shared() -> Option<PathBuf> {
-    let p = std::env::var_os("CTEM_SHARED_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    p.is_dir().then_some(p)
-}
+use super::shared;
 
 fn strings(v: &Value, out: &mut Vec<String>) {
     match v {
