@@ -43,7 +43,12 @@
 //!   evidence) is one JSON column, so new detail needs no migration.
 //! - **Versioned migrations** in [`sqlite::migrations`]; a store newer than the binary is
 //!   refused rather than misread.
-//! - **One conformance suite** ([`testsuite`]) that every backend runs.
+//! - **One conformance suite** (`testsuite`, behind the `testsuite` cargo feature so it is
+//!   not part of the production API) that every backend runs.
+//! - **Handles for threads.** A [`Store`] is `Send`; a server shares a [`Pool`] (`Send +
+//!   Sync`) and each request takes a handle of its own.
+//! - **Errors by kind.** [`Error::kind`] says not found, conflict, invalid, forbidden,
+//!   unavailable or internal; the public error names no driver and no command-line flag.
 
 pub mod alerts;
 pub mod auth;
@@ -52,18 +57,24 @@ pub mod exercise;
 mod fx;
 pub mod intel;
 pub mod measure;
+pub mod pool;
 pub mod prepared;
 pub mod sqlite;
+#[cfg(feature = "testsuite")]
 pub mod testsuite;
+#[cfg(feature = "testsuite")]
 pub mod testsuite_context;
+#[cfg(feature = "testsuite")]
 pub mod testsuite_intel;
+#[cfg(feature = "testsuite")]
 pub mod testsuite_work;
 pub mod work;
 
 use chrono::{DateTime, Utc};
 use ctem_model::{Asset, Exposure, ExposureStatus, ImportSummary, Record, Scan, Service, Severity};
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
+pub use pool::{Connector, Pool, Pooled};
 
 /// What the caller knows about an import before reading it.
 #[derive(Debug, Clone)]
@@ -201,6 +212,7 @@ pub trait Store:
     + exercise::ExerciseStore
     + measure::MeasureStore
     + auth::AuthStore
+    + Send
 {
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;
     fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>>;

@@ -69,6 +69,22 @@ pub struct PrioritizeSummary {
     pub score_ms: u64,
     /// Milliseconds spent regrouping tickets.
     pub tickets_ms: u64,
+    /// Only the exposures an import or an intelligence change touched were scored (and the
+    /// ticket groups they are in); `scored` and `open_by_priority` count those.
+    pub incremental: bool,
+}
+
+/// Where the follow-up of imports and intelligence changes stands
+/// ([`WorkStore::follow_up`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FollowUpState {
+    /// Exposures waiting to be enriched and scored (new ones included).
+    pub pending: u64,
+    /// Everything is to be scored again (a large change).
+    pub full: bool,
+    /// Failed attempts since the last success.
+    pub attempts: u32,
+    pub last_error: Option<String>,
 }
 
 /// One remediation action of `ctem top`, with the counts its reasons are made of.
@@ -140,6 +156,22 @@ pub trait WorkStore {
     /// Re-scores every exposure, routes it, stores the results and (optionally) regroups
     /// tickets; one transaction.
     fn reprioritize(&mut self, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary>;
+    /// The follow-up of imports and intelligence changes: enriches and scores only the
+    /// exposures they touched (recorded with the change, in its transaction) and regroups
+    /// the tickets of their groups; everything when the settings changed, on the first pass
+    /// of a day, or when the change is large. Clears the record on success; a failure
+    /// leaves it for the next attempt. A backend without a record scores everything.
+    fn follow_up(&mut self, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
+        self.reprioritize(ctx)
+    }
+    /// What the follow-up has left to do, and its last failure.
+    fn follow_up_state(&self) -> Result<FollowUpState> {
+        Ok(FollowUpState::default())
+    }
+    /// Records a failed follow-up attempt (what changed stays recorded for the next one).
+    fn follow_up_failed(&mut self, _error: &str) -> Result<()> {
+        Ok(())
+    }
     /// The stored prioritisation of one exposure.
     fn stored_risk(&self, exposure_id: i64) -> Result<Option<StoredRisk>>;
     /// Whether exposures are stored but no scores are (a store whose scores a migration

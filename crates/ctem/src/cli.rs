@@ -51,6 +51,15 @@ fn asset_kinds() -> PossibleValuesParser {
     choice(ctem_model::AssetKind::ALL.map(|k| k.as_str()))
 }
 
+/// Where a port scan was taken from (`--vantage`).
+fn vantages()
+-> clap::builder::MapValueParser<PossibleValuesParser, fn(String) -> ctem_core::settings::Vantage> {
+    use clap::builder::TypedValueParser;
+    use ctem_core::settings::Vantage;
+    choice(Vantage::ALL.map(Vantage::as_str))
+        .map((|s: String| Vantage::parse(&s).unwrap_or_default()) as fn(String) -> Vantage)
+}
+
 /// A count that must be at least 1.
 fn positive() -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::new().range(1..)
@@ -75,15 +84,10 @@ Examples:
     after_help = EXAMPLES
 )]
 pub struct Cli {
-    /// The store: a path or sqlite://PATH
-    #[arg(
-        long,
-        global = true,
-        env = "CTEM_DB",
-        default_value = "ctem.db",
-        help_heading = "Global options"
-    )]
-    pub db: String,
+    /// The store: a path or sqlite://PATH (default: $CTEM_DB, else [store] url of the
+    /// settings, else ctem.db)
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub db: Option<String>,
     /// Settings file (default: $CTEM_CONFIG, else ./ctem.toml when present)
     #[arg(long, global = true, help_heading = "Global options")]
     pub config: Option<PathBuf>,
@@ -172,8 +176,8 @@ pub enum Command {
         strict: bool,
         /// Where a port scan (nmap, masscan, naabu) was taken from: external marks every
         /// host it reached internet-facing (default: `[context] vantage`, else internal)
-        #[arg(long, value_enum)]
-        vantage: Option<crate::config::Vantage>,
+        #[arg(long, value_parser = vantages())]
+        vantage: Option<ctem_core::settings::Vantage>,
         /// The summaries as one JSON array, one object per file
         #[arg(long)]
         json: bool,

@@ -16,43 +16,37 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
 
 const MIB: u64 = 1 << 20;
 
-/// `[input]` of ctem.toml: caps on what one input may expand to.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// `[input]` of ctem.toml (`ctem_core::settings::InputConfig`, docs/config.md): caps on
+/// what one input may expand to.
+#[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Scanner reports and event files: the most a gzip or standard input may expand to
     /// (MiB). Spooled to disk, so this bounds time and disk, not memory.
     pub max_decompressed_mb: u64,
     /// Threat-intel files, which are parsed in memory: the most one may be or expand to
-    /// (MiB). 128 holds the largest public files (ATT&CK Enterprise is about 50 MB, the
-    /// full EPSS CSV about 10 MB) and keeps the import of one under 512 MiB.
+    /// (MiB).
     pub max_intel_mb: u64,
-    /// Line-based event formats (`detect`): the longest line kept (KiB); a longer one is
-    /// skipped with an issue naming its line.
+    /// Line-based event formats (`detect`): the longest line kept (KiB).
     pub max_line_kb: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_decompressed_mb: 1024,
-            max_intel_mb: 128,
-            max_line_kb: 16 * 1024,
-        }
+        Limits::from_settings(&ctem_core::settings::InputConfig::default())
     }
 }
 
 impl Limits {
-    pub fn from_config(config: &crate::config::Config) -> Result<Self> {
-        let l: Limits = config.section("input")?;
-        if l.max_decompressed_mb == 0 || l.max_intel_mb == 0 || l.max_line_kb == 0 {
-            bail!("ctem.toml: section [input]: every limit must be at least 1");
+    /// The caps of the validated settings (each at least 1).
+    pub fn from_settings(input: &ctem_core::settings::InputSettings) -> Self {
+        Limits {
+            max_decompressed_mb: input.max_decompressed_mb,
+            max_intel_mb: input.max_intel_mb,
+            max_line_kb: input.max_line_kb,
         }
-        Ok(l)
     }
 
     pub fn max_line(&self) -> usize {

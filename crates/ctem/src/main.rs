@@ -8,9 +8,7 @@
 mod output;
 mod cli;
 mod cmd;
-mod config;
 mod input;
-mod store_config;
 
 use std::process::ExitCode;
 

@@ -599,6 +599,10 @@ impl SqliteImport<'_> {
             )?;
             rows.collect::<std::result::Result<_, _>>()?
         };
+        // the follow-up scores what the scan closed, and the earlier exposures of the assets
+        // it reported (their facts may have changed)
+        super::work::followup::mark_ids(&self.tx, &closed)?;
+        super::work::followup::mark_import_assets(&self.tx, self.max_exposure_before)?;
         let reason = format!(
             "not reported by {} in scope {} (scan {})",
             self.tool(),

@@ -348,12 +348,55 @@ fn put_batch(tx: &Transaction<'_>, b: &IntelBatch, s: &mut IntelSummary) -> Resu
     Ok(())
 }
 
-fn run_pass(tx: &Transaction<'_>) -> Result<u64> {
+/// What of a CVE's enrichment the risk model reads: when it changes, its exposures are
+/// scored again by the follow-up.
+const ENRICH_SIGNATURE: &str = "kev || '|' || coalesce(kev_due_date, '') || '|' ||
+    coalesce(kev_ransomware, '') || '|' || coalesce(epss, '') || '|' || coalesce(epss_percentile, '')";
+
+/// The enrichment pass; the exposures of CVEs whose enrichment changed are marked for the
+/// follow-up.
+pub(crate) fn run_pass(tx: &Transaction<'_>) -> Result<u64> {
+    tx.execute_batch(&format!(
+        "CREATE TEMP TABLE IF NOT EXISTS enrich_old(cve TEXT PRIMARY KEY, sig TEXT);
+         CREATE TEMP TABLE IF NOT EXISTS enrich_changed(cve TEXT PRIMARY KEY);
+         DELETE FROM temp.enrich_old;
+         DELETE FROM temp.enrich_changed;
+         INSERT INTO temp.enrich_old SELECT cve, {ENRICH_SIGNATURE} FROM intel_cve_enrichment;"
+    ))?;
     tx.execute_batch(ENRICH_PASS)?;
+    tx.execute_batch(&format!(
+        "INSERT OR IGNORE INTO temp.enrich_changed
+           SELECT cve FROM (SELECT cve, {ENRICH_SIGNATURE} FROM intel_cve_enrichment
+                            EXCEPT SELECT cve, sig FROM temp.enrich_old);
+         INSERT OR IGNORE INTO temp.enrich_changed
+           SELECT cve FROM temp.enrich_old
+           WHERE cve NOT IN (SELECT cve FROM intel_cve_enrichment);
+         DELETE FROM temp.enrich_old;"
+    ))?;
+    super::work::followup::mark_changed_cves(tx)?;
     let n: i64 = tx.query_row("SELECT count(*) FROM intel_cve_enrichment", [], |r| {
         r.get(0)
     })?;
     Ok(n as u64)
+}
+
+/// The enrichment of the CVEs of the exposures in `temp.risk_scope` (an import's follow-up:
+/// the intelligence did not change, only CVEs new to the store need a row).
+pub(crate) fn enrich_scope(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "INSERT OR REPLACE INTO intel_cve_enrichment(cve, kev, kev_date_added, kev_due_date,
+             kev_ransomware, epss, epss_percentile, epss_date, record)
+         SELECT c.cve, k.cve_id IS NOT NULL, k.date_added, k.due_date, k.ransomware,
+                p.epss, p.percentile, p.score_date, r.data
+         FROM (SELECT DISTINCT d.cve FROM exposure_details d
+               WHERE d.cve IS NOT NULL AND d.id IN
+                 (SELECT detail_id FROM exposures WHERE id IN (SELECT id FROM temp.risk_scope))) c
+         LEFT JOIN intel_kev k ON k.cve_id = c.cve
+         LEFT JOIN intel_epss p ON p.cve_id = c.cve
+         LEFT JOIN intel_cves r ON r.cve_id = c.cve
+         WHERE k.cve_id IS NOT NULL OR p.cve_id IS NOT NULL OR r.cve_id IS NOT NULL;",
+    )?;
+    Ok(())
 }
 
 fn from_ts(t: Option<i64>) -> Option<DateTime<Utc>> {

@@ -4,8 +4,9 @@
 //! Numbers are reserved per area so work on different stages does not collide:
 //! 1-9 foundation (assets, services, scans, exposures, package inventory); 10-19 threat
 //! intelligence;
-//! 20-29 prioritisation, teams and tickets; 30-39 detection alerts; 50-59 measurement
-//! (incidents, KPI snapshots, goals, reviews); 60-69 validation (attack-scenario exercises).
+//! 20-29 prioritisation, teams and tickets; 30-39 detection alerts; 40-49 the core (locks,
+//! follow-up jobs); 50-59 measurement (incidents, KPI snapshots, goals, reviews); 60-69
+//! validation (attack-scenario exercises); 70-79 the server (users, tokens, audit).
 
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (
@@ -201,6 +202,7 @@ UPDATE exposure_details SET cve = json_extract(data, '$.cves[0]');
     (20, super::work::MIGRATION_20),
     (21, super::work::MIGRATION_21),
     (22, super::context::MIGRATION_22),
+    (40, super::work::followup::MIGRATION_40),
     (
         30,
         r#"

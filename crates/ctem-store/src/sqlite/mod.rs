@@ -17,7 +17,72 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, OpenOptions, Result};
+
+/// A driver error as a store error: busy and locked are `unavailable` (another writer held
+/// the store past the busy timeout, [`Error::is_busy`]), constraint violations `conflict`,
+/// anything else `internal`.
+pub(crate) fn backend_error(e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode as C;
+    let kind = match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => ErrorKind::Unavailable,
+        Some(C::ConstraintViolation) => ErrorKind::Conflict,
+        _ => match e {
+            rusqlite::Error::QueryReturnedNoRows => ErrorKind::NotFound,
+            _ => ErrorKind::Internal,
+        },
+    };
+    Error::Backend {
+        kind,
+        message: e.to_string(),
+    }
+}
+
+// `?` on a driver result inside the backend; the conversion lives here, beside the driver
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        backend_error(e)
+    }
+}
+
+fn has_migrations_table(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// The migrations not applied yet, in order; a store newer than this build is refused.
+/// Each is applied once, by its number: a gap left by a migration that lands later is
+/// filled then.
+fn pending(conn: &Connection) -> Result<Vec<(i64, &'static str)>> {
+    let latest = migrations::MIGRATIONS
+        .iter()
+        .map(|m| m.0)
+        .max()
+        .unwrap_or(0);
+    let applied: std::collections::HashSet<i64> = if has_migrations_table(conn)? {
+        let mut st = conn.prepare("SELECT version FROM schema_migrations")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect::<std::result::Result<_, _>>()?
+    } else {
+        Default::default()
+    };
+    if let Some(found) = applied.iter().copied().max().filter(|v| *v > latest) {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: latest,
+        });
+    }
+    let mut todo: Vec<(i64, &'static str)> = migrations::MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.0))
+        .copied()
+        .collect();
+    todo.sort_by_key(|m| m.0);
+    Ok(todo)
+}
 
 /// A store in one SQLite file (WAL mode), or in memory for tests.
 pub struct SqliteStore {
@@ -65,11 +130,11 @@ fn create_private(path: &Path, mode: u32) -> std::io::Result<()> {
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_with(path, &crate::OpenOptions::default())
+        Self::open_with(path, &OpenOptions::default())
     }
 
     /// [`SqliteStore::open`] with a busy timeout and the mode of a file it creates.
-    pub fn open_with(path: impl AsRef<Path>, opts: &crate::OpenOptions) -> Result<Self> {
+    pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Self> {
         let path = path.as_ref();
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
@@ -88,7 +153,7 @@ impl SqliteStore {
             url: path.display().to_string(),
             message: e.to_string(),
         })?;
-        Self::init(conn, true, opts.busy_timeout)
+        Self::init(conn, true, opts)
     }
 
     /// A private in-memory store (tests, benchmarks).
@@ -96,12 +161,16 @@ impl SqliteStore {
         Self::init(
             Connection::open_in_memory()?,
             false,
-            crate::OpenOptions::default().busy_timeout,
+            &OpenOptions::default(),
         )
     }
 
-    fn init(conn: Connection, wal: bool, busy: std::time::Duration) -> Result<Self> {
-        conn.busy_timeout(busy)?;
+    fn init(mut conn: Connection, wal: bool, opts: &OpenOptions) -> Result<Self> {
+        // a second writer waits for the first (up to the busy timeout) instead of failing;
+        // every transaction takes the write lock when it begins, so a transaction that read
+        // first never fails half-way when it comes to write (SQLite cannot wait then)
+        conn.busy_timeout(opts.busy_timeout)?;
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         // a new store gets larger pages (fewer page operations per row in bulk imports and
         // full scans); ignored once the file has any content
         conn.execute_batch("PRAGMA page_size = 16384")?;
@@ -125,6 +194,9 @@ impl SqliteStore {
 
     /// The schema version this store is at.
     pub fn schema_version(&self) -> Result<i64> {
+        if !has_migrations_table(&self.conn)? {
+            return Ok(0);
+        }
         Ok(self
             .conn
             .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
@@ -133,62 +205,45 @@ impl SqliteStore {
             .unwrap_or(0))
     }
 
+    /// Brings the schema up to date. Many processes may open a new store at once: the
+    /// migrations run under the write lock (an IMMEDIATE transaction), and what is pending
+    /// is read again under it, so exactly one process applies them and the others wait for
+    /// the busy timeout, then find nothing to do.
     fn migrate(&mut self) -> Result<()> {
-        self.conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-        )?;
-        let current = self.schema_version()?;
-        let latest = migrations::MIGRATIONS
-            .iter()
-            .map(|m| m.0)
-            .max()
-            .unwrap_or(0);
-        if current > latest {
-            return Err(Error::SchemaTooNew {
-                found: current,
-                supported: latest,
-            });
-        }
-        // each migration is applied once, by its number: a gap left by a migration that
-        // lands later is filled then
-        let applied: std::collections::HashSet<i64> = {
-            let mut st = self.conn.prepare("SELECT version FROM schema_migrations")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            rows.collect::<std::result::Result<_, _>>()?
-        };
-        let mut todo: Vec<&(i64, &str)> = migrations::MIGRATIONS
-            .iter()
-            .filter(|m| !applied.contains(&m.0))
-            .collect();
-        todo.sort_by_key(|m| m.0);
-        if todo.is_empty() {
+        // the common case, a store already up to date, takes no lock
+        if pending(&self.conn)?.is_empty() {
             return Ok(());
         }
         // foreign keys off while tables are rebuilt (dropping the old copy of a table must
-        // not cascade into the rows that refer to it), checked once at the end
+        // not cascade into the rows that refer to it), checked once at the end; the pragma
+        // cannot change inside a transaction
         self.conn.execute_batch("PRAGMA foreign_keys=OFF")?;
         let applied = (|| -> Result<()> {
-            for (version, sql) in todo {
-                let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+            )?;
+            for (version, sql) in pending(&tx)? {
                 tx.execute_batch(sql)?;
                 tx.execute(
                     "INSERT INTO schema_migrations(version, applied_at) VALUES (?1, ?2)",
                     (version, chrono::Utc::now().timestamp()),
                 )?;
-                tx.commit()?;
             }
             let broken: i64 =
-                self.conn
-                    .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-                        r.get(0)
-                    })?;
+                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
             if broken > 0 {
                 return Err(Error::Corrupt {
                     table: "schema_migrations",
                     message: format!("{broken} rows refer to missing rows after migrating"),
                 });
             }
+            tx.commit()?;
             Ok(())
         })();
         self.conn.execute_batch("PRAGMA foreign_keys=ON")?;

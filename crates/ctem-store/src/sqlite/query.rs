@@ -492,6 +492,7 @@ impl SqliteStore {
              VALUES (?1, ?2, ?3, ?4, NULL, ?5)",
             params![id, now, old, status.as_str(), reason],
         )?;
+        super::work::followup::mark_ids(&tx, &[id])?;
         tx.commit()?;
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! risk, tickets and delivery records (migration 20), and the bulk re-prioritisation.
 
 mod assets;
+pub(crate) mod followup;
 mod prioritize;
 mod scan;
 
@@ -17,7 +18,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 
 use super::SqliteStore;
-use crate::work::{Delivery, Prioritize, PrioritizeSummary, StoredRisk, TicketFilter, WorkStore};
+use crate::work::{
+    Delivery, FollowUpState, Prioritize, PrioritizeSummary, StoredRisk, TicketFilter, WorkStore,
+};
 use crate::{Error, Result};
 
 /// Teams, users, rules, per-exposure risk, tickets, ticket history, deliveries.
@@ -373,6 +376,23 @@ impl WorkStore for SqliteStore {
         load_rules(&self.conn)
     }
 
+    fn follow_up(&mut self, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let s = followup::run(&tx, ctx)?;
+        tx.commit()?;
+        Ok(s)
+    }
+
+    fn follow_up_state(&self) -> Result<FollowUpState> {
+        followup::state(&self.conn)
+    }
+
+    fn follow_up_failed(&mut self, error: &str) -> Result<()> {
+        followup::failed(&self.conn, error)
+    }
+
     fn reprioritize(&mut self, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
         // the pass reads every exposure once: memory-mapped pages spare a copy per page
         // (restored afterwards; ignored where the platform has no mmap). Capped at 64 MiB:
@@ -391,6 +411,7 @@ impl WorkStore for SqliteStore {
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let s = prioritize::run(&tx, ctx)?;
+            followup::finish(&tx, ctx)?;
             tx.commit()?;
             Ok(s)
         })();

@@ -1,5 +1,7 @@
 //! Store integration tests: the conformance suite on real SQLite (file and memory).
 
+mod threads;
+
 use ctem_store::sqlite::SqliteStore;
 use ctem_store::{Store, testsuite};
 

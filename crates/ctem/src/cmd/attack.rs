@@ -13,8 +13,8 @@ use ctem_paths::technique::{self, RuleRef};
 use ctem_store::Store;
 use serde::Serialize;
 
-use crate::config::Config;
 use crate::output::{Table, cut};
+use ctem_core::Settings;
 
 /// The techniques of the store (not revoked or deprecated), by id.
 pub fn techniques(store: &dyn Store) -> Result<Vec<Technique>> {
@@ -60,8 +60,13 @@ fn no_attack() -> anyhow::Error {
     )
 }
 
-pub fn list(db: &str, tactic: Option<String>, rules: &[PathBuf], json: bool) -> Result<ExitCode> {
-    let store = super::open_existing(db)?;
+pub fn list(
+    settings: &Settings,
+    tactic: Option<String>,
+    rules: &[PathBuf],
+    json: bool,
+) -> Result<ExitCode> {
+    let store = super::open_existing(settings)?;
     let all = techniques(store.as_ref())?;
     if all.is_empty() {
         return Err(no_attack());
@@ -146,14 +151,8 @@ struct Mitigation {
     name: String,
 }
 
-pub fn show(
-    db: &str,
-    config: &Config,
-    id: &str,
-    rules: &[PathBuf],
-    json: bool,
-) -> Result<ExitCode> {
-    let store = super::open_existing(db)?;
+pub fn show(settings: &Settings, id: &str, rules: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let store = super::open_existing(settings)?;
     let all = techniques(store.as_ref())?;
     if all.is_empty() {
         return Err(no_attack());
@@ -171,7 +170,7 @@ pub fn show(
             .map(RuleRef::of)
             .collect()
     });
-    let model = super::paths::Model::load(store.as_ref(), config)?;
+    let model = super::paths::Model::load(store.as_ref(), &settings.paths)?;
     let ev = technique::evidence(&model.graph, &model.env, &t.id, &t.tactics);
     let intel_links = "none: ATT&CK and the stored CVE records do not link CVEs or CWEs to \
                        techniques; exposures below come from ctem's attack-graph rules";

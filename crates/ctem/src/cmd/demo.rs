@@ -1,6 +1,7 @@
 //! `ctem demo`: a fresh store from the bundled sample environment (examples/demo), every
 //! stage run on it, the headline findings printed.
 
+use ctem_core::Settings;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,7 +56,7 @@ pub fn default_dir() -> PathBuf {
     ))
 }
 
-pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
+pub fn run(dir: Option<PathBuf>, settings: &Settings) -> Result<ExitCode> {
     let dir = dir.unwrap_or_else(default_dir);
     let db = dir.join("ctem.db");
     if db.exists() {
@@ -72,8 +73,11 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         std::fs::write(&p, bytes).with_context(|| format!("write {}", p.display()))?;
         paths.push(p);
     }
+    // the demo's own store, with the rest of the settings as given
+    let mut settings = settings.clone();
     let url = db.display().to_string();
-    let mut store = super::open_store(&url)?;
+    settings.store.url = url.clone();
+    let mut store = super::open_store(&settings)?;
     outln!("ctem demo: a fresh store in {}\n", db.display());
     outln!(
         "1. ingest: {} reports from 5 tools and an asset inventory",
@@ -84,11 +88,11 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         scope: None,
         strict: false,
         progress: false,
-        limits: crate::input::Limits::default(),
-        vantage: crate::config::Vantage::Internal,
+        limits: crate::input::Limits::from_settings(&settings.input),
+        vantage: ctem_core::settings::Vantage::Internal,
     };
     super::risk::demo_setup(store.as_mut())?;
-    let results = import::import_files(store.as_mut(), &paths, &opts);
+    let results = import::import_files(store.as_mut(), &paths, &opts, &settings.risk);
     for r in &results {
         match &r.outcome {
             Ok(s) => import::print_summary(s),
@@ -164,10 +168,10 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         );
     }
     super::intel::demo(store.as_mut(), &dir)?;
-    super::risk::demo(store.as_mut())?;
+    super::risk::demo(store.as_mut(), &settings.risk)?;
     super::paths::demo(store.as_ref(), &dir)?;
     drop(store);
-    super::demo_measure::run(&url, &dir, 9)?;
+    super::demo_measure::run(&settings, &dir, 9)?;
     // one command a line, each runnable as it is pasted (a real exposure id, no pipes)
     let most_severe = open.first().and_then(|e| e.id).unwrap_or(1);
     outln!("\nnext:");

@@ -133,7 +133,7 @@ fn write_all(dir: &Path, files: &[(&str, &[u8])]) -> Result<Vec<String>> {
 
 /// Runs detection on the bundled events into the store at `url`, then prints incidents,
 /// KPIs, goals and the top gaps.
-pub fn run(store_url: &str, dir: &Path, step: usize) -> Result<()> {
+pub fn run(settings: &ctem_core::Settings, dir: &Path, step: usize) -> Result<()> {
     let events = write_all(&dir.join("events"), EVENTS)?;
     write_all(&dir.join("rules"), RULES)?;
     outln!(
@@ -141,7 +141,7 @@ pub fn run(store_url: &str, dir: &Path, step: usize) -> Result<()> {
         RULES.len()
     );
     // an incident responder owns the incidents the alerts open
-    let mut store = super::open_existing(store_url)?;
+    let mut store = super::open_existing(settings)?;
     store.put_user(&ctem_model::work::User {
         name: "rita".into(),
         email: None,
@@ -159,17 +159,16 @@ pub fn run(store_url: &str, dir: &Path, step: usize) -> Result<()> {
         summary: false,
         files: events,
     };
-    super::detect::run(
-        store_url,
-        args,
-        &crate::config::Config::default(),
-        &crate::input::Limits::default(),
-    )?;
-    let store = super::open_existing(store_url)?;
-    print_measure(store.as_ref(), step + 1)
+    super::detect::run(settings, args, &crate::input::Limits::default())?;
+    let store = super::open_existing(settings)?;
+    print_measure(store.as_ref(), &settings.measure, step + 1)
 }
 
-fn print_measure(store: &dyn Store, step: usize) -> Result<()> {
+fn print_measure(
+    store: &dyn Store,
+    s: &ctem_core::settings::MeasureSettings,
+    step: usize,
+) -> Result<()> {
     let now = super::measure::now()?;
     let incidents = store.incidents()?;
     outln!(
@@ -186,7 +185,6 @@ fn print_measure(store: &dyn Store, step: usize) -> Result<()> {
             crate::output::cut(&i.title, 70)
         );
     }
-    let s = super::measure::settings()?;
     let (mut f, k) = kpi::current(store, None, now, &s.kpi)?;
     outln!(
         "\n{}. KPIs (a value with its sample size, or what is missing):",

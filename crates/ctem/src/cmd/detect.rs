@@ -1,5 +1,6 @@
 //! `ctem detect`, `ctem rules check`.
 
+use ctem_core::Settings;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,16 +15,15 @@ use ctem_store::Store;
 use ctem_store::intel::IndicatorFilter;
 
 use crate::cli::DetectArgs;
-use crate::config::Config;
 use crate::output::{Table, cut};
 
-pub fn rules_check(dirs: &[PathBuf], json: bool, config: &Config) -> Result<ExitCode> {
+pub fn rules_check(dirs: &[PathBuf], json: bool, cfg: &DetectConfig) -> Result<ExitCode> {
     for d in dirs {
         if !d.exists() {
             bail!("{}: no such file or folder", d.display());
         }
     }
-    let mappings = detect_config(config)?.build()?;
+    let mappings = cfg.build()?;
     let report = ctem_detect::rules_check_with(dirs, &mappings)?;
     if json {
         crate::output::json_doc(&report);
@@ -55,10 +55,6 @@ pub fn rules_check(dirs: &[PathBuf], json: bool, config: &Config) -> Result<Exit
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn detect_config(config: &Config) -> Result<DetectConfig> {
-    config.section::<DetectConfig>("detect")
 }
 
 /// Files under `p`; each folder is read once whatever links lead to it (a `self -> .` link
@@ -197,26 +193,26 @@ fn inputs(args: &DetectArgs) -> Result<Vec<(PathBuf, bool)>> {
 }
 
 pub fn run(
-    db: &str,
+    settings: &Settings,
     args: DetectArgs,
-    config: &Config,
     limits: &crate::input::Limits,
 ) -> Result<ExitCode> {
+    let db = settings.store.url.as_str();
     let format: Format = args
         .input
         .parse()
         .map_err(|e| anyhow::anyhow!("--input {}: {e}", args.input))?;
-    let cfg = detect_config(config)?;
+    let cfg = &settings.detect;
     let start = Instant::now();
     let loading = crate::output::progress::spinner("loading rules".into());
-    let rules = load_rules(&args, &cfg)?;
+    let rules = load_rules(&args, cfg)?;
     let n_rules = rules.report.compiled;
     let mut engine = Engine::new(rules, cfg.build()?);
     engine.add_detector(Box::new(decode::SourceAlerts));
     // the intel store's active indicators are matched too, whenever there is a store
     let mut store = if args.store || Path::new(db.strip_prefix("sqlite://").unwrap_or(db)).exists()
     {
-        Some(super::open_store(db)?)
+        Some(super::open_store(settings)?)
     } else {
         None
     };
@@ -334,7 +330,7 @@ pub fn run(
         && let Some(store) = store.as_mut()
     {
         // incidents follow the stored alerts; the day's KPI snapshot is taken once
-        super::measure::after_change(store.as_mut(), true);
+        super::measure::after_change(store.as_mut(), &settings.measure, true);
     }
     if !args.json && !args.follow {
         let text = if table.is_empty() {

@@ -1,7 +1,7 @@
 //! `ctem intel update`: the feeds configured in `ctem.toml`, fetched with conditional GET.
 //!
 //! ```toml
-//! [[feeds]]
+//! [[feeds]]          # docs/config.md lists every key
 //! name = "kev"
 //! url = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
 //! kind = "kev"          # or auto (default), epss, attack, stix, misp, iocs, cve
@@ -25,110 +25,34 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
-use ctem_intel::IntelKind;
+use ctem_core::settings::Feed;
 use ctem_store::Store;
 use ctem_store::intel::FeedState;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::outbound::{AddressPolicy, Net};
 
-/// One `[[feeds]]` entry.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FeedConfig {
-    pub name: String,
-    pub url: String,
-    #[serde(default = "auto")]
-    pub kind: String,
-    #[serde(default = "day")]
-    pub interval: String,
-    #[serde(default = "minute")]
-    pub timeout: String,
-    #[serde(default = "max_mb")]
-    pub max_size_mb: u64,
-    /// Special-purpose addresses (loopback, link-local, ...) or CIDR blocks this feed may
-    /// reach; none by default.
-    #[serde(default)]
-    pub allow_addresses: Vec<String>,
+/// The addresses a feed may reach.
+pub fn policy(f: &Feed) -> Result<AddressPolicy> {
+    let allow = f
+        .allow_addresses
+        .iter()
+        .map(|a| Net::parse(a))
+        .collect::<Result<Vec<_>>>()
+        .with_context(|| format!("[[feeds]] {}: allow_addresses", f.name))?;
+    Ok(AddressPolicy { allow })
 }
 
-fn auto() -> String {
-    "auto".into()
-}
-fn day() -> String {
-    "24h".into()
-}
-fn minute() -> String {
-    "60s".into()
-}
-fn max_mb() -> u64 {
-    512
-}
-
-/// `90s`, `15m`, `6h`, `1d` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| anyhow!("duration {s:?}: expected a number with s, m, h or d"))?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => bail!("duration {s:?}: unit must be s, m, h or d"),
-    };
-    Ok(Duration::from_secs(n * mult))
-}
-
-impl FeedConfig {
-    pub fn kind(&self) -> Result<Option<IntelKind>> {
-        if self.kind == "auto" {
-            return Ok(None);
-        }
-        IntelKind::parse(&self.kind)
-            .map(Some)
-            .ok_or_else(|| anyhow!("feed {}: unknown kind {:?}", self.name, self.kind))
+/// Checks the feeds' URLs and address rules when the settings are loaded (ctem-core checked
+/// the rest).
+pub fn check_all(feeds: &[Feed]) -> Result<()> {
+    for f in feeds {
+        super::outbound::check_scheme(&f.url, &format!("[[feeds]] {}: url", f.name))
+            .context("settings")?;
+        policy(f).context("settings")?;
     }
-
-    fn check(&self) -> Result<()> {
-        super::outbound::check_scheme(&self.url, &format!("[[feeds]] {}: url", self.name))?;
-        self.policy()?;
-        parse_duration(&self.interval).with_context(|| format!("feed {}", self.name))?;
-        parse_duration(&self.timeout).with_context(|| format!("feed {}", self.name))?;
-        self.kind()?;
-        Ok(())
-    }
-}
-
-impl FeedConfig {
-    /// The addresses this feed may reach.
-    pub fn policy(&self) -> Result<AddressPolicy> {
-        let allow = self
-            .allow_addresses
-            .iter()
-            .map(|a| Net::parse(a))
-            .collect::<Result<Vec<_>>>()
-            .with_context(|| format!("[[feeds]] {}: allow_addresses", self.name))?;
-        Ok(AddressPolicy { allow })
-    }
-}
-
-/// Reads and checks the `[[feeds]]` entries.
-pub fn load(config: &crate::config::Config) -> Result<Vec<FeedConfig>> {
-    let feeds: Vec<FeedConfig> = config.section("feeds")?;
-    let file = config
-        .path
-        .as_ref()
-        .map_or("config".to_string(), |p| p.display().to_string());
-    for f in &feeds {
-        f.check().with_context(|| file.clone())?;
-    }
-    Ok(feeds)
+    Ok(())
 }
 
 fn check_scheme(url: &str) -> Result<()> {
@@ -286,7 +210,7 @@ fn resolve(base: &str, loc: &str) -> String {
 /// Refreshes every configured feed that is due (all of them with `force`).
 pub fn update(
     store: &mut dyn Store,
-    feeds: &[FeedConfig],
+    feeds: &[Feed],
     force: bool,
     limits: &crate::input::Limits,
 ) -> Vec<FeedOutcome> {
@@ -306,14 +230,12 @@ pub fn update(
 
 fn update_one(
     store: &mut dyn Store,
-    f: &FeedConfig,
+    f: &Feed,
     force: bool,
     limits: &crate::input::Limits,
 ) -> Result<FeedOutcome> {
-    let interval = parse_duration(&f.interval)?;
-    let timeout = parse_duration(&f.timeout)?;
-    let max = f.max_size_mb.saturating_mul(1 << 20);
-    let policy = Arc::new(f.policy()?);
+    let (interval, timeout, max) = (f.interval, f.timeout, f.max_size);
+    let policy = Arc::new(policy(f)?);
     let prev = store.feed_state(&f.name)?;
     let now = Utc::now();
     if !force
@@ -351,7 +273,7 @@ fn update_one(
             last_modified,
         } => {
             let sha = hex::encode(Sha256::digest(&bytes));
-            let kind = f.kind()?;
+            let kind = f.kind;
             let mut inputs = vec![(f.name.clone(), bytes)];
             if let Some(entries) = super::intel::manifest_entries(kind, &f.url, &inputs[0].1) {
                 inputs.clear();
@@ -389,10 +311,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_redirect_targets() {
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("6h").unwrap(), Duration::from_secs(21600));
-        assert!(parse_duration("6 weeks").is_err());
+    fn redirect_targets() {
         assert_eq!(
             resolve("http://a.example/feeds/x.json", "/y.json"),
             "http://a.example/y.json"
@@ -432,14 +351,15 @@ mod tests {
 
     #[test]
     fn feed_settings_are_checked_when_loaded_naming_the_key() {
-        let load_text = |t: &str| {
-            let c = crate::config::Config::parse(t, Some("ctem.toml".into())).unwrap();
-            load(&c).map_err(|e| crate::output::chain(&e))
+        let load_text = |t: &str| -> std::result::Result<(), String> {
+            let path = std::path::Path::new("ctem.toml");
+            let s = ctem_core::Settings::from_toml(t, Some(path)).map_err(|e| e.to_string())?;
+            check_all(&s.feeds).map_err(|e| crate::output::chain(&e))
         };
         for (url, scheme) in [("file:///etc/passwd", "file"), ("ftp://h/x", "ftp")] {
             let e =
                 load_text(&format!("[[feeds]]\nname = \"kev\"\nurl = \"{url}\"\n")).unwrap_err();
-            assert!(e.contains("ctem.toml: [[feeds]] kev: url: "), "{e}");
+            assert!(e.contains("[[feeds]] kev: url: "), "{e}");
             assert!(e.contains(scheme), "{e}");
         }
         let e = load_text(

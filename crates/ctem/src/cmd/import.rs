@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
+use ctem_core::Settings;
+use ctem_core::settings::{RiskSettings, VANTAGE_FORMATS, Vantage};
 use ctem_ingest::Format;
 use ctem_model::ImportSummary;
 use ctem_store::prepared::{Prepared, Preparer};
@@ -25,13 +27,13 @@ pub struct Options {
     pub progress: bool,
     pub limits: Limits,
     /// Where a port scan was taken from: external marks the hosts it reached
-    /// internet-facing (port scan formats only; see `config::VANTAGE_FORMATS`).
-    pub vantage: crate::config::Vantage,
+    /// internet-facing (port scan formats only; see `ctem_core::settings::VANTAGE_FORMATS`).
+    pub vantage: Vantage,
 }
 
 /// Whether `--vantage` means something for `--format NAME` (`auto` is checked per file).
 pub fn vantage_applies(format: &str) -> bool {
-    format == "auto" || crate::config::VANTAGE_FORMATS.contains(&format)
+    format == "auto" || VANTAGE_FORMATS.contains(&format)
 }
 
 pub struct FileResult {
@@ -80,14 +82,14 @@ impl<R: Read> Read for Tap<R> {
 }
 
 /// `ctem import`: files, folders and stdin, one transaction and one summary per file.
-pub fn run(db: &str, args: &[PathBuf], opts: &Options, json: bool) -> Result<ExitCode> {
+pub fn run(settings: &Settings, args: &[PathBuf], opts: &Options, json: bool) -> Result<ExitCode> {
     if opts.format != "auto" {
         ctem_ingest::by_name(&opts.format)?;
     }
     if args.iter().filter(|a| a.as_os_str() == "-").count() > 1 {
         bail!("-: standard input can be read only once");
     }
-    let mut store = super::open_store(db)?;
+    let mut store = super::open_store(settings)?;
     // a name that cannot be opened is that file's failure; the others are still imported
     let mut results = Vec::new();
     let mut sources = Vec::new();
@@ -100,11 +102,16 @@ pub fn run(db: &str, args: &[PathBuf], opts: &Options, json: bool) -> Result<Exi
             }),
         }
     }
-    results.extend(import_sources(store.as_mut(), &sources, opts));
+    results.extend(import_sources(
+        store.as_mut(),
+        &sources,
+        opts,
+        &settings.risk,
+    ));
     if results.iter().any(|r| r.outcome.is_ok()) {
-        super::measure::after_change(store.as_mut(), false);
+        super::measure::after_change(store.as_mut(), &settings.measure, false);
     }
-    print(&results, json);
+    print(&results, json, settings.store.busy_timeout);
     let failed = results
         .iter()
         .any(|r| r.outcome.is_err() && r.skipped().is_none());
@@ -116,7 +123,12 @@ pub fn run(db: &str, args: &[PathBuf], opts: &Options, json: bool) -> Result<Exi
 }
 
 /// Imports plain files (the demo's).
-pub fn import_files(store: &mut dyn Store, files: &[PathBuf], opts: &Options) -> Vec<FileResult> {
+pub fn import_files(
+    store: &mut dyn Store,
+    files: &[PathBuf],
+    opts: &Options,
+    risk: &RiskSettings,
+) -> Vec<FileResult> {
     let sources: Vec<Source> = files
         .iter()
         .map(|f| Source {
@@ -124,7 +136,7 @@ pub fn import_files(store: &mut dyn Store, files: &[PathBuf], opts: &Options) ->
             in_folder: false,
         })
         .collect();
-    import_sources(store, &sources, opts)
+    import_sources(store, &sources, opts, risk)
 }
 
 /// One uploaded report (`POST /api/v1/imports`): the bytes go to a private temporary file so
@@ -136,6 +148,7 @@ pub fn import_upload(
     bytes: &[u8],
     name: &str,
     opts: &Options,
+    risk: &RiskSettings,
 ) -> Result<ImportSummary> {
     // only the base name is kept: it helps format detection and names the scan
     let base = Path::new(name)
@@ -153,10 +166,17 @@ pub fn import_upload(
         path: Some(path),
         in_folder: false,
     };
-    import_source(store, &src, opts, false, base.to_string())
+    import_source(store, &src, opts, false, base.to_string(), risk)
 }
 
-fn import_sources(store: &mut dyn Store, sources: &[Source], opts: &Options) -> Vec<FileResult> {
+/// Imports each source in its own transaction; each is followed up (enrichment,
+/// priorities, tickets) with `risk`.
+fn import_sources(
+    store: &mut dyn Store,
+    sources: &[Source],
+    opts: &Options,
+    risk: &RiskSettings,
+) -> Vec<FileResult> {
     let bar = if opts.progress {
         progress::items(sources.len() as u64, "importing".into())
     } else {
@@ -168,8 +188,8 @@ fn import_sources(store: &mut dyn Store, sources: &[Source], opts: &Options) -> 
         .map(|src| {
             let label = src.label();
             bar.set_message(format!("importing {label}"));
-            let outcome =
-                import_source(store, src, opts, one, label.clone()).with_context(|| label.clone());
+            let outcome = import_source(store, src, opts, one, label.clone(), risk)
+                .with_context(|| label.clone());
             bar.inc(1);
             FileResult {
                 file: label,
@@ -199,6 +219,7 @@ fn import_source(
     opts: &Options,
     show_bytes: bool,
     label: String,
+    risk: &RiskSettings,
 ) -> Result<ImportSummary> {
     let mut format = None;
     let spooled = input::spool(src, &opts.limits, |head| {
@@ -232,8 +253,7 @@ fn import_source(
     let mut phase = super::Timings::from_env();
     let mut session = store.begin_import(meta)?;
     // an external port scan reached its hosts from the internet
-    let external = opts.vantage == crate::config::Vantage::External
-        && crate::config::VANTAGE_FORMATS.contains(&format.name);
+    let external = opts.vantage == Vantage::External && VANTAGE_FORMATS.contains(&format.name);
     let Parsed {
         produced,
         store_err,
@@ -264,18 +284,18 @@ fn import_source(
     phase.lap("parse and store");
     let summary = session.commit()?;
     phase.lap("commit");
-    // threat intelligence already stored applies to the new exposures at once
-    store
-        .enrich_exposures()
-        .context("enriching the imported exposures")?;
-    phase.lap("enrich");
-    // priorities, SLA and tickets follow the new scan
-    let p = super::risk::after_import(store)?;
-    phase.lap("prioritize");
-    phase.note(&format!(
-        "prioritize detail: scan, score and write {} ms, tickets {} ms",
-        p.score_ms, p.tickets_ms
-    ));
+    // enrichment, priorities, SLA and tickets follow the new scan: the exposures it touched
+    // (a failure is reported and retried, the import stands)
+    if let Some(p) = super::risk::follow_up(store, risk) {
+        phase.lap("follow-up (enrich, prioritize)");
+        phase.note(&format!(
+            "follow-up detail: {} exposures scored{}, score and write {} ms, tickets {} ms",
+            p.scored,
+            if p.incremental { " (incremental)" } else { "" },
+            p.score_ms,
+            p.tickets_ms
+        ));
+    }
     Ok(summary)
 }
 
@@ -491,8 +511,8 @@ struct Skipped<'a> {
 }
 
 /// The summaries: one JSON array (a summary, `{file, error}` or `{file, skipped}` per file),
-/// or a line per file.
-pub fn print(results: &[FileResult], json: bool) {
+/// or a line per file; `waited` is the busy timeout, named when a store was locked.
+pub fn print(results: &[FileResult], json: bool, waited: std::time::Duration) {
     if json {
         crate::output::json_array(results.iter().map(|r| {
             match (&r.outcome, r.skipped()) {
@@ -504,7 +524,7 @@ pub fn print(results: &[FileResult], json: bool) {
                 .unwrap_or_default(),
                 (Err(e), None) => serde_json::to_value(Failed {
                     file: &r.file,
-                    error: crate::output::chain(e),
+                    error: crate::output::chain_waited(e, Some(waited)),
                 })
                 .unwrap_or_default(),
             }
@@ -517,7 +537,7 @@ pub fn print(results: &[FileResult], json: bool) {
             (Err(_), Some(why)) => eprintln!("skipped {}: {why}", r.file),
             (Err(e), None) => eprintln!(
                 "error: {}",
-                crate::output::printable(&crate::output::chain(e), 4096)
+                crate::output::printable(&crate::output::chain_waited(e, Some(waited)), 4096)
             ),
         }
     }

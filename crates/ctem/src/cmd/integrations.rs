@@ -11,106 +11,47 @@
 //! Transient failures (connection errors, timeouts, 429, 5xx) are retried with exponential
 //! backoff; other 4xx fail at once.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use ctem_model::work::{Ticket, TicketState};
 use ctem_store::Store;
 use ctem_store::work::{Delivery, TicketFilter};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-fn default_retries() -> u32 {
-    3
-}
-fn default_backoff() -> u64 {
-    500
-}
-fn default_timeout() -> u64 {
-    10_000
-}
-fn default_github_api() -> String {
-    "https://api.github.com".into()
-}
-fn default_issue_type() -> String {
-    "Task".into()
-}
+// the `[[risk.integrations]]` entries are settings: ctem-core reads and checks them
+pub use ctem_core::settings::{TargetConfig, TargetKind};
 
-/// One `[[risk.integrations]]` entry.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TargetConfig {
-    pub name: String,
-    #[serde(flatten)]
-    pub kind: TargetKind,
-    /// Retries after the first attempt.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
-    /// First backoff; doubled after each failure.
-    #[serde(default = "default_backoff")]
-    pub backoff_ms: u64,
-    #[serde(default = "default_timeout")]
-    pub timeout_ms: u64,
-    /// Permits `http://` URLs, and then only to a loopback host (a local relay, a test
-    /// server); without it every URL of the target must be `https://`, because each one
-    /// carries a credential (a token header, or a webhook URL that is itself the secret).
-    #[serde(default)]
-    pub allow_insecure_http: bool,
-}
-
-impl TargetConfig {
-    /// The URL settings of the target, each with its key, e.g. `("base_url", ...)`.
-    fn urls(&self) -> Vec<(&'static str, &str)> {
-        match &self.kind {
-            TargetKind::Webhook { url } | TargetKind::Slack { url } => vec![("url", url)],
-            TargetKind::Jira { base_url, .. } => vec![("base_url", base_url)],
-            TargetKind::Github { api_url, .. } => vec![("api_url", api_url)],
-        }
-    }
-
-    /// Every URL is http(s) with a host, and https unless `allow_insecure_http` permits
-    /// http to a loopback host. Run when ctem.toml is loaded and again before sending.
-    pub fn check(&self) -> Result<()> {
-        for (key, url) in self.urls() {
-            super::outbound::check_credential_url(
-                url,
-                &format!("[[risk.integrations]] {}: {key}", self.name),
-                self.allow_insecure_http,
-            )?;
-        }
-        Ok(())
+/// The URL settings of a target, each with its key, e.g. `("base_url", ...)`.
+fn urls(t: &TargetConfig) -> Vec<(&'static str, &str)> {
+    match &t.kind {
+        TargetKind::Webhook { url } | TargetKind::Slack { url } => vec![("url", url)],
+        TargetKind::Jira { base_url, .. } => vec![("base_url", base_url)],
+        TargetKind::Github { api_url, .. } => vec![("api_url", api_url)],
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum TargetKind {
-    /// POSTs the ticket as JSON.
-    Webhook { url: String },
-    /// POSTs a Slack-compatible `{"text", "blocks"}` message (incoming webhooks).
-    Slack { url: String },
-    /// Jira Cloud REST v3: an issue per ticket, transitions, comments.
-    Jira {
-        base_url: String,
-        project: String,
-        email: String,
-        /// Environment variable holding the API token.
-        token_env: String,
-        #[serde(default = "default_issue_type")]
-        issue_type: String,
-        /// Transition id per ticket state (`in_progress = "21"`).
-        #[serde(default)]
-        transitions: BTreeMap<String, String>,
-    },
-    /// GitHub Issues: an issue per ticket, closed when resolved or verified.
-    Github {
-        #[serde(default = "default_github_api")]
-        api_url: String,
-        /// `owner/name`.
-        repo: String,
-        token_env: String,
-    },
+/// Every URL is http(s) with a host, and https unless `allow_insecure_http` permits http to
+/// a loopback host. Run when the settings are loaded and again before sending.
+pub fn check(t: &TargetConfig) -> Result<()> {
+    for (key, url) in urls(t) {
+        super::outbound::check_credential_url(
+            url,
+            &format!("[[risk.integrations]] {}: {key}", t.name),
+            t.allow_insecure_http,
+        )?;
+    }
+    Ok(())
+}
+
+/// [`check`] of every target, when the settings are loaded.
+pub fn check_all(targets: &[TargetConfig]) -> Result<()> {
+    for t in targets {
+        check(t).context("settings")?;
+    }
+    Ok(())
 }
 
 /// What a push did for one ticket and target.
@@ -406,7 +347,7 @@ fn push_one(
     t: &Ticket,
 ) -> Result<String> {
     let name = target.name.as_str();
-    target.check()?;
+    check(target)?;
     match &target.kind {
         TargetKind::Webhook { url } | TargetKind::Slack { url } => {
             let key = format!(

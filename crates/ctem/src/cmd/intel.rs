@@ -3,6 +3,7 @@
 //! `IntelStore`; one input (a file, a feed, a MISP feed with its event files) is one
 //! transaction.
 
+use ctem_core::Settings;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -29,17 +30,12 @@ pub struct FileSummary {
     pub issues: Vec<Issue>,
 }
 
-pub fn run(
-    db: &str,
-    config: &crate::config::Config,
-    limits: &Limits,
-    cmd: IntelCommand,
-) -> Result<ExitCode> {
+pub fn run(settings: &Settings, limits: &Limits, cmd: IntelCommand) -> Result<ExitCode> {
     match cmd {
         IntelCommand::Import { files, kind, json } => {
             let kind = parse_kind(&kind)?;
             let sources = crate::input::expand(&files)?;
-            let mut store = super::open_store(db)?;
+            let mut store = super::open_store(settings)?;
             let mut ok = true;
             let mut out = Vec::new();
             let bar = progress::items(sources.len() as u64, "importing intel".into());
@@ -76,7 +72,7 @@ pub fn run(
             }) {
                 // KEV, EPSS or CVE records changed: re-score exposures and regroup tickets
                 // (ATT&CK, STIX, MISP and IOC lists do not move priorities)
-                super::risk::after_import(store.as_mut())?;
+                super::risk::follow_up(store.as_mut(), &settings.risk);
             }
             if json {
                 crate::output::json_array(&out);
@@ -88,19 +84,19 @@ pub fn run(
             })
         }
         IntelCommand::Update { force, json } => {
-            let feeds = super::feeds::load(config)?;
+            let feeds = &settings.feeds;
             if feeds.is_empty() {
                 bail!(
                     "no feeds configured: add [[feeds]] entries (name, url, kind, interval) to \
                      ctem.toml, or import downloaded files with `ctem intel import`"
                 );
             }
-            let mut store = super::open_store(db)?;
+            let mut store = super::open_store(settings)?;
             let spin = progress::spinner(format!("updating {} feed(s)", feeds.len()));
-            let outcomes = super::feeds::update(store.as_mut(), &feeds, force, limits);
+            let outcomes = super::feeds::update(store.as_mut(), feeds, force, limits);
             spin.finish_and_clear();
             if outcomes.iter().any(|o| o.import.is_some()) {
-                super::risk::after_import(store.as_mut())?;
+                super::risk::follow_up(store.as_mut(), &settings.risk);
             }
             if json {
                 crate::output::json_array(&outcomes);
@@ -129,7 +125,7 @@ pub fn run(
             limit,
             json,
         } => {
-            let store = super::open_existing(db)?;
+            let store = super::open_existing(settings)?;
             let kind = r#type
                 .map(|t| {
                     t.parse::<IndicatorType>()
@@ -164,7 +160,7 @@ pub fn run(
             Ok(ExitCode::SUCCESS)
         }
         IntelCommand::Enrich { json } => {
-            let mut store = super::open_existing(db)?;
+            let mut store = super::open_existing(settings)?;
             let start = std::time::Instant::now();
             let n = store.enrich_exposures()?;
             let ms = start.elapsed().as_secs_f64() * 1000.0;

@@ -242,8 +242,11 @@ pub fn exposures(store: &dyn Store, q: ExposureQuery, json: bool) -> Result<Exit
 }
 
 /// `exposure ID --set STATUS --reason WHY`: triage by hand; priorities and tickets follow.
+/// `ctem exposure ID --set STATUS`: the actor (`$CTEM_USER`) must be allowed to triage;
+/// the change is followed up (a failure is reported and retried, the status stands).
 pub fn set_status(
     store: &mut dyn Store,
+    risk: &ctem_core::settings::RiskSettings,
     id: i64,
     status: &str,
     reason: Option<&str>,
@@ -251,8 +254,13 @@ pub fn set_status(
     let Some(st) = ExposureStatus::parse(status) else {
         bail!("unknown status {status:?}: use open, accepted, false_positive or fixed");
     };
+    ctem_core::roles::authorize(
+        &*store,
+        super::tickets::actor().as_deref(),
+        ctem_model::work::Action::TriageExposures,
+    )?;
     store.set_status(id, st, reason.unwrap_or(""))?;
-    super::risk::after_import(store)?;
+    super::risk::follow_up(store, risk);
     Ok(())
 }
 

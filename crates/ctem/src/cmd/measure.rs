@@ -4,63 +4,22 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, Utc};
-use ctem_measure::goals::{self, GoalConfig, GoalStatus};
-use ctem_measure::incidents::{self, IncidentSettings, IncidentsConfig};
-use ctem_measure::kpi::{self, KpiConfig};
+use ctem_measure::goals::{self, GoalStatus};
+use ctem_measure::incidents;
+use ctem_measure::kpi;
 use ctem_measure::report::{Format, assess::assess, review};
 use ctem_model::IncidentState;
 use ctem_store::Store;
 
-use crate::config::Config;
 use crate::output::{Table, cut};
+use ctem_core::Settings;
+use ctem_core::settings::MeasureSettings;
 
 /// Trend window of goals, in days.
 const TREND_DAYS: i64 = 28;
-
-/// The measurement sections of ctem.toml, validated.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub incidents: IncidentSettings,
-    pub kpi: KpiConfig,
-    pub goals: Vec<GoalConfig>,
-}
-
-impl Settings {
-    pub fn from_config(c: &Config) -> Result<Self> {
-        let incidents = c
-            .section::<IncidentsConfig>("incidents")?
-            .build()
-            .context("ctem.toml")?;
-        let kpi = c.section::<KpiConfig>("kpi")?;
-        let goals = c.section::<Vec<GoalConfig>>("goals")?;
-        goals::validate(&goals).context("ctem.toml [[goals]]")?;
-        Ok(Settings {
-            incidents,
-            kpi,
-            goals,
-        })
-    }
-}
-
-static SETTINGS: OnceLock<Settings> = OnceLock::new();
-
-/// Remembers the validated settings for the hooks of commands that change data.
-pub fn set_config(c: &Config) -> Result<()> {
-    let s = Settings::from_config(c)?;
-    let _ = SETTINGS.set(s);
-    Ok(())
-}
-
-pub fn settings() -> Result<Settings> {
-    match SETTINGS.get() {
-        Some(s) => Ok(s.clone()),
-        None => Settings::from_config(&Config::default()),
-    }
-}
 
 /// The time commands measure against: `$CTEM_NOW` (RFC 3339, for reproducible reports and
 /// tests) or the clock.
@@ -75,9 +34,8 @@ pub fn now() -> Result<DateTime<Utc>> {
 
 /// After a command changed data: group new alerts into incidents (when `alerts`) and take
 /// the day's KPI snapshot if none exists yet. A failure is a warning: the data is stored.
-pub fn after_change(store: &mut dyn Store, alerts: bool) {
+pub fn after_change(store: &mut dyn Store, s: &MeasureSettings, alerts: bool) {
     let mut run = || -> Result<()> {
-        let s = settings()?;
         if alerts {
             incidents::group(store, &s.incidents)?;
         }
@@ -94,10 +52,10 @@ fn time(t: Option<DateTime<Utc>>) -> String {
         .unwrap_or_default()
 }
 
-pub fn incidents(db: &str, json: bool) -> Result<ExitCode> {
-    let mut store = super::open_existing(db)?;
+pub fn incidents(settings: &Settings, json: bool) -> Result<ExitCode> {
+    let mut store = super::open_existing(settings)?;
     // alerts stored by an older build or another path are grouped on the way
-    incidents::group(store.as_mut(), &settings()?.incidents)?;
+    incidents::group(store.as_mut(), &settings.measure.incidents)?;
     let rows = store.incidents()?;
     if json {
         crate::output::json_array(&rows);
@@ -149,8 +107,8 @@ fn check_role(store: &dyn Store, actor: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-pub fn incident(db: &str, id: i64, set: Option<String>, json: bool) -> Result<ExitCode> {
-    let mut store = super::open_existing(db)?;
+pub fn incident(settings: &Settings, id: i64, set: Option<String>, json: bool) -> Result<ExitCode> {
+    let mut store = super::open_existing(settings)?;
     if let Some(s) = set {
         let state = IncidentState::parse(&s).ok_or_else(|| anyhow!("unknown state {s:?}"))?;
         let actor = std::env::var("CTEM_USER").ok().filter(|u| !u.is_empty());
@@ -159,7 +117,7 @@ pub fn incident(db: &str, id: i64, set: Option<String>, json: bool) -> Result<Ex
             bail!("incident {id} not found: `ctem incidents` lists them");
         }
         store.set_incident_state(id, state, now()?, actor.as_deref())?;
-        after_change(store.as_mut(), false);
+        after_change(store.as_mut(), &settings.measure, false);
     }
     let inc = store
         .incident(id)?
@@ -215,17 +173,22 @@ fn since_time(d: Option<NaiveDate>) -> Option<DateTime<Utc>> {
     d.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
 }
 
-pub fn kpi(db: &str, json: bool, since: Option<NaiveDate>, snapshot: bool) -> Result<ExitCode> {
-    let s = settings()?;
+pub fn kpi(
+    settings: &Settings,
+    json: bool,
+    since: Option<NaiveDate>,
+    snapshot: bool,
+) -> Result<ExitCode> {
+    let s = &settings.measure;
     let now = now()?;
     let since = since_time(since);
     let k = if snapshot {
-        let mut store = super::open_existing(db)?;
+        let mut store = super::open_existing(settings)?;
         kpi::snapshot(store.as_mut(), now, &s.kpi, true)?;
         eprintln!("snapshot of {} written", now.format("%Y-%m-%d"));
         kpi::current(store.as_ref(), since, now, &s.kpi)?.1
     } else {
-        kpi::current(super::open_existing(db)?.as_ref(), since, now, &s.kpi)?.1
+        kpi::current(super::open_existing(settings)?.as_ref(), since, now, &s.kpi)?.1
     };
     if json {
         crate::output::json_array(&k);
@@ -248,7 +211,11 @@ pub fn kpi(db: &str, json: bool, since: Option<NaiveDate>, snapshot: bool) -> Re
     Ok(ExitCode::SUCCESS)
 }
 
-fn goal_statuses(store: &dyn Store, s: &Settings, now: DateTime<Utc>) -> Result<Vec<GoalStatus>> {
+fn goal_statuses(
+    store: &dyn Store,
+    s: &MeasureSettings,
+    now: DateTime<Utc>,
+) -> Result<Vec<GoalStatus>> {
     let (_, k) = kpi::current(store, None, now, &s.kpi)?;
     Ok(goals::evaluate(
         &s.goals,
@@ -259,10 +226,10 @@ fn goal_statuses(store: &dyn Store, s: &Settings, now: DateTime<Utc>) -> Result<
     )?)
 }
 
-pub fn goals(db: &str, json: bool) -> Result<ExitCode> {
-    let s = settings()?;
-    let store = super::open_existing(db)?;
-    let g = goal_statuses(store.as_ref(), &s, now()?)?;
+pub fn goals(settings: &Settings, json: bool) -> Result<ExitCode> {
+    let s = &settings.measure;
+    let store = super::open_existing(settings)?;
+    let g = goal_statuses(store.as_ref(), s, now()?)?;
     if json {
         crate::output::json_array(&g);
         return Ok(ExitCode::SUCCESS);
@@ -315,9 +282,9 @@ fn write_report(text: &str, out: Option<&PathBuf>) -> Result<()> {
     Ok(())
 }
 
-pub fn assess_cmd(db: &str, format: &str, out: Option<&PathBuf>) -> Result<ExitCode> {
-    let s = settings()?;
-    let store = super::open_existing(db)?;
+pub fn assess_cmd(settings: &Settings, format: &str, out: Option<&PathBuf>) -> Result<ExitCode> {
+    let s = &settings.measure;
+    let store = super::open_existing(settings)?;
     let now = now()?;
     let (mut f, k) = kpi::current(store.as_ref(), None, now, &s.kpi)?;
     let g = goals::evaluate(&s.goals, &k, &store.snapshots()?, now, TREND_DAYS)?;
@@ -328,13 +295,13 @@ pub fn assess_cmd(db: &str, format: &str, out: Option<&PathBuf>) -> Result<ExitC
 }
 
 pub fn review_cmd(
-    db: &str,
+    settings: &Settings,
     since: Option<NaiveDate>,
     format: &str,
     out: Option<&PathBuf>,
 ) -> Result<ExitCode> {
-    let s = settings()?;
-    let mut store = super::open_existing(db)?;
+    let s = &settings.measure;
+    let mut store = super::open_existing(settings)?;
     let now = now()?;
     let previous = store.last_review()?;
     let since = since_time(since).or(previous.as_ref().map(|p| p.at));

@@ -26,23 +26,28 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use ctem_core::Settings;
 
 use crate::cli::{Cli, Command};
 
-pub(crate) use feeds::parse_duration;
-
 /// The store of a command that writes: created when it does not exist yet.
-pub fn open_store(url: &str) -> Result<Box<dyn ctem_store::Store>> {
-    let mut store = ctem_store::open_with(url, &crate::store_config::options())
+pub fn open_store(settings: &Settings) -> Result<Box<dyn ctem_store::Store>> {
+    let url = &settings.store.url;
+    let options = ctem_store::OpenOptions {
+        busy_timeout: settings.store.busy_timeout,
+        file_mode: settings.store.file_mode,
+    };
+    let mut store = ctem_store::open_with(url, &options)
         .with_context(|| format!("store {}", ctem_model::redact::url(url)))?;
-    // a store whose scores a migration reset is re-prioritised once, before any command
-    // reads priorities; a failure leaves the command to run on what is stored
-    if store.scores_missing().unwrap_or(false)
-        && let Err(e) = risk::after_import(store.as_mut())
+    // a store whose scores a migration reset is re-prioritised once, and the follow-up of
+    // an earlier change that failed or was cut short is retried, before any command reads
+    // priorities; a failure leaves the command to run on what is stored
+    if let Err(e) =
+        ctem_core::prioritize::retry_pending(store.as_mut(), &settings.risk, &mut risk::report)
     {
         eprintln!(
             "warning: re-prioritising the store: {}",
-            crate::output::chain(&e)
+            crate::output::chain(&anyhow::Error::new(e))
         );
     }
     Ok(store)
@@ -59,7 +64,8 @@ pub fn sqlite_path(url: &str) -> Option<&Path> {
 
 /// The store of a command that reads: refused when it does not exist, so a typo in `--db`
 /// is an error instead of an empty store left behind.
-pub fn open_existing(url: &str) -> Result<Box<dyn ctem_store::Store>> {
+pub fn open_existing(settings: &Settings) -> Result<Box<dyn ctem_store::Store>> {
+    let url = &settings.store.url;
     if let Some(path) = sqlite_path(url)
         && !path.exists()
     {
@@ -68,7 +74,7 @@ pub fn open_existing(url: &str) -> Result<Box<dyn ctem_store::Store>> {
              `ctem demo`), or point --db or $CTEM_DB at an existing store"
         );
     }
-    open_store(url)
+    open_store(settings)
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -80,32 +86,45 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Formats { json } => return list::formats(json),
         _ => {}
     }
-    // read (and so validated) before any command runs; stages take their sections from it
-    let config = crate::config::Config::load(cli.config.as_deref())?;
-    let limits = crate::input::Limits::from_config(&config)?;
-    risk::set_config(&config);
-    crate::store_config::set(&config)?;
+    // built (and so validated) before any command runs; commands take what they need from it
+    let flags = ctem_core::settings::Flags {
+        config: cli.config.clone(),
+        db: cli.db.clone(),
+    };
+    let settings = Settings::load(&flags, |k| std::env::var(k).ok())?;
     // the URLs of outbound calls are checked when the settings are loaded, not when sent
-    feeds::load(&config)?;
-    risk::Settings::from_config(&config)?;
-    measure::set_config(&config)?;
-    let db = cli.db.as_str();
+    feeds::check_all(&settings.feeds)?;
+    integrations::check_all(&settings.risk.integrations)?;
+    let waited = settings.store.busy_timeout;
+    // a locked store is reported with how long this command waited for it; a closed pipe
+    // stays itself (main ends quietly on it)
+    dispatch(cli, &settings).map_err(|e| {
+        if crate::output::stdout::is_broken_pipe(&e) {
+            e
+        } else {
+            anyhow::anyhow!(crate::output::chain_waited(&e, Some(waited)))
+        }
+    })
+}
+
+fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
+    let limits = crate::input::Limits::from_settings(&settings.input);
     match cli.command {
         Command::Completions { .. } | Command::Man { .. } | Command::Formats { .. } => {
             unreachable!("handled above")
         }
         Command::Demo { dir, serve, listen } => {
             let dir = dir.unwrap_or_else(demo::default_dir);
-            let code = demo::run(Some(dir.clone()))?;
+            let code = demo::run(Some(dir.clone()), settings)?;
             if serve {
-                return serve::demo(&dir, &listen, &config);
+                return serve::demo(&dir, &listen, settings);
             }
             Ok(code)
         }
-        Command::Serve(a) => serve::run(db, &config, a),
-        Command::Users(c) => serve::users(db, c),
-        Command::Tokens(c) => serve::tokens(db, c),
-        Command::Audit { json, limit } => serve::audit(db, json, limit),
+        Command::Serve(a) => serve::run(settings, a),
+        Command::Users(c) => serve::users(settings, c),
+        Command::Tokens(c) => serve::tokens(settings, c),
+        Command::Audit { json, limit } => serve::audit(settings, json, limit),
         Command::Import {
             files,
             format,
@@ -117,7 +136,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             if vantage.is_some() && !import::vantage_applies(&format) {
                 anyhow::bail!(
                     "--vantage applies to port scans ({}), not --format {format}",
-                    crate::config::VANTAGE_FORMATS.join(", ")
+                    ctem_core::settings::VANTAGE_FORMATS.join(", ")
                 );
             }
             let opts = import::Options {
@@ -126,9 +145,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 strict,
                 progress: true,
                 limits,
-                vantage: vantage.unwrap_or(config.context()?.vantage),
+                vantage: vantage.unwrap_or(settings.vantage),
             };
-            import::run(db, &files, &opts, json)
+            import::run(settings, &files, &opts, json)
         }
         Command::Assets {
             kind,
@@ -137,8 +156,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             limit,
             json,
         } => {
-            let store = open_existing(db)?;
-            let rules = context::rules(store.as_ref(), &config.context()?.rules)?;
+            let store = open_existing(settings)?;
+            let rules = context::rules(store.as_ref(), &settings.risk.context)?;
             list::assets(store.as_ref(), &rules, kind, search, tag, limit, json)
         }
         Command::Exposures {
@@ -161,30 +180,36 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 kev,
                 limit,
             };
-            gate::exposures(open_existing(db)?.as_ref(), q, json, &output)
+            gate::exposures(open_existing(settings)?.as_ref(), q, json, &output)
         }
-        Command::Gate(args) => gate::run(open_existing(db)?.as_ref(), args),
+        Command::Gate(args) => gate::run(open_existing(settings)?.as_ref(), args),
         Command::Exposure {
             id,
             set,
             reason,
             json,
         } => {
-            let mut store = open_existing(db)?;
+            let mut store = open_existing(settings)?;
             if let Some(status) = set {
-                list::set_status(store.as_mut(), id, &status, reason.as_deref())?;
+                list::set_status(
+                    store.as_mut(),
+                    &settings.risk,
+                    id,
+                    &status,
+                    reason.as_deref(),
+                )?;
             }
             list::exposure(store.as_ref(), id, json)
         }
         Command::Cvss { vector, json } => risk::cvss(&vector, json),
-        Command::Top { limit, json } => risk::top(db, limit, json),
-        Command::Explain { id, json } => risk::explain(db, &config, id, json),
-        Command::Prioritize { json } => risk::prioritize(db, &config, json),
-        Command::Tickets(a) => tickets::run(db, &config, a),
-        Command::Teams(c) => teams::run(db, c),
-        Command::Detect(args) => detect::run(db, args, &config, &limits),
+        Command::Top { limit, json } => risk::top(settings, limit, json),
+        Command::Explain { id, json } => risk::explain(settings, id, json),
+        Command::Prioritize { json } => risk::prioritize(settings, json),
+        Command::Tickets(a) => tickets::run(settings, a),
+        Command::Teams(c) => teams::run(settings, c),
+        Command::Detect(args) => detect::run(settings, args, &limits),
         Command::Rules(crate::cli::RulesCommand::Check { dirs, json }) => {
-            detect::rules_check(&dirs, json, &config)
+            detect::rules_check(&dirs, json, &settings.detect)
         }
         Command::Alerts {
             level,
@@ -192,21 +217,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             host,
             limit,
             json,
-        } => list::alerts(open_existing(db)?.as_ref(), level, rule, host, limit, json),
-        Command::Intel(c) => intel::run(db, &config, &limits, c),
-        Command::Share(c) => share::run(db, c),
+        } => list::alerts(
+            open_existing(settings)?.as_ref(),
+            level,
+            rule,
+            host,
+            limit,
+            json,
+        ),
+        Command::Intel(c) => intel::run(settings, &limits, c),
+        Command::Share(c) => share::run(settings, c),
         Command::Packages { asset, json } => {
-            list::packages(open_existing(db)?.as_ref(), asset, json)
+            list::packages(open_existing(settings)?.as_ref(), asset, json)
         }
-        Command::Scans { json } => list::scans(open_existing(db)?.as_ref(), json),
+        Command::Scans { json } => list::scans(open_existing(settings)?.as_ref(), json),
         // --- validation (crates/ctem-paths) ---
         Command::Attack(crate::cli::AttackCommand::Techniques {
             tactic,
             rules,
             json,
-        }) => attack::list(&cli.db, tactic, &rules, json),
+        }) => attack::list(settings, tactic, &rules, json),
         Command::Attack(crate::cli::AttackCommand::Show { id, rules, json }) => {
-            attack::show(&cli.db, &config, &id, &rules, json)
+            attack::show(settings, &id, &rules, json)
         }
         Command::Paths {
             to,
@@ -214,8 +246,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             top,
             json,
         } => paths::paths(
-            &cli.db,
-            &config,
+            settings,
             paths::PathsArgs {
                 to,
                 from,
@@ -223,9 +254,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 json,
             },
         ),
-        Command::Chokepoints { top, paths, json } => {
-            paths::chokepoints(&cli.db, &config, top, paths, json)
-        }
+        Command::Chokepoints { top, paths, json } => paths::chokepoints(settings, top, paths, json),
         Command::Scenario(crate::cli::ScenarioCommand::Run {
             file,
             rules,
@@ -239,9 +268,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 exercise,
                 json,
             };
-            scenario::run(&cli.db, &config, &file, &opts)
+            scenario::run(settings, &file, &opts)
         }
-        Command::Exercise(c) => scenario::exercise(&cli.db, c),
+        Command::Exercise(c) => scenario::exercise(settings, c),
         Command::Coverage {
             rules,
             replay,
@@ -249,7 +278,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             navigator,
             json,
         } => scenario::coverage(
-            &cli.db,
+            settings,
             &rules,
             &replay,
             &scenario,
@@ -257,17 +286,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             json,
         ),
         // --- end of validation ---
-        Command::Incidents { json } => measure::incidents(db, json),
-        Command::Incident { id, set, json } => measure::incident(db, id, set, json),
+        Command::Incidents { json } => measure::incidents(settings, json),
+        Command::Incident { id, set, json } => measure::incident(settings, id, set, json),
         Command::Kpi {
             json,
             since,
             snapshot,
-        } => measure::kpi(db, json, since, snapshot),
-        Command::Goals { json } => measure::goals(db, json),
-        Command::Assess { format, out } => measure::assess_cmd(db, &format, out.as_ref()),
+        } => measure::kpi(settings, json, since, snapshot),
+        Command::Goals { json } => measure::goals(settings, json),
+        Command::Assess { format, out } => measure::assess_cmd(settings, &format, out.as_ref()),
         Command::Review { since, format, out } => {
-            measure::review_cmd(db, since, &format, out.as_ref())
+            measure::review_cmd(settings, since, &format, out.as_ref())
         }
     }
 }

@@ -11,7 +11,8 @@ use ctem_paths::query::{self, AttackPath, Chokepoints};
 use ctem_paths::{AttackGraph, Environment, PathsConfig};
 use ctem_store::{AssetFilter, ExposureFilter, Store};
 
-use crate::config::Config;
+use ctem_core::Settings;
+
 use crate::output::{Table, cut};
 
 /// The environment of the store under the `[paths]` section, and its attack graph.
@@ -21,8 +22,7 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn load(store: &dyn Store, config: &Config) -> Result<Self> {
-        let cfg: PathsConfig = config.section("paths")?;
+    pub fn load(store: &dyn Store, cfg: &PathsConfig) -> Result<Self> {
         let assets: Vec<_> = store
             .assets(&AssetFilter::default())?
             .into_iter()
@@ -38,8 +38,8 @@ impl Model {
             statuses: vec![ExposureStatus::Open, ExposureStatus::Reopened],
             ..ExposureFilter::default()
         })?;
-        let env = Environment::from_model(&assets, &services, &exposures, &cfg)?;
-        let graph = AttackGraph::build(&env, &cfg);
+        let env = Environment::from_model(&assets, &services, &exposures, cfg)?;
+        let graph = AttackGraph::build(&env, cfg);
         Ok(Model { env, graph })
     }
 }
@@ -52,9 +52,9 @@ pub struct PathsArgs {
     pub json: bool,
 }
 
-pub fn paths(db: &str, config: &Config, a: PathsArgs) -> Result<ExitCode> {
-    let store = super::open_existing(db)?;
-    let m = Model::load(store.as_ref(), config)?;
+pub fn paths(settings: &Settings, a: PathsArgs) -> Result<ExitCode> {
+    let store = super::open_existing(settings)?;
+    let m = Model::load(store.as_ref(), &settings.paths)?;
     if let Some(from) = &a.from {
         let i = m.env.find_asset(from)?;
         let reached = query::blast_radius(&m.graph, &m.env, i);
@@ -144,15 +144,9 @@ pub fn line(p: &AttackPath) -> String {
     s
 }
 
-pub fn chokepoints(
-    db: &str,
-    config: &Config,
-    top: usize,
-    k: usize,
-    json: bool,
-) -> Result<ExitCode> {
-    let store = super::open_existing(db)?;
-    let m = Model::load(store.as_ref(), config)?;
+pub fn chokepoints(settings: &Settings, top: usize, k: usize, json: bool) -> Result<ExitCode> {
+    let store = super::open_existing(settings)?;
+    let m = Model::load(store.as_ref(), &settings.paths)?;
     if m.graph.goals.is_empty() {
         bail!(
             "no crown jewels: give assets criticality 5 or a crown-jewel tag (see docs/paths.md)"
@@ -222,8 +216,8 @@ pub fn demo(store: &dyn Store, dir: &std::path::Path) -> Result<()> {
     let path = dir.join("ctem.toml");
     std::fs::write(&path, DEMO_CONFIG)
         .map_err(|e| anyhow::anyhow!("write {}: {e}", path.display()))?;
-    let config = Config::parse(DEMO_CONFIG, Some(path.clone()))?;
-    let m = Model::load(store, &config)?;
+    let settings = Settings::from_toml(DEMO_CONFIG, Some(&path))?;
+    let m = Model::load(store, &settings.paths)?;
     outln!(
         "\n8. validate: attack paths ({} zones, {} crown jewel(s), settings in {})",
         m.env.zones().len(),
@@ -267,7 +261,7 @@ pub fn demo(store: &dyn Store, dir: &std::path::Path) -> Result<()> {
 /// line of text.
 pub fn explain_factor(
     store: &dyn Store,
-    config: &Config,
+    config: &PathsConfig,
     id: i64,
 ) -> Result<(serde_json::Value, String)> {
     let m = Model::load(store, config)?;

@@ -1,110 +1,40 @@
-//! `ctem cvss`, `ctem explain`, `ctem top`, `ctem prioritize`, and the `[risk]` section of
-//! `ctem.toml` (model, SLA, teams, ownership rules, integrations).
+//! `ctem cvss`, `ctem explain`, `ctem top`, `ctem prioritize`: the risk model and the
+//! ticket routing of the settings' `[risk]` section (docs/config.md).
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
+use ctem_core::Settings;
+use ctem_core::settings::RiskSettings;
 use ctem_model::work::{OwnershipRule, Team};
-use ctem_risk::{RiskConfig, RiskModel, SlaConfig};
 use ctem_store::Store;
-use ctem_store::work::{AssetFacts, CvssFacts, Prioritize, PrioritizeSummary};
-use serde::Deserialize;
+use ctem_store::work::{AssetFacts, CvssFacts, PrioritizeSummary};
 
-use crate::config::Config;
 use crate::output::{Table, cut};
 
-/// The `[risk]` section: the model's keys (docs/risk-model.md) plus `[risk.sla]`,
-/// `[risk.teams.NAME]`, `[[risk.ownership]]` and `[[risk.integrations]]`.
-pub struct Settings {
-    pub model: RiskModel,
-    pub sla: SlaConfig,
-    pub teams: Vec<Team>,
-    /// `None` when the file has no `[[risk.ownership]]`: rules added with `ctem teams` stay.
-    pub rules: Option<Vec<OwnershipRule>>,
-    pub integrations: Vec<super::integrations::TargetConfig>,
-    /// `[[context.rules]]`: asset context rules.
-    pub context: Vec<ctem_model::context::ContextRule>,
-}
-
-#[derive(Deserialize, Default)]
-struct TeamConfig {
-    description: Option<String>,
-}
-
-impl Settings {
-    pub fn from_config(config: &Config) -> Result<Self> {
-        let mut t: toml::Table = config.section("risk")?;
-        let ctx = |what: &str| format!("ctem.toml: section [risk{what}]");
-        let sla: SlaConfig = match t.remove("sla") {
-            Some(v) => v.try_into().with_context(|| ctx(".sla"))?,
-            None => SlaConfig::default(),
-        };
-        let teams: BTreeMap<String, TeamConfig> = match t.remove("teams") {
-            Some(v) => v.try_into().with_context(|| ctx(".teams"))?,
-            None => BTreeMap::new(),
-        };
-        let rules: Option<Vec<OwnershipRule>> = match t.remove("ownership") {
-            Some(v) => Some(v.try_into().with_context(|| ctx(".ownership"))?),
-            None => None,
-        };
-        let integrations: Vec<super::integrations::TargetConfig> = match t.remove("integrations") {
-            Some(v) => v.try_into().with_context(|| ctx(".integrations"))?,
-            None => Vec::new(),
-        };
-        for i in &integrations {
-            i.check().context("ctem.toml")?;
-        }
-        let model: RiskConfig = toml::Value::Table(t).try_into().with_context(|| ctx(""))?;
-        let model = model
-            .build()
-            .map_err(|e| anyhow!("ctem.toml: section [risk]: {e}"))?;
-        Ok(Settings {
-            model,
-            sla,
-            teams: teams
-                .into_iter()
-                .map(|(name, c)| Team {
-                    name,
-                    description: c.description,
-                })
-                .collect(),
-            rules,
-            integrations,
-            context: config.context()?.rules,
-        })
-    }
-
-    /// Re-scores every exposure and regroups tickets.
-    pub fn reprioritize(&self, store: &mut dyn Store) -> Result<PrioritizeSummary> {
-        let ctx = Prioritize {
-            model: &self.model,
-            sla: &self.sla,
-            intel: None,
-            config_rules: self.rules.as_deref(),
-            config_teams: &self.teams,
-            context: &self.context,
-            tickets: true,
-            now: Utc::now(),
-        };
-        store.reprioritize(&ctx).context("prioritising exposures")
+/// Prints what the core's pipelines report: a failed follow-up is a warning.
+pub fn report(p: ctem_core::prioritize::Progress<'_>) {
+    if let ctem_core::prioritize::Progress::FollowUpFailed(msg) = p {
+        eprintln!(
+            "warning: the data is stored, but its follow-up (enrichment and prioritisation) \
+             failed and will be retried by the next command: {}",
+            ctem_model::redact::text(msg)
+        );
     }
 }
 
-static CONFIG: OnceLock<Config> = OnceLock::new();
-
-/// Remembers the loaded configuration for the import hook.
-pub fn set_config(config: &Config) {
-    let _ = CONFIG.set(config.clone());
+/// Re-scores every exposure and regroups tickets.
+pub fn reprioritize(settings: &RiskSettings, store: &mut dyn Store) -> Result<PrioritizeSummary> {
+    ctem_core::prioritize::reprioritize(store, settings, &mut report)
+        .context("prioritising exposures")
 }
 
-/// Run after every committed scan import: re-score and sync tickets.
-pub fn after_import(store: &mut dyn Store) -> Result<PrioritizeSummary> {
-    let default = Config::default();
-    let settings = Settings::from_config(CONFIG.get().unwrap_or(&default))?;
-    settings.reprioritize(store)
+/// The follow-up of a committed change (import, intelligence, status): enrichment and
+/// prioritisation of what changed. Its failure does not fail the change, which is stored:
+/// it is recorded, reported as a warning and retried by the next command.
+pub fn follow_up(store: &mut dyn Store, settings: &RiskSettings) -> Option<PrioritizeSummary> {
+    ctem_core::prioritize::follow_up(store, settings, &mut report)
 }
 
 pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {
@@ -130,11 +60,10 @@ pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn prioritize(db: &str, config: &Config, json: bool) -> Result<ExitCode> {
-    let settings = Settings::from_config(config)?;
-    let mut store = super::open_existing(db)?;
+pub fn prioritize(settings: &Settings, json: bool) -> Result<ExitCode> {
+    let mut store = super::open_existing(settings)?;
     let spin = crate::output::progress::spinner("prioritising".into());
-    let s = settings.reprioritize(store.as_mut())?;
+    let s = reprioritize(&settings.risk, store.as_mut())?;
     spin.finish_and_clear();
     if json {
         outln!("{}", serde_json::to_string(&s)?);
@@ -157,12 +86,11 @@ pub fn prioritize(db: &str, config: &Config, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCode> {
-    let settings = Settings::from_config(config)?;
-    let store = super::open_existing(db)?;
-    let (mut v, mut text) = explanation(store.as_ref(), &settings, id)?;
+pub fn explain(settings: &Settings, id: i64, json: bool) -> Result<ExitCode> {
+    let store = super::open_existing(settings)?;
+    let (mut v, mut text) = explanation(store.as_ref(), &settings.risk, id)?;
     // validation: "on a path to a crown jewel" (crates/ctem-paths, docs/paths.md)
-    let (path, line) = super::paths::explain_factor(store.as_ref(), config, id)?;
+    let (path, line) = super::paths::explain_factor(store.as_ref(), &settings.paths, id)?;
     v["attack_path"] = path;
     text.push_str(&line);
     if json {
@@ -176,7 +104,7 @@ pub fn explain(db: &str, config: &Config, id: i64, json: bool) -> Result<ExitCod
 /// The explanation of one exposure: the `--json` document and the human text.
 fn explanation(
     store: &dyn Store,
-    settings: &Settings,
+    settings: &RiskSettings,
     id: i64,
 ) -> Result<(serde_json::Value, String)> {
     use std::fmt::Write as _;
@@ -328,8 +256,8 @@ fn reasons(t: &ctem_store::work::TopGroup) -> String {
     r.join(", ")
 }
 
-pub fn top(db: &str, limit: usize, json: bool) -> Result<ExitCode> {
-    let store = super::open_existing(db)?;
+pub fn top(settings: &Settings, limit: usize, json: bool) -> Result<ExitCode> {
+    let store = super::open_existing(settings)?;
     let groups = store.top(Utc::now().date_naive())?;
     let shown: Vec<_> = groups.into_iter().take(limit).collect();
     if json {
@@ -435,9 +363,8 @@ pub fn demo_setup(store: &mut dyn Store) -> Result<()> {
 }
 
 /// The demo's prioritisation section: `top`, tickets per team, one explanation.
-pub fn demo(store: &mut dyn Store) -> Result<()> {
-    let settings = Settings::from_config(CONFIG.get().unwrap_or(&Config::default()))?;
-    let s = settings.reprioritize(store)?;
+pub fn demo(store: &mut dyn Store, settings: &RiskSettings) -> Result<()> {
+    let s = reprioritize(settings, store)?;
     let [p1, p2, p3, p4] = s.open_by_priority;
     outln!(
         "\n5. prioritize: {} exposures scored; open {p1} P1, {p2} P2, {p3} P3, {p4} P4",
@@ -481,7 +408,7 @@ pub fn demo(store: &mut dyn Store) -> Result<()> {
     }
     if let Some((id, _)) = store.ranked(Some(1))?.first() {
         outln!("\n7. why (ctem explain {id}):");
-        let (_, text) = explanation(store, &settings, *id)?;
+        let (_, text) = explanation(store, settings, *id)?;
         for l in text.lines() {
             outln!("   {l}");
         }

@@ -13,8 +13,8 @@ use ctem_paths::scenario::{self, Scenario, ScenarioReport};
 use ctem_store::exercise::{Exercise, ExerciseTask, TaskEvent};
 
 use crate::cli::ExerciseCommand;
-use crate::config::Config;
 use crate::output::{Table, cut};
+use ctem_core::Settings;
 
 fn engine(rules: &[PathBuf]) -> Result<Option<Engine>> {
     Ok(match super::attack::load_rules(rules)? {
@@ -24,11 +24,11 @@ fn engine(rules: &[PathBuf]) -> Result<Option<Engine>> {
 }
 
 /// Technique id -> tactic shortnames, from the store when it has ATT&CK.
-fn tactics(db: &str) -> Result<HashMap<String, Vec<String>>> {
-    if !Path::new(db.strip_prefix("sqlite://").unwrap_or(db)).exists() {
+fn tactics(settings: &Settings) -> Result<HashMap<String, Vec<String>>> {
+    if !super::sqlite_path(&settings.store.url).is_some_and(Path::exists) {
         return Ok(HashMap::new());
     }
-    let store = super::open_store(db)?;
+    let store = super::open_store(settings)?;
     Ok(super::attack::techniques(store.as_ref())?
         .into_iter()
         .map(|t| (t.id, t.tactics))
@@ -43,11 +43,11 @@ pub struct RunOptions<'a> {
     pub json: bool,
 }
 
-pub fn run(db: &str, config: &Config, file: &Path, o: &RunOptions<'_>) -> Result<ExitCode> {
+pub fn run(settings: &Settings, file: &Path, o: &RunOptions<'_>) -> Result<ExitCode> {
     let s = Scenario::load(file)?;
-    let report = evaluate(db, config, &s, file, o.rules, o.replay)?;
+    let report = evaluate(settings, &s, file, o.rules, o.replay)?;
     let exercise = if o.exercise {
-        let mut store = super::open_store(db)?;
+        let mut store = super::open_store(settings)?;
         let tasks: Vec<ExerciseTask> = report
             .steps
             .iter()
@@ -89,8 +89,8 @@ pub fn run(db: &str, config: &Config, file: &Path, o: &RunOptions<'_>) -> Result
 }
 
 /// `ctem exercise ...`.
-pub fn exercise(db: &str, c: ExerciseCommand) -> Result<ExitCode> {
-    let mut store = super::open_existing(db)?;
+pub fn exercise(settings: &Settings, c: ExerciseCommand) -> Result<ExitCode> {
+    let mut store = super::open_existing(settings)?;
     let (event, id, step, json) = match c {
         ExerciseCommand::List { json } => {
             let all = store.exercises()?;
@@ -182,17 +182,16 @@ fn render_exercise(x: &Exercise) -> String {
 
 /// Evaluates a scenario against the store's environment.
 pub fn evaluate(
-    db: &str,
-    config: &Config,
+    settings: &Settings,
     s: &Scenario,
     file: &Path,
     rules: &[PathBuf],
     replay: Option<&Path>,
 ) -> Result<ScenarioReport> {
-    let store = super::open_existing(db)?;
-    let model = super::paths::Model::load(store.as_ref(), config)?;
+    let store = super::open_existing(settings)?;
+    let model = super::paths::Model::load(store.as_ref(), &settings.paths)?;
     let engine = engine(rules)?;
-    let tactics = tactics(db)?;
+    let tactics = tactics(settings)?;
     let cx = scenario::Context {
         graph: &model.graph,
         env: &model.env,
@@ -275,7 +274,7 @@ pub fn render(r: &ScenarioReport, with_rules: bool) -> String {
 }
 
 pub fn coverage(
-    db: &str,
+    settings: &Settings,
     rules: &[PathBuf],
     replay: &[PathBuf],
     scenarios: &[PathBuf],
@@ -301,7 +300,7 @@ pub fn coverage(
     for f in &files {
         events.extend(scenario::read_events(f).with_context(|| f.display().to_string())?);
     }
-    let names: BTreeMap<String, String> = tactics_names(db)?;
+    let names: BTreeMap<String, String> = tactics_names(settings)?;
     let cov = coverage::coverage(&engine, &events, &names);
     if let Some(out) = navigator {
         let layer = coverage::navigator_layer("ctem detection coverage", &cov);
@@ -343,11 +342,11 @@ pub fn coverage(
 }
 
 /// Technique id -> name, when the store has ATT&CK.
-fn tactics_names(db: &str) -> Result<BTreeMap<String, String>> {
-    if !Path::new(db.strip_prefix("sqlite://").unwrap_or(db)).exists() {
+fn tactics_names(settings: &Settings) -> Result<BTreeMap<String, String>> {
+    if !super::sqlite_path(&settings.store.url).is_some_and(Path::exists) {
         return Ok(BTreeMap::new());
     }
-    let store = super::open_store(db)?;
+    let store = super::open_store(settings)?;
     Ok(super::attack::techniques(store.as_ref())?
         .into_iter()
         .map(|t| (t.id, t.name))

@@ -20,8 +20,8 @@ use ctem_server::{AppState, ImportRequest, Importer, ServerConfig};
 use ctem_store::Store;
 use ctem_store::auth::AuditEntry;
 
-use crate::config::Config;
 use crate::output::Table;
+use ctem_core::Settings;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -31,19 +31,6 @@ pub struct ServeArgs {
     /// Sigma rule folders for POST /api/v1/events (repeatable; default: [serve] rules)
     #[arg(long)]
     pub rules: Vec<PathBuf>,
-}
-
-/// `[serve]` in ctem.toml.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServeSettings {
-    listen: Option<String>,
-    #[serde(default)]
-    rules: Vec<PathBuf>,
-    /// Events waiting for detection before 429 (default 100000).
-    events_queue: Option<usize>,
-    /// Threads of a detection batch (default 2).
-    detect_threads: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,7 +98,7 @@ pub fn cli_principal(store: &dyn Store) -> Result<Principal> {
         .users()?
         .into_iter()
         .find(|u| u.name == name)
-        .ok_or_else(|| anyhow!("CTEM_USER {name:?} is not a user of this store"))?;
+        .ok_or_else(|| anyhow!("CTEM_USER {name} is not a user of this store"))?;
     Ok(Principal {
         name: user.name,
         role: user.role,
@@ -125,7 +112,7 @@ pub fn require(store: &dyn Store, action: Action) -> Result<Principal> {
     let p = cli_principal(store)?;
     if !authorize(&p, action, &[]) {
         bail!(
-            "{} (role {}) may not {}: see docs/roles.md",
+            "{} ({}) may not {}: see docs/roles.md",
             p.name,
             p.role,
             action.as_str()
@@ -170,8 +157,8 @@ fn read_password() -> Result<String> {
     Ok(pw)
 }
 
-pub fn users(db: &str, c: UsersCommand) -> Result<ExitCode> {
-    let mut store = super::open_store(db)?;
+pub fn users(settings: &Settings, c: UsersCommand) -> Result<ExitCode> {
+    let mut store = super::open_store(settings)?;
     let p = require(store.as_ref(), Action::ManageTeams)?;
     match c {
         UsersCommand::Add {
@@ -197,8 +184,8 @@ pub fn users(db: &str, c: UsersCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn tokens(db: &str, c: TokensCommand) -> Result<ExitCode> {
-    let mut store = super::open_store(db)?;
+pub fn tokens(settings: &Settings, c: TokensCommand) -> Result<ExitCode> {
+    let mut store = super::open_store(settings)?;
     let p = require(store.as_ref(), Action::ManageTeams)?;
     match c {
         TokensCommand::Create {
@@ -249,8 +236,8 @@ pub fn tokens(db: &str, c: TokensCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn audit(db: &str, json: bool, limit: Option<usize>) -> Result<ExitCode> {
-    let store = super::open_store(db)?;
+pub fn audit(settings: &Settings, json: bool, limit: Option<usize>) -> Result<ExitCode> {
+    let store = super::open_store(settings)?;
     require(store.as_ref(), Action::ManageTeams)?;
     let mut all = store.audit_log(None, None)?;
     if let Some(l) = limit {
@@ -278,23 +265,30 @@ pub fn audit(db: &str, json: bool, limit: Option<usize>) -> Result<ExitCode> {
 
 /// The import pipeline as the server's upload jobs run it.
 struct CliImporter {
-    limits: crate::input::Limits,
-    vantage: crate::config::Vantage,
+    settings: Settings,
 }
 
 impl Importer for CliImporter {
     fn import(&self, req: ImportRequest) -> Result<ImportSummary, String> {
         let run = || -> Result<ImportSummary> {
-            let mut store = super::open_store(&req.db)?;
+            let mut settings = self.settings.clone();
+            settings.store.url = req.db.clone();
+            let mut store = super::open_store(&settings)?;
             let opts = super::import::Options {
                 format: req.format.clone(),
                 scope: req.scope.clone(),
                 strict: false,
                 progress: false,
-                limits: self.limits,
-                vantage: self.vantage,
+                limits: crate::input::Limits::from_settings(&settings.input),
+                vantage: settings.vantage,
             };
-            super::import::import_upload(store.as_mut(), &req.bytes, &req.file_name, &opts)
+            super::import::import_upload(
+                store.as_mut(),
+                &req.bytes,
+                &req.file_name,
+                &opts,
+                &settings.risk,
+            )
         };
         run().map_err(|e| crate::output::chain(&e))
     }
@@ -324,37 +318,38 @@ fn detector(
     })
 }
 
-pub fn run(db: &str, config: &Config, a: ServeArgs) -> Result<ExitCode> {
-    let s: ServeSettings = config.section("serve")?;
+pub fn run(settings: &Settings, a: ServeArgs) -> Result<ExitCode> {
+    let db = settings.store.url.as_str();
+    let s = settings.serve.clone();
     let listen = a
         .listen
         .or(s.listen)
         .unwrap_or_else(|| "127.0.0.1:8080".into());
     let rules = if a.rules.is_empty() { s.rules } else { a.rules };
     let mut cfg = ServerConfig::new(db);
-    cfg.open = crate::store_config::options();
+    cfg.open = ctem_store::OpenOptions {
+        busy_timeout: settings.store.busy_timeout,
+        file_mode: settings.store.file_mode,
+    };
     cfg.importer = Some(Arc::new(CliImporter {
-        limits: crate::input::Limits::from_config(config)?,
-        vantage: config.context()?.vantage,
+        settings: settings.clone(),
     }));
     if !rules.is_empty() {
         cfg.detector = Some(detector(
             &rules,
             s.detect_threads.unwrap_or(2),
-            config
-                .section::<ctem_detect::DetectConfig>("detect")?
-                .build()?,
+            settings.detect.build()?,
         )?);
     }
     if let Some(q) = s.events_queue {
         cfg.events_queue = q;
     }
-    start(db, &listen, cfg)
+    start(settings, &listen, cfg)
 }
 
-fn start(db: &str, listen: &str, cfg: ServerConfig) -> Result<ExitCode> {
+fn start(settings: &Settings, listen: &str, cfg: ServerConfig) -> Result<ExitCode> {
     // opened once first: created, migrated and re-prioritised when needed
-    drop(super::open_store(db)?);
+    drop(super::open_store(settings)?);
     let state = AppState::new(cfg).context("opening the store for the server")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -374,9 +369,10 @@ fn start(db: &str, listen: &str, cfg: ServerConfig) -> Result<ExitCode> {
 }
 
 /// `ctem demo --serve`: a demo admin with a fresh password (printed once), then the server.
-pub fn demo(dir: &Path, listen: &str, config: &Config) -> Result<ExitCode> {
-    let db = dir.join("ctem.db").display().to_string();
-    let mut store = super::open_store(&db)?;
+pub fn demo(dir: &Path, listen: &str, settings: &Settings) -> Result<ExitCode> {
+    let mut settings = settings.clone();
+    settings.store.url = dir.join("ctem.db").display().to_string();
+    let mut store = super::open_store(&settings)?;
     let password = new_secret("")[..20].to_string();
     let phc = hash_password(&password).map_err(|e| anyhow!(e))?;
     store.put_user(&User {
@@ -390,8 +386,7 @@ pub fn demo(dir: &Path, listen: &str, config: &Config) -> Result<ExitCode> {
     outln!("\ndemo admin: demo-admin  password (shown once): {password}");
     outln!("open http://{listen}/ and sign in");
     run(
-        &db,
-        config,
+        &settings,
         ServeArgs {
             listen: Some(listen.to_string()),
             rules: Vec::new(),

@@ -2,6 +2,7 @@
 //! What may leave is `ctem_intel::share::ShareFilter`: by default nothing above TLP:AMBER,
 //! and never a revoked or expired indicator.
 
+use ctem_core::Settings;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -43,8 +44,8 @@ fn write(out: Option<&Path>, text: &str) -> Result<()> {
     }
 }
 
-pub fn run(db: &str, cmd: ShareCommand) -> Result<ExitCode> {
-    let store = super::open_existing(db)?;
+pub fn run(settings: &Settings, cmd: ShareCommand) -> Result<ExitCode> {
+    let store = super::open_existing(settings)?;
     let now = chrono::Utc::now();
     let all = store.indicators(&IndicatorFilter {
         active_at: Some(now),

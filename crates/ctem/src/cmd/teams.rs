@@ -1,5 +1,6 @@
 //! `ctem teams`: teams, users and their roles, ownership rules.
 
+use ctem_core::Settings;
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
@@ -60,11 +61,11 @@ pub enum TeamsCommand {
     },
 }
 
-pub fn run(db: &str, c: TeamsCommand) -> Result<ExitCode> {
+pub fn run(settings: &Settings, c: TeamsCommand) -> Result<ExitCode> {
     // listing or removing needs an existing store; adding creates one
     let mut store = match c {
-        TeamsCommand::List { .. } | TeamsCommand::Unrule { .. } => super::open_existing(db)?,
-        _ => super::open_store(db)?,
+        TeamsCommand::List { .. } | TeamsCommand::Unrule { .. } => super::open_existing(settings)?,
+        _ => super::open_store(settings)?,
     };
     // every change goes through the one role check, and into the audit log
     let who = match &c {

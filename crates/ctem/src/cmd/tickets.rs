@@ -7,8 +7,8 @@ use clap::{Args, Subcommand};
 use ctem_model::work::TicketState;
 use ctem_store::work::TicketFilter;
 
-use crate::config::Config;
 use crate::output::{Table, cut};
+use ctem_core::Settings;
 
 #[derive(Args, Debug)]
 pub struct TicketsArgs {
@@ -94,7 +94,8 @@ fn date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
     super::risk::date(s).map_err(|e| e.to_string())
 }
 
-pub(crate) fn actor() -> Option<String> {
+/// The acting user of this command: `$CTEM_USER`.
+pub fn actor() -> Option<String> {
     std::env::var("CTEM_USER").ok().filter(|u| !u.is_empty())
 }
 
@@ -121,9 +122,22 @@ fn states(names: &[String]) -> Result<Vec<TicketState>> {
     Ok(out)
 }
 
-pub fn run(db: &str, config: &Config, a: TicketsArgs) -> Result<ExitCode> {
-    let mut store = super::open_existing(db)?;
+pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
+    let mut store = super::open_existing(settings)?;
     let actor = actor();
+    // a change of tickets needs a role that works tickets; accepting a risk needs its own
+    let action = match &a.command {
+        None | Some(TicketsCommand::Show { .. }) => None,
+        Some(TicketsCommand::Move { state, .. })
+            if TicketState::parse(state) == Some(TicketState::RiskAccepted) =>
+        {
+            Some(ctem_model::work::Action::AcceptRisk)
+        }
+        Some(_) => Some(ctem_model::work::Action::WorkTickets),
+    };
+    if let Some(action) = action {
+        ctem_core::roles::authorize(store.as_ref(), actor.as_deref(), action)?;
+    }
     let print_one = |t: &ctem_model::work::Ticket, json: bool| -> Result<()> {
         if json {
             outln!("{}", serde_json::to_string(t)?);
@@ -189,7 +203,7 @@ pub fn run(db: &str, config: &Config, a: TicketsArgs) -> Result<ExitCode> {
         }
         Some(TicketsCommand::Sync { json }) => {
             drop(store);
-            return super::risk::prioritize(db, config, json);
+            return super::risk::prioritize(settings, json);
         }
         Some(TicketsCommand::Show { id, json }) => {
             let t = store
@@ -246,8 +260,8 @@ pub fn run(db: &str, config: &Config, a: TicketsArgs) -> Result<ExitCode> {
             outln!("comment added to ticket #{id}");
         }
         Some(TicketsCommand::Push { id, json }) => {
-            let settings = super::risk::Settings::from_config(config)?;
-            let report = super::integrations::push(store.as_mut(), &settings.integrations, id)?;
+            let targets = &settings.risk.integrations;
+            let report = super::integrations::push(store.as_mut(), targets, id)?;
             if json {
                 crate::output::json_array(&report);
             } else {

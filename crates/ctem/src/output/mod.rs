@@ -21,6 +21,11 @@ pub use stdout::Stdout;
 /// `Display` includes its source), a locked store is one sentence that says how long ctem
 /// waited, and secrets inside URLs are masked ([`ctem_model::redact::text`]).
 pub fn chain(e: &anyhow::Error) -> String {
+    chain_waited(e, None)
+}
+
+/// [`chain`], saying how long the command waited for a locked store when it is known.
+pub fn chain_waited(e: &anyhow::Error, waited: Option<std::time::Duration>) -> String {
     let mut msg = String::new();
     for c in e.chain() {
         if c.downcast_ref::<ctem_store::Error>()
@@ -29,7 +34,7 @@ pub fn chain(e: &anyhow::Error) -> String {
             if !msg.is_empty() {
                 msg.push_str(": ");
             }
-            msg.push_str(&busy_sentence(crate::store_config::busy_timeout()));
+            msg.push_str(&busy_sentence(waited));
             break;
         }
         let s = c.to_string();
@@ -44,12 +49,17 @@ pub fn chain(e: &anyhow::Error) -> String {
     ctem_model::redact::text(&msg)
 }
 
-fn busy_sentence(waited: std::time::Duration) -> String {
-    format!(
-        "another process holds the store (ctem waited {} for it; \
-         set busy_timeout in [store] of ctem.toml to wait longer)",
-        human_duration(waited)
-    )
+fn busy_sentence(waited: Option<std::time::Duration>) -> String {
+    match waited {
+        Some(w) => format!(
+            "another process holds the store (ctem waited {} for it; \
+             set busy_timeout in [store] of ctem.toml to wait longer)",
+            human_duration(w)
+        ),
+        None => "another process holds the store \
+                 (set busy_timeout in [store] of ctem.toml to wait longer)"
+            .to_string(),
+    }
 }
 
 fn human_duration(d: std::time::Duration) -> String {
@@ -270,14 +280,13 @@ mod chain_tests {
             Some("database is locked".into()),
         );
         let e = anyhow::Error::new(ctem_store::Error::from(busy)).context("importing r.json");
-        let shown = chain(&e);
+        let ten = std::time::Duration::from_secs(10);
+        let shown = chain_waited(&e, Some(ten));
         assert_eq!(
             shown,
-            format!(
-                "importing r.json: {}",
-                busy_sentence(crate::store_config::busy_timeout())
-            )
+            format!("importing r.json: {}", busy_sentence(Some(ten)))
         );
+        assert!(shown.contains("ctem waited 10 s"), "{shown}");
         assert!(!shown.contains("database is locked"), "{shown}");
         assert_eq!(human_duration(std::time::Duration::from_secs(10)), "10 s");
         assert_eq!(

@@ -279,7 +279,8 @@ fn store_files_are_created_0600_or_the_configured_mode_and_existing_modes_stay()
     std::fs::write(other.path("ctem.toml"), "[store]\nfile_mode = \"0004\"\n").expect("config");
     let out = other.run(&["scans"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("[store] file_mode"));
+    // the settings name the key as a path, with its line
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ctem.toml:2: store.file_mode"));
 }
 
 #[test]

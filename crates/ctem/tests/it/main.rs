@@ -2,10 +2,12 @@
 
 mod cli;
 mod common;
+mod concurrency;
 mod context;
 mod detect;
 mod exits;
 mod export;
+mod followup;
 mod harden;
 mod hostile;
 mod inputs;
@@ -17,5 +19,6 @@ mod paths;
 mod pipes;
 mod risk;
 mod serve;
+mod settings;
 mod tickets;
 mod tooling;

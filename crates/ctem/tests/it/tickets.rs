@@ -298,3 +298,31 @@ fn roles_table_in_docs_matches_permits() {
     }
     assert_eq!(seen, Action::ALL, "every action once, in order");
 }
+
+#[test]
+fn commands_that_change_teams_users_or_exposures_check_the_actors_role() {
+    let env = Env::new();
+    // bootstrap: the first users are created by anyone
+    env.ok(&["teams", "user", "alice", "--role", "admin"]);
+    env.ok(&["teams", "user", "bob", "--role", "it_operations"]);
+    let as_user = |user: &str, args: &[&str]| env.run_env(args, &[("CTEM_USER", user)]);
+    let out = as_user("bob", &["teams", "add", "red"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bob (it_operations) may not manage_teams"),
+        "{err}"
+    );
+    let out = as_user("mallory", &["teams", "add", "red"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mallory is not a user"));
+    assert!(as_user("alice", &["teams", "add", "red"]).status.success());
+    // reading needs no role check; triage does
+    assert!(as_user("bob", &["teams", "list"]).status.success());
+    let out = as_user(
+        "bob",
+        &["exposure", "1", "--set", "accepted", "--reason", "x"],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("may not triage_exposures"));
+    // without CTEM_USER the local operator may do everything
+    env.ok(&["teams", "add", "blue"]);
+}

@@ -42,13 +42,24 @@ fn load_identifiers(
 }
 
 /// Every asset with its effective context (stored facts, then rules; see
-/// `ctem_model::context`) and team.
+/// `ctem_model::context`) and team; with `scoped`, only the assets of the exposures in
+/// `temp.risk_scope` (a follow-up).
 pub(super) fn load_assets(
     tx: &Transaction<'_>,
     context: &ContextRules,
     strings: &mut Interner,
+    scoped: bool,
 ) -> Result<(Vec<AssetInfo>, AssetIndex)> {
     let mut identifiers = load_identifiers(tx, context.uses_addresses())?;
+    // a follow-up scores only the assets of `temp.risk_scope`'s exposures
+    let filter = if scoped {
+        format!(
+            " WHERE id IN (SELECT asset_id FROM exposures WHERE id IN ({}))",
+            super::prioritize::SCOPE_EXPOSURES
+        )
+    } else {
+        String::new()
+    };
     let mut tools: HashMap<i64, Vec<String>> = HashMap::new();
     if context.uses_sources() {
         for (id, tool) in super::super::context::asset_tools(tx)? {
@@ -56,14 +67,17 @@ pub(super) fn load_assets(
         }
     }
     let services_known: FxSet<i64> = {
-        let mut st = tx.prepare("SELECT DISTINCT asset_id FROM services")?;
+        let mut st = tx.prepare(&format!(
+            "SELECT DISTINCT asset_id FROM services{}",
+            filter.replace(" WHERE id IN", " WHERE asset_id IN")
+        ))?;
         let rows = st.query_map([], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    let mut st = tx.prepare(
+    let mut st = tx.prepare(&format!(
         "SELECT id, kind, name, tags, owner_team, criticality, internet_facing, zone,
-                environment, fact_sources FROM assets",
-    )?;
+                environment, fact_sources FROM assets{filter}"
+    ))?;
     let mut q = st.query([])?;
     let mut out = Vec::new();
     let mut index = IdIndex::default();

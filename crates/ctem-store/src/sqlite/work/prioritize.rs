@@ -135,18 +135,18 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
     let context =
         ContextRules::build(ctx.context, &rules).map_err(|e| Error::Invalid(e.to_string()))?;
     let mut strings = Interner::default();
-    let (assets, index) = super::assets::load_assets(tx, &context, &mut strings)?;
-    let services = load_services(tx)?;
+    let (assets, index) = super::assets::load_assets(tx, &context, &mut strings, false)?;
+    let services = load_services(tx, false)?;
     let kev_catalog = super::assets::kev_catalog_loaded(tx)?;
     let stored_intel;
     let intel: &dyn crate::work::IntelLookup = match ctx.intel {
         Some(i) => i,
         None => {
-            stored_intel = load_intel(tx)?;
+            stored_intel = load_intel(tx, false)?;
             &stored_intel
         }
     };
-    let (details, detail_index) = load_details(tx, intel)?;
+    let (details, detail_index) = load_details(tx, intel, false)?;
 
     let mut summary = PrioritizeSummary::default();
     let shared = Shared {
@@ -167,7 +167,15 @@ pub(super) fn run(tx: &Transaction<'_>, ctx: &Prioritize<'_>) -> Result<Prioriti
 
     let t_tickets = Instant::now();
     if ctx.tickets {
-        sync_tickets(tx, &rows, &assets, &strings, today, now, &mut summary)?;
+        sync_tickets(
+            tx,
+            &rows,
+            &assets,
+            &strings,
+            (today, now),
+            false,
+            &mut summary,
+        )?;
     }
     let tickets_took = t_tickets.elapsed();
     summary.score_ms = scored_at.as_millis() as u64;
@@ -204,8 +212,14 @@ fn store_config_rules(tx: &Transaction<'_>, rules: &[OwnershipRule]) -> Result<(
     Ok(())
 }
 
+/// `WHERE` clauses of the loaders when a follow-up scores only `temp.risk_scope`.
+pub(super) const SCOPE_EXPOSURES: &str = "SELECT id FROM temp.risk_scope";
+
 /// The intel stage's per-CVE enrichment, when its table exists.
-fn load_intel(tx: &Transaction<'_>) -> Result<HashMap<String, Enrichment>> {
+pub(super) fn load_intel(
+    tx: &Transaction<'_>,
+    scoped: bool,
+) -> Result<HashMap<String, Enrichment>> {
     let mut out = HashMap::new();
     let exists: bool = tx.query_row(
         "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table'
@@ -216,10 +230,18 @@ fn load_intel(tx: &Transaction<'_>) -> Result<HashMap<String, Enrichment>> {
     if !exists {
         return Ok(out);
     }
-    let mut st = tx.prepare(
+    let filter = if scoped {
+        format!(
+            " WHERE cve IN (SELECT d.cve FROM exposure_details d WHERE d.id IN
+                (SELECT detail_id FROM exposures WHERE id IN ({SCOPE_EXPOSURES})))"
+        )
+    } else {
+        String::new()
+    };
+    let mut st = tx.prepare(&format!(
         "SELECT cve, kev, kev_due_date, kev_ransomware, epss, epss_percentile
-         FROM intel_cve_enrichment",
-    )?;
+         FROM intel_cve_enrichment{filter}"
+    ))?;
     let mut q = st.query([])?;
     let date = |s: Option<String>| s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok());
     while let Some(r) = q.next()? {
@@ -245,17 +267,30 @@ fn load_intel(tx: &Transaction<'_>) -> Result<HashMap<String, Enrichment>> {
     Ok(out)
 }
 
-fn load_services(tx: &Transaction<'_>) -> Result<FxSet<(i64, i64)>> {
-    let mut st = tx.prepare("SELECT asset_id, port FROM services WHERE state = 'open'")?;
+pub(super) fn load_services(tx: &Transaction<'_>, scoped: bool) -> Result<FxSet<(i64, i64)>> {
+    let filter = if scoped {
+        format!(" AND asset_id IN (SELECT asset_id FROM exposures WHERE id IN ({SCOPE_EXPOSURES}))")
+    } else {
+        String::new()
+    };
+    let mut st = tx.prepare(&format!(
+        "SELECT asset_id, port FROM services WHERE state = 'open'{filter}"
+    ))?;
     let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn load_details(
+pub(super) fn load_details(
     tx: &Transaction<'_>,
     intel: &dyn crate::work::IntelLookup,
+    scoped: bool,
 ) -> Result<(Vec<Detail>, IdIndex)> {
-    let mut st = tx.prepare("SELECT id, data FROM exposure_details")?;
+    let filter = if scoped {
+        format!(" WHERE id IN (SELECT detail_id FROM exposures WHERE id IN ({SCOPE_EXPOSURES}))")
+    } else {
+        String::new()
+    };
+    let mut st = tx.prepare(&format!("SELECT id, data FROM exposure_details{filter}"))?;
     let mut q = st.query([])?;
     let mut out = Vec::new();
     let mut index = IdIndex::default();
@@ -297,15 +332,15 @@ struct KeyStats<'r> {
 }
 
 /// Regroups open exposures into tickets and moves tickets.
-fn sync_tickets(
+pub(super) fn sync_tickets(
     tx: &Transaction<'_>,
     rows: &[Vec<Row>],
     assets: &[AssetInfo],
     strings: &Interner,
-    today: NaiveDate,
-    now: i64,
+    (today, now): (NaiveDate, i64),
+    scoped: bool,
     summary: &mut PrioritizeSummary,
-) -> Result<()> {
+) -> Result<bool> {
     // group rows by (team, name, is_pkg, has_fix); exposures of unowned assets go to team
     // "unassigned"
     let unassigned = u32::MAX;
@@ -334,6 +369,24 @@ fn sync_tickets(
             })?;
             existing.insert(r.get(0)?, (r.get(1)?, state, day_of(r.get(3)?)));
         }
+    }
+    // a follow-up sees every active exposure of the groups it touched (their members are in
+    // its scope) but not their fixed or accepted ones: a group left without an active one
+    // needs the whole pass to decide between verified and resolved
+    let team_name = |team: u32| {
+        if team == unassigned {
+            "unassigned"
+        } else {
+            strings.get(team)
+        }
+    };
+    if scoped
+        && groups.iter().any(|((team, name, is_pkg, fix), k)| {
+            let key = ticket_key(team_name(*team), strings.get(*name), *is_pkg, *fix);
+            k.active.is_empty() && existing.contains_key(&key)
+        })
+    {
+        return Ok(false);
     }
     let asset_keys: Vec<String> = assets.iter().map(|a| a.id.to_string()).collect();
     let mut seen: HashSet<i64> = HashSet::new();
@@ -411,13 +464,16 @@ fn sync_tickets(
         }
         seen.insert(id);
     }
-    // tickets whose every exposure vanished from the store
-    for (id, state, until) in existing.values() {
-        if !seen.contains(id) {
-            apply_follow(tx, *id, *state, *until, false, false, today, now, summary)?;
+    // tickets whose every exposure vanished from the store (a follow-up sees only the
+    // groups it touched)
+    if !scoped {
+        for (id, state, until) in existing.values() {
+            if !seen.contains(id) {
+                apply_follow(tx, *id, *state, *until, false, false, today, now, summary)?;
+            }
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -651,157 +707,4 @@ pub(super) fn top(conn: &rusqlite::Connection, today: NaiveDate) -> Result<Vec<T
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use chrono::{TimeZone, Utc};
-    use ctem_model::intel::Enrichment;
-    use ctem_model::{Asset, AssetKind, Exposure, ExposureKind, Package, Record, Severity};
-    use ctem_risk::{RiskModel, SlaConfig};
-
-    use super::super::scan::TEST_PARALLEL_MIN;
-    use crate::sqlite::SqliteStore;
-    use crate::work::Prioritize;
-    use crate::work::WorkStore;
-    use crate::{ScanMeta, Store};
-
-    /// Every `exposure_risk` row, in id order, as text (scores compared exactly).
-    fn risk_rows(store: &SqliteStore) -> Vec<String> {
-        let mut st = store
-            .conn
-            .prepare(
-                "SELECT exposure_id, score, priority, ssvc, kev, due, team, grp
-                 FROM exposure_risk ORDER BY exposure_id",
-            )
-            .expect("prepare");
-        st.query_map([], |r| {
-            Ok(format!(
-                "{} {} {} {} {} {:?} {:?} {:?}",
-                r.get::<_, i64>(0)?,
-                r.get::<_, f64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, Option<i64>>(7)?,
-            ))
-        })
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows")
-    }
-
-    /// Every ticket's grouping, in key order.
-    fn ticket_rows(store: &SqliteStore) -> Vec<String> {
-        let mut st = store
-            .conn
-            .prepare(
-                "SELECT key, package, action, coalesce(target_version, '-'), priority, exposures,
-                        assets, kev, risk FROM tickets ORDER BY key",
-            )
-            .expect("prepare");
-        st.query_map([], |r| {
-            Ok(format!(
-                "{} {} {} {} {} {} {} {} {}",
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, i64>(6)?,
-                r.get::<_, i64>(7)?,
-                r.get::<_, f64>(8)?,
-            ))
-        })
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows")
-    }
-
-    #[test]
-    fn two_thread_scan_scores_exactly_like_one_thread() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = SqliteStore::open(dir.path().join("ctem.db")).expect("open");
-        let meta = ScanMeta {
-            tool: "trivy".into(),
-            format: "trivy".into(),
-            scope: Some("fleet".into()),
-            file: "scan.json".into(),
-            sha256: "sha".into(),
-            imported_at: Utc
-                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-                .single()
-                .expect("date"),
-        };
-        let mut s = store.begin_import(meta).expect("begin");
-        let mut intel = HashMap::new();
-        for k in 0..40u32 {
-            let mut a = Asset::new(AssetKind::ContainerImage, format!("registry/app-{k}"));
-            a.tags = vec![format!("team-{}", k % 3)];
-            s.record(Record::Asset { key: k, asset: a }).expect("asset");
-            for j in 0..25u32 {
-                let cve = format!("CVE-2024-{}", 1000 + (k * 7 + j) % 60);
-                let sev = Severity::ALL[((k + j) % 5) as usize];
-                let mut e =
-                    Exposure::new(ExposureKind::Vulnerability, format!("{cve} in lib{j}"), sev);
-                e.add_vuln_id(&cve);
-                e.package = Some(Package {
-                    name: format!("lib{}", (j + k) % 9),
-                    // versions differ by asset, so each half interns its own strings
-                    version: Some(format!("{k}.{j}")),
-                    fixed_version: (j % 4 != 0).then(|| format!("{k}.{}", j + 1)),
-                    ..Package::default()
-                });
-                s.record(Record::Exposure {
-                    asset: k,
-                    exposure: Box::new(e),
-                })
-                .expect("exposure");
-                intel.entry(cve).or_insert_with(|| Enrichment {
-                    kev: j % 11 == 0,
-                    epss: Some(f64::from(j) / 25.0),
-                    ..Enrichment::default()
-                });
-            }
-        }
-        s.commit().expect("commit");
-        let model = RiskModel::default();
-        let sla = SlaConfig::default();
-        let run = |store: &mut SqliteStore| {
-            store
-                .reprioritize(&Prioritize {
-                    model: &model,
-                    sla: &sla,
-                    intel: Some(&intel),
-                    config_rules: None,
-                    config_teams: &[],
-                    context: &[],
-                    tickets: true,
-                    now: Utc
-                        .with_ymd_and_hms(2026, 2, 1, 0, 0, 0)
-                        .single()
-                        .expect("date"),
-                })
-                .expect("reprioritize")
-        };
-        TEST_PARALLEL_MIN.with(|c| c.set(i64::MAX));
-        let one = run(&mut store);
-        let one_rows = risk_rows(&store);
-        let one_tickets = ticket_rows(&store);
-        TEST_PARALLEL_MIN.with(|c| c.set(0));
-        let two = run(&mut store);
-        let two_rows = risk_rows(&store);
-        assert!(one_tickets.len() > 10, "{one_tickets:?}");
-        assert_eq!(one_tickets, ticket_rows(&store));
-        assert_eq!(one_rows.len(), 1000);
-        assert_eq!(one_rows, two_rows);
-        assert_eq!(one.open_by_priority, two.open_by_priority);
-        assert_eq!(two.scored, 1000);
-        assert_eq!(
-            two.tickets_created, 0,
-            "the second pass finds the first one's tickets"
-        );
-    }
-}
+mod tests;

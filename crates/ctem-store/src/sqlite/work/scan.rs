@@ -89,6 +89,45 @@ fn parallel_min() -> i64 {
     PARALLEL_MIN
 }
 
+/// The columns [`Scanner`] reads of an exposure.
+const SELECT_EXPOSURES: &str = "SELECT id, asset_id, detail_id, severity, status, pkg_name, \
+     pkg_version, fixed_version, port, first_seen, instance FROM exposures";
+
+/// Scores the exposures of `temp.risk_scope` (the follow-up of an import), replaces their
+/// `exposure_risk` rows when `write` says so, and returns the rows in id order.
+pub(super) fn scan_scope_and_write(
+    tx: &Transaction<'_>,
+    shared: &Shared<'_>,
+    strings: &mut Interner,
+    open: &mut [u64; 4],
+    write: bool,
+) -> Result<Vec<Row>> {
+    if write {
+        tx.execute(
+            "DELETE FROM exposure_risk WHERE exposure_id IN (SELECT id FROM temp.risk_scope)",
+            [],
+        )?;
+    }
+    let mut writer = RiskWriter {
+        tx,
+        assets: shared.assets,
+        full: tx.prepare(&insert_sql(BATCH))?,
+    };
+    let mut rows = Vec::new();
+    let mut scanner = Scanner::new(shared, strings);
+    scanner.scan_scope(tx, &mut |chunk| {
+        if write {
+            writer.write(&chunk)?;
+        }
+        rows.extend(chunk);
+        Ok(())
+    })?;
+    for (o, c) in open.iter_mut().zip(scanner.open) {
+        *o += c;
+    }
+    Ok(rows)
+}
+
 /// Rows a scanning thread hands over at once.
 const CHUNK: usize = 16_384;
 
@@ -290,12 +329,31 @@ impl<'s, 'a> Scanner<'s, 'a> {
         (lo, hi): (i64, i64),
         out: &mut dyn FnMut(Vec<Row>) -> Result<()>,
     ) -> Result<()> {
-        let mut st = conn.prepare(
-            "SELECT id, asset_id, detail_id, severity, status, pkg_name, pkg_version,
-                    fixed_version, port, first_seen, instance
-             FROM exposures WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
-        )?;
-        let mut q = st.query([lo, hi])?;
+        let mut st = conn.prepare(&format!(
+            "{SELECT_EXPOSURES} WHERE id BETWEEN ?1 AND ?2 ORDER BY id"
+        ))?;
+        let q = st.query([lo, hi])?;
+        self.scan_rows(q, out)
+    }
+
+    /// Scores the exposures of `temp.risk_scope` in id order.
+    fn scan_scope(
+        &mut self,
+        conn: &Connection,
+        out: &mut dyn FnMut(Vec<Row>) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = conn.prepare(&format!(
+            "{SELECT_EXPOSURES} WHERE id IN (SELECT id FROM temp.risk_scope) ORDER BY id"
+        ))?;
+        let q = st.query([])?;
+        self.scan_rows(q, out)
+    }
+
+    fn scan_rows(
+        &mut self,
+        mut q: rusqlite::Rows<'_>,
+        out: &mut dyn FnMut(Vec<Row>) -> Result<()>,
+    ) -> Result<()> {
         let mut chunk = Vec::with_capacity(CHUNK);
         while let Some(r) = q.next()? {
             chunk.push(self.row(r)?);

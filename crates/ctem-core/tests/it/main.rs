@@ -1,0 +1,3 @@
+//! Integration tests of ctem-core (one binary, modules per topic).
+
+mod config_docs;
