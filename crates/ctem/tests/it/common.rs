@@ -130,3 +130,51 @@ impl Env {
         }
     }
 }
+
+/// Runs ctem and returns its output and the largest value of `field` (a line of
+/// /proc/PID/status in KiB, e.g. `VmHWM:` or `RssAnon:`) seen while polling it.
+pub fn run_sampled(env: &Env, args: &[&str], field: &str) -> (std::process::Output, u64) {
+    use std::io::Read as _;
+    let mut child = env
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            && let Some(l) = s.lines().find(|l| l.starts_with(field))
+        {
+            let kib: u64 = l
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            peak = peak.max(kib);
+        }
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let out = std::process::Output {
+        status,
+        stdout: out_t.join().expect("stdout"),
+        stderr: err_t.join().expect("stderr"),
+    };
+    (out, peak)
+}

@@ -1,8 +1,7 @@
 //! What `import`, `intel import` and `detect` read: standard input, gzip (by its magic
 //! bytes), folders; and the caps that keep a gzip bomb from costing more than its cap.
 
-use std::io::{Read, Write};
-use std::process::Stdio;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -24,51 +23,9 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Runs ctem and returns its output and the peak resident memory seen (KiB, from
-/// /proc/PID/status, polled while it runs).
+/// Runs ctem and returns its output and the peak resident memory seen (KiB, `VmHWM`).
 fn run_measured(env: &Env, args: &[&str]) -> (std::process::Output, u64) {
-    let mut child = env
-        .command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    let mut out_pipe = child.stdout.take().expect("stdout");
-    let mut err_pipe = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out_pipe.read_to_end(&mut v);
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err_pipe.read_to_end(&mut v);
-        v
-    });
-    let mut peak = 0u64;
-    let status = loop {
-        if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            && let Some(l) = s.lines().find(|l| l.starts_with("VmHWM:"))
-        {
-            let kib: u64 = l
-                .split_whitespace()
-                .nth(1)
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            peak = peak.max(kib);
-        }
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let out = std::process::Output {
-        status,
-        stdout: out_t.join().expect("stdout"),
-        stderr: err_t.join().expect("stderr"),
-    };
-    (out, peak)
+    crate::common::run_sampled(env, args, "VmHWM:")
 }
 
 fn exposures_new(summary: &Value) -> u64 {

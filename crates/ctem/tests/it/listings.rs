@@ -164,52 +164,10 @@ fn colour_only_when_asked_and_never_in_json() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
 }
 
-/// Runs ctem and samples its anonymous resident memory (`RssAnon`: the heap, not the pages
-/// of the store file SQLite maps), returning the output and the peak in KiB.
+/// Runs ctem and returns the peak of its anonymous resident memory (`RssAnon`: the heap,
+/// not the pages of the store file SQLite maps), in KiB.
 fn run_anon_peak(env: &Env, args: &[&str]) -> (std::process::Output, u64) {
-    use std::io::Read as _;
-    let mut child = env
-        .command(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    let mut out_pipe = child.stdout.take().expect("stdout");
-    let mut err_pipe = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out_pipe.read_to_end(&mut v);
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err_pipe.read_to_end(&mut v);
-        v
-    });
-    let mut peak = 0u64;
-    let status = loop {
-        if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            && let Some(l) = s.lines().find(|l| l.starts_with("RssAnon:"))
-        {
-            let kib: u64 = l
-                .split_whitespace()
-                .nth(1)
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            peak = peak.max(kib);
-        }
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    };
-    let out = std::process::Output {
-        status,
-        stdout: out_t.join().expect("stdout"),
-        stderr: err_t.join().expect("stderr"),
-    };
-    (out, peak)
+    crate::common::run_sampled(env, args, "RssAnon:")
 }
 
 /// A Trivy report of one image with `n` distinct package vulnerabilities.
