@@ -15,34 +15,8 @@ use ctem_core::Settings;
 
 use crate::output::{Table, cut};
 
-/// The environment of the store under the `[paths]` section, and its attack graph.
-pub struct Model {
-    pub env: Environment,
-    pub graph: AttackGraph,
-}
-
-impl Model {
-    pub fn load(store: &dyn Store, cfg: &PathsConfig) -> Result<Self> {
-        let assets: Vec<_> = store
-            .assets(&AssetFilter::default())?
-            .into_iter()
-            .map(|r| r.asset)
-            .collect();
-        let mut services = HashMap::new();
-        for a in &assets {
-            if let Some(id) = a.id {
-                services.insert(id, store.services(id)?);
-            }
-        }
-        let exposures = store.exposures(&ExposureFilter {
-            statuses: vec![ExposureStatus::Open, ExposureStatus::Reopened],
-            ..ExposureFilter::default()
-        })?;
-        let env = Environment::from_model(&assets, &services, &exposures, cfg)?;
-        let graph = AttackGraph::build(&env, cfg);
-        Ok(Model { env, graph })
-    }
-}
+/// The environment and attack graph of a store (shared with the server).
+pub use ctem_core::validate::Model;
 
 /// Arguments of `ctem paths`.
 pub struct PathsArgs {

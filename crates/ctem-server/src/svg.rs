@@ -1,0 +1,314 @@
+//! Hand-written SVG for the dashboard: a KPI's trend from the daily snapshots, and attack
+//! paths as a layered graph with the choke points marked. No script, no library: the
+//! browser draws what the server wrote, and every mark has a `<title>` a screen reader and
+//! a tooltip read.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use ctem_paths::query::AttackPath;
+
+use crate::web::esc;
+
+/// A number as the charts print it: at most 3 decimals, no trailing zeros.
+pub fn num(v: f64) -> String {
+    ctem_measure::report::num(v)
+}
+
+/// One KPI's trend: `points` are (day, value), oldest first; a day without a value leaves a
+/// gap in the line (never a zero). `id` names the chart element.
+pub fn trend(id: &str, title: &str, unit: &str, points: &[(String, Option<f64>)]) -> String {
+    let (w, h, left, right, top, bottom) = (360.0, 150.0, 44.0, 12.0, 14.0, 26.0);
+    let vals: Vec<f64> = points.iter().filter_map(|p| p.1).collect();
+    let (mut lo, mut hi) = vals
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
+    if vals.is_empty() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    if lo > 0.0 && lo < hi {
+        // anchor at zero unless the values sit far from it
+        lo = if lo < (hi - lo) * 2.0 { 0.0 } else { lo };
+    }
+    if (hi - lo).abs() < 1e-9 {
+        hi = lo + 1.0;
+    }
+    let n = points.len().max(2) as f64 - 1.0;
+    let x = |i: usize| left + i as f64 * (w - left - right) / n;
+    let y = |v: f64| top + (hi - v) * (h - top - bottom) / (hi - lo);
+    let mut s = format!(
+        "<svg id=\"{id}\" class=\"trend\" viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\" \
+         aria-label=\"{t}: {n} daily snapshots\"><title>{t}</title>\
+         <line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#d0d7de\"/>\
+         <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{b}\" stroke=\"#d0d7de\"/>\
+         <text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{hi_s}</text>\
+         <text x=\"{lx}\" y=\"{b}\" text-anchor=\"end\">{lo_s}</text>",
+        t = esc(title),
+        n = points.len(),
+        b = h - bottom,
+        r = w - right,
+        lx = left - 4.0,
+        ty = top + 4.0,
+        hi_s = esc(&format!("{}{}", num(hi), short_unit(unit))),
+        lo_s = esc(&format!("{}{}", num(lo), short_unit(unit))),
+    );
+    // one polyline per run of days with a value
+    let mut runs: Vec<Vec<String>> = vec![Vec::new()];
+    for (i, (_, v)) in points.iter().enumerate() {
+        match v {
+            Some(v) => runs
+                .last_mut()
+                .expect("a run")
+                .push(format!("{:.1},{:.1}", x(i), y(*v))),
+            None => runs.push(Vec::new()),
+        }
+    }
+    for r in runs.iter().filter(|r| r.len() > 1) {
+        let _ = write!(
+            s,
+            "<polyline class=\"line\" fill=\"none\" stroke=\"#0969da\" stroke-width=\"2\" points=\"{}\"/>",
+            r.join(" ")
+        );
+    }
+    for (i, (day, v)) in points.iter().enumerate() {
+        if let Some(v) = v {
+            let _ = write!(
+                s,
+                "<circle class=\"pt\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#0969da\"><title>{}: {}</title></circle>",
+                x(i),
+                y(*v),
+                esc(day),
+                esc(&num(*v))
+            );
+        }
+    }
+    if let (Some(first), Some(last)) = (points.first(), points.last()) {
+        let _ = write!(
+            s,
+            "<text x=\"{left}\" y=\"{h}\">{}</text><text x=\"{}\" y=\"{h}\" text-anchor=\"end\">{}</text>",
+            esc(&first.0),
+            w - right,
+            esc(&last.0)
+        );
+    }
+    if vals.is_empty() {
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no value in any snapshot</text>",
+            w / 2.0,
+            h / 2.0
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn short_unit(unit: &str) -> &str {
+    match unit {
+        "ratio" => "",
+        "hours" => " h",
+        "days" => " d",
+        _ => "",
+    }
+}
+
+/// A step of the path graph: every exposure (or CVE) that makes it, and whether one of
+/// them is a choke point.
+struct Edge {
+    from: usize,
+    to: usize,
+    how: Vec<String>,
+    choke: bool,
+}
+
+/// A node of the path graph.
+struct GNode {
+    label: String,
+    col: usize,
+    row: usize,
+    entry: bool,
+    jewel: bool,
+}
+
+/// The union of `paths` as a left-to-right layered graph: entries on the left, crown jewels
+/// on the right, one box per attacker state, one arrow per step (labelled with its CVE).
+/// Steps through an exposure of `cut` are choke points: drawn thick and red.
+pub fn path_graph(paths: &[AttackPath], cut: &[i64]) -> String {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut nodes: Vec<GNode> = Vec::new();
+    let mut edges: Vec<Edge> = Vec::new();
+    let mut node = |label: &str, nodes: &mut Vec<GNode>| -> usize {
+        *index.entry(label.to_string()).or_insert_with(|| {
+            nodes.push(GNode {
+                label: label.to_string(),
+                col: 0,
+                row: 0,
+                entry: false,
+                jewel: false,
+            });
+            nodes.len() - 1
+        })
+    };
+    for p in paths {
+        let mut at = node(&p.entry, &mut nodes);
+        nodes[at].entry = true;
+        for st in &p.steps {
+            let to = node(&st.to, &mut nodes);
+            let choke = st.exposure.is_some_and(|x| cut.contains(&x));
+            let how = st.cve.clone().or(st.exposure.map(|x| format!("#{x}")));
+            match edges.iter_mut().find(|e| e.from == at && e.to == to) {
+                Some(e) => {
+                    e.choke |= choke;
+                    if let Some(h) = how
+                        && !e.how.contains(&h)
+                    {
+                        e.how.push(h);
+                    }
+                }
+                None => edges.push(Edge {
+                    from: at,
+                    to,
+                    how: how.into_iter().collect(),
+                    choke,
+                }),
+            }
+            at = to;
+        }
+        nodes[at].jewel = true;
+    }
+    layer(&mut nodes, &edges);
+    draw(&nodes, &edges)
+}
+
+/// Longest-path layering (bounded, so a cycle in the union of paths cannot loop), then rows
+/// in order of first appearance within each column.
+fn layer(nodes: &mut [GNode], edges: &[Edge]) {
+    for _ in 0..nodes.len() {
+        let mut changed = false;
+        for e in edges {
+            let (u, v) = (e.from, e.to);
+            if nodes[v].col < nodes[u].col + 1 && nodes[u].col + 1 < nodes.len() {
+                nodes[v].col = nodes[u].col + 1;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut used: HashMap<usize, usize> = HashMap::new();
+    for n in nodes.iter_mut() {
+        let r = used.entry(n.col).or_default();
+        n.row = *r;
+        *r += 1;
+    }
+}
+
+fn draw(nodes: &[GNode], edges: &[Edge]) -> String {
+    let (cw, rh, bw, bh, pad) = (280.0, 64.0, 170.0, 34.0, 10.0);
+    let cols = nodes.iter().map(|n| n.col + 1).max().unwrap_or(1) as f64;
+    let rows = nodes.iter().map(|n| n.row + 1).max().unwrap_or(1) as f64;
+    let (w, h) = ((cols - 1.0) * cw + bw + pad * 2.0, rows * rh + pad * 2.0);
+    let pos = |n: &GNode| (pad + n.col as f64 * cw, pad + n.row as f64 * rh);
+    let mut s = format!(
+        "<svg id=\"path-graph\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" role=\"img\" \
+         aria-label=\"attack paths: {} states, {} steps\"><title>attack paths to the crown jewels</title>\
+         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" \
+         markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#57606a\"/></marker>\
+         <marker id=\"arrow-cut\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" \
+         markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#cf222e\"/></marker></defs>",
+        nodes.len(),
+        edges.len()
+    );
+    for e in edges {
+        let (ux, uy) = pos(&nodes[e.from]);
+        let (vx, vy) = pos(&nodes[e.to]);
+        let (x1, y1, x2, y2) = (ux + bw, uy + bh / 2.0, vx, vy + bh / 2.0);
+        let (class, stroke, width, marker) = if e.choke {
+            ("edge choke", "#cf222e", 3.5, "arrow-cut")
+        } else {
+            ("edge", "#57606a", 1.5, "arrow")
+        };
+        let mx = (x1 + x2) / 2.0;
+        let _ = write!(
+            s,
+            "<path class=\"{class}\" d=\"M{x1:.1},{y1:.1} C{mx:.1},{y1:.1} {mx:.1},{y2:.1} {x2:.1},{y2:.1}\" \
+             fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width}\" marker-end=\"url(#{marker})\">\
+             <title>{} → {}{}</title></path>",
+            esc(&nodes[e.from].label),
+            esc(&nodes[e.to].label),
+            if e.how.is_empty() {
+                String::new()
+            } else {
+                format!(" via {}", esc(&e.how.join(", ")))
+            }
+        );
+        if let Some(first) = e.how.first() {
+            let more = match e.how.len() {
+                1 => String::new(),
+                n => format!(" +{}", n - 1),
+            };
+            let _ = write!(
+                s,
+                "<text class=\"edge-label\" x=\"{mx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"10\" fill=\"{stroke}\">{}{more}</text>",
+                (y1 + y2) / 2.0 - 5.0,
+                esc(&cut_label(first, 18))
+            );
+        }
+    }
+    for n in nodes {
+        let (x, y) = pos(n);
+        let (class, fill) = match (n.entry, n.jewel) {
+            (_, true) => ("node jewel", "#ffebe9"),
+            (true, _) => ("node entry", "#fff8c5"),
+            _ => ("node", "#f6f8fa"),
+        };
+        let _ = write!(
+            s,
+            "<g class=\"{class}\"><title>{full}</title><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bw}\" height=\"{bh}\" rx=\"5\" \
+             fill=\"{fill}\" stroke=\"#57606a\"/><text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"11\">{short}</text></g>",
+            full = esc(&n.label),
+            tx = x + 6.0,
+            ty = y + bh / 2.0 + 4.0,
+            short = esc(&cut_label(&n.label, 27)),
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn cut_label(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trend_leaves_gaps_and_never_draws_a_missing_zero() {
+        let pts = vec![
+            ("2026-01-01".to_string(), Some(2.0)),
+            ("2026-01-02".to_string(), Some(4.0)),
+            ("2026-01-03".to_string(), None),
+            ("2026-01-04".to_string(), Some(3.0)),
+            ("2026-01-05".to_string(), Some(1.0)),
+        ];
+        let s = trend("k", "MTTR <P1>", "days", &pts);
+        assert_eq!(s.matches("<polyline").count(), 2, "{s}");
+        assert_eq!(s.matches("<circle").count(), 4);
+        assert!(s.contains("MTTR &lt;P1&gt;"));
+        assert!(!s.contains("2026-01-03: "), "no point for the missing day");
+        let empty = trend("e", "none", "", &[("d".into(), None)]);
+        assert!(empty.contains("no value in any snapshot"));
+        assert!(!empty.contains("<polyline"));
+    }
+}
