@@ -206,37 +206,68 @@ fn layer(nodes: &mut [GNode], edges: &[Edge]) {
     }
 }
 
+/// Box width and height, column and row pitch, and the margin of the path graph.
+const BW: f64 = 170.0;
+const BH: f64 = 34.0;
+const CW: f64 = 280.0;
+const RH: f64 = 64.0;
+const PAD: f64 = 10.0;
+
 fn draw(nodes: &[GNode], edges: &[Edge]) -> String {
-    let (cw, rh, bw, bh, pad) = (280.0, 64.0, 170.0, 34.0, 10.0);
     let cols = nodes.iter().map(|n| n.col + 1).max().unwrap_or(1) as f64;
     let rows = nodes.iter().map(|n| n.row + 1).max().unwrap_or(1) as f64;
-    let (w, h) = ((cols - 1.0) * cw + bw + pad * 2.0, rows * rh + pad * 2.0);
-    let pos = |n: &GNode| (pad + n.col as f64 * cw, pad + n.row as f64 * rh);
+    // an edge that skips a column arcs over the boxes in between: room above the first row
+    let top = if edges.iter().any(|e| span(nodes, e) > 1) {
+        48.0
+    } else {
+        PAD
+    };
+    let (w, h) = ((cols - 1.0) * CW + BW + PAD * 2.0, top + rows * RH + PAD);
+    let pos = |n: &GNode| (PAD + n.col as f64 * CW, top + n.row as f64 * RH);
     let mut s = format!(
         "<svg id=\"path-graph\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" role=\"img\" \
          aria-label=\"attack paths: {} states, {} steps\"><title>attack paths to the crown jewels</title>\
-         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" \
-         markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#57606a\"/></marker>\
-         <marker id=\"arrow-cut\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" \
-         markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#cf222e\"/></marker></defs>",
+         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerUnits=\"userSpaceOnUse\" \
+         markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#57606a\"/></marker>\
+         <marker id=\"arrow-cut\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerUnits=\"userSpaceOnUse\" \
+         markerWidth=\"12\" markerHeight=\"12\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#cf222e\"/></marker></defs>",
         nodes.len(),
         edges.len()
     );
-    for e in edges {
+    // labels go on top of boxes and lines, so they are written last
+    let mut labels = String::new();
+    for (i, e) in edges.iter().enumerate() {
         let (ux, uy) = pos(&nodes[e.from]);
         let (vx, vy) = pos(&nodes[e.to]);
-        let (x1, y1, x2, y2) = (ux + bw, uy + bh / 2.0, vx, vy + bh / 2.0);
+        let (x1, y1, x2, y2) = (ux + BW, uy + BH / 2.0, vx, vy + BH / 2.0);
         let (class, stroke, width, marker) = if e.choke {
             ("edge choke", "#cf222e", 3.5, "arrow-cut")
         } else {
             ("edge", "#57606a", 1.5, "arrow")
         };
-        let mx = (x1 + x2) / 2.0;
+        let (d, lx, ly) = if span(nodes, e) > 1 {
+            // over the boxes: from the top of the source box to the top of the target box
+            let (sx, sy, tx, ty) = (ux + BW * 0.75, uy, vx + BW * 0.25, vy);
+            let rise = 30.0 + (i % 3) as f64 * 5.0;
+            let apex = sy.min(ty) - rise;
+            // a cubic whose control points are both at the apex peaks at 3/4 of the rise
+            (
+                format!("M{sx:.1},{sy:.1} C{sx:.1},{apex:.1} {tx:.1},{apex:.1} {tx:.1},{ty:.1}"),
+                (sx + tx) / 2.0,
+                sy.min(ty) - 0.75 * rise - 4.0,
+            )
+        } else {
+            let mx = (x1 + x2) / 2.0;
+            (
+                format!("M{x1:.1},{y1:.1} C{mx:.1},{y1:.1} {mx:.1},{y2:.1} {x2:.1},{y2:.1}"),
+                mx,
+                (y1 + y2) / 2.0 - 5.0,
+            )
+        };
         let _ = write!(
             s,
-            "<path class=\"{class}\" d=\"M{x1:.1},{y1:.1} C{mx:.1},{y1:.1} {mx:.1},{y2:.1} {x2:.1},{y2:.1}\" \
-             fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width}\" marker-end=\"url(#{marker})\">\
-             <title>{} → {}{}</title></path>",
+            "<path class=\"{class}\" d=\"{d}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width}\" \
+             marker-end=\"url(#{marker})\"><title>{} → {}{}</title></path>",
             esc(&nodes[e.from].label),
             esc(&nodes[e.to].label),
             if e.how.is_empty() {
@@ -251,9 +282,9 @@ fn draw(nodes: &[GNode], edges: &[Edge]) -> String {
                 n => format!(" +{}", n - 1),
             };
             let _ = write!(
-                s,
-                "<text class=\"edge-label\" x=\"{mx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"10\" fill=\"{stroke}\">{}{more}</text>",
-                (y1 + y2) / 2.0 - 5.0,
+                labels,
+                "<text class=\"edge-label\" x=\"{lx:.1}\" y=\"{ly:.1}\" text-anchor=\"middle\" font-size=\"10\" \
+                 fill=\"{stroke}\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">{}{more}</text>",
                 esc(&cut_label(first, 18))
             );
         }
@@ -267,26 +298,37 @@ fn draw(nodes: &[GNode], edges: &[Edge]) -> String {
         };
         let _ = write!(
             s,
-            "<g class=\"{class}\"><title>{full}</title><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bw}\" height=\"{bh}\" rx=\"5\" \
+            "<g class=\"{class}\"><title>{full}</title><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{BW}\" height=\"{BH}\" rx=\"5\" \
              fill=\"{fill}\" stroke=\"#57606a\"/><text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"11\">{short}</text></g>",
             full = esc(&n.label),
             tx = x + 6.0,
-            ty = y + bh / 2.0 + 4.0,
+            ty = y + BH / 2.0 + 4.0,
             short = esc(&cut_label(&n.label, 27)),
         );
     }
+    s.push_str(&labels);
     s.push_str("</svg>");
     s
 }
 
+/// How many columns an edge crosses (negative spans, from a cycle, count as one).
+fn span(nodes: &[GNode], e: &Edge) -> usize {
+    nodes[e.to].col.saturating_sub(nodes[e.from].col).max(1)
+}
+
+/// `s` in at most `max` characters: the start and the end kept (a path's last component
+/// says the most), an ellipsis between.
 fn cut_label(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max - 1).collect();
-        t.push('…');
-        t
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
     }
+    let head = max / 3;
+    let tail = max - head - 1;
+    let mut t: String = s.chars().take(head).collect();
+    t.push('…');
+    t.extend(s.chars().skip(n - tail));
+    t
 }
 
 #[cfg(test)]
@@ -307,6 +349,11 @@ mod tests {
         assert_eq!(s.matches("<circle").count(), 4);
         assert!(s.contains("MTTR &lt;P1&gt;"));
         assert!(!s.contains("2026-01-03: "), "no point for the missing day");
+        assert_eq!(
+            cut_label("./configuration/log4j-core/2.13.2", 12),
+            "./co…/2.13.2"
+        );
+        assert_eq!(cut_label("short", 12), "short");
         let empty = trend("e", "none", "", &[("d".into(), None)]);
         assert!(empty.contains("no value in any snapshot"));
         assert!(!empty.contains("<polyline"));

@@ -197,7 +197,8 @@ fn rehearse(settings: &ctem_core::Settings, dir: &Path, step: usize) -> Result<(
             x.id,
             x.tasks.len(),
             {
-                let mut teams: Vec<&str> = x.tasks.iter().map(|t| t.team.as_str()).collect();
+                let mut teams: Vec<&str> =
+                    x.tasks.iter().flat_map(|t| t.team.split(", ")).collect();
                 teams.sort();
                 teams.dedup();
                 teams.join(", ")

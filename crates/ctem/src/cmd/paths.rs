@@ -1,15 +1,13 @@
 //! `ctem paths` and `ctem chokepoints`: attack paths to the crown jewels and the fixes that
 //! cut them (crates/ctem-paths; rules in docs/paths.md).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use ctem_model::ExposureStatus;
+use ctem_paths::PathsConfig;
 use ctem_paths::query::{self, AttackPath, Chokepoints};
-use ctem_paths::{AttackGraph, Environment, PathsConfig};
-use ctem_store::{AssetFilter, ExposureFilter, Store};
+use ctem_store::Store;
 
 use ctem_core::Settings;
 

@@ -155,6 +155,12 @@ pub fn exercise(settings: &Settings, c: ExerciseCommand) -> Result<ExitCode> {
         ExerciseCommand::Ack { id, step, json } => (TaskEvent::Ack, id, step, json),
         ExerciseCommand::Complete { id, step, json } => (TaskEvent::Complete, id, step, json),
     };
+    // the server's rule for the same change (docs/roles.md, work_exercises)
+    ctem_core::roles::authorize(
+        store.as_ref(),
+        super::tickets::actor().as_deref(),
+        ctem_model::work::Action::WorkExercises,
+    )?;
     let t = store.update_task(id, step, event, Utc::now())?;
     if json {
         outln!("{}", serde_json::to_string(&t)?);

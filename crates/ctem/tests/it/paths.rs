@@ -390,6 +390,29 @@ fn a_scenario_opens_an_exercise_whose_tasks_record_ack_and_completion() {
         .map(|t| t["step"].as_i64().unwrap())
         .collect();
     assert_eq!(acked, [2, 5]);
+    // this one and the demo's own rehearsal
     let all = d.json(&["exercise", "list", "--json"]);
-    assert_eq!(all.as_array().unwrap().len(), 1);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+
+    // the acting user needs work_exercises, as in the server (docs/roles.md)
+    let as_user = |user: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ctem"))
+            .args(["--db", "d/ctem.db", "--config", "d/ctem.toml"])
+            .args(["exercise", "ack", &id, "1"])
+            .current_dir(d.env.dir.path())
+            .env("CTEM_USER", user)
+            .env_remove("CTEM_CONFIG")
+            .env_remove("CTEM_DB")
+            .output()
+            .expect("run ctem")
+    };
+    let out = as_user("nobody");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
+    let out = as_user("rita");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
