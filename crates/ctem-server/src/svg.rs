@@ -54,36 +54,7 @@ pub fn trend(id: &str, title: &str, unit: &str, points: &[(String, Option<f64>)]
         hi_s = esc(&format!("{}{}", num(hi), short_unit(unit))),
         lo_s = esc(&format!("{}{}", num(lo), short_unit(unit))),
     );
-    // one polyline per run of days with a value
-    let mut runs: Vec<Vec<String>> = vec![Vec::new()];
-    for (i, (_, v)) in points.iter().enumerate() {
-        match v {
-            Some(v) => runs
-                .last_mut()
-                .expect("a run")
-                .push(format!("{:.1},{:.1}", x(i), y(*v))),
-            None => runs.push(Vec::new()),
-        }
-    }
-    for r in runs.iter().filter(|r| r.len() > 1) {
-        let _ = write!(
-            s,
-            "<polyline class=\"line\" fill=\"none\" stroke=\"#0969da\" stroke-width=\"2\" points=\"{}\"/>",
-            r.join(" ")
-        );
-    }
-    for (i, (day, v)) in points.iter().enumerate() {
-        if let Some(v) = v {
-            let _ = write!(
-                s,
-                "<circle class=\"pt\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#0969da\"><title>{}: {}</title></circle>",
-                x(i),
-                y(*v),
-                esc(day),
-                esc(&num(*v))
-            );
-        }
-    }
+    s.push_str(&trend_marks(points, &x, &y));
     if let (Some(first), Some(last)) = (points.first(), points.last()) {
         let _ = write!(
             s,
@@ -103,6 +74,43 @@ pub fn trend(id: &str, title: &str, unit: &str, points: &[(String, Option<f64>)]
     }
     s.push_str("</svg>");
     s
+}
+
+/// The lines (one per run of days with a value) and the points of a trend.
+fn trend_marks(
+    points: &[(String, Option<f64>)],
+    x: &dyn Fn(usize) -> f64,
+    y: &dyn Fn(f64) -> f64,
+) -> String {
+    let mut out = String::new();
+    // one polyline per run of days with a value
+    let mut runs: Vec<Vec<String>> = vec![Vec::new()];
+    for (i, (_, v)) in points.iter().enumerate() {
+        match (v, runs.last_mut()) {
+            (Some(v), Some(run)) => run.push(format!("{:.1},{:.1}", x(i), y(*v))),
+            _ => runs.push(Vec::new()),
+        }
+    }
+    for r in runs.iter().filter(|r| r.len() > 1) {
+        let _ = write!(
+            out,
+            "<polyline class=\"line\" fill=\"none\" stroke=\"#0969da\" stroke-width=\"2\" points=\"{}\"/>",
+            r.join(" ")
+        );
+    }
+    for (i, (day, v)) in points.iter().enumerate() {
+        if let Some(v) = v {
+            let _ = write!(
+                out,
+                "<circle class=\"pt\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#0969da\"><title>{}: {}</title></circle>",
+                x(i),
+                y(*v),
+                esc(day),
+                esc(&num(*v))
+            );
+        }
+    }
+    out
 }
 
 fn short_unit(unit: &str) -> &str {
@@ -237,57 +245,9 @@ fn draw(nodes: &[GNode], edges: &[Edge]) -> String {
     // labels go on top of boxes and lines, so they are written last
     let mut labels = String::new();
     for (i, e) in edges.iter().enumerate() {
-        let (ux, uy) = pos(&nodes[e.from]);
-        let (vx, vy) = pos(&nodes[e.to]);
-        let (x1, y1, x2, y2) = (ux + BW, uy + BH / 2.0, vx, vy + BH / 2.0);
-        let (class, stroke, width, marker) = if e.choke {
-            ("edge choke", "#cf222e", 3.5, "arrow-cut")
-        } else {
-            ("edge", "#57606a", 1.5, "arrow")
-        };
-        let (d, lx, ly) = if span(nodes, e) > 1 {
-            // over the boxes: from the top of the source box to the top of the target box
-            let (sx, sy, tx, ty) = (ux + BW * 0.75, uy, vx + BW * 0.25, vy);
-            let rise = 30.0 + (i % 3) as f64 * 5.0;
-            let apex = sy.min(ty) - rise;
-            // a cubic whose control points are both at the apex peaks at 3/4 of the rise
-            (
-                format!("M{sx:.1},{sy:.1} C{sx:.1},{apex:.1} {tx:.1},{apex:.1} {tx:.1},{ty:.1}"),
-                (sx + tx) / 2.0,
-                sy.min(ty) - 0.75 * rise - 4.0,
-            )
-        } else {
-            let mx = (x1 + x2) / 2.0;
-            (
-                format!("M{x1:.1},{y1:.1} C{mx:.1},{y1:.1} {mx:.1},{y2:.1} {x2:.1},{y2:.1}"),
-                mx,
-                (y1 + y2) / 2.0 - 5.0,
-            )
-        };
-        let _ = write!(
-            s,
-            "<path class=\"{class}\" d=\"{d}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width}\" \
-             marker-end=\"url(#{marker})\"><title>{} → {}{}</title></path>",
-            esc(&nodes[e.from].label),
-            esc(&nodes[e.to].label),
-            if e.how.is_empty() {
-                String::new()
-            } else {
-                format!(" via {}", esc(&e.how.join(", ")))
-            }
-        );
-        if let Some(first) = e.how.first() {
-            let more = match e.how.len() {
-                1 => String::new(),
-                n => format!(" +{}", n - 1),
-            };
-            let _ = write!(
-                labels,
-                "<text class=\"edge-label\" x=\"{lx:.1}\" y=\"{ly:.1}\" text-anchor=\"middle\" font-size=\"10\" \
-                 fill=\"{stroke}\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">{}{more}</text>",
-                esc(&cut_label(first, 18))
-            );
-        }
+        let (line, label) = edge_svg(nodes, e, i, &pos);
+        s.push_str(&line);
+        labels.push_str(&label);
     }
     for n in nodes {
         let (x, y) = pos(n);
@@ -309,6 +269,69 @@ fn draw(nodes: &[GNode], edges: &[Edge]) -> String {
     s.push_str(&labels);
     s.push_str("</svg>");
     s
+}
+
+/// One step of the graph: the line (a curve, or an arc over the boxes when it skips a
+/// column) and its label.
+fn edge_svg(
+    nodes: &[GNode],
+    e: &Edge,
+    i: usize,
+    pos: &dyn Fn(&GNode) -> (f64, f64),
+) -> (String, String) {
+    let (mut line, mut label) = (String::new(), String::new());
+    let (ux, uy) = pos(&nodes[e.from]);
+    let (vx, vy) = pos(&nodes[e.to]);
+    let (x1, y1, x2, y2) = (ux + BW, uy + BH / 2.0, vx, vy + BH / 2.0);
+    let (class, stroke, width, marker) = if e.choke {
+        ("edge choke", "#cf222e", 3.5, "arrow-cut")
+    } else {
+        ("edge", "#57606a", 1.5, "arrow")
+    };
+    let (d, lx, ly) = if span(nodes, e) > 1 {
+        // over the boxes: from the top of the source box to the top of the target box
+        let (sx, sy, tx, ty) = (ux + BW * 0.75, uy, vx + BW * 0.25, vy);
+        let rise = 30.0 + (i % 3) as f64 * 5.0;
+        let apex = sy.min(ty) - rise;
+        // a cubic whose control points are both at the apex peaks at 3/4 of the rise
+        (
+            format!("M{sx:.1},{sy:.1} C{sx:.1},{apex:.1} {tx:.1},{apex:.1} {tx:.1},{ty:.1}"),
+            (sx + tx) / 2.0,
+            sy.min(ty) - 0.75 * rise - 4.0,
+        )
+    } else {
+        let mx = (x1 + x2) / 2.0;
+        (
+            format!("M{x1:.1},{y1:.1} C{mx:.1},{y1:.1} {mx:.1},{y2:.1} {x2:.1},{y2:.1}"),
+            mx,
+            (y1 + y2) / 2.0 - 5.0,
+        )
+    };
+    let _ = write!(
+        line,
+        "<path class=\"{class}\" d=\"{d}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width}\" \
+         marker-end=\"url(#{marker})\"><title>{} → {}{}</title></path>",
+        esc(&nodes[e.from].label),
+        esc(&nodes[e.to].label),
+        if e.how.is_empty() {
+            String::new()
+        } else {
+            format!(" via {}", esc(&e.how.join(", ")))
+        }
+    );
+    if let Some(first) = e.how.first() {
+        let more = match e.how.len() {
+            1 => String::new(),
+            n => format!(" +{}", n - 1),
+        };
+        let _ = write!(
+            label,
+            "<text class=\"edge-label\" x=\"{lx:.1}\" y=\"{ly:.1}\" text-anchor=\"middle\" font-size=\"10\" \
+             fill=\"{stroke}\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">{}{more}</text>",
+            esc(&cut_label(first, 18))
+        );
+    }
+    (line, label)
 }
 
 /// How many columns an edge crosses (negative spans, from a cycle, count as one).
