@@ -19,6 +19,12 @@
 //!   role.
 //! - **Keyset pagination.** A cursor names the last row of a page (`(severity, id)` for
 //!   exposures), so page N is one index range scan, fast at a million rows.
+//! - **One function per view, two renderings.** The measure and validate stages
+//!   ([`api_measure`], [`api_validate`]) expose `*_now` functions that call ctem-measure,
+//!   ctem-paths and `ctem_core::validate::Model` exactly as the CLI does; the JSON routes and
+//!   the dashboard pages ([`pages_measure`], [`pages_validate`]) both render what those return,
+//!   so a page never disagrees with its API route. Charts and the attack-path graph are
+//!   hand-written SVG ([`svg`]): no script, no library, a `<title>` on every mark.
 //! - **Secrets stored as hashes.** Passwords as argon2id PHC strings; tokens and session ids
 //!   are 256-bit random values stored as SHA-256, shown once.
 
