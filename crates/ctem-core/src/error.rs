@@ -17,6 +17,9 @@ pub enum Error {
     /// The actor is not a user of the store.
     #[error("{0} is not a user of this store (see ctem teams list)")]
     UnknownActor(String),
+    /// The environment model or a query of ctem-paths refused its input.
+    #[error(transparent)]
+    Paths(#[from] ctem_paths::Error),
 }
 
 impl Error {
@@ -24,6 +27,8 @@ impl Error {
         match self {
             Error::Store(e) => e.kind(),
             Error::Forbidden { .. } | Error::UnknownActor(_) => ErrorKind::Forbidden,
+            Error::Paths(ctem_paths::Error::UnknownAsset(_)) => ErrorKind::NotFound,
+            Error::Paths(_) => ErrorKind::Invalid,
         }
     }
 }

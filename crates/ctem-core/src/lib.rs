@@ -5,6 +5,8 @@
 //! - [`settings`]: one validated [`Settings`] value built from `ctem.toml`, the environment
 //!   and the flags, passed explicitly (no globals);
 //! - [`roles::authorize`]: the role check every command that changes something calls;
+//! - [`validate::Model`]: the attack-path environment and graph of a store, loaded the same
+//!   way by `ctem paths` and the server;
 //! - the pipelines, each a function over the store traits and explicit settings with a
 //!   progress callback: [`prioritize`] (the whole pass, the follow-up of a change and its
 //!   retry) so far; the import, intel, feed and ticket pipelines and the backend-neutral
@@ -23,6 +25,7 @@ pub mod error;
 pub mod prioritize;
 pub mod roles;
 pub mod settings;
+pub mod validate;
 
 pub use error::{Error, Result};
 pub use settings::{Settings, SettingsError};

@@ -282,9 +282,10 @@ pub fn group(store: &mut dyn Store, s: &IncidentSettings) -> Result<GroupSummary
     Ok(summary)
 }
 
-/// Whether `role` may change an incident's state: incident responders and admins.
+/// Whether `role` may change an incident's state: the `work_incidents` row of the role
+/// table (incident responders and admins), which the server's routes check too.
 pub fn may_change_state(role: Role) -> bool {
-    matches!(role, Role::Admin | Role::IncidentResponder)
+    ctem_model::work::permits(role, ctem_model::work::Action::WorkIncidents)
 }
 
 #[cfg(test)]

@@ -86,6 +86,10 @@ pub enum Action {
     ReadAlerts,
     /// Run detection, manage rules, triage alerts.
     ManageDetections,
+    /// Change an incident's state (acknowledged, contained, resolved, false positive).
+    WorkIncidents,
+    /// Acknowledge and complete the tasks of an attack-scenario exercise.
+    WorkExercises,
     /// Users, teams, ownership rules.
     ManageTeams,
     /// Webhooks, Jira, GitHub targets and their secrets.
@@ -94,7 +98,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in table order.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Action::ReadExposures,
         Action::ImportScans,
         Action::TriageExposures,
@@ -106,6 +110,8 @@ impl Action {
         Action::ManageIntel,
         Action::ReadAlerts,
         Action::ManageDetections,
+        Action::WorkIncidents,
+        Action::WorkExercises,
         Action::ManageTeams,
         Action::ManageIntegrations,
     ];
@@ -123,6 +129,8 @@ impl Action {
             Action::ManageIntel => "manage_intel",
             Action::ReadAlerts => "read_alerts",
             Action::ManageDetections => "manage_detections",
+            Action::WorkIncidents => "work_incidents",
+            Action::WorkExercises => "work_exercises",
             Action::ManageTeams => "manage_teams",
             Action::ManageIntegrations => "manage_integrations",
         }
@@ -141,7 +149,11 @@ pub fn permits(role: Role, action: Action) -> bool {
         R::Admin => true,
         R::VulnerabilityManager => !matches!(
             action,
-            A::ManageIntel | A::ManageDetections | A::ManageTeams | A::ManageIntegrations
+            A::ManageIntel
+                | A::ManageDetections
+                | A::WorkIncidents
+                | A::ManageTeams
+                | A::ManageIntegrations
         ),
         R::ThreatAnalyst => matches!(
             action,
@@ -151,14 +163,21 @@ pub fn permits(role: Role, action: Action) -> bool {
                 | A::ManageIntel
                 | A::ReadAlerts
                 | A::ManageDetections
+                | A::WorkExercises
         ),
         R::IncidentResponder => matches!(
             action,
-            A::ReadExposures | A::ReadTickets | A::ReadIntel | A::ReadAlerts | A::ManageDetections
+            A::ReadExposures
+                | A::ReadTickets
+                | A::ReadIntel
+                | A::ReadAlerts
+                | A::ManageDetections
+                | A::WorkIncidents
+                | A::WorkExercises
         ),
         R::ItOperations => matches!(
             action,
-            A::ReadExposures | A::ImportScans | A::ReadTickets | A::WorkTickets
+            A::ReadExposures | A::ImportScans | A::ReadTickets | A::WorkTickets | A::WorkExercises
         ),
         R::Viewer => matches!(
             action,

@@ -40,7 +40,7 @@ pub struct PageDoc {
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 1000;
 
-fn limit(l: Option<usize>) -> ApiResult<usize> {
+pub(crate) fn limit(l: Option<usize>) -> ApiResult<usize> {
     match l.unwrap_or(DEFAULT_LIMIT) {
         0 => Err(ApiError::invalid("limit must be at least 1")),
         n if n > MAX_LIMIT => Err(ApiError::invalid(format!(
@@ -51,14 +51,14 @@ fn limit(l: Option<usize>) -> ApiResult<usize> {
 }
 
 /// Cuts `items` (fetched with one extra row) to `limit` and names the cursor after it.
-fn page<T>(mut items: Vec<T>, limit: usize, cursor: impl Fn(&T) -> String) -> Page<T> {
+pub(crate) fn page<T>(mut items: Vec<T>, limit: usize, cursor: impl Fn(&T) -> String) -> Page<T> {
     let more = items.len() > limit;
     items.truncate(limit);
     let next_cursor = if more { items.last().map(cursor) } else { None };
     Page { items, next_cursor }
 }
 
-fn id_cursor(c: Option<&str>) -> ApiResult<Option<i64>> {
+pub(crate) fn id_cursor(c: Option<&str>) -> ApiResult<Option<i64>> {
     c.map(|c| {
         c.parse::<i64>()
             .map_err(|_| ApiError::invalid(format!("bad cursor {c:?}")))

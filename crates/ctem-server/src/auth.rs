@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Partner {
-    /// A managed detection and response provider: reads alerts, nothing else yet (incident
-    /// status joins when incidents are stored).
+    /// A managed detection and response provider: reads alerts and incidents and writes
+    /// incident status, nothing else.
     Mdr,
     /// An intelligence-sharing partner: TAXII only.
     Sharing,

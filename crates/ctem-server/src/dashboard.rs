@@ -36,12 +36,19 @@ const NAV: &[(&str, &str, Action)] = &[
     ("/exposures", "Exposures", Action::ReadExposures),
     ("/assets", "Assets", Action::ReadExposures),
     ("/alerts", "Alerts", Action::ReadAlerts),
+    ("/incidents", "Incidents", Action::ReadAlerts),
     ("/tickets", "Tickets", Action::ReadTickets),
     ("/intel", "Intel", Action::ReadIntel),
+    ("/kpis", "KPIs", Action::ReadExposures),
+    ("/goals", "Goals", Action::ReadExposures),
+    ("/assessment", "Assessment", Action::ReadExposures),
+    ("/review", "Review", Action::ReadExposures),
+    ("/paths", "Attack paths", Action::ReadExposures),
+    ("/scenarios", "Scenarios", Action::ReadExposures),
     ("/admin", "Users and tokens", Action::ManageTeams),
 ];
 
-fn csrf(c: &Caller) -> String {
+pub(crate) fn csrf(c: &Caller) -> String {
     match &c.principal.credential {
         Credential::Session { csrf } => csrf.clone(),
         _ => String::new(),
@@ -49,7 +56,7 @@ fn csrf(c: &Caller) -> String {
 }
 
 /// The page frame: header with the role's navigation, main content.
-fn frame(c: &Caller, current: &str, title: &str, body: &str) -> Html<String> {
+pub(crate) fn frame(c: &Caller, current: &str, title: &str, body: &str) -> Html<String> {
     let mut nav = String::new();
     for (href, label, action) in NAV {
         if authorize(&c.principal, *action, &[]) {
@@ -77,7 +84,7 @@ fn frame(c: &Caller, current: &str, title: &str, body: &str) -> Html<String> {
     ))
 }
 
-fn error_page(c: &Caller, e: ApiError) -> Response {
+pub(crate) fn error_page(c: &Caller, e: ApiError) -> Response {
     let status = e.status;
     (
         status,
@@ -173,7 +180,7 @@ pub async fn overview(State(st): State<AppState>, Extension(c): Extension<Caller
     }
 }
 
-fn select(name: &str, current: Option<&str>, options: &[&str]) -> String {
+pub(crate) fn select(name: &str, current: Option<&str>, options: &[&str]) -> String {
     let mut s = format!("<select name=\"{name}\" id=\"f-{name}\">");
     for o in options {
         let sel = if Some(*o) == current { " selected" } else { "" };

@@ -107,6 +107,30 @@ impl From<ctem_store::Error> for ApiError {
     }
 }
 
+impl From<ctem_measure::Error> for ApiError {
+    fn from(e: ctem_measure::Error) -> Self {
+        match e {
+            ctem_measure::Error::Store(e) => e.into(),
+            // settings and goals were validated when the server started; a bad snapshot row
+            // is the store's fault
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<ctem_core::Error> for ApiError {
+    fn from(e: ctem_core::Error) -> Self {
+        match e {
+            ctem_core::Error::Store(e) => e.into(),
+            ctem_core::Error::Paths(ctem_paths::Error::UnknownAsset(a)) => {
+                ApiError::not_found(format!("no asset named {a:?}"))
+            }
+            ctem_core::Error::Paths(p) => ApiError::unprocessable(p.to_string()),
+            other => ApiError::forbidden(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

@@ -19,10 +19,18 @@
 //!   role.
 //! - **Keyset pagination.** A cursor names the last row of a page (`(severity, id)` for
 //!   exposures), so page N is one index range scan, fast at a million rows.
+//! - **One function per view, two renderings.** The measure and validate stages
+//!   ([`api_measure`], [`api_validate`]) expose `*_now` functions that call ctem-measure,
+//!   ctem-paths and `ctem_core::validate::Model` exactly as the CLI does; the JSON routes and
+//!   the dashboard pages ([`pages_measure`], [`pages_validate`]) both render what those return,
+//!   so a page never disagrees with its API route. Charts and the attack-path graph are
+//!   hand-written SVG ([`svg`]): no script, no library, a `<title>` on every mark.
 //! - **Secrets stored as hashes.** Passwords as argon2id PHC strings; tokens and session ids
 //!   are 256-bit random values stored as SHA-256, shown once.
 
 pub mod api;
+pub mod api_measure;
+pub mod api_validate;
 pub mod auth;
 pub mod dashboard;
 pub mod error;
@@ -30,7 +38,10 @@ pub mod events;
 pub mod jobs;
 pub mod metrics;
 pub mod openapi;
+pub mod pages_measure;
+pub mod pages_validate;
 pub mod routes;
+pub mod svg;
 pub mod taxii;
 pub mod web;
 
@@ -71,6 +82,9 @@ pub struct ServerConfig {
     pub detector: Option<events::Detector>,
     /// Events waiting for detection before the server answers 429.
     pub events_queue: usize,
+    /// The settings the measure and validate routes read: `[incidents]`, `[kpi]`,
+    /// `[[goals]]` and `[paths]`.
+    pub settings: ctem_core::Settings,
 }
 
 impl ServerConfig {
@@ -81,6 +95,7 @@ impl ServerConfig {
             importer: None,
             detector: None,
             events_queue: 100_000,
+            settings: ctem_core::Settings::default(),
         }
     }
 }
@@ -97,6 +112,7 @@ struct Inner {
     jobs: jobs::Jobs,
     importer: Option<Arc<dyn Importer>>,
     events: Option<events::EventQueue>,
+    settings: ctem_core::Settings,
 }
 
 /// Idle store handles kept for reuse.
@@ -118,6 +134,7 @@ impl AppState {
             jobs: jobs::Jobs::default(),
             importer: cfg.importer,
             events,
+            settings: cfg.settings,
         })))
     }
 
@@ -135,6 +152,11 @@ impl AppState {
 
     pub(crate) fn events(&self) -> Option<&events::EventQueue> {
         self.0.events.as_ref()
+    }
+
+    /// The settings of the measure and validate routes.
+    pub fn settings(&self) -> &ctem_core::Settings {
+        &self.0.settings
     }
 
     pub(crate) fn db(&self) -> &str {

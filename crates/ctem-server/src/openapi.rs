@@ -5,7 +5,7 @@ use axum::Json;
 use axum::response::Html;
 use utoipa::OpenApi;
 
-use crate::{api, error, events, jobs};
+use crate::{api, api_measure, api_validate, error, events, jobs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,21 @@ use crate::{api, error, events, jobs};
         api::create_token,
         api::revoke_token,
         api::audit_log,
+        api_measure::incidents,
+        api_measure::incident,
+        api_measure::patch_incident,
+        api_measure::kpis,
+        api_measure::kpi_snapshots,
+        api_measure::goal_statuses,
+        api_measure::assessment,
+        api_measure::review,
+        api_validate::paths,
+        api_validate::chokepoints,
+        api_validate::scenarios,
+        api_validate::exercises,
+        api_validate::exercise,
+        api_validate::ack_task,
+        api_validate::complete_task,
         jobs::create_import,
         jobs::job,
         events::post_events
@@ -49,6 +64,7 @@ use crate::{api, error, events, jobs};
         api::MoveBody,
         api::NewUserBody,
         api::NewTokenBody,
+        api_measure::IncidentStateBody,
         jobs::Job,
         jobs::JobStatus
     ))

@@ -69,6 +69,21 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/tickets/{id}/move", A::WorkTickets),
     rule("GET", "/intel", A::ReadIntel),
     rule("GET", "/admin", A::ManageTeams),
+    rule("GET", "/incidents", A::ReadAlerts),
+    rule("GET", "/incidents/{id}", A::ReadAlerts),
+    rule("POST", "/incidents/{id}/state", A::WorkIncidents),
+    rule("GET", "/kpis", A::ReadExposures),
+    rule("GET", "/goals", A::ReadExposures),
+    rule("GET", "/assessment", A::ReadExposures),
+    rule("GET", "/review", A::ReadExposures),
+    rule("GET", "/paths", A::ReadExposures),
+    rule("GET", "/scenarios", A::ReadExposures),
+    rule("POST", "/exercises/{id}/tasks/{step}/ack", A::WorkExercises),
+    rule(
+        "POST",
+        "/exercises/{id}/tasks/{step}/complete",
+        A::WorkExercises,
+    ),
     rule("GET", "/api/v1/assets", A::ReadExposures),
     rule("GET", "/api/v1/assets/{id}", A::ReadExposures),
     rule("GET", "/api/v1/exposures", A::ReadExposures),
@@ -77,6 +92,39 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/scans", A::ReadExposures),
     rule("GET", "/api/v1/indicators", A::ReadIntel),
     partner("GET", "/api/v1/alerts", A::ReadAlerts, &[Partner::Mdr]),
+    partner("GET", "/api/v1/incidents", A::ReadAlerts, &[Partner::Mdr]),
+    partner(
+        "GET",
+        "/api/v1/incidents/{id}",
+        A::ReadAlerts,
+        &[Partner::Mdr],
+    ),
+    partner(
+        "PATCH",
+        "/api/v1/incidents/{id}",
+        A::WorkIncidents,
+        &[Partner::Mdr],
+    ),
+    rule("GET", "/api/v1/kpis", A::ReadExposures),
+    rule("GET", "/api/v1/kpis/snapshots", A::ReadExposures),
+    rule("GET", "/api/v1/goals", A::ReadExposures),
+    rule("GET", "/api/v1/assessment", A::ReadExposures),
+    rule("GET", "/api/v1/review", A::ReadExposures),
+    rule("GET", "/api/v1/paths", A::ReadExposures),
+    rule("GET", "/api/v1/chokepoints", A::ReadExposures),
+    rule("GET", "/api/v1/scenarios", A::ReadExposures),
+    rule("GET", "/api/v1/exercises", A::ReadExposures),
+    rule("GET", "/api/v1/exercises/{id}", A::ReadExposures),
+    rule(
+        "POST",
+        "/api/v1/exercises/{id}/tasks/{step}/ack",
+        A::WorkExercises,
+    ),
+    rule(
+        "POST",
+        "/api/v1/exercises/{id}/tasks/{step}/complete",
+        A::WorkExercises,
+    ),
     rule("GET", "/api/v1/tickets", A::ReadTickets),
     rule("GET", "/api/v1/tickets/{id}", A::ReadTickets),
     rule("POST", "/api/v1/tickets/{id}/assign", A::WorkTickets),
@@ -137,6 +185,8 @@ pub(crate) fn protected() -> Router<AppState> {
         .route("/tickets/{id}/move", post(d::move_ticket))
         .route("/intel", get(d::intel))
         .route("/admin", get(d::admin))
+        .merge(crate::pages_measure::routes())
+        .merge(crate::pages_validate::routes())
         .route("/api/v1/assets", get(api::assets))
         .route("/api/v1/assets/{id}", get(api::asset))
         .route("/api/v1/exposures", get(api::exposures))
@@ -149,6 +199,8 @@ pub(crate) fn protected() -> Router<AppState> {
         .route("/api/v1/tickets/{id}", get(api::ticket))
         .route("/api/v1/tickets/{id}/assign", post(api::assign_ticket))
         .route("/api/v1/tickets/{id}/move", post(api::move_ticket))
+        .merge(measure_api())
+        .merge(validate_api())
         .route("/api/v1/teams", get(api::teams))
         .route("/api/v1/users", get(api::users).post(api::add_user))
         .route("/api/v1/tokens", get(api::tokens).post(api::create_token))
@@ -161,6 +213,36 @@ pub(crate) fn protected() -> Router<AppState> {
         .route("/api/v1/jobs/{id}", get(jobs::job))
         .route("/api/v1/events", post(crate::events::post_events))
         .merge(taxii::routes())
+}
+
+fn measure_api() -> Router<AppState> {
+    use crate::api_measure as m;
+    Router::new()
+        .route("/api/v1/incidents", get(m::incidents))
+        .route(
+            "/api/v1/incidents/{id}",
+            get(m::incident).patch(m::patch_incident),
+        )
+        .route("/api/v1/kpis", get(m::kpis))
+        .route("/api/v1/kpis/snapshots", get(m::kpi_snapshots))
+        .route("/api/v1/goals", get(m::goal_statuses))
+        .route("/api/v1/assessment", get(m::assessment))
+        .route("/api/v1/review", get(m::review))
+}
+
+fn validate_api() -> Router<AppState> {
+    use crate::api_validate as v;
+    Router::new()
+        .route("/api/v1/paths", get(v::paths))
+        .route("/api/v1/chokepoints", get(v::chokepoints))
+        .route("/api/v1/scenarios", get(v::scenarios))
+        .route("/api/v1/exercises", get(v::exercises))
+        .route("/api/v1/exercises/{id}", get(v::exercise))
+        .route("/api/v1/exercises/{id}/tasks/{step}/ack", post(v::ack_task))
+        .route(
+            "/api/v1/exercises/{id}/tasks/{step}/complete",
+            post(v::complete_task),
+        )
 }
 
 /// Routes anyone may call.

@@ -36,6 +36,23 @@ pub struct Exercise {
     pub tasks: Vec<ExerciseTask>,
 }
 
+/// A recorded run of an attack scenario (`ctem scenario run`): what it found per step, kept so
+/// the dashboard and the API show the latest results without the scenario files or rules.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScenarioRun {
+    pub id: i64,
+    pub name: String,
+    /// The scenario file it ran.
+    pub scenario: String,
+    pub run_at: DateTime<Utc>,
+    /// The exercise the run opened (`--exercise`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exercise_id: Option<i64>,
+    /// The report as JSON (ctem-paths' `ScenarioReport`: per step feasible, rules,
+    /// detectable, proven, team).
+    pub report: String,
+}
+
 /// What a task change records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskEvent {
@@ -65,6 +82,17 @@ pub trait ExerciseStore {
         event: TaskEvent,
         at: DateTime<Utc>,
     ) -> Result<ExerciseTask>;
+    /// Records a scenario run; returns its id.
+    fn record_scenario_run(
+        &mut self,
+        name: &str,
+        scenario: &str,
+        at: DateTime<Utc>,
+        exercise: Option<i64>,
+        report: &str,
+    ) -> Result<i64>;
+    /// The newest `limit` scenario runs, newest first.
+    fn scenario_runs(&self, limit: usize) -> Result<Vec<ScenarioRun>>;
 }
 
 /// The conformance case of [`ExerciseStore`], run by every backend: tasks keep their order and
@@ -120,4 +148,18 @@ pub fn conformance(store: &mut dyn crate::Store) {
     let all = store.exercises().expect("list");
     assert_eq!(all.iter().map(|x| x.id).collect::<Vec<_>>(), vec![id2, id]);
     assert!(store.exercise(id2 + 100).expect("read").is_none());
+    let r1 = store
+        .record_scenario_run("drill", "s.yml", t0, Some(id), "{\"steps\":[]}")
+        .expect("run");
+    let r2 = store
+        .record_scenario_run("other", "o.yml", t2, None, "{}")
+        .expect("run");
+    let runs = store.scenario_runs(10).expect("runs");
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![r2, r1]);
+    assert_eq!(
+        (runs[1].exercise_id, runs[1].run_at, runs[1].report.as_str()),
+        (Some(id), t0, "{\"steps\":[]}")
+    );
+    assert_eq!(runs[0].exercise_id, None);
+    assert_eq!(store.scenario_runs(1).expect("runs").len(), 1);
 }

@@ -24,6 +24,8 @@ pub struct Env {
 
 /// Exposures seeded: severities cycle through all five.
 pub const EXPOSURES: usize = 120;
+/// The first this many exposures have a port (443): remote exploits of the crown jewel.
+pub const REMOTE: usize = 6;
 
 pub fn records() -> Vec<Record> {
     let mut out = vec![Record::Asset {
@@ -37,6 +39,9 @@ pub fn records() -> Vec<Record> {
             Severity::ALL[1 + i % 5],
         );
         e.cves = vec![format!("CVE-2024-{:04}", 1000 + i)];
+        if i < REMOTE {
+            e.port = Some(443);
+        }
         out.push(Record::Exposure {
             asset: 0,
             exposure: Box::new(e),
@@ -127,8 +132,10 @@ pub fn env_with(cfg: impl FnOnce(&mut ServerConfig)) -> Env {
             .expect("user");
         }
     }
+    seed_measure(&db);
     let mut c = ServerConfig::new(db.clone());
     c.importer = Some(Arc::new(TestImporter));
+    c.settings = settings();
     cfg(&mut c);
     let state = AppState::new(c).expect("state");
     Env {
@@ -136,6 +143,132 @@ pub fn env_with(cfg: impl FnOnce(&mut ServerConfig)) -> Env {
         db,
         state,
     }
+}
+
+/// The settings of the seeded store: web01.corp is an internet-facing crown jewel, and four
+/// goals on MTTD and MTTR (2 h by construction, see [`seed_measure`]) that are met, at risk,
+/// missed and unknown.
+pub const SETTINGS: &str = r#"
+[paths]
+crown_jewel_tags = ["crown-jewel"]
+
+[[paths.assets]]
+match = "name:web01*"
+zone = "dmz"
+internet_facing = true
+criticality = 5
+tags = ["crown-jewel"]
+
+[[goals]]
+kpi = "mttd.hours"
+op = "<="
+target = 4
+owner = "threat_analyst"
+
+[[goals]]
+kpi = "mttd.hours"
+op = "<="
+target = 1
+due = "2099-12-31"
+
+[[goals]]
+kpi = "mttd.hours"
+op = "<="
+target = 1
+due = "2020-01-01"
+
+[[goals]]
+kpi = "mttr.hours"
+op = "<="
+target = 24
+"#;
+
+pub fn settings() -> ctem_core::Settings {
+    ctem_core::Settings::from_toml(SETTINGS, None).expect("test settings")
+}
+
+/// Three alerts detected 2 h after their events (MTTD 2 h): two on ws1 half an hour apart
+/// (one incident), one on ws2 (another); KPI snapshots of the five days before today with
+/// MTTD rising from 1 to 1.8 h (a gap on the third day); an exercise of two tasks and one
+/// recorded scenario run.
+pub fn seed_measure(db: &str) {
+    use chrono::Duration;
+    let mut s = ctem_store::open(db).expect("open");
+    let now = Utc::now();
+    let alert = |rule: &str, host: &str, ago_min: i64| ctem_model::Alert {
+        id: None,
+        rule_id: rule.into(),
+        title: format!("rule {rule}"),
+        level: "high".into(),
+        tags: vec!["attack.t1003.001".into()],
+        event_time: Some(now - Duration::minutes(ago_min)),
+        detected_at: now - Duration::minutes(ago_min - 120),
+        source: None,
+        record: None,
+        host: Some(host.into()),
+        user: None,
+        process: None,
+        event: serde_json::json!({"Image": "x.exe"}),
+    };
+    s.store_alerts(&[
+        alert("r1", "ws1", 300),
+        alert("r2", "ws1", 270),
+        alert("r3", "ws2", 180),
+    ])
+    .expect("alerts");
+    ctem_measure::incidents::group(s.as_mut(), &settings().measure.incidents).expect("group");
+    for d in 1..=5i64 {
+        let day = now - Duration::days(6 - d);
+        let mttd = if d == 3 {
+            None
+        } else {
+            Some(1.0 + 0.2 * (d - 1) as f64)
+        };
+        let data = serde_json::json!({"mttd.hours": mttd, "incidents.per_week": d});
+        s.put_snapshot(
+            &ctem_store::measure::Snapshot {
+                day: day.format("%Y-%m-%d").to_string(),
+                taken_at: day,
+                data: data.to_string(),
+            },
+            true,
+        )
+        .expect("snapshot");
+    }
+    let task = |step: i64, team: &str| ctem_store::exercise::ExerciseTask {
+        step,
+        technique: format!("T100{step}"),
+        title: format!("step {step}"),
+        team: team.into(),
+        response: Some(format!("response {step}")),
+        acked_at: None,
+        completed_at: None,
+    };
+    let x = s
+        .open_exercise(
+            "drill",
+            "drill.yml",
+            now - Duration::hours(1),
+            &[task(1, "incident_responder"), task(2, "it_operations")],
+        )
+        .expect("exercise");
+    let report = serde_json::json!({"name": "drill", "steps": [
+        {"technique": "T1190", "name": "exploit", "feasible": true,
+         "evidence": {"feasible": true, "basis": "remote exploit", "exposures": [1], "assets": []},
+         "rules": ["a", "b"], "detectable": ["a"], "proven": ["a"], "events": 3,
+         "team": "incident_responder"},
+        {"technique": "T1486", "feasible": null,
+         "evidence": {"feasible": null, "basis": "no rule judges it", "exposures": [], "assets": []},
+         "rules": [], "detectable": [], "proven": [], "events": 0, "team": "it_operations"}
+    ]});
+    s.record_scenario_run(
+        "drill",
+        "drill.yml",
+        now - Duration::hours(1),
+        Some(x),
+        &report.to_string(),
+    )
+    .expect("run");
 }
 
 pub fn env() -> Env {

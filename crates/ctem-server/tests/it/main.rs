@@ -7,5 +7,7 @@ mod common;
 mod dashboard;
 mod events;
 mod matrix;
+mod measure;
+mod pages;
 mod socket;
 mod taxii;

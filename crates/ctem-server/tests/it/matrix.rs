@@ -32,9 +32,10 @@ fn concrete(env: &Env, method: &str, path: &str, n: usize) -> (String, Option<Va
             Some(json!({"name": format!("u{n}"), "role": "viewer", "password": "x"}))
         }
         ("POST", "/api/v1/tokens") => Some(json!({"name": format!("t{n}"), "role": "viewer"})),
+        ("PATCH", "/api/v1/incidents/{id}") => Some(json!({"state": "acknowledged"})),
         _ => None,
     };
-    (path.replace("{id}", &id), body)
+    (path.replace("{id}", &id).replace("{step}", "1"), body)
 }
 
 async fn call(
@@ -46,13 +47,19 @@ async fn call(
 ) -> (StatusCode, String) {
     let (uri, body) = concrete(env, method, path, n);
     let m = Method::from_bytes(method.as_bytes()).unwrap();
-    let a = if method == "POST" && path == "/tickets/{id}/move" {
+    let a = if method == "POST" && !path.starts_with("/api/") {
+        // a dashboard form
         let mut r = req(m, &uri, token, None);
         r.headers_mut().insert(
             "content-type",
             "application/x-www-form-urlencoded".parse().unwrap(),
         );
-        *r.body_mut() = axum::body::Body::from("state=in_progress");
+        let form = if path.starts_with("/tickets/") {
+            "state=in_progress"
+        } else {
+            "state=acknowledged"
+        };
+        *r.body_mut() = axum::body::Body::from(form);
         send(env.app(), r).await
     } else if method == "POST" && body.is_none() {
         // uploads and events: a raw body
@@ -106,11 +113,18 @@ async fn every_role_against_every_route() {
 #[tokio::test]
 async fn partner_tokens_reach_only_their_routes() {
     let env = env();
-    // MDR: alerts only; sharing partner: TAXII only (docs/roles.md "Partners")
+    // MDR: reads alerts and incidents, writes incident status; sharing partner: TAXII only
+    // (docs/roles.md "Partners")
     type Allowed = fn(&str, &str) -> bool;
     let cases: [(Role, Partner, Allowed); 2] = [
         (Role::IncidentResponder, Partner::Mdr, |m, p| {
-            m == "GET" && p == "/api/v1/alerts"
+            matches!(
+                (m, p),
+                ("GET", "/api/v1/alerts")
+                    | ("GET", "/api/v1/incidents")
+                    | ("GET", "/api/v1/incidents/{id}")
+                    | ("PATCH", "/api/v1/incidents/{id}")
+            )
         }),
         (Role::Viewer, Partner::Sharing, |m, p| {
             m == "GET" && p.starts_with("/taxii2/")

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use crate::exercise::{Exercise, ExerciseStore, ExerciseTask, TaskEvent};
+use crate::exercise::{Exercise, ExerciseStore, ExerciseTask, ScenarioRun, TaskEvent};
 use crate::{Error, Result};
 
 pub const MIGRATION_60: &str = r#"
@@ -25,6 +25,18 @@ CREATE TABLE exercise_tasks (
     completed_at INTEGER,
     PRIMARY KEY (exercise_id, step)
 ) WITHOUT ROWID;
+"#;
+
+/// Scenario runs as `ctem scenario run` records them (the report is JSON).
+pub const MIGRATION_71: &str = r#"
+CREATE TABLE scenario_runs (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    scenario    TEXT    NOT NULL,
+    run_at      INTEGER NOT NULL,
+    exercise_id INTEGER REFERENCES exercises(id) ON DELETE SET NULL,
+    report      TEXT    NOT NULL
+);
 "#;
 
 fn ts(t: Option<i64>) -> Option<DateTime<Utc>> {
@@ -160,5 +172,39 @@ impl ExerciseStore for SqliteStore {
             .into_iter()
             .find(|t| t.step == step)
             .ok_or_else(|| Error::NotFound(format!("exercise {id} task {step}")))
+    }
+
+    fn record_scenario_run(
+        &mut self,
+        name: &str,
+        scenario: &str,
+        at: DateTime<Utc>,
+        exercise: Option<i64>,
+        report: &str,
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO scenario_runs(name, scenario, run_at, exercise_id, report)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, scenario, at.timestamp(), exercise, report],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn scenario_runs(&self, limit: usize) -> Result<Vec<ScenarioRun>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, name, scenario, run_at, exercise_id, report FROM scenario_runs
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit as i64], |r| {
+            Ok(ScenarioRun {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                scenario: r.get(2)?,
+                run_at: ts(Some(r.get(3)?)).unwrap_or_default(),
+                exercise_id: r.get(4)?,
+                report: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 }

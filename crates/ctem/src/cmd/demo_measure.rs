@@ -98,7 +98,7 @@ const RULES: &[(&str, &[u8])] = &[
 ];
 
 /// The goals the demo measures when ctem.toml declares none (the examples of docs/kpis.md).
-fn demo_goals() -> Vec<GoalConfig> {
+pub fn demo_goals() -> Vec<GoalConfig> {
     let g = |kpi: &str, op: &str, target: f64, owner: &str| GoalConfig {
         kpi: kpi.into(),
         op: op.into(),
@@ -161,7 +161,52 @@ pub fn run(settings: &ctem_core::Settings, dir: &Path, step: usize) -> Result<()
     };
     super::detect::run(settings, args, &crate::input::Limits::default())?;
     let store = super::open_existing(settings)?;
-    print_measure(store.as_ref(), &settings.measure, step + 1)
+    print_measure(store.as_ref(), &settings.measure, step + 1)?;
+    drop(store);
+    rehearse(settings, dir, step + 5)
+}
+
+/// The demo's scenario, run with its replay and opened as an exercise, so the dashboard's
+/// scenarios page has a run and tasks to acknowledge.
+const SCENARIO: &[u8] = include_bytes!("../../../../examples/demo/scenario.yml");
+
+fn rehearse(settings: &ctem_core::Settings, dir: &Path, step: usize) -> Result<()> {
+    let file = dir.join("scenario.yml");
+    std::fs::write(&file, SCENARIO).with_context(|| format!("write {}", file.display()))?;
+    let mut settings = settings.clone();
+    settings.paths = ctem_core::Settings::from_toml(super::paths::DEMO_CONFIG, None)?.paths;
+    let s = ctem_paths::scenario::Scenario::load(&file)?;
+    let rules = [dir.join("rules")];
+    let report = super::scenario::evaluate(&settings, &s, &file, &rules, None)?;
+    let mut store = super::open_existing(&settings)?;
+    let x = super::scenario::record(store.as_mut(), &s, &file, &report, true)?;
+    let feasible = report
+        .steps
+        .iter()
+        .filter(|s| s.feasible == Some(true))
+        .count();
+    let proven = report.steps.iter().filter(|s| !s.proven.is_empty()).count();
+    outln!(
+        "\n{step}. rehearse: scenario \"{}\": {} steps, {feasible} feasible here, {proven} proven by replay",
+        s.name,
+        report.steps.len()
+    );
+    if let Some(x) = x {
+        outln!(
+            "   exercise #{} opened: {} tasks for {} (ctem exercise ack {} STEP)",
+            x.id,
+            x.tasks.len(),
+            {
+                let mut teams: Vec<&str> =
+                    x.tasks.iter().flat_map(|t| t.team.split(", ")).collect();
+                teams.sort();
+                teams.dedup();
+                teams.join(", ")
+            },
+            x.id
+        );
+    }
+    Ok(())
 }
 
 fn print_measure(

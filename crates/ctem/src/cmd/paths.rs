@@ -1,48 +1,20 @@
 //! `ctem paths` and `ctem chokepoints`: attack paths to the crown jewels and the fixes that
 //! cut them (crates/ctem-paths; rules in docs/paths.md).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use ctem_model::ExposureStatus;
+use ctem_paths::PathsConfig;
 use ctem_paths::query::{self, AttackPath, Chokepoints};
-use ctem_paths::{AttackGraph, Environment, PathsConfig};
-use ctem_store::{AssetFilter, ExposureFilter, Store};
+use ctem_store::Store;
 
 use ctem_core::Settings;
 
 use crate::output::{Table, cut};
 
-/// The environment of the store under the `[paths]` section, and its attack graph.
-pub struct Model {
-    pub env: Environment,
-    pub graph: AttackGraph,
-}
-
-impl Model {
-    pub fn load(store: &dyn Store, cfg: &PathsConfig) -> Result<Self> {
-        let assets: Vec<_> = store
-            .assets(&AssetFilter::default())?
-            .into_iter()
-            .map(|r| r.asset)
-            .collect();
-        let mut services = HashMap::new();
-        for a in &assets {
-            if let Some(id) = a.id {
-                services.insert(id, store.services(id)?);
-            }
-        }
-        let exposures = store.exposures(&ExposureFilter {
-            statuses: vec![ExposureStatus::Open, ExposureStatus::Reopened],
-            ..ExposureFilter::default()
-        })?;
-        let env = Environment::from_model(&assets, &services, &exposures, cfg)?;
-        let graph = AttackGraph::build(&env, cfg);
-        Ok(Model { env, graph })
-    }
-}
+/// The environment and attack graph of a store (shared with the server).
+pub use ctem_core::validate::Model;
 
 /// Arguments of `ctem paths`.
 pub struct PathsArgs {

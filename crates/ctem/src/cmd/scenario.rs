@@ -46,27 +46,8 @@ pub struct RunOptions<'a> {
 pub fn run(settings: &Settings, file: &Path, o: &RunOptions<'_>) -> Result<ExitCode> {
     let s = Scenario::load(file)?;
     let report = evaluate(settings, &s, file, o.rules, o.replay)?;
-    let exercise = if o.exercise {
-        let mut store = super::open_store(settings)?;
-        let tasks: Vec<ExerciseTask> = report
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, st)| ExerciseTask {
-                step: i as i64 + 1,
-                technique: st.technique.clone(),
-                title: st.name.clone().unwrap_or_else(|| st.technique.clone()),
-                team: st.team.clone(),
-                response: st.response.clone(),
-                acked_at: None,
-                completed_at: None,
-            })
-            .collect();
-        let id = store.open_exercise(&s.name, &file.display().to_string(), Utc::now(), &tasks)?;
-        store.exercise(id)?
-    } else {
-        None
-    };
+    let mut store = super::open_store(settings)?;
+    let exercise = record(store.as_mut(), &s, file, &report, o.exercise)?;
     if o.json {
         let mut v = serde_json::to_value(&report)?;
         if let Some(x) = &exercise {
@@ -86,6 +67,46 @@ pub fn run(settings: &Settings, file: &Path, o: &RunOptions<'_>) -> Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records a run for the dashboard and the API (`GET /api/v1/scenarios`) and, when
+/// `exercise`, opens an exercise with one task per step for the team that must act.
+pub fn record(
+    store: &mut dyn ctem_store::Store,
+    s: &Scenario,
+    file: &Path,
+    report: &ScenarioReport,
+    exercise: bool,
+) -> Result<Option<Exercise>> {
+    let now = Utc::now();
+    let opened = if exercise {
+        let tasks: Vec<ExerciseTask> = report
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, st)| ExerciseTask {
+                step: i as i64 + 1,
+                technique: st.technique.clone(),
+                title: st.name.clone().unwrap_or_else(|| st.technique.clone()),
+                team: st.team.clone(),
+                response: st.response.clone(),
+                acked_at: None,
+                completed_at: None,
+            })
+            .collect();
+        let id = store.open_exercise(&s.name, &file.display().to_string(), now, &tasks)?;
+        store.exercise(id)?
+    } else {
+        None
+    };
+    store.record_scenario_run(
+        &s.name,
+        &file.display().to_string(),
+        now,
+        opened.as_ref().map(|x| x.id),
+        &serde_json::to_string(report)?,
+    )?;
+    Ok(opened)
 }
 
 /// `ctem exercise ...`.
@@ -134,6 +155,12 @@ pub fn exercise(settings: &Settings, c: ExerciseCommand) -> Result<ExitCode> {
         ExerciseCommand::Ack { id, step, json } => (TaskEvent::Ack, id, step, json),
         ExerciseCommand::Complete { id, step, json } => (TaskEvent::Complete, id, step, json),
     };
+    // the server's rule for the same change (docs/roles.md, work_exercises)
+    ctem_core::roles::authorize(
+        store.as_ref(),
+        super::tickets::actor().as_deref(),
+        ctem_model::work::Action::WorkExercises,
+    )?;
     let t = store.update_task(id, step, event, Utc::now())?;
     if json {
         outln!("{}", serde_json::to_string(&t)?);

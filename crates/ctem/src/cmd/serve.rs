@@ -344,6 +344,7 @@ pub fn run(settings: &Settings, a: ServeArgs) -> Result<ExitCode> {
     if let Some(q) = s.events_queue {
         cfg.events_queue = q;
     }
+    cfg.settings = settings.clone();
     start(settings, &listen, cfg)
 }
 
@@ -372,6 +373,13 @@ fn start(settings: &Settings, listen: &str, cfg: ServerConfig) -> Result<ExitCod
 pub fn demo(dir: &Path, listen: &str, settings: &Settings) -> Result<ExitCode> {
     let mut settings = settings.clone();
     settings.store.url = dir.join("ctem.db").display().to_string();
+    // the demo's environment (zones, crown jewels) and goals, unless ctem.toml gives its own
+    if settings.paths == ctem_core::settings::PathsConfig::default() {
+        settings.paths = ctem_core::Settings::from_toml(super::paths::DEMO_CONFIG, None)?.paths;
+    }
+    if settings.measure.goals.is_empty() {
+        settings.measure.goals = super::demo_measure::demo_goals();
+    }
     let mut store = super::open_store(&settings)?;
     let password = new_secret("")[..20].to_string();
     let phc = hash_password(&password).map_err(|e| anyhow!(e))?;

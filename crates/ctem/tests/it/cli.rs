@@ -235,6 +235,13 @@ fn demo_builds_a_fresh_store_and_reports() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("as one asset"), "{text}");
+    // the rehearsal the dashboard's scenarios page shows: a run and an exercise
+    assert!(
+        text.contains("rehearse: scenario \"Demo rehearsal, web server to crown jewel\": 4 steps"),
+        "{text}"
+    );
+    assert!(text.contains("1 proven by replay"), "{text}");
+    assert!(text.contains("exercise #1 opened: 4 tasks"), "{text}");
     assert!(env.dir.path().join("d/ctem.db").exists());
     // a second run into the same folder refuses instead of mixing data
     let again = Command::new(env!("CARGO_BIN_EXE_ctem"))

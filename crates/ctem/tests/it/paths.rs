@@ -272,6 +272,29 @@ fn scenarios_on_the_demo_and_the_coverage_layer() {
         serde_json::json!(["192.168.0.1"])
     );
     assert_eq!(steps[4]["team"], "it_operations");
+    // the demo rehearsed its own scenario (a run and an exercise); this run is recorded too,
+    // newest first, with the report the command printed
+    let store = ctem_store::open(&d.env.path("d/ctem.db").display().to_string()).unwrap();
+    let runs = store.scenario_runs(10).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].name, "Phishing to ransomware");
+    assert_eq!(runs[0].exercise_id, None);
+    let stored: Value = serde_json::from_str(&runs[0].report).unwrap();
+    assert_eq!(stored["steps"], r["steps"]);
+    let demo_run: Value = serde_json::from_str(&runs[1].report).unwrap();
+    let x = runs[1].exercise_id.expect("the demo opened an exercise");
+    let tasks = store.exercise(x).unwrap().unwrap().tasks;
+    assert_eq!(tasks.len(), 4);
+    assert_eq!(tasks[3].team, "it_operations");
+    // the demo's LSASS step is proven by its replay through the demo's rules
+    assert!(
+        !demo_run["steps"][1]["proven"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{demo_run}"
+    );
+    drop(store);
 
     let layer = d.env.path("layer.json");
     let out = d.run(&[
@@ -367,6 +390,29 @@ fn a_scenario_opens_an_exercise_whose_tasks_record_ack_and_completion() {
         .map(|t| t["step"].as_i64().unwrap())
         .collect();
     assert_eq!(acked, [2, 5]);
+    // this one and the demo's own rehearsal
     let all = d.json(&["exercise", "list", "--json"]);
-    assert_eq!(all.as_array().unwrap().len(), 1);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+
+    // the acting user needs work_exercises, as in the server (docs/roles.md)
+    let as_user = |user: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ctem"))
+            .args(["--db", "d/ctem.db", "--config", "d/ctem.toml"])
+            .args(["exercise", "ack", &id, "1"])
+            .current_dir(d.env.dir.path())
+            .env("CTEM_USER", user)
+            .env_remove("CTEM_CONFIG")
+            .env_remove("CTEM_DB")
+            .output()
+            .expect("run ctem")
+    };
+    let out = as_user("nobody");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
+    let out = as_user("rita");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -4,6 +4,8 @@
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
+use serde_json::Value;
+
 use crate::common::{Env, demo_file};
 
 fn with_stdin(
@@ -237,4 +239,136 @@ fn ctem_serve_answers_the_api_on_its_store() {
         page.contains("\"next_cursor\":\"") && page.contains("CVE-"),
         "{page}"
     );
+}
+
+/// `ctem demo --serve`: every page and route of the measure and validate stages has data
+/// from the demo (incidents from its detection, a KPI snapshot, goals, attack paths to the
+/// log4j crown jewel, the rehearsed scenario and its exercise).
+#[test]
+fn demo_serve_shows_data_on_the_measure_and_validate_pages() {
+    let env = Env::new();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctem"))
+        .args([
+            "demo",
+            "--dir",
+            "d",
+            "--serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(env.dir.path())
+        .env_remove("CTEM_CONFIG")
+        .env_remove("CTEM_DB")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("demo --serve");
+    let mut up = false;
+    for _ in 0..1200 {
+        if http_get(port, "/healthz", "").is_some_and(|h| h.starts_with("HTTP/1.1 200")) {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let answers = up.then(|| {
+        let out = env
+            .bare(&[
+                "--db",
+                "d/ctem.db",
+                "tokens",
+                "create",
+                "--name",
+                "t",
+                "--role",
+                "admin",
+                "--json",
+            ])
+            .output()
+            .expect("tokens create");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let created: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let token = created["token"].as_str().unwrap().to_string();
+        [
+            "/api/v1/incidents",
+            "/api/v1/kpis/snapshots",
+            "/api/v1/goals",
+            "/api/v1/paths",
+            "/api/v1/chokepoints",
+            "/api/v1/scenarios",
+            "/api/v1/exercises",
+            "/incidents",
+            "/kpis",
+            "/goals",
+            "/assessment",
+            "/review",
+            "/paths",
+            "/scenarios",
+        ]
+        .map(|p| (p, http_get(port, p, &token).unwrap_or_default()))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let answers = answers.expect("the demo server came up");
+    let body = |p: &str| {
+        let a = &answers.iter().find(|a| a.0 == p).unwrap().1;
+        assert!(a.starts_with("HTTP/1.1 200"), "{p}: {a}");
+        a.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+    };
+    let json = |p: &str| -> Value {
+        let b = body(p);
+        // chunked transfer: the JSON is between the size lines
+        let start = b.find(['{', '[']).unwrap_or(0);
+        let end = b.rfind(['}', ']']).map_or(b.len(), |e| e + 1);
+        serde_json::from_str(&b[start..end]).unwrap_or_else(|e| panic!("{p}: {e}: {b}"))
+    };
+    assert!(
+        !json("/api/v1/incidents")["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !json("/api/v1/kpis/snapshots")
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        json("/api/v1/goals").as_array().unwrap().len(),
+        4,
+        "the demo's goals"
+    );
+    let paths = json("/api/v1/paths");
+    assert!(!paths["paths"].as_array().unwrap().is_empty(), "{paths}");
+    assert!(
+        !json("/api/v1/chokepoints")["ranking"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(json("/api/v1/scenarios").as_array().unwrap().len(), 1);
+    assert_eq!(
+        json("/api/v1/exercises")[0]["tasks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(body("/incidents").contains("<tr id=\"i1\">"));
+    assert!(body("/kpis").contains("<svg id=\"trend-"));
+    assert!(body("/goals").contains("<table id=\"goals\"><tr>"));
+    assert!(body("/assessment").contains("<div id=\"report\"><p class=\"sub\">"));
+    assert!(body("/review").contains("<div id=\"report\">"));
+    let p = body("/paths");
+    assert!(
+        p.contains("<svg id=\"path-graph\"") && p.contains("CVE-2021-44228"),
+        "{p}"
+    );
+    assert!(body("/scenarios").contains("id=\"ack-1-1\""));
 }
