@@ -23,6 +23,7 @@ pub mod error;
 pub mod prioritize;
 pub mod roles;
 pub mod settings;
+pub mod sources;
 
 pub use error::{Error, Result};
 pub use settings::{Settings, SettingsError};

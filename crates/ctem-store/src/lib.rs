@@ -59,6 +59,7 @@ pub mod intel;
 pub mod measure;
 pub mod pool;
 pub mod prepared;
+pub mod runs;
 pub mod sqlite;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
@@ -212,6 +213,7 @@ pub trait Store:
     + exercise::ExerciseStore
     + measure::MeasureStore
     + auth::AuthStore
+    + runs::RunStore
     + Send
 {
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;

@@ -239,6 +239,7 @@ CREATE UNIQUE INDEX alerts_identity ON alerts(identity);
     (51, super::measure::MIGRATION_51),
     (60, super::exercise::MIGRATION_60),
     (70, super::auth::MIGRATION_70),
+    (80, super::runs::MIGRATION_80),
 ];
 
 #[cfg(test)]

@@ -344,7 +344,13 @@ pub fn run(settings: &Settings, a: ServeArgs) -> Result<ExitCode> {
     if let Some(q) = s.events_queue {
         cfg.events_queue = q;
     }
-    start(settings, &listen, cfg)
+    super::run::check(settings)?;
+    // the scheduler (sources, jobs, notifications) runs beside the server
+    let (stop, scheduler) = super::run::spawn(settings);
+    let served = start(settings, &listen, cfg);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = scheduler.join();
+    served
 }
 
 fn start(settings: &Settings, listen: &str, cfg: ServerConfig) -> Result<ExitCode> {
