@@ -15,7 +15,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DROPS=${DROPS:-5}
 PROFILE=${PROFILE:-debug}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-REPORT=$ROOT/crates/ctem-ingest/tests/fixtures/trivy/alpine-3.10.json
+REPORT=$ROOT/crates/ctem-ingest/tests/fixtures/trivy/alpine-310.json
 WORK=$(mktemp -d)
 PID=
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -46,7 +46,7 @@ sleep 1
 worst=0
 for i in $(seq 1 "$DROPS"); do
   # a different report each time (the content hash decides what is new)
-  sed "s/alpine:3.10/alpine:3.10-drop$i/g" "$REPORT" > "drop/r$i.json.part"
+  sed "s/alpine-310.tar.gz/alpine-310-drop$i.tar.gz/g" "$REPORT" > "drop/r$i.json.part"
   sleep "0.$((RANDOM % 10))"
   t0=$(date +%s.%N)
   mv "drop/r$i.json.part" "drop/r$i.json"

@@ -44,7 +44,7 @@ fn a_folder_source_imports_a_new_file_once_and_not_twice() {
         ),
     )
     .expect("config");
-    let report = trivy_fixture("alpine-3.10.json");
+    let report = trivy_fixture("alpine-310.json");
     std::fs::copy(&report, env.path("drop/a.json")).expect("copy");
     // a file still being written is left alone
     std::fs::write(env.path("drop/b.json.part"), b"{").expect("write");
@@ -73,7 +73,7 @@ fn a_folder_source_moves_imported_files_to_done() {
         format!("{QUIET}[[sources]]\nname = \"ci\"\nkind = \"folder\"\npath = \"drop\"\ndone = \"done\"\n"),
     )
     .expect("config");
-    std::fs::copy(trivy_fixture("alpine-3.10.json"), env.path("drop/a.json")).expect("copy");
+    std::fs::copy(trivy_fixture("alpine-310.json"), env.path("drop/a.json")).expect("copy");
     std::fs::write(env.path("drop/bad.json"), b"{\"not\": \"a report\"}").expect("write");
     let runs = run_once(&env);
     let r = job(&runs, "source:ci");
@@ -91,7 +91,7 @@ fn a_folder_source_moves_imported_files_to_done() {
 #[test]
 fn a_url_source_honours_etag_and_304() {
     let env = Env::new();
-    let body = std::fs::read(trivy_fixture("alpine-3.10.json")).expect("fixture");
+    let body = std::fs::read(trivy_fixture("alpine-310.json")).expect("fixture");
     let (base, seen) = crate::intel::serve(vec![("report.json", body)]);
     std::fs::write(
         env.path("ctem.toml"),
@@ -170,6 +170,16 @@ fn a_tailed_file_is_followed_across_rotation() {
     assert_eq!(alert_hosts(&env).len(), 3);
 }
 
+/// A child process killed when the test ends, failed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn a_tailed_file_is_followed_across_rotation_while_running() {
     let env = Env::new();
@@ -184,15 +194,20 @@ fn a_tailed_file_is_followed_across_rotation_while_running() {
     .expect("config");
     let log = env.path("events.jsonl");
     std::fs::write(&log, event("ws1")).expect("write");
-    let mut child = env
+    let child = env
         .command(&["run"])
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
+    let _running = Killed(child);
     let wait_for = |n: usize| {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while std::time::Instant::now() < deadline {
-            if alert_hosts(&env).len() >= n {
+            // the store appears when the scheduler first opens it
+            let out = env.run(&["alerts", "--json"]);
+            let seen = serde_json::from_slice::<Vec<Value>>(&out.stdout).map_or(0, |v| v.len());
+            if out.status.success() && seen >= n {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -206,8 +221,6 @@ fn a_tailed_file_is_followed_across_rotation_while_running() {
     std::fs::rename(&log, env.path("events.jsonl.1")).expect("rotate");
     std::fs::write(&log, event("ws3")).expect("write");
     wait_for(3);
-    let _ = child.kill();
-    let _ = child.wait();
     assert_eq!(alert_hosts(&env), ["ws1", "ws2", "ws3"]);
 }
 
@@ -240,11 +253,13 @@ fn a_silent_source_shows_as_silent_opens_its_finding_and_assess_counts_it() {
     let report = env.ok(&["assess"]);
     assert!(report.contains("restore the declared source (folder) ci"), "{report}");
     // data again: flowing, the finding fixed
-    std::fs::copy(trivy_fixture("alpine-3.10.json"), env.path("drop/a.json")).expect("copy");
+    std::fs::copy(trivy_fixture("alpine-310.json"), env.path("drop/a.json")).expect("copy");
     run_once(&env);
     assert_eq!(env.rows(&["sources", "--json"])[0]["status"], "flowing");
-    let found = env.rows(&["exposures", "--tool", "ctem", "--json"]);
-    assert_eq!(found[0]["status"], "fixed", "{found:?}");
+    assert!(env.rows(&["exposures", "--tool", "ctem", "--json"]).is_empty());
+    let found = env.rows(&["exposures", "--tool", "ctem", "--status", "fixed", "--json"]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["title"], "source ci is silent");
 }
 
 /// A webhook receiver: records each POST body.

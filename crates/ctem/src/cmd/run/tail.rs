@@ -28,6 +28,10 @@ pub struct Tail {
     file: File,
     ino: u64,
     offset: u64,
+    /// Lines read from this source so far, over every file it rotated through: an
+    /// event's record number, so a line read again after a crash has the alert identity
+    /// it had and is not stored twice.
+    line: u64,
     engine: std::sync::Arc<Engine>,
 }
 
@@ -35,6 +39,8 @@ pub struct Tail {
 struct Checkpoint {
     ino: u64,
     offset: u64,
+    #[serde(default)]
+    line: u64,
 }
 
 /// The most read from a file in one poll (the rest waits for the next).
@@ -65,7 +71,10 @@ fn engine(s: &Scheduler, rules: &[PathBuf]) -> Result<std::sync::Arc<Engine>> {
 
 /// A file beside `path` with inode `ino` (where a rotated file went).
 fn find_inode(path: &Path, ino: u64) -> Option<PathBuf> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     std::fs::read_dir(dir)
         .ok()?
         .flatten()
@@ -87,6 +96,7 @@ fn open(s: &mut Scheduler, src: &Source, path: &Path, rules: &[PathBuf]) -> Resu
         .and_then(|t| serde_json::from_str(&t).ok());
     let engine = engine(s, rules)?;
     let mut out = Outcome::idle();
+    let mut line = cp.as_ref().map_or(0, |c| c.line);
     let offset = match cp {
         Some(cp) if cp.ino == ino => cp.offset,
         Some(cp) => {
@@ -98,9 +108,11 @@ fn open(s: &mut Scheduler, src: &Source, path: &Path, rules: &[PathBuf]) -> Resu
                     file: f,
                     ino: cp.ino,
                     offset: cp.offset,
+                    line,
                     engine: engine.clone(),
                 };
                 read_new(s, src, &mut t, &mut out)?;
+                line = t.line;
             }
             0
         }
@@ -110,6 +122,7 @@ fn open(s: &mut Scheduler, src: &Source, path: &Path, rules: &[PathBuf]) -> Resu
         file,
         ino,
         offset,
+        line,
         engine,
     };
     Ok(Some((tail, out)))
@@ -143,10 +156,13 @@ fn read_new(s: &mut Scheduler, src: &Source, t: &mut Tail, out: &mut Outcome) ->
     let now = chrono::Utc::now();
     let mut alerts = Vec::new();
     let mut events = 0u64;
+    let (base, lines) = (t.line, memchr::memchr_iter(b'\n', &buf).count() as u64);
+    t.line += lines;
     for rec in decode::stream(std::io::Cursor::new(buf), format, Some(name.clone()))? {
         match rec {
-            Ok(rec) => {
+            Ok(mut rec) => {
                 events += 1;
+                rec.record = Some(base + rec.record.unwrap_or(events));
                 alerts.extend(t.engine.process_record(&rec).iter().map(|a| a.to_model(now)));
             }
             Err(e) => out.errors.push(format!("{name}: {e}")),
@@ -165,6 +181,7 @@ fn save(s: &mut Scheduler, src: &Source, t: &Tail) -> Result<()> {
     let cp = Checkpoint {
         ino: t.ino,
         offset: t.offset,
+        line: t.line,
     };
     let key = ctem_core::sources::job_name(&src.name);
     s.store.set_checkpoint(&key, &serde_json::to_string(&cp)?)?;
@@ -173,10 +190,13 @@ fn save(s: &mut Scheduler, src: &Source, t: &Tail) -> Result<()> {
 
 /// One poll of a tailed file.
 pub fn poll(s: &mut Scheduler, src: &Source, path: &Path, rules: &[PathBuf]) -> Result<Outcome> {
-    let (mut t, mut out) = match s.tails.remove(&src.name) {
-        Some(t) => (t, Outcome::idle()),
+    let (mut t, mut out, before) = match s.tails.remove(&src.name) {
+        Some(t) => {
+            let before = Some((t.ino, t.offset, t.line));
+            (t, Outcome::idle(), before)
+        }
         None => match open(s, src, path, rules)? {
-            Some(x) => x,
+            Some((t, out)) => (t, out, None),
             None => return Ok(Outcome::idle()),
         },
     };
@@ -190,11 +210,14 @@ pub fn poll(s: &mut Scheduler, src: &Source, path: &Path, rules: &[PathBuf]) -> 
             ino: file.metadata()?.ino(),
             file,
             offset: 0,
+            line: t.line,
             engine: t.engine.clone(),
         };
         read_new(s, src, &mut t, &mut out)?;
     }
-    save(s, src, &t)?;
+    if before != Some((t.ino, t.offset, t.line)) {
+        save(s, src, &t)?;
+    }
     s.tails.insert(src.name.clone(), t);
     Ok(out)
 }
