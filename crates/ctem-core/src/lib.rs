@@ -7,8 +7,12 @@
 //! - [`roles::authorize`]: the role check every command that changes something calls;
 //! - the pipelines, each a function over the store traits and explicit settings with a
 //!   progress callback: [`prioritize`] (the whole pass, the follow-up of a change and its
-//!   retry) so far; the import, intel, feed and ticket pipelines and the backend-neutral
-//!   domain decisions move here from the binary and the SQLite backend next (issue 12).
+//!   retry), [`intel`] (one intelligence input, one transaction) and [`feeds`] (the
+//!   `[[feeds]]` refreshed with conditional GET, under the address rules of [`outbound`]);
+//!   the report import and ticket pipelines and the backend-neutral domain decisions move
+//!   here from the binary and the SQLite backend next (issue 12);
+//! - [`sources`]: the health of the declared `[[sources]]` (flowing, late, silent, failing),
+//!   which the scheduler of `ctem run` / `ctem serve` and `ctem sources` read.
 //!
 //! ## Design choices
 //! - **Settings are a value.** A pipeline takes `&Settings` (or the part it needs); nothing
@@ -20,6 +24,9 @@
 //!   `ctem-store` traits only, so the SQLite and PostgreSQL backends do row I/O alone.
 
 pub mod error;
+pub mod feeds;
+pub mod intel;
+pub mod outbound;
 pub mod prioritize;
 pub mod roles;
 pub mod settings;

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use super::{Outcome, Scheduler};
 use crate::cmd::feeds::{Fetched, fetch};
 use crate::cmd::import::{self, Options};
-use crate::cmd::outbound::{AddressPolicy, Net};
+use crate::cmd::outbound::AddressPolicy;
 
 fn options(s: &Scheduler, src: &Source) -> Options {
     Options {
@@ -142,12 +142,9 @@ struct UrlCheckpoint {
 
 /// The addresses a source or channel may reach beyond the public ones.
 pub fn policy(allow: &[String], what: &str) -> Result<Arc<AddressPolicy>> {
-    let allow = allow
-        .iter()
-        .map(|a| Net::parse(a))
-        .collect::<Result<Vec<_>>>()
+    let p: AddressPolicy = ctem_core::feeds::policy(allow)
         .with_context(|| format!("{what}: allow_addresses"))?;
-    Ok(Arc::new(AddressPolicy { allow }))
+    Ok(Arc::new(p))
 }
 
 /// `kind = "url"`.
