@@ -292,12 +292,13 @@ fn update_one(
     }
     // the label is printed and kept as the indicators' source: no URL secrets in it
     let label = ctem_model::redact::url(&f.url);
-    let summary = crate::intel::import_inputs(store, &label, f.kind, inputs, limits).map_err(
-        |error| FeedError::Import {
-            feed: f.name.clone(),
-            error,
-        },
-    )?;
+    let summary =
+        crate::intel::import_inputs(store, &label, f.kind, inputs, limits).map_err(|error| {
+            FeedError::Import {
+                feed: f.name.clone(),
+                error,
+            }
+        })?;
     state.url = f.url.clone();
     state.etag = etag;
     state.last_modified = last_modified;

@@ -59,7 +59,10 @@ pub fn status(expect: Option<Duration>, h: &JobHealth, now: DateTime<Utc>) -> St
             Status::New
         };
     };
-    let age = now.signed_duration_since(since).to_std().unwrap_or_default();
+    let age = now
+        .signed_duration_since(since)
+        .to_std()
+        .unwrap_or_default();
     if age <= expect {
         if h.last_data.is_some() {
             Status::Flowing
@@ -102,13 +105,28 @@ mod tests {
     fn status_follows_the_promise_with_a_tenth_of_grace() {
         let now = DateTime::from_timestamp(100_000, 0).unwrap();
         let day = Some(Duration::from_secs(10_000));
-        assert_eq!(status(day, &health(0, Some(95_000), false), now), Status::Flowing);
-        assert_eq!(status(day, &health(0, Some(89_500), false), now), Status::Late);
-        assert_eq!(status(day, &health(0, Some(80_000), false), now), Status::Silent);
-        assert_eq!(status(day, &health(0, Some(99_000), true), now), Status::Failing);
+        assert_eq!(
+            status(day, &health(0, Some(95_000), false), now),
+            Status::Flowing
+        );
+        assert_eq!(
+            status(day, &health(0, Some(89_500), false), now),
+            Status::Late
+        );
+        assert_eq!(
+            status(day, &health(0, Some(80_000), false), now),
+            Status::Silent
+        );
+        assert_eq!(
+            status(day, &health(0, Some(99_000), true), now),
+            Status::Failing
+        );
         // never delivered: new, then late and silent on the clock of its first run
         assert_eq!(status(day, &health(95_000, None, false), now), Status::New);
-        assert_eq!(status(day, &health(50_000, None, false), now), Status::Silent);
+        assert_eq!(
+            status(day, &health(50_000, None, false), now),
+            Status::Silent
+        );
         assert_eq!(status(None, &health(0, None, false), now), Status::New);
         assert_eq!(status(None, &JobHealth::default(), now), Status::New);
     }

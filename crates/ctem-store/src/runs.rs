@@ -49,5 +49,11 @@ pub trait RunStore {
     fn set_checkpoint(&mut self, name: &str, data: &str) -> Result<()>;
     /// Whether `source` already imported a file with this SHA-256.
     fn file_seen(&self, source: &str, sha256: &str) -> Result<bool>;
-    fn mark_file(&mut self, source: &str, sha256: &str, path: &str, at: DateTime<Utc>) -> Result<()>;
+    fn mark_file(
+        &mut self,
+        source: &str,
+        sha256: &str,
+        path: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
 }

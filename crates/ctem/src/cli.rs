@@ -131,7 +131,9 @@ pub enum Command {
     )]
     Run(crate::cmd::run::RunArgs),
     /// Each declared source's status, last data and volume; or the recorded runs
-    #[command(after_help = "Examples:\n  ctem sources\n  ctem sources --json\n  ctem sources --runs")]
+    #[command(
+        after_help = "Examples:\n  ctem sources\n  ctem sources --json\n  ctem sources --runs"
+    )]
     Sources {
         /// The recorded job runs, newest first, instead of the sources
         #[arg(long)]

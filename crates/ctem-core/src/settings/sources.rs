@@ -106,7 +106,10 @@ pub struct Source {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceKind {
     /// Scanner reports dropped in a folder, each imported once by content hash.
-    Folder { path: PathBuf, done: Option<PathBuf> },
+    Folder {
+        path: PathBuf,
+        done: Option<PathBuf>,
+    },
     /// A report fetched with conditional GET.
     Url {
         url: String,
@@ -115,9 +118,14 @@ pub enum SourceKind {
         allow_addresses: Vec<String>,
     },
     /// An event file tailed across rotation; alerts are stored.
-    File { path: PathBuf, rules: Vec<PathBuf> },
+    File {
+        path: PathBuf,
+        rules: Vec<PathBuf>,
+    },
     /// The `[[feeds]]` named (all when empty).
-    Feeds { feeds: Vec<String> },
+    Feeds {
+        feeds: Vec<String>,
+    },
     Syslog(SyslogSource),
     Kafka(KafkaSource),
 }
@@ -311,7 +319,10 @@ impl SourceConfig {
 
     fn syslog(&self, at: &str, errors: &mut Errors) -> Option<SyslogSource> {
         let Some(listen) = &self.listen else {
-            errors.push((format!("{at}.listen"), "a syslog source needs listen".into()));
+            errors.push((
+                format!("{at}.listen"),
+                "a syslog source needs listen".into(),
+            ));
             return None;
         };
         let (scheme, addr) = match listen.split_once("://") {
@@ -536,7 +547,11 @@ impl ScheduleConfig {
                 every: every.unwrap_or(Duration::from_secs(3600)),
             });
         }
-        if errors.is_empty() { Ok(s) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(s)
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -633,7 +648,11 @@ pub fn build_sources(list: Vec<SourceConfig>) -> Result<Vec<Source>, Errors> {
             Err(e) => errors.extend(e),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Checks every channel (names unique).

@@ -53,7 +53,8 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<JobRun> {
 
 impl RunStore for SqliteStore {
     fn add_run(&mut self, run: &JobRun) -> Result<i64> {
-        let errors = serde_json::to_string(&run.errors).map_err(|e| Error::Invalid(e.to_string()))?;
+        let errors =
+            serde_json::to_string(&run.errors).map_err(|e| Error::Invalid(e.to_string()))?;
         self.conn.execute(
             "INSERT INTO job_runs(job, started_at, ended_at, outcome, records, errors)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -167,7 +168,13 @@ impl RunStore for SqliteStore {
             .is_some())
     }
 
-    fn mark_file(&mut self, source: &str, sha256: &str, path: &str, at: DateTime<Utc>) -> Result<()> {
+    fn mark_file(
+        &mut self,
+        source: &str,
+        sha256: &str,
+        path: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT OR IGNORE INTO source_files(source, sha256, path, imported_at)
              VALUES (?1, ?2, ?3, ?4)",

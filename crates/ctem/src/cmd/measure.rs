@@ -311,7 +311,11 @@ pub fn review_cmd(
 
 /// The review report of the period since `since` (else since the last review), recorded
 /// in the store as the next review's baseline.
-pub fn review_report(settings: &Settings, since: Option<NaiveDate>, format: &str) -> Result<String> {
+pub fn review_report(
+    settings: &Settings,
+    since: Option<NaiveDate>,
+    format: &str,
+) -> Result<String> {
     let s = &settings.measure;
     let mut store = super::open_existing(settings)?;
     let now = now()?;

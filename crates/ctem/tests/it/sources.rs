@@ -78,10 +78,7 @@ fn a_folder_source_moves_imported_files_to_done() {
     let runs = run_once(&env);
     let r = job(&runs, "source:ci");
     assert_eq!(r["outcome"], "ok", "one imported, one failed: {r}");
-    assert!(
-        r["errors"][0].as_str().unwrap().contains("bad.json"),
-        "{r}"
-    );
+    assert!(r["errors"][0].as_str().unwrap().contains("bad.json"), "{r}");
     assert!(env.path("done/a.json").exists());
     assert!(env.path("done/bad.json").exists());
     assert!(!env.path("drop/a.json").exists());
@@ -108,7 +105,10 @@ fn a_url_source_honours_etag_and_304() {
     let log = seen.lock().expect("lock").clone();
     assert_eq!(log.len(), 2, "{log:?}");
     assert_eq!(log[0], "/report.json inm=");
-    assert!(log[1].starts_with("/report.json inm=\"report.json-"), "{log:?}");
+    assert!(
+        log[1].starts_with("/report.json inm=\"report.json-"),
+        "{log:?}"
+    );
     assert_eq!(env.rows(&["scans", "--json"]).len(), 1);
 }
 
@@ -149,7 +149,10 @@ fn a_tailed_file_is_followed_across_rotation() {
     assert_eq!(alert_hosts(&env), ["ws1"]);
     // appended, then rotated away (rename + a new file), while ctem is not running; a half
     // line waits for its end
-    let mut f = std::fs::OpenOptions::new().append(true).open(&log).expect("open");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
     f.write_all(event("ws2").as_bytes()).expect("append");
     drop(f);
     std::fs::rename(&log, env.path("events.jsonl.1")).expect("rotate");
@@ -157,9 +160,16 @@ fn a_tailed_file_is_followed_across_rotation() {
     let (head, rest) = second.split_at(20);
     std::fs::write(&log, head).expect("write");
     let r = run_once(&env);
-    assert_eq!(job(&r, "source:sysmon")["records"], 1, "ws2 from the rotated file");
+    assert_eq!(
+        job(&r, "source:sysmon")["records"],
+        1,
+        "ws2 from the rotated file"
+    );
     assert_eq!(alert_hosts(&env), ["ws1", "ws2"]);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&log).expect("open");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
     f.write_all(rest.as_bytes()).expect("append");
     drop(f);
     let r = run_once(&env);
@@ -215,7 +225,10 @@ fn a_tailed_file_is_followed_across_rotation_while_running() {
     };
     wait_for(1);
     // logrotate's default: the file renamed after a last line, a new one created
-    let mut f = std::fs::OpenOptions::new().append(true).open(&log).expect("open");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
     f.write_all(event("ws2").as_bytes()).expect("append");
     drop(f);
     std::fs::rename(&log, env.path("events.jsonl.1")).expect("rotate");
@@ -251,12 +264,18 @@ fn a_silent_source_shows_as_silent_opens_its_finding_and_assess_counts_it() {
     assert_eq!(assets[0]["name"], "source:ci");
     assert_eq!(assets[0]["owner_team"], "platform", "{}", assets[0]);
     let report = env.ok(&["assess"]);
-    assert!(report.contains("restore the declared source (folder) ci"), "{report}");
+    assert!(
+        report.contains("restore the declared source (folder) ci"),
+        "{report}"
+    );
     // data again: flowing, the finding fixed
     std::fs::copy(trivy_fixture("alpine-310.json"), env.path("drop/a.json")).expect("copy");
     run_once(&env);
     assert_eq!(env.rows(&["sources", "--json"])[0]["status"], "flowing");
-    assert!(env.rows(&["exposures", "--tool", "ctem", "--json"]).is_empty());
+    assert!(
+        env.rows(&["exposures", "--tool", "ctem", "--json"])
+            .is_empty()
+    );
     let found = env.rows(&["exposures", "--tool", "ctem", "--status", "fixed", "--json"]);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["title"], "source ci is silent");
@@ -284,8 +303,11 @@ fn webhook() -> (String, Arc<Mutex<Vec<String>>>) {
             }
             let mut body = vec![0u8; len];
             let _ = std::io::Read::read_exact(&mut reader, &mut body);
-            log.lock().expect("lock").push(String::from_utf8_lossy(&body).into_owned());
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            log.lock()
+                .expect("lock")
+                .push(String::from_utf8_lossy(&body).into_owned());
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
         }
     });
     (url, seen)
@@ -310,7 +332,9 @@ fn smtp() -> (String, Arc<Mutex<Vec<String>>>) {
                 }
                 if let Some(d) = data.as_mut() {
                     if line == ".\r\n" {
-                        log.lock().expect("lock").push(data.take().unwrap_or_default());
+                        log.lock()
+                            .expect("lock")
+                            .push(data.take().unwrap_or_default());
                         let _ = w.write_all(b"250 queued\r\n");
                     } else {
                         d.push_str(&line);
@@ -365,23 +389,26 @@ fn notifications_are_sent_once_across_a_restart() {
     assert_eq!(posts.len(), 1, "{posts:?}");
     let body: Value = serde_json::from_str(&posts[0]).expect("slack json");
     assert!(
-        body["text"].as_str().unwrap().contains("source ci is silent"),
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains("source ci is silent"),
         "{body}"
     );
     let mails = mails.lock().expect("lock").clone();
     assert_eq!(mails.len(), 1, "only the owning team's channel: {mails:?}");
-    assert!(mails[0].contains("To: platform@example.org\r\n"), "{}", mails[0]);
+    assert!(
+        mails[0].contains("To: platform@example.org\r\n"),
+        "{}",
+        mails[0]
+    );
     assert!(mails[0].contains("source ci is silent"), "{}", mails[0]);
 }
 
 #[test]
 fn run_once_records_its_runs_and_writes_the_scheduled_exports() {
     let env = Env::new();
-    std::fs::write(
-        env.path("iocs.txt"),
-        "phish@bad.example\nbad.example\n",
-    )
-    .expect("iocs");
+    std::fs::write(env.path("iocs.txt"), "phish@bad.example\nbad.example\n").expect("iocs");
     env.ok(&["intel", "import", "--kind", "iocs", "iocs.txt"]);
     std::fs::write(
         env.path("ctem.toml"),
@@ -395,14 +422,27 @@ fn run_once_records_its_runs_and_writes_the_scheduled_exports() {
     }
     let map = std::fs::read_to_string(env.path("maps/sender_access")).expect("map written");
     assert!(map.contains("phish@bad.example"), "{map}");
-    assert!(std::fs::read_dir(env.path("reviews")).expect("reviews").count() == 1);
+    assert!(
+        std::fs::read_dir(env.path("reviews"))
+            .expect("reviews")
+            .count()
+            == 1
+    );
     let recorded = env.rows(&["sources", "--runs", "--json"]);
     assert_eq!(recorded.len(), runs.len());
     for r in &recorded {
-        assert!(r["started_at"].is_string() && r["ended_at"].is_string(), "{r}");
+        assert!(
+            r["started_at"].is_string() && r["ended_at"].is_string(),
+            "{r}"
+        );
         assert!(r["errors"].is_array());
     }
     // a second run at once: the daily and hourly jobs are not due again
     let again = run_once(&env);
-    assert!(again.iter().all(|r| r["job"] != "export:postfix" && r["job"] != "review"), "{again:?}");
+    assert!(
+        again
+            .iter()
+            .all(|r| r["job"] != "export:postfix" && r["job"] != "review"),
+        "{again:?}"
+    );
 }

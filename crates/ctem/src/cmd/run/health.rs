@@ -59,15 +59,20 @@ pub struct Volume {
 fn humantime(d: std::time::Duration) -> String {
     let s = d.as_secs();
     match s {
-        _ if s % 86400 == 0 && s > 0 => format!("{}d", s / 86400),
-        _ if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
-        _ if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
+        0 => "0s".into(),
+        _ if s.is_multiple_of(86400) => format!("{}d", s / 86400),
+        _ if s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        _ if s.is_multiple_of(60) => format!("{}m", s / 60),
         _ => format!("{s}s"),
     }
 }
 
 /// The health of every declared source.
-pub fn health(store: &dyn Store, sources: &[Source], now: DateTime<Utc>) -> Result<Vec<SourceHealth>> {
+pub fn health(
+    store: &dyn Store,
+    sources: &[Source],
+    now: DateTime<Utc>,
+) -> Result<Vec<SourceHealth>> {
     let week = now - Days::days(7);
     let mut out = Vec::new();
     for src in sources {
@@ -107,9 +112,9 @@ fn finding(src: &Source, h: &SourceHealth) -> [Record; 2] {
     let mut asset = Asset::new(AssetKind::Application, format!("source:{}", src.name));
     asset.owner_team = src.owner.clone();
     asset.tags = vec!["ctem-source".into(), format!("kind:{}", src.kind.name())];
-    let last = h
-        .last_data
-        .map_or("never".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+    let last = h.last_data.map_or("never".to_string(), |t| {
+        t.format("%Y-%m-%d %H:%M UTC").to_string()
+    });
     let mut e = Exposure::new(
         ExposureKind::Misconfiguration,
         format!("source {} is silent", src.name),
@@ -122,9 +127,8 @@ fn finding(src: &Source, h: &SourceHealth) -> [Record; 2] {
         src.name,
         h.expect_every.as_deref().unwrap_or("-"),
     ));
-    e.solution = Some(
-        "check the job that feeds it (CI drop, URL, log shipper) and `ctem sources`".into(),
-    );
+    e.solution =
+        Some("check the job that feeds it (CI drop, URL, log shipper) and `ctem sources`".into());
     [
         Record::Asset { key: 0, asset },
         Record::Exposure {
@@ -196,7 +200,9 @@ pub fn sources_cmd(settings: &Settings, json: bool, runs: bool, limit: usize) ->
             crate::output::json_array(&list);
             return Ok(ExitCode::SUCCESS);
         }
-        let mut t = Table::new(&["ID", "JOB", "STARTED", "SECONDS", "OUTCOME", "RECORDS", "ERRORS"]);
+        let mut t = Table::new(&[
+            "ID", "JOB", "STARTED", "SECONDS", "OUTCOME", "RECORDS", "ERRORS",
+        ]);
         for r in list {
             let secs = (r.ended_at - r.started_at).num_milliseconds() as f64 / 1000.0;
             t.row(vec![
@@ -217,7 +223,15 @@ pub fn sources_cmd(settings: &Settings, json: bool, runs: bool, limit: usize) ->
         crate::output::json_array(&list);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["SOURCE", "KIND", "STATUS", "LAST DATA", "7 DAYS", "OWNER", "ERRORS"]);
+    let mut t = Table::new(&[
+        "SOURCE",
+        "KIND",
+        "STATUS",
+        "LAST DATA",
+        "7 DAYS",
+        "OWNER",
+        "ERRORS",
+    ]);
     for h in list {
         let stream = matches!(h.kind, "syslog" | "kafka");
         t.row(vec![

@@ -48,7 +48,7 @@ pub fn intel(s: &mut Scheduler, only: Option<&[String]>) -> Result<Outcome> {
             started_at: started,
             ended_at: Utc::now(),
             outcome: if p.is_some() { "ok" } else { "failed" }.into(),
-            records: p.map_or(0, |p| p.scored as u64),
+            records: p.map_or(0, |p| p.scored),
             errors: Vec::new(),
         };
         if let Ok(id) = s.store.add_run(&run) {

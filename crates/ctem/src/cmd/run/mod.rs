@@ -164,7 +164,10 @@ impl Scheduler {
     pub fn turn(&mut self) {
         let sources = self.settings.sources.clone();
         for src in &sources {
-            let due = self.next.get(&src.name).is_none_or(|t| *t <= Instant::now());
+            let due = self
+                .next
+                .get(&src.name)
+                .is_none_or(|t| *t <= Instant::now());
             if !due || matches!(src.kind, SourceKind::Syslog(_) | SourceKind::Kafka(_)) {
                 continue;
             }
@@ -225,7 +228,10 @@ impl Scheduler {
 }
 
 fn since(t: DateTime<Utc>) -> Duration {
-    Utc::now().signed_duration_since(t).to_std().unwrap_or_default()
+    Utc::now()
+        .signed_duration_since(t)
+        .to_std()
+        .unwrap_or_default()
 }
 
 /// Runs the scheduler until `stop` is set (`ctem serve` runs it on a thread).
@@ -314,9 +320,10 @@ fn on_signal(stop: Arc<AtomicBool>) -> Result<()> {
     std::thread::spawn(move || {
         rt.block_on(async {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) =
-                (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-            else {
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
                 return;
             };
             tokio::select! {

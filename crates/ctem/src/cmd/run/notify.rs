@@ -112,20 +112,25 @@ fn text(ch: &NotifyConfig, items: &[Item]) -> String {
         "incident" => "new incident",
         _ => "source silent",
     };
-    let mut t = format!("ctem: {} new item(s) for {}\n", items.len(), ch.team.as_deref().unwrap_or("every team"));
+    let mut t = format!(
+        "ctem: {} new item(s) for {}\n",
+        items.len(),
+        ch.team.as_deref().unwrap_or("every team")
+    );
     for i in items.iter().take(SHOWN) {
         t.push_str(&format!("- {}: #{} {}\n", label(i.event), i.id, i.title));
     }
     if items.len() > SHOWN {
-        t.push_str(&format!("... and {} more (ctem top, ctem incidents, ctem sources)\n", items.len() - SHOWN));
+        t.push_str(&format!(
+            "... and {} more (ctem top, ctem incidents, ctem sources)\n",
+            items.len() - SHOWN
+        ));
     }
     t
 }
 
 fn post(ch: &NotifyConfig, body: &serde_json::Value) -> Result<()> {
-    let Some(url) = &ch.url else {
-        bail!("no url")
-    };
+    let Some(url) = &ch.url else { bail!("no url") };
     let policy = super::watch::policy(&ch.allow_addresses, &format!("[[notify]] {}", ch.name))?;
     policy.check_url(url)?;
     let config = ureq::Agent::config_builder()
@@ -175,7 +180,8 @@ pub fn run(s: &mut Scheduler) -> Result<Outcome> {
         let mut items = match pending(s, &ch) {
             Ok(i) => i,
             Err(e) => {
-                out.errors.push(format!("{}: {}", ch.name, crate::output::chain(&e)));
+                out.errors
+                    .push(format!("{}: {}", ch.name, crate::output::chain(&e)));
                 continue;
             }
         };
@@ -185,7 +191,8 @@ pub fn run(s: &mut Scheduler) -> Result<Outcome> {
         titles(s, &mut items);
         out.idle = false;
         if let Err(e) = send(&ch, &items) {
-            out.errors.push(format!("{}: {}", ch.name, crate::output::chain(&e)));
+            out.errors
+                .push(format!("{}: {}", ch.name, crate::output::chain(&e)));
             continue;
         }
         for i in &items {

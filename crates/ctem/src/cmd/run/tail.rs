@@ -84,7 +84,12 @@ fn find_inode(path: &Path, ino: u64) -> Option<PathBuf> {
 
 /// Opens the tail where the checkpoint says, reading first what is left of a file rotated
 /// away since.
-fn open(s: &mut Scheduler, src: &Source, path: &Path, rules: &[PathBuf]) -> Result<Option<(Tail, Outcome)>> {
+fn open(
+    s: &mut Scheduler,
+    src: &Source,
+    path: &Path,
+    rules: &[PathBuf],
+) -> Result<Option<(Tail, Outcome)>> {
     let Ok(file) = File::open(path) else {
         return Ok(None);
     };
@@ -163,7 +168,12 @@ fn read_new(s: &mut Scheduler, src: &Source, t: &mut Tail, out: &mut Outcome) ->
             Ok(mut rec) => {
                 events += 1;
                 rec.record = Some(base + rec.record.unwrap_or(events));
-                alerts.extend(t.engine.process_record(&rec).iter().map(|a| a.to_model(now)));
+                alerts.extend(
+                    t.engine
+                        .process_record(&rec)
+                        .iter()
+                        .map(|a| a.to_model(now)),
+                );
             }
             Err(e) => out.errors.push(format!("{name}: {e}")),
         }

@@ -45,7 +45,10 @@ fn records(s: &ImportSummary) -> u64 {
 }
 
 fn pending(name: &str) -> bool {
-    name.starts_with('.') || name.ends_with(".tmp") || name.ends_with(".part") || name.ends_with('~')
+    name.starts_with('.')
+        || name.ends_with(".tmp")
+        || name.ends_with(".part")
+        || name.ends_with('~')
 }
 
 fn sha256(path: &Path) -> Result<String> {
@@ -53,7 +56,9 @@ fn sha256(path: &Path) -> Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = f.read(&mut buf).with_context(|| format!("read {}", path.display()))?;
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("read {}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -142,8 +147,8 @@ struct UrlCheckpoint {
 
 /// The addresses a source or channel may reach beyond the public ones.
 pub fn policy(allow: &[String], what: &str) -> Result<Arc<AddressPolicy>> {
-    let p: AddressPolicy = ctem_core::feeds::policy(allow)
-        .with_context(|| format!("{what}: allow_addresses"))?;
+    let p: AddressPolicy =
+        ctem_core::feeds::policy(allow).with_context(|| format!("{what}: allow_addresses"))?;
     Ok(Arc::new(p))
 }
 
