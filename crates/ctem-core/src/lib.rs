@@ -9,8 +9,9 @@
 //!   progress callback: [`prioritize`] (the whole pass, the follow-up of a change and its
 //!   retry), [`intel`] (one intelligence input, one transaction) and [`feeds`] (the
 //!   `[[feeds]]` refreshed with conditional GET, under the address rules of [`outbound`]);
-//!   the report import and ticket pipelines and the backend-neutral domain decisions move
-//!   here from the binary and the SQLite backend next (issue 12);
+//!   [`import`] (one report, parsed on a second thread into one store transaction, then
+//!   followed up); the ticket pipelines and the backend-neutral domain decisions move here
+//!   from the binary and the SQLite backend next (issue 12);
 //! - [`sources`]: the health of the declared `[[sources]]` (flowing, late, silent, failing),
 //!   which the scheduler of `ctem run` / `ctem serve` and `ctem sources` read.
 //!
@@ -25,6 +26,7 @@
 
 pub mod error;
 pub mod feeds;
+pub mod import;
 pub mod intel;
 pub mod outbound;
 pub mod prioritize;
