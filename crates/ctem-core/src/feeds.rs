@@ -30,8 +30,12 @@ pub enum FeedError {
     /// The request failed, or its answer is refused (status, size, redirect).
     #[error("GET {url}: {message}")]
     Http { url: String, message: String },
-    #[error("feed {feed}: {error}")]
-    Import { feed: String, error: IntelError },
+    #[error("feed {feed}")]
+    Import {
+        feed: String,
+        #[source]
+        error: IntelError,
+    },
     #[error(transparent)]
     Store(#[from] ctem_store::Error),
 }
@@ -228,7 +232,7 @@ pub fn update(
                 feed: f.name.clone(),
                 status: "failed",
                 import: None,
-                error: Some(e.to_string()),
+                error: Some(crate::error::chain(&e)),
             },
         })
         .collect()

@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::settings::{RiskSettings, VANTAGE_FORMATS, Vantage};
 
-/// Why a report was not imported (nothing of it was stored).
+/// Why a report was not imported (nothing of it was stored). The cause of a variant is its
+/// `source()`, so a front end prints the whole chain and finds a store's busy error in it.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// A file found in a folder whose content no format recognises: skipped, not failed.
@@ -29,23 +30,27 @@ pub enum ImportError {
     /// An unknown format name, or content no format recognises.
     #[error(transparent)]
     Format(ctem_ingest::Error),
-    #[error("as {format}: {error}")]
+    #[error("as {format}")]
     Parse {
         format: &'static str,
+        #[source]
         error: ctem_ingest::Error,
     },
-    #[error("storing {format} records: {error}")]
+    #[error("storing {format} records")]
     Store {
         format: &'static str,
+        #[source]
         error: ctem_store::Error,
     },
-    #[error("preparing records: {0}")]
-    Prepare(ctem_store::Error),
-    #[error(transparent)]
+    #[error("preparing records")]
+    Prepare(#[source] ctem_store::Error),
+    /// Opening or committing the import's transaction.
+    #[error("writing the import")]
     Commit(#[from] ctem_store::Error),
-    #[error("{what}: {error}")]
+    #[error("{what}")]
     Io {
         what: &'static str,
+        #[source]
         error: std::io::Error,
     },
     #[error("the {0} parser panicked (a bug)")]

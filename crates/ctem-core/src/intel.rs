@@ -14,17 +14,22 @@ use crate::settings::InputSettings;
 
 const MIB: u64 = 1 << 20;
 
-/// Why an intelligence input was not stored (nothing of it was).
+/// Why an intelligence input was not stored (nothing of it was); the cause is `source()`.
 #[derive(Debug, thiserror::Error)]
 pub enum IntelError {
     /// A gzip input that cannot be inflated, or inflates past `[input] max_intel_mb`.
-    #[error("{name}: gzip: {error}")]
-    Gzip { name: String, error: std::io::Error },
+    #[error("{name}: gzip")]
+    Gzip {
+        name: String,
+        #[source]
+        error: std::io::Error,
+    },
     #[error(transparent)]
     Parse(#[from] ctem_intel::Error),
-    #[error("{label}: storing: {error}")]
+    #[error("{label}: storing")]
     Store {
         label: String,
+        #[source]
         error: ctem_store::Error,
     },
     /// An ATT&CK object that could not be kept as JSON (a bug).
