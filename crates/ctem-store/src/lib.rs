@@ -68,6 +68,8 @@ pub mod testsuite_context;
 #[cfg(feature = "testsuite")]
 pub mod testsuite_intel;
 #[cfg(feature = "testsuite")]
+pub mod testsuite_runs;
+#[cfg(feature = "testsuite")]
 pub mod testsuite_work;
 pub mod work;
 
