@@ -9,8 +9,13 @@
 //!   way by `ctem paths` and the server;
 //! - the pipelines, each a function over the store traits and explicit settings with a
 //!   progress callback: [`prioritize`] (the whole pass, the follow-up of a change and its
-//!   retry) so far; the import, intel, feed and ticket pipelines and the backend-neutral
-//!   domain decisions move here from the binary and the SQLite backend next (issue 12).
+//!   retry), [`intel`] (one intelligence input, one transaction) and [`feeds`] (the
+//!   `[[feeds]]` refreshed with conditional GET, under the address rules of [`outbound`]);
+//!   [`import`] (one report, parsed on a second thread into one store transaction, then
+//!   followed up); the ticket pipelines and the backend-neutral domain decisions move here
+//!   from the binary and the SQLite backend next (issue 12);
+//! - [`sources`]: the health of the declared `[[sources]]` (flowing, late, silent, failing),
+//!   which the scheduler of `ctem run` / `ctem serve` and `ctem sources` read.
 //!
 //! ## Design choices
 //! - **Settings are a value.** A pipeline takes `&Settings` (or the part it needs); nothing
@@ -22,9 +27,14 @@
 //!   `ctem-store` traits only, so the SQLite and PostgreSQL backends do row I/O alone.
 
 pub mod error;
+pub mod feeds;
+pub mod import;
+pub mod intel;
+pub mod outbound;
 pub mod prioritize;
 pub mod roles;
 pub mod settings;
+pub mod sources;
 pub mod validate;
 
 pub use error::{Error, Result};

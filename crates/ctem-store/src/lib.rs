@@ -59,6 +59,7 @@ pub mod intel;
 pub mod measure;
 pub mod pool;
 pub mod prepared;
+pub mod runs;
 pub mod sqlite;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
@@ -66,6 +67,8 @@ pub mod testsuite;
 pub mod testsuite_context;
 #[cfg(feature = "testsuite")]
 pub mod testsuite_intel;
+#[cfg(feature = "testsuite")]
+pub mod testsuite_runs;
 #[cfg(feature = "testsuite")]
 pub mod testsuite_work;
 pub mod work;
@@ -212,6 +215,7 @@ pub trait Store:
     + exercise::ExerciseStore
     + measure::MeasureStore
     + auth::AuthStore
+    + runs::RunStore
     + Send
 {
     fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>>;

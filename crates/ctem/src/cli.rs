@@ -125,6 +125,26 @@ pub enum Command {
         after_help = "Examples:\n  ctem serve\n  ctem serve --listen 0.0.0.0:8443 --rules rules/windows\n  ctem --db team.db serve"
     )]
     Serve(crate::cmd::serve::ServeArgs),
+    /// The scheduler and sources without the HTTP server (until SIGINT / SIGTERM)
+    #[command(
+        after_help = "Examples:\n  ctem run\n  ctem run --once --json\n  ctem --config ctem.toml run"
+    )]
+    Run(crate::cmd::run::RunArgs),
+    /// Each declared source's status, last data and volume; or the recorded runs
+    #[command(
+        after_help = "Examples:\n  ctem sources\n  ctem sources --json\n  ctem sources --runs"
+    )]
+    Sources {
+        /// The recorded job runs, newest first, instead of the sources
+        #[arg(long)]
+        runs: bool,
+        /// With --runs: how many
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON array on stdout
+        #[arg(long)]
+        json: bool,
+    },
     /// Users who sign in to the server
     #[command(
         subcommand,

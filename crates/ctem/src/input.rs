@@ -49,6 +49,15 @@ impl Limits {
         }
     }
 
+    /// The caps as the core's pipelines take them.
+    pub fn settings(&self) -> ctem_core::settings::InputSettings {
+        ctem_core::settings::InputSettings {
+            max_decompressed_mb: self.max_decompressed_mb,
+            max_intel_mb: self.max_intel_mb,
+            max_line_kb: self.max_line_kb,
+        }
+    }
+
     pub fn max_line(&self) -> usize {
         usize::try_from(self.max_line_kb.saturating_mul(1024)).unwrap_or(usize::MAX)
     }
@@ -146,51 +155,7 @@ fn walk(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<Source>) -> Resul
     Ok(())
 }
 
-/// A reader that fails once more than `cap` bytes came through.
-pub struct Capped<R> {
-    inner: R,
-    left: u64,
-    cap_mb: u64,
-    setting: &'static str,
-}
-
-impl<R: Read> Capped<R> {
-    pub fn new(inner: R, cap_mb: u64, setting: &'static str) -> Self {
-        Capped {
-            inner,
-            left: cap_mb.saturating_mul(MIB),
-            cap_mb,
-            setting,
-        }
-    }
-}
-
-impl<R: Read> Read for Capped<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.left == 0 {
-            // one byte more than the cap means the input is larger
-            let mut probe = [0u8; 1];
-            if self.inner.read(&mut probe)? == 0 {
-                return Ok(0);
-            }
-            return Err(std::io::Error::other(format!(
-                "larger than {} MiB once decompressed (the cap is [input] {} in ctem.toml)",
-                self.cap_mb, self.setting
-            )));
-        }
-        let want = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..want])?;
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
-/// Whether `head` starts a gzip stream.
-fn is_gzip(head: &[u8]) -> bool {
-    head.starts_with(&[0x1f, 0x8b])
-}
+pub use ctem_core::intel::{Capped, is_gzip};
 
 /// A source opened for reading: gzip inflated, pipes and gzip capped at `cap_mb`.
 /// Returns the reader and whether it is a plain file (neither stdin nor gzip).
@@ -284,25 +249,6 @@ pub fn read_intel(src: &Source, limits: &Limits) -> Result<Vec<u8>> {
         .read_to_end(&mut bytes)
         .context("read")?;
     Ok(bytes)
-}
-
-/// `bytes` themselves, or their inflated content when they are gzip (a downloaded feed),
-/// at most `limits.max_intel_mb`.
-pub fn inflate_intel(bytes: Vec<u8>, limits: &Limits) -> Result<Vec<u8>> {
-    if !is_gzip(&bytes) {
-        return Ok(bytes);
-    }
-    let cap = limits.max_intel_mb.saturating_mul(MIB).saturating_add(1);
-    let mut out = Vec::new();
-    let _ = out.try_reserve_exact(usize::try_from(cap).unwrap_or(usize::MAX));
-    Capped::new(
-        flate2::read::MultiGzDecoder::new(&bytes[..]),
-        limits.max_intel_mb,
-        "max_intel_mb",
-    )
-    .read_to_end(&mut out)
-    .context("gzip")?;
-    Ok(out)
 }
 
 /// A scanner report ready for the import: the file itself, or a temporary copy of what a

@@ -4,7 +4,8 @@
 //!
 //! Sections: `[store]`, `[risk]` (and its `sla`, `teams`, `ownership`, `integrations`),
 //! `[[feeds]]`, `[context]`, `[input]`, `[paths]`, `[detect]`, `[incidents]`, `[kpi]`,
-//! `[[goals]]` and `[serve]`.
+//! `[[goals]]`, `[serve]`, `[[sources]]`, `[schedule]` (with `[[schedule.exports]]`) and
+//! `[[notify]]`.
 //!
 //! Each section is a `*Config` type that serde reads and that `build()`s its runtime value
 //! (Vector's model). [`SettingsConfig::read`] lists the sections: adding one is a field here,
@@ -27,6 +28,7 @@ mod integrations;
 mod measure;
 mod paths;
 mod risk;
+mod sources;
 mod store;
 
 use std::collections::BTreeMap;
@@ -49,6 +51,10 @@ pub use measure::{
 };
 pub use paths::PathsConfig;
 pub use risk::{OwnershipRuleConfig, TeamConfig};
+pub use sources::{
+    Export, ExportConfig, Framing, KafkaSource, NOTIFY_EVENTS, NotifyConfig, Protocol, Schedule,
+    ScheduleConfig, Source, SourceConfig, SourceKind, SyslogSource,
+};
 pub use store::{StoreConfig, StoreSettings};
 
 /// The whole settings file, as written: one field per section.
@@ -70,6 +76,10 @@ pub struct SettingsConfig {
     pub kpi: KpiConfig,
     pub goals: Vec<GoalConfig>,
     pub serve: ServeConfig,
+    pub sources: Vec<SourceConfig>,
+    pub exports: Vec<ExportConfig>,
+    pub schedule: ScheduleConfig,
+    pub notify: Vec<NotifyConfig>,
 }
 
 /// The section paths, in the order they are read (a sub-section before its parent).
@@ -89,6 +99,10 @@ pub const SECTIONS: &[&str] = &[
     "kpi",
     "goals",
     "serve",
+    "sources",
+    "schedule.exports",
+    "schedule",
+    "notify",
 ];
 
 impl SettingsConfig {
@@ -110,6 +124,10 @@ impl SettingsConfig {
             kpi: doc.section("kpi"),
             goals: doc.section("goals"),
             serve: doc.section("serve"),
+            sources: doc.section("sources"),
+            exports: doc.section("schedule.exports"),
+            schedule: doc.section("schedule"),
+            notify: doc.section("notify"),
         }
     }
 
@@ -130,6 +148,15 @@ impl SettingsConfig {
         let measure = measure::build(self.incidents, self.kpi, self.goals)
             .map_err(|e| errors.extend(e))
             .ok();
+        let sources = sources::build_sources(self.sources)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let schedule = self
+            .schedule
+            .build(self.exports)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        errors.extend(sources::check_notify(&self.notify));
         let mut feeds = Vec::new();
         for (i, f) in self.feeds.into_iter().enumerate() {
             if feeds.iter().any(|o: &Feed| o.name == f.name) {
@@ -151,7 +178,11 @@ impl SettingsConfig {
             Some(paths),
             Some(detect),
             Some(measure),
-        ) = (store, model, context, input, paths, detect, measure)
+            Some(sources),
+            Some(schedule),
+        ) = (
+            store, model, context, input, paths, detect, measure, sources, schedule,
+        )
         else {
             return Err(errors);
         };
@@ -186,6 +217,9 @@ impl SettingsConfig {
             detect,
             measure,
             serve: self.serve,
+            sources,
+            schedule,
+            notify: self.notify,
         })
     }
 }
@@ -211,6 +245,12 @@ pub struct Settings {
     pub measure: MeasureSettings,
     /// `[serve]`: the server's defaults.
     pub serve: ServeConfig,
+    /// `[[sources]]`: what the scheduler reads continuously.
+    pub sources: Vec<Source>,
+    /// `[schedule]` and `[[schedule.exports]]`: the scheduler's jobs.
+    pub schedule: Schedule,
+    /// `[[notify]]`: the owning teams' channels.
+    pub notify: Vec<NotifyConfig>,
 }
 
 /// The `[risk]` section and its sub-sections, built.

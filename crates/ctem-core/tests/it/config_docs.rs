@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ctem_core::settings::{
-    ContextConfig, DetectConfig, FeedConfig, GoalConfig, OwnershipRuleConfig, PathsConfig,
-    SECTIONS, ServeConfig, SettingsConfig, TargetConfig, TargetKind, TeamConfig, Vantage,
+    ContextConfig, DetectConfig, ExportConfig, FeedConfig, GoalConfig, NotifyConfig,
+    OwnershipRuleConfig, PathsConfig, SECTIONS, ScheduleConfig, ServeConfig, SettingsConfig,
+    SourceConfig, TargetConfig, TargetKind, TeamConfig, Vantage,
 };
 use ctem_model::context::ContextRule;
 use ctem_paths::env::{AssetContext, CredentialGroup, ReachRule};
@@ -120,8 +121,90 @@ fn full_example() -> SettingsConfig {
             events_queue: Some(100_000),
             detect_threads: Some(2),
         },
+        sources: sources(),
+        schedule: ScheduleConfig {
+            review_dir: Some("reviews".into()),
+            ..ScheduleConfig::default()
+        },
+        exports: vec![ExportConfig {
+            name: "postfix".into(),
+            kind: "email".into(),
+            format: "postfix".into(),
+            out: "sender_access".into(),
+            every: "1h".into(),
+        }],
+        notify: vec![
+            NotifyConfig {
+                name: "soc".into(),
+                kind: "slack".into(),
+                url: Some("https://hooks.example/x".into()),
+                team: Some("NAME".into()),
+                events: vec!["p1".into()],
+                allow_addresses: vec!["127.0.0.1".into()],
+                ..NotifyConfig::default()
+            },
+            NotifyConfig {
+                name: "mail".into(),
+                kind: "email".into(),
+                smtp: Some("127.0.0.1:25".into()),
+                from: Some("ctem@example.org".into()),
+                to: vec!["soc@example.org".into()],
+                ..NotifyConfig::default()
+            },
+        ],
         ..SettingsConfig::default()
     }
+}
+
+/// One source of each kind, every key of its kind set.
+fn sources() -> Vec<SourceConfig> {
+    let base = |name: &str, kind: &str| SourceConfig {
+        name: name.into(),
+        kind: kind.into(),
+        format: "auto".into(),
+        scope: Some("ci".into()),
+        owner: Some("NAME".into()),
+        expect_every: Some("1d".into()),
+        interval: Some("5s".into()),
+        ..SourceConfig::default()
+    };
+    vec![
+        SourceConfig {
+            path: Some("drop".into()),
+            done: Some("drop/done".into()),
+            ..base("f", "folder")
+        },
+        SourceConfig {
+            url: Some("https://x/report.json".into()),
+            timeout: Some("30s".into()),
+            max_size_mb: Some(64),
+            allow_addresses: vec!["127.0.0.1".into()],
+            ..base("u", "url")
+        },
+        SourceConfig {
+            path: Some("eve.json".into()),
+            rules: vec!["rules".into()],
+            ..base("t", "file")
+        },
+        SourceConfig {
+            feeds: vec!["kev".into()],
+            ..base("i", "feeds")
+        },
+        SourceConfig {
+            listen: Some("tcp://127.0.0.1:5514".into()),
+            protocol: Some("tcp".into()),
+            framing: Some("auto".into()),
+            queue_size: Some(1000),
+            ..base("s", "syslog")
+        },
+        SourceConfig {
+            brokers: vec!["127.0.0.1:9092".into()],
+            topic: Some("events".into()),
+            group: Some("ctem".into()),
+            queue_size: Some(1000),
+            ..base("k", "kafka")
+        },
+    ]
 }
 
 fn walk(v: &Value, path: &str, out: &mut BTreeSet<String>) {

@@ -330,6 +330,14 @@ fn day(t: Option<DateTime<Utc>>) -> String {
 }
 
 impl Assessment {
+    /// Adds the sources declared in ctem.toml (`[[sources]]`) with the status their runs
+    /// give them (`flowing`, `late`, `silent`, `failing`, `new`); a silent one becomes an
+    /// action like any silent data source.
+    pub fn add_declared(&mut self, f: &MeasureFacts, lines: Vec<SourceLine>) {
+        self.sources.extend(lines);
+        self.actions = actions(f, self);
+    }
+
     pub fn doc(&self) -> Doc {
         let mut d = Doc {
             title: "CTEM assessment: gap analysis".into(),

@@ -240,6 +240,7 @@ CREATE UNIQUE INDEX alerts_identity ON alerts(identity);
     (60, super::exercise::MIGRATION_60),
     (70, super::auth::MIGRATION_70),
     (71, super::exercise::MIGRATION_71),
+    (80, super::runs::MIGRATION_80),
 ];
 
 #[cfg(test)]

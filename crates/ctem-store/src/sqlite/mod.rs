@@ -11,6 +11,7 @@ mod measure_facts;
 pub mod migrations;
 mod overview;
 mod query;
+mod runs;
 mod work;
 
 use std::path::Path;

@@ -117,3 +117,10 @@ fn context_conformance_sqlite_file() {
         Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
     });
 }
+
+#[test]
+fn runs_conformance_sqlite_memory() {
+    ctem_store::testsuite_runs::run_all(&mut || {
+        Box::new(SqliteStore::in_memory().expect("store")) as Box<dyn Store>
+    });
+}

@@ -3,19 +3,15 @@
 //! A file found in a folder that is not a report ctem reads is skipped with a note, not a
 //! failure; a file named on the command line must import.
 
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use ctem_core::Settings;
+use ctem_core::import::{ImportError, ImportOptions, Progress, choose_format, import_file};
 use ctem_core::settings::{RiskSettings, VANTAGE_FORMATS, Vantage};
-use ctem_ingest::Format;
 use ctem_model::ImportSummary;
-use ctem_store::prepared::{Prepared, Preparer};
-use ctem_store::{ScanMeta, Store};
-use sha2::{Digest, Sha256};
+use ctem_store::Store;
 
 use crate::input::{self, Limits, Source};
 use crate::output::progress;
@@ -45,39 +41,12 @@ impl FileResult {
     /// Why a file found in a folder was left alone (it is not a report ctem reads).
     fn skipped(&self) -> Option<String> {
         match &self.outcome {
-            Err(e) => e.downcast_ref::<Unrecognised>().map(|u| u.0.clone()),
+            Err(e) => match e.downcast_ref::<ImportError>() {
+                Some(ImportError::Unrecognised(why)) => Some(why.clone()),
+                _ => None,
+            },
             Ok(_) => None,
         }
-    }
-}
-
-/// A file found in a folder whose content no format recognises: skipped, not failed.
-#[derive(Debug)]
-struct Unrecognised(String);
-
-impl std::fmt::Display for Unrecognised {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Unrecognised {}
-
-/// Counts and hashes the bytes a parser reads, and moves the progress bar.
-struct Tap<R> {
-    inner: R,
-    hasher: Sha256,
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl<R: Read> Read for Tap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        if let Some(b) = &self.bar {
-            b.inc(n as u64);
-        }
-        Ok(n)
     }
 }
 
@@ -201,18 +170,9 @@ fn import_sources(
     results
 }
 
-/// The format of a report: the one named, or the one its first bytes show.
-fn choose_format(src: &Source, head: &[u8], name: &str) -> Result<&'static Format> {
-    if name != "auto" {
-        return Ok(ctem_ingest::by_name(name)?);
-    }
-    match ctem_ingest::detect(head, &src.detect_name()) {
-        Ok(f) => Ok(f),
-        Err(e) if src.in_folder => Err(Unrecognised(e.to_string()).into()),
-        Err(e) => Err(e.into()),
-    }
-}
-
+/// One source: spooled (a pipe or a gzip copied to a file), its format chosen from its
+/// first bytes, then the core's pipeline (`ctem_core::import::import_file`) with a progress
+/// bar for a large file and the phase timings of `CTEM_TIMINGS`.
 fn import_source(
     store: &mut dyn Store,
     src: &Source,
@@ -223,18 +183,12 @@ fn import_source(
 ) -> Result<ImportSummary> {
     let mut format = None;
     let spooled = input::spool(src, &opts.limits, |head| {
-        // every registered format is text: NUL bytes mean binary data (or UTF-16), refused
-        // before anything is copied (a gzip of zeros fails here, not at the size cap)
-        if head.contains(&0) {
-            let why = "binary data (NUL bytes) where a text report was expected; UTF-16 is not \
-                       read, convert it to UTF-8";
-            return Err(if src.in_folder && opts.format == "auto" {
-                Unrecognised(why.into()).into()
-            } else {
-                anyhow!(why)
-            });
-        }
-        format = Some(choose_format(src, head, &opts.format)?);
+        format = Some(choose_format(
+            head,
+            &src.detect_name(),
+            &opts.format,
+            src.in_folder,
+        )?);
         Ok(())
     })?;
     let format = format.ok_or_else(|| anyhow!("no format chosen (a bug)"))?;
@@ -242,260 +196,37 @@ fn import_source(
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = (opts.progress && show_bytes && size > 8 << 20)
         .then(|| progress::bytes(size, format!("importing {label}")));
-    let meta = ScanMeta {
-        tool: format.name.to_string(),
-        format: format.name.to_string(),
+    let core = ImportOptions {
         scope: opts.scope.clone(),
-        file: label,
-        sha256: String::new(),
-        imported_at: chrono::Utc::now(),
+        strict: opts.strict,
+        vantage: opts.vantage,
     };
     let mut phase = super::Timings::from_env();
-    let mut session = store.begin_import(meta)?;
-    // an external port scan reached its hosts from the internet
-    let external = opts.vantage == Vantage::External && VANTAGE_FORMATS.contains(&format.name);
-    let Parsed {
-        produced,
-        store_err,
-        issues,
-    } = parse_into(
-        session.as_mut(),
-        format,
+    let position = |p: u64| {
+        if let Some(b) = &bar {
+            b.set_position(p);
+        }
+    };
+    let summary = import_file(
+        store,
         &mut file,
-        size,
-        bar.clone(),
-        &phase,
-        external,
-    );
-    let (parsed, sha) = produced?;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    if let Some(e) = store_err {
-        return Err(anyhow!(e).context(format!("storing {} records", format.name)));
-    }
-    parsed.with_context(|| format!("as {}", format.name))?;
-    if opts.strict && issues > 0 {
-        return Err(anyhow!(
-            "{issues} record(s) with issues and --strict is set: nothing imported"
-        ));
-    }
-    session.set_sha256(sha);
-    phase.lap("parse and store");
-    let summary = session.commit()?;
-    phase.lap("commit");
-    // enrichment, priorities, SLA and tickets follow the new scan: the exposures it touched
-    // (a failure is reported and retried, the import stands)
-    if let Some(p) = super::risk::follow_up(store, risk) {
-        phase.lap("follow-up (enrich, prioritize)");
-        phase.note(&format!(
-            "follow-up detail: {} exposures scored{}, score and write {} ms, tickets {} ms",
-            p.scored,
-            if p.incremental { " (incremental)" } else { "" },
-            p.score_ms,
-            p.tickets_ms
-        ));
-    }
+        format,
+        label,
+        &core,
+        risk,
+        &position,
+        &mut |p| match p {
+            Progress::Lap(what) => {
+                if let Some(b) = &bar {
+                    b.finish_and_clear();
+                }
+                phase.lap(what)
+            }
+            Progress::Note(what) => phase.note(what),
+            Progress::FollowUp(p) => super::risk::report(p),
+        },
+    )?;
     Ok(summary)
-}
-
-/// What [`parse_into`] ends with.
-struct Parsed {
-    /// The parse outcome and the file's SHA-256.
-    produced: Result<(ctem_ingest::Result<()>, String)>,
-    /// The store's error, if writing failed.
-    store_err: Option<ctem_store::Error>,
-    issues: usize,
-}
-
-/// Parses `file` on a second thread while this one writes the prepared records into
-/// `session`: the parse outcome with the file's SHA-256, the store's error if it failed (its
-/// error drops the receiver, which stops the parser at its next send), and the issue count.
-fn parse_into(
-    session: &mut dyn ctem_store::ImportSession,
-    format: &'static Format,
-    file: &mut File,
-    size: u64,
-    bar: Option<indicatif::ProgressBar>,
-    phase: &super::Timings,
-    external: bool,
-) -> Parsed {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(32);
-    let tool = format.name;
-    std::thread::scope(|scope| {
-        let producer = scope.spawn(move || produce(format, tool, file, size, bar, tx, external));
-        let mut store_err: Option<ctem_store::Error> = None;
-        let mut issues = 0usize;
-        let mut waited = std::time::Duration::ZERO;
-        loop {
-            let t = std::time::Instant::now();
-            let Ok(batch) = rx.recv() else { break };
-            waited += t.elapsed();
-            for p in batch {
-                if matches!(p, Prepared::Record(ctem_model::Record::Issue(_))) {
-                    issues += 1;
-                }
-                if let Err(e) = session.prepared(p) {
-                    store_err = Some(e);
-                    break;
-                }
-            }
-            if store_err.is_some() {
-                break;
-            }
-        }
-        drop(rx);
-        phase.note(&format!(
-            "writer waited for the parser {:.3} s",
-            waited.as_secs_f64()
-        ));
-        let produced = producer
-            .join()
-            .unwrap_or_else(|_| Err(anyhow!("the {} parser panicked (a bug)", format.name)));
-        Parsed {
-            produced,
-            store_err,
-            issues,
-        }
-    })
-}
-
-const BATCH: usize = 512;
-
-/// Parses `file` with `format` and sends prepared records in batches; returns the parse
-/// outcome and the SHA-256 of the whole file. `external`: every asset record is marked
-/// internet-facing (an external-vantage port scan).
-fn produce(
-    format: &'static Format,
-    tool: &str,
-    file: &mut File,
-    size: u64,
-    bar: Option<indicatif::ProgressBar>,
-    tx: std::sync::mpsc::SyncSender<Vec<Prepared>>,
-    external: bool,
-) -> Result<(ctem_ingest::Result<()>, String)> {
-    let mut preparer = Preparer::new(tool);
-    let mut batch: Vec<Prepared> = Vec::with_capacity(BATCH);
-    let mut prep_err: Option<ctem_store::Error> = None;
-    let mut sink = |mut r: ctem_model::Record| -> ctem_ingest::Result<()> {
-        if external && let ctem_model::Record::Asset { asset, .. } = &mut r {
-            asset.internet_facing = Some(true);
-        }
-        match preparer.prepare(r) {
-            Ok(p) => batch.push(p),
-            Err(e) => {
-                prep_err = Some(e);
-                return Err(ctem_ingest::Error::Aborted);
-            }
-        }
-        if batch.len() >= BATCH {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-            tx.send(full).map_err(|_| ctem_ingest::Error::Aborted)?;
-        }
-        Ok(())
-    };
-    let (res, sha) = match format.parse_slice {
-        Some(_) if size > 0 => {
-            let mapped = Mapped::new(file)?;
-            // the file's SHA-256 is read on its own thread, through read() rather than the
-            // map, so its pages do not count as resident memory
-            let mut again = file.try_clone().context("reopen")?;
-            std::thread::scope(|s| -> Result<_> {
-                let hasher = s.spawn(move || -> std::io::Result<String> {
-                    again.seek(SeekFrom::Start(0))?;
-                    let mut h = Sha256::new();
-                    std::io::copy(&mut again, &mut h)?;
-                    Ok(hex::encode(h.finalize()))
-                });
-                let res = format.read_slice(mapped.bytes(), &mut |r| {
-                    if let ctem_model::Record::Progress { offset } = r {
-                        if let Some(b) = &bar {
-                            b.set_position(offset);
-                        }
-                        mapped.release_before(offset as usize);
-                        return Ok(());
-                    }
-                    sink(r)
-                });
-                let sha = hasher
-                    .join()
-                    .map_err(|_| anyhow!("the hashing thread panicked (a bug)"))?
-                    .context("read")?;
-                Ok((res, sha))
-            })?
-        }
-        _ => {
-            let mut tap = Tap {
-                inner: &mut *file,
-                hasher: Sha256::new(),
-                bar: bar.clone(),
-            };
-            let res = {
-                let mut reader = BufReader::with_capacity(256 * 1024, &mut tap);
-                format.read(&mut reader, &mut sink)
-            };
-            // drain what the parser did not read so the hash covers the whole file
-            std::io::copy(&mut tap, &mut std::io::sink()).context("read")?;
-            (res, hex::encode(tap.hasher.finalize()))
-        }
-    };
-    if let Some(e) = prep_err {
-        return Err(anyhow!(e).context("preparing records"));
-    }
-    if res.is_ok() && !batch.is_empty() {
-        // a closed channel means the store failed: its error is reported by the caller
-        let _ = tx.send(batch);
-    }
-    Ok((res, sha))
-}
-
-/// A read-only memory map of a report, for parsers with an in-memory path. Pages behind the
-/// parser are handed back to the kernel as it goes, so resident memory stays bounded however
-/// large the file is.
-struct Mapped {
-    map: memmap2::Mmap,
-    released: std::cell::Cell<usize>,
-}
-
-const RELEASE_STEP: usize = 32 << 20;
-
-impl Mapped {
-    fn new(file: &File) -> Result<Self> {
-        // SAFETY: the map is read-only and private; ctem never writes the file. A file
-        // truncated by another process while mapped would fault: the same risk every
-        // mmap-based reader takes for speed, documented in docs/architecture.md.
-        let map = unsafe { memmap2::Mmap::map(file) }.context("map")?;
-        let _ = map.advise(memmap2::Advice::Sequential);
-        Ok(Mapped {
-            map,
-            released: std::cell::Cell::new(0),
-        })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.map
-    }
-
-    /// Drops the resident pages before `offset` (rounded down to a page). Offsets only grow
-    /// within one pass; a smaller one starts a new pass.
-    fn release_before(&self, offset: usize) {
-        if offset < self.released.get() {
-            // a parser making a second pass starts again from the top
-            self.released.set(0);
-        }
-        let start = self.released.get();
-        let end = offset.min(self.map.len()) & !4095;
-        if end < start + RELEASE_STEP {
-            return;
-        }
-        // SAFETY: MADV_DONTNEED on a private read-only file mapping only drops resident
-        // pages; a later read of that range faults them in again from the file, unchanged.
-        let _ = unsafe {
-            self.map
-                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
-        };
-        self.released.set(end);
-    }
 }
 
 #[derive(serde::Serialize)]

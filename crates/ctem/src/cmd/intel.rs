@@ -8,27 +8,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
-use ctem_intel::misp::ManifestEntry;
-use ctem_intel::{IntelImport, IntelKind, Issue};
+use ctem_intel::IntelKind;
 use ctem_model::intel::IndicatorType;
 use ctem_store::Store;
-use ctem_store::intel::{AttackObject, IndicatorFilter, IntelBatch, IntelSummary};
-use serde::Serialize;
+use ctem_store::intel::IndicatorFilter;
 
 use crate::cli::IntelCommand;
 use crate::input::{Limits, Source};
 use crate::output::progress;
 
-/// The summary of one imported input.
-#[derive(Debug, Serialize)]
-pub struct FileSummary {
-    pub file: String,
-    pub kind: String,
-    /// Records parsed, all types together.
-    pub records: usize,
-    pub stored: IntelSummary,
-    pub issues: Vec<Issue>,
-}
+pub use ctem_core::intel::FileSummary;
 
 pub fn run(settings: &Settings, limits: &Limits, cmd: IntelCommand) -> Result<ExitCode> {
     match cmd {
@@ -205,18 +194,6 @@ pub fn print_summary(s: &FileSummary) {
 }
 
 /// The event files of a MISP feed manifest, when `bytes` is one.
-pub(crate) fn manifest_entries(
-    kind: Option<IntelKind>,
-    name: &str,
-    bytes: &[u8],
-) -> Option<Vec<ManifestEntry>> {
-    let is_manifest = name.to_ascii_lowercase().ends_with("manifest.json");
-    if !is_manifest || !matches!(kind, None | Some(IntelKind::Misp)) {
-        return None;
-    }
-    ctem_intel::misp::parse_manifest(bytes).ok()
-}
-
 fn import_file(store: &mut dyn Store, path: &Path, kind: Option<IntelKind>) -> Result<FileSummary> {
     let src = Source {
         path: Some(path.to_path_buf()),
@@ -238,7 +215,7 @@ fn import_source(
         crate::input::read_intel(src, limits).with_context(|| format!("{label}: cannot read"))?;
     let mut inputs = vec![(label.clone(), bytes)];
     let mut kind = kind;
-    if let Some(entries) = manifest_entries(kind, &label, &inputs[0].1) {
+    if let Some(entries) = ctem_core::intel::manifest_entries(kind, &label, &inputs[0].1) {
         kind = Some(IntelKind::Misp);
         let dir = src
             .path
@@ -263,6 +240,8 @@ fn import_source(
 
 /// Parses every input and stores them as one batch (one transaction). A gzip input (a
 /// downloaded feed) is inflated here within `limits.max_intel_mb`.
+/// One input (a file, a MISP feed with its event files) stored in one transaction: the
+/// core's pipeline (`ctem_core::intel::import_inputs`).
 pub(crate) fn import_inputs(
     store: &mut dyn Store,
     label: &str,
@@ -270,105 +249,15 @@ pub(crate) fn import_inputs(
     inputs: Vec<(String, Vec<u8>)>,
     limits: &Limits,
 ) -> Result<FileSummary> {
-    let mut batch = IntelBatch {
-        source: label.to_string(),
-        ..IntelBatch::default()
-    };
-    let mut records = 0;
-    let mut issues = Vec::new();
-    let mut kinds = Vec::new();
-    for (name, bytes) in inputs {
-        let bytes = crate::input::inflate_intel(bytes, limits).with_context(|| name.clone())?;
-        let imp = ctem_intel::import(kind, &bytes, &name)?;
-        records += imp.record_count();
-        issues.extend(imp.issues().iter().cloned());
-        if !kinds.contains(&imp.kind()) {
-            kinds.push(imp.kind());
-        }
-        add_to_batch(&mut batch, imp)?;
-    }
-    batch.kind = kinds
-        .iter()
-        .map(|k| k.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
-    let kind = batch.kind.clone();
-    let stored = store
-        .import_intel(batch)
-        .with_context(|| format!("{label}: storing"))?;
-    Ok(FileSummary {
-        file: label.to_string(),
+    Ok(ctem_core::intel::import_inputs(
+        store,
+        label,
         kind,
-        records,
-        stored,
-        issues,
-    })
+        inputs,
+        &limits.settings(),
+    )?)
 }
 
-fn obj<T: Serialize>(
-    kind: &str,
-    stix_id: &str,
-    id: &str,
-    name: &str,
-    flags: (bool, bool),
-    v: &T,
-) -> Result<AttackObject> {
-    Ok(AttackObject {
-        stix_id: stix_id.to_string(),
-        kind: kind.to_string(),
-        id: id.to_string(),
-        name: name.to_string(),
-        revoked: flags.0,
-        deprecated: flags.1,
-        data: serde_json::to_string(v)?,
-    })
-}
-
-/// Pushes every ATT&CK object of `list` (all have `stix_id`, `id`, `name`, `revoked`,
-/// `deprecated`) as an `AttackObject` of `kind`.
-macro_rules! push_attack {
-    ($b:expr, $kind:literal, $list:expr) => {
-        for x in $list {
-            let f = (x.revoked, x.deprecated);
-            $b.attack
-                .push(obj($kind, &x.stix_id, &x.id, &x.name, f, x)?);
-        }
-    };
-}
-
-fn add_to_batch(b: &mut IntelBatch, imp: IntelImport) -> Result<()> {
-    match imp {
-        IntelImport::Kev(c) => b.kev.extend(c.entries),
-        IntelImport::Epss(e) => b.epss.extend(e.scores),
-        IntelImport::Cve(c) => b.cves.extend(c.records),
-        IntelImport::Iocs(p) => b.indicators.extend(p.records),
-        IntelImport::Misp(m) => b.indicators.extend(m.indicators),
-        IntelImport::Stix(s) => {
-            b.indicators.extend(s.indicators);
-            push_attack!(b, "technique", &s.attack_patterns);
-            push_attack!(b, "software", &s.software);
-            b.relationships.extend(s.relationships);
-        }
-        IntelImport::Attack(a) => {
-            push_attack!(b, "tactic", &a.tactics);
-            push_attack!(b, "technique", &a.techniques);
-            push_attack!(b, "mitigation", &a.mitigations);
-            push_attack!(b, "group", &a.groups);
-            push_attack!(b, "software", &a.software);
-            push_attack!(b, "data_source", &a.data_sources);
-            for x in &a.data_components {
-                // data components have no ATT&CK id: the STIX id names them
-                let f = (x.revoked, x.deprecated);
-                let id = x.stix_id.as_str();
-                b.attack.push(obj("data_component", id, id, &x.name, f, x)?);
-            }
-            b.relationships.extend(a.relationships);
-        }
-    }
-    Ok(())
-}
-
-/// The intel files `ctem demo` imports (examples/demo/README.md says where they come from).
 const DEMO_INTEL: &[(&str, &[u8])] = &[
     (
         "kev.json",

@@ -289,7 +289,11 @@ pub fn assess_cmd(settings: &Settings, format: &str, out: Option<&PathBuf>) -> R
     let (mut f, k) = kpi::current(store.as_ref(), None, now, &s.kpi)?;
     let g = goals::evaluate(&s.goals, &k, &store.snapshots()?, now, TREND_DAYS)?;
     store.source_facts(&mut f)?;
-    let a = assess(&f, &k, &g, now, s.kpi.scan_days);
+    let mut a = assess(&f, &k, &g, now, s.kpi.scan_days);
+    a.add_declared(
+        &f,
+        super::run::assess_lines(store.as_ref(), &settings.sources)?,
+    );
     write_report(&a.doc().render(format_of(format)), out)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -300,6 +304,18 @@ pub fn review_cmd(
     format: &str,
     out: Option<&PathBuf>,
 ) -> Result<ExitCode> {
+    let text = review_report(settings, since, format)?;
+    write_report(&text, out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The review report of the period since `since` (else since the last review), recorded
+/// in the store as the next review's baseline.
+pub fn review_report(
+    settings: &Settings,
+    since: Option<NaiveDate>,
+    format: &str,
+) -> Result<String> {
     let s = &settings.measure;
     let mut store = super::open_existing(settings)?;
     let now = now()?;
@@ -312,7 +328,7 @@ pub fn review_cmd(
     let g = goals::evaluate(&s.goals, &k, &store.snapshots()?, now, TREND_DAYS)?;
     let r = review::review(&f, &k, &g, previous.as_ref(), since, now)?;
     let rec = serde_json::to_string(&review::recorded(&k, &g))?;
-    write_report(&r.doc().render(format_of(format)), out)?;
+    let text = r.doc().render(format_of(format));
     store.add_review(now, since, &rec)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(text)
 }

@@ -16,6 +16,7 @@ pub mod measure;
 pub mod outbound;
 pub mod paths;
 pub mod risk;
+pub mod run;
 mod scenario;
 pub mod serve;
 mod share;
@@ -122,6 +123,8 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
             Ok(code)
         }
         Command::Serve(a) => serve::run(settings, a),
+        Command::Run(a) => run::run(settings, a),
+        Command::Sources { runs, limit, json } => run::sources_cmd(settings, json, runs, limit),
         Command::Users(c) => serve::users(settings, c),
         Command::Tokens(c) => serve::tokens(settings, c),
         Command::Audit { json, limit } => serve::audit(settings, json, limit),

@@ -345,7 +345,13 @@ pub fn run(settings: &Settings, a: ServeArgs) -> Result<ExitCode> {
         cfg.events_queue = q;
     }
     cfg.settings = settings.clone();
-    start(settings, &listen, cfg)
+    super::run::check(settings)?;
+    // the scheduler (sources, jobs, notifications) runs beside the server
+    let (stop, scheduler) = super::run::spawn(settings);
+    let served = start(settings, &listen, cfg);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = scheduler.join();
+    served
 }
 
 fn start(settings: &Settings, listen: &str, cfg: ServerConfig) -> Result<ExitCode> {

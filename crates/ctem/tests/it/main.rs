@@ -20,5 +20,6 @@ mod pipes;
 mod risk;
 mod serve;
 mod settings;
+mod sources;
 mod tickets;
 mod tooling;
