@@ -212,6 +212,8 @@ mod engine;
 mod entities;
 mod error;
 pub mod event;
+mod evtx_flat;
+mod evtx_run;
 pub mod flat;
 mod flat_view;
 mod fold_find;

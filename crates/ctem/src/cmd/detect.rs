@@ -449,6 +449,20 @@ fn run_one<F: FnMut(ctem_detect::Alert)>(
         }
         return Ok(s.run);
     }
+    if format == Format::Evtx || (format == Format::Auto && decode::sniff(&head) == Format::Evtx) {
+        // the fast EVTX path: chunks parsed, rendered and matched on the worker threads
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut lines, &mut bytes)
+            .context("cannot read")
+            .map_err(FileError::Failed)?;
+        let s = engine
+            .run_evtx(bytes, Some(&name), threads, &mut *sink, |e| {
+                let e = crate::output::printable(&e.to_string(), 300);
+                eprintln!("{name}: skipped: {e}");
+            })
+            .map_err(|e| FileError::NotEvents(e.into()))?;
+        return Ok(s.run);
+    }
     let records = decode::stream(lines, format, Some(name.clone()))
         .map_err(|e| FileError::NotEvents(e.into()))?;
     let mut read_error: Option<ctem_detect::Error> = None;
