@@ -203,6 +203,7 @@
 //!   / `ParentProcessName` answer to Sysmon's `Image` / `ParentImage` (data in
 //!   `mappings/windows.yml`); 4688's hex process ids and SID integrity labels are not mapped.
 
+mod cache;
 pub mod compile;
 pub mod condition;
 mod config;
@@ -229,6 +230,7 @@ mod string_scan;
 mod test_rng;
 pub mod value;
 
+pub use cache::{CacheUse, default_cache_dir};
 pub use compile::CompileOptions;
 pub use config::DetectConfig;
 pub use correlation::CorrelationRule;
