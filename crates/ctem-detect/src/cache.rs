@@ -90,11 +90,7 @@ impl RuleSet {
         let mut entries = Vec::with_capacity(texts.len());
         for (origin, bytes) in &texts {
             let docs = parse_yaml(&String::from_utf8_lossy(bytes), origin).map_err(|e| reason(&e));
-            set.add_docs(
-                docs.clone().map_err(|m| (m, origin.clone())),
-                origin,
-                opts,
-            );
+            set.add_docs(docs.clone().map_err(|m| (m, origin.clone())), origin, opts);
             entries.push(Entry {
                 origin: origin.clone(),
                 docs,
@@ -212,7 +208,13 @@ mod tests {
     fn ids(s: &RuleSet) -> Vec<(String, String, usize)> {
         s.rules
             .iter()
-            .map(|r| (r.meta.id.clone(), r.meta.path.clone(), r.detection.field_names().len()))
+            .map(|r| {
+                (
+                    r.meta.id.clone(),
+                    r.meta.path.clone(),
+                    r.detection.field_names().len(),
+                )
+            })
             .collect()
     }
 
@@ -286,8 +288,11 @@ mod tests {
         let rules = tempfile::tempdir().expect("tempdir");
         let cache = tempfile::tempdir().expect("tempdir");
         for i in 0..KEEP + 3 {
-            std::fs::write(rules.path().join("a.yml"), RULE.replace("r-1", &format!("r-{i}")))
-                .expect("write");
+            std::fs::write(
+                rules.path().join("a.yml"),
+                RULE.replace("r-1", &format!("r-{i}")),
+            )
+            .expect("write");
             let (_, used) = load(rules.path(), cache.path());
             assert_eq!(used, CacheUse::Written);
         }

@@ -8,7 +8,18 @@ use crate::condition::{self, Cond};
 use crate::error::{Error, Result};
 
 /// `logsource` of a rule.
-#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize,
+    serde::Deserialize,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+)]
 pub struct LogSource {
     pub product: Option<String>,
     pub category: Option<String>,

@@ -36,7 +36,11 @@ impl DetectConfig {
     /// Errors are `(key, message)` pairs under `detect`.
     pub fn build(self) -> Result<ctem_detect::DetectConfig, Vec<(String, String)>> {
         let mut errors = Vec::new();
-        if self.rule_cache_dir.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+        if self
+            .rule_cache_dir
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
             errors.push(("detect.rule_cache_dir".to_string(), "an empty path".into()));
         }
         for (key, paths) in [("rules", &self.rules), ("mappings", &self.mappings)] {
