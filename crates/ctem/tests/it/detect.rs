@@ -585,7 +585,7 @@ fn detect_rule_cache_serves_the_second_run_with_the_same_alerts() {
     };
     let (used, plain) = run(&["--no-rule-cache"]);
     assert_eq!(used, "off");
-    assert!(plain.len() >= 8, "{} alerts", plain.len());
+    assert!(plain.len() >= 3, "{} alerts", plain.len());
     assert!(!tmp.path().join("cache").exists());
     let (used, first) = run(&[]);
     assert_eq!(used, "written");
