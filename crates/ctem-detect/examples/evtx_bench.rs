@@ -10,7 +10,8 @@
 //! (parse, render, flatten, match); `lines` runs [`Engine::run_lines`] over each file's
 //! records already turned into flat JSON lines ([`ctem_detect::decode::evtx_flat_lines`],
 //! before the timer): the JSON-lines throughput on the same events; `value` the old path
-//! (records decoded into nested `serde_json::Value`s, [`Engine::run`]). Prints one JSON
+//! (records decoded into nested `serde_json::Value`s, [`Engine::run`]); `render` only parses,
+//! renders and flattens the records (the floor of the EVTX path: no rule is evaluated). Prints one JSON
 //! object: events, seconds (wall and CPU), events per second and per CPU-second, alerts.
 
 use std::path::{Path, PathBuf};
@@ -115,6 +116,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 "lines" => {
                     let s = engine.run_lines(lines[i].as_slice(), Some(name), threads, |_| {})?;
                     (s.run.events, s.run.alerts)
+                }
+                "render" => {
+                    let mut out = Vec::new();
+                    let n = ctem_detect::decode::evtx_flat_lines(bytes.clone(), &mut out, |_| {})?;
+                    (n, 0)
                 }
                 "value" => {
                     let recs = ctem_detect::decode::decode_bytes(

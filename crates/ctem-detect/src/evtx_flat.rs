@@ -49,14 +49,31 @@ pub(crate) fn flatten(json: &[u8], out: &mut Vec<u8>) -> bool {
 }
 
 fn flatten_into(b: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    let event = members(b, skip_ws(b, 0))?.find(|m| key(b, m) == b"Event")?;
-    let (mut system, mut event_data, mut user_data) = (None, None, None);
-    for m in members(b, event.value.0)? {
-        match key(b, &m) {
-            b"System" => system = Some(m.value),
-            b"EventData" => event_data = Some(m.value),
-            b"UserData" => user_data = Some(m.value),
-            _ => {}
+    // one walk: the root's `Event` member, then the members of `System` and `EventData`
+    // collected as their ends are found (a value is not walked twice to find its end)
+    let event = root_event(b)?;
+    let (mut system, mut data, mut user) = (Vec::new(), Vec::new(), None);
+    let mut j = skip_ws(b, event + 1);
+    if b.get(j) != Some(&b'}') {
+        loop {
+            let (k, v) = member_head(b, j)?;
+            let end = match (&b[k.0..k.1], b.get(v)) {
+                (b"System", Some(b'{')) => object(b, v, &mut system)?,
+                (b"EventData", Some(b'{')) => object(b, v, &mut data)?,
+                (key, _) => {
+                    let e = value_end(b, v)?;
+                    if key == b"UserData" && b[v] == b'{' {
+                        user = Some(v);
+                    }
+                    e
+                }
+            };
+            j = skip_ws(b, end);
+            match b.get(j) {
+                Some(b',') => j = skip_ws(b, j + 1),
+                Some(b'}') => break,
+                _ => return None,
+            }
         }
     }
     let mut w = Writer {
@@ -65,11 +82,9 @@ fn flatten_into(b: &[u8], out: &mut Vec<u8>) -> Option<()> {
         first: true,
     };
     w.out.push(b'{');
-    if let Some(s) = system {
-        w.system(s, false)?;
-    }
-    if let Some(u) = user_data.filter(|u| b[u.0] == b'{') {
-        let elements: Vec<Member> = members(b, u.0)?.collect();
+    w.system(&system, false)?;
+    if let Some(u) = user {
+        let elements = members(b, u)?;
         for el in elements.iter().rev().filter(|m| b[m.value.0] == b'{') {
             for m in members(b, el.value.0)? {
                 if key(b, &m) != b"#attributes" {
@@ -78,21 +93,82 @@ fn flatten_into(b: &[u8], out: &mut Vec<u8>) -> Option<()> {
             }
         }
     }
-    if let Some(d) = event_data.filter(|d| b[d.0] == b'{') {
-        for m in members(b, d.0)? {
-            w.copy(&m);
-            let k = key(b, &m);
-            if k.contains(&b' ') {
-                let tight: Vec<u8> = k.iter().copied().filter(|&c| c != b' ').collect();
-                w.member(&[&tight], m.value);
-            }
+    for m in &data {
+        w.copy(m);
+        let k = key(b, m);
+        if k.contains(&b' ') {
+            let tight: Vec<u8> = k.iter().copied().filter(|&c| c != b' ').collect();
+            w.member(&[&tight], m.value);
         }
     }
-    if let Some(s) = system {
-        w.system(s, true)?;
-    }
+    w.system(&system, true)?;
     w.out.push(b'}');
     Some(())
+}
+
+/// Where the value of the root object's `Event` member starts (an object).
+fn root_event(b: &[u8]) -> Option<usize> {
+    let i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut j = skip_ws(b, i + 1);
+    loop {
+        let (k, v) = member_head(b, j)?;
+        if &b[k.0..k.1] == b"Event" {
+            return (b.get(v) == Some(&b'{')).then_some(v);
+        }
+        j = skip_ws(b, value_end(b, v)?);
+        if b.get(j) != Some(&b',') {
+            return None;
+        }
+        j = skip_ws(b, j + 1);
+    }
+}
+
+/// The key (between its quotes) of the member starting at `j`, and where its value starts.
+fn member_head(b: &[u8], j: usize) -> Option<((usize, usize), usize)> {
+    if b.get(j) != Some(&b'"') {
+        return None;
+    }
+    let ke = string_end(b, j)?;
+    let v = skip_ws(b, ke);
+    if b.get(v) != Some(&b':') {
+        return None;
+    }
+    Some(((j + 1, ke - 1), skip_ws(b, v + 1)))
+}
+
+/// Appends the members of the object starting at `i` to `out`; returns the index after it.
+fn object(b: &[u8], i: usize, out: &mut Vec<Member>) -> Option<usize> {
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut j = skip_ws(b, i + 1);
+    if b.get(j) == Some(&b'}') {
+        return Some(j + 1);
+    }
+    loop {
+        let (k, v) = member_head(b, j)?;
+        let ve = value_end(b, v)?;
+        out.push(Member {
+            key: k,
+            value: (v, ve),
+        });
+        j = skip_ws(b, ve);
+        match b.get(j) {
+            Some(b',') => j = skip_ws(b, j + 1),
+            Some(b'}') => return Some(j + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// The members of the object starting at `i`.
+fn members(b: &[u8], i: usize) -> Option<Vec<Member>> {
+    let mut out = Vec::new();
+    object(b, i, &mut out)?;
+    Some(out)
 }
 
 /// One member of an object: the key's bytes between its quotes and the value's range.
@@ -135,21 +211,18 @@ impl Writer<'_> {
     }
 
     /// The members of `System` that the nested shape maps explicitly (`mapped`) or the others.
-    fn system(&mut self, s: (usize, usize), mapped: bool) -> Option<()> {
+    fn system(&mut self, system: &[Member], mapped: bool) -> Option<()> {
         let b = self.b;
-        if b[s.0] != b'{' {
-            return Some(());
-        }
-        for m in members(b, s.0)? {
-            let k = key(b, &m);
+        for m in system {
+            let k = key(b, m);
             if MAPPED.contains(&k) != mapped {
                 continue;
             }
             if b[m.value.0] != b'{' {
-                self.copy(&m);
+                self.copy(m);
                 continue;
             }
-            let inner: Vec<Member> = members(b, m.value.0)?.collect();
+            let inner = members(b, m.value.0)?;
             if let Some(t) = inner.iter().find(|i| key(b, i) == b"#text") {
                 self.member(&[k], t.value);
             } else if let Some(a) = inner.iter().find(|i| key(b, i) == b"#attributes") {
@@ -159,44 +232,11 @@ impl Writer<'_> {
                     }
                 }
             } else {
-                self.copy(&m);
+                self.copy(m);
             }
         }
         Some(())
     }
-}
-
-/// The members of the object starting at `i` (`None` when there is none). The iterator ends
-/// at the object's end, or early at malformed input, which the caller's later lookups miss.
-fn members(b: &[u8], i: usize) -> Option<impl Iterator<Item = Member> + '_> {
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    let mut i = skip_ws(b, i + 1);
-    let mut done = b.get(i) == Some(&b'}');
-    Some(std::iter::from_fn(move || {
-        if done || b.get(i) != Some(&b'"') {
-            return None;
-        }
-        let ke = string_end(b, i)?;
-        let mut j = skip_ws(b, ke);
-        if b.get(j) != Some(&b':') {
-            done = true;
-            return None;
-        }
-        j = skip_ws(b, j + 1);
-        let ve = value_end(b, j)?;
-        let m = Member {
-            key: (i + 1, ke - 1),
-            value: (j, ve),
-        };
-        i = skip_ws(b, ve);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            _ => done = true,
-        }
-        Some(m)
-    }))
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {

@@ -24,9 +24,8 @@ use crate::lines::{BatchOut, LineStats};
 #[derive(Default)]
 struct Rendered {
     flat: Vec<u8>,
-    nested: Vec<u8>,
-    /// End of each record's nested JSON in `nested`.
-    ends: Vec<usize>,
+    /// Each record's nested JSON, as the evtx crate rendered it (kept, not copied).
+    nested: Vec<Vec<u8>>,
     ids: Vec<u64>,
     issues: Vec<Error>,
 }
@@ -82,7 +81,6 @@ impl Rendered {
     fn clear(&mut self) {
         self.flat.clear();
         self.nested.clear();
-        self.ends.clear();
         self.ids.clear();
         self.issues.clear();
     }
@@ -122,8 +120,7 @@ impl Rendered {
                 continue;
             }
             self.flat.push(b'\n');
-            self.nested.extend_from_slice(&json);
-            self.ends.push(self.nested.len());
+            self.nested.push(json);
             self.ids.push(id);
         }
         self.flat.pop();
@@ -131,8 +128,7 @@ impl Rendered {
 
     /// The nested JSON of the `i`-th record.
     fn nested(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.nested[start..self.ends[i]]
+        &self.nested[i]
     }
 }
 
