@@ -150,7 +150,7 @@
 //!    YAML parse, about a third of a rule load; compiling matchers and building the engine's
 //!    automata stay per run (regex and Aho-Corasick automata do not serialise).
 //! 10. **IOC matching** ([`ioc::IocMatcher`]): a [`Detector`] over active indicators (set and
-//!    automaton lookups per string value; see the module).
+//!     automaton lookups per string value; see the module).
 //!
 //! ## Public API (what the CLI wires)
 //!
