@@ -1,119 +1,166 @@
 #!/usr/bin/env bash
-# Detection throughput of ctem-detect against rsigma and against merely parsing every line with
-# serde_json, all measured in the same run, printed as ratios.
+# Detection throughput of ctem-detect against rsigma, the same work on both sides, and the
+# EVTX path against the JSON-lines path on the same events; all in one run, printed as ratios.
 #
-#   bench/detect.sh            # 100k OTRF events for the rsigma comparison, 1M for ctem alone
-#   REPEAT=3 bench/detect.sh   # smaller big run
-#   RUNS=9 bench/detect.sh     # more alternating ctem/rsigma runs of the 100k comparison (5)
+#   bench/detect.sh            # 100k OTRF events, 5 alternating runs a side
+#   RUNS=9 bench/detect.sh     # more runs
+#   REPEAT=5 bench/detect.sh   # EVTX runs repeat the corpus files this many times (3)
+#
+# The comparison (ctem vs rsigma): both sides are whole processes over the same JSON-lines
+# file, writing every alert as one JSON line to a file: rsigma `engine eval --output-format
+# ndjson`, ctem `detect_bench --mode file` (crates/ctem-detect/examples/detect_bench.rs: what
+# `ctem detect --json FILE` does, the file read and matched as it streams, without the CLI's
+# store and progress). Each side's own start-up (the same command over a one-event file:
+# process start and rule load) is subtracted from its time. rsigma runs at its fastest
+# setting (`--bloom-prefilter`) and at its default. The best of RUNS alternating runs of each
+# is compared (the machine is shared: a slow run is interference, on either side); wall and
+# CPU (user + system) seconds are both printed, with the load average.
+#
+# Agreement: the hits of each rule on both sides are compared. Every rule whose count differs
+# must be listed with its reason in bench/detect-differences.tsv; an unlisted difference fails
+# the script (exit 1), after everything is printed.
 #
 # Inputs: all SigmaHQ Windows rules and the OTRF flat events from ../shared/fixtures (or
-# $CTEM_SHARED_FIXTURES). rsigma 0.23.0 is installed with cargo if missing. The ctem side runs
-# crates/ctem-detect/examples/detect_bench.rs (rule load, engine over an in-memory file, JSON
-# out), so the script does not depend on the CLI. The machine is shared: the load is printed,
-# and only ratios measured in this run mean anything; CPU seconds are printed beside wall time.
+# $CTEM_SHARED_FIXTURES); EVTX: every .evtx file under its events/ folder. rsigma 0.23.0 is
+# installed with cargo if missing (about 12 minutes; see ../shared/PLATFORM.md).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FIX=${CTEM_SHARED_FIXTURES:-$ROOT/../shared/fixtures}
 RULES=$FIX/sigma/rules/windows
 EVENTS_GZ=$FIX/events/jsonl/otrf-windows-100k.flat.jsonl.gz
-REPEAT=${REPEAT:-10}
+EVTX_DIR=$FIX/events
+KNOWN=$ROOT/bench/detect-differences.tsv
+RUNS=${RUNS:-5}
+REPEAT=${REPEAT:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-for p in "$RULES" "$EVENTS_GZ"; do
+for p in "$RULES" "$EVENTS_GZ" "$EVTX_DIR"; do
   [ -e "$p" ] || { echo "detect.sh: $p not found" >&2; exit 1; }
 done
 
 echo "== build" >&2
-(cd "$ROOT" && cargo build --release -q -p ctem-detect --example detect_bench)
+(cd "$ROOT" && cargo build --release -q -p ctem-detect --example detect_bench --example evtx_bench)
 BENCH=$CARGO_TARGET_DIR/release/examples/detect_bench
+EVTX_BENCH=$CARGO_TARGET_DIR/release/examples/evtx_bench
 
 RSIGMA=${RSIGMA:-$(command -v rsigma || echo "$HOME/.cargo/bin/rsigma")}
 if [ ! -x "$RSIGMA" ]; then
   echo "== installing rsigma 0.23.0 (about 12 minutes)" >&2
-  cargo install rsigma --version 0.23.0 --locked --no-default-features --features evtx >&2
+  CARGO_TARGET_DIR=$WORK/rsigma-build cargo install rsigma --version 0.23.0 --locked \
+    --no-default-features --features evtx >&2
+  rm -rf "$WORK/rsigma-build"
   RSIGMA=$HOME/.cargo/bin/rsigma
 fi
 
 gzip -dc "$EVENTS_GZ" > "$WORK/events.jsonl"
 head -n 1 "$WORK/events.jsonl" > "$WORK/one.jsonl"
 N=$(wc -l < "$WORK/events.jsonl")
+echo "== load before: $(uptime)" >&2
 
-echo "== load: $(uptime)" >&2
-run() { "$BENCH" --rules "$RULES" "$@"; }
-
-# rsigma's time includes loading its rules: measure that on a one-event file and subtract
-rs() {
-  /usr/bin/time -f '%e %U %S' -o "$WORK/rs_time" \
-    "$RSIGMA" engine eval -r "$RULES" -p sysmon -e "@$1" --output-format ndjson > "$2" 2> "$WORK/rs_err" || {
-      echo "rsigma failed:" >&2; tail -5 "$WORK/rs_err" >&2; exit 1; }
-  cat "$WORK/rs_time"
+# timed() OUT_TIME CMD...: wall, user and system seconds of CMD into OUT_TIME
+timed() { local o=$1; shift; /usr/bin/time -f '%e %U %S' -o "$o" "$@"; }
+ct() { # ctem, whole process: $1 events, $2 alerts out, $3 stats out
+  timed "$WORK/t" "$BENCH" --rules "$RULES" --events "$1" --mode file --out "$2" --threads 1 > "$3"
+  cat "$WORK/t"
 }
-# the 100k comparison alternates ctem and rsigma RUNS (5) times; the best run of each side is
-# compared (the machine is shared: a slow run is interference, on either side), every run
-# is printed
-RUNS=${RUNS:-5}
-echo "== ctem and rsigma, 1 thread, $N events, $RUNS alternating runs each" >&2
-RS_ONE=""
-RS_ALL=""
+rs() { # rsigma: $1 events, $2 alerts out, rest: extra flags
+  local ev=$1 out=$2; shift 2
+  timed "$WORK/t" "$RSIGMA" engine eval -r "$RULES" -p sysmon -e "@$ev" --output-format ndjson "$@" \
+    > "$out" 2> "$WORK/rs_err" || { echo "rsigma failed:" >&2; tail -5 "$WORK/rs_err" >&2; exit 1; }
+  cat "$WORK/t"
+}
+
+echo "== ctem and rsigma, whole processes, $N events, $RUNS alternating runs each" >&2
+CT_ONE="" CT_ALL="" RS_ONE="" RS_ALL="" RSD_ONE="" RSD_ALL=""
 for r in $(seq "$RUNS"); do
-  run --events "$WORK/events.jsonl" --threads 1 > "$WORK/ctem_small_$r.json"
-  RS_ONE="$RS_ONE$(rs "$WORK/one.jsonl" "$WORK/rs_one.ndjson");"
-  RS_ALL="$RS_ALL$(rs "$WORK/events.jsonl" "$WORK/rs_all.ndjson");"
+  CT_ONE="$CT_ONE$(ct "$WORK/one.jsonl" /dev/null "$WORK/ct_one.json");"
+  CT_ALL="$CT_ALL$(ct "$WORK/events.jsonl" "$WORK/ct_all.ndjson" "$WORK/ct_all_$r.json");"
+  RS_ONE="$RS_ONE$(rs "$WORK/one.jsonl" /dev/null --bloom-prefilter);"
+  RS_ALL="$RS_ALL$(rs "$WORK/events.jsonl" "$WORK/rs_all.ndjson" --bloom-prefilter);"
+  RSD_ONE="$RSD_ONE$(rs "$WORK/one.jsonl" /dev/null);"
+  RSD_ALL="$RSD_ALL$(rs "$WORK/events.jsonl" "$WORK/rs_default.ndjson");"
 done
 
-echo "== ctem, 1 and 2 threads and serde_json parse, $((N * REPEAT)) events" >&2
-run --events "$WORK/events.jsonl" --repeat "$REPEAT" --threads 1 > "$WORK/ctem_1.json"
-run --events "$WORK/events.jsonl" --repeat "$REPEAT" --threads 2 > "$WORK/ctem_2.json"
-run --events "$WORK/events.jsonl" --repeat "$REPEAT" --mode parse > "$WORK/parse.json"
-run --events "$WORK/events.jsonl" --repeat "$REPEAT" --mode scan > "$WORK/scan.json"
-run --events "$WORK/events.jsonl" --mode records --threads 1 > "$WORK/records.json"
+echo "== ctem engine only (events in memory, no output), 1 thread" >&2
+"$BENCH" --rules "$RULES" --events "$WORK/events.jsonl" --threads 1 > "$WORK/engine.json"
 
-# A second mix, to show what the value caches buy: the OTRF Sysmon process creations again
-# and again, each with a command line no other line has (unique values, the worst case for
-# the caches, and the busiest rule bucket), written by a fixed generator.
-echo "== process creations with unique command lines: ctem and rsigma" >&2
-python3 - "$WORK/events.jsonl" "$WORK/proc.jsonl" <<'GEN'
-import json, sys
-pc = []
-for line in open(sys.argv[1], encoding="utf-8"):
-    try: o = json.loads(line)
-    except ValueError: continue
-    if o.get("EventID") == 1 and "Sysmon" in str(o.get("Channel", "")): pc.append(o)
-with open(sys.argv[2], "w", encoding="utf-8") as f:
-    for i in range(50000):
-        o = dict(pc[(i * 7919) % len(pc)])
-        o["CommandLine"] = f"{o.get('CommandLine', '')} /arg{(i * 2654435761) % 10**9} --x {i}"
-        f.write(json.dumps(o, ensure_ascii=False, separators=(",", ":")) + "\n")
-GEN
-run --events "$WORK/proc.jsonl" --threads 1 > "$WORK/ctem_proc.json"
-RS_PROC=$(rs "$WORK/proc.jsonl" "$WORK/rs_proc.ndjson")
+echo "== start-up: rule load without the cache, writing it, reading it" >&2
+for kind in none written hit; do
+  extra=()
+  [ "$kind" = none ] || extra=(--cache "$WORK/cache")
+  timed "$WORK/start_$kind.time" "$BENCH" --rules "$RULES" --events "$WORK/one.jsonl" --mode file \
+    "${extra[@]}" > "$WORK/start_$kind.json"
+done
 
-# peak RSS of a streaming run: the engine over the file, not the in-memory copy of 1M lines
-/usr/bin/time -f '%M' -o "$WORK/rss" "$BENCH" --rules "$RULES" --events "$WORK/one.jsonl" > /dev/null
+echo "== EVTX: the corpus files as EVTX and as flat JSON lines, then 1 and 2 threads" >&2
+# the scaling needs files of many chunks: the EVTX files of 1 MiB or more
+find "$EVTX_DIR" -iname '*.evtx' -size +1M | sort > "$WORK/big.txt"
+big=()
+while IFS= read -r f; do big+=(--evtx "$f"); done < "$WORK/big.txt"
+"$EVTX_BENCH" --rules "$RULES" --evtx "$EVTX_DIR" --mode lines --repeat "$REPEAT" > "$WORK/evtx_lines.json"
+"$EVTX_BENCH" --rules "$RULES" --evtx "$EVTX_DIR" --mode evtx --repeat "$REPEAT" > "$WORK/evtx_fast.json"
+"$EVTX_BENCH" --rules "$RULES" --evtx "$EVTX_DIR" --mode value > "$WORK/evtx_value.json"
+for t in 1 2; do
+  "$EVTX_BENCH" --rules "$RULES" "${big[@]}" --mode evtx --threads "$t" --repeat "$((REPEAT * 3))" \
+    > "$WORK/evtx_big_$t.json"
+done
+echo "== load after: $(uptime)" >&2
 
-python3 - "$WORK" "$RS_ONE" "$RS_ALL" "$N" "$RULES" "$RS_PROC" <<'EOF'
-import json, sys, os, collections
-work, n, rules_dir = sys.argv[1], int(sys.argv[4]), sys.argv[5]
-# rsigma runs: "wall user sys;" each; the fastest of each kind (wall and CPU separately)
+python3 - "$WORK" "$N" "$RULES" "$KNOWN" "$CT_ONE" "$CT_ALL" "$RS_ONE" "$RS_ALL" "$RSD_ONE" "$RSD_ALL" <<'EOF'
+import collections, json, os, re, sys
+work, n, rules_dir, known_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 runs = lambda a: [[float(x) for x in r.split()] for r in a.split(";") if r.strip()]
-rs_one_runs, rs_all_runs = runs(sys.argv[2]), runs(sys.argv[3])
-best = lambda rr: (min(r[0] for r in rr), min(r[1] + r[2] for r in rr))
-rs_one, rs_all = best(rs_one_runs), best(rs_all_runs)
-rs_proc = sys.argv[6].split()
+ct_one, ct_all, rs_one, rs_all, rsd_one, rsd_all = (runs(a) for a in sys.argv[5:11])
 ld = lambda f: json.load(open(os.path.join(work, f)))
-smalls = sorted((ld(f) for f in os.listdir(work) if f.startswith("ctem_small_")), key=lambda d: -d["events_per_sec"])
-small = smalls[0]
-c1, c2, parse, rec = ld("ctem_1.json"), ld("ctem_2.json"), ld("parse.json"), ld("records.json")
-scan = ld("scan.json")
-rs_wall = max(rs_all[0] - rs_one[0], 1e-9)
-rs_cpu = max(rs_all[1] - rs_one[1], 1e-9)
-rs_eps, rs_eps_cpu = n / rs_wall, n / rs_cpu
-rss_engine = int(open(os.path.join(work, "rss")).read().strip() or 0)
+def rate(all_runs, one_runs):
+    """events/s wall and CPU: the best whole run minus the best start-up run"""
+    wall = min(r[0] for r in all_runs) - min(r[0] for r in one_runs)
+    cpu = min(r[1] + r[2] for r in all_runs) - min(r[1] + r[2] for r in one_runs)
+    return n / max(wall, 1e-9), n / max(cpu, 1e-9), wall, cpu
+c, r, d = rate(ct_all, ct_one), rate(rs_all, rs_one), rate(rsd_all, rsd_one)
+print(f"load average now: {os.getloadavg()}  (2 cores shared; only ratios from this run mean anything)")
+print(f"CPU: {'AVX-512' if 'avx512vbmi' in open('/proc/cpuinfo').read() else 'AVX2 (no AVX-512 VBMI)'}")
+print()
+print("ctem vs rsigma, whole processes over the same file, NDJSON alerts written, start-up subtracted")
+print(f"{'':36}{'events/s':>12}{'events/CPU-s':>14}{'seconds':>9}{'start-up':>10}")
+def row(name, x, one):
+    print(f"{name:36}{x[0]:>12,.0f}{x[1]:>14,.0f}{x[2]:>9.2f}{min(o[0] for o in one):>9.2f}s")
+row("ctem (1 thread)", c, ct_one)
+row("rsigma --bloom-prefilter", r, rs_one)
+row("rsigma (default)", d, rsd_one)
+print(f"ratio ctem / rsigma --bloom-prefilter: {c[0] / r[0]:6.2f}x wall, {c[1] / r[1]:6.2f}x CPU")
+print(f"ratio ctem / rsigma default:           {c[0] / d[0]:6.2f}x wall, {c[1] / d[1]:6.2f}x CPU")
+print("  runs (wall s, whole file / one event):")
+for name, a, o in (("ctem", ct_all, ct_one), ("rsigma bloom", rs_all, rs_one), ("rsigma", rsd_all, rsd_one)):
+    print(f"    {name:13} " + ", ".join(f"{x[0]:.2f}" for x in a) + "  /  " + ", ".join(f"{x[0]:.2f}" for x in o))
+eng = ld("engine.json")
+print(f"ctem engine only (in memory, no output): {eng['events_per_sec']:,.0f} events/s, "
+      f"{eng['events_per_cpu_sec']:,.0f} events/CPU-s ({eng['alerts']} alerts)")
+print()
+print("start-up (one-event file, whole process; rule load = load, compile and engine build)")
+for kind in ("none", "written", "hit"):
+    s = ld(f"start_{kind}.json")
+    wall = float(open(os.path.join(work, f"start_{kind}.time")).read().split()[0])
+    print(f"  rule cache {kind:8} {s['rules']} rules: process {wall:.3f} s, rule load {s['compile_secs']:.3f} s "
+          f"({s['compile_cpu_secs']:.2f} CPU-s), cache: {s['rule_cache']}")
+print(f"  rsigma (bloom) start-up: {min(o[0] for o in rs_one):.3f} s")
+print()
+fl, fe, fv = ld("evtx_lines.json"), ld("evtx_fast.json"), ld("evtx_value.json")
+print(f"EVTX corpus ({fe['files']} files, {fe['events'] // max(1, int(os.environ.get('REPEAT', '3')))} events, 1 thread)")
+for name, x in (("flat JSON lines (same events)", fl), ("EVTX fast path", fe), ("EVTX Value path (before)", fv)):
+    print(f"  {name:30}{x['events_per_sec']:>10,.0f} events/s{x['events_per_cpu_sec']:>10,.0f} events/CPU-s  {x['alerts']} alerts")
+print(f"  EVTX / JSON lines: {fe['events_per_sec'] / fl['events_per_sec']:.2f} wall, "
+      f"{fe['events_per_cpu_sec'] / fl['events_per_cpu_sec']:.2f} CPU (goal 0.50)")
+b1, b2 = ld("evtx_big_1.json"), ld("evtx_big_2.json")
+print(f"  EVTX files of 1 MiB or more ({b1['files']} files): 1 thread {b1['events_per_sec']:,.0f}/s, "
+      f"2 threads {b2['events_per_sec']:,.0f}/s: {b2['events_per_sec'] / b1['events_per_sec']:.2f}x wall "
+      f"(goal 1.7), events per CPU-s {b1['events_per_cpu_sec']:,.0f} -> {b2['events_per_cpu_sec']:,.0f}")
+print()
 
-# rsigma hits per rule: one JSON object per match; find the rule id / title in it
+# agreement, rule by rule
 def rule_key(o):
     for k in ("rule_id", "id"):
         if isinstance(o.get(k), str): return o[k]
@@ -124,68 +171,47 @@ def rule_key(o):
     for k in ("rule_title", "title"):
         if isinstance(o.get(k), str): return o[k]
     return "?"
-rs_hits = collections.Counter()
-for line in open(os.path.join(work, "rs_all.ndjson")):
-    line = line.strip()
-    if not line.startswith("{"): continue
-    try: rs_hits[rule_key(json.loads(line))] += 1
-    except ValueError: pass
-# map titles to ids (rsigma may print either)
-import re
-title_to_id = {}
+def hits(f):
+    h = collections.Counter()
+    for line in open(os.path.join(work, f), encoding="utf-8", errors="replace"):
+        line = line.strip()
+        if line.startswith("{"):
+            try: h[rule_key(json.loads(line))] += 1
+            except ValueError: pass
+    return h
+title_to_id, id_to_path = {}, {}
 for dp, _, fs in os.walk(rules_dir):
     for f in fs:
         if not f.endswith((".yml", ".yaml")): continue
-        t = open(os.path.join(dp, f), encoding="utf-8", errors="replace").read()
-        mi = re.search(r"^id:\s*(\S+)", t, re.M); mt = re.search(r"^title:\s*(.+)$", t, re.M)
-        if mi and mt: title_to_id[mt.group(1).strip().strip("'\"")] = (mi.group(1), os.path.relpath(os.path.join(dp, f), rules_dir))
-id_to_path = {v[0]: v[1] for v in title_to_id.values()}
-rs_by_id = collections.Counter()
-for k, v in rs_hits.items():
-    rs_by_id[title_to_id.get(k, (k,))[0]] += v
-ctem_hits = small["hits"]
-
-print(f"load: {os.getloadavg()}  (2 cores shared; ratios are from this run)")
-print(f"rules: {small['rules']} compiled; load+compile {small['compile_secs']:.2f} s wall, {small['compile_cpu_secs']:.2f} s CPU")
-print(f"peak RSS of the engine with all rules loaded: {rss_engine / 1024:.0f} MiB "
-      f"(bench runs holding {c1['events']} lines in memory: {c1['peak_rss_kib'] / 1024:.0f} MiB)")
-print()
-print(f"{'':34}{'events':>10}{'events/s':>12}{'events/CPU-s':>14}{'alerts':>8}")
-def row(name, ev, eps, epc, al): print(f"{name:34}{ev:>10}{eps:>12,.0f}{epc:>14,.0f}{al:>8}")
-row("ctem 1 thread (100k)", small["events"], small["events_per_sec"], small["events_per_cpu_sec"], small["alerts"])
-row("rsigma (100k, rule load excluded)", n, rs_eps, rs_eps_cpu, sum(rs_hits.values()))
-row("ctem 1 thread (big)", c1["events"], c1["events_per_sec"], c1["events_per_cpu_sec"], c1["alerts"])
-row("ctem 2 threads (big)", c2["events"], c2["events_per_sec"], c2["events_per_cpu_sec"], c2["alerts"])
-row("serde_json parse only (big)", parse["events"], parse["events_per_sec"], parse["events_per_cpu_sec"], 0)
-row("lazy line scan only (big)", scan["events"], scan["events_per_sec"], scan["events_per_cpu_sec"], 0)
-row("ctem Value path, 1 thread (100k)", rec["events"], rec["events_per_sec"], rec["events_per_cpu_sec"], rec["alerts"])
-print()
-print(f"ratio ctem 1 thread / rsigma:          {small['events_per_sec'] / rs_eps:6.2f}x wall, {small['events_per_cpu_sec'] / rs_eps_cpu:6.2f}x CPU"
-      f"  (best of {len(smalls)} runs each)")
-print("  ctem runs (events/s):    " + ", ".join(f"{d['events_per_sec']:,.0f}" for d in smalls))
-print("  rsigma runs (events/s):  " + ", ".join(f"{n / max(a[0] - rs_one[0], 1e-9):,.0f}" for a in rs_all_runs)
-      + f"  (100k runs {', '.join(f'{a[0]:.2f}' for a in rs_all_runs)} s wall; rule load {', '.join(f'{a[0]:.2f}' for a in rs_one_runs)} s)")
-print(f"ratio ctem 2 threads / 1 thread:       {c2['events_per_sec'] / c1['events_per_sec']:6.2f}x wall, "
-      f"{c2['events_per_cpu_sec'] / c1['events_per_cpu_sec']:6.2f}x events per CPU-s "
-      f"(1.00 = no cost of threading; wall scaling needs an idle second core)")
-print(f"ratio line scan only / rsigma:         {scan['events_per_sec'] / rs_eps:6.2f}x wall (the floor of the lines path)")
-print(f"ratio ctem 1 thread / serde_json parse: {c1['events_per_sec'] / parse['events_per_sec']:6.2f}x wall, {c1['events_per_cpu_sec'] / parse['events_per_cpu_sec']:6.2f}x CPU")
-print(f"ratio lazy lines path / Value path:    {small['events_per_sec'] / rec['events_per_sec']:6.2f}x wall")
-proc = ld("ctem_proc.json")
-rs_proc_wall = max(float(rs_proc[0]) - rs_one[0], 1e-9)
-rs_proc_n = sum(1 for _ in open(os.path.join(work, "proc.jsonl")))
-rs_proc_alerts = sum(1 for l in open(os.path.join(work, "rs_proc.ndjson")) if l.startswith("{"))
-print(f"process creations, unique command lines ({proc['events']} events): ctem {proc['events_per_sec']:,.0f}/s "
-      f"({proc['alerts']} alerts), rsigma {rs_proc_n / rs_proc_wall:,.0f}/s ({rs_proc_alerts} alerts): "
-      f"{proc['events_per_sec'] / (rs_proc_n / rs_proc_wall):5.2f}x wall")
-print("(the big runs repeat the 100k file, so its values repeat more than in fresh data; the value caches")
-print(" gain from that: compare with the 100k run, and the unique-command-line mix is their worst case)")
-print()
-ids = sorted(set(ctem_hits) | set(rs_by_id))
-same = sum(1 for i in ids if ctem_hits.get(i, 0) == rs_by_id.get(i, 0))
-print(f"hits rule by rule (100k): {len(ids)} rules hit by either, {same} identical, {len(ids) - same} differ")
-for i in ids:
-    a, b = ctem_hits.get(i, 0), rs_by_id.get(i, 0)
-    if a != b:
-        print(f"  {i}  ctem {a:>6}  rsigma {b:>6}  {id_to_path.get(i, '')}")
+        p = os.path.join(dp, f)
+        t = open(p, encoding="utf-8", errors="replace").read()
+        mi, mt = re.search(r"^id:\s*(\S+)", t, re.M), re.search(r"^title:\s*(.+)$", t, re.M)
+        if mi:
+            id_to_path[mi.group(1)] = os.path.relpath(p, rules_dir)
+            if mt: title_to_id[mt.group(1).strip().strip("'\"")] = mi.group(1)
+norm = lambda h: collections.Counter({title_to_id.get(k, k): v for k, v in h.items()})
+ch, rh, rdh = hits("ct_all.ndjson"), norm(hits("rs_all.ndjson")), norm(hits("rs_default.ndjson"))
+known = {}
+if os.path.exists(known_path):
+    for line in open(known_path, encoding="utf-8"):
+        if line.strip() and not line.startswith("#"):
+            rid, _, why = line.rstrip("\n").partition("\t")
+            known[rid.strip()] = why.strip()
+ids = sorted(set(ch) | set(rh))
+diff = [i for i in ids if ch.get(i, 0) != rh.get(i, 0)]
+print(f"hits rule by rule: {len(ids)} rules hit by either side, {len(ids) - len(diff)} identical, "
+      f"{len(diff)} differ ({sum(ch.values())} ctem alerts, {sum(rh.values())} rsigma)")
+if rh != rdh:
+    print("  note: rsigma's default and --bloom-prefilter runs disagree on "
+          f"{sum(1 for i in set(rh) | set(rdh) if rh.get(i, 0) != rdh.get(i, 0))} rules")
+unexplained = []
+for i in diff:
+    why = known.get(i)
+    print(f"  {i}  ctem {ch.get(i, 0):>6}  rsigma {rh.get(i, 0):>6}  {id_to_path.get(i, '')}")
+    print(f"      {why if why else 'UNEXPLAINED'}")
+    if not why: unexplained.append(i)
+if unexplained:
+    print(f"FAIL: {len(unexplained)} differences without a reason in bench/detect-differences.tsv")
+    sys.exit(1)
+print("every difference has its reason")
 EOF

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p ctem-detect --example detect_bench -- \
 //!     --rules DIR [--rules DIR]... --events FILE[.gz] [--threads N] [--repeat N] \
-//!     [--mode lines|records|parse|scan]
+//!     [--mode lines|records|parse|scan|file] [--out ALERTS.ndjson] [--cache DIR]
 //! ```
 //! The file is read (and gunzipped) into memory once, then repeated `--repeat` times. Modes:
 //! `lines` is [`Engine::run_lines`] (lazy field extraction, the fast path), `records` decodes
@@ -11,6 +11,11 @@
 //! every line with serde_json (the ceiling of an engine that builds a `Value` per event),
 //! `scan` only runs the lazy line scanner ([`ctem_detect::flat::FlatEvent`]) over every line
 //! with the engine's field index (the floor of the lines path: no rule is evaluated).
+//! `file` is what `ctem detect --json FILE` does, as a whole process: the file is read (and
+//! gunzipped) as it is matched ([`Engine::run_file`]) and every alert is written as one JSON
+//! line to `--out` (`/dev/null` by default), the work rsigma does with `--output-format
+//! ndjson`. `--cache DIR` loads the rules through the rule cache
+//! ([`RuleSet::load_dirs_cached`]).
 //! Prints one JSON object: events, seconds, events/s, alerts, rule load time, peak RSS and
 //! hits per rule id.
 
@@ -105,6 +110,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut threads = 1usize;
     let mut repeat = 1usize;
     let mut mode = "lines".to_string();
+    let mut out_path: Option<String> = None;
+    let mut cache: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
@@ -114,12 +121,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--threads" => threads = val()?.parse()?,
             "--repeat" => repeat = val()?.parse()?,
             "--mode" => mode = val()?,
+            "--out" => out_path = Some(val()?),
+            "--cache" => cache = Some(std::path::PathBuf::from(val()?)),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
     let events = events.ok_or("--events FILE is required")?;
     let mut raw = Vec::new();
-    std::fs::File::open(&events)?.read_to_end(&mut raw)?;
+    if mode != "file" {
+        std::fs::File::open(&events)?.read_to_end(&mut raw)?;
+    }
     let mut data = ctem_detect::decode::gunzip_if_needed(raw)?;
     if data.last() != Some(&b'\n') {
         data.push(b'\n');
@@ -127,7 +138,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let t = Instant::now();
     let c0 = cpu_secs();
-    let set = RuleSet::load_dirs(&rules)?;
+    let (set, cache_use) =
+        RuleSet::load_dirs_cached(&rules, &Default::default(), cache.as_deref())?;
     let n_rules = set.rules.len();
     let engine = Engine::new(set, Mappings::builtin()?);
     let compile_secs = t.elapsed().as_secs_f64();
@@ -178,6 +190,24 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             (n, 0)
         }
+        "file" => {
+            use std::io::Write;
+            let out = std::fs::File::create(out_path.as_deref().unwrap_or("/dev/null"))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
+            let mut failed = None;
+            let s = engine.run_file(&events, ctem_detect::decode::Format::Auto, threads, |a| {
+                *hits.entry(a.rule_id.clone()).or_default() += 1;
+                let line = serde_json::to_string(&a).unwrap_or_default();
+                if let Err(e) = writeln!(w, "{line}") {
+                    failed = Some(e);
+                }
+            })?;
+            w.flush()?;
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            (s.run.events, s.run.alerts)
+        }
         other => return Err(format!("unknown mode {other}").into()),
     };
     let secs = t.elapsed().as_secs_f64();
@@ -188,6 +218,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "rules": n_rules,
         "compile_secs": compile_secs,
         "compile_cpu_secs": compile_cpu,
+        "rule_cache": cache_use,
         "events": n_events,
         "secs": secs,
         "events_per_sec": n_events as f64 / secs.max(1e-9),

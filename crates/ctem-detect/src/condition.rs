@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 
 /// A parsed condition over named searches.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub enum Cond {
     /// A search by name.
     Search(String),

@@ -24,6 +24,10 @@ pub struct DetectConfig {
     /// Extra mapping files.
     #[serde(default)]
     pub mappings: Vec<PathBuf>,
+    /// The folder of the rule-set cache ([`crate::RuleSet::load_dirs_cached`]); `None`: no
+    /// cache.
+    #[serde(default)]
+    pub rule_cache: Option<PathBuf>,
 }
 
 impl DetectConfig {
@@ -63,6 +67,7 @@ mod tests {
         let m = DetectConfig {
             rules: vec![],
             mappings: vec![file],
+            ..Default::default()
         }
         .build()
         .expect("mappings");
@@ -73,6 +78,7 @@ mod tests {
         let bad = DetectConfig {
             rules: vec![],
             mappings: vec![dir.path().join("missing.yml")],
+            ..Default::default()
         };
         assert!(bad.build().unwrap_err().to_string().contains("missing.yml"));
     }

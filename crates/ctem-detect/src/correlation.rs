@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::rule::str_of;
 
 /// The correlation types of the spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CorrelationType {
     EventCount,
     ValueCount,
@@ -25,7 +25,7 @@ pub enum CorrelationType {
 }
 
 /// A comparison of a correlation condition.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq)]
 pub enum CountCmp {
     Gt(f64),
     Gte(f64),
@@ -49,7 +49,7 @@ impl CountCmp {
 }
 
 /// A parsed correlation rule.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub struct CorrelationRule {
     pub id: Option<String>,
     pub name: Option<String>,

@@ -265,6 +265,14 @@ impl Engine {
         self.detectors.push(d);
     }
 
+    /// Forgets every correlation window, as if no event had been seen (runs over inputs that
+    /// must not correlate with each other).
+    pub fn reset_correlations(&self) {
+        if let Ok(mut g) = self.state.lock() {
+            *g = (CorrelationState::default(), 0);
+        }
+    }
+
     /// The compiled rules.
     pub fn rules(&self) -> &[CompiledRule] {
         &self.rules

@@ -37,17 +37,17 @@ struct Batch {
 }
 
 /// A line with hits: (line number, rule indexes, the event, alerts of extra detectors).
-type Hit = (u64, Vec<usize>, Value, Vec<Alert>);
+pub(crate) type Hit = (u64, Vec<usize>, Value, Vec<Alert>);
 
 #[derive(Default)]
-struct BatchOut {
-    hits: Vec<Hit>,
-    events: u64,
+pub(crate) struct BatchOut {
+    pub(crate) hits: Vec<Hit>,
+    pub(crate) events: u64,
     /// Events of an unknown logsource.
-    unknown: u64,
-    bad: u64,
+    pub(crate) unknown: u64,
+    pub(crate) bad: u64,
     /// Lines of the batch, empty ones included.
-    lines: u64,
+    pub(crate) lines: u64,
 }
 
 /// About this many bytes of whole lines a batch: large enough that handing batches around
@@ -196,9 +196,10 @@ impl Engine {
     }
 
     /// Runs over a file (or `-` for stdin) of any supported format: JSON lines (also Suricata
-    /// and Zeek JSON, gzip or not) take the fast [`Engine::run_lines`] path, everything else
-    /// (EVTX, syslog, Zeek TSV, JSON arrays) is decoded with [`crate::decode::stream`] and
-    /// run with [`Engine::run`]. Undecodable records are counted in `bad_lines`.
+    /// and Zeek JSON, gzip or not) take the fast [`Engine::run_lines`] path, EVTX the as fast
+    /// [`Engine::run_evtx`], everything else (syslog, Zeek TSV, JSON arrays) is decoded with
+    /// [`crate::decode::stream`] and run with [`Engine::run`]. Undecodable records (and
+    /// damaged EVTX chunks) are counted in `bad_lines`.
     pub fn run_file<F>(
         &self,
         path: impl AsRef<std::path::Path>,
@@ -246,6 +247,11 @@ impl Engine {
         if crate::decode::is_json_lines(&head, sniffed) {
             return self.run_lines(r, Some(&source), threads, sink);
         }
+        if sniffed == Format::Evtx {
+            let mut bytes = Vec::new();
+            r.read_to_end(&mut bytes).map_err(io)?;
+            return self.run_evtx(bytes, Some(&source), threads, sink, |_| {});
+        }
         let mut bad = 0;
         let records = crate::decode::stream(r, sniffed, Some(source))?.filter_map(|x| match x {
             Ok(r) => Some(r),
@@ -262,7 +268,7 @@ impl Engine {
     }
 
     /// Matches the lines of `bytes` (no final line break), numbered from `first`.
-    fn match_batch(
+    pub(crate) fn match_batch(
         &self,
         bytes: &[u8],
         first: u64,

@@ -8,7 +8,18 @@ use crate::condition::{self, Cond};
 use crate::error::{Error, Result};
 
 /// `logsource` of a rule.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize,
+    serde::Deserialize,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+)]
 pub struct LogSource {
     pub product: Option<String>,
     pub category: Option<String>,
@@ -16,7 +27,7 @@ pub struct LogSource {
 }
 
 /// A scalar value of a detection item.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub enum Scalar {
     Null,
     Bool(bool),
@@ -39,7 +50,7 @@ impl Scalar {
 }
 
 /// A value modifier (`field|contains|all`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Modifier {
     Contains,
     StartsWith,
@@ -114,7 +125,7 @@ impl Modifier {
 }
 
 /// One `field|mods: values` item; `field` is `None` for keyword searches.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub struct FieldItem {
     pub field: Option<String>,
     pub modifiers: Vec<Modifier>,
@@ -122,13 +133,13 @@ pub struct FieldItem {
 }
 
 /// A named search: an OR of ANDed item groups.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub struct Search {
     pub alternatives: Vec<Vec<FieldItem>>,
 }
 
 /// The `detection` section.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub struct Detection {
     pub searches: BTreeMap<String, Search>,
     pub conditions: Vec<Cond>,
@@ -136,7 +147,7 @@ pub struct Detection {
 }
 
 /// A parsed Sigma detection rule.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub struct Rule {
     pub id: Option<String>,
     pub name: Option<String>,
@@ -149,7 +160,7 @@ pub struct Rule {
 }
 
 /// A Sigma document: a detection rule, a correlation rule, or a filter.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub enum Document {
     Rule(Box<Rule>),
     Correlation(Box<crate::correlation::CorrelationRule>),

@@ -96,7 +96,7 @@ fn meta_of(
     }
 }
 
-fn reason(e: &Error) -> String {
+pub(crate) fn reason(e: &Error) -> String {
     match e {
         Error::Unsupported { message, .. }
         | Error::Rule { message, .. }
@@ -116,11 +116,7 @@ impl RuleSet {
 
     /// Like [`RuleSet::load_dirs`] with compile options (placeholder values).
     pub fn load_dirs_with<P: AsRef<Path>>(dirs: &[P], opts: &CompileOptions) -> Result<Self> {
-        let mut files = Vec::new();
-        for d in dirs {
-            collect(d.as_ref(), &mut files)?;
-        }
-        files.sort();
+        let files = collect_files(dirs)?;
         let mut set = RuleSet::default();
         for f in files {
             let text = std::fs::read(&f).map_err(|source| Error::Io {
@@ -135,43 +131,52 @@ impl RuleSet {
 
     /// Adds the documents of one YAML text; problems go to the report.
     pub fn add_yaml(&mut self, text: &str, origin: &str, opts: &CompileOptions) {
-        match parse_yaml(text, origin) {
-            Err(e) => {
+        let docs = parse_yaml(text, origin).map_err(|e| (reason(&e), origin.to_string()));
+        self.add_docs(docs, origin, opts);
+    }
+
+    /// Adds the parsed documents of one file, or the reason it did not parse (and the path
+    /// to name), to the set and its report.
+    pub(crate) fn add_docs(
+        &mut self,
+        docs: std::result::Result<Vec<Document>, (String, String)>,
+        origin: &str,
+        opts: &CompileOptions,
+    ) {
+        let docs = match docs {
+            Ok(d) => d,
+            Err((reason, path)) => {
                 self.report.rules += 1;
-                self.report.unsupported.push(Unsupported {
-                    path: origin.to_string(),
-                    reason: reason(&e),
-                });
+                self.report.unsupported.push(Unsupported { path, reason });
+                return;
             }
-            Ok(docs) => {
-                for d in docs {
-                    match d {
-                        Document::Rule(r) => {
-                            self.report.rules += 1;
-                            match self.add_rule(&r, origin, opts) {
-                                Ok(()) => self.report.compiled += 1,
-                                Err(e) => self.report.unsupported.push(Unsupported {
-                                    path: origin.to_string(),
-                                    reason: reason(&e),
-                                }),
-                            }
-                        }
-                        Document::Correlation(c) => {
-                            self.report.rules += 1;
-                            self.report.compiled += 1;
-                            let meta = meta_of(
-                                c.id.as_deref(),
-                                c.name.as_deref(),
-                                &c.title,
-                                c.level.as_deref(),
-                                &c.tags,
-                                origin,
-                            );
-                            self.correlations.push(LoadedCorrelation { meta, rule: *c });
-                        }
-                        Document::Other => {}
+        };
+        for d in docs {
+            match d {
+                Document::Rule(r) => {
+                    self.report.rules += 1;
+                    match self.add_rule(&r, origin, opts) {
+                        Ok(()) => self.report.compiled += 1,
+                        Err(e) => self.report.unsupported.push(Unsupported {
+                            path: origin.to_string(),
+                            reason: reason(&e),
+                        }),
                     }
                 }
+                Document::Correlation(c) => {
+                    self.report.rules += 1;
+                    self.report.compiled += 1;
+                    let meta = meta_of(
+                        c.id.as_deref(),
+                        c.name.as_deref(),
+                        &c.title,
+                        c.level.as_deref(),
+                        &c.tags,
+                        origin,
+                    );
+                    self.correlations.push(LoadedCorrelation { meta, rule: *c });
+                }
+                Document::Other => {}
             }
         }
     }
@@ -208,8 +213,14 @@ impl RuleSet {
     }
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    collect_once(dir, out, &mut Default::default())
+/// The rule files under `dirs`, sorted (the load order).
+pub(crate) fn collect_files<P: AsRef<Path>>(dirs: &[P]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for d in dirs {
+        collect_once(d.as_ref(), &mut files, &mut Default::default())?;
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Rule files under `dir`; each folder is read once whatever links lead to it (a `self -> .`

@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use ctem_detect::{Engine, Mappings, RuleSet, rules_check};
 
+#[path = "corpus/evtx.rs"]
+mod evtx;
 #[path = "corpus/ioc.rs"]
 mod ioc;
 #[path = "common/stale.rs"]
@@ -162,7 +164,8 @@ fn decoders_read_real_files() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The 202 regression cases again, this time decoding the EVTX files themselves.
+/// The 202 regression cases again, this time decoding the EVTX files themselves, on the
+/// `Value` path and on the fast EVTX path.
 #[test]
 fn regression_suite_through_evtx() -> anyhow::Result<()> {
     let Some(root) = shared() else { return Ok(()) };
@@ -184,6 +187,18 @@ fn regression_suite_through_evtx() -> anyhow::Result<()> {
                 .iter()
                 .filter(|a| a.rule_id == id)
                 .count() as u64;
+        }
+        // the fast path (what `ctem detect` runs) counts the same
+        let mut fast = 0u64;
+        engine.run_evtx(
+            std::fs::read(&path)?,
+            None,
+            1,
+            |a| fast += u64::from(a.rule_id == id),
+            |_| {},
+        )?;
+        if fast != n {
+            fails.push(format!("{rule_file}: fast path {fast}, value path {n}"));
         }
         // the counts the JSON path pins (tests/it/regression.rs), the four stale upstream
         // counts included

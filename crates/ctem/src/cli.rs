@@ -664,6 +664,9 @@ pub struct DetectArgs {
     /// Print the run summary as the last stdout line (JSON)
     #[arg(long)]
     pub summary: bool,
+    /// Parse every rule file again, without the rule cache ([detect] rule_cache)
+    #[arg(long)]
+    pub no_rule_cache: bool,
     /// Event files or folders (gzip is recognised by its content); - reads standard input
     #[arg(required = true)]
     pub files: Vec<String>,

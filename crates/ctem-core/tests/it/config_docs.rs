@@ -106,6 +106,8 @@ fn full_example() -> SettingsConfig {
         detect: DetectConfig {
             rules: vec!["rules".into()],
             mappings: vec!["sources.yml".into()],
+            rule_cache: true,
+            rule_cache_dir: Some("cache".into()),
         },
         goals: vec![GoalConfig {
             kpi: "mttr.critical_days".into(),

@@ -17,6 +17,7 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+pub use crate::evtx_run::evtx_flat_lines;
 pub use alerts::{SourceAlerts, source_alert};
 pub use auditd::{AuditGrouper, is_auditd_line};
 pub use stream::{Follow, follow, stream};

@@ -580,3 +580,60 @@ fn overlapping_logsources_keep_every_rule() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// OCSF authentication (class 3002) from a Windows host runs the Security log's rules, its
+/// fields read by their Windows names; the same class from a SaaS log (Okta: no device OS)
+/// does not.
+#[test]
+fn ocsf_authentication_answers_windows_logon_rules() {
+    let yaml = r#"
+title: failed network logon with a bad password
+id: t-4625
+logsource: {product: windows, service: security}
+detection:
+    sel:
+        EventID: 4625
+        LogonType: 3
+        Status: '0xC000006D'
+        AuthenticationPackageName: NTLM
+        TargetUserName|startswith: adm
+        IpAddress|cidr: 10.0.0.0/8
+        WorkstationName: KALI
+    condition: sel
+---
+title: any logon by a machine account
+id: t-machine
+logsource: {product: windows, service: security}
+detection:
+    sel:
+        SubjectUserName|endswith: '$'
+    condition: sel
+"#;
+    let engine = Engine::new(
+        RuleSet::from_yaml(yaml).expect("rules"),
+        Mappings::builtin().expect("mappings"),
+    );
+    let ev = json!({
+        "class_uid": 3002, "activity_id": 1, "time": 1602160907000i64,
+        "metadata": {"event_code": "4625", "product": {"name": "Microsoft Windows"}},
+        "device": {"hostname": "EC2AMAZ-6KJ2BPP", "os": {"type": "Windows"}},
+        "user": {"name": "administrator", "domain": "CORP"},
+        "actor": {"user": {"name": "WIN-DC$"}},
+        "src_endpoint": {"ip": "10.1.2.3", "name": "KALI", "port": 0},
+        "logon_type_id": 3, "auth_protocol": "NTLM",
+        "status": "Failure", "status_code": "0xC000006D"
+    });
+    let fired = |ev: &serde_json::Value| -> Vec<String> {
+        let mut ids: Vec<String> = engine.process(ev).into_iter().map(|a| a.rule_id).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(fired(&ev), ["t-4625", "t-machine"]);
+    let mut other_user = ev.clone();
+    other_user["user"]["name"] = json!("guest");
+    assert_eq!(fired(&other_user), ["t-machine"]);
+    // the same event from a SaaS identity provider: not a Windows Security log
+    let mut okta = ev.clone();
+    okta["device"] = json!({"name": "Mac15,6"});
+    assert!(fired(&okta).is_empty(), "{:?}", fired(&okta));
+}

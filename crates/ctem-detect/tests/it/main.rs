@@ -1,4 +1,5 @@
 mod engine;
+mod evtx;
 mod matching;
 mod modifiers;
 mod regression;

@@ -157,6 +157,7 @@ pub fn run(settings: &ctem_core::Settings, dir: &Path, step: usize) -> Result<()
         store: true,
         json: false,
         summary: false,
+        no_rule_cache: false,
         files: events,
     };
     super::detect::run(settings, args, &crate::input::Limits::default())?;

@@ -94,6 +94,8 @@ struct Summary {
     seconds: f64,
     /// Loading and compiling the rules (and the store's indicators).
     load_seconds: f64,
+    /// How the rule cache served this run: `hit`, `written`, `off` or `unwritable`.
+    rule_cache: ctem_detect::CacheUse,
     /// Events over the time spent reading and matching them: rule loading is not included.
     events_per_second: f64,
     /// Events whose logsource no routing entry recognised.
@@ -145,7 +147,7 @@ impl AlertWriter<'_> {
 
 /// The rule set: `--rules`, else `[detect] rules` of ctem.toml, else none (source alerts and
 /// indicators only).
-fn load_rules(args: &DetectArgs, cfg: &DetectConfig) -> Result<RuleSet> {
+fn load_rules(args: &DetectArgs, cfg: &DetectConfig) -> Result<(RuleSet, ctem_detect::CacheUse)> {
     let dirs = if args.rules.is_empty() {
         &cfg.rules
     } else {
@@ -158,9 +160,19 @@ fn load_rules(args: &DetectArgs, cfg: &DetectConfig) -> Result<RuleSet> {
     }
     if dirs.is_empty() {
         eprintln!("no rules given (--rules or [detect] rules): source alerts and indicators only");
-        return Ok(RuleSet::default());
+        return Ok((RuleSet::default(), ctem_detect::CacheUse::Off));
     }
-    let rules = RuleSet::load_dirs(dirs)?;
+    let cache = cfg.rule_cache.as_deref().filter(|_| !args.no_rule_cache);
+    let (rules, used) =
+        RuleSet::load_dirs_cached(dirs, &ctem_detect::CompileOptions::default(), cache)?;
+    if used == ctem_detect::CacheUse::Unwritable
+        && let Some(c) = cache
+    {
+        eprintln!(
+            "rule cache {} is not writable: rules are parsed on every run",
+            c.display()
+        );
+    }
     if !rules.report.unsupported.is_empty() {
         eprintln!(
             "{} of {} rules are unsupported (see `ctem rules check`)",
@@ -168,7 +180,7 @@ fn load_rules(args: &DetectArgs, cfg: &DetectConfig) -> Result<RuleSet> {
             rules.report.rules
         );
     }
-    Ok(rules)
+    Ok((rules, used))
 }
 
 /// The inputs: named files (which must read), and files found in folders (skipped with a
@@ -205,7 +217,7 @@ pub fn run(
     let cfg = &settings.detect;
     let start = Instant::now();
     let loading = crate::output::progress::spinner("loading rules".into());
-    let rules = load_rules(&args, cfg)?;
+    let (rules, rule_cache) = load_rules(&args, cfg)?;
     let n_rules = rules.report.compiled;
     let mut engine = Engine::new(rules, cfg.build()?);
     engine.add_detector(Box::new(decode::SourceAlerts));
@@ -350,6 +362,7 @@ pub fn run(
         rules: n_rules,
         seconds: (secs * 1000.0).round() / 1000.0,
         load_seconds: (load_secs * 1000.0).round() / 1000.0,
+        rule_cache,
         events_per_second: if matching > 0.0 {
             (stats.events as f64 / matching).round()
         } else {
@@ -447,6 +460,20 @@ fn run_one<F: FnMut(ctem_detect::Alert)>(
         if s.bad_lines > 0 {
             eprintln!("{name}: {} lines were not JSON (skipped)", s.bad_lines);
         }
+        return Ok(s.run);
+    }
+    if format == Format::Evtx || (format == Format::Auto && decode::sniff(&head) == Format::Evtx) {
+        // the fast EVTX path: chunks parsed, rendered and matched on the worker threads
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut lines, &mut bytes)
+            .context("cannot read")
+            .map_err(FileError::Failed)?;
+        let s = engine
+            .run_evtx(bytes, Some(&name), threads, &mut *sink, |e| {
+                let e = crate::output::printable(&e.to_string(), 300);
+                eprintln!("{name}: skipped: {e}");
+            })
+            .map_err(|e| FileError::NotEvents(e.into()))?;
         return Ok(s.run);
     }
     let records = decode::stream(lines, format, Some(name.clone()))

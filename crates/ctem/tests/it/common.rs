@@ -68,7 +68,9 @@ impl Env {
             .env_remove("CTEM_CONFIG")
             .env_remove("CTEM_DB")
             .env_remove("CTEM_USER")
-            .env_remove("NO_COLOR");
+            .env_remove("NO_COLOR")
+            // the rule cache of each test stays in its folder
+            .env("XDG_CACHE_HOME", self.path("cache"));
         c
     }
 

@@ -17,6 +17,8 @@ fn ctem(dir: &Path, args: &[&str]) -> std::process::Output {
         .arg(dir.join("ctem.db"))
         .args(args)
         .current_dir(dir)
+        // the rule cache stays in the test's folder
+        .env("XDG_CACHE_HOME", dir.join("cache"))
         .output()
         .expect("run ctem")
 }
@@ -543,4 +545,67 @@ fn follow_with_store_writes_alerts_while_running() {
         "the alert is in the store while detect runs"
     );
     assert_eq!(stored[0]["host"], "ws9");
+}
+
+/// The rule cache: the first run writes it, the second reads it, and both raise the same
+/// alerts as a run without it; a damaged entry is parsed again and rewritten. EVTX input
+/// (the fast path) gives the same alerts on one thread and two.
+#[test]
+fn detect_rule_cache_serves_the_second_run_with_the_same_alerts() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rules = regression().join("rules");
+    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios/events");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "detect",
+            "--rules",
+            rules.to_str().expect("p"),
+            "--summary",
+            "--json",
+            events.to_str().expect("p"),
+        ];
+        args.extend_from_slice(extra);
+        let out = ctem(tmp.path(), &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary = summary_of(&out);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let alerts: Vec<String> = text.lines().map(str::to_string).collect();
+        let alerts = alerts[..alerts.len() - 1].to_vec();
+        (
+            summary["rule_cache"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            alerts,
+        )
+    };
+    let (used, plain) = run(&["--no-rule-cache"]);
+    assert_eq!(used, "off");
+    assert!(plain.len() >= 3, "{} alerts", plain.len());
+    assert!(!tmp.path().join("cache").exists());
+    let (used, first) = run(&[]);
+    assert_eq!(used, "written");
+    let (used, second) = run(&[]);
+    assert_eq!(used, "hit");
+    let (_, two_threads) = run(&["--threads", "2"]);
+    assert_eq!(first, plain);
+    assert_eq!(second, plain);
+    assert_eq!(two_threads, plain);
+    let dir = tmp.path().join("cache/ctem/rules");
+    let entry = std::fs::read_dir(&dir)
+        .expect("cache folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "rules"))
+        .expect("a cache entry");
+    let mut bytes = std::fs::read(&entry).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&entry, bytes).expect("write");
+    let (used, again) = run(&[]);
+    assert_eq!(used, "written");
+    assert_eq!(again, plain);
 }
