@@ -32,6 +32,7 @@
 pub mod alert;
 pub mod asset;
 pub mod context;
+pub mod enrich;
 pub mod exposure;
 pub mod incident;
 pub mod intel;
