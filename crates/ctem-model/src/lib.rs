@@ -36,6 +36,7 @@ pub mod enrich;
 pub mod exposure;
 pub mod incident;
 pub mod intel;
+pub mod lifecycle;
 pub mod record;
 pub mod redact;
 pub mod risk;
