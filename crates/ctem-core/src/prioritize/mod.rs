@@ -116,9 +116,23 @@ fn whole(pass: &mut dyn RiskPass, ctx: &Prioritize<'_>) -> Result<PrioritizeSumm
     let context = score::context_rules(ctx, &rules)?;
     let inputs = score::load(pass, ctx, &context, RiskScope::All)?;
     let scored = score::score(pass, ctx, &inputs, RiskScope::All, true)?;
+    // the whole pass sees every group: it always decides
+    Ok(regroup(pass, ctx, (&inputs, &scored), false, started)?.unwrap_or_default())
+}
+
+/// The summary of a scored pass, its tickets regrouped first when `ctx.tickets`. `None` when
+/// a follow-up (`scoped`) cannot decide a group (`tickets::sync`).
+fn regroup(
+    pass: &mut dyn RiskPass,
+    ctx: &Prioritize<'_>,
+    (inputs, scored): (&score::Inputs, &score::Scored),
+    scoped: bool,
+    started: Instant,
+) -> Result<Option<PrioritizeSummary>> {
     let mut summary = PrioritizeSummary {
         scored: scored.len(),
         open_by_priority: scored.open,
+        incremental: scoped,
         ..PrioritizeSummary::default()
     };
     let scored_at = started.elapsed();
@@ -129,13 +143,15 @@ fn whole(pass: &mut dyn RiskPass, ctx: &Prioritize<'_>) -> Result<PrioritizeSumm
             assets: &inputs.assets,
             strings: &scored.strings,
             now: ctx.now,
-            scoped: false,
+            scoped,
         };
-        tickets::sync(pass, &g, &mut summary)?;
+        if !tickets::sync(pass, &g, &mut summary)? {
+            return Ok(None);
+        }
     }
     summary.score_ms = scored_at.as_millis() as u64;
     summary.tickets_ms = t_tickets.elapsed().as_millis() as u64;
-    Ok(summary)
+    Ok(Some(summary))
 }
 
 /// What a pipeline reports while it runs.

@@ -104,7 +104,7 @@ fn may_manage(store: &dyn Store) -> Result<()> {
     Ok(())
 }
 
-fn parse_role(role: &str) -> Result<Role> {
+pub fn parse_role(role: &str) -> Result<Role> {
     Role::parse(role).ok_or_else(|| {
         anyhow!("unknown role {role:?}: admin, vulnerability_manager, threat_analyst, incident_responder, it_operations, viewer")
     })

@@ -154,9 +154,7 @@ fn apply(store: &mut dyn ctem_store::Store, c: TeamsCommand) -> Result<ExitCode>
             email,
             team,
         } => {
-            let role = Role::parse(&role).ok_or_else(|| {
-                anyhow!("unknown role {role:?}: admin, vulnerability_manager, threat_analyst, incident_responder, it_operations, viewer")
-            })?;
+            let role = super::serve::parse_role(&role)?;
             store.put_user(&User {
                 name: name.clone(),
                 email,
