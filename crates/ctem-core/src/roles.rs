@@ -98,8 +98,8 @@ pub fn change<T, E: From<Error>>(
 mod tests {
     use ctem_model::work::{Role, User};
     use ctem_store::ErrorKind;
-    use ctem_store::sqlite::SqliteStore;
     use ctem_store::auth::AuthStore;
+    use ctem_store::sqlite::SqliteStore;
     use ctem_store::work::WorkStore;
 
     use super::*;
@@ -156,11 +156,16 @@ mod tests {
         });
         assert!(failed.is_err());
         assert!(s.audit_log(None, None).expect("log").is_empty());
-        change(&mut s, Some("alice"), add, |s, who| -> Result<((), String)> {
-            assert_eq!(who.role, Some(Role::Admin));
-            s.put_team(&team("blue"))?;
-            Ok(((), "team blue".into()))
-        })
+        change(
+            &mut s,
+            Some("alice"),
+            add,
+            |s, who| -> Result<((), String)> {
+                assert_eq!(who.role, Some(Role::Admin));
+                s.put_team(&team("blue"))?;
+                Ok(((), "team blue".into()))
+            },
+        )
         .expect("an admin may");
         change(&mut s, None, add, |_, who| -> Result<((), String)> {
             assert_eq!(who.name, "local");

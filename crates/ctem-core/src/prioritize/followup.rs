@@ -13,7 +13,8 @@ use std::time::Instant;
 use ctem_store::risk::{RiskPass, RiskScope};
 use sha2::{Digest, Sha256};
 
-use super::{Prioritize, PrioritizeSummary, score};
+use super::context::{Prioritize, PrioritizeSummary};
+use super::{pass, score};
 use crate::error::Result;
 
 /// More changed exposures than this and the follow-up scores everything (one pass over the
@@ -60,7 +61,7 @@ pub(super) fn run(pass: &mut dyn RiskPass, ctx: &Prioritize<'_>) -> Result<Prior
         Some(s) => s,
         None => {
             pass.enrich(RiskScope::All)?;
-            super::whole(pass, ctx)?
+            pass::whole(pass, ctx)?
         }
     };
     finish(pass, ctx)?;
@@ -86,5 +87,5 @@ fn scoped(pass: &mut dyn RiskPass, ctx: &Prioritize<'_>) -> Result<Option<Priori
         inputs = score::load(pass, ctx, &context, RiskScope::FollowUp)?;
         scored = score::score(pass, ctx, &inputs, RiskScope::FollowUp, false)?;
     }
-    super::regroup(pass, ctx, (&inputs, &scored), true, started)
+    pass::regroup(pass, ctx, (&inputs, &scored), true, started)
 }

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand};
+use ctem_core::roles::{Actor, Change};
 use ctem_model::ImportSummary;
 use ctem_model::work::{Action, Role, User};
-use ctem_core::roles::{Actor, Change};
 use ctem_server::auth::{hash_password, new_secret};
 use ctem_server::{AppState, ImportRequest, Importer, ServerConfig};
 use ctem_store::Store;
@@ -100,7 +100,11 @@ fn cli_change<T>(
 
 /// The role check of a read that needs one.
 fn may_manage(store: &dyn Store) -> Result<()> {
-    ctem_core::roles::authorize(store, super::tickets::actor().as_deref(), Action::ManageTeams)?;
+    ctem_core::roles::authorize(
+        store,
+        super::tickets::actor().as_deref(),
+        Action::ManageTeams,
+    )?;
     Ok(())
 }
 

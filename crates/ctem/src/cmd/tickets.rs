@@ -140,18 +140,24 @@ pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
         Some(TicketsCommand::Move { id, .. }) => {
             (Action::WorkTickets, "tickets.move", format!("ticket {id}"))
         }
-        Some(TicketsCommand::Assign { id, .. }) => {
-            (Action::WorkTickets, "tickets.assign", format!("ticket {id}"))
-        }
-        Some(TicketsCommand::Comment { id, .. }) => {
-            (Action::WorkTickets, "tickets.comment", format!("ticket {id}"))
-        }
+        Some(TicketsCommand::Assign { id, .. }) => (
+            Action::WorkTickets,
+            "tickets.assign",
+            format!("ticket {id}"),
+        ),
+        Some(TicketsCommand::Comment { id, .. }) => (
+            Action::WorkTickets,
+            "tickets.comment",
+            format!("ticket {id}"),
+        ),
         Some(TicketsCommand::Push { id, .. }) => (
             Action::WorkTickets,
             "tickets.push",
             id.map_or("tickets".into(), |i| format!("ticket {i}")),
         ),
-        Some(TicketsCommand::Sync { .. }) => (Action::WorkTickets, "tickets.sync", "tickets".into()),
+        Some(TicketsCommand::Sync { .. }) => {
+            (Action::WorkTickets, "tickets.sync", "tickets".into())
+        }
     };
     let change = Change {
         action,
