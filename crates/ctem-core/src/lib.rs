@@ -4,18 +4,25 @@
 //! crate. It holds what they share so none of them copies it:
 //! - [`settings`]: one validated [`Settings`] value built from `ctem.toml`, the environment
 //!   and the flags, passed explicitly (no globals);
-//! - [`roles::authorize`]: the role check every command that changes something calls;
+//! - [`roles::change`]: the one role check every command that changes something calls, which
+//!   writes the change's audit entry ([`roles::authorize`] is the check alone, for reads);
 //! - [`validate::Model`]: the attack-path environment and graph of a store, loaded the same
 //!   way by `ctem paths` and the server;
 //! - the pipelines, each a function over the store traits and explicit settings with a
 //!   progress callback: [`prioritize`] (the whole pass, the follow-up of a change and its
-//!   retry), [`intel`] (one intelligence input, one transaction) and [`feeds`] (the
-//!   `[[feeds]]` refreshed with conditional GET, under the address rules of [`outbound`]);
-//!   [`import`] (one report, parsed on a second thread into one store transaction, then
-//!   followed up); the ticket pipelines and the backend-neutral domain decisions move here
-//!   from the binary and the SQLite backend next (issue 12);
+//!   retry, `ctem top`), [`intel`] (one intelligence input, one transaction) and [`feeds`]
+//!   (the `[[feeds]]` refreshed with conditional GET, under the address rules of
+//!   [`outbound`]); [`import`] (one report, parsed on a second thread into one store
+//!   transaction, then followed up);
+//! - the prioritisation domain ([`prioritize`]: facts, scores, routing, ticket grouping and
+//!   how tickets follow their exposures), over the store's row I/O (`ctem_store::risk`), so
+//!   a backend reads and writes rows and decides nothing; the import's decisions (identity,
+//!   lifecycle) and enrichment are in `ctem_model::lifecycle` and `ctem_model::enrich`,
+//!   which the store applies inside its transaction;
 //! - [`sources`]: the health of the declared `[[sources]]` (flowing, late, silent, failing),
-//!   which the scheduler of `ctem run` / `ctem serve` and `ctem sources` read.
+//!   which the scheduler of `ctem run` / `ctem serve` and `ctem sources` read;
+//! - `testsuite` (cargo feature `testsuite`): the domain's conformance suites every backend
+//!   runs beside `ctem_store::testsuite`.
 //!
 //! ## Design choices
 //! - **Settings are a value.** A pipeline takes `&Settings` (or the part it needs); nothing
@@ -35,6 +42,8 @@ pub mod prioritize;
 pub mod roles;
 pub mod settings;
 pub mod sources;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 pub mod validate;
 
 pub use error::{Error, Result};

@@ -1,15 +1,55 @@
-//! The prioritisation pipeline: the whole pass (`ctem prioritize`, `ctem tickets sync`) and
-//! the follow-up of a committed change (import, intelligence, a status set by hand), over the
-//! store traits and the risk settings. The store records what changed with the change; the
-//! follow-up scores that and regroups the tickets it touches. Its failure never undoes the
-//! change: it is recorded in the store and retried by the next call of [`retry_pending`].
+//! The prioritisation pipeline and its domain decisions, over the store's row I/O
+//! (`ctem_store::risk`): the whole pass (`ctem prioritize`, `ctem tickets sync`) and the
+//! follow-up of a committed change (import, intelligence, a status set by hand).
+//!
+//! - [`facts`]: the facts an exposure's score is made of and the model's input;
+//! - `score`: the inputs read once, every exposure scored as the backend streams it, routed
+//!   to its team by the ownership and context rules;
+//! - [`tickets`]: one ticket per remediation action per team, following its exposures;
+//! - [`top`]: `ctem top`'s remediation groups from the stored scores;
+//! - `followup`: when a follow-up may score only what changed, and when everything.
+//!
+//! The store records what changed with the change; the follow-up scores that and regroups
+//! the tickets it touches. Its failure never undoes the change: it is recorded in the store
+//! and retried by the next call of [`retry_pending`].
+
+mod context;
+pub mod facts;
+mod followup;
+mod pass;
+mod score;
+pub mod tickets;
+pub mod top;
 
 use chrono::Utc;
 use ctem_store::Store;
-use ctem_store::work::{Prioritize, PrioritizeSummary};
 
 use crate::error::Result;
 use crate::settings::RiskSettings;
+
+pub use context::{IntelLookup, Prioritize, PrioritizeSummary};
+pub use top::{TopGroup, top};
+
+/// Re-scores every exposure, routes it, stores the results and (optionally) regroups
+/// tickets; one transaction. The follow-up's record is cleared: everything is scored.
+pub fn run(store: &mut dyn Store, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
+    let mut pass = store.begin_risk_pass()?;
+    let summary = pass::whole(pass.as_mut(), ctx)?;
+    followup::finish(pass.as_mut(), ctx)?;
+    pass.commit()?;
+    Ok(summary)
+}
+
+/// The follow-up of imports and intelligence changes: enriches and scores only the
+/// exposures they touched and regroups the tickets of their groups; everything when the
+/// settings changed, on the first pass of a day, or when the change is large. Clears the
+/// record on success; a failure leaves it for the next attempt.
+pub fn follow_up_pass(store: &mut dyn Store, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
+    let mut pass = store.begin_risk_pass()?;
+    let summary = followup::run(pass.as_mut(), ctx)?;
+    pass.commit()?;
+    Ok(summary)
+}
 
 /// What a pipeline reports while it runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +80,7 @@ pub fn reprioritize(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<PrioritizeSummary> {
     progress(Progress::Phase("prioritize"));
-    Ok(store.reprioritize(&context(settings))?)
+    run(store, &context(settings))
 }
 
 /// The follow-up of a committed change. `None` when it failed: the failure is recorded in
@@ -51,7 +91,7 @@ pub fn follow_up(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Option<PrioritizeSummary> {
     progress(Progress::Phase("follow-up"));
-    match store.follow_up(&context(settings)) {
+    match follow_up_pass(store, &context(settings)) {
         Ok(s) => Some(s),
         Err(e) => {
             let msg = e.to_string();
