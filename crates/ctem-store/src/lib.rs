@@ -67,6 +67,8 @@ pub mod testsuite_context;
 #[cfg(feature = "testsuite")]
 pub mod testsuite_intel;
 #[cfg(feature = "testsuite")]
+pub mod testsuite_measure;
+#[cfg(feature = "testsuite")]
 pub mod testsuite_work;
 pub mod work;
 

@@ -2,3 +2,4 @@ mod engine;
 mod matching;
 mod modifiers;
 mod regression;
+mod seen;
