@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::build::{AttackGraph, Node, Rule};
 use crate::cut::{Cut, min_vertex_cut};
 use crate::env::Environment;
-use crate::graph::{Guide, Path, dijkstra, edge_sources, k_shortest};
+use crate::graph::{Guide, Path, dijkstra, k_shortest};
 
 /// One step of a path as users read it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -133,8 +133,7 @@ pub fn top_paths(
     only: Option<usize>,
 ) -> Vec<AttackPath> {
     let (h, _) = dijkstra(&g.csr, &[g.attacker]);
-    let sources = edge_sources(&g.rev);
-    let guide = Guide::new(&g.rev, &h);
+    let mut guide = Guide::lazy(&g.rev);
     let mut out = Vec::new();
     for &(asset, goal) in &g.goals {
         if only.is_some_and(|o| o != asset) {
@@ -147,9 +146,8 @@ pub fn top_paths(
         let mut kept: Vec<AttackPath> = Vec::new();
         for p in k_shortest(
             &g.rev,
-            &sources,
             &h,
-            &guide,
+            &mut guide,
             goal,
             g.attacker,
             k.saturating_mul(4),
