@@ -189,9 +189,20 @@ pub enum Cut {
 /// a target) take part in the flow network: on 100,000 hosts the rest was most of the graph,
 /// and every Dinic phase walked it.
 pub fn min_vertex_cut(g: &Csr, cuttable: &[bool], sources: &[NodeId], targets: &[NodeId]) -> Cut {
+    min_vertex_cut_with(g, &g.reversed(), cuttable, sources, targets)
+}
+
+/// [`min_vertex_cut`] with the reversed graph at hand (`rev`, as [`Csr::reversed`] gives it).
+pub fn min_vertex_cut_with(
+    g: &Csr,
+    rev: &Csr,
+    cuttable: &[bool],
+    sources: &[NodeId],
+    targets: &[NodeId],
+) -> Cut {
     let n = g.node_count();
     let mut live = reach(g, sources);
-    let back = reach(&g.reversed(), targets);
+    let back = reach(rev, targets);
     for (l, b) in live.iter_mut().zip(&back) {
         *l &= *b;
     }

@@ -522,7 +522,14 @@ mod tests {
         // node 4 has no out-edge, node 0 three: empty ranges in between must not confuse it
         let g = Csr::from_edges(
             6,
-            &[(0, 1, 1.0), (0, 2, 1.0), (0, 3, 1.0), (2, 3, 1.0), (5, 0, 1.0), (3, 5, 1.0)],
+            &[
+                (0, 1, 1.0),
+                (0, 2, 1.0),
+                (0, 3, 1.0),
+                (2, 3, 1.0),
+                (5, 0, 1.0),
+                (3, 5, 1.0),
+            ],
         );
         let all = edge_sources(&g);
         for e in 0..g.edge_count() as u32 {

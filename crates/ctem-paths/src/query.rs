@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::build::{AttackGraph, Node, Rule};
-use crate::cut::{Cut, min_vertex_cut};
+use crate::cut::{Cut, min_vertex_cut_with};
 use crate::env::Environment;
 use crate::graph::{Guide, Path, dijkstra, k_shortest};
 
@@ -288,7 +288,7 @@ pub fn chokepoints_of(
         }
     }
     let goals: Vec<u32> = g.goals.iter().map(|(_, n)| *n).collect();
-    let min_cut = match min_vertex_cut(&g.csr, &cuttable, &[g.attacker], &goals) {
+    let min_cut = match min_vertex_cut_with(&g.csr, &g.rev, &cuttable, &[g.attacker], &goals) {
         Cut::Nodes(ns) => {
             let mut ids: Vec<i64> = ns
                 .iter()

@@ -26,6 +26,9 @@ pub struct LogsourceLine {
     pub would_cover: Vec<String>,
 }
 
+/// A logsource as (product, service, category).
+type Triple = (Option<String>, Option<String>, Option<String>);
+
 fn name(p: &Option<String>, s: &Option<String>, c: &Option<String>) -> String {
     let part = |x: &Option<String>| x.clone().unwrap_or_else(|| "*".into());
     format!("{}/{}/{}", part(p), part(s), part(c))
@@ -65,8 +68,7 @@ pub fn lines(
             would_cover: Vec::new(),
         });
     }
-    let mut waiting: BTreeMap<(Option<String>, Option<String>, Option<String>), u64> =
-        BTreeMap::new();
+    let mut waiting: BTreeMap<Triple, u64> = BTreeMap::new();
     for r in f.rules.iter().filter(|r| !coverage::fed(r, &f.logsources)) {
         *waiting
             .entry((r.product.clone(), r.service.clone(), r.category.clone()))

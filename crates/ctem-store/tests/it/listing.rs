@@ -50,6 +50,9 @@ fn store() -> (tempfile::TempDir, SqliteStore) {
     (dir, s)
 }
 
+/// A comparison of (severity, id) keys.
+type Order = fn(&(i64, i64), &(i64, i64)) -> std::cmp::Ordering;
+
 fn key(e: &Exposure) -> (i64, i64) {
     (e.severity as i64, e.id.expect("id"))
 }
@@ -59,10 +62,7 @@ fn every_order_pages_to_the_whole_listing() {
     let (_dir, s) = store();
     let all = s.exposures(&ExposureFilter::default()).expect("all");
     assert_eq!(all.len(), 90);
-    let orders: [(
-        ExposureSort,
-        fn(&(i64, i64), &(i64, i64)) -> std::cmp::Ordering,
-    ); 4] = [
+    let orders: [(ExposureSort, Order); 4] = [
         (ExposureSort::Severity, |a, b| {
             b.0.cmp(&a.0).then(a.1.cmp(&b.1))
         }),

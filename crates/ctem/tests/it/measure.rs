@@ -79,7 +79,10 @@ fn kpis_say_what_is_missing_and_goals_read_ctem_toml() {
     // T1685, T1685.005); the OTRF samples feed every logsource they are written for
     // (Sysmon process access, creation, file events; the Security channel)
     assert_eq!(
-        (get("coverage.techniques")["value"].as_f64(), get("coverage.techniques")["n"].as_u64()),
+        (
+            get("coverage.techniques")["value"].as_f64(),
+            get("coverage.techniques")["n"].as_u64()
+        ),
         (Some(1.0), Some(7))
     );
     assert_eq!(get("alerts.correlation_share")["value"].as_f64(), Some(0.0));
