@@ -23,6 +23,9 @@ pub struct Alert {
     pub rule_id: String,
     pub title: String,
     pub level: String,
+    /// `correlation` for an alert of a correlation rule; left out for one event's.
+    #[serde(skip_serializing_if = "ctem_model::AlertKind::is_event")]
+    pub kind: ctem_model::AlertKind,
     pub tags: Vec<String>,
     pub timestamp: Option<String>,
     pub source: Option<String>,
@@ -426,9 +429,14 @@ impl Engine {
             sc.ls_cache.clear();
             sc.ls_lists.clear();
             sc.ls_unknown.clear();
+            sc.ls_seen.clear();
         }
         sc.ls_lists.push(list);
         sc.ls_unknown.push(src.is_unknown());
+        let seen = sc
+            .tally
+            .slot(crate::seen::rows_of(&self.mappings, &src, view));
+        sc.ls_seen.push(seen);
         let slot = sc.ls_lists.len() - 1;
         sc.ls_cache.insert(sc.key.clone(), slot);
         slot
@@ -443,6 +451,7 @@ impl Engine {
     ) {
         let slot = self.buckets_of(view, sc);
         sc.unknown += u64::from(sc.ls_unknown[slot]);
+        sc.tally.count(sc.ls_seen[slot]);
         let Scratch {
             marks, ls_lists, ..
         } = sc;
@@ -458,6 +467,18 @@ impl Engine {
                 .copied()
                 .filter(|&i| self.rules[i].detection.matches(view)),
         );
+    }
+
+    /// The logsources one record feeds (what a run tallies in [`RunStats::logsources`]), for
+    /// callers that match record by record (`--follow`, the server's event ingest).
+    pub fn logsources_of(&self, rec: &Record) -> Vec<crate::source::SeenLogsource> {
+        let view = self.mappings.view(&rec.event);
+        let file = rec
+            .source
+            .as_deref()
+            .and_then(|f| self.mappings.sources.file_type(Some(f)));
+        let src = self.mappings.sources.classify(&view, file);
+        crate::seen::rows_of(&self.mappings, &src, &view)
     }
 
     /// All alerts for one JSON event (no origin).
@@ -479,11 +500,18 @@ impl Engine {
         out
     }
 
-    fn alert(&self, meta: &RuleMeta, rec: &Record, view: &MappedEvent<'_, Value>) -> Alert {
+    fn alert(
+        &self,
+        meta: &RuleMeta,
+        kind: ctem_model::AlertKind,
+        rec: &Record,
+        view: &MappedEvent<'_, Value>,
+    ) -> Alert {
         Alert {
             rule_id: meta.id.clone(),
             title: meta.title.clone(),
             level: meta.level.clone(),
+            kind,
             tags: meta.tags.clone(),
             timestamp: view.first_text(&view.shape.timestamp),
             source: rec.source.clone(),
@@ -503,7 +531,12 @@ impl Engine {
         let view = self.mappings.view(&rec.event);
         for &i in hits {
             if !self.silent[i] {
-                out.push(self.alert(&self.rules[i].meta, rec, &view));
+                out.push(self.alert(
+                    &self.rules[i].meta,
+                    ctem_model::AlertKind::Event,
+                    rec,
+                    &view,
+                ));
             }
         }
         if self.correlations.is_empty() {
@@ -541,7 +574,7 @@ impl Engine {
                     field: &field,
                 };
                 if state.feed(ci, &c.rule, &input) {
-                    out.push(self.alert(&c.meta, rec, &view));
+                    out.push(self.alert(&c.meta, ctem_model::AlertKind::Correlation, rec, &view));
                     depth += 1;
                     if depth < 64 {
                         queue.push((names_of(&c.meta), self.corr_of_corr[ci].as_slice()));
@@ -573,6 +606,7 @@ impl Engine {
                 let mut sc = Scratch::new(self);
                 let r = batch.iter().map(|r| self.match_one(r, &mut sc)).collect();
                 stats.unknown_source += sc.unknown;
+                sc.tally.drain_into(&mut stats.logsources);
                 vec![r]
             } else {
                 std::thread::scope(|s| {
@@ -585,15 +619,18 @@ impl Engine {
                                     .iter()
                                     .map(|r| self.match_one(r, &mut sc))
                                     .collect::<Vec<_>>();
-                                (r, sc.unknown)
+                                let mut seen = crate::seen::SeenCounts::new();
+                                sc.tally.drain_into(&mut seen);
+                                (r, sc.unknown, seen)
                             })
                         })
                         .collect();
                     handles
                         .into_iter()
                         .map(|h| {
-                            let (r, unknown) = h.join().unwrap_or_default();
+                            let (r, unknown, seen) = h.join().unwrap_or_default();
                             stats.unknown_source += unknown;
+                            crate::seen::merge(&mut stats.logsources, seen);
                             r
                         })
                         .collect()
@@ -700,6 +737,10 @@ pub(crate) struct Scratch {
     ls_lists: Vec<Vec<usize>>,
     /// Per entry of `ls_lists`: whether its events have an unknown logsource.
     ls_unknown: Vec<bool>,
+    /// Per entry of `ls_lists`: its slot in `tally`.
+    ls_seen: Vec<usize>,
+    /// Events per seen logsource (see [`crate::seen`]).
+    pub(crate) tally: crate::seen::Tally,
     /// Events matched whose logsource was unknown.
     pub(crate) unknown: u64,
     /// The file the events come from, and the log type its name ends with ("" for none).
@@ -715,6 +756,8 @@ impl Scratch {
             ls_cache: HashMap::default(),
             ls_lists: Vec::new(),
             ls_unknown: Vec::new(),
+            ls_seen: Vec::new(),
+            tally: Default::default(),
             unknown: 0,
             file: None,
             file_type: String::new(),
@@ -738,13 +781,16 @@ impl Scratch {
 }
 
 /// Counts of a [`Engine::run`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RunStats {
     pub events: u64,
     pub alerts: u64,
     /// Events whose logsource no entry of the routing table recognised (only rules that
     /// name no product and no service ran on them).
     pub unknown_source: u64,
+    /// Events per logsource they fed (see [`crate::seen`]).
+    #[serde(skip)]
+    pub logsources: crate::seen::SeenCounts,
 }
 
 /// Seconds since the epoch of an RFC 3339 or `YYYY-MM-DD HH:MM:SS` timestamp, or epoch number.

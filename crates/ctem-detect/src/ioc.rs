@@ -334,6 +334,7 @@ impl IocMatcher {
                 ind.source
             ),
             level: level.to_string(),
+            kind: Default::default(),
             tags: ind.labels.clone(),
             timestamp: event_time(&rec.event),
             source: rec.source.clone(),

@@ -245,6 +245,7 @@ pub mod mapping;
 mod prefilter;
 pub mod rule;
 mod ruleset;
+pub mod seen;
 pub mod source;
 mod string_scan;
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::flat::FlatEvent;
 use crate::flat_view::FlatView;
 
 /// Counts of a [`Engine::run_lines`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LineStats {
     /// Events read and alerts raised.
     #[serde(flatten)]
@@ -45,6 +45,8 @@ pub(crate) struct BatchOut {
     pub(crate) events: u64,
     /// Events of an unknown logsource.
     pub(crate) unknown: u64,
+    /// Events per seen logsource.
+    pub(crate) seen: crate::seen::SeenCounts,
     pub(crate) bad: u64,
     /// Lines of the batch, empty ones included.
     pub(crate) lines: u64,
@@ -74,6 +76,7 @@ impl Engine {
         let mut emit = |out: BatchOut, stats: &mut LineStats| {
             stats.run.events += out.events;
             stats.run.unknown_source += out.unknown;
+            crate::seen::merge(&mut stats.run.logsources, out.seen);
             stats.bad_lines += out.bad;
             for (line, hits, event, extra) in out.hits {
                 let rec = Record {
@@ -372,6 +375,7 @@ impl Engine {
             }
         }
         out.unknown = sc.unknown - unknown_before;
+        sc.tally.drain_into(&mut out.seen);
         out
     }
 }

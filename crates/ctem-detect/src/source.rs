@@ -9,6 +9,7 @@
 //! list of the event (keyed by the values of the fields the table reads), so the routing
 //! costs a few field lookups per event and nothing per rule.
 
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -58,6 +59,28 @@ impl SourceLs {
     /// Whether no table entry recognised the event.
     pub fn is_unknown(&self) -> bool {
         self.entry.is_none()
+    }
+}
+
+/// One concrete logsource an event fed, as detection saw it: the product, service and
+/// category the routing table and the logsource table gave it (`None`: not named). A rule's
+/// logsource is fed by a seen one when each part it names is the same ([`SeenLogsource::feeds`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct SeenLogsource {
+    pub product: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+}
+
+impl SeenLogsource {
+    /// Whether events of this logsource feed rules written for `rule`.
+    pub fn feeds(&self, rule: &LogSource) -> bool {
+        let part = |want: &Option<String>, have: &Option<String>| {
+            want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
+        };
+        part(&rule.product, &self.product)
+            && part(&rule.service, &self.service)
+            && part(&rule.category, &self.category)
     }
 }
 

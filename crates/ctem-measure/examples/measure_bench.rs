@@ -152,7 +152,7 @@ fn main() {
     let (mut f, k) = kpi::current(&store, None, now, &cfg).expect("kpi");
     let g = goals::evaluate(&goals, &k, &[], now, 28).expect("goals");
     store.source_facts(&mut f).expect("sources");
-    let a = assess(&f, &k, &g, now, cfg.scan_days);
+    let a = assess(&f, &k, &g, now, &cfg);
     let md = a.doc().render(Format::Markdown);
     let html = a.doc().render(Format::Html);
     let secs = t.elapsed().as_secs_f64();

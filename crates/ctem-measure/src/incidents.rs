@@ -2,8 +2,8 @@
 //!
 //! An alert joins an open incident that shares one of the configured keys (`host`, `user`)
 //! and whose latest alert is at most `window` away; otherwise it opens one. Correlation
-//! alerts (a `correlation` tag, or a rule listed in `correlation_rules`) always open their
-//! own: a correlation already is the grouping of many events. Only alerts in no incident are
+//! alerts (marked `kind: correlation` by detection itself, never guessed from tags or rule
+//! names) always open their own: a correlation already is the grouping of many events. Only alerts in no incident are
 //! read, and the store keys an alert to one incident, so running the grouping twice changes
 //! nothing the second time.
 
@@ -26,8 +26,6 @@ pub struct IncidentsConfig {
     /// How far apart two alerts of one incident may be: `30m`, `2h`, `1d` (seconds without
     /// a unit).
     pub window: String,
-    /// Rule ids whose alerts are correlations (besides alerts tagged `correlation`).
-    pub correlation_rules: Vec<String>,
 }
 
 impl Default for IncidentsConfig {
@@ -35,7 +33,6 @@ impl Default for IncidentsConfig {
         Self {
             keys: vec!["host".into(), "user".into()],
             window: "1h".into(),
-            correlation_rules: Vec::new(),
         }
     }
 }
@@ -69,7 +66,6 @@ impl Key {
 pub struct IncidentSettings {
     pub keys: Vec<Key>,
     pub window: Duration,
-    pub correlation_rules: Vec<String>,
 }
 
 impl IncidentsConfig {
@@ -90,7 +86,6 @@ impl IncidentsConfig {
         Ok(IncidentSettings {
             keys,
             window: parse_window(&self.window)?,
-            correlation_rules: self.correlation_rules.clone(),
         })
     }
 }
@@ -129,11 +124,9 @@ pub struct GroupSummary {
     pub updated: u64,
 }
 
-fn is_correlation(a: &UngroupedAlert, s: &IncidentSettings) -> bool {
-    a.tags
-        .iter()
-        .any(|t| t == "correlation" || t == "ctem.correlation")
-        || s.correlation_rules.iter().any(|r| r == &a.rule_id)
+/// Whether detection marked the alert as a correlation's.
+fn is_correlation(a: &UngroupedAlert) -> bool {
+    a.kind == ctem_model::AlertKind::Correlation
 }
 
 /// The responder with the fewest open incidents (ties by name), if any.
@@ -201,7 +194,7 @@ pub fn plan(
     let mut touched = vec![false; existing];
     let mut links: Vec<(i64, usize)> = Vec::with_capacity(alerts.len());
     for a in alerts {
-        let found = if is_correlation(a, s) {
+        let found = if is_correlation(a) {
             None
         } else {
             s.keys.iter().find_map(|k| {
@@ -220,7 +213,7 @@ pub fn plan(
                 idx
             }
             None => {
-                let (kind, value) = if is_correlation(a, s) {
+                let (kind, value) = if is_correlation(a) {
                     ("correlation", a.rule_id.as_str())
                 } else {
                     s.keys
@@ -302,6 +295,7 @@ mod tests {
             rule_id: format!("r{id}"),
             title: "t".into(),
             level: if id == 2 { "high" } else { "low" }.into(),
+            kind: ctem_model::AlertKind::Event,
             tags: vec![],
             time: at(min),
             detected_at: at(min + 1),
@@ -324,7 +318,10 @@ mod tests {
     fn host_then_user_then_window_then_correlation() {
         let s = IncidentsConfig::default().build().unwrap();
         let mut corr = alert(5, 3, Some("ws1"), None);
-        corr.tags = vec!["correlation".into()];
+        corr.kind = ctem_model::AlertKind::Correlation;
+        // a tag is not the mark: this alert groups by host like any other
+        let mut tagged = alert(7, 4, Some("ws9"), None);
+        tagged.tags = vec!["correlation".into()];
         let alerts = [
             alert(1, 0, Some("ws1"), Some("bob")),
             alert(2, 30, Some("ws1"), None),
@@ -332,6 +329,7 @@ mod tests {
             alert(4, 200, Some("ws1"), None),
             corr,
             alert(6, 10, None, None),
+            tagged,
         ];
         let resp = ["ann".to_string(), "zed".to_string()];
         let (g, sum) = plan(&alerts, vec![], &resp, &s);
@@ -347,13 +345,14 @@ mod tests {
                 ("host", "ws2", 1),
                 ("host", "ws1", 1),
                 ("correlation", "r5", 1),
-                ("rule", "r6", 1)
+                ("rule", "r6", 1),
+                ("host", "ws9", 1)
             ]
         );
         assert_eq!(g.incidents[0].severity, "high");
         assert_eq!(g.incidents[0].owner.as_deref(), Some("ann"));
         assert_eq!(g.incidents[1].owner.as_deref(), Some("zed"));
-        assert_eq!(sum.opened, 5);
+        assert_eq!(sum.opened, 6);
         assert_eq!(g.links[2], (3, 1));
     }
 }

@@ -20,6 +20,9 @@ pub struct KpiConfig {
     pub scan_days: u32,
     /// Without `--since`, incident frequency is measured over the last `frequency_days`.
     pub frequency_days: u32,
+    /// The ATT&CK techniques in scope of `coverage.techniques` (`T1059`, `T1003.001`); empty:
+    /// every technique an enabled rule is tagged with.
+    pub techniques: Vec<String>,
 }
 
 impl Default for KpiConfig {
@@ -27,6 +30,7 @@ impl Default for KpiConfig {
         Self {
             scan_days: 30,
             frequency_days: 28,
+            techniques: Vec::new(),
         }
     }
 }
@@ -156,6 +160,22 @@ fn detection(
         .iter()
         .filter(|i| i.detected_at >= from && i.detected_at <= now)
         .count() as u64;
+    let (id, t) = (
+        "alerts.correlation_share",
+        "correlation alerts / all alerts detected in the window",
+    );
+    let all = f.alerts_timed + f.alerts_untimed;
+    out.push(if all == 0 {
+        none(id, t, "ratio", "no alerts detected in the window")
+    } else {
+        val(
+            id,
+            t,
+            "ratio",
+            f.alerts_correlation as f64 / all as f64,
+            all,
+        )
+    });
     let (id, t) = ("incidents.per_week", "incidents opened per week");
     out.push(if f.incidents.is_empty() && f.alerts_total == 0 {
         none(
@@ -315,13 +335,7 @@ fn posture(f: &MeasureFacts, cfg: &KpiConfig, out: &mut Vec<Kpi>) {
             f.assets,
         )
     });
-    out.push(none(
-        "coverage.techniques",
-        "ATT&CK techniques with an enabled rule whose log source is seen / techniques in scope",
-        "ratio",
-        "the store keeps no record of which rules' log sources are seen: `ctem coverage --rules \
-         DIR --replay FILES` measures it per run (ctem-paths), not from stored data",
-    ));
+    out.push(crate::coverage::techniques_kpi(f, &cfg.techniques));
 }
 
 /// The KPI ids goals may name.

@@ -9,6 +9,8 @@
 //! - [`kpi`]: every KPI is computed from [`ctem_store::measure::MeasureFacts`], the
 //!   aggregates the store reads in one pass per table. A KPI is a number with its sample size
 //!   or `null` with the data it lacks; a daily snapshot keeps the history for trends.
+//! - [`coverage`]: ATT&CK techniques whose enabled rules are fed by a logsource detection
+//!   has seen (the `coverage.techniques` KPI and the assessment's blind spots).
 //! - [`goals`]: targets on KPIs (`[[goals]]` in ctem.toml) with met / on track / at risk /
 //!   missed from the value, the trend of snapshots and the due date.
 //! - [`report`]: the assessment (`ctem assess`) and the review (`ctem review`) as data, then
@@ -23,6 +25,7 @@
 //! - **No front-end knowledge.** No CLI flags or HTTP: the binary and, later, the server's
 //!   dashboard call the same functions and render the same report values.
 
+pub mod coverage;
 pub mod error;
 pub mod goals;
 pub mod incidents;

@@ -14,6 +14,9 @@ pub struct Alert {
     pub title: String,
     /// `informational`, `low`, `medium`, `high`, `critical`.
     pub level: String,
+    /// What raised it: one event, or a correlation over many (set by detection itself).
+    #[serde(default, skip_serializing_if = "AlertKind::is_event")]
+    pub kind: AlertKind,
     /// ATT&CK and other tags (`attack.t1003.001`).
     #[serde(default)]
     pub tags: Vec<String>,
@@ -41,4 +44,40 @@ pub struct Alert {
     pub process: Option<String>,
     /// The matched event.
     pub event: serde_json::Value,
+}
+
+/// What an alert stands for. Detection marks it: a Sigma correlation rule (event count, value
+/// count, temporal) raises a `correlation` alert, every other rule, indicator or source
+/// alert an `event` one. Incident grouping reads the mark, never tags or rule names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// One event matched.
+    #[default]
+    Event,
+    /// A correlation over many events (the last one is kept as the alert's event).
+    Correlation,
+}
+
+impl AlertKind {
+    pub fn is_event(&self) -> bool {
+        *self == AlertKind::Event
+    }
+
+    /// The name stored and printed (`event`, `correlation`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AlertKind::Event => "event",
+            AlertKind::Correlation => "correlation",
+        }
+    }
+
+    /// The kind of a stored name; anything else is an event alert.
+    pub fn from_name(s: &str) -> Self {
+        if s == "correlation" {
+            AlertKind::Correlation
+        } else {
+            AlertKind::Event
+        }
+    }
 }

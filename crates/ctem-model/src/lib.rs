@@ -43,7 +43,7 @@ pub mod risk;
 pub mod scan;
 pub mod work;
 
-pub use alert::Alert;
+pub use alert::{Alert, AlertKind};
 pub use asset::{Asset, AssetKind, Identifier, IdentifierKind, Service};
 pub use exposure::{
     Cvss, Exposure, ExposureKind, ExposureStatus, Fingerprint, Location, Package, Severity,

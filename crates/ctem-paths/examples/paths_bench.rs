@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use ctem_paths::graph::{dijkstra, dijkstra_until, edge_sources};
+use ctem_paths::graph::{dijkstra, dijkstra_until, path_to};
 use ctem_paths::synth::{Spec, generate};
 use ctem_paths::{AttackGraph, query};
 
@@ -18,9 +18,17 @@ fn arg(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-/// CPU seconds (user + system) of this process so far, from /proc/self/stat (Linux; 0 else):
-/// on a shared machine they say more than wall time.
+/// CPU seconds of this (single-threaded) process so far: the nanoseconds the scheduler ran
+/// it (/proc/self/schedstat), else user + system ticks of /proc/self/stat (10 ms steps: too
+/// coarse for a phase of 0.1 s, where one tick is 10%). On a shared machine CPU time says
+/// more than wall time; networkx's `time.process_time` is as fine.
 fn cpu() -> f64 {
+    if let Some(ns) = std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+    {
+        return ns / 1e9;
+    }
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
@@ -69,19 +77,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let c2 = cpu();
     let goals: Vec<u32> = g.goals.iter().map(|(_, n)| *n).collect();
     let (dist, via) = dijkstra_until(&g.csr, &[g.attacker], &goals);
-    let src = edge_sources(&g.csr);
     let best: Vec<(usize, u32, Option<f64>, Vec<u32>)> = g
         .goals
         .iter()
         .map(|&(asset, goal)| {
-            let mut nodes = vec![goal];
-            let mut v = goal;
-            while dist[v as usize].is_finite() && v != g.attacker {
-                v = src[via[v as usize] as usize];
-                nodes.push(v);
-            }
-            nodes.reverse();
+            let p = path_to(&g.csr, &dist, &via, g.attacker, goal);
             let d = dist[goal as usize];
+            let nodes = p.map(|p| p.nodes).unwrap_or_default();
             (asset, goal, d.is_finite().then_some(d), nodes)
         })
         .collect();

@@ -185,10 +185,27 @@ pub enum Cut {
 }
 
 /// A minimum set of `cuttable` nodes separating `sources` from `targets` in `g`. Only the
-/// part of `g` reachable from the sources takes part in the flow network.
+/// nodes on some route from a source to a target (reachable from the sources, and reaching
+/// a target) take part in the flow network: on 100,000 hosts the rest was most of the graph,
+/// and every Dinic phase walked it.
 pub fn min_vertex_cut(g: &Csr, cuttable: &[bool], sources: &[NodeId], targets: &[NodeId]) -> Cut {
+    min_vertex_cut_with(g, &g.reversed(), cuttable, sources, targets)
+}
+
+/// [`min_vertex_cut`] with the reversed graph at hand (`rev`, as [`Csr::reversed`] gives it).
+pub fn min_vertex_cut_with(
+    g: &Csr,
+    rev: &Csr,
+    cuttable: &[bool],
+    sources: &[NodeId],
+    targets: &[NodeId],
+) -> Cut {
     let n = g.node_count();
-    let live = reach(g, sources);
+    let mut live = reach(g, sources);
+    let back = reach(rev, targets);
+    for (l, b) in live.iter_mut().zip(&back) {
+        *l &= *b;
+    }
     // node v: in = v, out = n + v for cuttable nodes; super source 2n, super sink 2n + 1
     let out_of = |v: NodeId| {
         if cuttable[v as usize] {
@@ -209,11 +226,15 @@ pub fn min_vertex_cut(g: &Csr, cuttable: &[bool], sources: &[NodeId], targets: &
             limit += 1;
         }
         for e in g.out(v) {
-            arcs.push((out_of(v), g.targets[e], INF));
+            if live[g.targets[e] as usize] {
+                arcs.push((out_of(v), g.targets[e], INF));
+            }
         }
     }
     for &s in sources {
-        arcs.push((ss, s, INF));
+        if live[s as usize] {
+            arcs.push((ss, s, INF));
+        }
     }
     for &t in targets {
         if live[t as usize] {

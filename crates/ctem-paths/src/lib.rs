@@ -36,15 +36,15 @@
 //!   and the exposure nodes are exactly what a minimum cut removes.
 //! - **Yen backwards, guided.** Paths are enumerated from each crown jewel back to the
 //!   attacker on the reversed graph. One forward Dijkstra from the attacker is an exact A*
-//!   heuristic for every jewel; each node's edges are sorted once by `weight + heuristic`
-//!   and expanded one at a time, so a spur search pops a few dozen edges instead of pushing a
+//!   heuristic for every jewel; a node's edges are sorted by `weight + heuristic` when a search
+//!   first expands it (the searches touch a sliver of the graph) and expanded one at a time, so a spur search pops a few dozen edges instead of pushing a
 //!   network position's thousands of exploits. Searching backwards starts on the narrow side
 //!   (a jewel has a few exploits and logons), forwards would start on the wide one.
 //! - **Distinct ways in, not graph paths.** Yen lists loopless paths of the graph; some are
 //!   the same attack with a detour (admin first, then the same exploit). A path is kept only
 //!   when no more likely kept path has the same entry and a subset of its exposures.
 //! - **Min cut by flow, ranking by greedy cover.** The cut is exact (max-flow min-cut on
-//!   node-split exposures, Dinic); the ranking is a greedy weighted set cover over the
+//!   node-split exposures, Dinic, over the nodes that lie between the attacker and a jewel); the ranking is a greedy weighted set cover over the
 //!   enumerated paths, because "which fix first" is about the likely paths, not all of them.
 //! - **No link invented.** ATT&CK links neither CVEs nor CWEs to techniques; a technique's
 //!   exposures come from the graph rule that uses them, and the output says so.

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::build::{AttackGraph, Node, Rule};
-use crate::cut::{Cut, min_vertex_cut};
+use crate::cut::{Cut, min_vertex_cut_with};
 use crate::env::Environment;
-use crate::graph::{Guide, Path, dijkstra, edge_sources, k_shortest};
+use crate::graph::{Guide, Path, dijkstra, k_shortest};
 
 /// One step of a path as users read it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -133,8 +133,7 @@ pub fn top_paths(
     only: Option<usize>,
 ) -> Vec<AttackPath> {
     let (h, _) = dijkstra(&g.csr, &[g.attacker]);
-    let sources = edge_sources(&g.rev);
-    let guide = Guide::new(&g.rev, &h);
+    let mut guide = Guide::lazy(&g.rev);
     let mut out = Vec::new();
     for &(asset, goal) in &g.goals {
         if only.is_some_and(|o| o != asset) {
@@ -147,9 +146,8 @@ pub fn top_paths(
         let mut kept: Vec<AttackPath> = Vec::new();
         for p in k_shortest(
             &g.rev,
-            &sources,
             &h,
-            &guide,
+            &mut guide,
             goal,
             g.attacker,
             k.saturating_mul(4),
@@ -290,7 +288,7 @@ pub fn chokepoints_of(
         }
     }
     let goals: Vec<u32> = g.goals.iter().map(|(_, n)| *n).collect();
-    let min_cut = match min_vertex_cut(&g.csr, &cuttable, &[g.attacker], &goals) {
+    let min_cut = match min_vertex_cut_with(&g.csr, &g.rev, &cuttable, &[g.attacker], &goals) {
         Cut::Nodes(ns) => {
             let mut ids: Vec<i64> = ns
                 .iter()

@@ -290,7 +290,7 @@ pub async fn assessment_now(st: &AppState) -> ApiResult<Assessment> {
         let (mut f, k) = kpi::current(s, None, now, &m.kpi)?;
         let g = goals::evaluate(&m.goals, &k, &s.snapshots()?, now, TREND_DAYS)?;
         s.source_facts(&mut f)?;
-        Ok(assess(&f, &k, &g, now, m.kpi.scan_days))
+        Ok(assess(&f, &k, &g, now, &m.kpi))
     })
     .await
 }
@@ -312,7 +312,8 @@ fn review_of(
     let (f, _) = kpi::current(s, since, now, &m.kpi)?;
     let (_, k) = kpi::current(s, None, now, &m.kpi)?;
     let g = goals::evaluate(&m.goals, &k, &s.snapshots()?, now, TREND_DAYS)?;
-    let r = review::review(&f, &k, &g, previous.as_ref(), since, now)?;
+    let mut r = review::review(&f, &k, &g, previous.as_ref(), since, now)?;
+    r.add_exercises(&s.exercises()?);
     Ok((r, previous))
 }
 

@@ -166,6 +166,10 @@ fn worker(
     open: ctem_store::OpenOptions,
 ) {
     let mut store = None;
+    // the logsources seen, written every few seconds and when the queue drains (not per
+    // batch: a write per 1,000 events would slow the ingest)
+    let mut seen = ctem_detect::seen::SeenCounts::new();
+    let mut since = (chrono::Utc::now(), std::time::Instant::now());
     while let Ok(batch) = rx.recv() {
         let mut alerts = Vec::new();
         let run = d.engine.run_lines(
@@ -178,6 +182,7 @@ fn worker(
             Ok(s) => {
                 stats.detected.fetch_add(s.run.events, Ordering::Relaxed);
                 stats.bad_lines.fetch_add(s.bad_lines, Ordering::Relaxed);
+                ctem_detect::seen::merge(&mut seen, s.run.logsources);
             }
             Err(e) => {
                 eprintln!("error: detection of an event batch: {e}");
@@ -197,7 +202,32 @@ fn worker(
                 store = None;
             }
         }
-        queued.fetch_sub(batch.lines, Ordering::AcqRel);
+        let left = queued.fetch_sub(batch.lines, Ordering::AcqRel) - batch.lines;
+        if !seen.is_empty() && (left == 0 || since.1.elapsed().as_secs() >= 5) {
+            if store.is_none() {
+                store = ctem_store::open_shared(&db, &open).ok();
+            }
+            let now = chrono::Utc::now();
+            let rows: Vec<_> = std::mem::take(&mut seen)
+                .into_iter()
+                .map(|(ls, n)| ctem_store::measure::LogsourceSighting {
+                    product: ls.product,
+                    service: ls.service,
+                    category: ls.category,
+                    events: n,
+                    first_seen: since.0,
+                    last_seen: now,
+                })
+                .collect();
+            if !matches!(
+                store.as_mut().map(|s| s.record_logsources(&rows)),
+                Some(Ok(()))
+            ) {
+                stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                store = None;
+            }
+            since = (now, std::time::Instant::now());
+        }
     }
 }
 

@@ -76,6 +76,8 @@ pub mod testsuite;
 #[cfg(feature = "testsuite")]
 pub mod testsuite_intel;
 #[cfg(feature = "testsuite")]
+pub mod testsuite_measure;
+#[cfg(feature = "testsuite")]
 pub mod testsuite_runs;
 pub mod work;
 

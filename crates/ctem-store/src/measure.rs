@@ -6,7 +6,7 @@
 //! loaded as records); what they mean is decided in `ctem-measure`.
 
 use chrono::{DateTime, Utc};
-use ctem_model::{Incident, IncidentState};
+use ctem_model::{AlertKind, Incident, IncidentState};
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
@@ -18,6 +18,8 @@ pub struct UngroupedAlert {
     pub rule_id: String,
     pub title: String,
     pub level: String,
+    /// Marked by detection: a correlation alert opens an incident of its own.
+    pub kind: AlertKind,
     pub tags: Vec<String>,
     /// Event time, or detection time when the event had none.
     pub time: DateTime<Utc>,
@@ -103,6 +105,49 @@ pub struct TacticFacts {
     pub alerted: u64,
 }
 
+/// A logsource detection saw events of (`ctem detect --store`, the server's event ingest):
+/// the product, service and category the routing gave them (`None`: not named), how many
+/// events, and when detection first and last saw some.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogsourceSighting {
+    pub product: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+    pub events: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+impl LogsourceSighting {
+    /// Whether these events feed a rule written for this logsource: each part the rule names
+    /// is the same here (the rule of `ctem_detect::source::SeenLogsource::feeds`).
+    pub fn feeds(
+        &self,
+        product: Option<&str>,
+        service: Option<&str>,
+        category: Option<&str>,
+    ) -> bool {
+        let part = |want: Option<&str>, have: &Option<String>| {
+            want.is_none_or(|w| have.as_deref() == Some(w))
+        };
+        part(product, &self.product)
+            && part(service, &self.service)
+            && part(category, &self.category)
+    }
+}
+
+/// A detection rule as the last detection run that stored alerts loaded it: what the
+/// technique coverage KPI counts as an enabled rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectionRule {
+    pub rule_id: String,
+    pub title: String,
+    pub product: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+}
+
 /// Everything KPIs and reports are computed from, read in one pass per table.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MeasureFacts {
@@ -112,6 +157,8 @@ pub struct MeasureFacts {
     pub alerts_delay_secs: i64,
     /// Alerts detected since the window start without an event time.
     pub alerts_untimed: u64,
+    /// Correlation alerts (marked by detection) detected since the window start.
+    pub alerts_correlation: u64,
     /// Every stored alert.
     pub alerts_total: u64,
     /// KEV catalogue entries loaded (0: KEV KPIs cannot be computed).
@@ -137,6 +184,10 @@ pub struct MeasureFacts {
     pub event_sources: Vec<EventSourceFacts>,
     pub feeds: Vec<FeedFacts>,
     pub tactics: Vec<TacticFacts>,
+    /// Logsources detection saw, by product, service, category.
+    pub logsources: Vec<LogsourceSighting>,
+    /// The enabled rules (of the last detection run that stored alerts).
+    pub rules: Vec<DetectionRule>,
 }
 
 /// One day's KPI values as JSON, keyed by date (`YYYY-MM-DD`).
@@ -203,4 +254,13 @@ pub trait MeasureStore {
         data: &str,
     ) -> Result<i64>;
     fn last_review(&self) -> Result<Option<ReviewRecord>>;
+    /// Adds one detection run's sightings: events are summed per (product, service,
+    /// category), the first sighting keeps the earliest time and the last the latest.
+    fn record_logsources(&mut self, seen: &[LogsourceSighting]) -> Result<()>;
+    /// Every logsource detection saw, ordered by product, service, category.
+    fn seen_logsources(&self) -> Result<Vec<LogsourceSighting>>;
+    /// Replaces the enabled rules with the rules of a detection run (`at`: its time).
+    fn record_rules(&mut self, rules: &[DetectionRule], at: DateTime<Utc>) -> Result<()>;
+    /// The enabled rules, by rule id.
+    fn detection_rules(&self) -> Result<Vec<DetectionRule>>;
 }

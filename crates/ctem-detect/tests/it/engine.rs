@@ -138,6 +138,7 @@ impl Detector for Always {
             rule_id: "ioc:1".into(),
             title: "ioc".into(),
             level: "low".into(),
+            kind: Default::default(),
             tags: Vec::new(),
             timestamp: None,
             source: record.source.clone(),
@@ -190,7 +191,12 @@ fn correlation_chain_silences_base_rule_and_fires_once() -> anyhow::Result<()> {
         (127, "a"),
     ];
     for (s, u) in hits {
-        ids.extend(engine.process(&ev(s, u)).into_iter().map(|a| a.rule_id));
+        for a in engine.process(&ev(s, u)) {
+            // detection marks them: the kind is no tag and no config
+            assert_eq!(a.kind, ctem_model::AlertKind::Correlation, "{}", a.rule_id);
+            assert_eq!(serde_json::to_value(&a)?["kind"], "correlation");
+            ids.push(a.rule_id);
+        }
     }
     assert_eq!(
         ids,

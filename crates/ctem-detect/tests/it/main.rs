@@ -3,3 +3,4 @@ mod evtx;
 mod matching;
 mod modifiers;
 mod regression;
+mod seen;

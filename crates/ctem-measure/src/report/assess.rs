@@ -6,9 +6,11 @@ use chrono::{DateTime, Duration, Utc};
 use ctem_store::measure::{MeasureFacts, TacticFacts};
 use serde::Serialize;
 
+use super::logsources::{self, LogsourceLine};
 use super::{Doc, Section, num, opt};
+use crate::coverage::{self, TechniqueCoverage};
 use crate::goals::{GoalStatus, Status};
-use crate::kpi::{Kpi, PRIORITIES};
+use crate::kpi::{Kpi, KpiConfig, PRIORITIES};
 
 /// A source is flowing when it delivered within this many days.
 pub const FLOWING_DAYS: i64 = 7;
@@ -48,6 +50,10 @@ pub struct Assessment {
     /// Classes of data never seen at all.
     pub never_seen: Vec<String>,
     pub tactics: Vec<TacticFacts>,
+    /// Logsources detection saw, and those enabled rules wait for.
+    pub logsources: Vec<LogsourceLine>,
+    /// ATT&CK techniques in scope with a fed rule, an unfed one, or none.
+    pub techniques: TechniqueCoverage,
     pub kpis: Vec<Kpi>,
     pub goals: Vec<GoalStatus>,
     pub actions: Vec<Action>,
@@ -127,14 +133,16 @@ fn sources(f: &MeasureFacts, now: DateTime<Utc>) -> (Vec<SourceLine>, Vec<String
     (out, never)
 }
 
-/// Builds the assessment from facts, KPIs and goal statuses.
+/// Builds the assessment from facts, KPIs and goal statuses (`cfg`: the KPI settings the
+/// KPIs were computed with: the scan period and the techniques in scope).
 pub fn assess(
     f: &MeasureFacts,
     kpis: &[Kpi],
     goals: &[GoalStatus],
     now: DateTime<Utc>,
-    scan_days: u32,
+    cfg: &KpiConfig,
 ) -> Assessment {
+    let scan_days = cfg.scan_days;
     let (sources, never_seen) = sources(f, now);
     let not_recent = f
         .assets
@@ -150,6 +158,8 @@ pub fn assess(
         sources,
         never_seen,
         tactics: f.tactics.clone(),
+        logsources: logsources::lines(f, &cfg.techniques, now, FLOWING_DAYS),
+        techniques: coverage::techniques(f, &cfg.techniques),
         kpis: kpis.to_vec(),
         goals: goals.to_vec(),
         actions: Vec::new(),
@@ -302,9 +312,10 @@ fn source_actions(a: &Assessment, out: &mut Vec<Action>) {
                 }
             ),
             0.6 * blind.len() as f64 / a.tactics.len() as f64,
-            "closes blind spots; coverage.techniques rises once rule coverage is mapped".into(),
+            "closes blind spots: alerts start naming their techniques".into(),
         );
     }
+    logsource_actions(a, out);
     for s in g
         .iter()
         .filter(|s| matches!(s.status, Status::AtRisk | Status::Missed))
@@ -321,6 +332,40 @@ fn source_actions(a: &Assessment, out: &mut Vec<Action>) {
             ),
             0.5,
             format!("{}: {} now", s.goal.kpi, opt(s.value)),
+        );
+    }
+}
+
+/// Onboarding the three never-seen logsources that would cover the most techniques in scope
+/// (then feed the most rules), each with its effect on `coverage.techniques`.
+fn logsource_actions(a: &Assessment, out: &mut Vec<Action>) {
+    let scope = a.techniques.scope.len();
+    if scope == 0 {
+        return;
+    }
+    let covered = a.techniques.covered.len();
+    for l in a
+        .logsources
+        .iter()
+        .filter(|l| l.status == "never seen")
+        .take(3)
+    {
+        let gain = l.would_cover.len();
+        let after = (covered + gain) as f64 / scope as f64;
+        push(
+            out,
+            format!(
+                "onboard the logsource {}: {} enabled rules wait for it{}",
+                l.name,
+                l.rules,
+                if gain > 0 {
+                    format!(" ({})", l.would_cover.join(", "))
+                } else {
+                    String::new()
+                }
+            ),
+            0.6 * gain as f64 / scope as f64,
+            effect(&a.kpis, &a.goals, "coverage.techniques", after),
         );
     }
 }
@@ -419,10 +464,59 @@ impl Assessment {
                 .collect(),
             ..Default::default()
         });
+        d.sections.push(self.logsource_section());
         d.sections.push(self.detection_section());
         d.sections.push(self.posture_section());
         d.sections.push(goals_section(&self.goals));
         d
+    }
+
+    fn logsource_section(&self) -> Section {
+        const SHOWN: usize = 20;
+        let mut p = vec![
+            "What detection has seen events of (`ctem detect --store`, the server's event \
+             ingest), and the logsources enabled rules wait for that no event has fed."
+                .to_string(),
+        ];
+        if self.logsources.is_empty() {
+            p.push("Nothing recorded: run `ctem detect --store --rules DIR` on event logs.".into());
+        }
+        if self.logsources.len() > SHOWN {
+            p.push(format!(
+                "The first {SHOWN} of {} are listed.",
+                self.logsources.len()
+            ));
+        }
+        Section {
+            title: "Logsources".into(),
+            paragraphs: p,
+            head: [
+                "logsource",
+                "status",
+                "events",
+                "last seen",
+                "rules fed",
+                "would cover",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: self
+                .logsources
+                .iter()
+                .take(SHOWN)
+                .map(|l| {
+                    vec![
+                        l.name.clone(),
+                        l.status.clone(),
+                        l.events.to_string(),
+                        day(l.last),
+                        l.rules.to_string(),
+                        l.would_cover.join(", "),
+                    ]
+                })
+                .collect(),
+            ..Default::default()
+        }
     }
 
     fn detection_section(&self) -> Section {
@@ -433,10 +527,47 @@ impl Assessment {
             .map(|t| t.tactic.as_str())
             .collect();
         let mut p = vec![
-            "Techniques of each ATT&CK tactic, and how many of them alerts have named (a lower \
-             bound of detection coverage: rule coverage by log source needs the rule inventory)."
-                .to_string(),
+            "Techniques of each ATT&CK tactic, and how many of them alerts have named.".to_string(),
         ];
+        let t = &self.techniques;
+        if !t.scope.is_empty() {
+            p.push(format!(
+                "Techniques in scope ({}): {} of {} have an enabled rule whose logsource is \
+                 seen.",
+                if t.configured_scope {
+                    "[kpi] techniques"
+                } else {
+                    "those enabled rules are tagged with"
+                },
+                t.covered.len(),
+                t.scope.len()
+            ));
+            let list = |v: &[String]| {
+                let shown: Vec<&str> = v.iter().take(15).map(String::as_str).collect();
+                let more = v.len().saturating_sub(shown.len());
+                format!(
+                    "{}{}",
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                )
+            };
+            if !t.unfed.is_empty() {
+                p.push(format!(
+                    "Blind spots with a rule waiting for its logsource: {}.",
+                    list(&t.unfed)
+                ));
+            }
+            if !t.no_rule.is_empty() {
+                p.push(format!(
+                    "Blind spots with no enabled rule: {}.",
+                    list(&t.no_rule)
+                ));
+            }
+        }
         if self.tactics.is_empty() {
             p.push(
                 "ATT&CK is not imported: run `ctem intel import enterprise-attack.json`.".into(),

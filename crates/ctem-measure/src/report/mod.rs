@@ -3,6 +3,8 @@
 //! formats keeps them saying the same thing.
 
 pub mod assess;
+pub mod logsources;
+pub mod response;
 pub mod review;
 
 use std::fmt::Write;

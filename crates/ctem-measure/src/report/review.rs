@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use ctem_model::IncidentState;
+use ctem_store::exercise::Exercise;
 use ctem_store::measure::{MeasureFacts, ReviewRecord};
 use serde::{Deserialize, Serialize};
 
 use super::assess::goals_section;
+use super::response::{self, ResponseRow};
 use super::{Doc, Section, num, opt};
 use crate::goals::{GoalStatus, Status};
 use crate::kpi::Kpi;
@@ -46,6 +48,10 @@ pub struct Review {
     pub goal_changes: Vec<(String, Option<Status>, Status)>,
     pub goals: Vec<GoalStatus>,
     pub adapt: Vec<String>,
+    /// Real incidents of the period: mean times to acknowledge, contain, resolve.
+    pub real_response: Option<ResponseRow>,
+    /// Exercises opened in the period, per team ([`Review::add_exercises`]).
+    pub exercise_response: Vec<ResponseRow>,
 }
 
 /// Whether a higher value of the KPI is better.
@@ -139,6 +145,8 @@ pub fn review(
         ));
     }
     Ok(Review {
+        real_response: response::real(&f.incidents, start),
+        exercise_response: Vec::new(),
         generated_at: now,
         since,
         previous_review: previous.map(|p| p.at),
@@ -167,6 +175,37 @@ pub fn review(
 }
 
 impl Review {
+    /// Adds the response times of the exercises opened in the review's period (from the
+    /// store's exercises, `ctem scenario run --exercise`), and what to adapt when a team
+    /// left tasks undone or took longer than real incidents do.
+    pub fn add_exercises(&mut self, all: &[Exercise]) {
+        let start = self.since.unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.exercise_response = response::exercises(all, start);
+        let real_ack = self
+            .real_response
+            .as_ref()
+            .and_then(|r| r.acknowledge_minutes);
+        for r in &self.exercise_response {
+            if r.not_completed > 0 {
+                self.adapt.push(format!(
+                    "{} left {} of {} tasks undone: walk the team through its part",
+                    r.who, r.not_completed, r.items
+                ));
+            }
+            if let (Some(x), Some(real)) = (r.acknowledge_minutes, real_ack)
+                && x > real
+            {
+                self.adapt.push(format!(
+                    "{} acknowledged in {} min on average, real incidents in {} min: \
+                     check how the team is reached",
+                    r.who,
+                    num(x),
+                    num(real)
+                ));
+            }
+        }
+    }
+
     pub fn doc(&self) -> Doc {
         let period = match self.since {
             Some(s) => format!("since {}", s.format("%Y-%m-%d %H:%M UTC")),
@@ -237,6 +276,10 @@ impl Review {
                 .collect(),
             ..Default::default()
         });
+        d.sections.push(response::section(
+            self.real_response.as_ref(),
+            &self.exercise_response,
+        ));
         d.sections.push(goals_section(&self.goals));
         d.sections.push(Section {
             title: "What to adapt".into(),

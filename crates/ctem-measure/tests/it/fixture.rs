@@ -137,6 +137,7 @@ fn alert(host: &str, event_mins_ago: Option<i64>, delay_mins: i64, level: &str) 
         rule_id: format!("rule-{host}"),
         title: format!("suspicious thing on {host}"),
         level: level.into(),
+        kind: Default::default(),
         tags: vec!["attack.t1003.001".into()],
         event_time: event,
         detected_at: event.unwrap_or(now() - Duration::hours(1)) + Duration::minutes(delay_mins),

@@ -78,7 +78,8 @@ fn every_kpi_matches_the_hand_computed_value() {
     assert_eq!(value(&k, "surface.open_ports"), (Some(2.0), Some(2)));
     // a scan saw h1 yesterday and h2 40 days ago; h3 came from the inventory only
     assert_eq!(value(&k, "coverage.scanned_assets"), (Some(0.333), Some(3)));
-    assert!(missing(&k, "coverage.techniques").contains("ctem coverage"));
+    assert!(missing(&k, "coverage.techniques").contains("no enabled rules recorded"));
+    assert_eq!(value(&k, "alerts.correlation_share"), (Some(0.0), Some(3)));
     assert!(missing(&k, "sla.medium").contains("P3"));
     assert!(missing(&k, "mttr.low_days").contains("P4 exposure fixed"));
 }

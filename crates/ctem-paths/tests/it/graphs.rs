@@ -1,7 +1,7 @@
 //! Yen's k shortest paths and the minimum vertex cut against brute force on random graphs.
 
 use ctem_paths::cut::{Cut, min_vertex_cut};
-use ctem_paths::graph::{Csr, Guide, dijkstra, edge_sources, k_shortest};
+use ctem_paths::graph::{Csr, Guide, dijkstra, k_shortest};
 use ctem_paths::synth::Rng;
 
 fn random_graph(rng: &mut Rng, n: usize, m: usize) -> Csr {
@@ -63,7 +63,7 @@ fn yen_matches_brute_force_on_random_graphs() {
         let (s, t) = (0u32, (n - 1) as u32);
         let (h, _) = dijkstra(&g.reversed(), &[t]);
         let k = 1 + rng.below(6);
-        let got = k_shortest(&g, &edge_sources(&g), &h, &Guide::new(&g, &h), s, t, k);
+        let got = k_shortest(&g, &h, &mut Guide::new(&g, &h), s, t, k);
         let want = all_paths(&g, s, t);
         assert_eq!(got.len(), k.min(want.len()), "n={n} k={k}");
         for (i, p) in got.iter().enumerate() {

@@ -212,6 +212,7 @@ pub fn seed_measure(db: &str) {
         user: None,
         process: None,
         event: serde_json::json!({"Image": "x.exe"}),
+        kind: Default::default(),
     };
     s.store_alerts(&[
         alert("r1", "ws1", 300),

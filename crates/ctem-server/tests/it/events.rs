@@ -32,6 +32,7 @@ fn detector() -> Detector {
             rule_id: a.rule_id.clone(),
             title: a.title.clone(),
             level: a.level.clone(),
+            kind: a.kind,
             tags: a.tags.clone(),
             event_time: None,
             detected_at: chrono::Utc::now(),

@@ -17,8 +17,8 @@ impl AlertStore for SqliteStore {
             let mut st = tx.prepare_cached(
                 "INSERT INTO alerts(rule_id, title, level, level_rank, tags, event_time,
                                     detected_at, source, record, host, user_name, process, event,
-                                    identity)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                                    identity, kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                  ON CONFLICT(identity) DO NOTHING",
             )?;
             for a in alerts {
@@ -37,6 +37,7 @@ impl AlertStore for SqliteStore {
                     a.process,
                     serde_json::to_string(&a.event).map_err(|e| Error::Invalid(e.to_string()))?,
                     alert_identity(a),
+                    a.kind.as_str(),
                 ])?;
                 if added > 0 {
                     ids.push(tx.last_insert_rowid());
@@ -50,7 +51,7 @@ impl AlertStore for SqliteStore {
     fn alerts(&self, f: &AlertFilter) -> Result<Vec<Alert>> {
         let mut sql = String::from(
             "SELECT id, rule_id, title, level, tags, event_time, detected_at, source, record,
-                    host, user_name, process, event FROM alerts WHERE 1=1",
+                    host, user_name, process, event, kind FROM alerts WHERE 1=1",
         );
         let mut args: Vec<SqlValue> = Vec::new();
         if let Some(r) = &f.rule_id {
@@ -85,12 +86,27 @@ impl AlertStore for SqliteStore {
                 r.get::<_, Option<String>>(10)?,
                 r.get::<_, Option<String>>(11)?,
                 r.get::<_, String>(12)?,
+                r.get::<_, String>(13)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, rule_id, title, level, tags, et, dt, source, record, host, user, process, ev) =
-                row?;
+            let (
+                id,
+                rule_id,
+                title,
+                level,
+                tags,
+                et,
+                dt,
+                source,
+                record,
+                host,
+                user,
+                process,
+                ev,
+                kind,
+            ) = row?;
             let corrupt = |m: String| Error::Corrupt {
                 table: "alerts",
                 message: format!("{id}: {m}"),
@@ -100,6 +116,7 @@ impl AlertStore for SqliteStore {
                 rule_id,
                 title,
                 level,
+                kind: ctem_model::AlertKind::from_name(&kind),
                 tags: serde_json::from_str(&tags).map_err(|e| corrupt(e.to_string()))?,
                 event_time: et.and_then(|t| DateTime::from_timestamp(t, 0)),
                 detected_at: DateTime::from_timestamp(dt, 0).unwrap_or_default(),
@@ -129,6 +146,7 @@ mod tests {
             rule_id: rule.into(),
             title: "t".into(),
             level: "high".into(),
+            kind: Default::default(),
             tags: Vec::new(),
             event_time: None,
             detected_at: Utc::now(),

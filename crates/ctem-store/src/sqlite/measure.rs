@@ -161,7 +161,8 @@ impl MeasureStore for SqliteStore {
     fn ungrouped_alerts(&self) -> Result<Vec<UngroupedAlert>> {
         let mut st = self.conn.prepare(
             "SELECT a.id, a.rule_id, a.title, a.level, a.tags,
-                    COALESCE(a.event_time, a.detected_at) AS t, a.detected_at, a.host, a.user_name
+                    COALESCE(a.event_time, a.detected_at) AS t, a.detected_at, a.host, a.user_name,
+                    a.kind
              FROM alerts a WHERE NOT EXISTS
                  (SELECT 1 FROM incident_alerts x WHERE x.alert_id = a.id)
              ORDER BY t, a.id",
@@ -177,16 +178,18 @@ impl MeasureStore for SqliteStore {
                 r.get::<_, i64>(6)?,
                 r.get::<_, Option<String>>(7)?,
                 r.get::<_, Option<String>>(8)?,
+                r.get::<_, String>(9)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, rule_id, title, level, tags, t, d, host, user) = row?;
+            let (id, rule_id, title, level, tags, t, d, host, user, kind) = row?;
             out.push(UngroupedAlert {
                 id,
                 rule_id,
                 title,
                 level,
+                kind: ctem_model::AlertKind::from_name(&kind),
                 tags: serde_json::from_str(&tags).map_err(|e| Error::Corrupt {
                     table: "alerts",
                     message: format!("{id}: {e}"),
@@ -395,5 +398,25 @@ impl MeasureStore for SqliteStore {
                 },
             )
             .optional()?)
+    }
+
+    fn record_logsources(&mut self, seen: &[crate::measure::LogsourceSighting]) -> Result<()> {
+        super::measure_seen::record_logsources(self, seen)
+    }
+
+    fn seen_logsources(&self) -> Result<Vec<crate::measure::LogsourceSighting>> {
+        super::measure_seen::seen_logsources(self)
+    }
+
+    fn record_rules(
+        &mut self,
+        rules: &[crate::measure::DetectionRule],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        super::measure_seen::record_rules(self, rules, at)
+    }
+
+    fn detection_rules(&self) -> Result<Vec<crate::measure::DetectionRule>> {
+        super::measure_seen::detection_rules(self)
     }
 }

@@ -38,6 +38,13 @@ pub(crate) fn read(
             ))
         },
     )?;
+    // few: correlations fire once per group and window (partial index, migration 53)
+    f.alerts_correlation = s.conn.query_row(
+        "SELECT count(*) FROM alerts
+         WHERE kind = 'correlation' AND detected_at >= ?1 AND detected_at <= ?2",
+        params![since, now.timestamp()],
+        |r| r.get::<_, i64>(0),
+    )? as u64;
     f.alerts_timed = timed as u64;
     f.alerts_delay_secs = delay;
     f.alerts_untimed = untimed as u64;
@@ -51,6 +58,8 @@ pub(crate) fn read(
         as u64;
     assets(s, &mut f, scan_cutoff)?;
     f.incidents = crate::measure::MeasureStore::incidents(s)?;
+    f.logsources = super::measure_seen::seen_logsources(s)?;
+    f.rules = super::measure_seen::detection_rules(s)?;
     let mut st = s.conn.prepare(
         "SELECT tool, count(*), max(imported_at) FROM scans GROUP BY tool ORDER BY tool",
     )?;

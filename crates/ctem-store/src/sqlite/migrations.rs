@@ -238,6 +238,16 @@ CREATE UNIQUE INDEX alerts_identity ON alerts(identity);
     ),
     (50, super::measure::MIGRATION_50),
     (51, super::measure::MIGRATION_51),
+    (52, super::measure_seen::MIGRATION_52),
+    (53, super::measure_seen::MIGRATION_53),
+    (
+        54,
+        // one listing index: `exposures_severity(severity, id)` (migration 70, which runs
+        // after this one on a new store) serves every severity order, walked per severity
+        // forwards or backwards (sqlite/query.rs `listing_sql`); the second copy only cost
+        // imports its upkeep
+        "DROP INDEX IF EXISTS exposures_listing;",
+    ),
     (60, super::exercise::MIGRATION_60),
     (70, super::auth::MIGRATION_70),
     (71, super::exercise::MIGRATION_71),

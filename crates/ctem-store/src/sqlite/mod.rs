@@ -8,6 +8,7 @@ mod import;
 mod intel;
 mod measure;
 mod measure_facts;
+mod measure_seen;
 pub mod migrations;
 mod overview;
 mod query;

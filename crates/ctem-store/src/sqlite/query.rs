@@ -111,36 +111,60 @@ fn build_exposure(row: ExposureRow) -> Result<Exposure> {
     Ok(e)
 }
 
-/// The keyset condition and the order of an exposure listing. Each order is an index scan
-/// (`exposures_severity` keeps the id ascending within a severity; the id is the rowid), so
-/// page N costs what page 1 costs.
-fn keyset(f: &ExposureFilter, sql: &mut String, args: &mut Vec<SqlValue>) {
+/// The listing query of `f` over the filter condition `cond` (and its `args`), in the
+/// order and from the position `f` asks for, with its limit.
+///
+/// Every order is a walk of one index from a seek, so page N costs what page 1 costs. The
+/// severity orders are one arm per severity, most severe first (`UNION ALL`, each arm an
+/// equality on the severity and a range on the id of `exposures_severity(severity, id)`,
+/// walked forwards or backwards), and SQLite stops reading arms once the limit is reached.
+/// A single condition `severity < k OR (severity = k AND id > i)` cannot seek: a page
+/// 100,000 rows deep read and dropped the 100,000 rows before it. The id orders walk the
+/// rowid.
+fn listing_sql(f: &ExposureFilter, cond: &str, args: &[SqlValue]) -> (String, Vec<SqlValue>) {
     use crate::ExposureSort as S;
-    match (f.sort, f.after) {
-        (S::Severity, Some(c)) => {
-            sql.push_str(" AND e.severity <= ? AND (e.severity < ? OR e.id > ?)");
-            args.extend([c.key.into(), c.key.into(), c.id.into()]);
+    let limit = f.limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
+    let base = format!("SELECT {EXPOSURE_COLUMNS} FROM {EXPOSURE_FROM} WHERE 1=1{cond}");
+    let mut out_args: Vec<SqlValue> = args.to_vec();
+    let (ascending, cmp) = match f.sort {
+        S::Severity => (true, ">"),
+        S::SeverityNewest => (false, "<"),
+        S::Id | S::IdDesc => {
+            let (op, dir) = if f.sort == S::Id {
+                (">", "")
+            } else {
+                ("<", " DESC")
+            };
+            let mut sql = base;
+            if let Some(c) = f.after {
+                sql.push_str(&format!(" AND e.id {op} ?"));
+                out_args.push(c.id.into());
+            }
+            sql.push_str(&format!(" ORDER BY e.id{dir}{limit}"));
+            return (sql, out_args);
         }
-        (S::SeverityNewest, Some(c)) => {
-            sql.push_str(" AND (e.severity, e.id) < (?, ?)");
-            args.extend([c.key.into(), c.id.into()]);
+    };
+    let top = Severity::ALL.len() as i64 - 1;
+    let from = f.after.map_or(top, |c| c.key.clamp(-1, top));
+    let low = f.min_severity.map_or(0, |s| s as i64);
+    let dir = if ascending { "" } else { " DESC" };
+    let mut arms = Vec::new();
+    out_args.clear();
+    for level in (low..=from).rev() {
+        let mut arm = format!("{base} AND e.severity = {level}");
+        out_args.extend_from_slice(args);
+        if let Some(c) = f.after.filter(|c| c.key == level) {
+            arm.push_str(&format!(" AND e.id {cmp} ?"));
+            out_args.push(c.id.into());
         }
-        (S::Id, Some(c)) => {
-            sql.push_str(" AND e.id > ?");
-            args.push(c.id.into());
-        }
-        (S::IdDesc, Some(c)) => {
-            sql.push_str(" AND e.id < ?");
-            args.push(c.id.into());
-        }
-        (_, None) => {}
+        arm.push_str(&format!(" ORDER BY e.id{dir}{limit}"));
+        arms.push(format!("SELECT * FROM ({arm})"));
     }
-    sql.push_str(match f.sort {
-        S::Severity => " ORDER BY e.severity DESC, e.id",
-        S::SeverityNewest => " ORDER BY e.severity DESC, e.id DESC",
-        S::Id => " ORDER BY e.id",
-        S::IdDesc => " ORDER BY e.id DESC",
-    });
+    if arms.is_empty() {
+        // past the last severity: an empty page of the right shape
+        return (format!("{base} AND 0{limit}"), args.to_vec());
+    }
+    (format!("{}{limit}", arms.join(" UNION ALL ")), out_args)
 }
 
 impl SqliteStore {
@@ -282,6 +306,24 @@ impl SqliteStore {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// The query plan of the listing `f` selects (`EXPLAIN QUERY PLAN` details), for tests
+    /// that check a page is an index walk.
+    pub fn exposure_listing_plan(&self, f: &ExposureFilter) -> Result<Vec<String>> {
+        let mut probe = String::new();
+        let mut args = Vec::new();
+        if f.kev {
+            probe.push_str(" AND ci.kev = 1");
+        }
+        if let Some(s) = f.min_severity {
+            probe.push_str(" AND e.severity >= ?");
+            args.push(SqlValue::from(s as i64));
+        }
+        let (sql, args) = listing_sql(f, &probe, &args);
+        let mut st = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let rows = st.query_map(params_from_iter(args), |r| r.get::<_, String>(3))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub(crate) fn query_exposures(&self, f: &ExposureFilter) -> Result<Vec<Exposure>> {
         let mut out = Vec::new();
         self.each_exposure_row(f, &mut |e| {
@@ -298,7 +340,7 @@ impl SqliteStore {
         f: &ExposureFilter,
         each: &mut dyn FnMut(Exposure) -> Result<()>,
     ) -> Result<()> {
-        let mut sql = format!("SELECT {EXPOSURE_COLUMNS} FROM {EXPOSURE_FROM} WHERE 1=1");
+        let mut sql = String::new();
         let mut args: Vec<SqlValue> = Vec::new();
         if let Some(s) = f.min_severity {
             sql.push_str(" AND e.severity >= ?");
@@ -346,10 +388,7 @@ impl SqliteStore {
             );
             args.push(t.clone().into());
         }
-        keyset(f, &mut sql, &mut args);
-        if let Some(l) = f.limit {
-            sql.push_str(&format!(" LIMIT {l}"));
-        }
+        let (sql, args) = listing_sql(f, &sql, &args);
         let mut st = self.conn.prepare(&sql)?;
         let rows = st.query_map(params_from_iter(args), exposure_from_row)?;
         for row in rows {

@@ -1,5 +1,6 @@
 //! Store integration tests: the conformance suite on real SQLite (file and memory).
 
+mod listing;
 mod threads;
 
 use ctem_store::sqlite::SqliteStore;
@@ -86,5 +87,23 @@ fn exercise_conformance_sqlite() {
 fn runs_conformance_sqlite_memory() {
     ctem_store::testsuite_runs::run_all(&mut || {
         Box::new(SqliteStore::in_memory().expect("store")) as Box<dyn Store>
+    });
+}
+
+#[test]
+fn measure_conformance_sqlite_memory() {
+    ctem_store::testsuite_measure::run_all(&mut || {
+        Box::new(SqliteStore::in_memory().expect("store")) as Box<dyn Store>
+    });
+}
+
+#[test]
+fn measure_conformance_sqlite_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut n = 0;
+    ctem_store::testsuite_measure::run_all(&mut || {
+        n += 1;
+        let path = dir.path().join(format!("m{n}.db"));
+        Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
     });
 }

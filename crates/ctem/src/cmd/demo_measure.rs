@@ -272,7 +272,7 @@ fn print_measure(
         );
     }
     store.source_facts(&mut f)?;
-    let a = assess(&f, &k, &g, now, s.kpi.scan_days);
+    let a = assess(&f, &k, &g, now, &s.kpi);
     outln!("\n{}. top gaps (ctem assess):", step + 3);
     for (i, x) in a.actions.iter().take(5).enumerate() {
         outln!("   {}. {}", i + 1, crate::output::cut(&x.action, 100));

@@ -303,6 +303,9 @@ pub fn run(
             match r {
                 Ok(rec) => {
                     stats.events += 1;
+                    for ls in engine.logsources_of(&rec) {
+                        *stats.logsources.entry(ls).or_default() += 1;
+                    }
                     for a in engine.process_record(&rec) {
                         stats.alerts += 1;
                         sink(a);
@@ -318,6 +321,7 @@ pub fn run(
                 stats.events += s.events;
                 stats.alerts += s.alerts;
                 stats.unknown_source += s.unknown_source;
+                ctem_detect::seen::merge(&mut stats.logsources, s.logsources);
             }
             // a file found in a folder that is not events at all is skipped
             Err(FileError::NotEvents(e)) if !named => {
@@ -341,6 +345,7 @@ pub fn run(
     if args.store
         && let Some(store) = store.as_mut()
     {
+        record_seen(store.as_mut(), &engine, &stats, now)?;
         // incidents follow the stored alerts; the day's KPI snapshot is taken once
         super::measure::after_change(store.as_mut(), &settings.measure, true);
     }
@@ -386,6 +391,52 @@ pub fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Keeps what this run saw for the coverage KPI and the gap analysis: the events per
+/// logsource (added to earlier runs'), and the loaded rules as the enabled ones (a run
+/// without rules keeps the earlier set).
+fn record_seen(
+    store: &mut dyn Store,
+    engine: &Engine,
+    stats: &ctem_detect::RunStats,
+    started: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    use ctem_store::measure::{DetectionRule, LogsourceSighting};
+    let end = chrono::Utc::now();
+    let seen: Vec<LogsourceSighting> = stats
+        .logsources
+        .iter()
+        .map(|(ls, n)| LogsourceSighting {
+            product: ls.product.clone(),
+            service: ls.service.clone(),
+            category: ls.category.clone(),
+            events: *n,
+            first_seen: started,
+            last_seen: end,
+        })
+        .collect();
+    store
+        .record_logsources(&seen)
+        .context("storing the logsources seen")?;
+    if !engine.rules().is_empty() {
+        let rules: Vec<DetectionRule> = engine
+            .rules()
+            .iter()
+            .map(|r| DetectionRule {
+                rule_id: r.meta.id.clone(),
+                title: r.meta.title.clone(),
+                product: r.logsource.product.clone(),
+                service: r.logsource.service.clone(),
+                category: r.logsource.category.clone(),
+                tags: r.meta.tags.clone(),
+            })
+            .collect();
+        store
+            .record_rules(&rules, started)
+            .context("storing the enabled rules")?;
+    }
+    Ok(())
 }
 
 fn print_summary(summary: &Summary, secs: f64) {

@@ -289,7 +289,7 @@ pub fn assess_cmd(settings: &Settings, format: &str, out: Option<&PathBuf>) -> R
     let (mut f, k) = kpi::current(store.as_ref(), None, now, &s.kpi)?;
     let g = goals::evaluate(&s.goals, &k, &store.snapshots()?, now, TREND_DAYS)?;
     store.source_facts(&mut f)?;
-    let mut a = assess(&f, &k, &g, now, s.kpi.scan_days);
+    let mut a = assess(&f, &k, &g, now, &s.kpi);
     a.add_declared(
         &f,
         super::run::assess_lines(store.as_ref(), &settings.sources)?,
@@ -326,7 +326,8 @@ pub fn review_report(
     let (f, _) = kpi::current(store.as_ref(), since, now, &s.kpi)?;
     let (_, k) = kpi::current(store.as_ref(), None, now, &s.kpi)?;
     let g = goals::evaluate(&s.goals, &k, &store.snapshots()?, now, TREND_DAYS)?;
-    let r = review::review(&f, &k, &g, previous.as_ref(), since, now)?;
+    let mut r = review::review(&f, &k, &g, previous.as_ref(), since, now)?;
+    r.add_exercises(&store.exercises()?);
     let rec = serde_json::to_string(&review::recorded(&k, &g))?;
     let text = r.doc().render(format_of(format));
     store.add_review(now, since, &rec)?;
