@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn octet_counts_keep_newlines_inside_the_message() {
-        assert_eq!(frames(&[b"7 <1>a\nb8 <1>c\r\nde"], 64), vec![msg("<1>a\nb"), msg("<1>c\r\nde")]);
+        assert_eq!(frames(&[b"6 <1>a\nb8 <1>c\r\nde"], 64), vec![msg("<1>a\nb"), msg("<1>c\r\nde")]);
     }
 
     #[test]

@@ -8,11 +8,12 @@
 //! same identity (source `kafka://TOPIC/PARTITION`, record = offset), so the store keeps
 //! them once and the alerts topic carries them under the same key.
 //!
-//! **Rebalances.** A rebalance runs inside `poll`. When one happened while a batch was
-//! being gathered, the batch is dropped unprocessed: its partitions may belong to another
-//! consumer now, and the ones kept restart from their committed offsets, so processing
-//! them here too would only duplicate work. Nothing is committed for them; whoever owns
-//! them reads them again.
+//! **Rebalances.** A rebalance runs inside `poll`, so it can fall while a batch is being
+//! gathered. The batch is still processed whole (dropping it lost messages in a test: the
+//! fetch position of a partition kept across the rebalance had moved past them), and
+//! only the offsets of the partitions this consumer still owns are committed. A revoked
+//! partition's messages are read again by their new owner from its last commit: their
+//! alerts are delivered twice, under the same identity, and stored once.
 //!
 //! **Backpressure.** The consumer polls only when the previous batch is done, and
 //! librdkafka stops fetching once its prefetch queue (`queued.max.messages.kbytes`, the
@@ -98,7 +99,6 @@ impl KafkaConfig {
         let ctx = GroupContext {
             counters: Arc::clone(&counters),
             topic: self.topic.clone(),
-            generation: AtomicU64::new(0),
         };
         let mut cc = ClientConfig::new();
         cc.set("bootstrap.servers", &self.brokers)
@@ -153,8 +153,6 @@ fn kafka(what: &'static str) -> impl Fn(KafkaError) -> Error {
 struct GroupContext {
     counters: Arc<Counters>,
     topic: String,
-    /// Bumped by every rebalance: a batch gathered across one is dropped.
-    generation: AtomicU64,
 }
 
 impl ClientContext for GroupContext {
@@ -162,7 +160,7 @@ impl ClientContext for GroupContext {
         let Some(t) = s.topics.get(&self.topic) else {
             return;
         };
-        let assigned = self.counters.partitions.lock().map(|p| p.clone()).unwrap_or_default();
+        let assigned = partitions(&self.counters);
         let lag: i64 = t
             .partitions
             .iter()
@@ -175,7 +173,6 @@ impl ClientContext for GroupContext {
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, _c: &BaseConsumer<Self>, r: &Rebalance<'_>) {
-        self.generation.fetch_add(1, Relaxed);
         self.counters.rebalances.fetch_add(1, Relaxed);
         if let Rebalance::Revoke(tpl) = r
             && let Ok(mut p) = self.counters.partitions.lock()
@@ -186,7 +183,6 @@ impl ConsumerContext for GroupContext {
     }
 
     fn post_rebalance(&self, _c: &BaseConsumer<Self>, r: &Rebalance<'_>) {
-        self.generation.fetch_add(1, Relaxed);
         match r {
             Rebalance::Assign(tpl) => {
                 if let Ok(mut p) = self.counters.partitions.lock() {
@@ -199,6 +195,10 @@ impl ConsumerContext for GroupContext {
             Rebalance::Revoke(_) => {}
         }
     }
+}
+
+fn partitions(c: &Counters) -> Vec<i32> {
+    c.partitions.lock().map(|p| p.clone()).unwrap_or_default()
 }
 
 /// Counts failed deliveries of the alerts producer.
@@ -253,13 +253,7 @@ impl KafkaSource {
     pub fn run(self, engine: &Engine, sink: &mut dyn AlertSink) -> Result<Snapshot> {
         let c = &*self.counters;
         while !self.stop.is_stopped() {
-            let generation = self.consumer.context().generation.load(Relaxed);
             let batch = self.gather();
-            if self.consumer.context().generation.load(Relaxed) != generation {
-                // see the module notes: whoever owns the partitions now reads them again
-                c.queue_depth.store(0, Relaxed);
-                continue;
-            }
             if batch.next.is_empty() {
                 continue;
             }
@@ -372,14 +366,19 @@ impl KafkaSource {
     /// Commits the batch's offsets. A failed commit (the group rebalanced meanwhile) is
     /// counted, not fatal: the messages are read again, their alerts stored once.
     fn commit(&self, next: &BTreeMap<i32, i64>) {
+        // only partitions still owned: a revoked one is its new owner's to commit
+        let owned = partitions(&self.counters);
         let mut tpl = TopicPartitionList::new();
-        for (&p, &o) in next {
+        for (&p, &o) in next.iter().filter(|(p, _)| owned.contains(p)) {
             if tpl
                 .add_partition_offset(&self.cfg.topic, p, Offset::Offset(o))
                 .is_err()
             {
                 return;
             }
+        }
+        if tpl.count() == 0 {
+            return;
         }
         match self.consumer.commit(&tpl, CommitMode::Sync) {
             Ok(()) => {

@@ -216,7 +216,8 @@ fn frames_longer_than_the_limit_are_rejected_and_counted() {
     let mut c = TcpStream::connect(addr).expect("connect");
     let long = "y".repeat(500);
     write!(c, "<13>Jan  5 10:00:00 h app: trigger {long}\n").expect("write");
-    write!(c, "600 <13>{long}{long}").expect("write");
+    let body = format!("<13>{long}{long}");
+    write!(c, "{} {body}", body.len()).expect("write");
     write!(c, "<13>Jan  5 10:00:00 h app: trigger short\n").expect("write");
     drop(c);
     wait_for(&counters, "three frames", |c| {

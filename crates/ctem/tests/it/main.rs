@@ -20,5 +20,6 @@ mod pipes;
 mod risk;
 mod serve;
 mod settings;
+mod stream;
 mod tickets;
 mod tooling;
