@@ -299,15 +299,20 @@ fn verdict(
     if p.rejected * 2 > p.records {
         return (
             Verdict::NotUsable,
-            vec![format!("{} of {} records were rejected", p.rejected, p.records)],
+            vec![format!(
+                "{} of {} records were rejected",
+                p.rejected, p.records
+            )],
         );
     }
     if logsources.iter().all(|l| l.entry.is_none()) {
         return (
             Verdict::NotUsable,
-            vec!["no event was recognised as any known source: only rules that name no \
+            vec![
+                "no event was recognised as any known source: only rules that name no \
                   product or service can run"
-                .into()],
+                    .into(),
+            ],
         );
     }
     let never = blind.iter().filter(|b| !b.can_fire).count();
@@ -326,7 +331,10 @@ fn verdict(
         gaps.push(format!("{} records rejected", p.rejected));
     }
     if p.time.without_time > 0 {
-        gaps.push(format!("{} events without a readable time", p.time.without_time));
+        gaps.push(format!(
+            "{} events without a readable time",
+            p.time.without_time
+        ));
     }
     if p.time.in_future > 0 {
         gaps.push(format!(
@@ -391,9 +399,9 @@ pub fn can_match(d: &CompiledDetection, filled: &dyn Fn(&str) -> bool) -> bool {
                     None => true,
                     Some(f) => {
                         filled(f)
-                            || m.matchers
-                                .iter()
-                                .any(|v| matches!(v, ValueMatcher::Null | ValueMatcher::Exists(false)))
+                            || m.matchers.iter().any(|v| {
+                                matches!(v, ValueMatcher::Null | ValueMatcher::Exists(false))
+                            })
                     }
                 })
             })
@@ -468,7 +476,11 @@ level: high
         assert!(!r.blind_rules[0].can_fire);
         assert_eq!(r.verdict, Verdict::UsableWithGaps);
         assert_eq!((r.records, r.parsed, r.rejected), (2, 1, 1));
-        let cmd = r.fields.iter().find(|f| f.field == "cmdline").expect("cmdline");
+        let cmd = r
+            .fields
+            .iter()
+            .find(|f| f.field == "cmdline")
+            .expect("cmdline");
         assert_eq!(cmd.fill_rate, 1.0);
     }
 

@@ -56,7 +56,8 @@ fn run() -> Result<(), String> {
             p.poll(Duration::ZERO);
         }
     }
-    p.flush(Duration::from_secs(120)).map_err(|e| e.to_string())?;
+    p.flush(Duration::from_secs(120))
+        .map_err(|e| e.to_string())?;
     let secs = start.elapsed().as_secs_f64();
     println!("{{\"sent\": {count}, \"seconds\": {secs:.3}}}");
     Ok(())

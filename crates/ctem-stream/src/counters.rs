@@ -3,8 +3,8 @@
 //! [`Snapshot`].
 
 use std::sync::Mutex;
-use std::time::Instant;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -95,7 +95,11 @@ impl Counters {
             lag: (lag >= 0).then_some(lag),
             rebalances: self.rebalances.load(Relaxed),
             commits: self.commits.load(Relaxed),
-            partitions: self.partitions.lock().map(|p| p.clone()).unwrap_or_default(),
+            partitions: self
+                .partitions
+                .lock()
+                .map(|p| p.clone())
+                .unwrap_or_default(),
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
             busy_seconds: self
                 .busy
@@ -140,7 +144,11 @@ impl Snapshot {
         line("kernel_dropped_total", "counter", c(self.kernel_dropped));
         line("rejected_total", "counter", c(self.rejected));
         line("queue_depth", "gauge", c(self.queue_depth));
-        line("backpressure_waits_total", "counter", c(self.backpressure_waits));
+        line(
+            "backpressure_waits_total",
+            "counter",
+            c(self.backpressure_waits),
+        );
         line("alerts_total", "counter", c(self.alerts));
         line("connections", "gauge", c(self.connections));
         if let Some(lag) = self.lag {

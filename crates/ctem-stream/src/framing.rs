@@ -21,8 +21,13 @@ enum State {
     Start,
     /// Digits of an octet count read so far (also kept in `buf` in case this is a line).
     Count(usize),
-    Octets { left: usize, skip: bool },
-    Line { skip: bool },
+    Octets {
+        left: usize,
+        skip: bool,
+    },
+    Line {
+        skip: bool,
+    },
 }
 
 /// Push parser of a TCP syslog stream.
@@ -212,7 +217,10 @@ mod tests {
 
     #[test]
     fn octet_counts_keep_newlines_inside_the_message() {
-        assert_eq!(frames(&[b"6 <1>a\nb8 <1>c\r\nde"], 64), vec![msg("<1>a\nb"), msg("<1>c\r\nde")]);
+        assert_eq!(
+            frames(&[b"6 <1>a\nb8 <1>c\r\nde"], 64),
+            vec![msg("<1>a\nb"), msg("<1>c\r\nde")]
+        );
     }
 
     #[test]
@@ -228,7 +236,10 @@ mod tests {
         assert_eq!(frames(&[b"0 x\n"], 64), vec![Frame::Bad, msg("x")]);
         assert_eq!(frames(&[b"9 <1>cut"], 64), vec![Frame::Bad]);
         // a line starting with digits but no count is a line
-        assert_eq!(frames(&[b"2024-01-01 text\n"], 64), vec![msg("2024-01-01 text")]);
+        assert_eq!(
+            frames(&[b"2024-01-01 text\n"], 64),
+            vec![msg("2024-01-01 text")]
+        );
         assert_eq!(frames(&[b"123"], 64), vec![msg("123")]);
     }
 }

@@ -107,7 +107,10 @@ impl KafkaConfig {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("statistics.interval.ms", "1000")
-            .set("queued.max.messages.kbytes", self.queue_kbytes.max(1).to_string());
+            .set(
+                "queued.max.messages.kbytes",
+                self.queue_kbytes.max(1).to_string(),
+            );
         for (k, v) in &self.properties {
             cc.set(k, v);
         }
@@ -122,7 +125,11 @@ impl KafkaConfig {
                 pc.set("bootstrap.servers", &self.brokers)
                     .set("enable.idempotence", "true")
                     .set("acks", "all");
-                for (k, v) in self.properties.iter().filter(|(k, _)| !k.starts_with("group.")) {
+                for (k, v) in self
+                    .properties
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with("group."))
+                {
                     if !matches!(k.as_str(), "session.timeout.ms" | "heartbeat.interval.ms") {
                         pc.set(k, v);
                     }
@@ -398,9 +405,17 @@ mod tests {
         let c = KafkaConfig::from_url("kafka://a:9092,b:9092/events", "g").expect("url");
         assert_eq!(c.brokers, "a:9092,b:9092");
         assert_eq!(c.topic, "events");
-        for bad in ["kafka://a:9092", "kafka:///t", "http://a/t", "kafka://a/t/x"] {
+        for bad in [
+            "kafka://a:9092",
+            "kafka:///t",
+            "http://a/t",
+            "kafka://a/t/x",
+        ] {
             let e = KafkaConfig::from_url(bad, "g").err().map(|e| e.to_string());
-            assert!(e.as_deref().is_some_and(|e| e.contains(bad)), "{bad}: {e:?}");
+            assert!(
+                e.as_deref().is_some_and(|e| e.contains(bad)),
+                "{bad}: {e:?}"
+            );
         }
         assert!(KafkaConfig::from_url("kafka://a/t", "").is_err());
     }

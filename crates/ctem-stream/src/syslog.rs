@@ -42,7 +42,9 @@ impl FromStr for Listen {
             setting: s.to_string(),
             message: m.to_string(),
         };
-        let rest = s.strip_prefix("syslog://").map(|r| r.replacen('/', "://", 1));
+        let rest = s
+            .strip_prefix("syslog://")
+            .map(|r| r.replacen('/', "://", 1));
         let s2 = rest.as_deref().unwrap_or(s);
         let (proto, addr) = s2
             .split_once("://")
@@ -219,7 +221,8 @@ fn udp_loop(
         let what = what.to_string();
         move |source| Error::Io { what, source }
     };
-    sock.set_read_timeout(Some(TICK)).map_err(io("udp socket"))?;
+    sock.set_read_timeout(Some(TICK))
+        .map_err(io("udp socket"))?;
     let drops = KernelDrops::of(sock);
     let mut buf = vec![0u8; 65_536];
     let mut last_check = Instant::now();
@@ -388,7 +391,9 @@ impl KernelDrops {
                 .ok()
                 .and_then(|l| {
                     let l = l.to_string_lossy().into_owned();
-                    l.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_string)
+                    l.strip_prefix("socket:[")?
+                        .strip_suffix(']')
+                        .map(str::to_string)
                 })
         };
         #[cfg(not(unix))]

@@ -4,8 +4,8 @@
 //! alert's key.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use ctem_detect::{Alert, Engine};
@@ -56,7 +56,9 @@ fn produce_events(brokers: &str) {
         let word = if i % 5 == 0 { "trigger" } else { "quiet" };
         let payload = format!(r#"{{"n": {i}, "msg": "{word} {i}"}}"#);
         let part = (i % 4) as i32;
-        let mut rec = BaseRecord::<(), _>::to(TOPIC).payload(&payload).partition(part);
+        let mut rec = BaseRecord::<(), _>::to(TOPIC)
+            .payload(&payload)
+            .partition(part);
         while let Err((_, r)) = p.send(rec) {
             rec = r;
             p.poll(Duration::from_millis(10));
@@ -79,7 +81,9 @@ impl ctem_stream::AlertSink for StoreSink {
     fn deliver(&mut self, alerts: &[Alert]) -> Result<(), String> {
         let now = chrono::Utc::now();
         let models: Vec<ctem_model::Alert> = alerts.iter().map(|a| a.to_model(now)).collect();
-        self.store.store_alerts(&models).map_err(|e| e.to_string())?;
+        self.store
+            .store_alerts(&models)
+            .map_err(|e| e.to_string())?;
         self.delivered.fetch_add(alerts.len() as u64, Relaxed);
         self.calls += 1;
         if self.crash_after.is_some_and(|n| self.calls >= n) {
@@ -120,8 +124,12 @@ fn two_workers_split_partitions_one_dies_the_other_takes_over_no_alert_lost_or_d
         crash_after,
     };
 
-    let a = consumer_cfg(&brokers, "detect").build().expect("consumer a");
-    let b = consumer_cfg(&brokers, "detect").build().expect("consumer b");
+    let a = consumer_cfg(&brokers, "detect")
+        .build()
+        .expect("consumer a");
+    let b = consumer_cfg(&brokers, "detect")
+        .build()
+        .expect("consumer b");
     let (ca, cb, stop_b) = (a.counters(), b.counters(), b.stopper());
     // a dies on its third delivery, after storing it, before committing
     let wa = spawn(a, Arc::clone(&engine), sink(Some(3)));
@@ -138,7 +146,9 @@ fn two_workers_split_partitions_one_dies_the_other_takes_over_no_alert_lost_or_d
     let err = wa.join().expect("join a").expect_err("a was killed");
     assert!(err.to_string().contains("worker killed"), "{err}");
     assert!(ca.processed.load(Relaxed) > 0, "a worked before it died");
-    wait_for("b to take every partition", 60, || partitions(&cb) == vec![0, 1, 2, 3]);
+    wait_for("b to take every partition", 60, || {
+        partitions(&cb) == vec![0, 1, 2, 3]
+    });
     let store = ctem_store::open_shared(&db, &opts).expect("store");
     let stored = || {
         store

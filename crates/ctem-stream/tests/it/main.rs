@@ -1,8 +1,8 @@
 //! Integration tests of ctem-stream: one binary (see STYLE.md).
 
-mod syslog;
 #[cfg(feature = "kafka")]
 mod kafka;
+mod syslog;
 
 use ctem_detect::{Engine, Mappings, RuleSet};
 use std::path::PathBuf;
@@ -29,7 +29,8 @@ level: high
 
 pub fn rule_engine() -> Engine {
     let mut rules = RuleSet::from_yaml(TRIGGER_RULE).expect("rule");
-    let linux = TRIGGER_RULE.replace("category: stream_test", "product: linux")
+    let linux = TRIGGER_RULE
+        .replace("category: stream_test", "product: linux")
         .replace("0000-4000-8000-000000000001", "0000-4000-8000-000000000002");
     rules.add_yaml(&linux, "linux.yml", &Default::default());
     Engine::new(rules, Mappings::builtin().expect("mappings"))

@@ -78,7 +78,10 @@ fn tcp_alerts_equal_the_file_decoder_on_real_lines_with_both_framings() {
     let recs = ctem_detect::decode::decode_syslog(text.clone().into_bytes(), None);
     let mut want = Vec::new();
     engine.run(recs.filter_map(Result::ok), 1, |a| want.push(a));
-    assert!(!want.is_empty(), "the fixture raises alerts with the Linux rules");
+    assert!(
+        !want.is_empty(),
+        "the fixture raises alerts with the Linux rules"
+    );
 
     let (addr, counters, stop, got, h) = start(
         SyslogConfig::new(Listen::Tcp("127.0.0.1:0".parse().expect("addr"))),
@@ -137,7 +140,10 @@ fn udp_overload_drops_are_counted_and_nothing_else_is_lost() {
     });
     stop.stop();
     let s = h.join().expect("join").expect("run");
-    assert!(s.dropped > 0, "the blocked worker made the queue overflow: {s:?}");
+    assert!(
+        s.dropped > 0,
+        "the blocked worker made the queue overflow: {s:?}"
+    );
     assert_eq!(s.received + s.kernel_dropped, sent, "{s:?}");
     assert_eq!(s.processed + s.dropped + s.rejected, s.received, "{s:?}");
     // one alert per processed message, each message once
@@ -160,7 +166,10 @@ fn tcp_backpressure_stalls_the_sender_and_loses_nothing() {
     let mut conn = TcpStream::connect(addr).expect("connect");
     conn.set_write_timeout(Some(Duration::from_millis(300)))
         .expect("timeout");
-    let line = format!("<13>Jan  5 10:00:00 web1 app[1]: trigger {}\n", "x".repeat(200));
+    let line = format!(
+        "<13>Jan  5 10:00:00 web1 app[1]: trigger {}\n",
+        "x".repeat(200)
+    );
     // with the worker held, the socket buffers fill and a write times out
     let mut sent = 0u64;
     let mut stalled = false;
@@ -180,7 +189,10 @@ fn tcp_backpressure_stalls_the_sender_and_loses_nothing() {
             }
         }
     }
-    assert!(stalled, "the sender was never slowed ({sent} lines written)");
+    assert!(
+        stalled,
+        "the sender was never slowed ({sent} lines written)"
+    );
     let waits = counters.backpressure_waits.load(Relaxed);
     assert!(waits >= 1, "the reader waited on the full queue");
     assert_eq!(counters.dropped.load(Relaxed), 0);
@@ -254,5 +266,9 @@ fn a_port_in_use_fails_at_build() {
         .build()
         .err()
         .expect("in use");
-    assert!(e.to_string().starts_with(&format!("cannot listen on tcp://{addr}")), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("cannot listen on tcp://{addr}")),
+        "{e}"
+    );
 }

@@ -230,7 +230,9 @@ pub fn run(
         return super::stream::run(settings, args);
     }
     if args.files.is_empty() {
-        crate::cli::usage_error("detect needs event files, - for stdin, or --input syslog://... | kafka://...");
+        crate::cli::usage_error(
+            "detect needs event files, - for stdin, or --input syslog://... | kafka://...",
+        );
     }
     let db = settings.store.url.as_str();
     let format: Format = args
