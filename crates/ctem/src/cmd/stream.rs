@@ -88,7 +88,6 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
         let _watch = watch(l.counters(), l.stopper(), args.exit_idle);
         l.run(&engine, &mut sink)?
     };
-    drop(sink);
     if args.store
         && let Some(st) = store.as_mut()
     {
