@@ -5,6 +5,7 @@
 #
 #   bench/syslog.sh                 # 1,000,000 messages over TCP, 300,000 datagrams over UDP
 #   COUNT=200000 bench/syslog.sh    # fewer
+#   PROFILE=dev COUNT=2000 UDP_COUNT=2000 bench/syslog.sh   # a quick check of the script
 #
 # TCP: the sender is slowed by backpressure (nothing is dropped), so sent must equal
 # received and processed exactly; the rate is processed messages over the listener's busy
@@ -27,11 +28,14 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 [ -d "$RULES" ] || { echo "syslog.sh: $RULES not found" >&2; exit 1; }
 
-echo "== build (release)" >&2
-(cd "$ROOT" && cargo build --release -q -p ctem && cargo build --release -q -p ctem-stream --no-default-features --example syslog_send)
-CTEM=$CARGO_TARGET_DIR/release/ctem
-SEND=$CARGO_TARGET_DIR/release/examples/syslog_send
-echo "rules: $(find "$RULES" -name '*.yml' | wc -l) SigmaHQ Linux rules; cpu: $(nproc) cores, $(grep -o 'avx512[a-z]*' /proc/cpuinfo | sort -u | tr '\n' ' ' | sed 's/^$/AVX2 (no AVX-512)/')"
+PROFILE=${PROFILE:-release}
+echo "== build ($PROFILE)" >&2
+(cd "$ROOT" && cargo build --profile "$PROFILE" -q -p ctem && cargo build --profile "$PROFILE" -q -p ctem-stream --example syslog_send)
+DIR=$PROFILE; [ "$PROFILE" = dev ] && DIR=debug
+CTEM=$CARGO_TARGET_DIR/$DIR/ctem
+SEND=$CARGO_TARGET_DIR/$DIR/examples/syslog_send
+TIER=$(grep -o 'avx512[a-z]*' /proc/cpuinfo | sort -u | tr '\n' ' ')
+echo "rules: $(find "$RULES" -name '*.yml' | wc -l) SigmaHQ Linux rules; cpu: $(nproc) cores, ${TIER:-AVX2 (no AVX-512)}"
 
 # starts the listener ($1 = tcp|udp, $2 = queue), waits until it listens
 listen() {
