@@ -5,6 +5,7 @@
 #
 #   bench/syslog.sh                 # 1,000,000 messages over TCP, 300,000 datagrams over UDP
 #   COUNT=200000 bench/syslog.sh    # fewer
+#   THREADS=2 bench/syslog.sh       # rule evaluation on two threads (the reader has its own)
 #   PROFILE=dev COUNT=2000 UDP_COUNT=2000 bench/syslog.sh   # a quick check of the script
 #
 # TCP: the sender is slowed by backpressure (nothing is dropped), so sent must equal
@@ -41,7 +42,7 @@ echo "rules: $(find "$RULES" -name '*.yml' | wc -l) SigmaHQ Linux rules; cpu: $(
 listen() {
   : > "$WORK/err"
   "$CTEM" --db "$WORK/none.db" detect --rules "$RULES" --input "syslog://$1/127.0.0.1:$PORT" \
-    --queue "$2" --exit-idle 3 --json --summary > "$WORK/out" 2> "$WORK/err" &
+    --queue "$2" --threads "${THREADS:-1}" --exit-idle 3 --json --summary > "$WORK/out" 2> "$WORK/err" &
   LISTENER=$!
   for _ in $(seq 1 600); do
     grep -q '^listening' "$WORK/err" && return 0
