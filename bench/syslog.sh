@@ -35,7 +35,7 @@ echo "== build ($PROFILE)" >&2
 DIR=$PROFILE; [ "$PROFILE" = dev ] && DIR=debug
 CTEM=$CARGO_TARGET_DIR/$DIR/ctem
 SEND=$CARGO_TARGET_DIR/$DIR/examples/syslog_send
-TIER=$(grep -o 'avx512[a-z]*' /proc/cpuinfo | sort -u | tr '\n' ' ')
+TIER=$(grep -o 'avx512[a-z]*' /proc/cpuinfo | sort -u | tr '\n' ' ' || true)
 echo "rules: $(find "$RULES" -name '*.yml' | wc -l) SigmaHQ Linux rules; cpu: $(nproc) cores, ${TIER:-AVX2 (no AVX-512)}"
 
 # starts the listener ($1 = tcp|udp, $2 = queue), waits until it listens
