@@ -299,6 +299,21 @@ impl Engine {
         out
     }
 
+    /// Indexes of the rules whose logsource holds for the event, whatever their detection
+    /// says: the rules a source feeds (`ctem pilot`). `file`: its file name.
+    pub fn rules_for<E: Event + ?Sized>(&self, ev: &E, file: Option<&str>) -> Vec<usize> {
+        let view = self.mappings.view(ev);
+        let src = self.mappings.sources.classify(&view, file);
+        let mut out = Vec::new();
+        for (b, (_, idx)) in self.buckets.iter().enumerate() {
+            if self.bucket_applies(b, &src, &view) {
+                out.extend(idx.iter().copied());
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
     /// The reference path without prefilter or cache: every rule of every bucket whose
     /// logsource holds is evaluated. For tests and benchmarks; same result as
     /// [`Engine::matching_rules`].

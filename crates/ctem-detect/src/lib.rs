@@ -181,6 +181,8 @@
 //! * [`decode`]: JSON lines / arrays, EVTX, Suricata EVE, Zeek JSON, syslog (3164, 5424, CEF),
 //!   gzip detected by magic bytes; [`decode::stream`] (any reader, line by line, flat
 //!   memory; [`decode::open`] uses it, `-` is stdin) and [`decode::follow`] (a growing file)
+//! * [`pilot::Pilot`]: trial of a new source (`ctem pilot`): fill rates, logsource, blind
+//!   rules (rules of its logsource reading fields it never fills), time span and skew
 //! * [`IocMatcher`]: `IocMatcher::new(&indicators, now)`, plugged in with
 //!   [`Engine::add_detector`]
 //! * [`Detector`]: the role trait of anything that raises alerts from records. The Sigma
@@ -242,6 +244,7 @@ mod fold_find;
 pub mod ioc;
 mod lines;
 pub mod mapping;
+pub mod pilot;
 mod prefilter;
 pub mod rule;
 mod ruleset;

@@ -329,6 +329,14 @@ pub enum Command {
                             ctem detect --rules rules/ --follow --store /var/log/app.jsonl"
     )]
     Detect(DetectArgs),
+    /// Trial of a new event source before trusting it: a sample decoded into a scratch
+    /// store (never the real one); what it fills, its logsource, the rules it leaves blind,
+    /// its time span and skew, and a verdict
+    #[command(
+        after_help = "Examples:\n  ctem pilot --rules sigma/rules/windows sample.jsonl\n  \
+                            ctem pilot --format syslog --json /var/log/auth.log"
+    )]
+    Pilot(crate::cmd::pilot::PilotArgs),
     /// Work with detection rules
     #[command(subcommand)]
     #[command(
@@ -645,9 +653,22 @@ pub struct DetectArgs {
     /// none: source alerts and indicator matches only)
     #[arg(long = "rules")]
     pub rules: Vec<PathBuf>,
-    /// Event format
-    #[arg(long, default_value = "auto", value_parser = event_formats())]
+    /// Event format (auto, jsonl, evtx, suricata, zeek, syslog, auditd), or a stream:
+    /// syslog://udp/ADDR:PORT, syslog://tcp/ADDR:PORT, kafka://BROKERS/TOPIC (with --group)
+    #[arg(long, default_value = "auto", value_parser = event_input)]
     pub input: String,
+    /// Kafka consumer group (--input kafka://...)
+    #[arg(long, value_name = "G")]
+    pub group: Option<String>,
+    /// Also produce alerts to this Kafka topic (--input kafka://...)
+    #[arg(long, value_name = "TOPIC")]
+    pub alerts_topic: Option<String>,
+    /// Streams: messages the bounded queue holds (syslog), or the batch size (kafka)
+    #[arg(long, value_name = "N", value_parser = positive())]
+    pub queue: Option<usize>,
+    /// Streams: stop after this many seconds without a message (default: run until killed)
+    #[arg(long, value_name = "SECS")]
+    pub exit_idle: Option<f64>,
     /// Worker threads for rule evaluation (at least 1)
     #[arg(long, default_value_t = 1, value_parser = positive())]
     pub threads: usize,
@@ -667,9 +688,43 @@ pub struct DetectArgs {
     /// Parse every rule file again, without the rule cache ([detect] rule_cache)
     #[arg(long)]
     pub no_rule_cache: bool,
-    /// Event files or folders (gzip is recognised by its content); - reads standard input
-    #[arg(required = true)]
+    /// Event files or folders (gzip is recognised by its content); - reads standard input;
+    /// none with a stream --input
     pub files: Vec<String>,
+}
+
+/// `--input` of `detect`: a format name (or an alias the decoder reads), or a stream URL.
+fn event_input(s: &str) -> Result<String, String> {
+    if s.starts_with("syslog://") {
+        return s
+            .parse::<ctem_stream::Listen>()
+            .map(|_| s.to_string())
+            .map_err(|e| e.to_string());
+    }
+    if s.starts_with("kafka://") {
+        #[cfg(feature = "kafka")]
+        return ctem_stream::KafkaConfig::from_url(s, "-")
+            .map(|_| s.to_string())
+            .map_err(|e| e.to_string());
+        #[cfg(not(feature = "kafka"))]
+        return Err("this ctem was built without Kafka (feature kafka)".into());
+    }
+    let cmd = clap::Command::new("ctem").arg(clap::Arg::new("input").value_parser(event_formats()));
+    match cmd.try_get_matches_from(["ctem", s]) {
+        Ok(_) => Ok(s.to_string()),
+        Err(_) => Err(format!(
+            "{s:?} is no event format (auto, jsonl, evtx, suricata, zeek, syslog, auditd) and no \
+             stream (syslog://udp/ADDR:PORT, syslog://tcp/ADDR:PORT, kafka://BROKERS/TOPIC)"
+        )),
+    }
+}
+
+/// Ends the process with a usage error (exit 2) as clap prints its own.
+pub fn usage_error(message: &str) -> ! {
+    use clap::CommandFactory;
+    Cli::command()
+        .error(clap::error::ErrorKind::MissingRequiredArgument, message)
+        .exit()
 }
 
 /// `--input` of `detect`: the names and the aliases the decoder reads.

@@ -152,6 +152,10 @@ pub fn run(settings: &ctem_core::Settings, dir: &Path, step: usize) -> Result<()
     let args = DetectArgs {
         rules: vec![dir.join("rules")],
         input: "auto".into(),
+        group: None,
+        alerts_topic: None,
+        queue: None,
+        exit_idle: None,
         threads: 1,
         follow: false,
         store: true,

@@ -204,32 +204,20 @@ fn inputs(args: &DetectArgs) -> Result<Vec<(PathBuf, bool)>> {
     Ok(files)
 }
 
-pub fn run(
-    settings: &Settings,
-    args: DetectArgs,
-    limits: &crate::input::Limits,
-) -> Result<ExitCode> {
-    let db = settings.store.url.as_str();
-    let format: Format = args
-        .input
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--input {}: {e}", args.input))?;
-    let cfg = &settings.detect;
-    let start = Instant::now();
-    let loading = crate::output::progress::spinner("loading rules".into());
-    let (rules, rule_cache) = load_rules(&args, cfg)?;
+/// The engine of `detect`: the rules, alerts the sources raise themselves, and the active
+/// indicators of the intel store when there is one. Returns it with its compiled rules and
+/// what the rule cache did.
+pub(crate) fn build_engine(
+    args: &DetectArgs,
+    cfg: &DetectConfig,
+    store: Option<&dyn Store>,
+) -> Result<(Engine, usize, ctem_detect::CacheUse)> {
+    let (rules, rule_cache) = load_rules(args, cfg)?;
     let n_rules = rules.report.compiled;
     let mut engine = Engine::new(rules, cfg.build()?);
     engine.add_detector(Box::new(decode::SourceAlerts));
-    // the intel store's active indicators are matched too, whenever there is a store
-    let mut store = if args.store || Path::new(db.strip_prefix("sqlite://").unwrap_or(db)).exists()
-    {
-        Some(super::open_store(settings)?)
-    } else {
-        None
-    };
-    let now = chrono::Utc::now();
-    if let Some(st) = store.as_ref() {
+    if let Some(st) = store {
+        let now = chrono::Utc::now();
         let indicators = st.indicators(&IndicatorFilter {
             active_at: Some(now),
             ..IndicatorFilter::default()
@@ -243,6 +231,39 @@ pub fn run(
             engine.add_detector(Box::new(matcher));
         }
     }
+    Ok((engine, n_rules, rule_cache))
+}
+
+pub fn run(
+    settings: &Settings,
+    args: DetectArgs,
+    limits: &crate::input::Limits,
+) -> Result<ExitCode> {
+    if super::stream::is_stream(&args.input) {
+        return super::stream::run(settings, args);
+    }
+    if args.files.is_empty() {
+        crate::cli::usage_error(
+            "detect needs event files, - for stdin, or --input syslog://... | kafka://...",
+        );
+    }
+    let db = settings.store.url.as_str();
+    let format: Format = args
+        .input
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--input {}: {e}", args.input))?;
+    let cfg = &settings.detect;
+    let start = Instant::now();
+    let loading = crate::output::progress::spinner("loading rules".into());
+    // the intel store's active indicators are matched too, whenever there is a store
+    let mut store = if args.store || Path::new(db.strip_prefix("sqlite://").unwrap_or(db)).exists()
+    {
+        Some(super::open_store(settings)?)
+    } else {
+        None
+    };
+    let now = chrono::Utc::now();
+    let (engine, n_rules, rule_cache) = build_engine(&args, cfg, store.as_deref())?;
     let files = inputs(&args)?;
 
     let stdout = std::io::stdout();

@@ -15,11 +15,13 @@ mod list;
 pub mod measure;
 pub mod outbound;
 pub mod paths;
+pub mod pilot;
 pub mod risk;
 pub mod run;
 mod scenario;
 pub mod serve;
 mod share;
+pub mod stream;
 pub mod teams;
 pub mod tickets;
 
@@ -211,6 +213,7 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
         Command::Tickets(a) => tickets::run(settings, a),
         Command::Teams(c) => teams::run(settings, c),
         Command::Detect(args) => detect::run(settings, args, &limits),
+        Command::Pilot(args) => pilot::run(settings, args, &limits),
         Command::Rules(crate::cli::RulesCommand::Check { dirs, json }) => {
             detect::rules_check(&dirs, json, &settings.detect)
         }

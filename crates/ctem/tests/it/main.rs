@@ -21,5 +21,6 @@ mod risk;
 mod serve;
 mod settings;
 mod sources;
+mod stream;
 mod tickets;
 mod tooling;
