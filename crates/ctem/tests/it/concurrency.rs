@@ -11,8 +11,16 @@ use serde_json::Value;
 use crate::common::demo_file;
 
 fn ctem(db: &Path) -> Command {
+    // what is tested is that a writer waits for another, not how long the default wait is:
+    // on a loaded CI machine three debug imports in a row can outlast the 10 s default
+    let config = db.with_file_name("patient.toml");
+    if !config.exists() {
+        std::fs::write(&config, "[store]\nbusy_timeout = \"120s\"\n").expect("config");
+    }
     let mut c = Command::new(env!("CARGO_BIN_EXE_ctem"));
-    c.arg("--db")
+    c.arg("--config")
+        .arg(config)
+        .arg("--db")
         .arg(db)
         .env_remove("CTEM_CONFIG")
         .env_remove("CTEM_DB");
