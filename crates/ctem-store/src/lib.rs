@@ -69,6 +69,8 @@ pub mod testsuite_context;
 #[cfg(feature = "testsuite")]
 pub mod testsuite_intel;
 #[cfg(feature = "testsuite")]
+pub mod testsuite_records;
+#[cfg(feature = "testsuite")]
 pub mod testsuite_work;
 pub mod work;
 

@@ -18,7 +18,7 @@ const ENRICH_PASS: &str = "
 DELETE FROM intel_cve_enrichment;
 INSERT INTO intel_cve_enrichment(cve, kev, kev_date_added, kev_due_date, kev_ransomware,
                                  epss, epss_percentile, epss_date, record)
-SELECT c.cve, (k.cve_id IS NOT NULL)::int8, k.date_added, k.due_date, k.ransomware,
+SELECT c.cve, (k.cve_id IS NOT NULL)::int, k.date_added, k.due_date, k.ransomware,
        p.epss, p.percentile, p.score_date, r.data
 FROM (SELECT DISTINCT cve FROM exposure_details WHERE cve IS NOT NULL) c
 LEFT JOIN intel_kev k ON k.cve_id = c.cve

@@ -1,5 +1,6 @@
 //! Store integration tests: the conformance suite on real SQLite (file and memory).
 
+mod postgres;
 mod threads;
 
 use ctem_store::sqlite::SqliteStore;
@@ -114,6 +115,24 @@ fn context_conformance_sqlite_file() {
     ctem_store::testsuite_context::run_all(&mut || {
         n += 1;
         let path = dir.path().join(format!("c{n}.db"));
+        Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
+    });
+}
+
+#[test]
+fn records_conformance_sqlite_memory() {
+    ctem_store::testsuite_records::run_all(&mut || {
+        Box::new(SqliteStore::in_memory().expect("store")) as Box<dyn Store>
+    });
+}
+
+#[test]
+fn records_conformance_sqlite_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut n = 0;
+    ctem_store::testsuite_records::run_all(&mut || {
+        n += 1;
+        let path = dir.path().join(format!("r{n}.db"));
         Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
     });
 }
