@@ -37,6 +37,7 @@ pub mod incident;
 pub mod intel;
 pub mod record;
 pub mod redact;
+pub mod risk;
 pub mod scan;
 pub mod work;
 

@@ -5,7 +5,7 @@ use crate::config::{Policy, RiskConfig};
 use crate::cvss::Severity;
 use crate::ssvc::{self, Decision, Exploitation, MissionWellbeing, SsvcInputs, TechnicalImpact};
 use serde::{Deserialize, Serialize};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 /// Where an asset sits in the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -81,59 +81,7 @@ pub struct RiskInput {
     pub technical_impact: Option<TechnicalImpact>,
 }
 
-/// Remediation priority, P1 most urgent.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-pub enum Priority {
-    /// Critical.
-    P1,
-    /// High.
-    P2,
-    /// Medium.
-    P3,
-    /// Low.
-    #[default]
-    P4,
-}
-
-impl Priority {
-    /// `P1` .. `P4`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::P1 => "P1",
-            Self::P2 => "P2",
-            Self::P3 => "P3",
-            Self::P4 => "P4",
-        }
-    }
-
-    /// `critical`, `high`, `medium` or `low`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::P1 => "critical",
-            Self::P2 => "high",
-            Self::P3 => "medium",
-            Self::P4 => "low",
-        }
-    }
-
-    /// The priority an SSVC decision maps to: Act P1, Attend P2, Track* P3, Track P4.
-    pub fn from_ssvc(decision: Decision) -> Self {
-        match decision {
-            Decision::Act => Self::P1,
-            Decision::Attend => Self::P2,
-            Decision::TrackStar => Self::P3,
-            Decision::Track => Self::P4,
-        }
-    }
-}
-
-impl fmt::Display for Priority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use ctem_model::risk::Priority;
 
 /// One factor's part in a score.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,7 +5,6 @@
 //! CISA publishes in its SSVC guide (2022); `docs/risk-model.md` prints all 36 leaves.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Present state of exploitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -67,40 +66,7 @@ pub struct SsvcInputs {
     pub mission_wellbeing: MissionWellbeing,
 }
 
-/// An SSVC decision, from least to most urgent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Decision {
-    /// No action now; remediate within standard update timelines.
-    #[serde(rename = "track")]
-    Track,
-    /// Track, with characteristics that call for closer monitoring.
-    #[serde(rename = "track*")]
-    TrackStar,
-    /// Supervisory attention; remediate sooner than standard timelines.
-    #[serde(rename = "attend")]
-    Attend,
-    /// Leadership attention; remediate as soon as possible.
-    #[serde(rename = "act")]
-    Act,
-}
-
-impl Decision {
-    /// `Track`, `Track*`, `Attend` or `Act`, as CISA writes them.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Track => "Track",
-            Self::TrackStar => "Track*",
-            Self::Attend => "Attend",
-            Self::Act => "Act",
-        }
-    }
-}
-
-impl fmt::Display for Decision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use ctem_model::risk::Decision;
 
 /// Walks CISA's tree: exploitation, then automatable, then technical impact, then mission
 /// and well-being (`pick` chooses the leaf for low / medium / high).

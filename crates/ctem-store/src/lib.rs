@@ -55,23 +55,20 @@ pub mod alerts;
 pub mod auth;
 pub mod error;
 pub mod exercise;
-mod fx;
+pub mod fx;
 pub mod intel;
 pub mod measure;
 pub mod pool;
 pub mod postgres;
 pub mod prepared;
+pub mod risk;
 pub mod sqlite;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 #[cfg(feature = "testsuite")]
-pub mod testsuite_context;
-#[cfg(feature = "testsuite")]
 pub mod testsuite_intel;
 #[cfg(feature = "testsuite")]
 pub mod testsuite_records;
-#[cfg(feature = "testsuite")]
-pub mod testsuite_work;
 pub mod work;
 
 use chrono::{DateTime, Utc};
@@ -212,6 +209,7 @@ pub trait ImportSession {
 pub trait Store:
     intel::IntelStore
     + work::WorkStore
+    + risk::RiskRows
     + alerts::AlertStore
     + exercise::ExerciseStore
     + measure::MeasureStore

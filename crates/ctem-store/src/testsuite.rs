@@ -19,8 +19,6 @@ type Case = (&'static str, fn(&mut dyn Store));
 pub const SUITES: &[(&str, &[Case])] = &[
     ("store", CASES),
     ("intel", crate::testsuite_intel::CASES),
-    ("work", crate::testsuite_work::CASES),
-    ("context", crate::testsuite_context::CASES),
     ("records", crate::testsuite_records::CASES),
 ];
 

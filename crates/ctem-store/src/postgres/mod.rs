@@ -22,6 +22,7 @@ mod exercise;
 mod intel;
 mod measure;
 mod reads;
+mod risk;
 pub mod schema;
 mod work;
 

@@ -1,21 +1,17 @@
 //! Teams, users, ownership rules, tickets and deliveries on PostgreSQL (the counterpart of
-//! `sqlite/work.rs`). Prioritisation and the follow-up (scoring, ticket grouping) wait for the
-//! backend-neutral domain: they answer `unavailable`; the rows they store are read here.
+//! `sqlite/work.rs`). The rows a prioritisation pass writes are read here; the pass itself
+//! is `postgres/risk.rs`.
 
 use chrono::{NaiveDate, Utc};
+use ctem_model::risk::{Decision, Priority};
 use ctem_model::work::{
     OwnershipRule, Role, RuleKind, Team, Ticket, TicketEvent, TicketState, User,
 };
-use ctem_risk::Priority;
-use ctem_risk::ssvc::Decision;
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row};
 
-use super::{PgStore, ts, unavailable};
-use crate::work::{
-    Delivery, FollowUpState, Prioritize, PrioritizeSummary, StoredRisk, TicketFilter, TopGroup,
-    WorkStore,
-};
+use super::{PgStore, ts};
+use crate::work::{Delivery, FollowUpState, StoredRisk, TicketFilter, WorkStore};
 use crate::{Error, Result};
 
 fn day_num(d: NaiveDate) -> i64 {
@@ -273,14 +269,6 @@ impl WorkStore for PgStore {
             .collect()
     }
 
-    fn reprioritize(&mut self, _ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
-        Err(unavailable("reprioritize"))
-    }
-
-    fn follow_up(&mut self, _ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
-        Err(unavailable("follow_up"))
-    }
-
     fn follow_up_state(&self) -> Result<FollowUpState> {
         let row = self.db().query_one(
             r#"SELECT "full", attempts, last_error,
@@ -336,10 +324,6 @@ impl WorkStore for PgStore {
             .iter()
             .map(|r| (r.get(7), stored_from_row(r)))
             .collect())
-    }
-
-    fn top(&self, _today: NaiveDate) -> Result<Vec<TopGroup>> {
-        Err(unavailable("top"))
     }
 
     fn tickets(&self, f: &TicketFilter) -> Result<Vec<Ticket>> {

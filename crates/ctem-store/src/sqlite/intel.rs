@@ -355,7 +355,7 @@ const ENRICH_SIGNATURE: &str = "kev || '|' || coalesce(kev_due_date, '') || '|' 
 
 /// The enrichment pass; the exposures of CVEs whose enrichment changed are marked for the
 /// follow-up.
-pub(crate) fn run_pass(tx: &Transaction<'_>) -> Result<u64> {
+pub(crate) fn run_pass(tx: &rusqlite::Connection) -> Result<u64> {
     tx.execute_batch(&format!(
         "CREATE TEMP TABLE IF NOT EXISTS enrich_old(cve TEXT PRIMARY KEY, sig TEXT);
          CREATE TEMP TABLE IF NOT EXISTS enrich_changed(cve TEXT PRIMARY KEY);
@@ -382,7 +382,7 @@ pub(crate) fn run_pass(tx: &Transaction<'_>) -> Result<u64> {
 
 /// The enrichment of the CVEs of the exposures in `temp.risk_scope` (an import's follow-up:
 /// the intelligence did not change, only CVEs new to the store need a row).
-pub(crate) fn enrich_scope(tx: &Transaction<'_>) -> Result<()> {
+pub(crate) fn enrich_scope(tx: &rusqlite::Connection) -> Result<()> {
     tx.execute_batch(
         "INSERT OR REPLACE INTO intel_cve_enrichment(cve, kev, kev_date_added, kev_due_date,
              kev_ransomware, epss, epss_percentile, epss_date, record)

@@ -3,24 +3,22 @@
 
 mod assets;
 pub(crate) mod followup;
-mod prioritize;
+mod pass;
+mod rows;
 mod scan;
 
-pub(crate) use prioritize::FxMap;
+pub(crate) use crate::fx::FxMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use ctem_model::risk::{Decision, Priority};
 use ctem_model::work::{
     OwnershipRule, Role, RuleKind, Team, Ticket, TicketEvent, TicketState, User,
 };
-use ctem_risk::Priority;
-use ctem_risk::ssvc::Decision;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::SqliteStore;
-use crate::work::{
-    Delivery, FollowUpState, Prioritize, PrioritizeSummary, StoredRisk, TicketFilter, WorkStore,
-};
+use crate::work::{Delivery, FollowUpState, StoredRisk, TicketFilter, WorkStore};
 use crate::{Error, Result};
 
 /// Teams, users, rules, per-exposure risk, tickets, ticket history, deliveries.
@@ -134,42 +132,6 @@ fn ts(t: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(t, 0).unwrap_or_default()
 }
 
-pub(crate) fn priority_num(p: Priority) -> i64 {
-    match p {
-        Priority::P1 => 1,
-        Priority::P2 => 2,
-        Priority::P3 => 3,
-        Priority::P4 => 4,
-    }
-}
-
-pub(crate) fn priority_of(n: i64) -> Priority {
-    match n {
-        1 => Priority::P1,
-        2 => Priority::P2,
-        3 => Priority::P3,
-        _ => Priority::P4,
-    }
-}
-
-pub(crate) fn ssvc_num(d: Decision) -> i64 {
-    match d {
-        Decision::Track => 0,
-        Decision::TrackStar => 1,
-        Decision::Attend => 2,
-        Decision::Act => 3,
-    }
-}
-
-fn ssvc_of(n: i64) -> Decision {
-    match n {
-        3 => Decision::Act,
-        2 => Decision::Attend,
-        1 => Decision::TrackStar,
-        _ => Decision::Track,
-    }
-}
-
 const TICKET_COLUMNS: &str = "id, key, team, package, action, target_version, state, assignee, \
      priority, exposures, assets, kev, risk, due, breached, accepted_until, created_at, \
      updated_at, reopened";
@@ -211,7 +173,7 @@ fn finish_ticket((mut t, state): (Ticket, String)) -> Result<Ticket> {
 }
 
 pub(crate) fn event(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     ticket: i64,
     at: i64,
     kind: &str,
@@ -376,51 +338,12 @@ impl WorkStore for SqliteStore {
         load_rules(&self.conn)
     }
 
-    fn follow_up(&mut self, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let s = followup::run(&tx, ctx)?;
-        tx.commit()?;
-        Ok(s)
-    }
-
     fn follow_up_state(&self) -> Result<FollowUpState> {
         followup::state(&self.conn)
     }
 
     fn follow_up_failed(&mut self, error: &str) -> Result<()> {
         followup::failed(&self.conn, error)
-    }
-
-    fn reprioritize(&mut self, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
-        // the pass reads every exposure once: memory-mapped pages spare a copy per page
-        // (restored afterwards; ignored where the platform has no mmap). Capped at 64 MiB:
-        // mapped pages count as resident memory, and an import (which re-prioritises at its
-        // end) must stay under 512 MiB whatever the store size.
-        let mmap: i64 = self
-            .conn
-            .query_row("PRAGMA mmap_size", [], |r| r.get(0))
-            .unwrap_or(0);
-        let _ = self
-            .conn
-            .query_row("PRAGMA mmap_size = 67108864", [], |r| r.get::<_, i64>(0));
-        let summary = (|| {
-            // IMMEDIATE: no other writer commits while the pass reads (see `scan_all`)
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let s = prioritize::run(&tx, ctx)?;
-            followup::finish(&tx, ctx)?;
-            tx.commit()?;
-            Ok(s)
-        })();
-        let _ = self
-            .conn
-            .query_row(&format!("PRAGMA mmap_size = {mmap}"), [], |r| {
-                r.get::<_, i64>(0)
-            });
-        summary
     }
 
     fn scores_missing(&self) -> Result<bool> {
@@ -455,10 +378,6 @@ impl WorkStore for SqliteStore {
         let lim = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let rows = st.query_map([lim], |r| Ok((r.get(7)?, stored_from_row(r)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn top(&self, today: NaiveDate) -> Result<Vec<crate::work::TopGroup>> {
-        prioritize::top(&self.conn, today)
     }
 
     fn tickets(&self, f: &TicketFilter) -> Result<Vec<Ticket>> {
@@ -659,8 +578,8 @@ impl WorkStore for SqliteStore {
 fn stored_from_row(r: &Row<'_>) -> rusqlite::Result<StoredRisk> {
     Ok(StoredRisk {
         score: r.get(0)?,
-        priority: priority_of(r.get(1)?),
-        ssvc: ssvc_of(r.get(2)?),
+        priority: Priority::from_number(r.get(1)?),
+        ssvc: Decision::from_number(r.get(2)?),
         kev: r.get(3)?,
         due: day_of(r.get(4)?),
         team: r.get(5)?,

@@ -75,48 +75,12 @@ fn intel_conformance_sqlite_file() {
 }
 
 #[test]
-fn work_conformance_sqlite_memory() {
-    ctem_store::testsuite_work::run_all(&mut || {
-        Box::new(SqliteStore::in_memory().expect("store")) as Box<dyn Store>
-    });
-}
-
-#[test]
-fn work_conformance_sqlite_file() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut n = 0;
-    ctem_store::testsuite_work::run_all(&mut || {
-        n += 1;
-        let path = dir.path().join(format!("w{n}.db"));
-        Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
-    });
-}
-
-#[test]
 fn exercise_conformance_sqlite() {
     let mut s = SqliteStore::in_memory().expect("store");
     ctem_store::exercise::conformance(&mut s);
     let dir = tempfile::tempdir().expect("tmp");
     let mut f = SqliteStore::open(dir.path().join("x.db")).expect("store");
     ctem_store::exercise::conformance(&mut f);
-}
-
-#[test]
-fn context_conformance_sqlite_memory() {
-    ctem_store::testsuite_context::run_all(&mut || {
-        Box::new(SqliteStore::in_memory().expect("store")) as Box<dyn Store>
-    });
-}
-
-#[test]
-fn context_conformance_sqlite_file() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut n = 0;
-    ctem_store::testsuite_context::run_all(&mut || {
-        n += 1;
-        let path = dir.path().join(format!("c{n}.db"));
-        Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
-    });
 }
 
 #[test]
