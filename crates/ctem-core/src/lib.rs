@@ -23,6 +23,8 @@ pub mod error;
 pub mod prioritize;
 pub mod roles;
 pub mod settings;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 
 pub use error::{Error, Result};
 pub use settings::{Settings, SettingsError};

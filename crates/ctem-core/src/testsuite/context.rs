@@ -1,7 +1,7 @@
 //! The conformance cases of asset context: local addresses never merge assets across
 //! sources, inventory facts outrank scanner facts, inventory-only assets are never scanned,
 //! context rules reach the scores, and a port-bound finding on an asset without a service
-//! inventory is "reachability unknown". Run by every backend beside [`crate::testsuite`].
+//! inventory is "reachability unknown". Run by every backend beside `ctem_store::testsuite`.
 
 use chrono::{TimeZone, Utc};
 use ctem_model::context::{ContextRule, FactSource};
@@ -10,8 +10,9 @@ use ctem_model::{
 };
 use ctem_risk::{RiskModel, SlaConfig};
 
-use crate::work::Prioritize;
-use crate::{AssetFilter, AssetRow, ScanMeta, Store};
+use ctem_store::{AssetFilter, AssetRow, ScanMeta, Store};
+
+use crate::prioritize::Prioritize;
 
 type Case = (&'static str, fn(&mut dyn Store));
 
@@ -211,8 +212,9 @@ fn inventory_facts_outrank_scanners_and_mark_never_scanned(store: &mut dyn Store
 fn reprioritize(store: &mut dyn Store, context: &[ContextRule]) {
     let model = RiskModel::default();
     let sla = SlaConfig::default();
-    store
-        .reprioritize(&Prioritize {
+    crate::prioritize::run(
+        store,
+        &Prioritize {
             model: &model,
             sla: &sla,
             intel: None,
@@ -224,13 +226,14 @@ fn reprioritize(store: &mut dyn Store, context: &[ContextRule]) {
                 .with_ymd_and_hms(2026, 3, 2, 0, 0, 0)
                 .single()
                 .unwrap_or_default(),
-        })
-        .expect("reprioritize");
+        },
+    )
+    .expect("reprioritize");
 }
 
 fn score_of(store: &dyn Store, title: &str) -> f64 {
     let e = store
-        .exposures(&crate::ExposureFilter::default())
+        .exposures(&ctem_store::ExposureFilter::default())
         .expect("exposures")
         .into_iter()
         .find(|e| e.title == title)

@@ -1,20 +1,23 @@
-//! The conformance cases of [`crate::work::WorkStore`]: teams, users and rules, the bulk
+//! The conformance cases of `ctem_store::work::WorkStore` and the prioritisation domain over it: teams, users and rules, the bulk
 //! re-prioritisation (scores, KEV-capped due dates, routing, `top`), how mitigating facts
 //! lower a score, and tickets following their exposures through later scans and by hand.
-//! Run by every backend beside [`crate::testsuite`].
+//! Run by every backend beside `ctem_store::testsuite`.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use ctem_model::intel::{Enrichment, RansomwareUse};
+use ctem_model::risk::Priority;
 use ctem_model::work::{OwnershipRule, Role, RuleKind, Team, TicketState, User};
 use ctem_model::{
     Asset, AssetKind, Exposure, ExposureKind, ExposureStatus, Package, Record, Severity,
 };
-use ctem_risk::{Priority, RiskModel, SlaConfig};
+use ctem_risk::{RiskModel, SlaConfig};
 
-use crate::work::{Delivery, Prioritize, PrioritizeSummary, TicketFilter};
-use crate::{ExposureFilter, ScanMeta, Store};
+use ctem_store::work::{Delivery, TicketFilter};
+use ctem_store::{ExposureFilter, ScanMeta, Store};
+
+use crate::prioritize::{Prioritize, PrioritizeSummary};
 
 type Case = (&'static str, fn(&mut dyn Store));
 
@@ -147,8 +150,9 @@ fn prioritize(
 ) -> PrioritizeSummary {
     let model = RiskModel::default();
     let sla = SlaConfig::default();
-    store
-        .reprioritize(&Prioritize {
+    crate::prioritize::run(
+        store,
+        &Prioritize {
             model: &model,
             sla: &sla,
             intel: Some(intel),
@@ -157,8 +161,9 @@ fn prioritize(
             context: &[],
             tickets: true,
             now,
-        })
-        .expect("reprioritize")
+        },
+    )
+    .expect("reprioritize")
 }
 
 fn id_of(store: &dyn Store, title: &str) -> i64 {
@@ -284,7 +289,7 @@ fn reprioritize_scores_routes_caps_due_dates_and_groups(store: &mut dyn Store) {
     assert!(ranked.windows(2).all(|w| w[0].1.score >= w[1].1.score));
     assert!(ranked[0].1.kev);
     // top: openssl to 3.0.13 on 2 assets closes 3, 2 in KEV, before zlib
-    let top = store.top(date(0)).expect("top");
+    let top = crate::prioritize::top(store, date(0)).expect("top");
     assert_eq!(top.len(), 2, "{top:?}");
     assert_eq!(top[0].group.action, "upgrade openssl to 3.0.13");
     assert_eq!(
@@ -349,7 +354,7 @@ fn accepted_and_vex_not_affected_lower_the_score_and_leave_tickets(store: &mut d
     let t = ticket_by_key(store, "unassigned|pkg:libx|fix");
     assert_eq!(t.exposures, 1);
     assert_eq!(store.ticket_exposures(t.id).expect("ids")[0], plain);
-    let top = store.top(date(1)).expect("top");
+    let top = crate::prioritize::top(store, date(1)).expect("top");
     assert_eq!(top[0].group.exposures, 1);
 }
 

@@ -1,3 +1,4 @@
 //! Integration tests of ctem-core (one binary, modules per topic).
 
 mod config_docs;
+mod conformance;
