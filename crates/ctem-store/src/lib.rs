@@ -68,6 +68,8 @@ pub mod testsuite;
 #[cfg(feature = "testsuite")]
 pub mod testsuite_intel;
 #[cfg(feature = "testsuite")]
+pub mod testsuite_pg;
+#[cfg(feature = "testsuite")]
 pub mod testsuite_records;
 pub mod work;
 

@@ -7,12 +7,10 @@
 //! throwaway one). Unset, the tests print SKIPPED, except in CI (`CI=true`) where they fail.
 //! Every case gets a schema of its own (`?schema=`), so the tests run in parallel.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use ctem_store::alerts::AlertStore;
 use ctem_store::postgres::{BulkWrite, PgStore};
 use ctem_store::sqlite::SqliteStore;
+use ctem_store::testsuite_pg::{fresh, open, run_cases, server};
 use ctem_store::work::WorkStore;
 use ctem_store::{ErrorKind, OpenOptions, testsuite};
 
@@ -37,83 +35,14 @@ const PENDING: &[&str] = &[
     "enrichment_follows_intel_and_scan_imports",
 ];
 
-const NOT_YET: &str = "not available on PostgreSQL stores yet";
-
-/// The server's URL, or `None` (after printing SKIPPED) outside CI.
-fn server() -> Option<String> {
-    match std::env::var("CTEM_TEST_POSTGRES") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CTEM_TEST_POSTGRES is not set: in CI the PostgreSQL tests must run \
-                 (.ci/run starts a server)"
-            );
-            eprintln!("SKIPPED: set CTEM_TEST_POSTGRES=postgres://USER@HOST:PORT/DB to run");
-            None
-        }
-    }
-}
-
-/// A URL for a schema no other test uses.
-fn fresh(base: &str, tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tag: String = tag
-        .chars()
-        .filter(char::is_ascii_lowercase)
-        .take(20)
-        .collect();
-    let schema = format!(
-        "t_{tag}_{}_{}_{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}schema={schema}")
-}
-
-fn open(url: &str) -> PgStore {
-    PgStore::open_with(url, &OpenOptions::default()).expect("open the PostgreSQL store")
-}
-
-fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
-/// Runs one suite of `testsuite::SUITES`, each case on a fresh schema.
+/// Runs one suite of `testsuite::SUITES`.
 fn run_suite(suite: &str) {
     let Some(base) = server() else { return };
     let (_, cases) = testsuite::SUITES
         .iter()
         .find(|s| s.0 == suite)
         .expect("suite");
-    let mut failures = Vec::new();
-    for (name, case) in cases.iter() {
-        let mut store = open(&fresh(&base, name));
-        eprintln!("conformance (postgres): {name}");
-        let outcome = catch_unwind(AssertUnwindSafe(|| case(&mut store)));
-        let pending = PENDING.contains(name);
-        match (outcome, pending) {
-            (Ok(()), false) => {}
-            (Ok(()), true) => failures.push(format!("{name}: passes now, take it off PENDING")),
-            (Err(p), true) => {
-                let text = panic_text(p);
-                if !text.contains(NOT_YET) {
-                    failures.push(format!("{name}: pending, but failed otherwise: {text}"));
-                }
-            }
-            (Err(p), false) => failures.push(format!("{name}: {}", panic_text(p))),
-        }
-        store.drop_schema().expect("drop the test schema");
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    run_cases(&base, cases, PENDING);
 }
 
 #[test]

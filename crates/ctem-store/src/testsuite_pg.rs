@@ -1,0 +1,87 @@
+//! Running the conformance suites on PostgreSQL: the server comes from
+//! `CTEM_TEST_POSTGRES` (a `postgres://` URL; `.ci/run` starts a throwaway one). Unset, a
+//! test prints SKIPPED, except in CI (`CI=true`) where it fails. Every case gets a schema of
+//! its own (`?schema=`), so tests run in parallel on one database.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::postgres::PgStore;
+use crate::{OpenOptions, Store};
+
+/// What a case of a PostgreSQL-pending operation fails with.
+pub const NOT_YET: &str = "not available on PostgreSQL stores yet";
+
+/// The server's URL, or `None` (after printing SKIPPED) outside CI.
+pub fn server() -> Option<String> {
+    match std::env::var("CTEM_TEST_POSTGRES") {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CTEM_TEST_POSTGRES is not set: in CI the PostgreSQL tests must run \
+                 (.ci/run starts a server)"
+            );
+            eprintln!("SKIPPED: set CTEM_TEST_POSTGRES=postgres://USER@HOST:PORT/DB to run");
+            None
+        }
+    }
+}
+
+/// A URL for a schema no other test uses.
+pub fn fresh(base: &str, tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tag: String = tag
+        .chars()
+        .filter(char::is_ascii_lowercase)
+        .take(20)
+        .collect();
+    let schema = format!(
+        "t_{tag}_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}schema={schema}")
+}
+
+/// Opens a store at `url` (with the default options).
+pub fn open(url: &str) -> PgStore {
+    PgStore::open_with(url, &OpenOptions::default()).expect("open the PostgreSQL store")
+}
+
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// Runs `cases` on PostgreSQL, each on a fresh schema dropped afterwards. A case named in
+/// `pending` must fail with [`NOT_YET`] (an operation PostgreSQL does not offer yet): it may
+/// neither pass silently nor fail otherwise. Every failure is reported at once.
+pub fn run_cases(base: &str, cases: &[(&'static str, fn(&mut dyn Store))], pending: &[&str]) {
+    let mut failures = Vec::new();
+    for (name, case) in cases {
+        let mut store = open(&fresh(base, name));
+        eprintln!("conformance (postgres): {name}");
+        let outcome = catch_unwind(AssertUnwindSafe(|| case(&mut store)));
+        match (outcome, pending.contains(name)) {
+            (Ok(()), false) => {}
+            (Ok(()), true) => failures.push(format!("{name}: passes now, take it off PENDING")),
+            (Err(p), true) => {
+                let text = panic_text(p);
+                if !text.contains(NOT_YET) {
+                    failures.push(format!("{name}: pending, but failed otherwise: {text}"));
+                }
+            }
+            (Err(p), false) => failures.push(format!("{name}: {}", panic_text(p))),
+        }
+        store.drop_schema().expect("drop the test schema");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
