@@ -85,3 +85,77 @@ pub fn run_cases(base: &str, cases: &[(&'static str, fn(&mut dyn Store))], pendi
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Copies every row of a SQLite store into an empty PostgreSQL store of the same schema
+/// (the rows the migration seeded are replaced), so a domain pass can run on both backends
+/// from one state while PostgreSQL has no import yet. Identity counters continue after the
+/// copied ids.
+pub fn copy_from_sqlite(lite: &crate::sqlite::SqliteStore, pg: &PgStore) {
+    let (tables, _) = lite.describe().expect("sqlite schema");
+    let mut db = pg.db();
+    // tables are copied in name order: foreign keys are checked by the copy's source, not
+    // here (the test server's user is a superuser)
+    db.batch_execute("SET session_replication_role = replica")
+        .expect("replica role");
+    for (table, _) in tables.iter().filter(|t| t.0 != "schema_migrations") {
+        let cols = db
+            .query(
+                "SELECT column_name::text, data_type::text FROM information_schema.columns
+                 WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+                &[&pg.schema(), table],
+            )
+            .expect("pg columns");
+        let names: Vec<String> = cols.iter().map(|r| r.get::<_, String>(0)).collect();
+        let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+        let casts: Vec<String> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, r)| match r.get::<_, &str>(1) {
+                "bytea" => format!("decode(${}::text, 'hex')", i + 1),
+                t => format!("${}::text::{t}", i + 1),
+            })
+            .collect();
+        db.execute(&format!("DELETE FROM {table}"), &[])
+            .expect("empty");
+        let insert = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            quoted.join(", "),
+            casts.join(", ")
+        );
+        let mut st = lite
+            .conn
+            .prepare(&format!("SELECT {} FROM {table}", quoted.join(", ")))
+            .expect("sqlite select");
+        let mut rows = st.query([]).expect("sqlite rows");
+        while let Some(r) = rows.next().expect("sqlite row") {
+            use rusqlite::types::ValueRef as V;
+            let vals: Vec<Option<String>> = (0..names.len())
+                .map(|i| match r.get_ref(i).expect("value") {
+                    V::Null => None,
+                    V::Integer(n) => Some(n.to_string()),
+                    V::Real(f) => Some(format!("{f:?}")),
+                    V::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                    V::Blob(b) => Some(b.iter().map(|x| format!("{x:02x}")).collect()),
+                })
+                .collect();
+            let args: Vec<&(dyn postgres::types::ToSql + Sync)> = vals
+                .iter()
+                .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+                .collect();
+            db.execute(&insert, &args).expect("pg insert");
+        }
+        if names.iter().any(|n| n == "id") {
+            db.execute(
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence($1, 'id'),
+                            (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)
+                     WHERE pg_get_serial_sequence($1, 'id') IS NOT NULL"
+                ),
+                &[&format!("{}.{table}", pg.schema())],
+            )
+            .expect("identity");
+        }
+    }
+    db.batch_execute("SET session_replication_role = origin")
+        .expect("origin role");
+}

@@ -1,12 +1,11 @@
 //! Threat intelligence on PostgreSQL (the counterpart of `sqlite/intel.rs`): batch import
-//! with upserts, the enrichment pass, feed state. The pass marks the whole store for the
-//! next follow-up (a conservative stand-in for SQLite's per-CVE marks until the follow-up
-//! runs on PostgreSQL).
+//! with upserts, the enrichment pass (which records the exposures whose CVE's facts changed
+//! for the follow-up), feed state.
 
 use chrono::{DateTime, Utc};
 use ctem_model::intel::{Indicator, RansomwareUse, Relationship};
-use postgres::Transaction;
 use postgres::types::ToSql;
+use postgres::{GenericClient, Transaction};
 
 use super::{PgStore, json};
 use crate::intel::{
@@ -14,6 +13,7 @@ use crate::intel::{
 };
 use crate::{Error, Result};
 
+/// The enrichment pass: one row per CVE of a stored exposure that some source knows about.
 const ENRICH_PASS: &str = "
 DELETE FROM intel_cve_enrichment;
 INSERT INTO intel_cve_enrichment(cve, kev, kev_date_added, kev_due_date, kev_ransomware,
@@ -25,8 +25,16 @@ LEFT JOIN intel_kev k ON k.cve_id = c.cve
 LEFT JOIN intel_epss p ON p.cve_id = c.cve
 LEFT JOIN intel_cves r ON r.cve_id = c.cve
 WHERE k.cve_id IS NOT NULL OR p.cve_id IS NOT NULL OR r.cve_id IS NOT NULL;
-UPDATE followup_state SET \"full\" = 1 WHERE id = 1;
 ";
+
+/// What of a CVE's enrichment the risk model reads: when it changes, its exposures are
+/// scored again by the follow-up.
+const SIGNATURE: &str = "kev::text || '|' || coalesce(kev_due_date, '') || '|' ||
+    coalesce(kev_ransomware, '') || '|' || coalesce(epss::text, '') || '|' ||
+    coalesce(epss_percentile::text, '')";
+
+/// More CVEs changed than this and the follow-up scores everything.
+const CHANGED_FULL_OVER: i64 = 2_000;
 
 fn secs(t: Option<DateTime<Utc>>) -> Option<i64> {
     t.map(|t| t.timestamp())
@@ -206,12 +214,67 @@ fn put_batch(tx: &mut Transaction<'_>, b: &IntelBatch, s: &mut IntelSummary) -> 
     Ok(())
 }
 
-fn run_pass(tx: &mut Transaction<'_>) -> Result<u64> {
-    tx.batch_execute(ENRICH_PASS)?;
-    let n: i64 = tx
+/// The enrichment pass; the exposures of CVEs whose enrichment changed are recorded for the
+/// follow-up (or the whole store, past [`CHANGED_FULL_OVER`] CVEs).
+pub(super) fn run_pass(c: &mut impl GenericClient) -> Result<u64> {
+    c.batch_execute(&format!(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS enrich_old(cve TEXT PRIMARY KEY, sig TEXT);
+         CREATE TEMPORARY TABLE IF NOT EXISTS enrich_changed(cve TEXT PRIMARY KEY);
+         DELETE FROM pg_temp.enrich_old;
+         DELETE FROM pg_temp.enrich_changed;
+         INSERT INTO pg_temp.enrich_old SELECT cve, {SIGNATURE} FROM intel_cve_enrichment;
+         {ENRICH_PASS}
+         INSERT INTO pg_temp.enrich_changed
+           SELECT cve FROM (SELECT cve, {SIGNATURE} AS sig FROM intel_cve_enrichment
+                            EXCEPT SELECT cve, sig FROM pg_temp.enrich_old) x;
+         INSERT INTO pg_temp.enrich_changed
+           SELECT cve FROM pg_temp.enrich_old o
+           WHERE NOT EXISTS (SELECT 1 FROM intel_cve_enrichment i WHERE i.cve = o.cve)
+           ON CONFLICT DO NOTHING;"
+    ))?;
+    let changed: i64 = c
+        .query_one("SELECT count(*) FROM pg_temp.enrich_changed", &[])?
+        .get(0);
+    if changed > CHANGED_FULL_OVER {
+        c.execute(r#"UPDATE followup_state SET "full" = 1 WHERE id = 1"#, &[])?;
+    } else if changed > 0 {
+        c.execute(
+            "INSERT INTO followup_exposures(exposure_id)
+             SELECT e.id FROM exposures e JOIN exposure_details d ON d.id = e.detail_id
+             WHERE d.cve IN (SELECT cve FROM pg_temp.enrich_changed)
+             ON CONFLICT DO NOTHING",
+            &[],
+        )?;
+    }
+    let n: i64 = c
         .query_one("SELECT count(*) FROM intel_cve_enrichment", &[])?
         .get(0);
     Ok(n as u64)
+}
+
+/// The enrichment of the CVEs of the exposures in the follow-up's scope (the intelligence
+/// did not change, only CVEs new to the store need a row).
+pub(super) fn enrich_scope(c: &mut impl GenericClient) -> Result<()> {
+    c.batch_execute(
+        "INSERT INTO intel_cve_enrichment(cve, kev, kev_date_added, kev_due_date,
+             kev_ransomware, epss, epss_percentile, epss_date, record)
+         SELECT c.cve, (k.cve_id IS NOT NULL)::int, k.date_added, k.due_date, k.ransomware,
+                p.epss, p.percentile, p.score_date, r.data
+         FROM (SELECT DISTINCT d.cve FROM exposure_details d
+               WHERE d.cve IS NOT NULL AND d.id IN
+                 (SELECT detail_id FROM exposures WHERE id IN
+                    (SELECT id FROM pg_temp.risk_scope))) c
+         LEFT JOIN intel_kev k ON k.cve_id = c.cve
+         LEFT JOIN intel_epss p ON p.cve_id = c.cve
+         LEFT JOIN intel_cves r ON r.cve_id = c.cve
+         WHERE k.cve_id IS NOT NULL OR p.cve_id IS NOT NULL OR r.cve_id IS NOT NULL
+         ON CONFLICT (cve) DO UPDATE SET kev = excluded.kev,
+             kev_date_added = excluded.kev_date_added, kev_due_date = excluded.kev_due_date,
+             kev_ransomware = excluded.kev_ransomware, epss = excluded.epss,
+             epss_percentile = excluded.epss_percentile, epss_date = excluded.epss_date,
+             record = excluded.record",
+    )?;
+    Ok(())
 }
 
 impl IntelStore for PgStore {

@@ -14,11 +14,11 @@ use super::{PgStore, ts};
 use crate::work::{Delivery, FollowUpState, StoredRisk, TicketFilter, WorkStore};
 use crate::{Error, Result};
 
-fn day_num(d: NaiveDate) -> i64 {
+pub(super) fn day_num(d: NaiveDate) -> i64 {
     i64::from(chrono::Datelike::num_days_from_ce(&d))
 }
 
-fn day_of(n: Option<i64>) -> Option<NaiveDate> {
+pub(super) fn day_of(n: Option<i64>) -> Option<NaiveDate> {
     n.and_then(|n| i32::try_from(n).ok())
         .and_then(NaiveDate::from_num_days_from_ce_opt)
 }
@@ -86,7 +86,7 @@ fn stored_from_row(r: &Row) -> StoredRisk {
     }
 }
 
-fn event(
+pub(super) fn event(
     tx: &mut impl GenericClient,
     ticket: i64,
     at: i64,
@@ -99,6 +99,27 @@ fn event(
         &[&ticket, &at, &kind, &actor, &text],
     )?;
     Ok(())
+}
+
+/// Ownership rules from rows of `id, position, kind, pattern, team, priority`.
+pub(super) fn rules_from(rows: &[Row]) -> Result<Vec<OwnershipRule>> {
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.get(0);
+            let kind: String = r.get(2);
+            Ok(OwnershipRule {
+                id: Some(id),
+                position: r.get(1),
+                kind: RuleKind::parse(&kind).ok_or_else(|| Error::Corrupt {
+                    table: "ownership_rules",
+                    message: format!("{id}: kind {kind:?}"),
+                })?,
+                pattern: r.get(3),
+                team: r.get(4),
+                priority: r.get(5),
+            })
+        })
+        .collect()
 }
 
 impl PgStore {
@@ -250,23 +271,7 @@ impl WorkStore for PgStore {
              ORDER BY position, id",
             &[],
         )?;
-        rows.iter()
-            .map(|r| {
-                let id: i64 = r.get(0);
-                let kind: String = r.get(2);
-                Ok(OwnershipRule {
-                    id: Some(id),
-                    position: r.get(1),
-                    kind: RuleKind::parse(&kind).ok_or_else(|| Error::Corrupt {
-                        table: "ownership_rules",
-                        message: format!("{id}: kind {kind:?}"),
-                    })?,
-                    pattern: r.get(3),
-                    team: r.get(4),
-                    priority: r.get(5),
-                })
-            })
-            .collect()
+        rules_from(&rows)
     }
 
     fn follow_up_state(&self) -> Result<FollowUpState> {
