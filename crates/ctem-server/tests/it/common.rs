@@ -6,12 +6,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::Utc;
+use ctem_core::prioritize::Prioritize;
 use ctem_model::work::{OwnershipRule, Role, RuleKind, Team, User};
 use ctem_model::{Asset, AssetKind, Exposure, ExposureKind, ImportSummary, Record, Severity};
 use ctem_risk::{RiskModel, SlaConfig};
 use ctem_server::auth::{Partner, hash_password};
 use ctem_server::{AppState, ImportRequest, Importer, ServerConfig};
-use ctem_store::work::Prioritize;
 use ctem_store::{ScanMeta, Store};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -106,16 +106,19 @@ pub fn env_with(cfg: impl FnOnce(&mut ServerConfig)) -> Env {
             team: "platform".into(),
             priority: None,
         }];
-        s.reprioritize(&Prioritize {
-            model: &RiskModel::default(),
-            sla: &SlaConfig::default(),
-            intel: None,
-            config_rules: Some(&rules),
-            config_teams: &[],
-            context: &[],
-            tickets: true,
-            now: Utc::now(),
-        })
+        ctem_core::prioritize::run(
+            s.as_mut(),
+            &Prioritize {
+                model: &RiskModel::default(),
+                sla: &SlaConfig::default(),
+                intel: None,
+                config_rules: Some(&rules),
+                config_teams: &[],
+                context: &[],
+                tickets: true,
+                now: Utc::now(),
+            },
+        )
         .expect("prioritize");
         for role in Role::ALL {
             s.put_user(&User {

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
 use ctem_core::Settings;
+use ctem_core::prioritize::PrioritizeSummary;
+use ctem_core::prioritize::facts::{AssetFacts, CvssFacts};
 use ctem_core::settings::RiskSettings;
 use ctem_model::work::{OwnershipRule, Team};
 use ctem_store::Store;
-use ctem_store::work::{AssetFacts, CvssFacts, PrioritizeSummary};
 
 use crate::output::{Table, cut};
 
@@ -136,8 +137,9 @@ fn explanation(
         None => None,
     };
     let kev_catalog = store.intel_counts()?.kev > 0;
-    let facts = ctem_store::work::facts_of(&e, &cvss, afacts.as_ref(), &services, kev_catalog);
-    let input = ctem_store::work::risk_input(&facts);
+    let facts =
+        ctem_core::prioritize::facts::facts_of(&e, &cvss, afacts.as_ref(), &services, kev_catalog);
+    let input = ctem_core::prioritize::facts::risk_input(&facts);
     let score = settings.model.score(&input);
     let mut missing: Vec<&str> = score.missing.clone();
     if e.cves.is_empty() {
@@ -153,7 +155,8 @@ fn explanation(
         .collect();
     let today = Utc::now().date_naive();
     let opened = e.first_seen.map_or(today, |t| t.date_naive());
-    let target = ctem_store::work::sla_target(&settings.model, score.priority, score.ssvc);
+    let target =
+        ctem_core::prioritize::facts::sla_target(&settings.model, score.priority, score.ssvc);
     let closed = e.fixed_at.map(|t| t.date_naive());
     let sla = settings.sla.status(
         opened,
@@ -234,7 +237,7 @@ fn explanation(
 }
 
 /// The reasons of a group, in words.
-fn reasons(t: &ctem_store::work::TopGroup) -> String {
+fn reasons(t: &ctem_core::prioritize::TopGroup) -> String {
     let mut r = Vec::new();
     let [p1, p2, ..] = t.by_priority;
     if t.group.kev > 0 {
@@ -258,7 +261,7 @@ fn reasons(t: &ctem_store::work::TopGroup) -> String {
 
 pub fn top(settings: &Settings, limit: usize, json: bool) -> Result<ExitCode> {
     let store = super::open_existing(settings)?;
-    let groups = store.top(Utc::now().date_naive())?;
+    let groups = ctem_core::prioritize::top(store.as_ref(), Utc::now().date_naive())?;
     let shown: Vec<_> = groups.into_iter().take(limit).collect();
     if json {
         let v: Vec<_> = shown
@@ -371,8 +374,7 @@ pub fn demo(store: &mut dyn Store, settings: &RiskSettings) -> Result<()> {
         s.scored
     );
     outln!("   what to fix first (ctem top):");
-    for (i, g) in store
-        .top(Utc::now().date_naive())?
+    for (i, g) in ctem_core::prioritize::top(store, Utc::now().date_naive())?
         .iter()
         .take(5)
         .enumerate()

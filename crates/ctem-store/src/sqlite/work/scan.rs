@@ -246,3 +246,140 @@ impl<'t> RiskWriter<'t> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use ctem_model::risk::{Decision, Priority};
+    use ctem_model::{Asset, AssetKind, Exposure, ExposureKind, Package, Record, Severity};
+
+    use super::TEST_PARALLEL_MIN;
+    use crate::risk::{ExposureRisk, RiskRow, RiskRows, RiskScope, ScoreExposures, ScorePart};
+    use crate::sqlite::SqliteStore;
+    use crate::{ScanMeta, Store};
+
+    /// A scorer that records which ids each part saw, in order, and derives its rows from
+    /// the exposure alone.
+    #[derive(Default)]
+    struct Recorder {
+        parts: Mutex<Vec<Vec<i64>>>,
+    }
+
+    struct Part<'a> {
+        recorder: &'a Recorder,
+        seen: Vec<i64>,
+    }
+
+    impl ScoreExposures for Recorder {
+        fn part(&self) -> Box<dyn ScorePart + '_> {
+            Box::new(Part {
+                recorder: self,
+                seen: Vec::new(),
+            })
+        }
+    }
+
+    impl ScorePart for Part<'_> {
+        fn score(&mut self, e: &ExposureRisk<'_>) -> crate::Result<RiskRow> {
+            self.seen.push(e.id);
+            Ok(RiskRow {
+                exposure_id: e.id,
+                score: e.id as f64 / 4.0 + e.severity as i64 as f64,
+                priority: Priority::from_number(e.id % 4 + 1),
+                ssvc: Decision::from_number(e.id % 3),
+                kev: e.id % 5 == 0,
+                due: NaiveDate::from_num_days_from_ce_opt(739_000 + e.id as i32),
+                team: e.package.map(Arc::from),
+                group: e.version.map(|v| v.len() as i64 + e.asset_id),
+            })
+        }
+
+        fn finish(self: Box<Self>) {
+            self.recorder.parts.lock().expect("lock").push(self.seen);
+        }
+    }
+
+    fn rows(store: &SqliteStore) -> Vec<String> {
+        let mut st = store
+            .conn
+            .prepare(
+                "SELECT exposure_id || ' ' || score || ' ' || priority || ' ' || ssvc || ' ' || kev
+                        || ' ' || coalesce(due, '-') || ' ' || coalesce(team, '-')
+                        || ' ' || coalesce(grp, '-')
+                 FROM exposure_risk ORDER BY exposure_id",
+            )
+            .expect("prepare");
+        let rows = st.query_map([], |r| r.get::<_, String>(0)).expect("query");
+        rows.map(|r| r.expect("row")).collect()
+    }
+
+    fn score_all(store: &mut SqliteStore) -> Vec<Vec<i64>> {
+        let recorder = Recorder::default();
+        let mut pass = store.begin_risk_pass().expect("pass");
+        pass.score(RiskScope::All, &recorder, true).expect("score");
+        pass.commit().expect("commit");
+        recorder.parts.into_inner().expect("lock")
+    }
+
+    /// Two reading threads write exactly the rows one thread writes, each part sees a
+    /// contiguous ascending run of ids, and every exposure is scored once.
+    #[test]
+    fn two_reading_threads_write_what_one_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = SqliteStore::open(dir.path().join("ctem.db")).expect("open");
+        let mut s = store
+            .begin_import(ScanMeta {
+                tool: "trivy".into(),
+                format: "trivy".into(),
+                scope: None,
+                file: "scan.json".into(),
+                sha256: "sha".into(),
+                imported_at: Utc
+                    .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                    .single()
+                    .expect("date"),
+            })
+            .expect("begin");
+        for a in 0..20u32 {
+            let asset = Asset::new(AssetKind::ContainerImage, format!("app-{a}"));
+            s.record(Record::Asset { key: a, asset }).expect("asset");
+            for j in 0..30 {
+                let mut e = Exposure::new(
+                    ExposureKind::Vulnerability,
+                    format!("CVE-2024-{j} on {a}"),
+                    Severity::ALL[j % 6],
+                );
+                e.package = (j % 3 != 0).then(|| Package {
+                    name: format!("lib{}", j % 7),
+                    version: Some(format!("1.{j}")),
+                    ..Package::default()
+                });
+                s.record(Record::Exposure {
+                    asset: a,
+                    exposure: Box::new(e),
+                })
+                .expect("exposure");
+            }
+        }
+        s.commit().expect("commit");
+        TEST_PARALLEL_MIN.with(|c| c.set(i64::MAX));
+        let one = score_all(&mut store);
+        let single = rows(&store);
+        TEST_PARALLEL_MIN.with(|c| c.set(0));
+        let two = score_all(&mut store);
+        let double = rows(&store);
+        TEST_PARALLEL_MIN.with(|c| c.set(super::PARALLEL_MIN));
+        assert_eq!(single.len(), 600);
+        assert_eq!(single, double);
+        assert_eq!(one.len(), 1);
+        assert_eq!(two.len(), 2, "one part per reading thread");
+        let mut all: Vec<i64> = two.concat();
+        for part in &two {
+            assert!(part.windows(2).all(|w| w[0] < w[1]), "ascending ids");
+        }
+        all.sort_unstable();
+        assert_eq!(all, one[0], "every exposure once");
+    }
+}
