@@ -73,9 +73,9 @@ impl From<postgres::Error> for Error {
 
 /// The error of a store method whose PostgreSQL half is not built yet.
 pub(crate) fn unavailable(operation: &str) -> Error {
-    Error::Backend {
-        kind: ErrorKind::Unavailable,
-        message: format!("{operation} is not available on PostgreSQL stores yet"),
+    Error::NotAvailable {
+        operation: operation.to_string(),
+        backend: "PostgreSQL",
     }
 }
 
@@ -293,6 +293,7 @@ mod tests {
         let e = unavailable("begin_import");
         assert_eq!(e.kind(), ErrorKind::Unavailable);
         assert!(e.to_string().contains("begin_import"), "{e}");
+        assert!(!e.is_busy(), "waiting does not help");
         assert!(!e.to_string().to_lowercase().contains("postgres crate"));
     }
 }
