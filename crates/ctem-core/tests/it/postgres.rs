@@ -30,7 +30,7 @@ fn context_conformance_postgres() {
 }
 
 /// What a prioritisation pass leaves that a reader sees: scores, tickets with their events,
-/// the follow-up's state and `ctem top`, as JSON (one comparison for all).
+/// the follow-up's state, `ctem top` and the KPI facts, as JSON (one comparison for all).
 fn outcome(store: &dyn ctem_store::Store, today: chrono::NaiveDate) -> serde_json::Value {
     use ctem_store::work::TicketFilter;
     let ranked: Vec<_> = store
@@ -48,12 +48,19 @@ fn outcome(store: &dyn ctem_store::Store, today: chrono::NaiveDate) -> serde_jso
             (serde_json::to_value(e).expect("json"), x)
         })
         .collect();
+    let now = today.and_hms_opt(12, 0, 0).expect("noon").and_utc();
+    let since = now - chrono::Duration::days(400);
+    let mut facts = store
+        .measure_facts(Some(since), now, now - chrono::Duration::days(30))
+        .expect("KPI facts");
+    store.source_facts(&mut facts).expect("source facts");
     serde_json::json!({
         "ranked": ranked,
         "tickets": tickets,
         "events": events,
         "follow_up": store.follow_up_state().expect("state"),
         "top": ctem_core::prioritize::top(store, today).expect("top"),
+        "kpi_facts": facts,
     })
 }
 

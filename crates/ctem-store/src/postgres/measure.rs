@@ -1,13 +1,12 @@
 //! Incidents, KPI snapshots and reviews on PostgreSQL (the counterpart of
-//! `sqlite/measure.rs`). The KPI fact aggregation (`measure_facts`, `source_facts`) is not
-//! built here yet: it answers `unavailable`.
+//! `sqlite/measure.rs`); the KPI facts are read in `measure_facts.rs`.
 
 use chrono::{DateTime, Utc};
 use ctem_model::{Incident, IncidentState};
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row};
 
-use super::{PgStore, ts, unavailable};
+use super::{PgStore, ts};
 use crate::measure::{
     Grouping, IncidentEvent, MeasureFacts, MeasureStore, ReviewRecord, Snapshot, UngroupedAlert,
 };
@@ -263,15 +262,15 @@ impl MeasureStore for PgStore {
 
     fn measure_facts(
         &self,
-        _since: Option<DateTime<Utc>>,
-        _now: DateTime<Utc>,
-        _scan_cutoff: DateTime<Utc>,
+        since: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        scan_cutoff: DateTime<Utc>,
     ) -> Result<MeasureFacts> {
-        Err(unavailable("measure_facts"))
+        super::measure_facts::read(self, since, now, scan_cutoff)
     }
 
-    fn source_facts(&self, _f: &mut MeasureFacts) -> Result<()> {
-        Err(unavailable("source_facts"))
+    fn source_facts(&self, f: &mut MeasureFacts) -> Result<()> {
+        super::measure_facts::sources(self, f)
     }
 
     fn put_snapshot(&mut self, snap: &Snapshot, replace: bool) -> Result<bool> {

@@ -21,6 +21,7 @@ mod auth;
 mod exercise;
 mod intel;
 mod measure;
+mod measure_facts;
 mod reads;
 mod risk;
 pub mod schema;
