@@ -217,3 +217,42 @@ fn postgres_copy_and_multi_row_insert_store_the_same_alerts() {
     assert_eq!(seen[0], seen[1]);
     assert_eq!(seen[0].0, 500);
 }
+
+#[test]
+fn postgres_a_pool_hands_out_handles_to_threads() {
+    let Some(base) = server() else { return };
+    let url = fresh(&base, "pool");
+    let pool = ctem_store::Pool::new(
+        Box::new(ctem_store::pool::UrlConnector {
+            url: url.clone(),
+            options: OpenOptions::default(),
+        }),
+        4,
+    )
+    .expect("pool");
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let pool = &pool;
+            s.spawn(move || {
+                let mut h = pool.get().expect("handle");
+                h.put_team(&ctem_model::work::Team {
+                    name: format!("team{t}"),
+                    description: None,
+                })
+                .expect("write");
+            });
+        }
+    });
+    assert!(pool.idle() >= 1 && pool.idle() <= 4, "{}", pool.idle());
+    let names: Vec<String> = pool
+        .get()
+        .expect("handle")
+        .teams()
+        .expect("teams")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["team0", "team1", "team2", "team3"]);
+    drop(pool);
+    open(&url).drop_schema().expect("drop");
+}
