@@ -79,6 +79,10 @@ use ctem_model::{Asset, Exposure, ExposureStatus, ImportSummary, Record, Scan, S
 pub use error::{Error, ErrorKind, Result};
 pub use pool::{Connector, Pool, Pooled};
 
+/// A store's schema as both backends describe it: its tables with their columns, and the
+/// names of its indexes, sorted (the test that the backends keep the same schema).
+pub type SchemaShape = (Vec<(String, Vec<String>)>, Vec<String>);
+
 /// What the caller knows about an import before reading it.
 #[derive(Debug, Clone)]
 pub struct ScanMeta {

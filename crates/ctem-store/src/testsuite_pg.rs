@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use crate::postgres::PgStore;
 use crate::{OpenOptions, Store};
 
+/// A conformance case: its name and its body over a fresh store.
+pub type Case = (&'static str, fn(&mut dyn Store));
+
 /// What a case of a PostgreSQL-pending operation fails with.
 pub const NOT_YET: &str = "not available on PostgreSQL stores yet";
 
@@ -64,7 +67,7 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 /// Runs `cases` on PostgreSQL, each on a fresh schema dropped afterwards. A case named in
 /// `pending` must fail with [`NOT_YET`] (an operation PostgreSQL does not offer yet): it may
 /// neither pass silently nor fail otherwise. Every failure is reported at once.
-pub fn run_cases(base: &str, cases: &[(&'static str, fn(&mut dyn Store))], pending: &[&str]) {
+pub fn run_cases(base: &str, cases: &[Case], pending: &[&str]) {
     let mut failures = Vec::new();
     for (name, case) in cases {
         let mut store = open(&fresh(base, name));

@@ -238,7 +238,7 @@ impl PgStore {
 
     /// The tables of the store with their columns, and the names of its indexes, as
     /// sorted lists (the schema comparison with SQLite).
-    pub fn describe(&self) -> Result<(Vec<(String, Vec<String>)>, Vec<String>)> {
+    pub fn describe(&self) -> Result<crate::SchemaShape> {
         let mut db = self.db();
         let cols = db.query(
             "SELECT table_name::text, column_name::text FROM information_schema.columns

@@ -252,7 +252,7 @@ impl SqliteStore {
 
     /// The tables of the store with their columns, and the names of its indexes, as sorted
     /// lists (the schema comparison with PostgreSQL, `postgres::PgStore::describe`).
-    pub fn describe(&self) -> Result<(Vec<(String, Vec<String>)>, Vec<String>)> {
+    pub fn describe(&self) -> Result<crate::SchemaShape> {
         let mut st = self.conn.prepare(
             "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
              WHERE m.type = 'table' ORDER BY 1, 2",
