@@ -6,8 +6,9 @@
 //! - `Insert`: multi-row `INSERT ... VALUES (...), (...)` statements of 1,000 rows each,
 //!   with the same `ON CONFLICT`.
 //!
-//! Both give the same rows and ids (the conformance suite runs with each); `bench/postgres.sh`
-//! times them and the faster is the default.
+//! Both give the same rows and ids (tested); `bench/postgres.sh` times them. COPY is the
+//! default: over 300,000 alerts on a shared 2-core machine (load 16-21) it took 0.70x the
+//! INSERT time in one run and 1.09x in another.
 
 use chrono::DateTime;
 use ctem_model::Alert;
