@@ -122,3 +122,69 @@ fn prioritisation_on_postgres_matches_sqlite() {
         pg.drop_schema().expect("drop");
     }
 }
+
+/// Three prioritisation passes started at once on one PostgreSQL store (three connections,
+/// as three processes would) leave what three passes one after another leave on SQLite:
+/// each waits for the writer lock and reads what the one before committed (no ticket made
+/// twice, no lost update).
+#[test]
+fn concurrent_passes_on_postgres_equal_sequential_ones() {
+    use chrono::TimeZone;
+    use ctem_core::prioritize::{Prioritize, run};
+    use ctem_store::testsuite_pg::{copy_from_sqlite, fresh, open};
+    let Some(base) = server() else { return };
+    let (name, case) = testsuite::work::CASES
+        .iter()
+        .find(|c| c.0 == "tickets_are_verified_by_a_later_scan_and_reopened")
+        .expect("case");
+    let mut lite = ctem_store::sqlite::SqliteStore::in_memory().expect("sqlite");
+    case(&mut lite);
+    let url = fresh(&base, name);
+    copy_from_sqlite(&lite, &open(&url));
+    let now = chrono::Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+    let (model, sla) = (
+        ctem_risk::RiskModel::default(),
+        ctem_risk::SlaConfig::default(),
+    );
+    let ctx = Prioritize {
+        model: &model,
+        sla: &sla,
+        intel: None,
+        config_rules: None,
+        config_teams: &[],
+        context: &[],
+        tickets: true,
+        now,
+    };
+    for _ in 0..3 {
+        run(&mut lite, &ctx).expect("sequential pass");
+    }
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let (url, model, sla) = (&url, &model, &sla);
+                sc.spawn(move || {
+                    let mut s = open(url);
+                    let ctx = Prioritize {
+                        model,
+                        sla,
+                        intel: None,
+                        config_rules: None,
+                        config_teams: &[],
+                        context: &[],
+                        tickets: true,
+                        now,
+                    };
+                    run(&mut s, &ctx).map(|_| ())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("thread").expect("concurrent pass");
+        }
+    });
+    let pg = open(&url);
+    let today = now.date_naive();
+    assert_eq!(outcome(&lite, today), outcome(&pg, today));
+    pg.drop_schema().expect("drop");
+}

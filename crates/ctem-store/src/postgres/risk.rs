@@ -1,9 +1,10 @@
 //! The row I/O of prioritisation on PostgreSQL ([`crate::risk::RiskRows`]), the counterpart
 //! of `sqlite/work/{pass,rows,assets,scan,followup}.rs`.
 //!
-//! A pass is one `REPEATABLE READ` transaction (every read of the pass sees one state) that
-//! holds the store's writer lock (a transaction-scoped advisory lock, [`PgStore::writer_lock`])
-//! so two passes never interleave. Exposures are read through a portal, 16,384 at a time,
+//! A pass is one `REPEATABLE READ` transaction (every read of the pass sees one state),
+//! begun once the session holds the store's writer lock (an advisory lock,
+//! [`PgStore::writer_lock`], released after the commit or rollback), so two passes never
+//! interleave and each reads what the one before it committed. Exposures are read through a portal, 16,384 at a time,
 //! scored, and their rows written with one binary `COPY` per chunk, so memory stays bounded
 //! whatever the store size. The follow-up's scope is a temporary table
 //! (`pg_temp.risk_scope`).
@@ -44,6 +45,8 @@ fn scoped(scope: RiskScope, clause: &str) -> String {
 
 struct PgPass<'c> {
     db: &'c mut Client,
+    /// The writer lock's key (held by the session from before the transaction began).
+    key: String,
     open: bool,
 }
 
@@ -51,13 +54,16 @@ impl Drop for PgPass<'_> {
     fn drop(&mut self) {
         if self.open {
             let _ = self.db.batch_execute("ROLLBACK");
+            let _ = self
+                .db
+                .execute("SELECT pg_advisory_unlock(hashtext($1))", &[&self.key]);
         }
     }
 }
 
 impl PgStore {
-    /// The key of the store's writer lock: a prioritisation pass (and an import) holds it
-    /// to the end of its transaction.
+    /// The key of the store's writer lock: a prioritisation pass (and, later, an import)
+    /// holds it around its transaction.
     pub(crate) fn writer_lock(&self) -> String {
         format!("ctem writer {}", self.schema)
     }
@@ -67,11 +73,17 @@ impl RiskRows for PgStore {
     fn begin_risk_pass(&mut self) -> Result<Box<dyn RiskPass + '_>> {
         let key = self.writer_lock();
         let db = self.client.get_mut();
-        db.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")?;
-        let pass = Box::new(PgPass { db, open: true });
-        // taken before the first read, so the snapshot is of after the last writer
+        // the lock first, then the transaction: its snapshot is then of after the previous
+        // holder's commit (a lock taken inside it would come after the snapshot). The wait
+        // ends at the busy timeout (`lock_timeout`) as `unavailable`.
+        db.execute("SELECT pg_advisory_lock(hashtext($1))", &[&key])?;
+        let pass = Box::new(PgPass {
+            db,
+            key,
+            open: true,
+        });
         pass.db
-            .execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])?;
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")?;
         Ok(pass)
     }
 
@@ -503,6 +515,8 @@ impl RiskPass for PgPass<'_> {
     fn commit(mut self: Box<Self>) -> Result<()> {
         self.db.batch_execute("COMMIT")?;
         self.open = false;
+        self.db
+            .execute("SELECT pg_advisory_unlock(hashtext($1))", &[&self.key])?;
         Ok(())
     }
 }
