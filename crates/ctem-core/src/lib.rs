@@ -4,11 +4,18 @@
 //! crate. It holds what they share so none of them copies it:
 //! - [`settings`]: one validated [`Settings`] value built from `ctem.toml`, the environment
 //!   and the flags, passed explicitly (no globals);
-//! - [`roles::authorize`]: the role check every command that changes something calls;
+//! - [`roles::change`]: the one role check every command that changes something calls, which
+//!   writes the change's audit entry ([`roles::authorize`] is the check alone, for reads);
 //! - the pipelines, each a function over the store traits and explicit settings with a
 //!   progress callback: [`prioritize`] (the whole pass, the follow-up of a change and its
-//!   retry) so far; the import, intel, feed and ticket pipelines and the backend-neutral
-//!   domain decisions move here from the binary and the SQLite backend next (issue 12).
+//!   retry, `ctem top`);
+//! - the prioritisation domain ([`prioritize`]: facts, scores, routing, ticket grouping and
+//!   how tickets follow their exposures), over the store's row I/O (`ctem_store::risk`), so
+//!   a backend reads and writes rows and decides nothing; the import's decisions (identity,
+//!   lifecycle) and enrichment are in `ctem_model::lifecycle` and `ctem_model::enrich`,
+//!   which the store applies inside its transaction;
+//! - `testsuite` (cargo feature `testsuite`): the domain's conformance suites every backend
+//!   runs beside `ctem_store::testsuite`.
 //!
 //! ## Design choices
 //! - **Settings are a value.** A pipeline takes `&Settings` (or the part it needs); nothing

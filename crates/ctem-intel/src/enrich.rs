@@ -1,4 +1,5 @@
-//! Enrichment of one CVE from in-memory KEV, EPSS and CVE indexes.
+//! Enrichment of one CVE from in-memory KEV, EPSS and CVE indexes (the decision itself is
+//! `ctem_model::enrich::enrich`, which the store's enrichment uses too).
 //!
 //! [`IntelIndex`] holds three `HashMap`s keyed by upper-case CVE id; [`enrich`] is a pure
 //! lookup returning a [`ctem_model::intel::Enrichment`]. Description, CWE and CVSS are copied
@@ -7,7 +8,6 @@
 //! 300,000-score EPSS index take a few hundred milliseconds (see `benches/intel.rs`).
 
 use ctem_model::intel::{CveRecord, Enrichment, EpssScore, KevEntry};
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// KEV, EPSS and CVE records indexed by CVE id.
@@ -18,28 +18,7 @@ pub struct IntelIndex {
     pub cves: HashMap<String, CveRecord>,
 }
 
-/// Which CVE-record fields the exposure lacks and should be filled.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Missing {
-    pub description: bool,
-    pub cwes: bool,
-    pub cvss: bool,
-}
-
-impl Missing {
-    /// Nothing missing: only KEV and EPSS fields are returned.
-    pub const NONE: Missing = Missing {
-        description: false,
-        cwes: false,
-        cvss: false,
-    };
-    /// Everything missing.
-    pub const ALL: Missing = Missing {
-        description: true,
-        cwes: true,
-        cvss: true,
-    };
-}
+pub use ctem_model::enrich::Missing;
 
 impl IntelIndex {
     /// An index over the given records; a later record with the same id replaces an earlier.
@@ -83,7 +62,7 @@ impl IntelIndex {
 }
 
 /// What the indexes know about `cve_id` (any case, surrounding spaces ignored), or `None` when
-/// none of them has it.
+/// none of them has it (`ctem_model::enrich::enrich` over the entries found).
 pub fn enrich(
     kev: &HashMap<String, KevEntry>,
     epss: &HashMap<String, EpssScore>,
@@ -91,53 +70,13 @@ pub fn enrich(
     cve_id: &str,
     missing: Missing,
 ) -> Option<Enrichment> {
-    let id = cve_id.trim();
-    let id: Cow<'_, str> = if id.bytes().any(|b| b.is_ascii_lowercase()) {
-        Cow::Owned(id.to_ascii_uppercase())
-    } else {
-        Cow::Borrowed(id)
-    };
-    let k = kev.get(id.as_ref());
-    let e = epss.get(id.as_ref());
+    let id = ctem_model::enrich::cve_key(cve_id);
     let c = if missing == Missing::NONE {
         None
     } else {
         cves.get(id.as_ref())
     };
-    if k.is_none() && e.is_none() && c.is_none() {
-        return None;
-    }
-    let mut out = Enrichment {
-        cve_id: id.into_owned(),
-        kev: k.is_some(),
-        kev_date_added: k.map(|k| k.date_added),
-        kev_due_date: k.and_then(|k| k.due_date),
-        kev_ransomware: k.and_then(|k| k.known_ransomware_campaign_use),
-        epss: e.map(|e| e.epss),
-        epss_percentile: e.map(|e| e.percentile),
-        epss_date: e.and_then(|e| e.date),
-        ..Enrichment::default()
-    };
-    if let Some(c) = c {
-        if missing.description {
-            out.description = c.description().map(str::to_string);
-        }
-        if missing.cwes {
-            out.cwes = c.cwes.clone();
-        }
-        if missing.cvss {
-            out.cvss = c.cvss.clone();
-        }
-    }
-    if let Some(k) = k.filter(|_| missing.cwes && out.cwes.is_empty()) {
-        out.cwes = k.cwes.clone();
-    }
-    if missing.description && out.description.is_none() {
-        out.description = k
-            .map(|k| k.short_description.clone())
-            .filter(|d| !d.is_empty());
-    }
-    Some(out)
+    ctem_model::enrich::enrich(kev.get(id.as_ref()), epss.get(id.as_ref()), c, &id, missing)
 }
 
 #[cfg(test)]

@@ -32,9 +32,11 @@
 pub mod alert;
 pub mod asset;
 pub mod context;
+pub mod enrich;
 pub mod exposure;
 pub mod incident;
 pub mod intel;
+pub mod lifecycle;
 pub mod record;
 pub mod redact;
 pub mod risk;

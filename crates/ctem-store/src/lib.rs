@@ -11,7 +11,8 @@
 //! stored is changed, unless [`ImportSession::commit`] succeeds. Dropping a session rolls it
 //! back, so a parser error half-way through a file leaves the store exactly as it was.
 //!
-//! Inside the session the store decides:
+//! Inside the session the store applies the import's decisions, written once for every
+//! backend in [`ctem_model::lifecycle`] (the backend does the lookups and writes around them):
 //! - **asset identity**: an asset record is matched against stored assets of the same kind by
 //!   its identifiers, strongest first (cloud id, image digest, repo URL, MAC, FQDN, image ref,
 //!   IP, short host name, name); the first identifier that names a stored asset wins and the
@@ -35,6 +36,13 @@
 //!   touched. A fixed exposure reported again is `reopened`. Every change is kept in its
 //!   status history.
 //!
+//! ## Prioritisation is row I/O
+//! Scores, routing, ticket grouping and `ctem top` are decided by `ctem_core::prioritize`;
+//! a backend offers the reads and bulk writes of a pass ([`risk::RiskRows`]): inputs read
+//! in bulk, exposures streamed to the domain's scorer (on several threads if the backend
+//! can) with their score rows written in batches, ticket changes applied in one call. This
+//! crate depends on `ctem-model` only.
+//!
 //! ## Design choices
 //! - **Synchronous trait.** The CLI is synchronous and SQLite is in-process; the server wraps
 //!   calls in `spawn_blocking`. Bulk imports measured faster with rusqlite's prepared
@@ -45,7 +53,8 @@
 //! - **Versioned migrations** in [`sqlite::migrations`]; a store newer than the binary is
 //!   refused rather than misread.
 //! - **One conformance suite** (`testsuite`, behind the `testsuite` cargo feature so it is
-//!   not part of the production API) that every backend runs.
+//!   not part of the production API) that every backend runs, with the domain's suites over
+//!   these traits (`ctem_core::testsuite`: prioritisation, asset context, follow-up).
 //! - **Handles for threads.** A [`Store`] is `Send`; a server shares a [`Pool`] (`Send +
 //!   Sync`) and each request takes a handle of its own.
 //! - **Errors by kind.** [`Error::kind`] says not found, conflict, invalid, forbidden,

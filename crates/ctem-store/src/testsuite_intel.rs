@@ -28,6 +28,10 @@ pub const CASES: &[Case] = &[
         enrichment_follows_intel_and_scan_imports,
     ),
     ("feed_state_round_trips", feed_state_round_trips),
+    (
+        "enrichment_reads_any_case_and_falls_back_to_kev",
+        enrichment_reads_any_case_and_falls_back_to_kev,
+    ),
 ];
 
 /// Runs every case on a fresh store from `make`.
@@ -316,4 +320,52 @@ fn feed_state_round_trips(store: &mut dyn Store) {
     st.checked_at = Some(day(4));
     store.set_feed_state(&st).expect("update");
     assert_eq!(store.feed_state("kev").expect("get"), Some(st));
+}
+
+/// The one enrichment (`ctem_model::enrich`): a CVE id in lower case (a parser that filled
+/// `cves` itself) still finds its intel, the id comes back upper case, and without a CVE
+/// record the KEV entry's CWEs and short description stand in for what the exposure lacks.
+fn enrichment_reads_any_case_and_falls_back_to_kev(store: &mut dyn Store) {
+    let mut s = store
+        .begin_import(ScanMeta {
+            tool: "trivy".into(),
+            format: "trivy".into(),
+            scope: None,
+            file: "lower.json".into(),
+            sha256: "lower".into(),
+            imported_at: day(1),
+        })
+        .expect("begin");
+    s.record(Record::Asset {
+        key: 0,
+        asset: Asset::new(AssetKind::Host, "web01"),
+    })
+    .expect("asset");
+    let mut e = Exposure::new(ExposureKind::Vulnerability, "Log4Shell", Severity::Critical);
+    e.cves = vec!["cve-2021-44228".into()];
+    s.record(Record::Exposure {
+        asset: 0,
+        exposure: Box::new(e),
+    })
+    .expect("exposure");
+    s.commit().expect("commit");
+    let mut k = kev("CVE-2021-44228");
+    k.cwes = vec!["CWE-20".into(), "CWE-917".into()];
+    store
+        .import_intel(IntelBatch {
+            source: "kev.json".into(),
+            kind: "kev".into(),
+            kev: vec![k],
+            ..IntelBatch::default()
+        })
+        .expect("kev");
+    let all = store
+        .exposures(&ExposureFilter::default())
+        .expect("exposures");
+    let intel = all[0].intel.clone().expect("enriched whatever the case");
+    assert!(intel.kev);
+    assert_eq!(intel.cve_id, "CVE-2021-44228");
+    assert_eq!(intel.cwes, ["CWE-20", "CWE-917"], "the KEV entry's CWEs");
+    assert_eq!(intel.description.as_deref(), Some("remote code execution"));
+    assert_eq!(intel.kev_due_date, NaiveDate::from_ymd_opt(2025, 3, 22));
 }

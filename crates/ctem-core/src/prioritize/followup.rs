@@ -13,7 +13,8 @@ use std::time::Instant;
 use ctem_store::risk::{RiskPass, RiskScope};
 use sha2::{Digest, Sha256};
 
-use super::{Prioritize, PrioritizeSummary, score, tickets};
+use super::context::{Prioritize, PrioritizeSummary};
+use super::{pass, score};
 use crate::error::Result;
 
 /// More changed exposures than this and the follow-up scores everything (one pass over the
@@ -60,7 +61,7 @@ pub(super) fn run(pass: &mut dyn RiskPass, ctx: &Prioritize<'_>) -> Result<Prior
         Some(s) => s,
         None => {
             pass.enrich(RiskScope::All)?;
-            super::whole(pass, ctx)?
+            pass::whole(pass, ctx)?
         }
     };
     finish(pass, ctx)?;
@@ -86,27 +87,5 @@ fn scoped(pass: &mut dyn RiskPass, ctx: &Prioritize<'_>) -> Result<Option<Priori
         inputs = score::load(pass, ctx, &context, RiskScope::FollowUp)?;
         scored = score::score(pass, ctx, &inputs, RiskScope::FollowUp, false)?;
     }
-    let mut summary = PrioritizeSummary {
-        scored: scored.len(),
-        open_by_priority: scored.open,
-        incremental: true,
-        ..PrioritizeSummary::default()
-    };
-    let scored_at = started.elapsed();
-    let t_tickets = Instant::now();
-    if ctx.tickets {
-        let g = tickets::Regroup {
-            rows: &scored.rows,
-            assets: &inputs.assets,
-            strings: &scored.strings,
-            now: ctx.now,
-            scoped: true,
-        };
-        if !tickets::sync(pass, &g, &mut summary)? {
-            return Ok(None);
-        }
-    }
-    summary.score_ms = scored_at.as_millis() as u64;
-    summary.tickets_ms = t_tickets.elapsed().as_millis() as u64;
-    Ok(Some(summary))
+    pass::regroup(pass, ctx, (&inputs, &scored), true, started)
 }

@@ -13,84 +13,28 @@
 //! the tickets it touches. Its failure never undoes the change: it is recorded in the store
 //! and retried by the next call of [`retry_pending`].
 
+mod context;
 pub mod facts;
 mod followup;
+mod pass;
 mod score;
 pub mod tickets;
 pub mod top;
 
-use std::collections::HashMap;
-use std::time::Instant;
-
-use chrono::{DateTime, Utc};
-use ctem_model::intel::Enrichment;
-use ctem_model::work::{OwnershipRule, Team};
-use ctem_risk::{RiskModel, SlaConfig};
+use chrono::Utc;
 use ctem_store::Store;
-use ctem_store::risk::{RiskPass, RiskScope};
-use serde::Serialize;
 
 use crate::error::Result;
 use crate::settings::RiskSettings;
 
+pub use context::{IntelLookup, Prioritize, PrioritizeSummary};
 pub use top::{TopGroup, top};
-
-/// Threat intelligence by CVE id, as the prioritisation reads it.
-pub trait IntelLookup {
-    fn enrichment(&self, cve: &str) -> Option<&Enrichment>;
-}
-
-impl IntelLookup for HashMap<String, Enrichment> {
-    fn enrichment(&self, cve: &str) -> Option<&Enrichment> {
-        self.get(cve)
-    }
-}
-
-/// Everything a pass needs.
-pub struct Prioritize<'a> {
-    pub model: &'a RiskModel,
-    pub sla: &'a SlaConfig,
-    /// KEV and EPSS by CVE; `None` reads the store's own enrichment (the intel stage's
-    /// per-CVE rows). Exposures whose CVE has none are scored without intel.
-    pub intel: Option<&'a dyn IntelLookup>,
-    /// Ownership rules from the configuration file; stored (replacing earlier ones from the
-    /// file) before routing. `None` leaves the stored rules as they are.
-    pub config_rules: Option<&'a [OwnershipRule]>,
-    /// Teams declared in the configuration file (created when missing).
-    pub config_teams: &'a [Team],
-    /// Context rules from the configuration file (`[[context.rules]]`), applied on top of
-    /// the stored asset facts in the documented order (`ctem_model::context`).
-    pub context: &'a [ctem_model::context::ContextRule],
-    /// Also regroup tickets.
-    pub tickets: bool,
-    pub now: DateTime<Utc>,
-}
-
-/// What a pass did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PrioritizeSummary {
-    /// Exposures scored (every status).
-    pub scored: u64,
-    /// Open or reopened exposures, by priority P1..P4.
-    pub open_by_priority: [u64; 4],
-    pub tickets_created: u64,
-    pub tickets_updated: u64,
-    pub tickets_verified: u64,
-    pub tickets_reopened: u64,
-    /// Milliseconds spent scoring and storing scores.
-    pub score_ms: u64,
-    /// Milliseconds spent regrouping tickets.
-    pub tickets_ms: u64,
-    /// Only the exposures an import or an intelligence change touched were scored (and the
-    /// ticket groups they are in); `scored` and `open_by_priority` count those.
-    pub incremental: bool,
-}
 
 /// Re-scores every exposure, routes it, stores the results and (optionally) regroups
 /// tickets; one transaction. The follow-up's record is cleared: everything is scored.
 pub fn run(store: &mut dyn Store, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
     let mut pass = store.begin_risk_pass()?;
-    let summary = whole(pass.as_mut(), ctx)?;
+    let summary = pass::whole(pass.as_mut(), ctx)?;
     followup::finish(pass.as_mut(), ctx)?;
     pass.commit()?;
     Ok(summary)
@@ -104,37 +48,6 @@ pub fn follow_up_pass(store: &mut dyn Store, ctx: &Prioritize<'_>) -> Result<Pri
     let mut pass = store.begin_risk_pass()?;
     let summary = followup::run(pass.as_mut(), ctx)?;
     pass.commit()?;
-    Ok(summary)
-}
-
-/// The whole pass inside an open one: configuration stored, every exposure scored, every
-/// ticket regrouped.
-fn whole(pass: &mut dyn RiskPass, ctx: &Prioritize<'_>) -> Result<PrioritizeSummary> {
-    let started = Instant::now();
-    pass.put_config(ctx.config_teams, ctx.config_rules)?;
-    let rules = pass.rules()?;
-    let context = score::context_rules(ctx, &rules)?;
-    let inputs = score::load(pass, ctx, &context, RiskScope::All)?;
-    let scored = score::score(pass, ctx, &inputs, RiskScope::All, true)?;
-    let mut summary = PrioritizeSummary {
-        scored: scored.len(),
-        open_by_priority: scored.open,
-        ..PrioritizeSummary::default()
-    };
-    let scored_at = started.elapsed();
-    let t_tickets = Instant::now();
-    if ctx.tickets {
-        let g = tickets::Regroup {
-            rows: &scored.rows,
-            assets: &inputs.assets,
-            strings: &scored.strings,
-            now: ctx.now,
-            scoped: false,
-        };
-        tickets::sync(pass, &g, &mut summary)?;
-    }
-    summary.score_ms = scored_at.as_millis() as u64;
-    summary.tickets_ms = t_tickets.elapsed().as_millis() as u64;
     Ok(summary)
 }
 

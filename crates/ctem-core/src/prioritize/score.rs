@@ -27,8 +27,8 @@ use ctem_store::risk::{
     AssetReads, ExposureRisk, RiskPass, RiskRow, RiskScope, ScoreExposures, ScorePart,
 };
 
+use super::context::{IntelLookup, Prioritize};
 use super::facts::{AssetFacts, CvssFacts, Facts, IntelFacts, risk_input, sla_target};
-use super::{IntelLookup, Prioritize};
 use crate::error::{Error, Result};
 
 /// Row id -> position, a vector for the usual dense ids, a map for the rest.

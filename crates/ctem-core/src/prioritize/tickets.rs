@@ -10,7 +10,7 @@ use ctem_model::work::TicketState;
 use ctem_risk::{OpenExposure, group_remediations};
 use ctem_store::risk::{RiskPass, TicketFigures, TicketHead, TicketWrite};
 
-use super::PrioritizeSummary;
+use super::context::PrioritizeSummary;
 use super::score::{AssetInfo, Interner, NONE, Row};
 use crate::error::Result;
 use ctem_store::fx::FxMap;

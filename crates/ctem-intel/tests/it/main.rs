@@ -2,6 +2,7 @@
 
 mod attack;
 mod cve;
+mod enrich;
 mod epss;
 mod iocs;
 mod kev;

@@ -119,8 +119,10 @@ pub(crate) fn merge_facts(
 /// has one, so it never merges assets across sources.
 pub(crate) fn resolve(tx: &Transaction<'_>, asset: &Asset, source_id: i64) -> Result<Option<i64>> {
     let kind = asset.kind.as_str();
-    for id in asset.identifiers_by_strength() {
-        let hit: Option<i64> = if id.is_local() {
+    // the order and the locality rule are the model's (`lifecycle::resolve_asset`); the
+    // lookups are these
+    ctem_model::lifecycle::resolve_asset(asset, |id, same_source_only| -> Result<_> {
+        let hit = if same_source_only {
             tx.prepare_cached(
                 "SELECT i.asset_id FROM asset_identifiers i
                  JOIN assets a ON a.id = i.asset_id
@@ -142,11 +144,8 @@ pub(crate) fn resolve(tx: &Transaction<'_>, asset: &Asset, source_id: i64) -> Re
             .query_row(params![id.kind.as_str(), id.value, kind], |r| r.get(0))
             .optional()?
         };
-        if hit.is_some() {
-            return Ok(hit);
-        }
-    }
-    Ok(None)
+        Ok(hit)
+    })
 }
 
 /// Records that source `source_id` reported asset `id` at `now`.

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use ctem_model::context::FactSource;
+use ctem_model::lifecycle::{self, Reported};
 use ctem_model::{
     Asset, AssetKey, Coverage, Exposure, ExposureStatus, Fingerprint, ImportSummary, Record,
     RecordIssue, Service,
@@ -469,36 +470,32 @@ impl SqliteImport<'_> {
                     message: format!("status {status:?} of exposure {id}"),
                 })?;
                 let changed = old_hash != hash;
-                if let Some((st, why)) = &p.decided {
-                    // a VEX statement about a stored exposure: applied unless it already
-                    // stands so, or a person triaged it (accepted, false positive)
-                    if status != *st && (status.is_active() || status == ExposureStatus::Fixed) {
-                        self.set_decided(id, *st)?;
-                        self.history(id, Some(status), *st, why)?;
+                let reported =
+                    lifecycle::on_report(status, p.decided.as_ref().map(|d| d.0), changed);
+                match reported {
+                    Reported::Decided(st) => {
+                        self.set_decided(id, st)?;
+                        let why = p.decided.as_ref().map_or("", |d| d.1.as_str());
+                        self.history(id, Some(status), st, why)?;
                         self.summary.exposures.updated += 1;
-                    } else if changed {
-                        self.summary.exposures.updated += 1;
-                    } else {
-                        self.summary.exposures.unchanged += 1;
                     }
-                } else if status == ExposureStatus::Fixed {
-                    self.tx
-                        .prepare_cached(
-                            "UPDATE exposures SET status = 'reopened', fixed_at = NULL
-                             WHERE id = ?1",
-                        )?
-                        .execute([id])?;
-                    self.history(
-                        id,
-                        Some(status),
-                        ExposureStatus::Reopened,
-                        &format!("reported again by {}", self.tool()),
-                    )?;
-                    self.summary.exposures.reopened += 1;
-                } else if changed {
-                    self.summary.exposures.updated += 1;
-                } else {
-                    self.summary.exposures.unchanged += 1;
+                    Reported::Reopened => {
+                        self.tx
+                            .prepare_cached(
+                                "UPDATE exposures SET status = 'reopened', fixed_at = NULL
+                                 WHERE id = ?1",
+                            )?
+                            .execute([id])?;
+                        self.history(
+                            id,
+                            Some(status),
+                            ExposureStatus::Reopened,
+                            &format!("reported again by {}", self.tool()),
+                        )?;
+                        self.summary.exposures.reopened += 1;
+                    }
+                    Reported::Updated => self.summary.exposures.updated += 1,
+                    Reported::Unchanged => self.summary.exposures.unchanged += 1,
                 }
                 if changed {
                     let detail_id = self.detail_id(p.detail_hash, None, p.cve.as_deref())?;
@@ -585,20 +582,34 @@ impl SqliteImport<'_> {
                 ins.execute([id])?;
             }
         }
-        let closed: Vec<i64> = {
+        // the sources of this tool and scope the scan did not report, and which of them it
+        // closes (`lifecycle::closes`)
+        let reported: HashSet<i64> = self.assets.values().copied().collect();
+        let candidates: Vec<(i64, i64)> = {
             let mut st = self.tx.prepare(
-                "UPDATE exposure_sources SET active = 0
+                "SELECT exposure_id, asset_id FROM exposure_sources
                  WHERE source_id = ?1 AND exposure_id <= ?2 AND active = 1
-                   AND last_scan_id <> ?3
-                   AND (?4 OR asset_id IN (SELECT id FROM temp.import_assets))
-                 RETURNING exposure_id",
+                   AND last_scan_id <> ?3",
             )?;
             let rows = st.query_map(
-                params![source, self.max_exposure_before, self.scan_id, explicit],
-                |r| r.get(0),
+                params![source, self.max_exposure_before, self.scan_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             rows.collect::<std::result::Result<_, _>>()?
         };
+        let closed: Vec<i64> = candidates
+            .into_iter()
+            .filter(|(_, asset)| lifecycle::closes(explicit, reported.contains(asset)))
+            .map(|(id, _)| id)
+            .collect();
+        {
+            let mut st = self.tx.prepare_cached(
+                "UPDATE exposure_sources SET active = 0 WHERE source_id = ?1 AND exposure_id = ?2",
+            )?;
+            for id in &closed {
+                st.execute(params![source, id])?;
+            }
+        }
         // the follow-up scores what the scan closed, and the earlier exposures of the assets
         // it reported (their facts may have changed)
         super::work::followup::mark_ids(&self.tx, &closed)?;
@@ -610,31 +621,28 @@ impl SqliteImport<'_> {
             self.scan_id
         );
         for id in closed {
-            let n = self
+            let (status, left): (String, bool) = self
                 .tx
                 .prepare_cached(
-                    "UPDATE exposures SET status = 'fixed', fixed_at = ?2
-                     WHERE id = ?1 AND status IN ('open', 'reopened')
-                       AND NOT EXISTS (SELECT 1 FROM sources src CROSS JOIN exposure_sources s
-                                         ON s.source_id = src.id AND s.exposure_id = ?1
-                                       WHERE s.active = 1)
-                     RETURNING status",
+                    "SELECT e.status, EXISTS (SELECT 1 FROM sources src CROSS JOIN exposure_sources s
+                                                ON s.source_id = src.id AND s.exposure_id = e.id
+                                              WHERE s.active = 1)
+                     FROM exposures e WHERE e.id = ?1",
                 )?
-                .query_map(params![id, self.now], |r| r.get::<_, String>(0))?
-                .count();
-            if n > 0 {
-                let from: String = self.tx.query_row(
-                    "SELECT coalesce((SELECT to_status FROM exposure_history WHERE exposure_id = ?1
-                                      ORDER BY rowid DESC LIMIT 1), 'open')",
-                    [id],
-                    |r| r.get(0),
-                )?;
-                self.history(
-                    id,
-                    ExposureStatus::parse(&from),
-                    ExposureStatus::Fixed,
-                    &reason,
-                )?;
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let Some(from) = ExposureStatus::parse(&status) else {
+                return Err(Error::Corrupt {
+                    table: "exposures",
+                    message: format!("status {status:?} of exposure {id}"),
+                });
+            };
+            if let Some(to) = lifecycle::after_close(from, left) {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE exposures SET status = ?2, fixed_at = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![id, to.as_str(), self.now])?;
+                self.history(id, Some(from), to, &reason)?;
                 self.summary.exposures.fixed += 1;
             }
         }

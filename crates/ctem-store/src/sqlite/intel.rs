@@ -3,7 +3,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ctem_model::Exposure;
-use ctem_model::intel::{CveRecord, Enrichment, Indicator, RansomwareUse, Relationship};
+use ctem_model::enrich::{Missing, enrich};
+use ctem_model::intel::{
+    CveRecord, Enrichment, EpssScore, Indicator, KevEntry, RansomwareUse, Relationship,
+};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 
@@ -92,18 +95,29 @@ CREATE TABLE intel_feeds (
 ) WITHOUT ROWID;
 "#;
 
+/// The KEV entry of an enriched CVE (its CWEs and short description stand in when no CVE
+/// record gives them), and intel matched whatever the case of an exposure's CVE id: the next
+/// follow-up enriches everything again.
+pub(crate) const MIGRATION_41: &str = r#"
+ALTER TABLE intel_cve_enrichment ADD COLUMN kev_data TEXT;
+UPDATE followup_state SET full = 1;
+"#;
+
+/// The intel rows of a CVE as the exposures name it (intel ids are stored trimmed and upper
+/// case: `ctem_model::enrich::cve_key`).
+const ENRICH_JOIN: &str = "
+LEFT JOIN intel_kev k ON k.cve_id = upper(trim(c.cve))
+LEFT JOIN intel_epss p ON p.cve_id = upper(trim(c.cve))
+LEFT JOIN intel_cves r ON r.cve_id = upper(trim(c.cve))
+WHERE k.cve_id IS NOT NULL OR p.cve_id IS NOT NULL OR r.cve_id IS NOT NULL";
+
 const ENRICH_PASS: &str = "
 DELETE FROM intel_cve_enrichment;
 INSERT INTO intel_cve_enrichment(cve, kev, kev_date_added, kev_due_date, kev_ransomware,
-                                 epss, epss_percentile, epss_date, record)
+                                 epss, epss_percentile, epss_date, record, kev_data)
 SELECT c.cve, k.cve_id IS NOT NULL, k.date_added, k.due_date, k.ransomware,
-       p.epss, p.percentile, p.score_date, r.data
-FROM (SELECT DISTINCT cve FROM exposure_details WHERE cve IS NOT NULL) c
-LEFT JOIN intel_kev k ON k.cve_id = c.cve
-LEFT JOIN intel_epss p ON p.cve_id = c.cve
-LEFT JOIN intel_cves r ON r.cve_id = c.cve
-WHERE k.cve_id IS NOT NULL OR p.cve_id IS NOT NULL OR r.cve_id IS NOT NULL;
-";
+       p.epss, p.percentile, p.score_date, r.data, k.data
+FROM (SELECT DISTINCT cve FROM exposure_details WHERE cve IS NOT NULL) c";
 
 fn date(s: Option<String>) -> Option<NaiveDate> {
     s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
@@ -128,6 +142,7 @@ pub(crate) struct EnrichRow {
     epss_percentile: Option<f64>,
     epss_date: Option<String>,
     record: Option<String>,
+    kev_data: Option<String>,
 }
 
 pub(crate) fn enrich_row(r: &Row<'_>, at: usize) -> rusqlite::Result<EnrichRow> {
@@ -141,43 +156,65 @@ pub(crate) fn enrich_row(r: &Row<'_>, at: usize) -> rusqlite::Result<EnrichRow> 
         epss_percentile: r.get(at + 6)?,
         epss_date: r.get(at + 7)?,
         record: r.get(at + 8)?,
+        kev_data: r.get(at + 9)?,
     })
 }
 
-/// Sets `e.intel` from the joined row; the CVE record's description, CWEs and CVSS only for
-/// what the exposure lacks.
+/// Sets `e.intel` from the joined row, by the one enrichment (`ctem_model::enrich`): KEV and
+/// EPSS facts always; the CVE record's description, CWEs and CVSS (else the KEV entry's CWEs
+/// and description) only for what the exposure lacks.
 pub(crate) fn apply_enrichment(e: &mut Exposure, row: EnrichRow) {
     let Some(cve_id) = row.cve else { return };
-    let mut en = Enrichment {
-        cve_id,
-        kev: row.kev,
-        kev_date_added: date(row.kev_date_added),
-        kev_due_date: date(row.kev_due_date),
-        kev_ransomware: match row.kev_ransomware.as_deref() {
-            Some("known") => Some(RansomwareUse::Known),
-            Some("unknown") => Some(RansomwareUse::Unknown),
-            _ => None,
-        },
-        epss: row.epss,
-        epss_percentile: row.epss_percentile,
-        epss_date: date(row.epss_date),
-        ..Enrichment::default()
+    let ransomware = match row.kev_ransomware.as_deref() {
+        Some("known") => Some(RansomwareUse::Known),
+        Some("unknown") => Some(RansomwareUse::Unknown),
+        _ => None,
     };
-    if let Some(rec) = row
+    // the stored entry; the columns when it is missing (a row enriched before migration 41)
+    let kev = row.kev.then(|| {
+        row.kev_data
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<KevEntry>(d).ok())
+            .unwrap_or_else(|| KevEntry {
+                cve_id: cve_id.clone(),
+                vendor_project: String::new(),
+                product: String::new(),
+                vulnerability_name: String::new(),
+                date_added: date(row.kev_date_added).unwrap_or_default(),
+                short_description: String::new(),
+                required_action: String::new(),
+                due_date: date(row.kev_due_date),
+                known_ransomware_campaign_use: ransomware,
+                notes: String::new(),
+                cwes: Vec::new(),
+            })
+    });
+    let epss = row.epss.map(|p| EpssScore {
+        cve_id: cve_id.clone(),
+        epss: p,
+        percentile: row.epss_percentile.unwrap_or_default(),
+        date: date(row.epss_date),
+    });
+    let record = row
         .record
-        .and_then(|r| serde_json::from_str::<CveRecord>(&r).ok())
-    {
-        if e.description.is_none() {
-            en.description = rec.description().map(str::to_string);
-        }
-        if e.cwes.is_empty() {
-            en.cwes = rec.cwes.clone();
-        }
-        if e.cvss.is_empty() {
-            en.cvss = rec.cvss;
-        }
-    }
-    e.intel = Some(en);
+        .and_then(|r| serde_json::from_str::<CveRecord>(&r).ok());
+    let missing = Missing {
+        description: e.description.is_none(),
+        cwes: e.cwes.is_empty(),
+        cvss: e.cvss.is_empty(),
+    };
+    let en = enrich(
+        kev.as_ref(),
+        epss.as_ref(),
+        record.as_ref(),
+        &cve_id,
+        missing,
+    );
+    // a stored row means some source knows the CVE, even when nothing of it is missing
+    e.intel = en.or(Some(Enrichment {
+        cve_id: ctem_model::enrich::cve_key(&cve_id).into_owned(),
+        ..Enrichment::default()
+    }));
 }
 
 fn ts(t: Option<DateTime<Utc>>) -> Option<i64> {
@@ -363,7 +400,7 @@ pub(crate) fn run_pass(tx: &rusqlite::Connection) -> Result<u64> {
          DELETE FROM temp.enrich_changed;
          INSERT INTO temp.enrich_old SELECT cve, {ENRICH_SIGNATURE} FROM intel_cve_enrichment;"
     ))?;
-    tx.execute_batch(ENRICH_PASS)?;
+    tx.execute_batch(&format!("{ENRICH_PASS}{ENRICH_JOIN};"))?;
     tx.execute_batch(&format!(
         "INSERT OR IGNORE INTO temp.enrich_changed
            SELECT cve FROM (SELECT cve, {ENRICH_SIGNATURE} FROM intel_cve_enrichment
@@ -383,19 +420,16 @@ pub(crate) fn run_pass(tx: &rusqlite::Connection) -> Result<u64> {
 /// The enrichment of the CVEs of the exposures in `temp.risk_scope` (an import's follow-up:
 /// the intelligence did not change, only CVEs new to the store need a row).
 pub(crate) fn enrich_scope(tx: &rusqlite::Connection) -> Result<()> {
-    tx.execute_batch(
+    tx.execute_batch(&format!(
         "INSERT OR REPLACE INTO intel_cve_enrichment(cve, kev, kev_date_added, kev_due_date,
-             kev_ransomware, epss, epss_percentile, epss_date, record)
+             kev_ransomware, epss, epss_percentile, epss_date, record, kev_data)
          SELECT c.cve, k.cve_id IS NOT NULL, k.date_added, k.due_date, k.ransomware,
-                p.epss, p.percentile, p.score_date, r.data
+                p.epss, p.percentile, p.score_date, r.data, k.data
          FROM (SELECT DISTINCT d.cve FROM exposure_details d
                WHERE d.cve IS NOT NULL AND d.id IN
                  (SELECT detail_id FROM exposures WHERE id IN (SELECT id FROM temp.risk_scope))) c
-         LEFT JOIN intel_kev k ON k.cve_id = c.cve
-         LEFT JOIN intel_epss p ON p.cve_id = c.cve
-         LEFT JOIN intel_cves r ON r.cve_id = c.cve
-         WHERE k.cve_id IS NOT NULL OR p.cve_id IS NOT NULL OR r.cve_id IS NOT NULL;",
-    )?;
+         {ENRICH_JOIN};"
+    ))?;
     Ok(())
 }
 

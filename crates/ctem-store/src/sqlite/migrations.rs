@@ -203,6 +203,7 @@ UPDATE exposure_details SET cve = json_extract(data, '$.cves[0]');
     (21, super::work::MIGRATION_21),
     (22, super::context::MIGRATION_22),
     (40, super::work::followup::MIGRATION_40),
+    (41, super::intel::MIGRATION_41),
     (
         30,
         r#"

@@ -24,7 +24,8 @@ const EXPOSURE_COLUMNS: &str = "e.id, e.asset_id, e.status, e.first_seen, e.last
                                 e.fixed_at, e.kind, e.severity, d.data, e.instance, \
                                 ci.cve, ci.kev, ci.kev_date_added, ci.kev_due_date, \
                                 ci.kev_ransomware, ci.epss, ci.epss_percentile, ci.epss_date, \
-                                ci.record, e.pkg_name, e.pkg_version, e.fixed_version";
+                                ci.record, ci.kev_data, e.pkg_name, e.pkg_version, \
+                                e.fixed_version";
 const EXPOSURE_FROM: &str = "exposures e JOIN exposure_details d ON d.id = e.detail_id \
                              LEFT JOIN intel_cve_enrichment ci ON ci.cve = e.cve";
 
@@ -56,7 +57,7 @@ fn exposure_from_row(r: &Row<'_>) -> rusqlite::Result<ExposureRow> {
         detail: r.get(8)?,
         instance: r.get(9)?,
         intel: super::intel::enrich_row(r, 10)?,
-        package: [r.get(19)?, r.get(20)?, r.get(21)?],
+        package: [r.get(20)?, r.get(21)?, r.get(22)?],
     })
 }
 

@@ -254,12 +254,16 @@ pub fn set_status(
     let Some(st) = ExposureStatus::parse(status) else {
         bail!("unknown status {status:?}: use open, accepted, false_positive or fixed");
     };
-    ctem_core::roles::authorize(
-        &*store,
-        super::tickets::actor().as_deref(),
-        ctem_model::work::Action::TriageExposures,
-    )?;
-    store.set_status(id, st, reason.unwrap_or(""))?;
+    let change = ctem_core::roles::Change {
+        action: ctem_model::work::Action::TriageExposures,
+        what: "exposures.status",
+        via: "cli",
+    };
+    let actor = super::tickets::actor();
+    ctem_core::roles::change(store, actor.as_deref(), change, |store, _| {
+        store.set_status(id, st, reason.unwrap_or(""))?;
+        Ok::<_, anyhow::Error>(((), format!("exposure {id} {}", st.as_str())))
+    })?;
     super::risk::follow_up(store, risk);
     Ok(())
 }

@@ -63,8 +63,13 @@ pub fn cvss(vector: &str, json: bool) -> Result<ExitCode> {
 
 pub fn prioritize(settings: &Settings, json: bool) -> Result<ExitCode> {
     let mut store = super::open_existing(settings)?;
+    prioritize_in(settings, store.as_mut(), json)
+}
+
+/// `ctem prioritize` on an open store.
+pub fn prioritize_in(settings: &Settings, store: &mut dyn Store, json: bool) -> Result<ExitCode> {
     let spin = crate::output::progress::spinner("prioritising".into());
-    let s = reprioritize(&settings.risk, store.as_mut())?;
+    let s = reprioritize(&settings.risk, store)?;
     spin.finish_and_clear();
     if json {
         outln!("{}", serde_json::to_string(&s)?);

@@ -1,9 +1,9 @@
 //! `ctem serve`, `ctem users`, `ctem tokens`, `ctem audit`: the server and its identities.
 //!
-//! The CLI's changing commands on users, teams and tokens go through the server's one role
-//! check (`ctem_server::auth::authorize`, which asks `permits`): `CTEM_USER` names a user
-//! of the store whose role decides; without it the local operator, who owns the store
-//! file, acts as admin.
+//! The CLI's changing commands on users, teams and tokens go through the one role check
+//! (`ctem_core::roles::change`, which asks `permits` and writes the audit entry):
+//! `CTEM_USER` names a user of the store whose role decides; without it the local operator,
+//! who owns the store file, may do everything.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -13,12 +13,12 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand};
+use ctem_core::roles::{Actor, Change};
 use ctem_model::ImportSummary;
 use ctem_model::work::{Action, Role, User};
-use ctem_server::auth::{Credential, Principal, authorize, hash_password, new_secret};
+use ctem_server::auth::{hash_password, new_secret};
 use ctem_server::{AppState, ImportRequest, Importer, ServerConfig};
 use ctem_store::Store;
-use ctem_store::auth::AuditEntry;
 
 use crate::output::Table;
 use ctem_core::Settings;
@@ -84,59 +84,31 @@ pub enum TokensCommand {
     },
 }
 
-/// Who runs this command (see the module docs).
-pub fn cli_principal(store: &dyn Store) -> Result<Principal> {
-    let Some(name) = super::tickets::actor() else {
-        return Ok(Principal {
-            name: "local".into(),
-            role: Role::Admin,
-            partner: None,
-            credential: Credential::Cli,
-        });
+/// The role check and audit entry of a change on the command line (`$CTEM_USER` acts).
+fn cli_change<T>(
+    store: &mut dyn Store,
+    what: &str,
+    apply: impl FnOnce(&mut dyn Store, &Actor) -> Result<(T, String)>,
+) -> Result<T> {
+    let change = Change {
+        action: Action::ManageTeams,
+        what,
+        via: "cli",
     };
-    let user = store
-        .users()?
-        .into_iter()
-        .find(|u| u.name == name)
-        .ok_or_else(|| anyhow!("CTEM_USER {name} is not a user of this store"))?;
-    Ok(Principal {
-        name: user.name,
-        role: user.role,
-        partner: None,
-        credential: Credential::Cli,
-    })
+    ctem_core::roles::change(store, super::tickets::actor().as_deref(), change, apply)
 }
 
-/// The role check of a changing command: refuses unless the caller's role permits `action`.
-pub fn require(store: &dyn Store, action: Action) -> Result<Principal> {
-    let p = cli_principal(store)?;
-    if !authorize(&p, action, &[]) {
-        bail!(
-            "{} ({}) may not {}: see docs/roles.md",
-            p.name,
-            p.role,
-            action.as_str()
-        );
-    }
-    Ok(p)
-}
-
-/// Writes a change made on the command line to the audit log.
-pub fn audit_cli(store: &mut dyn Store, p: &Principal, action: &str, target: String) -> Result<()> {
-    store.audit(&AuditEntry {
-        id: 0,
-        at: Utc::now(),
-        actor: p.name.clone(),
-        via: "cli".into(),
-        remote: None,
-        action: action.into(),
-        target,
-        detail: None,
-    })?;
+/// The role check of a read that needs one.
+fn may_manage(store: &dyn Store) -> Result<()> {
+    ctem_core::roles::authorize(
+        store,
+        super::tickets::actor().as_deref(),
+        Action::ManageTeams,
+    )?;
     Ok(())
 }
 
-fn parse_role(role: &str) -> Result<Role> {
+pub fn parse_role(role: &str) -> Result<Role> {
     Role::parse(role).ok_or_else(|| {
         anyhow!("unknown role {role:?}: admin, vulnerability_manager, threat_analyst, incident_responder, it_operations, viewer")
     })
@@ -159,7 +131,6 @@ fn read_password() -> Result<String> {
 
 pub fn users(settings: &Settings, c: UsersCommand) -> Result<ExitCode> {
     let mut store = super::open_store(settings)?;
-    let p = require(store.as_ref(), Action::ManageTeams)?;
     match c {
         UsersCommand::Add {
             name,
@@ -167,17 +138,19 @@ pub fn users(settings: &Settings, c: UsersCommand) -> Result<ExitCode> {
             email,
             team,
         } => {
-            let role = parse_role(&role)?;
-            let pw = read_password()?;
-            let phc = hash_password(&pw).map_err(|e| anyhow!(e))?;
-            store.put_user(&User {
-                name: name.clone(),
-                email,
-                role,
-                teams: team,
+            let role = cli_change(store.as_mut(), "users.add", |store, _| {
+                let role = parse_role(&role)?;
+                let pw = read_password()?;
+                let phc = hash_password(&pw).map_err(|e| anyhow!(e))?;
+                store.put_user(&User {
+                    name: name.clone(),
+                    email,
+                    role,
+                    teams: team,
+                })?;
+                store.set_password(&name, &phc)?;
+                Ok((role, format!("user {name}")))
             })?;
-            store.set_password(&name, &phc)?;
-            audit_cli(store.as_mut(), &p, "users.add", format!("user {name}"))?;
             outln!("user {name} saved ({role}) with a password");
         }
     }
@@ -186,7 +159,6 @@ pub fn users(settings: &Settings, c: UsersCommand) -> Result<ExitCode> {
 
 pub fn tokens(settings: &Settings, c: TokensCommand) -> Result<ExitCode> {
     let mut store = super::open_store(settings)?;
-    let p = require(store.as_ref(), Action::ManageTeams)?;
     match c {
         TokensCommand::Create {
             name,
@@ -195,12 +167,15 @@ pub fn tokens(settings: &Settings, c: TokensCommand) -> Result<ExitCode> {
             expires,
             json,
         } => {
-            let role = parse_role(&role)?;
-            let partner = ctem_server::api::parse_partner(partner.as_deref())
-                .map_err(|e| anyhow!(e.message))?;
-            let (t, secret) = ctem_server::api::mint_token(&name, role, partner, expires, &p.name);
-            let id = store.add_token(&t)?;
-            audit_cli(store.as_mut(), &p, "tokens.create", format!("token {id}"))?;
+            let (id, secret) = cli_change(store.as_mut(), "tokens.create", |store, who| {
+                let role = parse_role(&role)?;
+                let partner = ctem_server::api::parse_partner(partner.as_deref())
+                    .map_err(|e| anyhow!(e.message))?;
+                let (t, secret) =
+                    ctem_server::api::mint_token(&name, role, partner, expires, &who.name);
+                let id = store.add_token(&t)?;
+                Ok(((id, secret), format!("token {id}")))
+            })?;
             if json {
                 let v = serde_json::json!({"id": id, "name": name, "role": role, "token": secret});
                 outln!("{v}");
@@ -209,6 +184,7 @@ pub fn tokens(settings: &Settings, c: TokensCommand) -> Result<ExitCode> {
             }
         }
         TokensCommand::List { json } => {
+            may_manage(store.as_ref())?;
             let all = store.tokens()?;
             if json {
                 outln!("{}", serde_json::to_string(&all)?);
@@ -228,8 +204,10 @@ pub fn tokens(settings: &Settings, c: TokensCommand) -> Result<ExitCode> {
             out!("{}", t.render());
         }
         TokensCommand::Revoke { id } => {
-            store.revoke_token(id, Utc::now())?;
-            audit_cli(store.as_mut(), &p, "tokens.revoke", format!("token {id}"))?;
+            cli_change(store.as_mut(), "tokens.revoke", |store, _| {
+                store.revoke_token(id, Utc::now())?;
+                Ok(((), format!("token {id}")))
+            })?;
             outln!("token {id} revoked");
         }
     }
@@ -238,7 +216,7 @@ pub fn tokens(settings: &Settings, c: TokensCommand) -> Result<ExitCode> {
 
 pub fn audit(settings: &Settings, json: bool, limit: Option<usize>) -> Result<ExitCode> {
     let store = super::open_store(settings)?;
-    require(store.as_ref(), Action::ManageTeams)?;
+    may_manage(store.as_ref())?;
     let mut all = store.audit_log(None, None)?;
     if let Some(l) = limit {
         let skip = all.len().saturating_sub(l);

@@ -67,36 +67,33 @@ pub fn run(settings: &Settings, c: TeamsCommand) -> Result<ExitCode> {
         TeamsCommand::List { .. } | TeamsCommand::Unrule { .. } => super::open_existing(settings)?,
         _ => super::open_store(settings)?,
     };
-    // every change goes through the one role check, and into the audit log
-    let who = match &c {
-        TeamsCommand::List { .. } => None,
-        _ => Some(super::serve::require(
-            store.as_ref(),
-            ctem_model::work::Action::ManageTeams,
-        )?),
-    };
     let target = match &c {
-        TeamsCommand::List { .. } => String::new(),
+        // reading needs no role
+        TeamsCommand::List { .. } => return apply(store.as_mut(), c),
         TeamsCommand::Add { name, .. } => format!("team {name}"),
         TeamsCommand::User { name, .. } => format!("user {name}"),
         TeamsCommand::Rule { pattern, team, .. } => format!("rule {pattern} -> {team}"),
         TeamsCommand::Unrule { id } => format!("rule {id}"),
     };
-    let action = match &c {
-        TeamsCommand::List { .. } => "",
-        TeamsCommand::Add { .. } => "teams.add",
+    let what = match &c {
+        TeamsCommand::List { .. } | TeamsCommand::Add { .. } => "teams.add",
         TeamsCommand::User { .. } => "teams.user",
         TeamsCommand::Rule { .. } => "teams.rule",
         TeamsCommand::Unrule { .. } => "teams.unrule",
     };
-    let code = change(store.as_mut(), c)?;
-    if let Some(p) = who {
-        super::serve::audit_cli(store.as_mut(), &p, action, target)?;
-    }
-    Ok(code)
+    // every change goes through the one role check, which writes the audit entry
+    let change = ctem_core::roles::Change {
+        action: ctem_model::work::Action::ManageTeams,
+        what,
+        via: "cli",
+    };
+    let actor = super::tickets::actor();
+    ctem_core::roles::change(store.as_mut(), actor.as_deref(), change, |store, _| {
+        Ok::<_, anyhow::Error>((apply(store, c)?, target))
+    })
 }
 
-fn change(store: &mut dyn ctem_store::Store, c: TeamsCommand) -> Result<ExitCode> {
+fn apply(store: &mut dyn ctem_store::Store, c: TeamsCommand) -> Result<ExitCode> {
     match c {
         TeamsCommand::List { json } => {
             let teams = store.teams()?;
@@ -157,9 +154,7 @@ fn change(store: &mut dyn ctem_store::Store, c: TeamsCommand) -> Result<ExitCode
             email,
             team,
         } => {
-            let role = Role::parse(&role).ok_or_else(|| {
-                anyhow!("unknown role {role:?}: admin, vulnerability_manager, threat_analyst, incident_responder, it_operations, viewer")
-            })?;
+            let role = super::serve::parse_role(&role)?;
             store.put_user(&User {
                 name: name.clone(),
                 email,

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 use clap::{Args, Subcommand};
-use ctem_model::work::TicketState;
+use ctem_core::roles::Change;
+use ctem_model::work::{Action, TicketState};
 use ctem_store::work::TicketFilter;
 
 use crate::output::{Table, cut};
@@ -125,19 +126,56 @@ fn states(names: &[String]) -> Result<Vec<TicketState>> {
 pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
     let mut store = super::open_existing(settings)?;
     let actor = actor();
-    // a change of tickets needs a role that works tickets; accepting a risk needs its own
-    let action = match &a.command {
-        None | Some(TicketsCommand::Show { .. }) => None,
-        Some(TicketsCommand::Move { state, .. })
+    // a change of tickets needs a role that works tickets; accepting a risk needs its own;
+    // the role check writes the change to the audit log
+    let (action, what, target) = match &a.command {
+        None | Some(TicketsCommand::Show { .. }) => {
+            return command(settings, store.as_mut(), a, None);
+        }
+        Some(TicketsCommand::Move { state, id, .. })
             if TicketState::parse(state) == Some(TicketState::RiskAccepted) =>
         {
-            Some(ctem_model::work::Action::AcceptRisk)
+            (Action::AcceptRisk, "tickets.move", format!("ticket {id}"))
         }
-        Some(_) => Some(ctem_model::work::Action::WorkTickets),
+        Some(TicketsCommand::Move { id, .. }) => {
+            (Action::WorkTickets, "tickets.move", format!("ticket {id}"))
+        }
+        Some(TicketsCommand::Assign { id, .. }) => (
+            Action::WorkTickets,
+            "tickets.assign",
+            format!("ticket {id}"),
+        ),
+        Some(TicketsCommand::Comment { id, .. }) => (
+            Action::WorkTickets,
+            "tickets.comment",
+            format!("ticket {id}"),
+        ),
+        Some(TicketsCommand::Push { id, .. }) => (
+            Action::WorkTickets,
+            "tickets.push",
+            id.map_or("tickets".into(), |i| format!("ticket {i}")),
+        ),
+        Some(TicketsCommand::Sync { .. }) => {
+            (Action::WorkTickets, "tickets.sync", "tickets".into())
+        }
     };
-    if let Some(action) = action {
-        ctem_core::roles::authorize(store.as_ref(), actor.as_deref(), action)?;
-    }
+    let change = Change {
+        action,
+        what,
+        via: "cli",
+    };
+    ctem_core::roles::change(store.as_mut(), actor.as_deref(), change, |store, _| {
+        Ok::<_, anyhow::Error>((command(settings, store, a, actor.as_deref())?, target))
+    })
+}
+
+/// One `ctem tickets` command, its role checked.
+fn command(
+    settings: &Settings,
+    store: &mut dyn ctem_store::Store,
+    a: TicketsArgs,
+    actor: Option<&str>,
+) -> Result<ExitCode> {
     let print_one = |t: &ctem_model::work::Ticket, json: bool| -> Result<()> {
         if json {
             outln!("{}", serde_json::to_string(t)?);
@@ -202,8 +240,7 @@ pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
             t.print("no tickets match");
         }
         Some(TicketsCommand::Sync { json }) => {
-            drop(store);
-            return super::risk::prioritize(settings, json);
+            return super::risk::prioritize_in(settings, store, json);
         }
         Some(TicketsCommand::Show { id, json }) => {
             let t = store
@@ -238,7 +275,7 @@ pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
             }
         }
         Some(TicketsCommand::Assign { id, user, json }) => {
-            let t = store.assign_ticket(id, &user, actor.as_deref())?;
+            let t = store.assign_ticket(id, &user, actor)?;
             print_one(&t, json)?;
         }
         Some(TicketsCommand::Move {
@@ -252,16 +289,16 @@ pub fn run(settings: &Settings, a: TicketsArgs) -> Result<ExitCode> {
                     "unknown ticket state {state:?}: open, in_progress, resolved, risk_accepted"
                 )
             })?;
-            let t = store.move_ticket(id, to, until, actor.as_deref())?;
+            let t = store.move_ticket(id, to, until, actor)?;
             print_one(&t, json)?;
         }
         Some(TicketsCommand::Comment { id, text }) => {
-            store.comment_ticket(id, &text, actor.as_deref())?;
+            store.comment_ticket(id, &text, actor)?;
             outln!("comment added to ticket #{id}");
         }
         Some(TicketsCommand::Push { id, json }) => {
             let targets = &settings.risk.integrations;
-            let report = super::integrations::push(store.as_mut(), targets, id)?;
+            let report = super::integrations::push(store, targets, id)?;
             if json {
                 crate::output::json_array(&report);
             } else {
