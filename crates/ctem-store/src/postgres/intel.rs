@@ -17,13 +17,13 @@ use crate::{Error, Result};
 const ENRICH_PASS: &str = "
 DELETE FROM intel_cve_enrichment;
 INSERT INTO intel_cve_enrichment(cve, kev, kev_date_added, kev_due_date, kev_ransomware,
-                                 epss, epss_percentile, epss_date, record)
+                                 epss, epss_percentile, epss_date, record, kev_data)
 SELECT c.cve, (k.cve_id IS NOT NULL)::int, k.date_added, k.due_date, k.ransomware,
-       p.epss, p.percentile, p.score_date, r.data
+       p.epss, p.percentile, p.score_date, r.data, k.data
 FROM (SELECT DISTINCT cve FROM exposure_details WHERE cve IS NOT NULL) c
-LEFT JOIN intel_kev k ON k.cve_id = c.cve
-LEFT JOIN intel_epss p ON p.cve_id = c.cve
-LEFT JOIN intel_cves r ON r.cve_id = c.cve
+LEFT JOIN intel_kev k ON k.cve_id = upper(trim(c.cve))
+LEFT JOIN intel_epss p ON p.cve_id = upper(trim(c.cve))
+LEFT JOIN intel_cves r ON r.cve_id = upper(trim(c.cve))
 WHERE k.cve_id IS NOT NULL OR p.cve_id IS NOT NULL OR r.cve_id IS NOT NULL;
 ";
 
@@ -257,22 +257,22 @@ pub(super) fn run_pass(c: &mut impl GenericClient) -> Result<u64> {
 pub(super) fn enrich_scope(c: &mut impl GenericClient) -> Result<()> {
     c.batch_execute(
         "INSERT INTO intel_cve_enrichment(cve, kev, kev_date_added, kev_due_date,
-             kev_ransomware, epss, epss_percentile, epss_date, record)
+             kev_ransomware, epss, epss_percentile, epss_date, record, kev_data)
          SELECT c.cve, (k.cve_id IS NOT NULL)::int, k.date_added, k.due_date, k.ransomware,
-                p.epss, p.percentile, p.score_date, r.data
+                p.epss, p.percentile, p.score_date, r.data, k.data
          FROM (SELECT DISTINCT d.cve FROM exposure_details d
                WHERE d.cve IS NOT NULL AND d.id IN
                  (SELECT detail_id FROM exposures WHERE id IN
                     (SELECT id FROM pg_temp.risk_scope))) c
-         LEFT JOIN intel_kev k ON k.cve_id = c.cve
-         LEFT JOIN intel_epss p ON p.cve_id = c.cve
-         LEFT JOIN intel_cves r ON r.cve_id = c.cve
+         LEFT JOIN intel_kev k ON k.cve_id = upper(trim(c.cve))
+         LEFT JOIN intel_epss p ON p.cve_id = upper(trim(c.cve))
+         LEFT JOIN intel_cves r ON r.cve_id = upper(trim(c.cve))
          WHERE k.cve_id IS NOT NULL OR p.cve_id IS NOT NULL OR r.cve_id IS NOT NULL
          ON CONFLICT (cve) DO UPDATE SET kev = excluded.kev,
              kev_date_added = excluded.kev_date_added, kev_due_date = excluded.kev_due_date,
              kev_ransomware = excluded.kev_ransomware, epss = excluded.epss,
              epss_percentile = excluded.epss_percentile, epss_date = excluded.epss_date,
-             record = excluded.record",
+             record = excluded.record, kev_data = excluded.kev_data",
     )?;
     Ok(())
 }

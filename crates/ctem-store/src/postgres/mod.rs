@@ -10,8 +10,9 @@
 //! - **A schema per store**: `postgres://HOST/DB?schema=NAME` keeps a store in its own
 //!   schema (created on first use), so tests run side by side in one database. Without it
 //!   the store lives in `public`.
-//! - **Not built yet is an error, never a panic**: a method whose PostgreSQL half is not
-//!   written returns an error of kind `unavailable` naming the operation ([`unavailable`]).
+//! - **Imports serialise on the writer lock** (`import.rs`): the session takes the advisory
+//!   lock a prioritisation pass takes before its transaction begins, and applies the
+//!   decisions of `ctem_model::lifecycle`, writing new exposures by binary `COPY`.
 //! - **Bulk writes** go through `COPY ... FROM STDIN (FORMAT binary)` into a temporary table,
 //!   then one `INSERT ... SELECT ... ON CONFLICT`: measured against multi-row `INSERT`s in
 //!   `bench/postgres.sh` (see [`alerts`]).
@@ -19,6 +20,8 @@
 mod alerts;
 mod auth;
 mod exercise;
+mod import;
+mod import_assets;
 mod intel;
 mod measure;
 mod measure_facts;
@@ -69,14 +72,6 @@ pub(crate) fn backend_error(e: postgres::Error) -> Error {
 impl From<postgres::Error> for Error {
     fn from(e: postgres::Error) -> Self {
         backend_error(e)
-    }
-}
-
-/// The error of a store method whose PostgreSQL half is not built yet.
-pub(crate) fn unavailable(operation: &str) -> Error {
-    Error::NotAvailable {
-        operation: operation.to_string(),
-        backend: "PostgreSQL",
     }
 }
 
@@ -287,14 +282,5 @@ mod tests {
         assert_eq!((u.as_str(), s.as_str()), ("postgres://u@h/db", "public"));
         assert!(split_schema("postgres://h/db?schema=a;drop").is_err());
         assert!(split_schema("postgres://h/db?schema=9a").is_err());
-    }
-
-    #[test]
-    fn a_missing_operation_is_unavailable_and_names_it() {
-        let e = unavailable("begin_import");
-        assert_eq!(e.kind(), ErrorKind::Unavailable);
-        assert!(e.to_string().contains("begin_import"), "{e}");
-        assert!(!e.is_busy(), "waiting does not help");
-        assert!(!e.to_string().to_lowercase().contains("postgres crate"));
     }
 }

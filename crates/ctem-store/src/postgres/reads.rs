@@ -1,11 +1,9 @@
 //! The [`Store`] methods on PostgreSQL: listings of assets, services, packages, exposures
 //! and scans, one exposure with its history and sources, manual status changes and the
-//! overview (the counterparts of `sqlite/query.rs` and `sqlite/overview.rs`). An import
-//! waits for the backend-neutral domain (asset identity and lifecycle): it answers
-//! `unavailable`.
+//! overview (the counterparts of `sqlite/query.rs` and `sqlite/overview.rs`). The import
+//! session is `import.rs`.
 
 use chrono::{NaiveDate, Utc};
-use ctem_model::intel::{CveRecord, Enrichment, RansomwareUse};
 use ctem_model::{
     Asset, AssetKind, Exposure, ExposureKind, ExposureStatus, Identifier, IdentifierKind,
     ImportSummary, Scan, Service, Severity, StatusChange,
@@ -13,7 +11,7 @@ use ctem_model::{
 use postgres::Row;
 use postgres::types::ToSql;
 
-use super::{PgStore, ts, unavailable};
+use super::{PgStore, ts};
 use crate::prepared::{Detail, Instance};
 use crate::{
     AssetFilter, AssetRow, Error, ExposureFilter, ExposureSource, ImportSession, Overview, Result,
@@ -30,51 +28,26 @@ fn corrupt(table: &'static str, message: String) -> Error {
 const EXPOSURE_COLUMNS: &str = "e.id, e.asset_id, e.status, e.first_seen, e.last_seen, \
     e.fixed_at, e.kind, e.severity, d.data, e.instance, ci.cve, ci.kev, ci.kev_date_added, \
     ci.kev_due_date, ci.kev_ransomware, ci.epss, ci.epss_percentile, ci.epss_date, ci.record, \
-    e.pkg_name, e.pkg_version, e.fixed_version";
+    ci.kev_data, e.pkg_name, e.pkg_version, e.fixed_version";
 const EXPOSURE_FROM: &str = "exposures e JOIN exposure_details d ON d.id = e.detail_id \
                              LEFT JOIN intel_cve_enrichment ci ON ci.cve = e.cve";
 
-fn date(s: Option<String>) -> Option<NaiveDate> {
-    s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
-}
-
-/// Sets `e.intel` from the joined enrichment columns (from column 10); the CVE record's
-/// description, CWEs and CVSS only for what the exposure lacks. The same reading as
-/// `sqlite/intel.rs` until enrichment moves into the backend-neutral domain.
+/// Sets `e.intel` from the joined enrichment columns (from column 10) by the one
+/// enrichment (`ctem_model::enrich`, applied as the SQLite backend applies it).
 fn apply_enrichment(e: &mut Exposure, r: &Row) {
-    let Some(cve_id) = r.get::<_, Option<String>>(10) else {
-        return;
-    };
-    let mut en = Enrichment {
-        cve_id,
+    let row = crate::sqlite::intel::EnrichRow {
+        cve: r.get(10),
         kev: r.get::<_, Option<i64>>(11).unwrap_or(0) != 0,
-        kev_date_added: date(r.get(12)),
-        kev_due_date: date(r.get(13)),
-        kev_ransomware: match r.get::<_, Option<&str>>(14) {
-            Some("known") => Some(RansomwareUse::Known),
-            Some("unknown") => Some(RansomwareUse::Unknown),
-            _ => None,
-        },
+        kev_date_added: r.get(12),
+        kev_due_date: r.get(13),
+        kev_ransomware: r.get(14),
         epss: r.get(15),
         epss_percentile: r.get(16),
-        epss_date: date(r.get(17)),
-        ..Enrichment::default()
+        epss_date: r.get(17),
+        record: r.get(18),
+        kev_data: r.get(19),
     };
-    if let Some(rec) = r
-        .get::<_, Option<&str>>(18)
-        .and_then(|r| serde_json::from_str::<CveRecord>(r).ok())
-    {
-        if e.description.is_none() {
-            en.description = rec.description().map(str::to_string);
-        }
-        if e.cwes.is_empty() {
-            en.cwes = rec.cwes.clone();
-        }
-        if e.cvss.is_empty() {
-            en.cvss = rec.cvss;
-        }
-    }
-    e.intel = Some(en);
+    crate::sqlite::intel::apply_enrichment(e, row);
 }
 
 fn build_exposure(r: &Row) -> Result<Exposure> {
@@ -98,7 +71,7 @@ fn build_exposure(r: &Row) -> Result<Exposure> {
     e.rule_id = d.rule_id;
     e.cvss = d.cvss;
     e.references = d.references;
-    e.package = i.package(r.get(19), r.get(20), r.get(21));
+    e.package = i.package(r.get(20), r.get(21), r.get(22));
     e.location = i.location;
     e.port = i.port;
     e.protocol = i.protocol;
@@ -279,8 +252,8 @@ impl PgStore {
 }
 
 impl Store for PgStore {
-    fn begin_import(&mut self, _meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>> {
-        Err(unavailable("import"))
+    fn begin_import(&mut self, meta: ScanMeta) -> Result<Box<dyn ImportSession + '_>> {
+        Ok(Box::new(self.begin(meta)?))
     }
 
     fn assets(&self, f: &AssetFilter) -> Result<Vec<AssetRow>> {

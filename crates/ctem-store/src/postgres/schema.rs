@@ -181,7 +181,8 @@ CREATE TABLE intel_cve_enrichment (
     epss            DOUBLE PRECISION,
     epss_percentile DOUBLE PRECISION,
     epss_date       TEXT,
-    record          TEXT
+    record          TEXT,
+    kev_data        TEXT
 );
 CREATE TABLE intel_feeds (
     name          TEXT PRIMARY KEY,

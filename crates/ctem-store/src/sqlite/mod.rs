@@ -5,7 +5,7 @@ mod auth;
 mod context;
 mod exercise;
 mod import;
-mod intel;
+pub(crate) mod intel;
 mod measure;
 mod measure_facts;
 pub mod migrations;

@@ -1,15 +1,18 @@
 //! The commands on a PostgreSQL store (`--db postgres://...`): the same answers as on
-//! SQLite for detection alerts, incidents, intelligence, teams and listings, and an
-//! `unavailable` error (never a panic) for what PostgreSQL does not offer yet (import). The
+//! SQLite for detection alerts, incidents, intelligence, teams and listings, imports
+//! (alone and three processes at once) leaving the same store. The
 //! server comes from `CTEM_TEST_POSTGRES` (SKIPPED when unset outside CI, a failure in CI);
 //! each test uses a schema of its own.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use ctem_store::testsuite_pg::{fresh, open, server};
 use serde_json::Value;
 
 use crate::common::{Env, demo_file};
+use crate::concurrency;
 
 fn regression() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ctem-detect/tests/fixtures/sigma_regression")
@@ -110,28 +113,102 @@ fn commands_give_the_same_answers_on_postgres_as_on_sqlite() {
     open(&pg).drop_schema().expect("drop");
 }
 
+/// Imports of overlapping scans, then the same reports again (unchanged) and one with a
+/// finding gone, leave the same assets, exposures and tickets as on SQLite; a broken report
+/// is an error that stores nothing.
 #[test]
-fn import_on_postgres_is_an_unavailable_error_not_a_panic() {
+fn imports_give_the_same_store_on_postgres_as_on_sqlite() {
     let Some(base) = server() else { return };
-    let env = Env::new();
     let pg = fresh(&base, "cliimport");
-    let report = crate::common::trivy_fixture("alpine-310.json");
-    let out = env
-        .bare(&["--db", &pg, "import", report.to_str().expect("path")])
-        .output()
-        .expect("run ctem");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        err.contains("import is not available on PostgreSQL stores yet"),
-        "{err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    // nothing of the refused import is stored
-    let scans = env
-        .bare(&["--db", &pg, "scans", "--json"])
-        .output()
-        .expect("run ctem");
-    assert_eq!(String::from_utf8_lossy(&scans.stdout).trim(), "[]");
+    let dir = tempfile::tempdir().expect("tmp");
+    let lite = dir.path().join("lite.db");
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"SchemaVersion\": 2, \"Results\": [").expect("write");
+    let reports = concurrency::reports();
+    for db in [lite.as_os_str(), OsStr::new(&pg)] {
+        let out = concurrency::ctem(db)
+            .arg("import")
+            .arg(&broken)
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "a broken report is refused");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(
+            concurrency::snapshot(db),
+            Vec::<String>::new(),
+            "nothing stored"
+        );
+        for r in reports.iter().chain(&reports) {
+            let out = concurrency::ctem(db)
+                .arg("import")
+                .arg(r)
+                .output()
+                .expect("run");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let expected = concurrency::snapshot(lite.as_os_str());
+    assert!(expected.iter().any(|l| l.starts_with("exposure")));
+    assert!(expected.iter().any(|l| l.starts_with("ticket")));
+    assert_eq!(concurrency::snapshot(OsStr::new(&pg)), expected);
     open(&pg).drop_schema().expect("drop");
+}
+
+/// Issue 12 point 6: three `ctem import` processes of overlapping scans started at once on
+/// one PostgreSQL store leave the store that the same imports leave one after another: no
+/// duplicate asset, exposure or ticket, no lost update (the writer lock serialises them).
+#[test]
+fn three_imports_at_once_on_postgres_match_one_after_another() {
+    let Some(base) = server() else { return };
+    let sequential = fresh(&base, "seq");
+    for r in concurrency::reports() {
+        let out = concurrency::ctem(OsStr::new(&sequential))
+            .arg("import")
+            .arg(&r)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let expected = concurrency::snapshot(OsStr::new(&sequential));
+    assert!(expected.iter().any(|l| l.starts_with("ticket")));
+    open(&sequential).drop_schema().expect("drop");
+    for round in 0..5 {
+        // a store that does not exist yet: the migrations race too
+        let db = fresh(&base, "atonce");
+        let children: Vec<_> = concurrency::reports()
+            .iter()
+            .map(|r| {
+                concurrency::ctem(OsStr::new(&db))
+                    .arg("import")
+                    .arg(r)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().expect("wait");
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(
+            concurrency::snapshot(OsStr::new(&db)),
+            expected,
+            "round {round}"
+        );
+        open(&db).drop_schema().expect("drop");
+    }
 }
