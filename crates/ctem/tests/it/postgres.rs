@@ -212,3 +212,42 @@ fn three_imports_at_once_on_postgres_match_one_after_another() {
         open(&db).drop_schema().expect("drop");
     }
 }
+
+/// `ctem demo` on an empty PostgreSQL store: every stage runs on it, and a second demo on
+/// the same store is refused (the demo builds a fresh store).
+#[test]
+fn the_demo_runs_on_an_empty_postgres_store() {
+    let Some(base) = server() else { return };
+    let env = Env::new();
+    let pg = fresh(&base, "demo");
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = |sub: &str| {
+        env.bare(&["--db", &pg, "demo", "--dir"])
+            .arg(dir.path().join(sub))
+            .output()
+            .expect("run ctem")
+    };
+    let out = run("a");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("nmap and nessus saw"), "{text}");
+    assert!(text.contains(&format!("ctem --db {pg} top")), "{text}");
+    let exposures = env
+        .bare(&["--db", &pg, "exposures", "--json"])
+        .output()
+        .expect("run ctem");
+    let list: Value = serde_json::from_slice(&exposures.stdout).expect("json");
+    assert!(list.as_array().is_some_and(|a| a.len() >= 20), "{list}");
+    let again = run("b");
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds scans"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    open(&pg).drop_schema().expect("drop");
+}
