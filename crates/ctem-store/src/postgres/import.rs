@@ -225,22 +225,26 @@ impl PgImport<'_> {
         if let Some(id) = self.details.get(&hash) {
             return Ok(*id);
         }
-        let find = self.st("SELECT id FROM exposure_details WHERE hash = $1")?;
-        let found = self.db.query_opt(&find, &[&&hash[..]])?;
-        let id = match (found, json) {
-            (Some(r), _) => r.get(0),
-            (None, None) => {
-                let hex: String = hash.iter().map(|x| format!("{x:02x}")).collect();
-                return Err(Error::Invalid(format!(
-                    "detail {hex} arrived without its content"
-                )));
+        let id = match json {
+            // one round trip: stored now, or found stored
+            Some(json) => {
+                let put = self.st("WITH put AS (INSERT INTO exposure_details(hash, data, cve)
+                                  VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING RETURNING id)
+                     SELECT id FROM put UNION ALL
+                     SELECT id FROM exposure_details WHERE hash = $1 LIMIT 1")?;
+                self.db.query_one(&put, &[&&hash[..], &json, &cve])?.get(0)
             }
-            (None, Some(json)) => {
-                let ins = self.st(
-                    "INSERT INTO exposure_details(hash, data, cve) VALUES ($1, $2, $3)
-                     RETURNING id",
-                )?;
-                self.db.query_one(&ins, &[&&hash[..], &json, &cve])?.get(0)
+            None => {
+                let find = self.st("SELECT id FROM exposure_details WHERE hash = $1")?;
+                match self.db.query_opt(&find, &[&&hash[..]])? {
+                    Some(r) => r.get(0),
+                    None => {
+                        let hex: String = hash.iter().map(|x| format!("{x:02x}")).collect();
+                        return Err(Error::Invalid(format!(
+                            "detail {hex} arrived without its content"
+                        )));
+                    }
+                }
             }
         };
         self.details.insert(hash, id);
