@@ -353,14 +353,29 @@ impl PgImport<'_> {
                     )
                 })
         };
-        let Some((id, status, old_hash)) = existing else {
-            return self.new_single(asset_id, p);
-        };
+        match existing {
+            None => self.new_single(asset_id, p),
+            Some((id, status, old_hash)) => {
+                self.reported_again(asset_id, id, &status, &old_hash, p)
+            }
+        }
+    }
+
+    /// A stored exposure reported again: what the report does to it is
+    /// `lifecycle::on_report`'s decision.
+    fn reported_again(
+        &mut self,
+        asset_id: i64,
+        id: i64,
+        status: &str,
+        old_hash: &[u8],
+        p: PreparedExposure,
+    ) -> Result<()> {
         if id > self.max_exposure_before || !self.seen.insert(id) {
             // the same exposure twice in one report: already counted
             return Ok(());
         }
-        let status = ExposureStatus::parse(&status).ok_or_else(|| Error::Corrupt {
+        let status = ExposureStatus::parse(status).ok_or_else(|| Error::Corrupt {
             table: "exposures",
             message: format!("status {status:?} of exposure {id}"),
         })?;
@@ -507,31 +522,7 @@ impl PgImport<'_> {
              WHERE source_id = $1 AND exposure_id = ANY($2)",
             &[&source, &closed],
         )?;
-        // the follow-up scores what the scan closed and the earlier exposures of the assets
-        // it reported (their facts may have changed)
-        self.db.execute(
-            "INSERT INTO followup_exposures(exposure_id) SELECT unnest($1::bigint[])
-             ON CONFLICT DO NOTHING",
-            &[&closed],
-        )?;
-        const OF_ASSETS: &str = "FROM exposures
-             WHERE asset_id IN (SELECT id FROM pg_temp.import_assets) AND id <= $1";
-        let n: i64 = self
-            .db
-            .query_one(&format!("SELECT count(*) {OF_ASSETS}"), &[&max])?
-            .get(0);
-        if n > FOLLOWUP_FULL_OVER {
-            self.db
-                .execute(r#"UPDATE followup_state SET "full" = 1"#, &[])?;
-        } else {
-            self.db.execute(
-                &format!(
-                    "INSERT INTO followup_exposures(exposure_id) SELECT id {OF_ASSETS}
-                     ON CONFLICT DO NOTHING"
-                ),
-                &[&max],
-            )?;
-        }
+        self.mark_followup(&closed)?;
         let reason = format!(
             "not reported by {} in scope {} (scan {})",
             self.tool(),
@@ -559,6 +550,36 @@ impl PgImport<'_> {
                 self.history(id, Some(from), to, &reason)?;
                 self.summary.exposures.fixed += 1;
             }
+        }
+        Ok(())
+    }
+
+    /// The follow-up scores what the scan closed and the earlier exposures of the assets it
+    /// reported (their facts may have changed): all of them past `FOLLOWUP_FULL_OVER`.
+    fn mark_followup(&mut self, closed: &[i64]) -> Result<()> {
+        let max = self.max_exposure_before;
+        self.db.execute(
+            "INSERT INTO followup_exposures(exposure_id) SELECT unnest($1::bigint[])
+             ON CONFLICT DO NOTHING",
+            &[&closed],
+        )?;
+        const OF_ASSETS: &str = "FROM exposures
+             WHERE asset_id IN (SELECT id FROM pg_temp.import_assets) AND id <= $1";
+        let n: i64 = self
+            .db
+            .query_one(&format!("SELECT count(*) {OF_ASSETS}"), &[&max])?
+            .get(0);
+        if n > FOLLOWUP_FULL_OVER {
+            self.db
+                .execute(r#"UPDATE followup_state SET "full" = 1"#, &[])?;
+        } else {
+            self.db.execute(
+                &format!(
+                    "INSERT INTO followup_exposures(exposure_id) SELECT id {OF_ASSETS}
+                     ON CONFLICT DO NOTHING"
+                ),
+                &[&max],
+            )?;
         }
         Ok(())
     }

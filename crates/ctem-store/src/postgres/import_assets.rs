@@ -182,27 +182,36 @@ impl PgImport<'_> {
             self.db
                 .execute(&ident, &[&asset_id, &i.kind.as_str(), &i.value])?;
         }
-        if !asset.tags.is_empty() && found.is_some() {
-            let tags: String = self
-                .db
-                .query_one("SELECT tags FROM assets WHERE id = $1", &[&asset_id])?
-                .get(0);
-            let mut old: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
-            let before = old.len();
-            for t in asset.tags {
-                if !old.contains(&t) {
-                    old.push(t);
-                }
-            }
-            if old.len() != before {
-                let json = serde_json::to_string(&old).unwrap_or_default();
-                self.db.execute(
-                    "UPDATE assets SET tags = $2 WHERE id = $1",
-                    &[&asset_id, &json],
-                )?;
-            }
+        if found.is_some() {
+            self.merge_tags(asset_id, asset.tags)?;
         }
         self.assets.insert(key, asset_id);
+        Ok(())
+    }
+
+    /// Adds the tags a record states to a stored asset's.
+    fn merge_tags(&mut self, asset_id: i64, tags: Vec<String>) -> Result<()> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let stored: String = self
+            .db
+            .query_one("SELECT tags FROM assets WHERE id = $1", &[&asset_id])?
+            .get(0);
+        let mut old: Vec<String> = serde_json::from_str(&stored).unwrap_or_default();
+        let before = old.len();
+        for t in tags {
+            if !old.contains(&t) {
+                old.push(t);
+            }
+        }
+        if old.len() != before {
+            let json = serde_json::to_string(&old).unwrap_or_default();
+            self.db.execute(
+                "UPDATE assets SET tags = $2 WHERE id = $1",
+                &[&asset_id, &json],
+            )?;
+        }
         Ok(())
     }
 
