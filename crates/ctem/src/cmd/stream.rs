@@ -34,7 +34,8 @@ pub fn run(settings: &Settings, args: DetectArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let (engine, n_rules, _) = super::detect::build_engine(&args, &settings.detect, store.as_deref())?;
+    let (engine, n_rules, _) =
+        super::detect::build_engine(&args, &settings.detect, store.as_deref())?;
     let json = args.json;
     let mut stored = 0usize;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -3,14 +3,15 @@
 //! store that the same imports leave one after another.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 use crate::common::demo_file;
 
-fn ctem(db: &Path) -> Command {
+pub(crate) fn ctem(db: &OsStr) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ctem"));
     c.arg("--db")
         .arg(db)
@@ -19,7 +20,7 @@ fn ctem(db: &Path) -> Command {
     c
 }
 
-fn json_lines(db: &Path, args: &[&str]) -> Vec<Value> {
+fn json_lines(db: &OsStr, args: &[&str]) -> Vec<Value> {
     let out = ctem(db).args(args).output().expect("run");
     assert!(
         out.status.success(),
@@ -38,7 +39,7 @@ fn json_lines(db: &Path, args: &[&str]) -> Vec<Value> {
 }
 
 /// The store's content without ids and times: assets, exposures by asset, tickets.
-fn snapshot(db: &Path) -> Vec<String> {
+pub(crate) fn snapshot(db: &OsStr) -> Vec<String> {
     let assets = json_lines(db, &["assets", "--json"]);
     let names: BTreeMap<i64, String> = assets
         .iter()
@@ -65,7 +66,7 @@ fn snapshot(db: &Path) -> Vec<String> {
     out
 }
 
-fn reports() -> Vec<PathBuf> {
+pub(crate) fn reports() -> Vec<PathBuf> {
     [
         "nmap-testphp.xml",
         "testphp.nessus",
@@ -81,7 +82,7 @@ fn three_imports_at_once_on_a_new_store_all_succeed_and_match_one_after_another(
     let dir = tempfile::tempdir().expect("tmp");
     let sequential = dir.path().join("sequential.db");
     for r in reports() {
-        let out = ctem(&sequential)
+        let out = ctem(sequential.as_os_str())
             .arg("import")
             .arg(&r)
             .output()
@@ -92,14 +93,14 @@ fn three_imports_at_once_on_a_new_store_all_succeed_and_match_one_after_another(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let expected = snapshot(&sequential);
+    let expected = snapshot(sequential.as_os_str());
     assert!(expected.iter().any(|l| l.starts_with("exposure")));
     for round in 0..20 {
         let db = dir.path().join(format!("at-once-{round}.db"));
         let children: Vec<_> = reports()
             .iter()
             .map(|r| {
-                ctem(&db)
+                ctem(db.as_os_str())
                     .arg("import")
                     .arg(r)
                     .stdout(Stdio::null())
@@ -116,6 +117,6 @@ fn three_imports_at_once_on_a_new_store_all_succeed_and_match_one_after_another(
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        assert_eq!(snapshot(&db), expected, "round {round}");
+        assert_eq!(snapshot(db.as_os_str()), expected, "round {round}");
     }
 }
