@@ -54,6 +54,49 @@ const NEW_COLUMNS: &str = "asset_id, fingerprint, kind, title, severity, cve, ru
      pkg_name, pkg_version, fixed_version, port, status, first_seen, last_seen, content_hash, \
      detail_id, instance";
 
+/// Writes one new exposure row (`NEW_COLUMNS`, after `seq` when given) to a binary copy.
+fn write_new(
+    w: &mut BinaryCopyInWriter<'_>,
+    seq: Option<i64>,
+    now: i64,
+    asset_id: i64,
+    detail_id: i64,
+    p: &PreparedExposure,
+) -> Result<()> {
+    let status = p
+        .decided
+        .as_ref()
+        .map_or(ExposureStatus::Open, |d| d.0)
+        .as_str();
+    let severity = p.severity as i64;
+    let port = p.port.map(i64::from);
+    let v: [&(dyn ToSql + Sync); 18] = [
+        &seq,
+        &asset_id,
+        &&p.fingerprint[..],
+        &p.kind.as_str(),
+        &p.title,
+        &severity,
+        &p.cve,
+        &p.rule_id,
+        &p.pkg_name,
+        &p.pkg_version,
+        &p.fixed_version,
+        &port,
+        &status,
+        &now,
+        &now,
+        &&p.content_hash[..],
+        &detail_id,
+        &p.instance_json,
+    ];
+    match seq {
+        Some(_) => w.write(&v)?,
+        None => w.write(&v[1..])?,
+    }
+    Ok(())
+}
+
 pub(crate) struct PgImport<'c> {
     pub(super) db: &'c mut Client,
     key: String,
@@ -81,6 +124,10 @@ pub(crate) struct PgImport<'c> {
     max_exposure_before: i64,
     /// New exposures of new assets waiting for one `COPY`, with their asset and detail ids.
     pending: Vec<(i64, i64, PreparedExposure)>,
+    /// The identities (asset, fingerprint) of the exposures written on assets this import
+    /// created: nothing else can collide with them, so they are copied straight into the
+    /// table and a finding reported twice is caught here.
+    fresh_keys: HashSet<(i64, [u8; 16])>,
 }
 
 impl Drop for PgImport<'_> {
@@ -129,6 +176,7 @@ impl PgStore {
             covers: Coverage::Assets,
             max_exposure_before: 0,
             pending: Vec::new(),
+            fresh_keys: HashSet::new(),
         };
         s.db.batch_execute("BEGIN")?;
         // the scan row first so sources can name it; its summary is filled at commit
@@ -260,12 +308,25 @@ impl PgImport<'_> {
         }
         let pending = std::mem::take(&mut self.pending);
         let rows: Vec<_> = pending.iter().map(|(a, d, p)| (*a, *d, p)).collect();
-        let inserted = self.insert_new(&rows)?;
+        let inserted = self.copy_new(&rows)?;
         drop(rows);
         self.summary.exposures.new += inserted;
         self.pending = pending;
         self.pending.clear();
         Ok(())
+    }
+
+    /// New exposures of assets this import created (no stored row can collide: see
+    /// `fresh_keys`), by binary `COPY` straight into the table, in report order.
+    fn copy_new(&mut self, rows: &[(i64, i64, &PreparedExposure)]) -> Result<u64> {
+        let sink = self.db.copy_in(&format!(
+            "COPY exposures ({NEW_COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))?;
+        let mut w = BinaryCopyInWriter::new(sink, &NEW_TYPES[1..]);
+        for (asset_id, detail_id, p) in rows {
+            write_new(&mut w, None, self.now, *asset_id, *detail_id, p)?;
+        }
+        Ok(w.finish()?)
     }
 
     fn insert_new(&mut self, rows: &[(i64, i64, &PreparedExposure)]) -> Result<u64> {
@@ -283,35 +344,7 @@ impl PgImport<'_> {
         let mut w = BinaryCopyInWriter::new(sink, &NEW_TYPES);
         let now = self.now;
         for (seq, (asset_id, detail_id, p)) in rows.iter().enumerate() {
-            let seq = seq as i64;
-            let status = p
-                .decided
-                .as_ref()
-                .map_or(ExposureStatus::Open, |d| d.0)
-                .as_str();
-            let severity = p.severity as i64;
-            let port = p.port.map(i64::from);
-            let v: [&(dyn ToSql + Sync); 18] = [
-                &seq,
-                asset_id,
-                &&p.fingerprint[..],
-                &p.kind.as_str(),
-                &p.title,
-                &severity,
-                &p.cve,
-                &p.rule_id,
-                &p.pkg_name,
-                &p.pkg_version,
-                &p.fixed_version,
-                &port,
-                &status,
-                &now,
-                &now,
-                &&p.content_hash[..],
-                detail_id,
-                &p.instance_json,
-            ];
-            w.write(&v)?;
+            write_new(&mut w, Some(seq as i64), now, *asset_id, *detail_id, p)?;
         }
         w.finish()?;
         let n = self.db.execute(
@@ -328,6 +361,10 @@ impl PgImport<'_> {
         // an asset this import created has nothing stored yet: no lookup, and its new
         // exposures go out in bulk
         let fresh_asset = self.created_assets.contains(&asset_id);
+        if fresh_asset && !self.fresh_keys.insert((asset_id, p.fingerprint)) {
+            // the same finding twice in one report on a new asset: already written
+            return Ok(());
+        }
         if fresh_asset && p.decided.is_none() {
             let detail_id = self.detail_id(p.detail_hash, None, p.cve.as_deref())?;
             self.pending.push((asset_id, detail_id, p));
