@@ -67,6 +67,12 @@ pub enum Error {
     Conflict(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// An operation a backend does not offer yet (not a busy store: waiting will not help).
+    #[error("{operation} is not available on {backend} stores yet")]
+    NotAvailable {
+        operation: String,
+        backend: &'static str,
+    },
     #[error("corrupt row in {table}: {message}")]
     Corrupt {
         table: &'static str,
@@ -79,7 +85,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Backend { kind, .. } => *kind,
-            Error::Open { .. } | Error::SchemaTooNew { .. } => ErrorKind::Unavailable,
+            Error::Open { .. } | Error::SchemaTooNew { .. } | Error::NotAvailable { .. } => {
+                ErrorKind::Unavailable
+            }
             Error::UnsupportedUrl(_) | Error::Invalid(_) => ErrorKind::Invalid,
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,

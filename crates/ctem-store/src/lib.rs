@@ -1,8 +1,9 @@
 //! # ctem-store: where every stage's data lives
 //!
 //! One [`Store`] trait, implemented by an embedded SQLite backend ([`sqlite::SqliteStore`],
-//! the zero-set-up default: `./ctem.db`, `$CTEM_DB` or `--db`) and, later, a PostgreSQL
-//! backend on the same schema. [`open`] picks the backend from the URL scheme.
+//! the zero-set-up default: `./ctem.db`, `$CTEM_DB` or `--db`) and a PostgreSQL backend
+//! ([`postgres::PgStore`], `postgres://...`) on the same schema. [`open`] picks the backend
+//! from the URL scheme.
 //!
 //! ## The import contract
 //! An import is a session ([`ImportSession`]) fed with the [`Record`]s a parser emits. The
@@ -67,6 +68,7 @@ pub mod fx;
 pub mod intel;
 pub mod measure;
 pub mod pool;
+pub mod postgres;
 pub mod prepared;
 pub mod risk;
 pub mod runs;
@@ -78,6 +80,10 @@ pub mod testsuite_intel;
 #[cfg(feature = "testsuite")]
 pub mod testsuite_measure;
 #[cfg(feature = "testsuite")]
+pub mod testsuite_pg;
+#[cfg(feature = "testsuite")]
+pub mod testsuite_records;
+#[cfg(feature = "testsuite")]
 pub mod testsuite_runs;
 pub mod work;
 
@@ -86,6 +92,10 @@ use ctem_model::{Asset, Exposure, ExposureStatus, ImportSummary, Record, Scan, S
 
 pub use error::{Error, ErrorKind, Result};
 pub use pool::{Connector, Pool, Pooled};
+
+/// A store's schema as both backends describe it: its tables with their columns, and the
+/// names of its indexes, sorted (the test that the backends keep the same schema).
+pub type SchemaShape = (Vec<(String, Vec<String>)>, Vec<String>);
 
 /// What the caller knows about an import before reading it.
 #[derive(Debug, Clone)]
@@ -293,7 +303,13 @@ impl Default for OpenOptions {
     }
 }
 
-/// Opens the store named by `url`: a path, `sqlite://PATH`, or (later) `postgres://`.
+/// Whether `url` names a PostgreSQL store.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Opens the store named by `url`: a path, `sqlite://PATH`, or
+/// `postgres://USER@HOST[:PORT]/DB[?schema=NAME]`.
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
     open_with(url, &OpenOptions::default())
 }
@@ -305,10 +321,8 @@ pub fn open_with(url: &str, opts: &OpenOptions) -> Result<Box<dyn Store>> {
     }
     // a store URL may carry a password: never repeat it
     let shown = ctem_model::redact::url(url);
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(Error::UnsupportedUrl(format!(
-            "{shown} (the PostgreSQL backend is not built yet)"
-        )));
+    if is_postgres(url) {
+        return Ok(Box::new(postgres::PgStore::open_with(url, opts)?));
     }
     if url.contains("://") {
         return Err(Error::UnsupportedUrl(shown));
@@ -318,6 +332,9 @@ pub fn open_with(url: &str, opts: &OpenOptions) -> Result<Box<dyn Store>> {
 
 /// [`open_with`] for a store moved between threads (the server's pool of handles).
 pub fn open_shared(url: &str, opts: &OpenOptions) -> Result<Box<dyn Store + Send>> {
+    if is_postgres(url) {
+        return Ok(Box::new(postgres::PgStore::open_with(url, opts)?));
+    }
     if url.contains("://") && !url.starts_with("sqlite://") {
         // the same refusal, with the same redaction, as `open_with`
         return Err(match open_with(url, opts) {

@@ -14,6 +14,16 @@ use crate::{ExposureFilter, ScanMeta, Store};
 
 type Case = (&'static str, fn(&mut dyn Store));
 
+/// Every suite with its cases, by name: the one test list each backend runs (SQLite in
+/// `tests/it/main.rs`, PostgreSQL in `tests/it/postgres.rs`).
+pub const SUITES: &[(&str, &[Case])] = &[
+    ("store", CASES),
+    ("intel", crate::testsuite_intel::CASES),
+    ("records", crate::testsuite_records::CASES),
+    ("runs", crate::testsuite_runs::CASES),
+    ("measure", crate::testsuite_measure::CASES),
+];
+
 /// Every case, by name.
 pub const CASES: &[Case] = &[
     ("exposure_reads_back_whole", exposure_reads_back_whole),

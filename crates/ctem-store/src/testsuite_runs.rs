@@ -8,7 +8,8 @@ use crate::runs::JobRun;
 
 type Case = fn(&mut dyn Store);
 
-const CASES: &[(&str, Case)] = &[
+/// Every case, by name.
+pub const CASES: &[(&str, Case)] = &[
     ("runs_round_trip_newest_first", runs_round_trip_newest_first),
     (
         "health_reads_success_data_and_failures",

@@ -84,8 +84,8 @@ Examples:
     after_help = EXAMPLES
 )]
 pub struct Cli {
-    /// The store: a path or sqlite://PATH (default: $CTEM_DB, else [store] url of the
-    /// settings, else ctem.db)
+    /// The store: a path, sqlite://PATH or postgres://USER@HOST/DB[?schema=NAME] (default:
+    /// $CTEM_DB, else [store] url of the settings, else ctem.db)
     #[arg(long, global = true, help_heading = "Global options")]
     pub db: Option<String>,
     /// Settings file (default: $CTEM_CONFIG, else ./ctem.toml when present)

@@ -2,3 +2,4 @@
 
 mod config_docs;
 mod conformance;
+mod postgres;

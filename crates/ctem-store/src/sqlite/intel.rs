@@ -133,16 +133,16 @@ fn ransomware_str(r: Option<RansomwareUse>) -> Option<&'static str> {
 /// The raw enrichment columns of one exposure row, starting at column `at`.
 #[derive(Debug, Default)]
 pub(crate) struct EnrichRow {
-    cve: Option<String>,
-    kev: bool,
-    kev_date_added: Option<String>,
-    kev_due_date: Option<String>,
-    kev_ransomware: Option<String>,
-    epss: Option<f64>,
-    epss_percentile: Option<f64>,
-    epss_date: Option<String>,
-    record: Option<String>,
-    kev_data: Option<String>,
+    pub(crate) cve: Option<String>,
+    pub(crate) kev: bool,
+    pub(crate) kev_date_added: Option<String>,
+    pub(crate) kev_due_date: Option<String>,
+    pub(crate) kev_ransomware: Option<String>,
+    pub(crate) epss: Option<f64>,
+    pub(crate) epss_percentile: Option<f64>,
+    pub(crate) epss_date: Option<String>,
+    pub(crate) record: Option<String>,
+    pub(crate) kev_data: Option<String>,
 }
 
 pub(crate) fn enrich_row(r: &Row<'_>, at: usize) -> rusqlite::Result<EnrichRow> {

@@ -5,7 +5,7 @@ mod auth;
 mod context;
 mod exercise;
 mod import;
-mod intel;
+pub(crate) mod intel;
 mod measure;
 mod measure_facts;
 mod measure_seen;
@@ -250,6 +250,32 @@ impl SqliteStore {
         })();
         self.conn.execute_batch("PRAGMA foreign_keys=ON")?;
         applied
+    }
+
+    /// The tables of the store with their columns, and the names of its indexes, as sorted
+    /// lists (the schema comparison with PostgreSQL, `postgres::PgStore::describe`).
+    pub fn describe(&self) -> Result<crate::SchemaShape> {
+        let mut st = self.conn.prepare(
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' ORDER BY 1, 2",
+        )?;
+        let mut tables: Vec<(String, Vec<String>)> = Vec::new();
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (t, c) = row?;
+            match tables.last_mut() {
+                Some((last, cs)) if *last == t => cs.push(c),
+                _ => tables.push((t, vec![c])),
+            }
+        }
+        let mut st = self.conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index'
+             AND name NOT LIKE 'sqlite_autoindex%' ORDER BY 1",
+        )?;
+        let indexes = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok((tables, indexes))
     }
 
     /// Whether any row exists in `table` (used by tests and `demo`).

@@ -1,6 +1,7 @@
 //! Store integration tests: the conformance suite on real SQLite (file and memory).
 
 mod listing;
+mod postgres;
 mod threads;
 
 use ctem_store::sqlite::SqliteStore;
@@ -104,6 +105,24 @@ fn measure_conformance_sqlite_file() {
     ctem_store::testsuite_measure::run_all(&mut || {
         n += 1;
         let path = dir.path().join(format!("m{n}.db"));
+        Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
+    });
+}
+
+#[test]
+fn records_conformance_sqlite_memory() {
+    ctem_store::testsuite_records::run_all(&mut || {
+        Box::new(SqliteStore::in_memory().expect("store")) as Box<dyn Store>
+    });
+}
+
+#[test]
+fn records_conformance_sqlite_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut n = 0;
+    ctem_store::testsuite_records::run_all(&mut || {
+        n += 1;
+        let path = dir.path().join(format!("r{n}.db"));
         Box::new(SqliteStore::open(&path).expect("store")) as Box<dyn Store>
     });
 }

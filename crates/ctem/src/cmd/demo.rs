@@ -59,7 +59,10 @@ pub fn default_dir() -> PathBuf {
 pub fn run(dir: Option<PathBuf>, settings: &Settings) -> Result<ExitCode> {
     let dir = dir.unwrap_or_else(default_dir);
     let db = dir.join("ctem.db");
-    if db.exists() {
+    // a PostgreSQL store given by --db (or [store] url) is used, if it is empty; else the
+    // demo's own SQLite store in the folder
+    let postgres = ctem_store::is_postgres(&settings.store.url);
+    if !postgres && db.exists() {
         bail!(
             "{} already exists: the demo builds a fresh store; pick another --dir",
             db.display()
@@ -75,10 +78,24 @@ pub fn run(dir: Option<PathBuf>, settings: &Settings) -> Result<ExitCode> {
     }
     // the demo's own store, with the rest of the settings as given
     let mut settings = settings.clone();
-    let url = db.display().to_string();
-    settings.store.url = url.clone();
+    if !postgres {
+        settings.store.url = db.display().to_string();
+    }
+    // the URL as the next commands name it: runnable as pasted unless it holds a password
+    let raw = &settings.store.url;
+    let userinfo = raw.split_once("://").and_then(|(_, r)| r.split_once('@'));
+    let url = match userinfo {
+        Some((user, _)) if user.contains(':') => ctem_model::redact::url(raw),
+        _ => raw.clone(),
+    };
     let mut store = super::open_store(&settings)?;
-    outln!("ctem demo: a fresh store in {}\n", db.display());
+    if postgres && !store.scans()?.is_empty() {
+        bail!(
+            "{url} already holds scans: the demo builds a fresh store; name an empty \
+             database or schema (?schema=NAME)"
+        );
+    }
+    outln!("ctem demo: a fresh store in {url}\n");
     outln!(
         "1. ingest: {} reports from 5 tools and an asset inventory",
         paths.len()

@@ -3,20 +3,28 @@
 //! store that the same imports leave one after another.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 use crate::common::demo_file;
 
-fn ctem(db: &Path) -> Command {
-    // what is tested is that a writer waits for another, not how long the default wait is:
-    // on a loaded CI machine three debug imports in a row can outlast the 10 s default
-    let config = db.with_file_name("patient.toml");
-    if !config.exists() {
-        std::fs::write(&config, "[store]\nbusy_timeout = \"120s\"\n").expect("config");
-    }
+/// A config giving writers a 120 s busy timeout: what is tested is that a writer waits for
+/// another, not how long the default wait is, and on a loaded CI machine three debug imports
+/// in a row can outlast the 10 s default. One file for the test process.
+fn patient_config() -> &'static std::path::Path {
+    static CONFIG: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CONFIG.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("ctem-patient-{}.toml", std::process::id()));
+        std::fs::write(&path, "[store]\nbusy_timeout = \"120s\"\n").expect("config");
+        path
+    })
+}
+
+pub(crate) fn ctem(db: &OsStr) -> Command {
+    let config = patient_config();
     let mut c = Command::new(env!("CARGO_BIN_EXE_ctem"));
     c.arg("--config")
         .arg(config)
@@ -27,7 +35,7 @@ fn ctem(db: &Path) -> Command {
     c
 }
 
-fn json_lines(db: &Path, args: &[&str]) -> Vec<Value> {
+fn json_lines(db: &OsStr, args: &[&str]) -> Vec<Value> {
     let out = ctem(db).args(args).output().expect("run");
     assert!(
         out.status.success(),
@@ -46,7 +54,7 @@ fn json_lines(db: &Path, args: &[&str]) -> Vec<Value> {
 }
 
 /// The store's content without ids and times: assets, exposures by asset, tickets.
-fn snapshot(db: &Path) -> Vec<String> {
+pub(crate) fn snapshot(db: &OsStr) -> Vec<String> {
     let assets = json_lines(db, &["assets", "--json"]);
     let names: BTreeMap<i64, String> = assets
         .iter()
@@ -73,7 +81,7 @@ fn snapshot(db: &Path) -> Vec<String> {
     out
 }
 
-fn reports() -> Vec<PathBuf> {
+pub(crate) fn reports() -> Vec<PathBuf> {
     [
         "nmap-testphp.xml",
         "testphp.nessus",
@@ -89,7 +97,7 @@ fn three_imports_at_once_on_a_new_store_all_succeed_and_match_one_after_another(
     let dir = tempfile::tempdir().expect("tmp");
     let sequential = dir.path().join("sequential.db");
     for r in reports() {
-        let out = ctem(&sequential)
+        let out = ctem(sequential.as_os_str())
             .arg("import")
             .arg(&r)
             .output()
@@ -100,14 +108,14 @@ fn three_imports_at_once_on_a_new_store_all_succeed_and_match_one_after_another(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let expected = snapshot(&sequential);
+    let expected = snapshot(sequential.as_os_str());
     assert!(expected.iter().any(|l| l.starts_with("exposure")));
     for round in 0..20 {
         let db = dir.path().join(format!("at-once-{round}.db"));
         let children: Vec<_> = reports()
             .iter()
             .map(|r| {
-                ctem(&db)
+                ctem(db.as_os_str())
                     .arg("import")
                     .arg(r)
                     .stdout(Stdio::null())
@@ -124,6 +132,6 @@ fn three_imports_at_once_on_a_new_store_all_succeed_and_match_one_after_another(
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        assert_eq!(snapshot(&db), expected, "round {round}");
+        assert_eq!(snapshot(db.as_os_str()), expected, "round {round}");
     }
 }

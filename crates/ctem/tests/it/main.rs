@@ -17,6 +17,7 @@ mod listings;
 mod measure;
 mod paths;
 mod pipes;
+mod postgres;
 mod risk;
 mod serve;
 mod settings;
