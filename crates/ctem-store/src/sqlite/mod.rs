@@ -177,7 +177,24 @@ impl SqliteStore {
         // full scans); ignored once the file has any content
         conn.execute_batch("PRAGMA page_size = 16384")?;
         if wal {
-            let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            // switching a new file to WAL needs a moment alone with it, and SQLite answers
+            // busy at once (no busy handler) when another process is opening it too: retry
+            // until the busy timeout
+            let started = std::time::Instant::now();
+            loop {
+                match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
+                    Err(e)
+                        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                            && started.elapsed() < opts.busy_timeout =>
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    r => {
+                        r?;
+                        break;
+                    }
+                }
+            }
         }
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;

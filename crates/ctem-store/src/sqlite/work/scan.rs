@@ -101,6 +101,8 @@ pub(super) fn score(
                     rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
                         | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
+                // a reader may meet another process's WAL recovery: it waits as writers do
+                conn.busy_timeout(std::time::Duration::from_secs(30))?;
                 let _ = conn.query_row("PRAGMA mmap_size = 67108864", [], |r| r.get::<_, i64>(0));
                 let mut part = scorer.part();
                 // a closed channel means the writer failed: its error is reported
