@@ -72,6 +72,7 @@ pub mod postgres;
 pub mod prepared;
 pub mod risk;
 pub mod runs;
+mod session;
 pub mod sqlite;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;

@@ -684,14 +684,11 @@ impl ImportSession for SqliteImport<'_> {
                 covers,
             } => {
                 self.covers = covers;
-                if self.fixed_first_records && tool.is_some() && tool != self.tool_override {
-                    return Err(Error::Invalid(
-                        "the report named its tool after its findings".into(),
-                    ));
-                }
-                if tool.is_some() {
-                    self.tool_override = tool;
-                }
+                crate::session::take_report_tool(
+                    self.fixed_first_records,
+                    &mut self.tool_override,
+                    tool,
+                )?;
                 self.started_at = started_at.or(self.started_at);
                 self.finished_at = finished_at.or(self.finished_at);
             }
